@@ -1,0 +1,63 @@
+// storage/keys.hpp: the byte layout of every key neuroca stores.
+//
+// Keys start with the shard (2 bytes, big-endian) and then the persona, so a shard and a persona
+// are each one contiguous key range: a shard snapshot or a persona scan is a single range read, and
+// a range delete drops either. Layout (all in the column family that holds the record):
+//
+//   persona prefix  = shard(2B BE) tenant '\0' persona '\0'
+//   item            = persona prefix + item id                        (items, vectors, archive,
+//   ...) history         = persona prefix + item id '\0' + seq(8B BE)      (history; seq order =
+//   change order) counters        = persona prefix + "\x01counters"                 (meta) locator
+//   = "\xff\xff" "loc" '\0' tenant '\0' item id       (meta; above every shard's range) node meta
+//   = "\xff\xff" "node" '\0' name                     (meta; above every shard's range)
+//
+// Ids and names never contain '\0' (validated before they reach storage); with that, no persona's
+// range overlaps another's, and "ada" never captures "ada2". Shards must be < 0xffff so node-wide
+// keys stay outside every shard. All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "nca/result.hpp"
+
+namespace nca::storage {
+
+// 64-bit FNV-1a: the fixed hash behind shard placement (never std::hash, which may differ per
+// build).
+uint64_t fnv1a64(std::string_view data);
+
+// fnv1a64(tenant + "/" + persona) % shards. Returns 0 when shards is 0 (config validation rejects
+// that).
+uint32_t shard_of(std::string_view tenant, std::string_view persona, uint32_t shards);
+
+std::string shard_prefix(uint32_t shard);
+std::string persona_prefix(uint32_t shard, std::string_view tenant, std::string_view persona);
+std::string item_key(std::string_view persona_prefix, std::string_view item_id);
+std::string history_prefix(std::string_view persona_prefix, std::string_view item_id);
+std::string history_key(std::string_view persona_prefix, std::string_view item_id, uint64_t seq);
+std::string counters_key(std::string_view persona_prefix);
+std::string locator_key(std::string_view tenant, std::string_view item_id);
+std::string node_meta_key(std::string_view name);
+
+// The smallest key greater than every key that starts with `prefix`, for exclusive range ends.
+// Returns "" when no such key exists (the prefix is empty or all 0xff bytes): "" then means "no
+// upper bound".
+std::string prefix_successor(std::string_view prefix);
+
+struct PersonaKey {
+  uint32_t shard = 0;
+  std::string tenant;
+  std::string persona;
+};
+
+// Inverse of persona_prefix. Accepts a key that starts with a persona prefix (bytes after it, such
+// as an item id, are ignored). A key too short or without the two '\0' terminators is
+// ErrorCode::data_loss.
+Result<PersonaKey> parse_persona_prefix(std::string_view key);
+
+// Printable form of a binary key for error messages ("\x00\x05ada\x00...").
+std::string printable_key(std::string_view key);
+
+}  // namespace nca::storage
