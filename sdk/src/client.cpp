@@ -1,0 +1,356 @@
+#include "nca/client.hpp"
+
+#include <algorithm>
+
+#include "proto/wire.hpp"
+#include "sdk/src/address.hpp"
+#include "sdk/src/callback_executor.hpp"
+#include "sdk/src/request_id.hpp"
+#include "sdk/src/transport.hpp"
+
+namespace nca {
+
+namespace {
+
+using sdk::RawReply;
+using sdk::SteadyTime;
+using Completion = std::function<void(Result<pb::Response>)>;
+
+int64_t system_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Checks one reply against the request it answers; `method` is the request's body field number.
+Result<pb::Response> decode_reply(uint32_t method, Result<RawReply> raw) {
+  if (!raw.ok()) return raw.error();
+  const std::string& from = raw->address;
+  if (raw->method != method) {
+    return make_error(ErrorCode::internal,
+                      "malformed reply from " + from + ": method " + std::to_string(raw->method) +
+                          " answers a request for method " + std::to_string(method));
+  }
+  pb::Response response;
+  if (!response.ParseFromString(raw->bytes)) {
+    return make_error(ErrorCode::internal, "malformed reply from " + from + ": " +
+                                               std::to_string(raw->bytes.size()) +
+                                               " bytes that are not an nca.pb.Response");
+  }
+  int code = response.status().code();
+  if (code != pb::OK) {
+    if (code < 0 || code > static_cast<int>(ErrorCode::permission_denied)) {
+      return make_error(ErrorCode::internal, "node " + from + " returned unknown status code " +
+                                                 std::to_string(code) + ": " +
+                                                 response.status().message());
+    }
+    auto error_code = static_cast<ErrorCode>(code);
+    std::string message = response.status().message();
+    if (message.empty()) message = std::string("node returned ") + to_string(error_code);
+    return make_error(error_code, std::move(message));
+  }
+  if (static_cast<uint32_t>(response.body_case()) != method) {
+    return make_error(ErrorCode::internal, "malformed reply from " + from + ": body " +
+                                               std::to_string(response.body_case()) +
+                                               " answers a request for method " +
+                                               std::to_string(method));
+  }
+  return response;
+}
+
+template <class Reply>
+Result<Reply> take_body(Result<pb::Response> response, Reply* (pb::Response::*body)()) {
+  if (!response.ok()) return response.error();
+  Reply reply;
+  reply.Swap(((*response).*body)());
+  return reply;
+}
+
+// Request builders: one per body shape; the typed verbs below are one line each on top of them.
+template <class Body>
+pb::Request make_request(Body* (pb::Request::*body)(), Body value) {
+  pb::Request request;
+  ((request).*body)()->Swap(&value);
+  return request;
+}
+
+pb::ItemRequest item_request(const std::string& id, const std::string& persona = "",
+                             const std::string& reason = "") {
+  pb::ItemRequest item;
+  item.set_id(id);
+  item.set_persona_id(persona);
+  item.set_reason(reason);
+  return item;
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  Impl(std::vector<sdk::Endpoint> endpoints, ClientOptions options)
+      : options_(options),
+        transport_(std::move(endpoints),
+                   sdk::TransportOptions{options.connect_timeout, options.max_attempts}) {}
+
+  Status connect(SteadyTime deadline) { return transport_.connect(deadline); }
+
+  // Starts one call; `done` runs exactly once, on an SDK thread (or right here for a bad request).
+  void start(pb::Request request, Completion done) {
+    if (request.body_case() == pb::Request::BODY_NOT_SET) {
+      done(make_error(ErrorCode::invalid_argument,
+                      "the request has no body: set one verb's message"));
+      return;
+    }
+    auto method = static_cast<uint32_t>(request.body_case());
+    pb::RequestHeader* header = request.mutable_header();
+    if (header->schema_version() == 0) header->set_schema_version(wire::kSchemaVersion);
+    if (header->request_id().empty()) header->set_request_id(ids_.next());
+    if (header->tenant().empty()) header->set_tenant(options_.tenant);
+    if (header->auth_token().empty()) header->set_auth_token(options_.auth_token);
+    SteadyTime now = std::chrono::steady_clock::now();
+    SteadyTime deadline;
+    if (header->deadline_us() == 0) {
+      deadline = now + options_.request_timeout;
+      header->set_deadline_us(
+          system_now_us() +
+          std::chrono::duration_cast<std::chrono::microseconds>(options_.request_timeout).count());
+    } else {
+      // The caller's absolute deadline is wall-clock time; waiting is measured on the steady clock.
+      deadline = now + std::chrono::microseconds(header->deadline_us() - system_now_us());
+      if (deadline <= now) {
+        done(make_error(ErrorCode::deadline_exceeded,
+                        "the request's deadline had already passed when the call started"));
+        return;
+      }
+    }
+    std::string bytes;
+    if (!request.SerializeToString(&bytes)) {
+      done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
+      return;
+    }
+    transport_.send(method, std::move(bytes), deadline,
+                    [method, done = std::move(done)](Result<RawReply> raw) {
+                      done(decode_reply(method, std::move(raw)));
+                    });
+  }
+
+  // Callbacks go through the executor so user code never runs on a CAF thread.
+  Completion on_callback_thread(std::function<void(Result<pb::Response>)> callback) {
+    return [this, callback = std::move(callback)](Result<pb::Response> result) {
+      auto shared_result = std::make_shared<Result<pb::Response>>(std::move(result));
+      callbacks_.post([callback, shared_result] { callback(std::move(*shared_result)); });
+    };
+  }
+
+  std::string address() const { return transport_.address(); }
+
+ private:
+  const ClientOptions options_;
+  sdk::RequestIdGenerator ids_;
+  // Destroyed after the transport, so the callbacks of calls the transport fails at close still
+  // run.
+  sdk::CallbackExecutor callbacks_;
+  sdk::Transport transport_;
+};
+
+Result<std::unique_ptr<Client>> Client::connect(const std::vector<std::string>& addresses,
+                                                ClientOptions options) {
+  if (addresses.empty()) {
+    return make_error(ErrorCode::invalid_argument, "no node address given; expected HOST:PORT");
+  }
+  if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0) {
+    return make_error(ErrorCode::invalid_argument,
+                      "connect_timeout and request_timeout must be positive");
+  }
+  std::vector<sdk::Endpoint> endpoints;
+  for (const std::string& text : addresses) {
+    Result<sdk::Endpoint> endpoint = sdk::parse_address(text);
+    if (!endpoint.ok()) return endpoint.error();
+    endpoints.push_back(std::move(*endpoint));
+  }
+  size_t count = endpoints.size();
+  auto impl = std::make_unique<Impl>(std::move(endpoints), options);
+  // Each address gets its full connect_timeout; the margin covers scheduling between them.
+  SteadyTime deadline = std::chrono::steady_clock::now() + options.connect_timeout * count +
+                        std::chrono::milliseconds(500);
+  Status connected = impl->connect(deadline);
+  if (!connected.ok()) return connected.error();
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Client::~Client() = default;
+
+Result<pb::Response> Client::call(pb::Request request) {
+  return call_async(std::move(request)).get();
+}
+
+Client::Future<pb::Response> Client::call_async(pb::Request request) {
+  auto promise = std::make_shared<std::promise<Result<pb::Response>>>();
+  Future<pb::Response> future = promise->get_future();
+  impl_->start(std::move(request),
+               [promise](Result<pb::Response> result) { promise->set_value(std::move(result)); });
+  return future;
+}
+
+void Client::call_async(pb::Request request, std::function<void(Result<pb::Response>)> callback) {
+  impl_->start(std::move(request), impl_->on_callback_thread(std::move(callback)));
+}
+
+template <class Reply>
+Client::Future<Reply> Client::unary_async(pb::Request request, Reply* (pb::Response::*body)()) {
+  auto promise = std::make_shared<std::promise<Result<Reply>>>();
+  Future<Reply> future = promise->get_future();
+  impl_->start(std::move(request), [promise, body](Result<pb::Response> response) {
+    promise->set_value(take_body(std::move(response), body));
+  });
+  return future;
+}
+
+std::string Client::address() const { return impl_->address(); }
+
+// --- typed verbs -------------------------------------------------------------------------------
+
+Result<pb::PingReply> Client::ping() { return ping_async().get(); }
+Client::Future<pb::PingReply> Client::ping_async() {
+  return unary_async(make_request(&pb::Request::mutable_ping, pb::PingRequest()),
+                     &pb::Response::mutable_ping);
+}
+
+Result<pb::RememberReply> Client::remember(const std::string& persona, pb::MemoryInput memory) {
+  return remember_async(persona, std::move(memory)).get();
+}
+Client::Future<pb::RememberReply> Client::remember_async(const std::string& persona,
+                                                         pb::MemoryInput memory) {
+  pb::RememberRequest body;
+  body.set_persona_id(persona);
+  body.mutable_memory()->Swap(&memory);
+  return unary_async(make_request(&pb::Request::mutable_remember, std::move(body)),
+                     &pb::Response::mutable_remember);
+}
+
+Result<pb::RememberReply> Client::remember(const std::string& persona, const std::string& content,
+                                           double importance, std::vector<std::string> tags) {
+  return remember_async(persona, content, importance, std::move(tags)).get();
+}
+Client::Future<pb::RememberReply> Client::remember_async(const std::string& persona,
+                                                         const std::string& content,
+                                                         double importance,
+                                                         std::vector<std::string> tags) {
+  pb::MemoryInput memory;
+  memory.set_content(content);
+  memory.set_importance(importance);
+  for (std::string& tag : tags) memory.add_tags(std::move(tag));
+  return remember_async(persona, std::move(memory));
+}
+
+Result<pb::RememberBatchReply> Client::remember_batch(const std::string& persona,
+                                                      std::vector<pb::MemoryInput> memories) {
+  return remember_batch_async(persona, std::move(memories)).get();
+}
+Client::Future<pb::RememberBatchReply> Client::remember_batch_async(
+    const std::string& persona, std::vector<pb::MemoryInput> memories) {
+  pb::RememberBatchRequest body;
+  body.set_persona_id(persona);
+  for (pb::MemoryInput& memory : memories) body.add_memories()->Swap(&memory);
+  return unary_async(make_request(&pb::Request::mutable_remember_batch, std::move(body)),
+                     &pb::Response::mutable_remember_batch);
+}
+
+Result<pb::RecallReply> Client::recall(pb::RecallRequest request) {
+  return recall_async(std::move(request)).get();
+}
+Client::Future<pb::RecallReply> Client::recall_async(pb::RecallRequest request) {
+  return unary_async(make_request(&pb::Request::mutable_recall, std::move(request)),
+                     &pb::Response::mutable_recall);
+}
+
+Result<pb::RecallReply> Client::recall(const std::string& persona, const std::string& query,
+                                       uint32_t k) {
+  return recall_async(persona, query, k).get();
+}
+Client::Future<pb::RecallReply> Client::recall_async(const std::string& persona,
+                                                     const std::string& query, uint32_t k) {
+  pb::RecallRequest request;
+  request.set_persona_id(persona);
+  request.set_query(query);
+  request.set_k(k);
+  return recall_async(std::move(request));
+}
+
+Result<pb::ItemReply> Client::get(const std::string& id, const std::string& persona) {
+  return get_async(id, persona).get();
+}
+Client::Future<pb::ItemReply> Client::get_async(const std::string& id, const std::string& persona) {
+  return unary_async(make_request(&pb::Request::mutable_get, item_request(id, persona)),
+                     &pb::Response::mutable_get);
+}
+
+Result<pb::ItemReply> Client::update(pb::UpdateRequest request) {
+  return update_async(std::move(request)).get();
+}
+Client::Future<pb::ItemReply> Client::update_async(pb::UpdateRequest request) {
+  return unary_async(make_request(&pb::Request::mutable_update, std::move(request)),
+                     &pb::Response::mutable_update);
+}
+
+Result<pb::ItemReply> Client::forget(const std::string& id, const std::string& reason) {
+  return forget_async(id, reason).get();
+}
+Client::Future<pb::ItemReply> Client::forget_async(const std::string& id,
+                                                   const std::string& reason) {
+  return unary_async(make_request(&pb::Request::mutable_forget, item_request(id, "", reason)),
+                     &pb::Response::mutable_forget);
+}
+
+Result<pb::ItemReply> Client::restore(const std::string& id) { return restore_async(id).get(); }
+Client::Future<pb::ItemReply> Client::restore_async(const std::string& id) {
+  return unary_async(make_request(&pb::Request::mutable_restore, item_request(id)),
+                     &pb::Response::mutable_restore);
+}
+
+Result<pb::ItemReply> Client::touch(const std::string& id) { return touch_async(id).get(); }
+Client::Future<pb::ItemReply> Client::touch_async(const std::string& id) {
+  return unary_async(make_request(&pb::Request::mutable_touch, item_request(id)),
+                     &pb::Response::mutable_touch);
+}
+
+Status Client::remove(const std::string& id) { return remove_async(id).get(); }
+std::future<Status> Client::remove_async(const std::string& id) {
+  Future<pb::DeleteReply> reply =
+      unary_async(make_request(&pb::Request::mutable_delete_, item_request(id)),
+                  &pb::Response::mutable_delete_);
+  // Deferred: the conversion runs in whichever thread waits on the returned future.
+  return std::async(std::launch::deferred, [reply = std::move(reply)]() mutable -> Status {
+    Result<pb::DeleteReply> result = reply.get();
+    if (!result.ok()) return result.error();
+    return {};
+  });
+}
+
+Result<pb::HistoryReply> Client::history(const std::string& id) { return history_async(id).get(); }
+Client::Future<pb::HistoryReply> Client::history_async(const std::string& id) {
+  return unary_async(make_request(&pb::Request::mutable_history, item_request(id)),
+                     &pb::Response::mutable_history);
+}
+
+Result<pb::ListReply> Client::list(pb::ListRequest request) {
+  return list_async(std::move(request)).get();
+}
+Client::Future<pb::ListReply> Client::list_async(pb::ListRequest request) {
+  return unary_async(make_request(&pb::Request::mutable_list, std::move(request)),
+                     &pb::Response::mutable_list);
+}
+
+Result<pb::StatsReply> Client::stats(const std::string& persona) {
+  return stats_async(persona).get();
+}
+Client::Future<pb::StatsReply> Client::stats_async(const std::string& persona) {
+  pb::StatsRequest request;
+  request.set_persona_id(persona);
+  return unary_async(make_request(&pb::Request::mutable_stats, std::move(request)),
+                     &pb::Response::mutable_stats);
+}
+
+}  // namespace nca

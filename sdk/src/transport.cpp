@@ -1,0 +1,367 @@
+#include "sdk/src/transport.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/send.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "proto/wire.hpp"
+
+namespace nca::sdk {
+
+namespace {
+
+using Micros = std::chrono::microseconds;
+
+// Settings measured on this project's machines (docs: DESIGN.md, appendix): the sharing scheduler
+// wakes for sparse request/response traffic in tens of microseconds where work stealing sleeps ~1
+// ms; two workers are plenty because each call only hands bytes to the middleman; heartbeats let
+// the middleman notice a node that vanished without closing its socket.
+class ClientSystemConfig : public caf::actor_system_config {
+ public:
+  ClientSystemConfig() {
+    set("scheduler.policy", caf::atom("sharing"));
+    set("scheduler.max-threads", size_t{2});
+    set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
+    load<caf::io::middleman>();
+  }
+};
+
+int64_t to_ms(Micros d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+// Why a connect attempt failed, in words a user can act on.
+std::string describe_connect_error(caf::actor_system& system, const caf::error& err,
+                                   Micros timeout) {
+  if (err == caf::sec::cannot_connect_to_node) {
+    const caf::message& context = err.context();
+    if (context.size() > 0 && context.match_element<std::string>(0)) {
+      const std::string& what = context.get_as<std::string>(0);
+      if (what == "ip_connect failed") return "connection refused";
+      return what;
+    }
+    return "connection refused";
+  }
+  if (err == caf::sec::request_timeout) {
+    return "no handshake within " + std::to_string(to_ms(timeout)) + " ms (is it an nca-node?)";
+  }
+  return system.render(err);
+}
+
+std::string describe_send_error(caf::actor_system& system, const caf::error& err) {
+  if (err == caf::sec::request_receiver_down) return "the node's api actor is gone";
+  return system.render(err);
+}
+
+}  // namespace
+
+struct Transport::Shared {
+  Shared(std::vector<Endpoint> endpoints_in, TransportOptions options_in)
+      : endpoints(std::move(endpoints_in)), options(options_in) {
+    options.max_attempts = std::max(1, options.max_attempts);
+    system = std::make_unique<caf::actor_system>(config);
+    middleman = system->middleman().actor_handle();
+  }
+
+  struct Link {
+    caf::actor actor;
+    size_t index = 0;
+  };
+
+  Link current() {
+    std::lock_guard<std::mutex> lock(mu);
+    return Link{connected, connected_index};
+  }
+  size_t preferred_index() {
+    std::lock_guard<std::mutex> lock(mu);
+    return preferred;
+  }
+  void adopt(const caf::actor& actor, size_t index) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (closed) return;
+    connected = actor;
+    connected_index = index;
+    preferred = index;
+  }
+  // Forgets a connection that failed, unless another call already replaced it; the next connect
+  // starts at the following address, so a dead node is not retried first.
+  void drop(const caf::actor& actor, size_t index) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (connected == actor) connected = caf::actor{};
+    if (preferred == index) preferred = (index + 1) % endpoints.size();
+  }
+  void forget_op(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu);
+    inflight.erase(id);
+  }
+
+  const std::vector<Endpoint> endpoints;
+  TransportOptions options;
+  ClientSystemConfig config;
+  std::unique_ptr<caf::actor_system> system;
+  caf::io::middleman_actor middleman;
+
+  std::mutex mu;  // guards everything below
+  bool closed = false;
+  caf::actor connected;
+  size_t connected_index = 0;
+  size_t preferred = 0;
+  uint64_t last_op_id = 0;
+  std::unordered_map<uint64_t, caf::actor> inflight;
+};
+
+namespace {
+
+// One send (or, with connect_only, one connect) and its retries, run by its own event-based actor.
+// All methods but abandon() run in that actor's context, one at a time.
+class SendOp : public std::enable_shared_from_this<SendOp> {
+ public:
+  using Done = std::function<void(Result<RawReply>)>;
+
+  SendOp(std::shared_ptr<Transport::Shared> shared, uint64_t id, uint32_t method, std::string bytes,
+         SteadyTime deadline, bool connect_only, Done done)
+      : shared_(std::move(shared)),
+        id_(id),
+        method_(method),
+        bytes_(std::move(bytes)),
+        deadline_(deadline),
+        connect_only_(connect_only),
+        done_(std::move(done)) {}
+
+  void start(caf::event_based_actor* self) {
+    self_ = self;
+    if (connect_only_) {
+      connect_round();
+    } else {
+      attempt();
+    }
+  }
+
+  // The actor terminated (client closing): fail the call unless it already completed.
+  void abandon() {
+    complete(make_error(ErrorCode::unavailable, "the client was closed before the call completed"));
+  }
+
+ private:
+  Micros remaining() const {
+    return std::chrono::duration_cast<Micros>(deadline_ - std::chrono::steady_clock::now());
+  }
+  std::string address(size_t index) const { return shared_->endpoints[index].to_string(); }
+
+  void attempt() {
+    if (remaining().count() <= 0) return finish(deadline_error("before the request was sent"));
+    Transport::Shared::Link link = shared_->current();
+    if (!link.actor) return connect_round();
+    send_to(link.actor, link.index);
+  }
+
+  void connect_round() {
+    round_start_ = shared_->preferred_index();
+    tried_ = 0;
+    connect_failures_.clear();
+    connect_next();
+  }
+
+  void connect_next() {
+    size_t count = shared_->endpoints.size();
+    if (tried_ == count)
+      return finish(make_error(ErrorCode::unavailable, connect_failure_message()));
+    Micros left = remaining();
+    if (left.count() <= 0) return finish(deadline_error("while connecting"));
+    size_t index = (round_start_ + tried_) % count;
+    ++tried_;
+    Micros timeout = std::min<Micros>(shared_->options.connect_timeout, left);
+    const Endpoint& endpoint = shared_->endpoints[index];
+    auto op = shared_from_this();
+    self_
+        ->request(shared_->middleman, timeout, caf::connect_atom::value, endpoint.host,
+                  endpoint.port)
+        .then(
+            [op, index](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+              op->on_connected(index, std::move(ptr));
+            },
+            [op, index, timeout](caf::error& err) { op->on_connect_failed(index, err, timeout); });
+  }
+
+  void on_connected(size_t index, caf::strong_actor_ptr ptr) {
+    if (!ptr) {
+      connect_failures_.push_back(address(index) + ": no actor is published there");
+      return connect_next();
+    }
+    auto actor = caf::actor_cast<caf::actor>(std::move(ptr));
+    shared_->adopt(actor, index);
+    if (connect_only_) return finish(RawReply{0, std::string(), address(index)});
+    send_to(actor, index);
+  }
+
+  void on_connect_failed(size_t index, const caf::error& err, Micros timeout) {
+    // A connect cut short by the call's deadline (not by connect_timeout) means the deadline
+    // expired.
+    if (err == caf::sec::request_timeout && timeout < shared_->options.connect_timeout) {
+      return finish(deadline_error("while connecting to " + address(index)));
+    }
+    connect_failures_.push_back(address(index) + ": " +
+                                describe_connect_error(*shared_->system, err, timeout));
+    connect_next();
+  }
+
+  void send_to(const caf::actor& actor, size_t index) {
+    Micros left = remaining();
+    if (left.count() <= 0) return finish(deadline_error("before the request was sent"));
+    ++attempts_;
+    auto op = shared_from_this();
+    self_->request(actor, left, wire::envelope_atom::value, method_, bytes_)
+        .then(
+            [op, index](uint32_t method, std::string& bytes) {
+              op->finish(RawReply{method, std::move(bytes), op->address(index)});
+            },
+            [op, actor, index, left](caf::error& err) {
+              op->on_send_failed(actor, index, err, left);
+            });
+  }
+
+  void on_send_failed(const caf::actor& actor, size_t index, const caf::error& err,
+                      Micros timeout) {
+    if (err == caf::sec::request_timeout) {
+      return finish(make_error(
+          ErrorCode::deadline_exceeded,
+          "no reply from " + address(index) + " within " + std::to_string(to_ms(timeout)) + " ms"));
+    }
+    if (err == caf::sec::unexpected_response) {
+      return finish(make_error(ErrorCode::internal, "malformed reply from " + address(index) +
+                                                        ": not a (method, bytes) envelope"));
+    }
+    // The transport failed, not the request: reconnect (next address first) and resend the same
+    // bytes, whose request id lets the node apply a write once.
+    shared_->drop(actor, index);
+    last_send_failure_ = address(index) + ": " + describe_send_error(*shared_->system, err);
+    if (attempts_ >= shared_->options.max_attempts) {
+      return finish(make_error(ErrorCode::unavailable, "lost connection to " + last_send_failure_ +
+                                                           " (" + std::to_string(attempts_) +
+                                                           " attempts)"));
+    }
+    attempt();
+  }
+
+  std::string connect_failure_message() const {
+    std::string message;
+    if (!last_send_failure_.empty())
+      message = "lost connection to " + last_send_failure_ + "; then ";
+    if (connect_failures_.size() == 1) {
+      message += "cannot connect to " + connect_failures_.front();
+    } else {
+      message += "cannot connect to any node (";
+      for (size_t i = 0; i < connect_failures_.size(); ++i) {
+        if (i > 0) message += "; ";
+        message += connect_failures_[i];
+      }
+      message += ")";
+    }
+    return message + " — is nca-node running?";
+  }
+
+  Error deadline_error(const std::string& when) const {
+    return make_error(ErrorCode::deadline_exceeded, "deadline exceeded " + when + " (after " +
+                                                        std::to_string(attempts_) + " attempts)");
+  }
+
+  void finish(Result<RawReply> result) {
+    complete(std::move(result));
+    self_->quit();
+  }
+
+  void complete(Result<RawReply> result) {
+    if (completed_.exchange(true)) return;
+    shared_->forget_op(id_);
+    done_(std::move(result));
+  }
+
+  std::shared_ptr<Transport::Shared> shared_;
+  const uint64_t id_;
+  const uint32_t method_;
+  const std::string bytes_;
+  const SteadyTime deadline_;
+  const bool connect_only_;
+  Done done_;
+  std::atomic<bool> completed_{false};
+
+  caf::event_based_actor* self_ = nullptr;
+  int attempts_ = 0;
+  size_t round_start_ = 0;
+  size_t tried_ = 0;
+  std::vector<std::string> connect_failures_;
+  std::string last_send_failure_;
+};
+
+void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method, std::string bytes,
+              SteadyTime deadline, bool connect_only, SendOp::Done done) {
+  std::unique_lock<std::mutex> lock(shared->mu);
+  if (shared->closed) {
+    lock.unlock();
+    done(make_error(ErrorCode::unavailable, "the client is closed"));
+    return;
+  }
+  uint64_t id = ++shared->last_op_id;
+  auto op = std::make_shared<SendOp>(shared, id, method, std::move(bytes), deadline, connect_only,
+                                     std::move(done));
+  // spawn() only enqueues the actor, so holding the lock here cannot deadlock with its first step;
+  // registering under the same lock guarantees the destructor sees every op it must fail.
+  caf::actor actor = shared->system->spawn([op](caf::event_based_actor* self) {
+    self->attach_functor([op](const caf::error&) { op->abandon(); });
+    op->start(self);
+  });
+  shared->inflight.emplace(id, std::move(actor));
+}
+
+}  // namespace
+
+Transport::Transport(std::vector<Endpoint> endpoints, TransportOptions options)
+    : shared_(std::make_shared<Shared>(std::move(endpoints), options)) {}
+
+Transport::~Transport() {
+  std::vector<caf::actor> running;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->closed = true;
+    shared_->connected = caf::actor{};
+    for (auto& entry : shared_->inflight) running.push_back(entry.second);
+  }
+  for (auto& actor : running) caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  running.clear();
+  shared_->middleman = caf::io::middleman_actor{};
+  // Waits for every op actor to terminate (each fails its call through abandon()) and closes
+  // sockets.
+  shared_->system.reset();
+}
+
+Status Transport::connect(SteadyTime deadline) {
+  std::promise<Result<RawReply>> promise;
+  std::future<Result<RawReply>> future = promise.get_future();
+  start_op(shared_, 0, std::string(), deadline, true,
+           [&promise](Result<RawReply> result) { promise.set_value(std::move(result)); });
+  Result<RawReply> result = future.get();
+  if (!result.ok()) return result.error();
+  return {};
+}
+
+void Transport::send(uint32_t method, std::string bytes, SteadyTime deadline,
+                     std::function<void(Result<RawReply>)> done) {
+  start_op(shared_, method, std::move(bytes), deadline, false, std::move(done));
+}
+
+std::string Transport::address() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  size_t index = shared_->connected ? shared_->connected_index : shared_->preferred;
+  return shared_->endpoints[index].to_string();
+}
+
+}  // namespace nca::sdk

@@ -1,0 +1,68 @@
+// sdk/src/transport.hpp: the client's CAF side: one actor system, a connection to one node at a
+// time, and the send/retry loop for envelope requests.
+//
+// Transport carries opaque (method, bytes) envelopes; it knows nothing of the protobuf messages
+// inside. Each send runs in its own short-lived event-based actor, so nothing blocks a CAF thread
+// and any number of calls can be in flight. A send that fails in transport (a caf::error other than
+// its own timeout) drops the connection, connects to the next address and resends the same bytes,
+// up to max_attempts or the deadline. Connecting never blocks on a dead address for longer than
+// connect_timeout.
+//
+// Thread-safe: connect() and send() may be called from any thread. The destructor fails every send
+// still in flight with unavailable, then stops the actor system; do not call into a Transport being
+// destroyed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nca/result.hpp"
+#include "sdk/src/address.hpp"
+
+namespace nca::sdk {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct TransportOptions {
+  std::chrono::milliseconds connect_timeout{2000};
+  int max_attempts = 3;
+};
+
+// What the node answered, with the address of the node that answered (for error messages).
+struct RawReply {
+  uint32_t method = 0;
+  std::string bytes;
+  std::string address;
+};
+
+class Transport {
+ public:
+  // `endpoints` must not be empty.
+  Transport(std::vector<Endpoint> endpoints, TransportOptions options);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Connects to the first address that answers (in order), waiting at most until `deadline`.
+  Status connect(SteadyTime deadline);
+
+  // Sends one envelope; `done` runs exactly once, on a CAF thread (or on the caller's thread when
+  // the transport is already closed), with the reply or an unavailable / deadline_exceeded /
+  // internal error.
+  void send(uint32_t method, std::string bytes, SteadyTime deadline,
+            std::function<void(Result<RawReply>)> done);
+
+  // "host:port" of the node currently connected, or of the one that would be tried next.
+  std::string address() const;
+
+  struct Shared;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace nca::sdk
