@@ -59,6 +59,8 @@ rocksdb::DBOptions database_options(const Db::Options& options) {
   out.keep_log_file_num = 4;
   out.max_log_file_size = 16 << 20;
   out.stats_dump_period_sec = 0;
+  // Parallel table loading spawns threads per family on every open; two cores gain nothing from it.
+  out.max_file_opening_threads = 1;
   return out;
 }
 
@@ -80,21 +82,24 @@ Result<std::unique_ptr<Db>> Db::open(const Options& options) {
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocksdb::DBOptions db_options = database_options(options);
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                           family_options(std::nullopt, cache, options));
-  for (Cf cf : kAllCfs) descriptors.emplace_back(cf_name(cf), family_options(cf, cache, options));
-  // RocksDB refuses to open without every existing family listed; keep unknown ones (from a newer
-  // build) open but unused rather than failing.
+  // Open the families that exist, then create the missing ones in one call: creating them one by
+  // one (create_missing_column_families) rewrites and fsyncs the OPTIONS file once per family.
   std::vector<std::string> existing;
-  if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
-    for (const std::string& name : existing) {
-      bool known = name == rocksdb::kDefaultColumnFamilyName;
-      for (Cf cf : kAllCfs) known = known || name == cf_name(cf);
-      if (!known) descriptors.emplace_back(name, family_options(std::nullopt, cache, options));
-    }
+  if (!rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok() ||
+      existing.empty()) {
+    existing = {rocksdb::kDefaultColumnFamilyName};
   }
-
+  auto known_cf = [](const std::string& name) -> std::optional<Cf> {
+    for (Cf cf : kAllCfs) {
+      if (name == cf_name(cf)) return cf;
+    }
+    return std::nullopt;
+  };
+  // Unknown families (from a newer build) must be listed to open; they stay open but unused.
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : existing) {
+    descriptors.emplace_back(name, family_options(known_cf(name), cache, options));
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
@@ -105,16 +110,33 @@ Result<std::unique_ptr<Db>> Db::open(const Options& options) {
     }
     return error;
   }
-
   std::unique_ptr<Db> db(new Db());
   db->options_ = options;
   db->db_.reset(raw);
-  for (size_t i = 0; i < handles.size(); ++i) {
-    if (i >= 1 && i <= kCfCount) {
-      db->handles_[i - 1] = handles[i];
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> missing;
+  for (Cf cf : kAllCfs) {
+    bool present = false;
+    for (const std::string& name : existing) present = present || name == cf_name(cf);
+    if (!present) missing.emplace_back(cf_name(cf), family_options(cf, cache, options));
+  }
+  if (!missing.empty()) {
+    std::vector<rocksdb::ColumnFamilyHandle*> created;
+    s = raw->CreateColumnFamilies(missing, &created);
+    handles.insert(handles.end(), created.begin(), created.end());
+  }
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    std::optional<Cf> cf = known_cf(h->GetName());
+    if (cf) {
+      db->handles_[cf_index(*cf)] = h;
     } else {
-      db->other_handles_.push_back(handles[i]);
+      db->other_handles_.push_back(h);
     }
+  }
+  if (!s.ok()) {
+    // ~Db releases the handles and closes.
+    return error_from_rocksdb(s,
+                              "cannot create column families in RocksDB at '" + options.path + "'");
   }
   Db* self = db.get();
   db->committer_ = std::make_unique<GroupCommitter>(
