@@ -144,25 +144,30 @@ std::string closest_env_name(const std::string& name) {
   return key.empty() ? "" : env_name_for(key);
 }
 
-void wrap(std::string& out, const std::string& text, size_t indent, size_t width) {
+// Appends `text` indented and wrapped at `width`, breaking only after `separator` (so "env: NCA_X"
+// stays on one line when the separator is "; ").
+void wrap(std::string& out, const std::string& text, size_t indent, size_t width,
+          const std::string& separator = " ") {
   size_t column = indent;
   out += std::string(indent, ' ');
   size_t pos = 0;
   while (pos < text.size()) {
-    size_t space = text.find(' ', pos);
-    std::string word =
-        text.substr(pos, space == std::string::npos ? std::string::npos : space - pos);
-    pos = space == std::string::npos ? text.size() : space + 1;
-    if (column > indent && column + 1 + word.size() > width) {
+    size_t next = text.find(separator, pos);
+    size_t end = next == std::string::npos ? text.size() : next + separator.size();
+    std::string piece = text.substr(pos, end - pos);
+    pos = end;
+    // A trailing separator never needs to fit on the line.
+    size_t visible = piece.size();
+    while (visible > 0 && piece[visible - 1] == ' ') --visible;
+    if (column > indent && column + visible > width) {
+      while (!out.empty() && out.back() == ' ') out.pop_back();
       out += "\n" + std::string(indent, ' ');
       column = indent;
-    } else if (column > indent) {
-      out += ' ';
-      ++column;
     }
-    out += word;
-    column += word.size();
+    out += piece;
+    column += piece.size();
   }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   out += '\n';
 }
 
@@ -201,10 +206,14 @@ Result<Loaded> load(int argc, const char* const* argv,
   if (cl.has_config) {
     Result<std::vector<IniEntry>> entries = read_ini_file(loaded.config_file);
     if (!entries) {
-      errors.push_back(entries.error().message +
-                       (config_from_env
-                            ? " (named by environment variable " + std::string(kConfigFileEnv) + ")"
-                            : " (named by --config)"));
+      // When the file itself could not be read, say where its path came from.
+      std::string named_by;
+      if (entries.error().message.rfind("config: cannot read", 0) == 0) {
+        named_by = config_from_env
+                       ? " (named by environment variable " + std::string(kConfigFileEnv) + ")"
+                       : " (named by --config)";
+      }
+      errors.push_back(entries.error().message + named_by);
     } else {
       for (const IniEntry& entry : *entries) {
         std::string where = loaded.config_file + " line " + std::to_string(entry.line);
@@ -312,7 +321,7 @@ std::string help_text(const std::string& program) {
     facts += "; env: " + spec.env_name;
     if (!spec.seed_name.empty()) facts += "; NCA name: " + spec.seed_name;
     wrap(out, spec.help, 6, 100);
-    wrap(out, "(" + facts + ")", 6, 100);
+    wrap(out, "(" + facts + ")", 6, 100, "; ");
   }
   return out;
 }

@@ -134,12 +134,14 @@ std::vector<Def> rows() {
       key("node.data-dir", str, at(&S::node, &NodeSettings::data_dir),
           "Directory of the node's RocksDB data, snapshots and node id."),
       key("node.listen", str, at(&S::node, &NodeSettings::listen),
-          "host:port of the actor (CAF) endpoint that SDK clients and peer nodes connect to."),
+          "host:port of the actor (CAF) endpoint that SDK clients and peer nodes connect to.")
+          .note("host:port"),
       key("node.dev", boolean, at(&S::node, &NodeSettings::dev),
           "Single-node development mode (--dev): data in ./data unless node.data-dir is set."),
       // http
       key("http.listen", str, at(&S::http, &HttpSettings::listen),
-          "host:port of the HTTP/JSON API (/v1/..., /health, /ready, /metrics)."),
+          "host:port of the HTTP/JSON API (/v1/..., /health, /ready, /metrics).")
+          .note("host:port"),
       key("http.max-body", size, at(&S::http, &HttpSettings::max_body),
           "Largest accepted HTTP request body.")
           .sizes(kKiB, kGiB),
@@ -149,7 +151,8 @@ std::vector<Def> rows() {
           .ints(1, 256),
       // cluster
       key("cluster.seeds", list, at(&S::cluster, &ClusterSettings::seeds),
-          "Comma-separated host:port of nodes to join through; empty: start or restart alone."),
+          "Comma-separated host:port of nodes to join through; empty: start or restart alone.")
+          .note("comma-separated host:port"),
       key("cluster.voters", integer, at(&S::cluster, &ClusterSettings::voters),
           "Number of nodes that vote in the metadata (Raft) group.")
           .ints(1, 7),
@@ -169,7 +172,8 @@ std::vector<Def> rows() {
           "Shared secret a node must present to join; empty: no check (trusted network only).")
           .secret(),
       key("cluster.advertise", str, at(&S::cluster, &ClusterSettings::advertise),
-          "host:port other nodes and clients use to reach this node; empty: node.listen."),
+          "host:port other nodes and clients use to reach this node; empty: node.listen.")
+          .note("host:port or empty"),
       // raft
       key("raft.tick", duration, at(&S::raft, &RaftSettings::tick), "Raft logical clock tick."),
       key("raft.election-ticks", integer, at(&S::raft, &RaftSettings::election_ticks),
@@ -484,12 +488,11 @@ std::string range_text(const Binding& b) {
       text = "true, false";
       break;
     case Kind::list:
-      text = "comma-separated";
       break;
     case Kind::string:
       break;
   }
-  if (!b.range_note.empty()) text += " (" + b.range_note + ")";
+  if (!b.range_note.empty()) text += text.empty() ? b.range_note : " (" + b.range_note + ")";
   return text;
 }
 
@@ -607,8 +610,9 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 const std::vector<KeySpec>& schema() { return table().specs; }
 
 const KeySpec* find_key(const std::string& key) {
-  const Binding* b = find_binding(key);
-  return b == nullptr ? nullptr : &b->spec;
+  const Table& t = table();
+  auto it = t.by_key.find(key);
+  return it == t.by_key.end() ? nullptr : &t.specs[it->second];
 }
 
 std::string env_name_for(const std::string& key) {

@@ -216,14 +216,11 @@ std::string format_size(uint64_t bytes) {
 }
 
 std::string format_double(double value) {
+  // to_chars without a format gives the shortest text that reads back to the same double.
   char buf[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
-    double back = 0;
-    auto [ptr, ec] = std::from_chars(buf, buf + std::char_traits<char>::length(buf), back);
-    if (ec == std::errc() && back == value) break;
-  }
-  return buf;
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  if (ec != std::errc()) return "0";
+  return std::string(buf, ptr);
 }
 
 std::string format_list(const std::vector<std::string>& items) {
