@@ -1,0 +1,163 @@
+#include "runtime/tier.hpp"
+
+#include <algorithm>
+
+namespace nca {
+
+ItemMeta meta_of(const pb::MemoryItem& item) {
+  ItemMeta m;
+  m.id = item.id();
+  m.ordinal = item.ordinal();
+  m.health = HealthValue{item.health(), item.health_updated_at_us()};
+  m.access_count = item.access_count();
+  m.last_access_us = item.last_access_at_us();
+  m.stored_at_us = item.stored_at_us();
+  m.created_at_us = item.created_at_us();
+  m.tier_entered_at_us = item.tier_entered_at_us();
+  m.importance = item.importance();
+  m.seq = item.seq();
+  return m;
+}
+
+Tier::Tier(pb::Tier tier, const MemoryPolicy& policy, const HealthModel& health)
+    : tier_(tier), policy_(policy), health_(health),
+      index_(std::make_unique<VectorIndex>(index_options())) {}
+
+VectorIndex::Options Tier::index_options() const {
+  VectorIndex::Options o;
+  o.dim = policy_.dim;
+  o.m = policy_.index_m;
+  o.ef_construction = policy_.index_ef_construction;
+  o.ef_search = policy_.index_ef_search;
+  o.initial_capacity = policy_.index_initial_capacity;
+  o.rebuild_deleted_ratio = policy_.index_rebuild_deleted_ratio;
+  return o;
+}
+
+Status Tier::upsert(const ItemMeta& meta, const float* vec) {
+  auto it = items_.find(meta.id);
+  if (vec != nullptr) {
+    if (auto st = index_->upsert(meta.ordinal, vec); !st) return st;
+  } else if (it == items_.end() || !index_->contains(meta.ordinal)) {
+    return make_error(ErrorCode::internal,
+                      "item '" + meta.id + "' entered tier " + tier_name(tier_) +
+                          " without a vector");
+  }
+  if (it != items_.end() && it->second.ordinal != meta.ordinal) {
+    by_ordinal_.erase(it->second.ordinal);
+    index_->remove(it->second.ordinal);
+  }
+  by_ordinal_[meta.ordinal] = meta.id;
+  items_[meta.id] = meta;
+  applied_seq_ = std::max(applied_seq_, meta.seq);
+  return {};
+}
+
+Status Tier::upsert_batch(const std::vector<ItemMeta>& metas, const std::vector<const float*>& vecs) {
+  std::vector<uint64_t> labels;
+  labels.reserve(metas.size());
+  for (const auto& m : metas) labels.push_back(m.ordinal);
+  if (auto st = index_->upsert_batch(labels, vecs); !st) return st;
+  for (const auto& m : metas) {
+    auto it = items_.find(m.id);
+    if (it != items_.end() && it->second.ordinal != m.ordinal) {
+      by_ordinal_.erase(it->second.ordinal);
+      index_->remove(it->second.ordinal);
+    }
+    by_ordinal_[m.ordinal] = m.id;
+    items_[m.id] = m;
+    applied_seq_ = std::max(applied_seq_, m.seq);
+  }
+  return {};
+}
+
+bool Tier::remove(const std::string& id) {
+  auto it = items_.find(id);
+  if (it == items_.end()) return false;
+  index_->remove(it->second.ordinal);
+  by_ordinal_.erase(it->second.ordinal);
+  items_.erase(it);
+  return true;
+}
+
+const ItemMeta* Tier::find(const std::string& id) const {
+  auto it = items_.find(id);
+  return it == items_.end() ? nullptr : &it->second;
+}
+
+std::vector<const ItemMeta*> Tier::items() const {
+  std::vector<const ItemMeta*> out;
+  out.reserve(items_.size());
+  for (const auto& [id, m] : items_) out.push_back(&m);
+  return out;
+}
+
+std::vector<TierCandidate> Tier::search(const float* query, size_t k, const TierFilter& filter,
+                                        TimeUs now_us, double temperature) const {
+  std::vector<TierCandidate> out;
+  if (k == 0 || items_.empty()) return out;
+  bool filtered = filter.min_health > 0 || filter.created_after_us != 0 ||
+                  filter.created_before_us != 0;
+  auto meta_for = [&](uint64_t label) -> const ItemMeta* {
+    auto it = by_ordinal_.find(label);
+    if (it == by_ordinal_.end()) return nullptr;
+    return &items_.at(it->second);
+  };
+  auto accept = [&](uint64_t label) {
+    const ItemMeta* m = meta_for(label);
+    if (m == nullptr) return false;
+    if (filter.created_after_us != 0 && m->created_at_us < filter.created_after_us) return false;
+    if (filter.created_before_us != 0 && m->created_at_us > filter.created_before_us) return false;
+    if (filter.min_health > 0 &&
+        health_.at(m->health, tier_, now_us, temperature) < filter.min_health) {
+      return false;
+    }
+    return true;
+  };
+  auto hits = filtered ? index_->search(query, k, accept) : index_->search(query, k);
+  out.reserve(hits.size());
+  for (const auto& h : hits) {
+    const ItemMeta* m = meta_for(h.label);
+    if (m == nullptr) continue;
+    out.push_back(TierCandidate{m->id, m->ordinal, h.similarity,
+                                health_.at(m->health, tier_, now_us, temperature)});
+  }
+  return out;
+}
+
+Status Tier::save(const std::string& path) const { return index_->save(path, applied_seq_); }
+
+Tier::LoadReport Tier::load(const std::string& path, std::vector<ItemMeta> items) {
+  LoadReport report;
+  items_.clear();
+  by_ordinal_.clear();
+  applied_seq_ = 0;
+  uint64_t saved_seq = 0;
+  auto loaded = VectorIndex::load(path, index_options());
+  if (loaded) {
+    index_ = std::move(loaded->index);
+    saved_seq = loaded->applied_seq;
+    report.used_saved_index = true;
+  } else {
+    index_ = std::make_unique<VectorIndex>(index_options());
+    report.reason = loaded.error().message;
+  }
+  for (auto& m : items) {
+    bool fresh = report.used_saved_index && m.seq <= saved_seq && index_->contains(m.ordinal);
+    if (!fresh) report.need_vectors.push_back(m.id);
+    by_ordinal_[m.ordinal] = m.id;
+    applied_seq_ = std::max(applied_seq_, fresh ? m.seq : 0);
+    items_.emplace(m.id, std::move(m));
+  }
+  if (report.used_saved_index) {
+    for (uint64_t label : index_->labels()) {
+      if (by_ordinal_.count(label) == 0) {
+        index_->remove(label);
+        ++report.removed_stale;
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace nca
