@@ -1,0 +1,174 @@
+#include "actors/api_actor.hpp"
+
+#include <rocksdb/db.h>
+
+#include "actors/messages.hpp"
+#include "actors/persona_directory.hpp"
+#include "actors/reply.hpp"
+#include "proto/wire.hpp"
+#include "runtime/ids.hpp"
+#include "storage/keys.hpp"
+#include "storage/records.hpp"
+
+namespace nca::actors {
+namespace {
+
+constexpr const char* kDefaultTenant = "default";
+
+using ApiResult = caf::result<uint32_t, std::string>;
+
+// The persona an item-addressed request goes to: its locator, else the client's hint.
+Result<std::string> locate(const NodeContext& ctx, const std::string& tenant, const std::string& id,
+                           const std::string& hint, bool allow_deleted) {
+  if (auto s = validate_id(id, "memory id"); !s) return s.error();
+  auto raw = ctx.db->get(storage::Cf::meta, storage::locator_key(tenant, id));
+  if (!raw) return raw.error();
+  if (!raw->has_value()) {
+    if (!hint.empty()) return hint;
+    return make_error(ErrorCode::not_found, "no memory '" + id + "'");
+  }
+  auto loc = storage::decode_record<pb::ItemLocator>(**raw, "locator of memory '" + id + "'");
+  if (!loc) return loc.error();
+  if (loc->deleted() && !allow_deleted) {
+    return make_error(ErrorCode::not_found, "memory '" + id + "' was deleted");
+  }
+  return loc->persona_id();
+}
+
+pb::Response node_stats(const NodeContext& ctx) {
+  pb::Response resp;
+  auto* s = resp.mutable_stats();
+  s->set_node_id(ctx.node_id);
+  uint64_t personas = 0;
+  auto st = ctx.db->scan(storage::Cf::personas, "", [&](std::string_view, std::string_view) {
+    ++personas;
+    return true;
+  });
+  if (!st) {
+    set_error(resp, st.error());
+    return resp;
+  }
+  s->set_personas(personas);
+  uint64_t items = 0;
+  ctx.db->raw()->GetIntProperty(ctx.db->handle(storage::Cf::items), "rocksdb.estimate-num-keys",
+                                &items);
+  s->set_items(items);
+  s->set_live_item_actors(ctx.counters.live_item_actors.load());
+  s->set_active_personas(ctx.counters.live_personas.load());
+  auto& c = *s->mutable_counters();
+  c["requests"] = ctx.counters.requests.load();
+  c["request_errors"] = ctx.counters.request_errors.load();
+  c["index_rebuilds"] = ctx.counters.index_rebuilds.load();
+  c["corrupt_records"] = ctx.counters.corrupt_records.load();
+  c["storage_syncs"] = ctx.db->sync_count();
+  c["storage_commits"] = ctx.db->commit_count();
+  c["incarnation"] = ctx.incarnation;
+  return resp;
+}
+
+ApiResult route(caf::event_based_actor* self, NodeContext& ctx,
+                const std::shared_ptr<pb::Request>& req, const std::string& persona) {
+  uint32_t method = static_cast<uint32_t>(req->body_case());
+  if (auto s = validate_id(persona, "persona_id"); !s) return reply_error(method, s.error());
+  auto target = ctx.directory->get_or_spawn(req->header().tenant(), persona);
+  if (!target) {
+    return reply_error(method, make_error(ErrorCode::unavailable,
+                                          "the node is shutting down; retry on another node"));
+  }
+  auto rp = self->make_response_promise();
+  rp.delegate(target, handle_atom::value, RequestPtr(req));
+  return rp;
+}
+
+ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method,
+                 const std::string& bytes) {
+  ctx.counters.requests++;
+  auto req = std::make_shared<pb::Request>();
+  auto invalid = [&](std::string msg) {
+    ctx.counters.request_errors++;
+    return reply_error(method, make_error(ErrorCode::invalid_argument, std::move(msg)));
+  };
+  if (!req->ParseFromString(bytes)) {
+    return invalid("malformed request: " + std::to_string(bytes.size()) +
+                   " bytes do not parse as nca.pb.Request");
+  }
+  if (req->body_case() == pb::Request::BODY_NOT_SET) return invalid("the request has no body");
+  if (method != static_cast<uint32_t>(req->body_case())) {
+    return invalid("envelope method " + std::to_string(method) +
+                   " does not match the request body (" + std::to_string(req->body_case()) + ")");
+  }
+  auto* header = req->mutable_header();
+  if (header->schema_version() > wire::kSchemaVersion) {
+    return invalid("request schema_version " + std::to_string(header->schema_version()) +
+                   " is newer than this node understands (" +
+                   std::to_string(wire::kSchemaVersion) + "); upgrade the node");
+  }
+  if (header->tenant().empty()) header->set_tenant(kDefaultTenant);
+  if (auto s = validate_id(header->tenant(), "tenant"); !s) return invalid(s.error().message);
+  if (header->deadline_us() != 0 && ctx.clock->now_us() > header->deadline_us()) {
+    return reply_error(method, make_error(ErrorCode::deadline_exceeded,
+                                          "the request's deadline had passed when it arrived"));
+  }
+  const std::string& tenant = header->tenant();
+  auto by_item = [&](const std::string& id, const std::string& hint, bool allow_deleted) {
+    auto persona = locate(ctx, tenant, id, hint, allow_deleted);
+    if (!persona) return reply_error(method, persona.error());
+    return route(self, ctx, req, *persona);
+  };
+  switch (req->body_case()) {
+    case pb::Request::kPing: {
+      pb::Response resp;
+      resp.mutable_ping()->set_node_id(ctx.node_id);
+      resp.mutable_ping()->set_version(NCA_VERSION_STRING);
+      resp.mutable_ping()->set_schema_version(wire::kSchemaVersion);
+      return reply_bytes(method, resp);
+    }
+    case pb::Request::kRemember: return route(self, ctx, req, req->remember().persona_id());
+    case pb::Request::kRememberBatch:
+      return route(self, ctx, req, req->remember_batch().persona_id());
+    case pb::Request::kRecall: return route(self, ctx, req, req->recall().persona_id());
+    case pb::Request::kList: return route(self, ctx, req, req->list().persona_id());
+    case pb::Request::kStats:
+      if (req->stats().persona_id().empty()) return reply_bytes(method, node_stats(ctx));
+      return route(self, ctx, req, req->stats().persona_id());
+    case pb::Request::kGet: return by_item(req->get().id(), req->get().persona_id(), false);
+    case pb::Request::kUpdate: return by_item(req->update().id(), req->update().persona_id(), false);
+    case pb::Request::kForget: return by_item(req->forget().id(), req->forget().persona_id(), false);
+    case pb::Request::kRestore:
+      return by_item(req->restore().id(), req->restore().persona_id(), false);
+    case pb::Request::kDelete: return by_item(req->delete_().id(), req->delete_().persona_id(), false);
+    case pb::Request::kHistory:
+      return by_item(req->history().id(), req->history().persona_id(), true);
+    case pb::Request::kTouch: return by_item(req->touch().id(), req->touch().persona_id(), false);
+    default: return invalid("unknown method " + std::to_string(method));
+  }
+}
+
+caf::behavior api_actor(caf::event_based_actor* self, NodeContextPtr ctx) {
+  return {
+      [=](wire::envelope_atom, uint32_t method, const std::string& bytes) -> ApiResult {
+        return handle(self, *ctx, method, bytes);
+      },
+  };
+}
+
+caf::behavior embed_worker(caf::event_based_actor*, NodeContextPtr ctx) {
+  return {
+      [=](embed_atom, TextsPtr texts) -> EmbeddingsPtr {
+        return std::make_shared<const Result<std::vector<std::vector<float>>>>(
+            ctx->embedder->embed(*texts));
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_api(caf::actor_system& sys, NodeContextPtr ctx) {
+  return sys.spawn(api_actor, std::move(ctx));
+}
+
+caf::actor spawn_embed_worker(caf::actor_system& sys, NodeContextPtr ctx) {
+  return sys.spawn<caf::detached>(embed_worker, std::move(ctx));
+}
+
+}  // namespace nca::actors

@@ -1,0 +1,193 @@
+#include "actors/node.hpp"
+
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "actors/api_actor.hpp"
+#include "actors/messages.hpp"
+#include "storage/keys.hpp"
+
+namespace nca::actors {
+namespace {
+
+constexpr auto kSaveTimeout = std::chrono::seconds(60);
+
+class NodeCafConfig : public caf::actor_system_config {
+ public:
+  explicit NodeCafConfig(const config::Settings& s) {
+    load<caf::io::middleman>();
+    // Work sharing answers sparse requests in tens of microseconds; work stealing sleeps idle workers
+    // and adds about a millisecond (measured, see docs/benchmarks.md).
+    set("scheduler.policy", s.scheduler.policy == "stealing" ? caf::atom("stealing")
+                                                             : caf::atom("sharing"));
+    if (s.scheduler.threads > 0) set("scheduler.max-threads", static_cast<size_t>(s.scheduler.threads));
+    set("middleman.heartbeat-interval",
+        caf::timespan{std::chrono::microseconds(s.cluster.heartbeat_interval)});
+    set("logger.file-verbosity", caf::atom("quiet"));
+    set("logger.console-verbosity", caf::atom("quiet"));
+  }
+};
+
+Result<std::string> node_identity(storage::Db& db, const std::string& configured, IdGenerator& ids,
+                                  uint64_t* incarnation) {
+  std::string id = configured;
+  auto stored = db.get(storage::Cf::meta, storage::node_meta_key("id"));
+  if (!stored) return stored.error();
+  if (stored->has_value() && id.empty()) id = **stored;
+  if (stored->has_value() && **stored != id) {
+    return make_error(ErrorCode::invalid_argument,
+                      "node.id is '" + id + "' but the data directory belongs to node '" + **stored +
+                          "'; use that id or another data directory");
+  }
+  if (id.empty()) id = "node-" + ids.uuid_v7().substr(0, 13);
+  auto inc = db.get(storage::Cf::meta, storage::node_meta_key("incarnation"));
+  if (!inc) return inc.error();
+  uint64_t n = 0;
+  if (inc->has_value()) n = std::strtoull((*inc)->c_str(), nullptr, 10);
+  *incarnation = n + 1;
+  auto batch = db.batch();
+  batch.put(storage::Cf::meta, storage::node_meta_key("id"), id);
+  batch.put(storage::Cf::meta, storage::node_meta_key("incarnation"), std::to_string(*incarnation));
+  if (auto s = db.commit(std::move(batch)); !s) return s.error();
+  return id;
+}
+
+}  // namespace
+
+Result<std::pair<std::string, uint16_t>> parse_host_port(const std::string& text,
+                                                         const std::string& what) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return make_error(ErrorCode::invalid_argument,
+                      what + " '" + text + "' is not host:port (e.g. 127.0.0.1:7420)");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  unsigned long port = std::strtoul(text.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port > 65535) {
+    return make_error(ErrorCode::invalid_argument,
+                      what + " '" + text + "' has an invalid port (0..65535)");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, const Clock* clock) {
+  std::unique_ptr<Node> node(new Node());
+  auto listen = parse_host_port(settings.node.listen, "node.listen");
+  if (!listen) return listen.error();
+
+  std::error_code ec;
+  std::filesystem::create_directories(settings.node.data_dir, ec);
+  if (ec) {
+    return make_error(ErrorCode::invalid_argument, "cannot create node.data-dir '" +
+                                                       settings.node.data_dir + "': " + ec.message());
+  }
+  auto ctx = std::make_shared<NodeContext>();
+  ctx->settings = settings;
+  ctx->policy = policy_from(settings);
+  ctx->health = HealthModel(ctx->policy.health);
+  ctx->clock = clock != nullptr ? clock : &node->system_clock_;
+  ctx->ids = std::make_unique<IdGenerator>(*ctx->clock);
+  ctx->index_dir = settings.node.data_dir + "/index";
+  ctx->request_timeout_us = settings.actors.request_timeout;
+  ctx->idle_timeout_us = settings.actors.idle_timeout;
+
+  storage::Db::Options dbo;
+  dbo.path = settings.node.data_dir + "/db";
+  dbo.sync = settings.storage.sync;
+  dbo.block_cache_bytes = settings.storage.block_cache;
+  dbo.write_buffer_bytes = settings.storage.write_buffer;
+  auto db = storage::Db::open(dbo);
+  if (!db) return db.error();
+  ctx->db = std::move(*db);
+
+  auto id = node_identity(*ctx->db, settings.node.id, *ctx->ids, &ctx->incarnation);
+  if (!id) return id.error();
+  ctx->node_id = *id;
+
+  EmbedderOptions eo;
+  eo.kind = settings.embedder.kind;
+  eo.dim = ctx->policy.dim;
+  eo.url = settings.embedder.url;
+  eo.model = settings.embedder.model;
+  eo.api_key = settings.embedder.api_key;
+  eo.timeout_us = settings.embedder.timeout;
+  eo.retries = static_cast<int>(settings.embedder.retries);
+  eo.batch_size = static_cast<size_t>(settings.embedder.batch_size);
+  auto embedder = make_embedder(eo);
+  if (!embedder) return embedder.error();
+  ctx->embedder = std::move(*embedder);
+
+  node->cfg_ = std::make_unique<NodeCafConfig>(settings);
+  node->sys_ = std::make_unique<caf::actor_system>(*node->cfg_);
+  node->directory_ = std::make_unique<PersonaDirectory>(*node->sys_, ctx);
+  ctx->directory = node->directory_.get();
+  if (ctx->embedder->is_blocking()) ctx->embed_worker = spawn_embed_worker(*node->sys_, ctx);
+  node->ctx_ = ctx;
+  node->api_ = spawn_api(*node->sys_, ctx);
+
+  const std::string& host = listen->first;
+  auto port = caf::io::publish(node->api_, listen->second, host.empty() ? nullptr : host.c_str(),
+                               true);
+  if (!port) {
+    std::string why = node->sys_->render(port.error());
+    (void)node->stop();
+    return make_error(ErrorCode::unavailable,
+                      "cannot listen on node.listen " + settings.node.listen + ": " + why);
+  }
+  node->port_ = *port;
+  spdlog::info("node {} (incarnation {}) serving on {}:{} with data in {}", ctx->node_id,
+               ctx->incarnation, host, node->port_, settings.node.data_dir);
+  return node;
+}
+
+Status Node::stop() {
+  if (stopped_) return {};
+  stopped_ = true;
+  Status result;
+  if (sys_) {
+    if (api_ && port_ != 0) {
+      // Best effort: the port closes with the system anyway.
+      caf::scoped_actor self{*sys_};
+      self->request(sys_->middleman().actor_handle(), std::chrono::seconds(5), caf::unpublish_atom::value,
+                    caf::actor_cast<caf::actor_addr>(api_), port_)
+          .receive([](){}, [](caf::error&) {});
+    }
+    if (directory_) {
+      caf::scoped_actor self{*sys_};
+      size_t failed = 0;
+      for (auto& persona : directory_->all()) {
+        self->request(persona, kSaveTimeout, save_atom::value)
+            .receive([&](bool ok) { failed += ok ? 0 : 1; }, [&](caf::error&) { ++failed; });
+      }
+      if (failed > 0) {
+        spdlog::warn("{} personas did not save their indices; they are rebuilt on the next start",
+                     failed);
+      }
+      for (auto& persona : directory_->all()) {
+        caf::anon_send_exit(persona, caf::exit_reason::user_shutdown);
+      }
+    }
+    if (api_) caf::anon_send_exit(api_, caf::exit_reason::user_shutdown);
+    if (ctx_ && ctx_->embed_worker) {
+      caf::anon_send_exit(ctx_->embed_worker, caf::exit_reason::user_shutdown);
+    }
+    if (directory_) directory_->close();
+    api_ = caf::actor{};
+    if (ctx_) ctx_->embed_worker = caf::actor{};
+    sys_.reset();  // waits for every actor to finish
+  }
+  directory_.reset();
+  if (ctx_) {
+    ctx_->directory = nullptr;
+    ctx_->db.reset();  // drains pending commits, closes RocksDB
+  }
+  return result;
+}
+
+Node::~Node() { (void)stop(); }
+
+}  // namespace nca::actors

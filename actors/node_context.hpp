@@ -1,0 +1,55 @@
+// actors/node_context.hpp: what every actor of one node shares.
+//
+// Owned by the Node; actors hold a shared_ptr so it outlives every actor. Members are either immutable
+// after start (settings, policy, models, paths), thread-safe by contract (Db, Clock, IdGenerator,
+// Embedder used only through the embed worker when it blocks), or atomics.
+#pragma once
+
+#include <caf/actor.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "config/settings.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/embedder.hpp"
+#include "runtime/health.hpp"
+#include "runtime/ids.hpp"
+#include "runtime/memory_policy.hpp"
+#include "storage/db.hpp"
+
+namespace nca::actors {
+
+class PersonaDirectory;
+
+struct NodeCounters {
+  std::atomic<uint64_t> live_item_actors{0};
+  std::atomic<uint64_t> live_personas{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> request_errors{0};
+  std::atomic<uint64_t> index_rebuilds{0};
+  std::atomic<uint64_t> corrupt_records{0};
+};
+
+struct NodeContext {
+  config::Settings settings;
+  MemoryPolicy policy;
+  HealthModel health;
+  const Clock* clock = nullptr;
+  std::unique_ptr<IdGenerator> ids;
+  std::unique_ptr<storage::Db> db;
+  std::unique_ptr<Embedder> embedder;
+  caf::actor embed_worker;  // runs a blocking embedder off the scheduler threads
+  std::string node_id;
+  uint64_t incarnation = 0;
+  std::string index_dir;
+  TimeUs request_timeout_us = 10 * kUsPerSecond;
+  TimeUs idle_timeout_us = 60 * kUsPerSecond;
+  PersonaDirectory* directory = nullptr;
+  NodeCounters counters;
+};
+
+using NodeContextPtr = std::shared_ptr<NodeContext>;
+
+}  // namespace nca::actors

@@ -1,0 +1,36 @@
+// actors/tier_manager.hpp: the actor that owns one persona's tier (its table and vector index).
+//
+// A thin shell over runtime/tier.hpp. Spawned by the persona actor with the tier's stored items; on start
+// it loads the saved index (or rebuilds it from RocksDB, with a log line) and replays items changed since
+// the save. Messages:
+//   (search_atom, TierSearchPtr) -> TierSearchResultPtr   vector top-k + filters, records fetched
+//   (apply_atom, TierEffectsPtr)                          changes already durable in RocksDB
+//   (save_atom) -> bool                                   saves the index file with its applied seq
+//   (tstats_atom) -> TierStatsPtr
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "actors/node_context.hpp"
+
+namespace nca::actors {
+
+struct TierManagerInit {
+  PersonaRef ref;
+  pb::Tier tier = pb::STM;
+  std::vector<ItemMeta> items;
+};
+
+// The index file of one persona's tier below ctx.index_dir; tenant and persona are hex-encoded so no id
+// can name a path outside it.
+std::string index_path(const NodeContext& ctx, const PersonaRef& ref, pb::Tier tier);
+
+caf::actor spawn_tier_manager(caf::local_actor* parent, NodeContextPtr ctx,
+                              std::shared_ptr<TierManagerInit> init);
+
+}  // namespace nca::actors
