@@ -92,7 +92,10 @@ Result<std::vector<std::vector<float>>> HttpEmbedder::embed(const std::vector<st
   client.set_connection_timeout(timeout);
   client.set_read_timeout(timeout);
   client.set_write_timeout(timeout);
-  client.set_keep_alive(true);
+  // A fresh connection per batch: cpp-httplib servers (llama.cpp's among them) leave Nagle on, and
+  // a reused connection then stalls each response on the peer's delayed ACK (~40 ms per batch).
+  client.set_keep_alive(false);
+  client.set_tcp_nodelay(true);
   httplib::Headers headers;
   if (!options_.api_key.empty()) headers.emplace("Authorization", "Bearer " + options_.api_key);
 

@@ -13,8 +13,8 @@
 // another dimension than the node's), unauthenticated / permission_denied (401 / 403), internal
 // (malformed JSON, missing or duplicate items, non-finite values).
 //
-// Thread-safe: each embed() call uses its own connection. embed() blocks for network I/O
-// (is_blocking() is true): run it off the actor threads.
+// Thread-safe: each embed() call uses its own client, one connection per batch. embed() blocks for
+// I/O (is_blocking() is true): run it off the actor threads.
 #pragma once
 
 #include <memory>
