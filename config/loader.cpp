@@ -1,12 +1,14 @@
 #include "config/loader.hpp"
 
 #include <boost/program_options.hpp>
+#include <cctype>
 #include <cstring>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "config/ini.hpp"
+#include "config/values.hpp"
 
 namespace nca::config {
 namespace po = boost::program_options;
@@ -30,7 +32,17 @@ struct CommandLine {
   std::vector<std::string> errors;
 };
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) { return quote_for_message(s); }
+
+// A value we do not know the key of may still be a credential: judge by the name.
+bool looks_secret(const std::string& name) {
+  std::string upper;
+  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const char* word : {"SECRET", "KEY", "PASS", "TOKEN"}) {
+    if (upper.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
 
 std::string did_you_mean(const std::string& key) {
   std::string hint = closest_key(key);
@@ -51,7 +63,15 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   CommandLine cl;
   std::vector<std::string> args;
   for (int i = 1; i < argc && argv != nullptr; ++i) {
-    if (argv[i] != nullptr) args.emplace_back(argv[i]);
+    if (argv[i] == nullptr) continue;
+    std::string arg = argv[i];
+    // Boost rejects "--key=" (an empty adjacent value); it means "set key to the empty string".
+    if (arg.size() > 3 && arg.compare(0, 2, "--") == 0 && arg.find('=') == arg.size() - 1) {
+      args.push_back(arg.substr(0, arg.size() - 1));
+      args.emplace_back();
+    } else {
+      args.push_back(std::move(arg));
+    }
   }
   // No guessing of abbreviated options: "--memory.stm" must not silently mean "--memory.stm-ttl".
   namespace style = po::command_line_style;
@@ -73,23 +93,25 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   for (const po::option& opt : parsed.options) {
     if (opt.unregistered || opt.string_key.empty() || opt.position_key >= 0) {
       std::string token = opt.original_tokens.empty() ? opt.string_key : opt.original_tokens[0];
-      if (token.size() > 1 && token[0] == '-') {
-        any_unknown = true;
-        std::string name = token.substr(token.find_first_not_of('-'));
-        std::string value;
-        size_t eq = name.find('=');
-        if (eq != std::string::npos) {
-          value = name.substr(eq + 1);
-          name = name.substr(0, eq);
-        }
-        cl.errors.push_back("config: unknown key " + quoted(name) + " on the command line (" +
-                            token + ")" + did_you_mean(name));
-      } else {
+      bool is_option = opt.position_key < 0 && token.size() > 1 && token[0] == '-';
+      if (!is_option) {
         for (const std::string& t : opt.original_tokens) positional.push_back(t);
         if (opt.original_tokens.empty()) {
           for (const std::string& v : opt.value) positional.push_back(v);
         }
+        continue;
       }
+      any_unknown = true;
+      std::string name = token.substr(token.find_first_not_of('-'));
+      std::string shown_value;
+      size_t eq = name.find('=');
+      if (eq != std::string::npos) {
+        shown_value = " = " + (looks_secret(name) ? "(hidden)" : quoted(name.substr(eq + 1)));
+        name = name.substr(0, eq);
+      }
+      cl.errors.push_back("config: unknown key " + quoted(name) + shown_value +
+                          " on the command line (" + token.substr(0, token.find('=')) + ")" +
+                          did_you_mean(name));
       continue;
     }
     const std::string& key = opt.string_key;
@@ -240,7 +262,8 @@ Result<Loaded> load(int argc, const char* const* argv,
     if (it == by_env.end()) {
       std::string hint = closest_env_name(name);
       errors.push_back("config: unknown key for environment variable " + name + "=" +
-                       quoted(value) + ": no configuration key has this name" +
+                       (looks_secret(name) ? "(hidden)" : quoted(value)) +
+                       ": no configuration key has this name" +
                        (hint.empty() ? "" : " (did you mean " + hint + "?)"));
       continue;
     }

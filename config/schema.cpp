@@ -496,34 +496,6 @@ std::string range_text(const Binding& b) {
   return text;
 }
 
-// Quotes a value for a message: control characters escaped, long values shortened.
-std::string quoted(const std::string& value) {
-  std::string out = "\"";
-  size_t shown = 0;
-  for (char c : value) {
-    if (++shown > 120) {
-      out += "...";
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += "\\x";
-      const char* hex = "0123456789abcdef";
-      out += hex[(c >> 4) & 0xf];
-      out += hex[c & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 struct Table {
   std::vector<Binding> bindings;
   std::vector<KeySpec> specs;
@@ -582,7 +554,7 @@ std::string canonical_text(const Binding& b, const Settings& s) {
 
 Status value_error(const Binding& b, const std::string& value, const std::string& origin,
                    const std::string& reason) {
-  std::string shown = b.spec.secret ? "(hidden)" : quoted(value);
+  std::string shown = b.spec.secret ? "(hidden)" : quote_for_message(value);
   return make_error(ErrorCode::invalid_argument,
                     "config: " + b.spec.key + " = " + shown + " from " + origin + ": " + reason);
 }
@@ -653,7 +625,7 @@ Status set_from(Settings& s, const std::string& key, const std::string& value,
   if (found == nullptr) {
     std::string hint = closest_key(key);
     return make_error(ErrorCode::invalid_argument,
-                      "config: unknown key " + quoted(key) + " from " + origin +
+                      "config: unknown key " + quote_for_message(key) + " from " + origin +
                           (hint.empty() ? "" : " (did you mean " + hint + "?)"));
   }
   const Binding& b = *found;
@@ -724,7 +696,7 @@ Status set_from(Settings& s, const std::string& key, const std::string& value,
 Result<std::string> get(const Settings& s, const std::string& key) {
   const Binding* b = find_binding(key);
   if (b == nullptr) {
-    return make_error(ErrorCode::not_found, "config: unknown key " + quoted(key));
+    return make_error(ErrorCode::not_found, "config: unknown key " + quote_for_message(key));
   }
   return canonical_text(*b, s);
 }
@@ -751,7 +723,8 @@ Status validate(const Settings& s, const std::map<std::string, Source>& sources)
     Source source = it == sources.end() ? Source::default_value : it->second;
     const Binding* b = find_binding(key);
     std::string text = canonical_text(*b, s);
-    std::string shown = b->kind == Kind::string || b->kind == Kind::list ? quoted(text) : text;
+    std::string shown =
+        b->kind == Kind::string || b->kind == Kind::list ? quote_for_message(text) : text;
     return key + " = " + shown + " (" + to_string(source) + ")";
   };
   auto require = [&](bool ok, const std::string& message) {
@@ -784,7 +757,7 @@ Status validate(const Settings& s, const std::map<std::string, Source>& sources)
   }
   for (const std::string& seed : s.cluster.seeds) {
     Status ok = check_host_port(seed);
-    require(ok.ok(), describe("cluster.seeds") + ": seed " + quoted(seed) + " is " +
+    require(ok.ok(), describe("cluster.seeds") + ": seed " + quote_for_message(seed) + " is " +
                          (ok ? "" : ok.error().message));
   }
   if (problems.empty()) return {};

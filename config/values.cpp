@@ -232,6 +232,33 @@ std::string format_list(const std::vector<std::string>& items) {
   return out;
 }
 
+std::string quote_for_message(const std::string& value) {
+  std::string out = "\"";
+  size_t shown = 0;
+  for (char c : value) {
+    if (++shown > 120) {
+      out += "...";
+      break;
+    }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += "\\x";
+      const char* hex = "0123456789abcdef";
+      out += hex[(c >> 4) & 0xf];
+      out += hex[c & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 Status check_host_port(const std::string& text) {
   std::string_view t = text;
   std::string_view host;

@@ -36,6 +36,9 @@ std::string format_size(uint64_t bytes);  // "8MiB", "1000", "0"
 std::string format_double(double value);  // shortest text that parses back to the same double
 std::string format_list(const std::vector<std::string>& items);  // "a, b"
 
+// `value` in double quotes for an error message: control characters escaped, long values cut.
+std::string quote_for_message(const std::string& value);
+
 // A listen/peer address "host:port" or "[ipv6]:port" with port 0..65535; the reason on failure.
 Status check_host_port(const std::string& text);
 

@@ -1,5 +1,7 @@
 #include "config/loader.hpp"
 
+#include "config/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include "tests/config/test_support.hpp"
@@ -151,10 +153,12 @@ TEST(LoaderErrors, UnknownKeyOnTheCommandLine) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.code(), ErrorCode::invalid_argument);
     const std::string m = error_of(r);
-    EXPECT_TRUE(contains(m, "config: unknown key \"memory.stm_ttl\" on the command line")) << m;
+    EXPECT_TRUE(contains(m, "config: unknown key \"memory.stm_ttl\"")) << m;
+    EXPECT_TRUE(contains(m, "on the command line (--memory.stm_ttl")) << m;
     EXPECT_TRUE(contains(m, "did you mean memory.stm-ttl?")) << m;
     EXPECT_FALSE(contains(m, "unexpected argument")) << m;
   }
+  EXPECT_TRUE(contains(error_of(run_load({"--memory.stm_ttl=3h"})), "\"memory.stm_ttl\" = \"3h\""));
   // Abbreviations are not guessed.
   Result<Loaded> prefix = run_load({"--memory.stm", "3h"});
   ASSERT_FALSE(prefix.ok());
@@ -172,6 +176,16 @@ TEST(LoaderErrors, UnknownKeyInTheEnvironment) {
   EXPECT_TRUE(contains(m, "environment variable NCA_MEMORY_STMTTL=\"3h\"")) << m;
   EXPECT_TRUE(contains(m, "unknown key")) << m;
   EXPECT_TRUE(contains(m, "did you mean NCA_MEMORY_STM_TTL?")) << m;
+}
+
+TEST(LoaderErrors, UnknownCredentialLikeNamesDoNotEchoTheirValue) {
+  Result<Loaded> env = run_load({}, {{"NCA_AUTH_JWT_SECRETT", "hunter2"}});
+  ASSERT_FALSE(env.ok());
+  EXPECT_FALSE(contains(error_of(env), "hunter2")) << error_of(env);
+  EXPECT_TRUE(contains(error_of(env), "NCA_AUTH_JWT_SECRETT=(hidden)")) << error_of(env);
+  Result<Loaded> cli = run_load({"--embedder.apikey=hunter2"});
+  ASSERT_FALSE(cli.ok());
+  EXPECT_FALSE(contains(error_of(cli), "hunter2")) << error_of(cli);
 }
 
 TEST(LoaderErrors, UnknownKeyInTheFileNamesFileAndLine) {
@@ -301,6 +315,23 @@ TEST(LoaderErrors, MalformedCommandLine) {
 
   Result<Loaded> flag_value = run_load({"--dev=false"});
   ASSERT_FALSE(flag_value.ok());
+
+  Result<Loaded> after_dashes = run_load({"--", "--dev"});
+  ASSERT_FALSE(after_dashes.ok());
+  EXPECT_TRUE(contains(error_of(after_dashes), "unexpected argument \"--dev\""))
+      << error_of(after_dashes);
+}
+
+TEST(Loader, EmptyValueAfterEqualsSetsTheEmptyString) {
+  Result<Loaded> r = run_load({"--cluster.seeds=", "--node.id="},
+                              {{"NCA_CLUSTER_SEEDS", "10.0.0.1:7420"}, {"NCA_NODE_ID", "x"}});
+  ASSERT_TRUE(r.ok()) << error_of(r);
+  EXPECT_TRUE(r->settings.cluster.seeds.empty());
+  EXPECT_EQ(r->settings.node.id, "");
+  EXPECT_EQ(r->sources.at("node.id"), Source::command_line);
+  Result<Loaded> bad = run_load({"--memory.stm-ttl="});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(contains(error_of(bad), "memory.stm-ttl = \"\" from command line")) << error_of(bad);
 }
 
 TEST(Loader, EnvironmentWithoutThePrefixIsIgnored) {

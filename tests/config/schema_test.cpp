@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -126,15 +125,28 @@ const std::map<std::string, std::string>& expected_defaults() {
   return m;
 }
 
+// "section.key": lower-case letters, then a dot, then lower-case letters, digits and dashes.
+bool well_formed_key(const std::string& key) {
+  size_t dot = key.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 >= key.size()) return false;
+  for (size_t i = 0; i < key.size(); ++i) {
+    char c = key[i];
+    bool ok = i < dot ? (c >= 'a' && c <= 'z')
+                      : i == dot || (c >= 'a' && c <= 'z') ||
+                            (i > dot + 1 && ((c >= '0' && c <= '9') || c == '-'));
+    if (!ok) return false;
+  }
+  return key.back() != '-';
+}
+
 TEST(Schema, KeysAndEnvironmentNamesAreUniqueAndWellFormed) {
   std::set<std::string> keys, envs;
-  const std::regex key_shape("[a-z]+\\.[a-z][a-z0-9-]*");
   const std::set<std::string> types = {"string",   "bool", "int",  "double",
                                        "duration", "size", "list", "enum"};
   for (const KeySpec& spec : schema()) {
     EXPECT_TRUE(keys.insert(spec.key).second) << "duplicate key " << spec.key;
     EXPECT_TRUE(envs.insert(spec.env_name).second) << "duplicate env name " << spec.env_name;
-    EXPECT_TRUE(std::regex_match(spec.key, key_shape)) << spec.key;
+    EXPECT_TRUE(well_formed_key(spec.key)) << spec.key;
     EXPECT_EQ(spec.env_name, env_name_for(spec.key));
     EXPECT_TRUE(types.count(spec.type)) << spec.key << " has type " << spec.type;
     EXPECT_FALSE(spec.help.empty()) << spec.key;
@@ -143,6 +155,9 @@ TEST(Schema, KeysAndEnvironmentNamesAreUniqueAndWellFormed) {
   EXPECT_EQ(env_name_for("memory.stm-ttl"), "NCA_MEMORY_STM_TTL");
   EXPECT_EQ(env_name_for("cluster.replication-factor"), "NCA_CLUSTER_REPLICATION_FACTOR");
   EXPECT_EQ(find_key("memory.stm_ttl"), nullptr);
+  EXPECT_FALSE(well_formed_key("memory.stm_ttl"));
+  EXPECT_FALSE(well_formed_key("memory"));
+  EXPECT_TRUE(well_formed_key("memory.stm-ttl"));
 }
 
 TEST(Schema, HasExactlyTheDesignedKeysWithTheDesignedDefaults) {
