@@ -6,6 +6,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <caf/logger.hpp>
 #include <caf/send.hpp>
 
 #include <algorithm>
@@ -35,6 +36,19 @@ class ClientSystemConfig : public caf::actor_system_config {
     set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
     load<caf::io::middleman>();
   }
+};
+
+// CAF 0.17's spawn (and the actor_system constructor) store the system's logger in a thread_local
+// of the calling thread, and ~actor_system waits until every thread has let go of it. A user thread
+// that called the client and outlives it would hang the client's destructor forever, so every entry
+// point that may run on a user thread releases it again on the way out. (The library is built with
+// logging compiled out, so no thread loses log output by this.)
+class ReleaseThreadLogger {
+ public:
+  ReleaseThreadLogger() = default;
+  ~ReleaseThreadLogger() { caf::logger::set_current_actor_system(nullptr); }
+  ReleaseThreadLogger(const ReleaseThreadLogger&) = delete;
+  ReleaseThreadLogger& operator=(const ReleaseThreadLogger&) = delete;
 };
 
 int64_t to_ms(Micros d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
@@ -67,6 +81,7 @@ std::string describe_send_error(caf::actor_system& system, const caf::error& err
 struct Transport::Shared {
   Shared(std::vector<Endpoint> endpoints_in, TransportOptions options_in)
       : endpoints(std::move(endpoints_in)), options(options_in) {
+    ReleaseThreadLogger release_logger;
     options.max_attempts = std::max(1, options.max_attempts);
     system = std::make_unique<caf::actor_system>(config);
     middleman = system->middleman().actor_handle();
@@ -139,6 +154,10 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
 
   void start(caf::event_based_actor* self) {
     self_ = self;
+    // A request already on the wire when its node dies gets no reply at all; the monitor turns that
+    // into a transport failure now instead of a timeout at the deadline.
+    auto op = shared_from_this();
+    self_->set_down_handler([op](caf::down_msg& msg) { op->on_down(msg); });
     if (connect_only_) {
       connect_round();
     } else {
@@ -218,19 +237,34 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
     Micros left = remaining();
     if (left.count() <= 0) return finish(deadline_error("before the request was sent"));
     ++attempts_;
+    uint64_t attempt = attempts_;
+    target_ = actor;
+    target_index_ = index;
+    self_->monitor(actor);
     auto op = shared_from_this();
     self_->request(actor, left, wire::envelope_atom::value, method_, bytes_)
         .then(
-            [op, index](uint32_t method, std::string& bytes) {
+            [op, attempt, index](uint32_t method, std::string& bytes) {
+              if (op->is_stale(attempt)) return;
               op->finish(RawReply{method, std::move(bytes), op->address(index)});
             },
-            [op, actor, index, left](caf::error& err) {
-              op->on_send_failed(actor, index, err, left);
+            [op, attempt, index, left](caf::error& err) {
+              if (op->is_stale(attempt)) return;
+              op->on_send_failed(index, err, left);
             });
   }
 
-  void on_send_failed(const caf::actor& actor, size_t index, const caf::error& err,
-                      Micros timeout) {
+  // A reply (or error) for an attempt already given up on, after its target went down.
+  bool is_stale(uint64_t attempt) const {
+    return attempt != static_cast<uint64_t>(attempts_) || !target_;
+  }
+
+  void on_down(const caf::down_msg& msg) {
+    if (!target_ || msg.source != target_.address()) return;
+    transport_failed(target_index_, "the node's api actor is gone");
+  }
+
+  void on_send_failed(size_t index, const caf::error& err, Micros timeout) {
     if (err == caf::sec::request_timeout) {
       return finish(make_error(
           ErrorCode::deadline_exceeded,
@@ -240,10 +274,17 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
       return finish(make_error(ErrorCode::internal, "malformed reply from " + address(index) +
                                                         ": not a (method, bytes) envelope"));
     }
-    // The transport failed, not the request: reconnect (next address first) and resend the same
-    // bytes, whose request id lets the node apply a write once.
-    shared_->drop(actor, index);
-    last_send_failure_ = address(index) + ": " + describe_send_error(*shared_->system, err);
+    transport_failed(index, describe_send_error(*shared_->system, err));
+  }
+
+  // The transport failed, not the request: reconnect (next address first) and resend the same
+  // bytes, whose request id lets the node apply a write once.
+  void transport_failed(size_t index, const std::string& why) {
+    caf::actor failed = std::move(target_);
+    target_ = caf::actor{};
+    self_->demonitor(failed);
+    shared_->drop(failed, index);
+    last_send_failure_ = address(index) + ": " + why;
     if (attempts_ >= shared_->options.max_attempts) {
       return finish(make_error(ErrorCode::unavailable, "lost connection to " + last_send_failure_ +
                                                            " (" + std::to_string(attempts_) +
@@ -296,6 +337,8 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
 
   caf::event_based_actor* self_ = nullptr;
   int attempts_ = 0;
+  caf::actor target_;  // the node actor the current attempt waits on; null between attempts
+  size_t target_index_ = 0;
   size_t round_start_ = 0;
   size_t tried_ = 0;
   std::vector<std::string> connect_failures_;
@@ -304,6 +347,7 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
 
 void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method, std::string bytes,
               SteadyTime deadline, bool connect_only, SendOp::Done done) {
+  ReleaseThreadLogger release_logger;
   std::unique_lock<std::mutex> lock(shared->mu);
   if (shared->closed) {
     lock.unlock();
