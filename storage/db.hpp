@@ -9,9 +9,10 @@
 //
 // Thread-safety: every method may be called from any thread, except that a commit callback must not
 // call commit()/write_unsynced()/delete_range() (they would wait for the thread running the
-// callback; they return an error instead). Ownership: Db owns the RocksDB instance, its
-// column-family handles and the committer thread; the destructor drains queued commits, then
-// closes. Batches are created by batch() and must be committed to the Db that created them.
+// callback; they return an error instead) and must not destroy the Db. Ownership: Db owns the
+// RocksDB instance, its column-family handles and the committer thread; the destructor drains
+// queued commits, then closes. Batches are created by batch() and must be committed to the Db that
+// created them.
 #pragma once
 
 #include <cstdint>
