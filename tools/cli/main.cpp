@@ -1,1 +1,241 @@
-int main() { return 0; }
+// nca: the command-line client. Every verb runs the same steps: split off the verb, parse its
+// options together with the global ones, build the request (verbs.cpp), connect, call, print a
+// table or JSON. Errors go to stderr as "nca: <code>: <message>" with a distinct exit code per kind
+// (see kExitCodes).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nca/client.hpp"
+#include "tools/cli/args.hpp"
+#include "tools/cli/output.hpp"
+#include "tools/cli/verbs.hpp"
+
+namespace nca::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitOther = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotFound = 3;
+constexpr int kExitUnavailable = 4;
+constexpr int kExitDeadline = 5;
+constexpr int kExitInvalidArgument = 6;
+
+constexpr char kExitCodes[] =
+    "Exit codes: 0 ok, 1 other error, 2 usage error, 3 not found, 4 unavailable (cannot connect),\n"
+    "            5 deadline exceeded, 6 invalid argument (rejected by the node).\n";
+
+constexpr char kDefaultAddress[] = "127.0.0.1:7420";
+
+// Global options that take a value: needed to find the verb before the full parse.
+const std::set<std::string> kGlobalsWithValue = {"--addr", "--tenant", "--token", "--timeout"};
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+po::options_description global_options() {
+  po::options_description options("Global options (before or after the verb)");
+  options.add_options()  //
+      ("addr", po::value<std::string>()->value_name("HOST:PORT"),
+       "node address HOST:PORT, or several separated by commas, tried in order "
+       "(default: $NCA_ADDR or 127.0.0.1:7420)")  //
+      ("tenant", po::value<std::string>()->value_name("T"),
+       "tenant (default: $NCA_TENANT or the node's default)")                                     //
+      ("token", po::value<std::string>()->value_name("TOK"), "auth token (default: $NCA_TOKEN)")  //
+      ("json", po::bool_switch(), "print the reply as one JSON document (for scripts)")           //
+      ("timeout", po::value<std::string>()->default_value("10s")->value_name("D"),
+       "deadline of the call, e.g. 500ms, 10s, 1m")  //
+      ("help,h", po::bool_switch(), "show help");
+  return options;
+}
+
+int usage_error(const std::string& message, const std::string& verb = "") {
+  std::cerr << "nca: usage: " << message << "\n"
+            << "Run 'nca " << (verb.empty() ? "" : verb + " ") << "--help' for usage.\n";
+  return kExitUsage;
+}
+
+// Errors from the client or the node; `from_node` tells a server-side invalid_argument (6) from a
+// client-side one such as a malformed --addr (2).
+int report(const Error& error, bool from_node) {
+  std::cerr << "nca: " << to_string(error.code) << ": " << error.message << "\n";
+  switch (error.code) {
+    case ErrorCode::not_found:
+      return kExitNotFound;
+    case ErrorCode::unavailable:
+      return kExitUnavailable;
+    case ErrorCode::deadline_exceeded:
+      return kExitDeadline;
+    case ErrorCode::invalid_argument:
+      return from_node ? kExitInvalidArgument : kExitUsage;
+    default:
+      return kExitOther;
+  }
+}
+
+void print_global_help(std::ostream& out) {
+  out << "nca: command-line client for neuroca, the memory runtime for LLM agents\n\n"
+         "Usage: nca [global options] VERB [options] [arguments]\n\n"
+      << global_options() << "\nVerbs:\n";
+  for (const VerbSpec& verb : verbs()) {
+    std::string name = verb.name;
+    out << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << verb.summary
+        << "\n";
+  }
+  out << "\nExamples:\n";
+  for (const VerbSpec& verb : verbs()) {
+    std::istringstream lines(verb.examples);
+    std::string line;
+    std::getline(lines, line);
+    out << "  " << line << "\n";
+  }
+  out << "\n" << kExitCodes << "Run 'nca VERB --help' for a verb's options and more examples.\n";
+}
+
+void print_verb_help(const VerbSpec& verb, const po::options_description& options,
+                     std::ostream& out) {
+  out << "Usage: nca " << verb.synopsis << "\n\n" << verb.summary << "\n\n";
+  if (!options.options().empty()) out << options << "\n";
+  out << "Example" << (std::string(verb.examples).find('\n') == std::string::npos ? "" : "s")
+      << ":\n";
+  std::istringstream lines(verb.examples);
+  std::string line;
+  while (std::getline(lines, line)) out << "  " << line << "\n";
+  out << "\n" << global_options() << "\n" << kExitCodes;
+}
+
+// Finds the verb: the first argument that is neither an option nor the value of a global option.
+// Returns its index, or args.size() if there is none.
+size_t find_verb_index(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") return i + 1 < args.size() ? i + 1 : args.size();
+    if (arg.empty() || arg[0] != '-') return i;
+    if (kGlobalsWithValue.count(arg)) ++i;  // skip the value
+  }
+  return args.size();
+}
+
+std::vector<std::string> split_addresses(const std::string& text) {
+  std::vector<std::string> addresses;
+  std::string current;
+  for (char c : text + ",") {
+    if (c == ',') {
+      if (!current.empty()) addresses.push_back(current);
+      current.clear();
+    } else if (c != ' ') {
+      current += c;
+    }
+  }
+  return addresses;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  size_t verb_index = find_verb_index(args);
+  if (verb_index == args.size()) {
+    // No verb: only global options (e.g. --help) are valid.
+    po::variables_map values;
+    try {
+      po::store(po::command_line_parser(args).options(global_options()).run(), values);
+    } catch (const po::error& e) {
+      return usage_error(e.what());
+    }
+    if (values["help"].as<bool>()) {
+      print_global_help(std::cout);
+      return kExitOk;
+    }
+    return usage_error("no verb given");
+  }
+  std::string verb_name = args[verb_index];
+  std::vector<std::string> rest(args.begin(), args.begin() + static_cast<long>(verb_index));
+  rest.insert(rest.end(), args.begin() + static_cast<long>(verb_index) + 1, args.end());
+
+  if (verb_name == "help") {
+    if (rest.empty()) {
+      print_global_help(std::cout);
+      return kExitOk;
+    }
+    verb_name = rest.front();
+    rest = {"--help"};
+  }
+  const VerbSpec* verb = find_verb(verb_name);
+  if (verb == nullptr) {
+    std::string known;
+    for (const VerbSpec& candidate : verbs())
+      known += std::string(known.empty() ? "" : ", ") + candidate.name;
+    return usage_error("unknown verb '" + verb_name + "' (verbs: " + known + ")");
+  }
+
+  po::options_description verb_options(std::string("Options of ") + verb->name);
+  po::options_description hidden;
+  po::positional_options_description positional;
+  verb->declare(verb_options, hidden, positional);
+  po::options_description all;
+  all.add(verb_options).add(hidden).add(global_options());
+  po::variables_map values;
+  try {
+    auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(rest).options(all).positional(positional).style(style).run(),
+              values);
+    if (values["help"].as<bool>()) {
+      print_verb_help(*verb, verb_options, std::cout);
+      return kExitOk;
+    }
+    po::notify(values);
+  } catch (const po::error& e) {
+    return usage_error(e.what(), verb->name);
+  }
+
+  ClientOptions options;
+  options.tenant =
+      values.count("tenant") ? values["tenant"].as<std::string>() : env_or("NCA_TENANT", "");
+  options.auth_token =
+      values.count("token") ? values["token"].as<std::string>() : env_or("NCA_TOKEN", "");
+  auto timeout = parse_duration(values["timeout"].as<std::string>(), "--timeout");
+  if (!timeout.ok()) return usage_error(timeout.error().message, verb->name);
+  options.request_timeout = *timeout;
+  options.connect_timeout = std::min(options.connect_timeout, *timeout);
+  std::string address_text =
+      values.count("addr") ? values["addr"].as<std::string>() : env_or("NCA_ADDR", kDefaultAddress);
+  std::vector<std::string> addresses = split_addresses(address_text);
+  if (addresses.empty()) return usage_error("--addr is empty", verb->name);
+
+  Result<pb::Request> request = verb->build(values);
+  if (!request.ok()) return usage_error(request.error().message, verb->name);
+
+  auto client = Client::connect(addresses, options);
+  if (!client.ok()) return report(client.error(), false);
+  Result<pb::Response> response = (*client)->call(*request);
+  if (!response.ok()) return report(response.error(), true);
+
+  Output out = Output::for_stdout(std::cout);
+  if (values["json"].as<bool>()) {
+    out.json(reply_body(*response));
+  } else {
+    verb->print(*request, *response, out);
+  }
+  std::cout.flush();
+  return std::cout.good() ? kExitOk : kExitOther;
+}
+
+}  // namespace
+}  // namespace nca::cli
+
+int main(int argc, char** argv) {
+  try {
+    return nca::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    // Bad input must never crash the CLI; whatever slipped through is reported like any error.
+    std::cerr << "nca: internal: " << e.what() << "\n";
+    return 1;
+  }
+}

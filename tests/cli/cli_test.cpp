@@ -1,0 +1,460 @@
+// Tests of the `nca` binary: runs it as a subprocess against FakeNode (tests/sdk/fake_node.hpp) and
+// checks exit codes, stderr messages, JSON and table output, help, and the requests it builds.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tests/sdk/fake_node.hpp"
+
+namespace nca {
+namespace {
+
+using test_support::FakeNode;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs build/bin/nca with `args` (and `env` entries added), feeding `input` to its stdin. Kills it
+// if it runs longer than 20 s, which fails the calling test through exit_code -1.
+RunResult run_nca(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                  const std::string& input = "") {
+  RunResult result;
+  int out_pipe[2], err_pipe[2], in_pipe[2];
+  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0 || pipe(in_pipe) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return result;
+  }
+  std::string binary = std::string(NCA_BIN_DIR) + "/nca";
+  std::vector<std::string> argv_storage = {binary};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& arg : argv_storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  // The child sees a clean environment: no NCA_* from the developer's shell, no terminal.
+  std::vector<std::string> env_storage = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
+  env_storage.insert(env_storage.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& entry : env_storage) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], STDIN_FILENO);
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      close(fd);
+    }
+    execve(binary.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (!input.empty() && write(in_pipe[1], input.data(), input.size()) < 0) {
+    ADD_FAILURE() << "write to child stdin failed";
+  }
+  close(in_pipe[1]);
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_pipes = 2;
+  bool timed_out = false;
+  while (open_pipes > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+      char buffer[4096];
+      ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      if (n > 0) {
+        sinks[i]->append(buffer, static_cast<size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_pipes;
+      }
+    }
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  for (auto& fd : fds) {
+    if (fd.fd >= 0) close(fd.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (timed_out) {
+    ADD_FAILURE() << "nca did not finish within 20 s";
+  } else if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  return result;
+}
+
+std::string addr(const FakeNode& node) { return "--addr=" + node.address(); }
+
+const std::vector<std::string> kVerbs = {"ping",   "remember", "recall",  "get",
+                                         "update", "forget",   "restore", "touch",
+                                         "delete", "history",  "list",    "stats"};
+
+TEST(CliHelp, GlobalHelpListsEveryVerbWithAnExample) {
+  RunResult result = run_nca({"--help"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const std::string& verb : kVerbs) {
+    SCOPED_TRACE(verb);
+    EXPECT_NE(result.out.find("\n  " + verb + " "), std::string::npos);
+    EXPECT_NE(result.out.find("  nca " + verb), std::string::npos) << "no example";
+  }
+  EXPECT_NE(result.out.find("Exit codes"), std::string::npos);
+}
+
+TEST(CliHelp, EveryVerbHasHelpWithAnExample) {
+  for (const std::string& verb : kVerbs) {
+    SCOPED_TRACE(verb);
+    RunResult result = run_nca({verb, "--help"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out.rfind("Usage: nca " + verb, 0), 0u) << result.out;
+    EXPECT_NE(result.out.find("Example"), std::string::npos);
+    EXPECT_NE(result.out.find("\n  nca " + verb), std::string::npos) << result.out;
+    RunResult via_help_verb = run_nca({"help", verb});
+    EXPECT_EQ(via_help_verb.exit_code, 0);
+    EXPECT_EQ(via_help_verb.out, result.out);
+  }
+}
+
+TEST(CliErrors, UsageErrorsExitWithTwo) {
+  uint16_t port = test_support::closed_port();
+  std::string unused = "--addr=127.0.0.1:" + std::to_string(port);
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"frobnicate"},
+      {unused, "ping", "--bogus"},
+      {unused, "remember", "--persona", "ada"},
+      {unused, "remember", "hello"},
+      {unused, "remember", "--persona", "ada", "--importance", "7", "hi"},
+      {unused, "remember", "--persona", "ada", "--tier", "xtm", "hi"},
+      {unused, "remember", "--persona", "ada", "--created-at", "2024-13-01", "hi"},
+      {unused, "remember", "--persona", "ada", "--meta", "novalue", "hi"},
+      {unused, "recall", "--persona", "ada", "-k", "zero", "q"},
+      {unused, "recall", "--persona", "ada", "--after", "2025-01-02", "--before", "2025-01-01",
+       "q"},
+      {unused, "get"},
+      {unused, "get", "a", "b"},
+      {unused, "update", "m-1"},
+      {unused, "--timeout", "5x", "ping"},
+      {"--addr", "no-port", "ping"},
+  };
+  for (const auto& args : cases) {
+    std::string joined;
+    for (const auto& arg : args) joined += arg + " ";
+    SCOPED_TRACE(joined);
+    RunResult result = run_nca(args);
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_EQ(result.err.rfind("nca: ", 0), 0u) << result.err;
+    EXPECT_TRUE(result.out.empty()) << result.out;
+  }
+}
+
+TEST(CliErrors, UnavailableExitsWithFour) {
+  std::string address = "127.0.0.1:" + std::to_string(test_support::closed_port());
+  RunResult result = run_nca({"--addr", address, "ping"});
+  EXPECT_EQ(result.exit_code, 4);
+  EXPECT_EQ(result.err.rfind("nca: unavailable: cannot connect to " + address, 0), 0u)
+      << result.err;
+  EXPECT_NE(result.err.find("is nca-node running?"), std::string::npos);
+}
+
+TEST(CliErrors, NodeStatusesMapToExitCodes) {
+  FakeNode node;
+  struct Case {
+    pb::StatusCode code;
+    int exit_code;
+    std::string name;
+  };
+  for (const Case& c :
+       {Case{pb::NOT_FOUND, 3, "not_found"}, Case{pb::INVALID_ARGUMENT, 6, "invalid_argument"},
+        Case{pb::INTERNAL, 1, "internal"}, Case{pb::PERMISSION_DENIED, 1, "permission_denied"}}) {
+    SCOPED_TRACE(c.name);
+    node.set_status(pb::Request::kGet, c.code, "message for " + c.name);
+    RunResult result = run_nca({addr(node), "get", "m-1"});
+    EXPECT_EQ(result.exit_code, c.exit_code);
+    EXPECT_EQ(result.err, "nca: " + c.name + ": message for " + c.name + "\n");
+    EXPECT_TRUE(result.out.empty());
+  }
+}
+
+TEST(CliErrors, DeadlineExceededExitsWithFive) {
+  FakeNode node;
+  node.set_silent(pb::Request::kPing);
+  RunResult result = run_nca({addr(node), "--timeout", "300ms", "ping"});
+  EXPECT_EQ(result.exit_code, 5) << result.err;
+  EXPECT_EQ(result.err.rfind("nca: deadline_exceeded: ", 0), 0u) << result.err;
+}
+
+pb::Response recall_reply() {
+  pb::Response response;
+  pb::RecallReply* reply = response.mutable_recall();
+  pb::RecallHit* first = reply->add_hits();
+  first->mutable_item()->set_id("m-peanuts");
+  first->mutable_item()->set_persona_id("ada");
+  first->mutable_item()->set_content("Ada is allergic to peanuts");
+  first->mutable_item()->set_tier(pb::LTM);
+  first->set_score(0.8125);
+  first->set_health(72.46);
+  pb::RecallHit* second = reply->add_hits();
+  second->mutable_item()->set_id("m-long");
+  second->mutable_item()->set_content(std::string(100, 'x') + " tail that must be cut");
+  second->mutable_item()->set_tier(pb::STM);
+  second->set_score(0.5);
+  second->set_health(40);
+  return response;
+}
+
+TEST(CliOutput, JsonIsOneDocumentWithProtoFieldNames) {
+  FakeNode node;
+  node.set_reply(pb::Request::kRecall, recall_reply());
+  RunResult result = run_nca({addr(node), "--json", "recall", "--persona", "ada", "peanuts"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json document;
+  ASSERT_NO_THROW(document = nlohmann::json::parse(result.out)) << result.out;
+  ASSERT_TRUE(document.contains("hits"));
+  ASSERT_EQ(document["hits"].size(), 2u);
+  EXPECT_EQ(document["hits"][0]["item"]["id"], "m-peanuts");
+  EXPECT_EQ(document["hits"][0]["item"]["persona_id"], "ada");
+  EXPECT_EQ(document["hits"][0]["item"]["tier"], "LTM");
+  EXPECT_DOUBLE_EQ(document["hits"][0]["score"].get<double>(), 0.8125);
+
+  RunResult after_verb = run_nca({addr(node), "recall", "--persona", "ada", "--json", "peanuts"});
+  ASSERT_EQ(after_verb.exit_code, 0) << after_verb.err;
+  EXPECT_EQ(after_verb.out, result.out);
+
+  RunResult ping = run_nca({addr(node), "--json", "ping"});
+  ASSERT_EQ(ping.exit_code, 0) << ping.err;
+  nlohmann::json ping_doc = nlohmann::json::parse(ping.out);
+  EXPECT_TRUE(ping_doc.contains("node_id")) << ping.out;
+  EXPECT_TRUE(ping_doc.contains("schema_version")) << ping.out;
+}
+
+TEST(CliOutput, TableShowsContentHealthAndScoreAndCutsLongContent) {
+  FakeNode node;
+  node.set_reply(pb::Request::kRecall, recall_reply());
+  RunResult result = run_nca({addr(node), "recall", "--persona", "ada", "peanuts"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("CONTENT"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("Ada is allergic to peanuts"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("m-peanuts"), std::string::npos);
+  EXPECT_NE(result.out.find("72.5"), std::string::npos) << "health to one decimal";
+  EXPECT_NE(result.out.find("0.812"), std::string::npos);
+  EXPECT_NE(result.out.find("LTM"), std::string::npos);
+  EXPECT_EQ(result.out.find("tail that must be cut"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find(std::string(59, 'x') + "…"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("\033["), std::string::npos) << "no colour when not on a TTY";
+}
+
+TEST(CliRequests, RememberSendsEveryFlag) {
+  FakeNode node;
+  RunResult result = run_nca({addr(node),     "--tenant",
+                              "acme",         "--token",
+                              "tok-1",        "remember",
+                              "--persona",    "ada",
+                              "--importance", "0.8",
+                              "--tag",        "health",
+                              "--tag",        "food",
+                              "--meta",       "source=chat",
+                              "--meta",       "lang=en",
+                              "--session",    "s-1",
+                              "--tier",       "mtm",
+                              "--id",         "m-7",
+                              "--created-at", "2024-06-10T08:30:00Z",
+                              "Ada",          "is",
+                              "allergic",     "to",
+                              "peanuts"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  const pb::Request& request = seen[0].request;
+  EXPECT_EQ(request.header().tenant(), "acme");
+  EXPECT_EQ(request.header().auth_token(), "tok-1");
+  EXPECT_FALSE(request.header().request_id().empty());
+  ASSERT_TRUE(request.has_remember());
+  EXPECT_EQ(request.remember().persona_id(), "ada");
+  const pb::MemoryInput& memory = request.remember().memory();
+  EXPECT_EQ(memory.content(), "Ada is allergic to peanuts");
+  EXPECT_TRUE(memory.has_importance());
+  EXPECT_DOUBLE_EQ(memory.importance(), 0.8);
+  ASSERT_EQ(memory.tags_size(), 2);
+  EXPECT_EQ(memory.tags(1), "food");
+  EXPECT_EQ(memory.metadata().at("source"), "chat");
+  EXPECT_EQ(memory.metadata().at("lang"), "en");
+  EXPECT_EQ(memory.session_id(), "s-1");
+  EXPECT_EQ(memory.tier(), pb::MTM);
+  EXPECT_EQ(memory.id(), "m-7");
+  EXPECT_EQ(memory.created_at_us(), 1718008200LL * 1'000'000);
+}
+
+TEST(CliRequests, RememberReadsStdinAndLeavesImportanceUnsetByDefault) {
+  FakeNode node;
+  RunResult result =
+      run_nca({addr(node), "remember", "--persona", "ada", "-"}, {}, "line one\nline two\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].request.remember().memory().content(), "line one\nline two");
+  EXPECT_FALSE(seen[0].request.remember().memory().has_importance());
+}
+
+TEST(CliRequests, RecallFiltersAndTimeout) {
+  FakeNode node;
+  RunResult result = run_nca({addr(node),
+                              "--timeout",
+                              "3s",
+                              "recall",
+                              "--persona",
+                              "ada",
+                              "-k",
+                              "5",
+                              "--tier",
+                              "stm",
+                              "--tier",
+                              "LTM",
+                              "--tag",
+                              "health",
+                              "--meta",
+                              "k=v",
+                              "--min-health",
+                              "20",
+                              "--after",
+                              "1700000000",
+                              "--before",
+                              "2024-06-10T10:30:00+02:00",
+                              "what",
+                              "is",
+                              "Ada",
+                              "allergic",
+                              "to"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  const pb::RecallRequest& recall = seen[0].request.recall();
+  EXPECT_EQ(recall.query(), "what is Ada allergic to");
+  EXPECT_EQ(recall.k(), 5u);
+  ASSERT_EQ(recall.tiers_size(), 2);
+  EXPECT_EQ(recall.tiers(0), pb::STM);
+  EXPECT_EQ(recall.tiers(1), pb::LTM);
+  EXPECT_EQ(recall.filter().tags(0), "health");
+  EXPECT_EQ(recall.filter().metadata().at("k"), "v");
+  EXPECT_DOUBLE_EQ(recall.filter().min_health(), 20);
+  EXPECT_EQ(recall.filter().created_after_us(), 1700000000LL * 1'000'000);
+  EXPECT_EQ(recall.filter().created_before_us(), 1718008200LL * 1'000'000);
+  int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  EXPECT_LE(seen[0].request.header().deadline_us(), now_us + 3'000'000);
+  EXPECT_GT(seen[0].request.header().deadline_us(), now_us - 20'000'000);
+}
+
+TEST(CliRequests, ItemVerbsSendTheirBody) {
+  FakeNode node;
+  struct Case {
+    std::vector<std::string> args;
+    pb::Request::BodyCase body;
+  };
+  const std::vector<Case> cases = {
+      {{"get", "m-1"}, pb::Request::kGet},
+      {{"update", "m-1", "--content", "new text"}, pb::Request::kUpdate},
+      {{"forget", "m-1", "--reason", "old"}, pb::Request::kForget},
+      {{"restore", "m-1"}, pb::Request::kRestore},
+      {{"touch", "m-1"}, pb::Request::kTouch},
+      {{"delete", "m-1"}, pb::Request::kDelete},
+      {{"history", "m-1"}, pb::Request::kHistory},
+      {{"list", "--persona", "ada", "--page-size", "3", "--archived"}, pb::Request::kList},
+      {{"stats", "--persona", "ada"}, pb::Request::kStats},
+      {{"ping"}, pb::Request::kPing},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args[0]);
+    std::vector<std::string> args = {addr(node)};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    RunResult result = run_nca(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+  }
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].args[0]);
+    EXPECT_EQ(seen[i].request.body_case(), cases[i].body);
+  }
+  EXPECT_EQ(seen[0].request.get().id(), "m-1");
+  EXPECT_EQ(seen[1].request.update().content(), "new text");
+  EXPECT_FALSE(seen[1].request.update().has_tags()) << "tags untouched unless --tag is given";
+  EXPECT_EQ(seen[2].request.forget().reason(), "old");
+  EXPECT_EQ(seen[5].request.delete_().id(), "m-1");
+  EXPECT_EQ(seen[7].request.list().page_size(), 3u);
+  EXPECT_TRUE(seen[7].request.list().archived());
+  EXPECT_EQ(seen[8].request.stats().persona_id(), "ada");
+}
+
+TEST(CliRequests, AddressComesFromEnvironmentAndFallsBackAcrossAList) {
+  FakeNode node;
+  std::string dead = "127.0.0.1:" + std::to_string(test_support::closed_port());
+  RunResult from_env = run_nca({"ping"}, {"NCA_ADDR=" + node.address()});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  RunResult from_list = run_nca({"--addr", dead + "," + node.address(), "ping"});
+  EXPECT_EQ(from_list.exit_code, 0) << from_list.err;
+  EXPECT_EQ(node.requests().size(), 2u);
+}
+
+TEST(CliOutput, ItemDetailAndHistoryTables) {
+  FakeNode node;
+  pb::Response item;
+  pb::MemoryItem* memory = item.mutable_get()->mutable_item();
+  memory->set_id("m-1");
+  memory->set_persona_id("ada");
+  memory->set_content("Ada is allergic to peanuts");
+  memory->set_health(80);
+  memory->add_tags("health");
+  (*memory->mutable_metadata())["source"] = "chat";
+  node.set_reply(pb::Request::kGet, item);
+  RunResult get = run_nca({addr(node), "get", "m-1"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_NE(get.out.find("Ada is allergic to peanuts"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("80.0"), std::string::npos);
+  EXPECT_NE(get.out.find("source=chat"), std::string::npos);
+
+  pb::Response history;
+  pb::HistoryRecord* record = history.mutable_history()->add_records();
+  record->set_seq(1);
+  record->set_action(pb::PROMOTE);
+  record->set_prev_tier(pb::STM);
+  record->set_new_tier(pb::MTM);
+  record->set_prev_health(79);
+  record->set_new_health(85);
+  record->set_reason("healthy");
+  node.set_reply(pb::Request::kHistory, history);
+  RunResult table = run_nca({addr(node), "history", "m-1"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("promote"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("STM→MTM"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("healthy"), std::string::npos) << table.out;
+}
+
+}  // namespace
+}  // namespace nca

@@ -1,0 +1,216 @@
+#include "tools/cli/output.hpp"
+
+#include <google/protobuf/util/json_util.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+namespace nca::cli {
+
+namespace {
+
+constexpr size_t kDefaultContentWidth = 60;
+constexpr size_t kMinContentWidth = 12;
+constexpr char kGap[] = "  ";
+
+std::string ansi(const std::string& code, const std::string& text) {
+  return "\033[" + code + "m" + text + "\033[0m";
+}
+
+bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+std::string pad(const std::string& text, size_t width, bool right) {
+  size_t used = display_width(text);
+  if (used >= width) return text;
+  std::string fill(width - used, ' ');
+  return right ? fill + text : text + fill;
+}
+
+}  // namespace
+
+size_t display_width(const std::string& text) {
+  size_t width = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == 0x1B) {  // skip an ANSI escape sequence: ESC [ ... letter
+      while (i < text.size() && !std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+      continue;
+    }
+    if (!is_continuation(c)) ++width;
+  }
+  return width;
+}
+
+std::string one_line(const std::string& text, size_t width) {
+  std::string flat;
+  flat.reserve(text.size());
+  bool space = false;
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f') {
+      space = true;
+      continue;
+    }
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';  // no control codes in a table
+    if (space && !flat.empty()) flat += ' ';
+    space = false;
+    flat += c;
+  }
+  if (display_width(flat) <= width) return flat;
+  if (width == 0) return std::string();
+  // Keep width-1 code points, then the ellipsis.
+  size_t kept = 0;
+  size_t i = 0;
+  for (; i < flat.size(); ++i) {
+    if (!is_continuation(static_cast<unsigned char>(flat[i]))) {
+      if (kept == width - 1) break;
+      ++kept;
+    }
+  }
+  return flat.substr(0, i) + "…";
+}
+
+std::string format_time_us(int64_t us) {
+  if (us == 0) return "-";
+  std::time_t seconds = static_cast<std::time_t>(us / 1'000'000);
+  std::tm parts{};
+  if (gmtime_r(&seconds, &parts) == nullptr) return std::to_string(us);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &parts);
+  return text;
+}
+
+std::string format_fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+  return text;
+}
+
+std::string tier_name(pb::Tier tier) {
+  switch (tier) {
+    case pb::STM:
+      return "STM";
+    case pb::MTM:
+      return "MTM";
+    case pb::LTM:
+      return "LTM";
+    default:
+      return "-";
+  }
+}
+
+Output::Output(std::ostream& out, bool colour, int terminal_width)
+    : out_(out), colour_(colour), terminal_width_(terminal_width) {}
+
+Output Output::for_stdout(std::ostream& out) {
+  bool tty = ::isatty(STDOUT_FILENO) == 1;
+  int width = 0;
+  if (tty) {
+    winsize size{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) width = size.ws_col;
+    if (width == 0) width = 80;
+  }
+  const char* term = std::getenv("TERM");
+  bool colour = tty && std::getenv("NO_COLOR") == nullptr &&
+                !(term != nullptr && std::string(term) == "dumb");
+  return Output(out, colour, width);
+}
+
+void Output::table(const std::vector<Column>& columns,
+                   const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(columns.size(), 0);
+  size_t fixed = 0;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    widths[c] = display_width(columns[c].header);
+    if (columns[c].flexible) continue;
+    for (const auto& row : rows) {
+      if (c < row.size()) widths[c] = std::max(widths[c], display_width(row[c]));
+    }
+    fixed += widths[c] + (sizeof(kGap) - 1);
+  }
+  size_t flexible_width = kDefaultContentWidth;
+  if (terminal_width_ > 0) {
+    size_t total = static_cast<size_t>(terminal_width_);
+    flexible_width = total > fixed + kMinContentWidth ? total - fixed - 1 : kMinContentWidth;
+  }
+  // Cells as they will be shown: one line each, the flexible column cut to its width.
+  std::vector<std::vector<std::string>> shown;
+  shown.reserve(rows.size());
+  for (const auto& row : rows) {
+    std::vector<std::string> cells(columns.size());
+    for (size_t c = 0; c < columns.size() && c < row.size(); ++c) {
+      cells[c] = columns[c].flexible ? one_line(row[c], flexible_width) : one_line(row[c], 1 << 20);
+      if (columns[c].flexible) widths[c] = std::max(widths[c], display_width(cells[c]));
+    }
+    shown.push_back(std::move(cells));
+  }
+  auto print_row = [&](const std::vector<std::string>& cells, bool header) {
+    std::string text;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      bool last = c + 1 == columns.size();
+      // The last column is not padded, so lines carry no trailing blanks.
+      std::string cell = last && !columns[c].right_aligned
+                             ? cells[c]
+                             : pad(cells[c], widths[c], columns[c].right_aligned);
+      text += header ? bold(cell) : cell;
+      if (!last) text += kGap;
+    }
+    out_ << text << '\n';
+  };
+  std::vector<std::string> headers;
+  for (const auto& column : columns) headers.push_back(column.header);
+  print_row(headers, true);
+  for (const auto& row : shown) print_row(row, false);
+}
+
+void Output::fields(const std::vector<std::pair<std::string, std::string>>& fields) {
+  size_t width = 0;
+  for (const auto& field : fields) width = std::max(width, display_width(field.first));
+  for (const auto& field : fields) {
+    out_ << bold(pad(field.first, width, false)) << kGap << field.second << '\n';
+  }
+}
+
+void Output::line(const std::string& text) { out_ << text << '\n'; }
+
+std::string Output::bold(const std::string& text) const { return colour_ ? ansi("1", text) : text; }
+
+std::string Output::dim(const std::string& text) const { return colour_ ? ansi("2", text) : text; }
+
+std::string Output::tier(pb::Tier tier) const {
+  std::string name = tier_name(tier);
+  if (!colour_) return name;
+  switch (tier) {
+    case pb::STM:
+      return ansi("33", name);
+    case pb::MTM:
+      return ansi("36", name);
+    case pb::LTM:
+      return ansi("32", name);
+    default:
+      return name;
+  }
+}
+
+void Output::json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string text;
+  auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
+  if (!status.ok()) {
+    // Only reachable with invalid UTF-8 in a string field; still one valid JSON document.
+    text =
+        nlohmann::json{{"error", "reply cannot be shown as JSON: " + std::string(status.message())}}
+            .dump();
+  }
+  out_ << text << '\n';
+}
+
+}  // namespace nca::cli

@@ -1,0 +1,633 @@
+#include "tools/cli/verbs.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <iterator>
+#include <map>
+
+#include "tools/cli/args.hpp"
+
+namespace nca::cli {
+
+namespace {
+
+using Strings = std::vector<std::string>;
+
+// --- reading parsed values ----------------------------------------------------------------------
+
+std::string text_of(const po::variables_map& values, const char* name) {
+  return values.count(name) ? values[name].as<std::string>() : std::string();
+}
+
+Strings list_of(const po::variables_map& values, const char* name) {
+  return values.count(name) ? values[name].as<Strings>() : Strings();
+}
+
+bool has(const po::variables_map& values, const char* name) { return values.count(name) > 0; }
+
+std::string join(const Strings& words) {
+  std::string text;
+  for (const std::string& word : words) {
+    if (!text.empty()) text += ' ';
+    text += word;
+  }
+  return text;
+}
+
+// Positional words joined by spaces; a single "-" reads standard input instead.
+Result<std::string> words_or_stdin(const po::variables_map& values, const char* name,
+                                   const char* what) {
+  Strings words = list_of(values, name);
+  std::string text;
+  if (words.size() == 1 && words[0] == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  } else {
+    text = join(words);
+  }
+  if (text.empty()) {
+    return make_error(ErrorCode::invalid_argument, std::string("missing ") + what);
+  }
+  return text;
+}
+
+Result<uint32_t> count_of(const po::variables_map& values, const char* name, const char* flag,
+                          uint32_t min, uint32_t max) {
+  Result<double> number = parse_number(text_of(values, name), flag, min, max);
+  if (!number.ok()) return number.error();
+  if (*number != static_cast<double>(static_cast<uint32_t>(*number))) {
+    return make_error(
+        ErrorCode::invalid_argument,
+        std::string(flag) + " '" + text_of(values, name) + "': expected a whole number");
+  }
+  return static_cast<uint32_t>(*number);
+}
+
+// Fills a string map from repeated --meta key=value.
+Status add_metadata(const po::variables_map& values,
+                    google::protobuf::Map<std::string, std::string>* map) {
+  for (const std::string& entry : list_of(values, "meta")) {
+    auto pair = parse_key_value(entry, "--meta");
+    if (!pair.ok()) return pair.error();
+    (*map)[pair->first] = pair->second;
+  }
+  return {};
+}
+
+Status add_tiers(const po::variables_map& values, google::protobuf::RepeatedField<int>* tiers) {
+  for (const std::string& text : list_of(values, "tier")) {
+    auto tier = parse_tier(text, "--tier");
+    if (!tier.ok()) return tier.error();
+    tiers->Add(*tier);
+  }
+  return {};
+}
+
+// --- option declarations (shared fragments) -----------------------------------------------------
+
+void declare_nothing(po::options_description&, po::options_description&,
+                     po::positional_options_description&) {}
+
+void declare_id(po::options_description&, po::options_description& hidden,
+                po::positional_options_description& positional) {
+  hidden.add_options()("id", po::value<std::string>());
+  positional.add("id", 1);
+}
+
+void declare_tags_and_meta(po::options_description& options, const char* tag_help,
+                           const char* meta_help) {
+  options.add_options()                                                           //
+      ("tag", po::value<Strings>()->composing()->value_name("T"), tag_help)       //
+      ("meta", po::value<Strings>()->composing()->value_name("k=v"), meta_help);  //
+}
+
+// --- printers (shared fragments) ----------------------------------------------------------------
+
+std::string join_tags(const google::protobuf::RepeatedPtrField<std::string>& tags) {
+  if (tags.empty()) return "-";
+  std::string text;
+  for (const std::string& tag : tags) text += (text.empty() ? "" : ", ") + tag;
+  return text;
+}
+
+std::string join_map(const google::protobuf::Map<std::string, std::string>& map) {
+  if (map.empty()) return "-";
+  std::map<std::string, std::string> sorted(map.begin(), map.end());
+  std::string text;
+  for (const auto& entry : sorted) {
+    text += (text.empty() ? "" : ", ") + entry.first + "=" + entry.second;
+  }
+  return text;
+}
+
+void print_item(const pb::MemoryItem& item, Output& out) {
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"id", item.id()},
+      {"persona", item.persona_id()},
+      {"tier", out.tier(item.tier())},
+      {"health", format_fixed(item.health(), 1)},
+      {"importance", format_fixed(item.importance(), 2)},
+      {"accesses", std::to_string(item.access_count())},
+      {"tags", join_tags(item.tags())},
+      {"metadata", join_map(item.metadata())},
+  };
+  if (!item.session_id().empty()) fields.emplace_back("session", item.session_id());
+  fields.emplace_back("created", format_time_us(item.created_at_us()));
+  fields.emplace_back("stored", format_time_us(item.stored_at_us()));
+  fields.emplace_back("last access", format_time_us(item.last_access_at_us()));
+  fields.emplace_back("version", std::to_string(item.version()));
+  if (!item.consolidated_from().empty()) {
+    fields.emplace_back("merged from", join_tags(item.consolidated_from()));
+  }
+  fields.emplace_back("content", item.content());
+  out.fields(fields);
+}
+
+// The one reply printer of every verb answering with an ItemReply, with a verb-specific first line.
+template <const pb::ItemReply& (pb::Response::*Body)() const>
+void print_item_reply(const pb::Request&, const pb::Response& response, Output& out) {
+  print_item((response.*Body)().item(), out);
+}
+
+// --- ping ---------------------------------------------------------------------------------------
+
+Result<pb::Request> build_ping(const po::variables_map&) {
+  pb::Request request;
+  request.mutable_ping();
+  return request;
+}
+
+void print_ping(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::PingReply& ping = response.ping();
+  out.fields({{"node", ping.node_id()},
+              {"version", ping.version()},
+              {"schema", std::to_string(ping.schema_version())}});
+}
+
+// --- remember -----------------------------------------------------------------------------------
+
+void declare_remember(po::options_description& options, po::options_description& hidden,
+                      po::positional_options_description& positional) {
+  options.add_options()  //
+      ("persona", po::value<std::string>()->required()->value_name("P"),
+       "persona that owns the memory")  //
+      ("importance", po::value<std::string>()->value_name("X"),
+       "0..1 (default 0.5); raises initial health")  //
+      ("session", po::value<std::string>()->value_name("S"),
+       "session (episode) id; links consecutive memories")                              //
+      ("tier", po::value<std::string>()->value_name("T"), "stm|mtm|ltm (default stm)")  //
+      ("id", po::value<std::string>()->value_name("ID"),
+       "your own id: remembering it again is a no-op")  //
+      ("created-at", po::value<std::string>()->value_name("TIME"),
+       "when it happened: ISO 8601 or Unix seconds (default now)");
+  declare_tags_and_meta(options, "tag (repeatable)", "metadata key=value (repeatable)");
+  hidden.add_options()("text", po::value<Strings>());
+  positional.add("text", -1);
+}
+
+Result<pb::Request> build_remember(const po::variables_map& values) {
+  pb::Request request;
+  pb::RememberRequest* body = request.mutable_remember();
+  body->set_persona_id(text_of(values, "persona"));
+  pb::MemoryInput* memory = body->mutable_memory();
+  auto text = words_or_stdin(values, "text", "TEXT: what to remember");
+  if (!text.ok()) return text.error();
+  memory->set_content(*text);
+  if (has(values, "importance")) {
+    auto importance = parse_number(text_of(values, "importance"), "--importance", 0, 1);
+    if (!importance.ok()) return importance.error();
+    memory->set_importance(*importance);
+  }
+  for (const std::string& tag : list_of(values, "tag")) memory->add_tags(tag);
+  if (Status status = add_metadata(values, memory->mutable_metadata()); !status.ok()) {
+    return status.error();
+  }
+  memory->set_session_id(text_of(values, "session"));
+  memory->set_id(text_of(values, "id"));
+  if (has(values, "tier")) {
+    auto tier = parse_tier(text_of(values, "tier"), "--tier");
+    if (!tier.ok()) return tier.error();
+    memory->set_tier(*tier);
+  }
+  if (has(values, "created-at")) {
+    auto at = parse_time_us(text_of(values, "created-at"), "--created-at");
+    if (!at.ok()) return at.error();
+    memory->set_created_at_us(*at);
+  }
+  return request;
+}
+
+void print_remember(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::RememberReply& reply = response.remember();
+  const pb::MemoryItem& item = reply.item();
+  if (reply.created()) {
+    out.line("remembered " + out.bold(item.id()) + " in " + out.tier(item.tier()) + " (health " +
+             format_fixed(item.health(), 1) + ")");
+  } else {
+    out.line("already remembered " + out.bold(item.id()) + " (no change)");
+  }
+}
+
+// --- recall -------------------------------------------------------------------------------------
+
+void declare_recall(po::options_description& options, po::options_description& hidden,
+                    po::positional_options_description& positional) {
+  options.add_options()  //
+      ("persona", po::value<std::string>()->required()->value_name("P"),
+       "persona whose memories to search")  //
+      ("k,k", po::value<std::string>()->default_value("10")->value_name("N"),
+       "number of results (1..1000)")  //
+      ("tier", po::value<Strings>()->composing()->value_name("T"),
+       "search only this tier (repeatable)")  //
+      ("min-health", po::value<std::string>()->value_name("X"),
+       "only items with at least this health (0..100)")  //
+      ("after", po::value<std::string>()->value_name("TIME"),
+       "only items created at or after (ISO 8601 or Unix s)")  //
+      ("before", po::value<std::string>()->value_name("TIME"), "only items created at or before");
+  declare_tags_and_meta(options, "only items with this tag (repeatable, all must match)",
+                        "only items with metadata key=value (repeatable)");
+  hidden.add_options()("query", po::value<Strings>());
+  positional.add("query", -1);
+}
+
+Result<pb::Request> build_recall(const po::variables_map& values) {
+  pb::Request request;
+  pb::RecallRequest* body = request.mutable_recall();
+  body->set_persona_id(text_of(values, "persona"));
+  auto query = words_or_stdin(values, "query", "QUERY: what to search for");
+  if (!query.ok()) return query.error();
+  body->set_query(*query);
+  auto k = count_of(values, "k", "-k", 1, 1000);
+  if (!k.ok()) return k.error();
+  body->set_k(*k);
+  if (Status status = add_tiers(values, body->mutable_tiers()); !status.ok()) return status.error();
+  pb::RecallFilter* filter = body->mutable_filter();
+  for (const std::string& tag : list_of(values, "tag")) filter->add_tags(tag);
+  if (Status status = add_metadata(values, filter->mutable_metadata()); !status.ok()) {
+    return status.error();
+  }
+  if (has(values, "min-health")) {
+    auto health = parse_number(text_of(values, "min-health"), "--min-health", 0, 100);
+    if (!health.ok()) return health.error();
+    filter->set_min_health(*health);
+  }
+  if (has(values, "after")) {
+    auto at = parse_time_us(text_of(values, "after"), "--after");
+    if (!at.ok()) return at.error();
+    filter->set_created_after_us(*at);
+  }
+  if (has(values, "before")) {
+    auto at = parse_time_us(text_of(values, "before"), "--before");
+    if (!at.ok()) return at.error();
+    filter->set_created_before_us(*at);
+  }
+  if (filter->created_after_us() != 0 && filter->created_before_us() != 0 &&
+      filter->created_after_us() > filter->created_before_us()) {
+    return make_error(ErrorCode::invalid_argument, "--after is later than --before");
+  }
+  return request;
+}
+
+void print_recall(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::RecallReply& reply = response.recall();
+  if (reply.hits().empty()) {
+    out.line("no memories matched");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  int rank = 0;
+  for (const pb::RecallHit& hit : reply.hits()) {
+    rows.push_back({std::to_string(++rank), format_fixed(hit.score(), 3),
+                    format_fixed(hit.health(), 1), out.tier(hit.item().tier()), hit.item().id(),
+                    hit.item().content()});
+  }
+  out.table(
+      {{"#", true}, {"SCORE", true}, {"HEALTH", true}, {"TIER"}, {"ID"}, {"CONTENT", false, true}},
+      rows);
+}
+
+// --- get, update, forget, restore, touch, delete, history: verbs on one item
+// -------------------------
+
+Status require_id(const po::variables_map& values) {
+  if (text_of(values, "id").empty()) {
+    return make_error(ErrorCode::invalid_argument, "missing ID: which memory");
+  }
+  return {};
+}
+
+template <pb::ItemRequest* (pb::Request::*Body)()>
+Result<pb::Request> build_item_verb(const po::variables_map& values) {
+  if (Status status = require_id(values); !status.ok()) return status.error();
+  pb::Request request;
+  pb::ItemRequest* body = (request.*Body)();
+  body->set_id(text_of(values, "id"));
+  body->set_persona_id(text_of(values, "persona"));
+  body->set_reason(text_of(values, "reason"));
+  return request;
+}
+
+void declare_get(po::options_description& options, po::options_description& hidden,
+                 po::positional_options_description& positional) {
+  declare_id(options, hidden, positional);
+  options.add_options()("persona", po::value<std::string>()->value_name("P"),
+                        "the item's persona, if known (saves a lookup)");
+}
+
+void declare_forget(po::options_description& options, po::options_description& hidden,
+                    po::positional_options_description& positional) {
+  declare_id(options, hidden, positional);
+  options.add_options()("reason", po::value<std::string>()->value_name("R"),
+                        "why (kept in the history)");
+}
+
+void print_forget(const pb::Request& request, const pb::Response& response, Output& out) {
+  out.line("forgot " + out.bold(response.forget().item().id()) +
+           " (archived; undo with: nca restore " + request.forget().id() + ")");
+}
+
+void print_restore(const pb::Request&, const pb::Response& response, Output& out) {
+  out.line("restored " + out.bold(response.restore().item().id()) + " to " +
+           out.tier(response.restore().item().tier()));
+}
+
+void print_touch(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::MemoryItem& item = response.touch().item();
+  out.line("touched " + out.bold(item.id()) + ": health " + format_fixed(item.health(), 1) + ", " +
+           std::to_string(item.access_count()) + " accesses");
+}
+
+void print_delete(const pb::Request& request, const pb::Response& response, Output& out) {
+  std::string id =
+      response.delete_().id().empty() ? request.delete_().id() : response.delete_().id();
+  out.line("deleted " + out.bold(id));
+}
+
+void declare_update(po::options_description& options, po::options_description& hidden,
+                    po::positional_options_description& positional) {
+  declare_id(options, hidden, positional);
+  options.add_options()                                                                       //
+      ("content", po::value<std::string>()->value_name("TEXT"), "new content (re-embedded)")  //
+      ("importance", po::value<std::string>()->value_name("X"), "new importance (0..1)");
+  declare_tags_and_meta(options, "replace the tags with these (repeatable)",
+                        "replace the metadata with these key=value pairs (repeatable)");
+}
+
+Result<pb::Request> build_update(const po::variables_map& values) {
+  if (Status status = require_id(values); !status.ok()) return status.error();
+  pb::Request request;
+  pb::UpdateRequest* body = request.mutable_update();
+  body->set_id(text_of(values, "id"));
+  bool changed = false;
+  if (has(values, "content")) {
+    body->set_content(text_of(values, "content"));
+    changed = true;
+  }
+  if (has(values, "importance")) {
+    auto importance = parse_number(text_of(values, "importance"), "--importance", 0, 1);
+    if (!importance.ok()) return importance.error();
+    body->set_importance(*importance);
+    changed = true;
+  }
+  if (has(values, "tag")) {
+    for (const std::string& tag : list_of(values, "tag")) body->mutable_tags()->add_tags(tag);
+    changed = true;
+  }
+  if (has(values, "meta")) {
+    if (Status status = add_metadata(values, body->mutable_metadata()->mutable_entries());
+        !status.ok()) {
+      return status.error();
+    }
+    changed = true;
+  }
+  if (!changed) {
+    return make_error(ErrorCode::invalid_argument,
+                      "nothing to update: give --content, --importance, --tag or --meta");
+  }
+  return request;
+}
+
+std::string action_name(pb::HistoryAction action) {
+  std::string name = pb::HistoryAction_Name(action);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+void print_history(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::HistoryReply& reply = response.history();
+  if (reply.records().empty()) {
+    out.line("no history");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::HistoryRecord& record : reply.records()) {
+    std::string tier = tier_name(record.new_tier());
+    if (record.prev_tier() != pb::TIER_UNSPECIFIED && record.prev_tier() != record.new_tier()) {
+      tier = tier_name(record.prev_tier()) + "→" + tier;
+    }
+    std::string health = format_fixed(record.new_health(), 1);
+    if (record.prev_health() != record.new_health() && record.action() != pb::ADD) {
+      health = format_fixed(record.prev_health(), 1) + "→" + health;
+    }
+    std::string detail = record.reason();
+    if (detail.empty()) detail = record.new_content();
+    if (!record.other_item_id().empty()) detail += " (with " + record.other_item_id() + ")";
+    rows.push_back({std::to_string(record.seq()), format_time_us(record.at_us()),
+                    action_name(record.action()), tier, health, detail});
+  }
+  out.table(
+      {{"SEQ", true}, {"AT"}, {"ACTION"}, {"TIER"}, {"HEALTH", true}, {"DETAIL", false, true}},
+      rows);
+}
+
+// --- list ---------------------------------------------------------------------------------------
+
+void declare_list(po::options_description& options, po::options_description&,
+                  po::positional_options_description&) {
+  options.add_options()  //
+      ("persona", po::value<std::string>()->required()->value_name("P"),
+       "persona whose memories to list")  //
+      ("page-size", po::value<std::string>()->default_value("50")->value_name("N"),
+       "items per page (1..1000)")  //
+      ("page-token", po::value<std::string>()->value_name("T"),
+       "continue where the previous page ended")  //
+      ("tier", po::value<Strings>()->composing()->value_name("T"),
+       "only this tier (repeatable)")  //
+      ("archived", po::bool_switch(), "list forgotten (archived) items instead");
+}
+
+Result<pb::Request> build_list(const po::variables_map& values) {
+  pb::Request request;
+  pb::ListRequest* body = request.mutable_list();
+  body->set_persona_id(text_of(values, "persona"));
+  auto size = count_of(values, "page-size", "--page-size", 1, 1000);
+  if (!size.ok()) return size.error();
+  body->set_page_size(*size);
+  body->set_page_token(text_of(values, "page-token"));
+  if (Status status = add_tiers(values, body->mutable_tiers()); !status.ok()) return status.error();
+  body->set_archived(values["archived"].as<bool>());
+  return request;
+}
+
+void print_list(const pb::Request& request, const pb::Response& response, Output& out) {
+  const pb::ListReply& reply = response.list();
+  std::vector<std::vector<std::string>> rows;
+  if (request.list().archived()) {
+    for (const pb::ArchivedItem& archived : reply.archived()) {
+      rows.push_back({archived.item().id(), archived.reason(),
+                      format_time_us(archived.archived_at_us()),
+                      format_time_us(archived.expires_at_us()), archived.item().content()});
+    }
+    if (rows.empty()) {
+      out.line("no archived memories");
+    } else {
+      out.table({{"ID"}, {"REASON"}, {"ARCHIVED"}, {"EXPIRES"}, {"CONTENT", false, true}}, rows);
+    }
+  } else {
+    for (const pb::MemoryItem& item : reply.items()) {
+      rows.push_back({item.id(), out.tier(item.tier()), format_fixed(item.health(), 1),
+                      format_fixed(item.importance(), 2), format_time_us(item.created_at_us()),
+                      item.content()});
+    }
+    if (rows.empty()) {
+      out.line("no memories");
+    } else {
+      out.table({{"ID"},
+                 {"TIER"},
+                 {"HEALTH", true},
+                 {"IMP", true},
+                 {"CREATED"},
+                 {"CONTENT", false, true}},
+                rows);
+    }
+  }
+  if (!reply.next_page_token().empty()) {
+    out.line(out.dim("more: nca list --persona " + request.list().persona_id() +
+                     (request.list().archived() ? " --archived" : "") + " --page-token " +
+                     reply.next_page_token()));
+  }
+}
+
+// --- stats --------------------------------------------------------------------------------------
+
+void declare_stats(po::options_description& options, po::options_description&,
+                   po::positional_options_description&) {
+  options.add_options()("persona", po::value<std::string>()->value_name("P"),
+                        "also show this persona's tiers");
+}
+
+Result<pb::Request> build_stats(const po::variables_map& values) {
+  pb::Request request;
+  request.mutable_stats()->set_persona_id(text_of(values, "persona"));
+  return request;
+}
+
+void print_stats(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::StatsReply& stats = response.stats();
+  out.fields({{"node", stats.node_id()},
+              {"personas", std::to_string(stats.personas())},
+              {"active personas", std::to_string(stats.active_personas())},
+              {"items", std::to_string(stats.items())},
+              {"live item actors", std::to_string(stats.live_item_actors())}});
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::PersonaStats& persona : stats.persona()) {
+    for (const pb::TierStats& tier : persona.tiers()) {
+      rows.push_back({persona.persona_id(), out.tier(tier.tier()), std::to_string(tier.items()),
+                      std::to_string(tier.index_size()), std::to_string(tier.index_deleted()),
+                      tier.capacity() == 0 ? "-" : std::to_string(tier.capacity())});
+    }
+    rows.push_back(
+        {persona.persona_id(), "archive", std::to_string(persona.archived()), "", "", ""});
+  }
+  if (!rows.empty()) {
+    out.line("");
+    out.table({{"PERSONA"},
+               {"TIER"},
+               {"ITEMS", true},
+               {"INDEXED", true},
+               {"DELETED", true},
+               {"CAPACITY", true}},
+              rows);
+  }
+  if (!stats.counters().empty()) {
+    out.line("");
+    std::map<std::string, uint64_t> sorted(stats.counters().begin(), stats.counters().end());
+    std::vector<std::pair<std::string, std::string>> counters;
+    for (const auto& entry : sorted)
+      counters.emplace_back(entry.first, std::to_string(entry.second));
+    out.fields(counters);
+  }
+}
+
+// --- the table ----------------------------------------------------------------------------------
+
+const std::vector<VerbSpec> kVerbs = {
+    {"ping", "ping", "check that a node answers; shows its id and version", "nca ping",
+     declare_nothing, build_ping, print_ping},
+    {"remember",
+     "remember --persona P [--importance X] [--tag T]... [--meta k=v]... [--session S] "
+     "[--tier stm|mtm|ltm] [--id ID] [--created-at ISO8601|unix] TEXT...",
+     "store one memory for a persona",
+     "nca remember --persona ada --importance 0.8 --tag health Ada is allergic to peanuts\n"
+     "echo 'long text' | nca remember --persona ada -",
+     declare_remember, build_remember, print_remember},
+    {"recall",
+     "recall --persona P [-k N] [--tier T]... [--tag T]... [--meta k=v]... [--min-health X] "
+     "[--after T] [--before T] QUERY...",
+     "find a persona's memories most relevant to a query",
+     "nca recall --persona ada -k 5 what is Ada allergic to\n"
+     "nca --json recall --persona ada --tier ltm --after 2024-01-01 allergies",
+     declare_recall, build_recall, print_recall},
+    {"get", "get ID [--persona P]", "show one memory",
+     "nca get 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_get,
+     build_item_verb<&pb::Request::mutable_get>, print_item_reply<&pb::Response::get>},
+    {"update", "update ID [--content TEXT] [--importance X] [--tag T]... [--meta k=v]...",
+     "change a memory's content, importance, tags or metadata",
+     "nca update 0190f1c2-7a3b-7c4d-8e5f-0123456789ab --importance 0.9 --tag health --tag food",
+     declare_update, build_update, print_item_reply<&pb::Response::update>},
+    {"forget", "forget ID [--reason R]", "archive a memory (restorable until the archive expires)",
+     "nca forget 0190f1c2-7a3b-7c4d-8e5f-0123456789ab --reason outdated", declare_forget,
+     build_item_verb<&pb::Request::mutable_forget>, print_forget},
+    {"restore", "restore ID", "bring a forgotten memory back",
+     "nca restore 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
+     build_item_verb<&pb::Request::mutable_restore>, print_restore},
+    {"touch", "touch ID", "count an access: reinforces the memory's health",
+     "nca touch 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
+     build_item_verb<&pb::Request::mutable_touch>, print_touch},
+    {"delete", "delete ID", "delete a memory for good (not restorable)",
+     "nca delete 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
+     build_item_verb<&pb::Request::mutable_delete_>, print_delete},
+    {"history", "history ID", "show every change to a memory",
+     "nca history 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
+     build_item_verb<&pb::Request::mutable_history>, print_history},
+    {"list", "list --persona P [--page-size N] [--page-token T] [--tier T]... [--archived]",
+     "list a persona's memories, newest first, a page at a time",
+     "nca list --persona ada --tier stm --page-size 20\nnca list --persona ada --archived",
+     declare_list, build_list, print_list},
+    {"stats", "stats [--persona P]", "show node (and persona) counters", "nca stats --persona ada",
+     declare_stats, build_stats, print_stats},
+};
+
+}  // namespace
+
+const std::vector<VerbSpec>& verbs() { return kVerbs; }
+
+const VerbSpec* find_verb(const std::string& name) {
+  for (const VerbSpec& verb : kVerbs) {
+    if (name == verb.name) return &verb;
+  }
+  return nullptr;
+}
+
+const google::protobuf::Message& reply_body(const pb::Response& response) {
+  const auto* oneof = pb::Response::descriptor()->FindOneofByName("body");
+  const auto* reflection = response.GetReflection();
+  const auto* field =
+      oneof == nullptr ? nullptr : reflection->GetOneofFieldDescriptor(response, oneof);
+  if (field == nullptr) return response;
+  return reflection->GetMessage(response, field);
+}
+
+}  // namespace nca::cli
