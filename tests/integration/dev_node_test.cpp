@@ -1,0 +1,131 @@
+// The real binaries: `nca-node --dev` started as a user would, driven by the `nca` CLI and the SDK,
+// stopped with SIGTERM (indices saved) and killed with SIGKILL (nothing acknowledged lost).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "nca/client.hpp"
+#include "tests/integration/process.hpp"
+
+namespace nca {
+namespace {
+
+using testing::ChildProcess;
+using testing::run_command;
+
+const std::string kBin = NCA_BIN_DIR;
+
+class DevNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nca-dev-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    node_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Starts `nca-node --dev` in the temp dir (so its data is ./data there) on an OS-chosen port.
+  void start_node() {
+    node_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kBin + "/nca-node", "--dev", "--node.listen", "127.0.0.1:0",
+                                 "--memory.dim", "64"},
+        dir_, dir_ + "/node.log");
+    auto port = node_->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(30));
+    ASSERT_TRUE(port.has_value()) << "nca-node did not start; see " << dir_ << "/node.log";
+    addr_ = "127.0.0.1:" + *port;
+  }
+
+  testing::CommandResult nca(std::vector<std::string> args) {
+    args.insert(args.begin(), {kBin + "/nca", "--addr", addr_});
+    return run_command(args);
+  }
+
+  std::string dir_;
+  std::string addr_;
+  std::unique_ptr<ChildProcess> node_;
+};
+
+TEST_F(DevNodeTest, CliRememberRecallAndCleanShutdown) {
+  start_node();
+  auto added = nca({"remember", "--persona", "ada", "--importance", "0.8", "--tag", "health",
+                    "Ada is allergic to peanuts"});
+  ASSERT_EQ(added.exit_code, 0) << added.out;
+  ASSERT_EQ(nca({"remember", "--persona", "ada", "Ada's favourite colour is green"}).exit_code, 0);
+  auto recalled = nca({"--json", "recall", "--persona", "ada", "-k", "1", "what is Ada allergic to"});
+  ASSERT_EQ(recalled.exit_code, 0) << recalled.out;
+  EXPECT_NE(recalled.out.find("peanuts"), std::string::npos) << recalled.out;
+  EXPECT_EQ(recalled.out.find("green"), std::string::npos) << "k=1 returns only the best hit";
+  auto missing = nca({"get", "no-such-memory"});
+  EXPECT_EQ(missing.exit_code, 3) << "not found has its own exit code: " << missing.out;
+
+  auto status = node_->signal_and_wait(SIGTERM, std::chrono::seconds(30));
+  ASSERT_TRUE(status.has_value()) << "nca-node did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/data/db")) << "dev mode keeps its data in ./data";
+  bool saved = false;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir_ + "/data/index")) {
+    saved = saved || e.path().filename() == "stm.hnsw";
+  }
+  EXPECT_TRUE(saved) << "a clean shutdown saves the indices";
+  auto unavailable = nca({"--timeout", "2s", "ping"});
+  EXPECT_EQ(unavailable.exit_code, 4) << unavailable.out;
+
+  start_node();
+  auto again = nca({"--json", "recall", "--persona", "ada", "-k", "1", "peanut allergy"});
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_NE(again.out.find("peanuts"), std::string::npos) << "full reload on restart";
+}
+
+// SIGKILL at a random moment while a client writes: every acknowledged memory is there after restart.
+TEST_F(DevNodeTest, KillDashNineLosesNothingAcknowledged) {
+  constexpr int kSeeds = 5;
+  std::set<std::string> acked;
+  for (int seed = 1; seed <= kSeeds; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::cout << "[ seed ] " << seed << std::endl;
+    std::mt19937 rng(static_cast<unsigned>(seed));
+    start_node();
+    auto client = Client::connect({addr_});
+    ASSERT_TRUE(client.ok()) << client.error().message;
+    // Everything acknowledged before this crash must still be there.
+    for (const auto& id : acked) {
+      auto got = (*client)->get(id);
+      ASSERT_TRUE(got.ok()) << "acknowledged memory " << id << " lost: " << got.error().message;
+    }
+    int writes = std::uniform_int_distribution<int>(10, 120)(rng);
+    for (int i = 0; i < writes; ++i) {
+      pb::MemoryInput in;
+      in.set_id("s" + std::to_string(seed) + "-" + std::to_string(i));
+      in.set_content("memory " + std::to_string(i) + " written before crash " + std::to_string(seed));
+      if (auto r = (*client)->remember("ada", in); r.ok()) acked.insert(in.id());
+    }
+    // Kill while more writes are in flight from another connection.
+    std::thread writer([&, seed] {
+      auto c2 = Client::connect({addr_});
+      if (!c2.ok()) return;
+      for (int i = 0; i < 200; ++i) {
+        pb::MemoryInput in;
+        in.set_content("in flight " + std::to_string(seed) + "/" + std::to_string(i));
+        if (!(*c2)->remember("ada", in).ok()) return;
+      }
+    });
+    auto status = node_->signal_and_wait(SIGKILL, std::chrono::seconds(10));
+    writer.join();
+    ASSERT_TRUE(status.has_value());
+    client->reset();
+  }
+  start_node();
+  auto client = Client::connect({addr_});
+  ASSERT_TRUE(client.ok());
+  for (const auto& id : acked) {
+    EXPECT_TRUE((*client)->get(id).ok()) << "acknowledged memory " << id << " lost";
+  }
+  std::cout << acked.size() << " acknowledged memories survived " << kSeeds << " SIGKILLs\n";
+}
+
+}  // namespace
+}  // namespace nca
