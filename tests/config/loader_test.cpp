@@ -1,9 +1,11 @@
 #include "config/loader.hpp"
 
-#include "config/config.hpp"
-
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
+#include "config/config.hpp"  // the umbrella header compiles on its own
 #include "tests/config/test_support.hpp"
 
 namespace nca::config {
@@ -434,6 +436,33 @@ TEST(Loader, RenderShowsSourcesAndCanRedactSecrets) {
   EXPECT_FALSE(contains(redacted, "s3cret"));
   EXPECT_TRUE(contains(redacted, "jwt-secret = <redacted>  ; environment\n")) << redacted;
   EXPECT_TRUE(contains(redacted, "api-key = \"\"  ; default\n")) << redacted;
+}
+
+}  // namespace
+}  // namespace nca::config
+
+namespace nca::config {
+namespace {
+
+TEST(Docs, TheExampleConfigFileLoads) {
+  std::ifstream in(std::string(NCA_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(in.good());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string doc = buf.str();
+  size_t b = doc.find("```ini\n");
+  ASSERT_NE(b, std::string::npos);
+  b += 7;
+  size_t e = doc.find("```", b);
+  ASSERT_NE(e, std::string::npos);
+  test_support::TempDir dir;
+  std::string file = dir.write("example.ini", doc.substr(b, e - b));
+  Result<Loaded> r = test_support::run_load({"--config", file});
+  ASSERT_TRUE(r.ok()) << test_support::error_of(r);
+  EXPECT_EQ(r->settings.node.id, "node-a");
+  EXPECT_EQ(r->settings.memory.stm_ttl, 3 * kUsPerHour);
+  EXPECT_EQ(r->settings.cluster.join_secret, "s3cret;#with specials");
+  EXPECT_EQ(r->settings.cluster.seeds.size(), 2u);
 }
 
 }  // namespace
