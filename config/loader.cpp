@@ -258,6 +258,7 @@ Result<Loaded> load(int argc, const char* const* argv,
   const auto& by_env = keys_by_env_name();
   for (const auto& [name, value] : env) {
     if (name.compare(0, 4, "NCA_") != 0 || name == kConfigFileEnv) continue;
+    if (is_client_env(name)) continue;
     auto it = by_env.find(name);
     if (it == by_env.end()) {
       std::string hint = closest_env_name(name);

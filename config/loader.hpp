@@ -31,6 +31,12 @@ struct Loaded {
 // The environment variable that names the config file when --config is not given.
 inline constexpr const char* kConfigFileEnv = "NCA_CONFIG";
 
+// Variables of the `nca` CLI and the SDK (NCA_ADDR, NCA_TENANT, NCA_TOKEN, NCA_TIMEOUT): not node keys,
+// and ignored by the node so that one shell can run both.
+inline bool is_client_env(const std::string& name) {
+  return name == "NCA_ADDR" || name == "NCA_TENANT" || name == "NCA_TOKEN" || name == "NCA_TIMEOUT";
+}
+
 // argv as given to main (argv[0] is skipped). `env` maps variable names to values: main passes
 // environment_from(environ), tests their own. Variables not starting with NCA_ are ignored.
 // Command line: --KEY VALUE, --KEY=VALUE, --config FILE, --dev (= --node.dev true), --help/-h,

@@ -467,3 +467,20 @@ TEST(Docs, TheExampleConfigFileLoads) {
 
 }  // namespace
 }  // namespace nca::config
+
+namespace nca::config {
+namespace {
+
+using test_support::error_of;
+using test_support::run_load;
+
+TEST(Loader, ClientVariablesAreIgnoredButOtherUnknownNcaVariablesAreErrors) {
+  Result<Loaded> r = run_load({}, {{"NCA_ADDR", "127.0.0.1:7420"}, {"NCA_TENANT", "acme"},
+                                   {"NCA_TOKEN", "t"}, {"NCA_TIMEOUT", "5s"}});
+  ASSERT_TRUE(r.ok()) << error_of(r);
+  Result<Loaded> bad = run_load({}, {{"NCA_ADRESS", "x"}});
+  EXPECT_FALSE(bad.ok());
+}
+
+}  // namespace
+}  // namespace nca::config
