@@ -48,18 +48,36 @@ size_t display_width(const std::string& text) {
   return width;
 }
 
-std::string one_line(const std::string& text, size_t width) {
+std::string one_line(const std::string& text, size_t width, bool keep_colour) {
   std::string flat;
   flat.reserve(text.size());
   bool space = false;
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
     if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f') {
       space = true;
       continue;
     }
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';  // no control codes in a table
     if (space && !flat.empty()) flat += ' ';
     space = false;
+    if (c == '\033' && keep_colour) {
+      // Our own colour codes (ESC [ digits/; m) pass; any other escape sequence is neutralised.
+      size_t end = i + 1;
+      if (end < text.size() && text[end] == '[') {
+        ++end;
+        while (end < text.size() &&
+               (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == ';')) {
+          ++end;
+        }
+        if (end < text.size() && text[end] == 'm') {
+          flat.append(text, i, end - i + 1);
+          i = end;
+          continue;
+        }
+      }
+    }
+    // No control codes from data in a table: they could move the cursor or retitle the terminal.
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
     flat += c;
   }
   if (display_width(flat) <= width) return flat;
@@ -145,7 +163,9 @@ void Output::table(const std::vector<Column>& columns,
   for (const auto& row : rows) {
     std::vector<std::string> cells(columns.size());
     for (size_t c = 0; c < columns.size() && c < row.size(); ++c) {
-      cells[c] = columns[c].flexible ? one_line(row[c], flexible_width) : one_line(row[c], 1 << 20);
+      // The flexible column holds user data (content) only; other cells may carry our colour codes.
+      cells[c] = columns[c].flexible ? one_line(row[c], flexible_width, false)
+                                     : one_line(row[c], std::string::npos, true);
       if (columns[c].flexible) widths[c] = std::max(widths[c], display_width(cells[c]));
     }
     shown.push_back(std::move(cells));

@@ -58,7 +58,8 @@ std::string format_time_us(int64_t us);  // "2024-06-10 08:30:00" UTC, "-" for 0
 std::string format_fixed(double value, int decimals);
 std::string tier_name(pb::Tier tier);           // plain "STM"/"MTM"/"LTM"/"-"
 size_t display_width(const std::string& text);  // UTF-8 code points, ANSI escapes excluded
-// Collapses whitespace runs (newlines included) to one space and cuts to `width` code points.
-std::string one_line(const std::string& text, size_t width);
+// Collapses whitespace runs (newlines included) to one space, replaces control characters with '?'
+// (keeping colour escape codes if `keep_colour`) and cuts to `width` code points, ending in "…".
+std::string one_line(const std::string& text, size_t width, bool keep_colour = false);
 
 }  // namespace nca::cli

@@ -539,7 +539,7 @@ void print_stats(const pb::Request&, const pb::Response& response, Output& out) 
                       tier.capacity() == 0 ? "-" : std::to_string(tier.capacity())});
     }
     rows.push_back(
-        {persona.persona_id(), "archive", std::to_string(persona.archived()), "", "", ""});
+        {persona.persona_id(), "archive", std::to_string(persona.archived()), "-", "-", "-"});
   }
   if (!rows.empty()) {
     out.line("");
