@@ -65,6 +65,22 @@ std::string history_key(std::string_view persona_prefix, std::string_view item_i
   return out;
 }
 
+std::string lymphatic_key(std::string_view persona_prefix) {
+  std::string out(persona_prefix);
+  out.append(
+      "\x01"
+      "lymphatic");
+  return out;
+}
+
+std::string link_key(std::string_view persona_prefix, std::string_view a, std::string_view b) {
+  std::string out(persona_prefix);
+  out.append(a);
+  out.push_back('\0');
+  out.append(b);
+  return out;
+}
+
 std::string counters_key(std::string_view persona_prefix) {
   std::string out(persona_prefix);
   out.append(

@@ -38,6 +38,10 @@ std::string item_key(std::string_view persona_prefix, std::string_view item_id);
 std::string history_prefix(std::string_view persona_prefix, std::string_view item_id);
 std::string history_key(std::string_view persona_prefix, std::string_view item_id, uint64_t seq);
 std::string counters_key(std::string_view persona_prefix);
+// In meta: prefix + "\x01lymphatic" (the persona's consolidation counters).
+std::string lymphatic_key(std::string_view persona_prefix);
+// In links: prefix + a + '\0' + b, with a < b (callers order the pair).
+std::string link_key(std::string_view persona_prefix, std::string_view a, std::string_view b);
 std::string locator_key(std::string_view tenant, std::string_view item_id);
 std::string node_meta_key(std::string_view name);
 

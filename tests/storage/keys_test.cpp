@@ -160,3 +160,19 @@ TEST(Keys, PrintableKeyEscapesBinary) {
 
 }  // namespace
 }  // namespace nca::storage
+
+namespace nca::storage {
+namespace {
+
+TEST(Keys, LinkAndLymphaticKeysStayInsideThePersona) {
+  std::string p = persona_prefix(3, "t", "ada");
+  std::string link = link_key(p, "a1", "b2");
+  EXPECT_EQ(link.substr(0, p.size()), p);
+  EXPECT_EQ(link.substr(p.size()), std::string("a1\0b2", 5));
+  EXPECT_LT(link_key(p, "a1", "b2"), link_key(p, "a1", "c"));
+  EXPECT_EQ(lymphatic_key(p).substr(0, p.size()), p);
+  EXPECT_NE(lymphatic_key(p), counters_key(p));
+}
+
+}  // namespace
+}  // namespace nca::storage
