@@ -153,7 +153,7 @@ TEST(TubuleGraph, CapEvictsTheWeakestLinkOfTheItem) {
   for (const auto& id : group) EXPECT_LE(g.degree(id), 5u);
 }
 
-TEST(TubuleGraph, MergeMovesTubulesToTheKeptItem) {
+TEST(TubuleGraph, KeptItemTakesOverTubulesOfMergedItem) {
   ManualClock clock;
   TubuleGraph g;
   ASSERT_TRUE(g.link("keep", "x", 0.4, clock.now_us()).ok());
