@@ -355,6 +355,65 @@ TEST(ConsolidationPlanner, BatchBoundHoldsAndTicksWalkOldestCheckedFirst) {
   for (const auto& [id, n] : times_checked) EXPECT_EQ(n, 1) << id;
 }
 
+TEST(ConsolidationPlanner, CapacityOverflowDrainsAtMostBatchPerTick) {
+  ManualClock clock;
+  MemoryPolicy policy;
+  policy.stm_capacity = 10;
+  policy.stm_ttl_us = 0;
+  World w(policy, &clock);
+  for (int i = 0; i < 300; ++i) w.add(item(i), pb::STM, 30 + (i % 40));
+  std::vector<size_t> evicted;
+  for (int tick = 0; tick < 5 && w.count(pb::STM) > 10; ++tick) {
+    evicted.push_back(w.tick().counts.capacity_evicted);
+  }
+  EXPECT_EQ(evicted, (std::vector<size_t>{100, 100, 90}));
+  EXPECT_EQ(w.count(pb::STM), 10u);
+  for (int i = 0; i < 300; ++i) {
+    if (w.has(item(i))) {
+      EXPECT_GE(i % 40, 38) << "only the healthiest survive: " << item(i);
+    }
+  }
+}
+
+TEST(ConsolidationPlanner, MergesNeverChainWithinOneTick) {
+  ManualClock clock;
+  World w(MemoryPolicy{}, &clock);
+  w.add("x", pb::MTM, 50);
+  w.add("y", pb::MTM, 60);
+  w.add("z", pb::MTM, 70);
+  SimilarItems similar = [](const std::string& id, size_t) {
+    if (id == "x") return std::vector<std::pair<std::string, float>>{{"y", 0.97f}};
+    if (id == "y") return std::vector<std::pair<std::string, float>>{{"x", 0.97f}, {"z", 0.97f}};
+    return std::vector<std::pair<std::string, float>>{{"y", 0.97f}};
+  };
+  auto plan = w.tick(similar);
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].id, "x");
+  EXPECT_EQ(plan.actions[0].merge_into, "y") << "y survives x, so it is not merged into z now";
+  plan = w.tick(similar);
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].id, "y");
+  EXPECT_EQ(plan.actions[0].merge_into, "z");
+}
+
+TEST(ConsolidationPlanner, CursorForgetsRemovedItems) {
+  ConsolidationCursor cursor;
+  ConsolidationPlan plan;
+  plan.checked_ids = {"a", "b", "c"};
+  ConsolidationAction gone;
+  gone.kind = ConsolidationAction::forget;
+  gone.id = "b";
+  ConsolidationAction merged;
+  merged.kind = ConsolidationAction::merge;
+  merged.id = "c";
+  merged.merge_into = "a";
+  plan.actions = {gone, merged};
+  cursor.advance(plan, 42);
+  EXPECT_EQ(cursor.size(), 1u);
+  EXPECT_EQ(cursor.last_checked("a"), 42);
+  EXPECT_EQ(cursor.last_checked("b"), 0);
+}
+
 TEST(ConsolidationPlanner, BadInputIsRejected) {
   MemoryPolicy policy;
   HealthModel health;
