@@ -58,30 +58,44 @@ uint32_t Bm25Index::intern(const std::string& term) {
   return id;
 }
 
+uint32_t Bm25Index::allocate_slot() {
+  if (!free_slots_.empty()) {
+    uint32_t slot = free_slots_.back();
+    free_slots_.pop_back();
+    return slot;
+  }
+  slots_.emplace_back();
+  return static_cast<uint32_t>(slots_.size() - 1);
+}
+
 void Bm25Index::add(uint64_t doc, std::string_view text) {
   remove(doc);
   std::vector<std::string> tokens = tokenize(text);
   std::sort(tokens.begin(), tokens.end());
+  const uint32_t slot_id = allocate_slot();
+  Slot& slot = slots_[slot_id];
+  slot.doc = doc;
+  slot.live = true;
   // A text long enough to overflow 32 bits cannot reach here (items are at most 64 KiB), but the
   // length saturates rather than wraps if one ever does.
-  const auto length =
+  slot.length =
       static_cast<uint32_t>(std::min<size_t>(tokens.size(), std::numeric_limits<uint32_t>::max()));
-  DocEntry entry;
-  entry.length = length;
+  slot.terms.clear();
   for (size_t i = 0; i < tokens.size();) {
     size_t j = i + 1;
     while (j < tokens.size() && tokens[j] == tokens[i]) ++j;
     const auto tf = static_cast<uint32_t>(j - i);
     const uint32_t term = intern(tokens[i]);
     auto& postings = terms_[term].postings;
-    entry.terms.push_back(DocTerm{term, tf, static_cast<uint32_t>(postings.size())});
-    postings.push_back(Posting{doc, tf, length});
+    slot.terms.push_back(DocTerm{term, tf, static_cast<uint32_t>(postings.size())});
+    postings.push_back(Posting{slot_id, tf});
     i = j;
   }
-  std::sort(entry.terms.begin(), entry.terms.end(),
+  std::sort(slot.terms.begin(), slot.terms.end(),
             [](const DocTerm& x, const DocTerm& y) { return x.term < y.term; });
-  total_length_ += length;
-  docs_.emplace(doc, std::move(entry));
+  slot.terms.shrink_to_fit();
+  total_length_ += slot.length;
+  docs_.emplace(doc, slot_id);
 }
 
 void Bm25Index::remove_posting(uint32_t term, uint32_t pos) {
@@ -89,7 +103,7 @@ void Bm25Index::remove_posting(uint32_t term, uint32_t pos) {
   if (pos + 1 != postings.size()) {
     postings[pos] = postings.back();
     // The moved posting belongs to another document: point its entry at the new place.
-    auto& moved_terms = docs_.at(postings[pos].doc).terms;
+    auto& moved_terms = slots_[postings[pos].slot].terms;
     auto it = std::lower_bound(moved_terms.begin(), moved_terms.end(), term,
                                [](const DocTerm& t, uint32_t id) { return t.term < id; });
     it->pos = pos;
@@ -106,8 +120,14 @@ void Bm25Index::remove_posting(uint32_t term, uint32_t pos) {
 bool Bm25Index::remove(uint64_t doc) {
   auto it = docs_.find(doc);
   if (it == docs_.end()) return false;
-  for (const DocTerm& t : it->second.terms) remove_posting(t.term, t.pos);
-  total_length_ -= it->second.length;
+  const uint32_t slot_id = it->second;
+  Slot& slot = slots_[slot_id];
+  for (const DocTerm& t : slot.terms) remove_posting(t.term, t.pos);
+  total_length_ -= slot.length;
+  std::vector<DocTerm>().swap(slot.terms);
+  slot.live = false;
+  slot.length = 0;
+  free_slots_.push_back(slot_id);
   docs_.erase(it);
   return true;
 }
@@ -144,21 +164,28 @@ std::vector<Bm25Index::Hit> Bm25Index::search(std::string_view query, size_t k,
   const double avgdl = average_document_length();  // > 0: some document holds a matched term
   const double k1 = options_.k1;
   const double b = options_.b;
-  std::unordered_map<uint64_t, double> scores;
-  scores.reserve(std::min(total_postings, docs_.size()));
+  // Every contribution is > 0 (idf > 0 because df <= N, and tf >= 1), so a zero entry means
+  // "not touched yet".
+  std::vector<double> scores(slots_.size(), 0.0);
+  std::vector<uint32_t> touched;
+  touched.reserve(std::min(total_postings, docs_.size()));
   for (const TermPostings* t : matched) {
     const double df = static_cast<double>(t->postings.size());
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
     for (const Posting& p : t->postings) {
       const double tf = p.tf;
-      const double norm = k1 * (1.0 - b + b * static_cast<double>(p.doc_length) / avgdl);
-      scores[p.doc] += idf * tf * (k1 + 1.0) / (tf + norm);
+      const double length = slots_[p.slot].length;
+      const double norm = k1 * (1.0 - b + b * length / avgdl);
+      double& score = scores[p.slot];
+      if (score == 0) touched.push_back(p.slot);
+      score += idf * tf * (k1 + 1.0) / (tf + norm);
     }
   }
 
-  hits.reserve(scores.size());
-  for (const auto& [doc, score] : scores) {
-    if (!accept || accept(doc)) hits.push_back(Hit{doc, score});
+  hits.reserve(touched.size());
+  for (uint32_t slot : touched) {
+    const uint64_t doc = slots_[slot].doc;
+    if (!accept || accept(doc)) hits.push_back(Hit{doc, scores[slot]});
   }
   const size_t top = std::min(k, hits.size());
   std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(top), hits.end(),
@@ -181,8 +208,9 @@ size_t Bm25Index::memory_bytes() const {
            term_ids_.size() * (sizeof(std::pair<const std::string, uint32_t>) + kNodeOverhead);
   bytes += free_term_ids_.capacity() * sizeof(uint32_t);
   bytes += docs_.bucket_count() * sizeof(void*) +
-           docs_.size() * (sizeof(std::pair<const uint64_t, DocEntry>) + kNodeOverhead);
-  for (const auto& [doc, entry] : docs_) bytes += entry.terms.capacity() * sizeof(DocTerm);
+           docs_.size() * (sizeof(std::pair<const uint64_t, uint32_t>) + kNodeOverhead);
+  bytes += slots_.capacity() * sizeof(Slot) + free_slots_.capacity() * sizeof(uint32_t);
+  for (const auto& slot : slots_) bytes += slot.terms.capacity() * sizeof(DocTerm);
   return bytes;
 }
 

@@ -17,10 +17,11 @@
 // are integers kept in step with the postings, so an index equals, score for score, one built
 // freshly from the documents it holds.
 //
-// Layout: per term, a posting vector of (doc, tf); per document, its length and its (term, tf,
-// position in that term's postings) entries, so remove() deletes each posting in O(log) by
-// swapping the last posting into its place. search() scores term-at-a-time over the postings of
-// the query's terms only, accumulating into a hash map, and selects the top k with a partial sort.
+// Layout: each document gets a dense slot; per term, a posting vector of (slot, tf); per slot, the
+// doc id, its length and its (term, tf, position in that term's postings) entries, so remove()
+// deletes each posting in O(log) by swapping the last posting into its place. search() scores
+// term-at-a-time over the postings of the query's terms only, accumulating into an array indexed
+// by slot, and selects the top k with a partial sort. Freed slots and term ids are reused.
 //
 // No persistence: the index is rebuilt from the items in RocksDB when a persona starts.
 // Tokenizing is microseconds per item, so a rebuild costs about as much as reading the items,
@@ -86,10 +87,11 @@ class Bm25Index {
   const Options& options() const { return options_; }
 
  private:
+  // Documents live in dense slots so that postings are 8 bytes and search can accumulate scores
+  // in an array indexed by slot instead of a hash map keyed by doc id.
   struct Posting {
-    uint64_t doc;
+    uint32_t slot;
     uint32_t tf;
-    uint32_t doc_length;  // a copy, so scoring needs no lookup per posting (fills the padding)
   };
   struct TermPostings {
     std::string term;
@@ -100,19 +102,24 @@ class Bm25Index {
     uint32_t tf;
     uint32_t pos;  // index of this document's posting in terms_[term].postings
   };
-  struct DocEntry {
+  struct Slot {
+    uint64_t doc = 0;
     uint32_t length = 0;
+    bool live = false;
     std::vector<DocTerm> terms;  // sorted by term
   };
 
   uint32_t intern(const std::string& term);
+  uint32_t allocate_slot();
   void remove_posting(uint32_t term, uint32_t pos);
 
   Options options_;
   std::unordered_map<std::string, uint32_t> term_ids_;
   std::vector<TermPostings> terms_;
-  std::vector<uint32_t> free_term_ids_;  // ids of terms whose postings became empty
-  std::unordered_map<uint64_t, DocEntry> docs_;
+  std::vector<uint32_t> free_term_ids_;          // ids of terms whose postings became empty
+  std::unordered_map<uint64_t, uint32_t> docs_;  // doc -> slot
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
   uint64_t total_length_ = 0;
 };
 
