@@ -75,7 +75,6 @@ void Bm25Index::add(uint64_t doc, std::string_view text) {
   const uint32_t slot_id = allocate_slot();
   Slot& slot = slots_[slot_id];
   slot.doc = doc;
-  slot.live = true;
   // A text long enough to overflow 32 bits cannot reach here (items are at most 64 KiB), but the
   // length saturates rather than wraps if one ever does.
   slot.length =
@@ -125,7 +124,6 @@ bool Bm25Index::remove(uint64_t doc) {
   for (const DocTerm& t : slot.terms) remove_posting(t.term, t.pos);
   total_length_ -= slot.length;
   std::vector<DocTerm>().swap(slot.terms);
-  slot.live = false;
   slot.length = 0;
   free_slots_.push_back(slot_id);
   docs_.erase(it);
