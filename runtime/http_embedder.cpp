@@ -82,6 +82,15 @@ std::string HttpEmbedder::name() const {
 }
 
 Result<std::vector<std::vector<float>>> HttpEmbedder::embed(const std::vector<std::string>& texts) {
+  try {
+    return embed_unguarded(texts);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::internal, "embedding via " + endpoint() + " failed: " + e.what());
+  }
+}
+
+Result<std::vector<std::vector<float>>> HttpEmbedder::embed_unguarded(
+    const std::vector<std::string>& texts) {
   std::vector<std::vector<float>> out;
   out.reserve(texts.size());
   if (texts.empty()) return out;

@@ -39,6 +39,8 @@ class HttpEmbedder final : public Embedder {
 
  private:
   HttpEmbedder(EmbedderOptions options, std::string origin, std::string path);
+  // embed() without the catch-all that turns an unexpected exception into an error.
+  Result<std::vector<std::vector<float>>> embed_unguarded(const std::vector<std::string>& texts);
 
   EmbedderOptions options_;
   std::string origin_;  // scheme://host[:port]

@@ -670,6 +670,14 @@ size_t VectorIndex::memory_bytes() const {
 }
 
 Status VectorIndex::save(const std::string& path, uint64_t applied_seq) const {
+  try {
+    return save_unguarded(path, applied_seq);
+  } catch (const std::exception& e) {
+    return hnsw_error("vector index save", e);
+  }
+}
+
+Status VectorIndex::save_unguarded(const std::string& path, uint64_t applied_seq) const {
   FileHeader header;
   header.dim = options_.dim;
   header.m = options_.m;
@@ -748,7 +756,16 @@ Status VectorIndex::save(const std::string& path, uint64_t applied_seq) const {
   return Status();
 }
 
-Result<VectorIndex::Loaded> VectorIndex::load(const std::string& path, const Options& raw) {
+Result<VectorIndex::Loaded> VectorIndex::load(const std::string& path, const Options& options) {
+  try {
+    return load_unguarded(path, options);
+  } catch (const std::exception& e) {
+    return hnsw_error("vector index load", e);
+  }
+}
+
+Result<VectorIndex::Loaded> VectorIndex::load_unguarded(const std::string& path,
+                                                        const Options& raw) {
   const Options options = sanitize(raw);
   Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {

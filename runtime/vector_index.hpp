@@ -116,6 +116,9 @@ class VectorIndex {
   void maybe_rebuild_locked();
   static size_t memory_of(const Graph& graph);
   static std::unique_ptr<Graph> new_graph(const Options& options, size_t capacity);
+  // save() and load() without the catch-all that turns std::bad_alloc into an error.
+  Status save_unguarded(const std::string& path, uint64_t applied_seq) const;
+  static Result<Loaded> load_unguarded(const std::string& path, const Options& options);
 
   // std::shared_mutex on glibc prefers readers: under steady searches a writer could wait forever.
   // A writer holds the gate while it waits for the readers inside to leave, so new readers queue
