@@ -318,15 +318,14 @@ Client::Future<pb::ItemReply> Client::touch_async(const std::string& id) {
 
 Status Client::remove(const std::string& id) { return remove_async(id).get(); }
 std::future<Status> Client::remove_async(const std::string& id) {
-  Future<pb::DeleteReply> reply =
-      unary_async(make_request(&pb::Request::mutable_delete_, item_request(id)),
-                  &pb::Response::mutable_delete_);
-  // Deferred: the conversion runs in whichever thread waits on the returned future.
-  return std::async(std::launch::deferred, [reply = std::move(reply)]() mutable -> Status {
-    Result<pb::DeleteReply> result = reply.get();
-    if (!result.ok()) return result.error();
-    return {};
-  });
+  // A reply body is not needed, only success: a promise of Status rather than unary_async.
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> future = promise->get_future();
+  impl_->start(make_request(&pb::Request::mutable_delete_, item_request(id)),
+               [promise](Result<pb::Response> response) {
+                 promise->set_value(response.ok() ? Status() : Status(response.error()));
+               });
+  return future;
 }
 
 Result<pb::HistoryReply> Client::history(const std::string& id) { return history_async(id).get(); }

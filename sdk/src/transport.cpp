@@ -345,6 +345,25 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   std::string last_send_failure_;
 };
 
+// The actor that runs one SendOp. (A class rather than a spawned function: CAF 0.17's function
+// actors trip UBSan inside CAF's own headers.)
+class SendOpActor final : public caf::event_based_actor {
+ public:
+  SendOpActor(caf::actor_config& config, std::shared_ptr<SendOp> op)
+      : caf::event_based_actor(config), op_(std::move(op)) {}
+
+  caf::behavior make_behavior() override {
+    std::shared_ptr<SendOp> op = op_;
+    attach_functor([op](const caf::error&) { op->abandon(); });
+    op_->start(this);
+    // No behavior: the actor lives as long as it awaits a response, and quits when the op finishes.
+    return {};
+  }
+
+ private:
+  std::shared_ptr<SendOp> op_;
+};
+
 void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method, std::string bytes,
               SteadyTime deadline, bool connect_only, SendOp::Done done) {
   ReleaseThreadLogger release_logger;
@@ -359,10 +378,7 @@ void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method,
                                      std::move(done));
   // spawn() only enqueues the actor, so holding the lock here cannot deadlock with its first step;
   // registering under the same lock guarantees the destructor sees every op it must fail.
-  caf::actor actor = shared->system->spawn([op](caf::event_based_actor* self) {
-    self->attach_functor([op](const caf::error&) { op->abandon(); });
-    op->start(self);
-  });
+  caf::actor actor = shared->system->spawn<SendOpActor>(op);
   shared->inflight.emplace(id, std::move(actor));
 }
 

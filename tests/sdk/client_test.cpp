@@ -385,6 +385,7 @@ TEST(ClientAsync, FutureAndCallbackForms) {
   EXPECT_EQ(reply->node_id(), "fake-1");
 
   auto removed = client->remove_async("m-1");
+  ASSERT_EQ(removed.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   ASSERT_TRUE(removed.get().ok());
 
   std::mutex mu;

@@ -49,15 +49,7 @@ class FakeNode {
   };
 
   FakeNode() : system_(config_) {
-    auto state = state_;
-    api_ = system_.spawn([state](caf::event_based_actor* self) -> caf::behavior {
-      return {
-          [self, state](wire::envelope_atom, uint32_t method,
-                        const std::string& bytes) -> caf::result<uint32_t, std::string> {
-            return state->handle(self, method, bytes);
-          },
-      };
-    });
+    api_ = system_.spawn<ApiActor>(state_);
     auto port = caf::io::publish(api_, 0, nullptr, true);
     if (!port)
       throw std::runtime_error("FakeNode: publish failed: " + system_.render(port.error()));
@@ -185,6 +177,30 @@ class FakeNode {
       response.SerializeToString(&out);
       return out;
     }
+  };
+
+  class ApiActor final : public caf::event_based_actor {
+   public:
+    ApiActor(caf::actor_config& config, std::shared_ptr<State> state)
+        : caf::event_based_actor(config), state_(std::move(state)) {}
+
+    caf::behavior make_behavior() override {
+      return {
+          [this](wire::envelope_atom, uint32_t method,
+                 const std::string& bytes) -> caf::result<uint32_t, std::string> {
+            return state_->handle(this, method, bytes);
+          },
+      };
+    }
+
+    // Held promises reference this actor: drop them so it can be destroyed.
+    void on_exit() override {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->held.clear();
+    }
+
+   private:
+    std::shared_ptr<State> state_;
   };
 
   Config config_;
