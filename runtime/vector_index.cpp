@@ -420,6 +420,13 @@ VectorIndex::Options sanitize(VectorIndex::Options o) {
 Status check_vector(const float* vec, size_t dim) {
   if (dim == 0) return make_error(ErrorCode::invalid_argument, "vector index has dimension 0");
   if (vec == nullptr) return make_error(ErrorCode::invalid_argument, "null vector given to index");
+  // One NaN would make every comparison through that node false and quietly bend the graph.
+  for (size_t i = 0; i < dim; ++i) {
+    if (!std::isfinite(vec[i])) {
+      return make_error(ErrorCode::invalid_argument,
+                        "vector has a non-finite value at position " + std::to_string(i));
+    }
+  }
   return Status();
 }
 

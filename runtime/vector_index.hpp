@@ -65,12 +65,12 @@ class VectorIndex {
   VectorIndex& operator=(const VectorIndex&) = delete;
 
   // Inserts `vec` (dim floats) under `label`, replacing the vector of an existing label (also one
-  // that was removed and not yet rebuilt away). invalid_argument for a null vector or dim 0; the
-  // index is unchanged on any error.
+  // that was removed and not yet rebuilt away). invalid_argument, with the index unchanged, for a
+  // null vector, a NaN or infinite value, or dim 0; resource_exhausted when memory runs out.
   Status upsert(uint64_t label, const float* vec);
 
   // Same for many, under one lock and with at most one resize. labels[i] goes with vecs[i]; a label
-  // repeated in the batch ends with its last vector. On a size mismatch or null vector nothing
+  // repeated in the batch ends with its last vector. On a size mismatch or a bad vector nothing
   // changes.
   Status upsert_batch(const std::vector<uint64_t>& labels, const std::vector<const float*>& vecs);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -330,6 +331,12 @@ TEST(VectorIndexTest, BatchRejectsBadInputWithoutChanges) {
   st = index.upsert_batch({2, 3}, {data[2].data(), nullptr});
   EXPECT_EQ(st.code(), ErrorCode::invalid_argument);
   EXPECT_EQ(index.upsert(4, nullptr).code(), ErrorCode::invalid_argument);
+  std::vector<float> nan_vec = data[4];
+  nan_vec[3] = std::nanf("");
+  EXPECT_EQ(index.upsert_batch({4, 5}, {data[5].data(), nan_vec.data()}).code(),
+            ErrorCode::invalid_argument);
+  nan_vec[3] = INFINITY;
+  EXPECT_EQ(index.upsert(4, nan_vec.data()).code(), ErrorCode::invalid_argument);
   EXPECT_EQ(index.size(), 1u);
   EXPECT_FALSE(index.contains(2));
   // A label repeated in one batch ends with its last vector.
