@@ -311,8 +311,9 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   }
 
   Error deadline_error(const std::string& when) const {
-    return make_error(ErrorCode::deadline_exceeded, "deadline exceeded " + when + " (after " +
-                                                        std::to_string(attempts_) + " attempts)");
+    std::string message = "deadline exceeded " + when;
+    if (attempts_ > 0) message += " (after " + std::to_string(attempts_) + " attempts)";
+    return make_error(ErrorCode::deadline_exceeded, message);
   }
 
   void finish(Result<RawReply> result) {

@@ -428,9 +428,8 @@ void print_history(const pb::Request&, const pb::Response& response, Output& out
       tier = tier_name(record.prev_tier()) + "→" + tier;
     }
     std::string health = format_fixed(record.new_health(), 1);
-    if (record.prev_health() != record.new_health() && record.action() != pb::ADD) {
-      health = format_fixed(record.prev_health(), 1) + "→" + health;
-    }
+    std::string previous = format_fixed(record.prev_health(), 1);
+    if (previous != health && record.action() != pb::ADD) health = previous + "→" + health;
     std::string detail = record.reason();
     if (detail.empty()) detail = record.new_content();
     if (!record.other_item_id().empty()) detail += " (with " + record.other_item_id() + ")";
