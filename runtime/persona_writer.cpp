@@ -25,6 +25,32 @@ std::vector<float> to_vector(const google::protobuf::RepeatedField<float>& f) {
   return std::vector<float>(f.begin(), f.end());
 }
 
+pb::Tubule to_pb(const Tubule& t) {
+  pb::Tubule out;
+  out.set_schema_version(kSchema);
+  out.set_a(t.a);
+  out.set_b(t.b);
+  out.set_strength(t.strength);
+  out.set_last_activated_us(t.last_activated_us);
+  out.set_activations(t.activations);
+  return out;
+}
+
+Tubule from_pb(const pb::Tubule& t) {
+  Tubule out;
+  out.a = t.a();
+  out.b = t.b();
+  out.strength = t.strength();
+  out.last_activated_us = t.last_activated_us();
+  out.activations = t.activations();
+  return out;
+}
+
+// History action of a tier move.
+pb::HistoryAction move_action(pb::Tier from, pb::Tier to) {
+  return static_cast<int>(to) > static_cast<int>(from) ? pb::PROMOTE : pb::DEMOTE;
+}
+
 }  // namespace
 
 PersonaRef PersonaRef::make(const std::string& tenant, const std::string& persona,
@@ -54,21 +80,33 @@ std::vector<std::string> ids_touched(const pb::Request& request) {
     case pb::Request::kRestore: return {request.restore().id()};
     case pb::Request::kDelete: return {request.delete_().id()};
     case pb::Request::kTouch: return {request.touch().id()};
+    case pb::Request::kLink: return {request.link().a(), request.link().b()};
+    case pb::Request::kUnlink: return {request.unlink().a(), request.unlink().b()};
     default: return {};
   }
 }
 
 PersonaWriter::PersonaWriter(storage::Db& db, PersonaRef ref, const MemoryPolicy& policy,
-                             const HealthModel& health, const Clock& clock, IdGenerator& ids)
-    : db_(db), ref_(std::move(ref)), policy_(policy), health_(health), clock_(clock), ids_(ids) {
+                             const HealthModel& health, const Clock& clock, IdGenerator& ids,
+                             TubuleParams tubule_params, size_t session_window)
+    : db_(db),
+      ref_(std::move(ref)),
+      policy_(policy),
+      health_(health),
+      clock_(clock),
+      ids_(ids),
+      graph_(tubule_params),
+      session_window_(session_window) {
   counters_.set_schema_version(kSchema);
+  lymph_.set_schema_version(kSchema);
 }
 
 std::string PersonaWriter::item_what(const std::string& id) const {
   return "memory '" + id + "' of persona '" + ref_.persona + "'";
 }
 
-Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open() {
+Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open(
+    const std::function<void(const pb::MemoryItem&)>& on_item) {
   auto persona = db_.get(storage::Cf::personas, ref_.prefix);
   if (!persona) return persona.error();
   exists_ = persona->has_value();
@@ -80,9 +118,17 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open() {
     if (!decoded) return decoded.error();
     counters_ = *decoded;
   }
+  auto lymph = db_.get(storage::Cf::meta, storage::lymphatic_key(ref_.prefix));
+  if (!lymph) return lymph.error();
+  if (lymph->has_value()) {
+    auto decoded = storage::decode_record<pb::ConsolidationCounters>(
+        **lymph, "consolidation counters of persona '" + ref_.persona + "'");
+    if (decoded) lymph_ = *decoded;  // counters only: a corrupt record restarts them
+  }
   std::array<std::vector<ItemMeta>, 3> tiers;
   uint64_t max_ordinal = 0, max_seq = 0;
   corrupt_items_ = 0;
+  std::unordered_map<std::string, std::vector<std::pair<uint64_t, std::string>>> sessions;
   auto st = db_.scan(storage::Cf::items, ref_.prefix,
                      [&](std::string_view key, std::string_view value) {
                        auto item = storage::decode_record<pb::MemoryItem>(
@@ -94,9 +140,21 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open() {
                        max_ordinal = std::max(max_ordinal, item->ordinal());
                        max_seq = std::max(max_seq, item->seq());
                        tiers[tier_slot(item->tier())].push_back(meta_of(*item));
+                       if (!item->session_id().empty()) {
+                         sessions[item->session_id()].emplace_back(item->ordinal(), item->id());
+                       }
+                       if (on_item) on_item(*item);
                        return true;
                      });
   if (!st) return st.error();
+  session_tail_.clear();
+  for (auto& [session, members] : sessions) {
+    std::sort(members.begin(), members.end());
+    auto& tail = session_tail_[session];
+    size_t from = members.size() > session_window_ ? members.size() - session_window_ : 0;
+    for (size_t i = from; i < members.size(); ++i) tail.push_back(members[i].second);
+  }
+  if (auto t = reload_tubules(); !t) return t.error();
   // Counters are written with every change; taking the max also covers a counters record lost to
   // corruption, so ordinals are never reused.
   counters_.set_next_ordinal(std::max(counters_.next_ordinal(), max_ordinal + 1));
@@ -104,7 +162,57 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open() {
   return tiers;
 }
 
+Status PersonaWriter::reload_tubules() {
+  graph_ = TubuleGraph(graph_.params());
+  return db_.scan(storage::Cf::links, ref_.prefix, [&](std::string_view key, std::string_view value) {
+    auto rec = storage::decode_record<pb::Tubule>(value, "tubule " + storage::printable_key(key));
+    if (rec) (void)graph_.restore(from_pb(*rec));  // a corrupt link is soft state: skip it
+    return true;
+  });
+}
+
 Plan PersonaWriter::new_plan() { return Plan(db_.batch()); }
+
+void PersonaWriter::put_tubules(Plan& plan, const std::vector<TubuleChange>& changes) {
+  for (const auto& c : changes) {
+    std::string key = storage::link_key(ref_.prefix, c.tubule.a, c.tubule.b);
+    if (c.removed) {
+      plan.batch.del(storage::Cf::links, key);
+    } else {
+      plan.batch.put_proto(storage::Cf::links, key, to_pb(c.tubule));
+    }
+  }
+}
+
+std::vector<Tubule> PersonaWriter::tubules_of(const std::string& id) const {
+  std::vector<Tubule> out;
+  for (const auto& n : graph_.neighbours(id, clock_.now_us())) {
+    if (const Tubule* t = graph_.find(id, n.id)) out.push_back(*t);
+  }
+  return out;
+}
+
+void PersonaWriter::add_session_links(Plan& plan, const pb::MemoryItem& item, TimeUs now) {
+  if (item.session_id().empty() || session_window_ == 0) return;
+  auto& tail = session_tail_[item.session_id()];
+  for (const auto& prev : tail) {
+    if (prev == item.id()) continue;
+    auto changes = graph_.link_session(prev, item.id(), now);
+    if (changes) put_tubules(plan, *changes);
+  }
+  tail.push_back(item.id());
+  while (tail.size() > session_window_) tail.pop_front();
+}
+
+ItemIndexEffect PersonaWriter::index_effect(const pb::MemoryItem& item, bool with_content) const {
+  ItemIndexEffect e;
+  e.id = item.id();
+  e.ordinal = item.ordinal();
+  e.tier = item.tier();
+  e.created_at_us = item.created_at_us();
+  if (with_content) e.content = item.content();
+  return e;
+}
 
 void PersonaWriter::put_counters(Plan& plan) {
   counters_.set_schema_version(kSchema);
@@ -123,7 +231,8 @@ void PersonaWriter::put_item(Plan& plan, const pb::MemoryItem& item, const std::
 
 void PersonaWriter::add_history(Plan& plan, const pb::MemoryItem& item, pb::HistoryAction action,
                                 const std::string& reason, pb::Tier prev_tier, double prev_health,
-                                const std::string& prev_content, const std::string& request_id) {
+                                const std::string& prev_content, const std::string& request_id,
+                                const std::string& other_item_id) {
   pb::HistoryRecord h;
   h.set_schema_version(kSchema);
   h.set_item_id(item.id());
@@ -140,6 +249,7 @@ void PersonaWriter::add_history(Plan& plan, const pb::MemoryItem& item, pb::Hist
   h.set_new_content(action == pb::DELETE ? "" : item.content());
   h.set_version(item.version());
   h.set_request_id(request_id);
+  h.set_other_item_id(other_item_id);
   plan.batch.put_proto(storage::Cf::history, storage::history_key(ref_.prefix, item.id(), h.seq()),
                        h);
 }
@@ -277,11 +387,13 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
     plan.batch.put_proto(storage::Cf::meta, storage::locator_key(ref_.tenant, id), loc);
     add_history(plan, item, pb::ADD, "remembered", pb::TIER_UNSPECIFIED, 0, "", request_id);
 
+    add_session_links(plan, item, now);
     TierEffect eff;
     eff.tier = item.tier();
     eff.meta = meta_of(item);
     eff.vec = std::move(vectors[i]);
     plan.tier_effects.push_back(std::move(eff));
+    plan.index_effects.push_back(index_effect(item, true));
     plan.item_effects.push_back(ItemEffect{id, item});
     *reply->mutable_item() = std::move(item);
     reply->set_created(true);
@@ -344,42 +456,59 @@ Result<Plan> PersonaWriter::plan_update(const pb::UpdateRequest& req, std::vecto
   eff.meta = meta_of(item);
   if (req.has_content()) eff.vec = std::move(new_vec);
   plan.tier_effects.push_back(std::move(eff));
+  plan.index_effects.push_back(index_effect(item, req.has_content()));
   plan.item_effects.push_back(ItemEffect{item.id(), item});
   *plan.response.mutable_update()->mutable_item() = present(std::move(item));
   return plan;
+}
+
+Status PersonaWriter::archive_item(Plan& plan, const pb::MemoryItem& item, const std::string& reason,
+                                   pb::HistoryAction action, const std::string& merged_into,
+                                   const std::string& request_id) {
+  const std::string& id = item.id();
+  auto vec = read_vector(id);
+  TimeUs now = clock_.now_us();
+  double prev_health = health_.at(HealthValue{item.health(), item.health_updated_at_us()},
+                                  item.tier(), now);
+  pb::ArchivedItem arch;
+  arch.set_schema_version(kSchema);
+  *arch.mutable_item() = item;
+  if (vec) arch.mutable_embedding()->Add(vec->begin(), vec->end());
+  arch.set_reason(reason);
+  arch.set_archived_at_us(now);
+  arch.set_expires_at_us(now + policy_.archive_retention_us);
+  arch.set_merged_into(merged_into);
+  for (const auto& t : tubules_of(id)) *arch.add_tubules() = to_pb(t);
+  plan.batch.put_proto(storage::Cf::archive, storage::item_key(ref_.prefix, id), arch);
+  plan.batch.del(storage::Cf::items, storage::item_key(ref_.prefix, id));
+  plan.batch.del(storage::Cf::vectors, storage::item_key(ref_.prefix, id));
+  pb::MemoryItem hist_item = item;
+  add_history(plan, hist_item, action, reason, item.tier(), prev_health, item.content(), request_id);
+  put_tubules(plan, graph_.remove_item(id));
+  TierEffect eff;
+  eff.tier = item.tier();
+  eff.remove = true;
+  eff.meta = meta_of(item);
+  plan.tier_effects.push_back(std::move(eff));
+  ItemIndexEffect ie = index_effect(item, false);
+  ie.remove = true;
+  plan.index_effects.push_back(std::move(ie));
+  plan.item_effects.push_back(ItemEffect{id, std::nullopt});
+  return {};
 }
 
 Result<Plan> PersonaWriter::plan_forget(const std::string& id, const std::string& reason,
                                         const std::string& request_id) {
   auto current = read_item(id);
   if (!current) return current.error();
-  auto vec = read_vector(id);
-  TimeUs now = clock_.now_us();
-  pb::MemoryItem item = std::move(*current);
-  double prev_health = health_.at(HealthValue{item.health(), item.health_updated_at_us()},
-                                  item.tier(), now);
-
   Plan plan = new_plan();
-  pb::ArchivedItem arch;
-  arch.set_schema_version(kSchema);
-  *arch.mutable_item() = item;
-  if (vec) arch.mutable_embedding()->Add(vec->begin(), vec->end());
-  arch.set_reason(reason.empty() ? "forgotten by client" : reason);
-  arch.set_archived_at_us(now);
-  arch.set_expires_at_us(now + policy_.archive_retention_us);
-  plan.batch.put_proto(storage::Cf::archive, storage::item_key(ref_.prefix, id), arch);
-  plan.batch.del(storage::Cf::items, storage::item_key(ref_.prefix, id));
-  plan.batch.del(storage::Cf::vectors, storage::item_key(ref_.prefix, id));
-  add_history(plan, item, pb::FORGET, arch.reason(), item.tier(), prev_health, item.content(),
-              request_id);
+  if (auto st = archive_item(plan, *current, reason.empty() ? "forgotten by client" : reason,
+                             pb::FORGET, "", request_id);
+      !st) {
+    return st.error();
+  }
   put_counters(plan);
-  TierEffect eff;
-  eff.tier = item.tier();
-  eff.remove = true;
-  eff.meta = meta_of(item);
-  plan.tier_effects.push_back(std::move(eff));
-  plan.item_effects.push_back(ItemEffect{id, std::nullopt});
-  *plan.response.mutable_forget()->mutable_item() = present(std::move(item));
+  *plan.response.mutable_forget()->mutable_item() = present(std::move(*current));
   return plan;
 }
 
@@ -418,11 +547,20 @@ Result<Plan> PersonaWriter::plan_restore(const std::string& id, const std::strin
   add_history(plan, item, pb::RESTORE, "restored from archive (" + rec.reason() + ")",
               pb::TIER_UNSPECIFIED, 0, "", request_id);
   put_counters(plan);
+  // Links come back with the item where the other end is still remembered.
+  for (const auto& t : rec.tubules()) {
+    const std::string& other = t.a() == id ? t.b() : t.a();
+    if (!read_item(other).ok()) continue;
+    if (graph_.restore(from_pb(t))) {
+      plan.batch.put_proto(storage::Cf::links, storage::link_key(ref_.prefix, t.a(), t.b()), t);
+    }
+  }
   TierEffect eff;
   eff.tier = item.tier();
   eff.meta = meta_of(item);
   eff.vec = std::move(vec);
   plan.tier_effects.push_back(std::move(eff));
+  plan.index_effects.push_back(index_effect(item, true));
   plan.item_effects.push_back(ItemEffect{id, item});
   *plan.response.mutable_restore()->mutable_item() = present(std::move(item));
   return plan;
@@ -459,6 +597,10 @@ Result<Plan> PersonaWriter::plan_delete(const std::string& id, const std::string
   add_history(plan, rec, pb::DELETE, "deleted by client", rec.tier(), rec.health(), rec.content(),
               request_id);
   put_counters(plan);
+  put_tubules(plan, graph_.remove_item(id));
+  ItemIndexEffect ie = index_effect(rec, false);
+  ie.remove = true;
+  plan.index_effects.push_back(std::move(ie));
   if (rec.tier() != pb::TIER_UNSPECIFIED) {
     TierEffect eff;
     eff.tier = rec.tier();
@@ -500,6 +642,217 @@ Result<Plan> PersonaWriter::plan_touch(const std::vector<std::string>& ids, bool
     }
   }
   return plan;
+}
+
+Result<Plan> PersonaWriter::plan_recalled(const std::vector<std::string>& ids) {
+  auto plan = plan_touch(ids, false);
+  if (!plan) return plan;
+  if (ids.size() > 1) put_tubules(*plan, graph_.hebbian(ids, clock_.now_us()));
+  return plan;
+}
+
+Result<Plan> PersonaWriter::plan_link(const std::string& a, const std::string& b, double strength) {
+  for (const auto* id : {&a, &b}) {
+    auto item = read_item(*id);
+    if (!item) return item.error();
+  }
+  auto changes = graph_.link(a, b, strength, clock_.now_us());
+  if (!changes) return changes.error();
+  Plan plan = new_plan();
+  put_tubules(plan, *changes);
+  if (const Tubule* t = graph_.find(a, b)) {
+    *plan.response.mutable_link()->mutable_tubule() = to_pb(*t);
+  }
+  return plan;
+}
+
+Result<Plan> PersonaWriter::plan_unlink(const std::string& a, const std::string& b) {
+  const Tubule* t = graph_.find(a, b);
+  if (t == nullptr) {
+    return make_error(ErrorCode::not_found, "no tubule between memories '" + a + "' and '" + b +
+                                                "' of persona '" + ref_.persona + "'");
+  }
+  pb::Tubule old = to_pb(*t);
+  Plan plan = new_plan();
+  put_tubules(plan, graph_.unlink(a, b));
+  *plan.response.mutable_unlink()->mutable_tubule() = std::move(old);
+  return plan;
+}
+
+Result<Plan> PersonaWriter::plan_consolidation(const std::vector<ConsolidationAction>& actions,
+                                               double temperature, size_t checked,
+                                               size_t batch_size) {
+  Plan plan = new_plan();
+  TimeUs now = clock_.now_us();
+  pb::ConsolidationCounters tick;
+  tick.set_schema_version(kSchema);
+  tick.set_ticks(1);
+  tick.set_checked(checked);
+  tick.set_temperature(temperature);
+  tick.set_last_tick_us(now);
+  std::unordered_set<std::string> touched;
+  auto moved_reason = [](const ConsolidationAction& a) {
+    return std::string("consolidation: ") + a.reason;
+  };
+  for (const auto& a : actions) {
+    if (touched.count(a.id) || (!a.merge_into.empty() && touched.count(a.merge_into))) continue;
+    auto item = read_item(a.id);
+    if (!item || item->tier() != a.from) continue;  // changed since the tier planned it
+    switch (a.kind) {
+      case ConsolidationAction::promote:
+      case ConsolidationAction::demote: {
+        auto vec = read_vector(a.id);
+        if (!vec) continue;
+        pb::MemoryItem moved = *item;
+        double prev_health = health_.at(HealthValue{moved.health(), moved.health_updated_at_us()},
+                                        moved.tier(), now, temperature);
+        // Health is carried over as it is now, so the new tier's decay rate applies from here on.
+        moved.set_health(prev_health);
+        moved.set_health_updated_at_us(now);
+        moved.set_tier(a.to);
+        moved.set_tier_entered_at_us(now);
+        moved.set_seq(counters_.seq() + 1);
+        counters_.set_seq(moved.seq());
+        moved.set_updated_at_us(now);
+        put_item(plan, moved, nullptr);
+        add_history(plan, moved, move_action(a.from, a.to), moved_reason(a), a.from, prev_health,
+                    "", "");
+        TierEffect out;
+        out.tier = a.from;
+        out.remove = true;
+        out.meta = meta_of(*item);
+        plan.tier_effects.push_back(std::move(out));
+        TierEffect in;
+        in.tier = a.to;
+        in.meta = meta_of(moved);
+        in.vec = std::move(*vec);
+        plan.tier_effects.push_back(std::move(in));
+        plan.index_effects.push_back(index_effect(moved, false));
+        plan.item_effects.push_back(ItemEffect{moved.id(), moved});
+        if (a.kind == ConsolidationAction::promote) {
+          tick.set_promoted(tick.promoted() + 1);
+        } else {
+          tick.set_demoted(tick.demoted() + 1);
+        }
+        if (a.reason == "capacity") tick.set_capacity_evicted(tick.capacity_evicted() + 1);
+        break;
+      }
+      case ConsolidationAction::forget: {
+        if (!archive_item(plan, *item, moved_reason(a), pb::FORGET, "", "")) continue;
+        tick.set_forgotten(tick.forgotten() + 1);
+        if (a.reason == "capacity") tick.set_capacity_evicted(tick.capacity_evicted() + 1);
+        break;
+      }
+      case ConsolidationAction::merge: {
+        auto keep = read_item(a.merge_into);
+        if (!keep || keep->tier() != a.from) continue;
+        pb::MemoryItem k = *keep;
+        const pb::MemoryItem& g = *item;
+        double hk = health_.at(HealthValue{k.health(), k.health_updated_at_us()}, k.tier(), now,
+                               temperature);
+        double hg = health_.at(HealthValue{g.health(), g.health_updated_at_us()}, g.tier(), now,
+                               temperature);
+        k.add_consolidated_from(g.id());
+        for (const auto& c : g.consolidated_from()) k.add_consolidated_from(c);
+        k.set_access_count(k.access_count() + g.access_count());
+        k.set_health(std::max(hk, hg));
+        k.set_health_updated_at_us(now);
+        k.set_last_access_at_us(std::max(k.last_access_at_us(), g.last_access_at_us()));
+        for (const auto& [mk, mv] : g.metadata()) k.mutable_metadata()->insert({mk, mv});
+        for (const auto& tag : g.tags()) {
+          if (std::find(k.tags().begin(), k.tags().end(), tag) == k.tags().end()) k.add_tags(tag);
+        }
+        k.set_version(k.version() + 1);
+        k.set_seq(counters_.seq() + 1);
+        counters_.set_seq(k.seq());
+        k.set_updated_at_us(now);
+        put_item(plan, k, nullptr);
+        add_history(plan, k, pb::MERGE, "consolidation: absorbed near-duplicate '" + g.id() + "'",
+                    k.tier(), hk, keep->content(), "", g.id());
+        // The kept item takes the other's tubules before the other leaves the graph.
+        auto moved_links = graph_.merge_into(k.id(), g.id(), now);
+        if (moved_links) put_tubules(plan, *moved_links);
+        if (!archive_item(plan, g, "merged into '" + k.id() + "'", pb::MERGE, k.id(), "")) continue;
+        TierEffect eff;
+        eff.tier = k.tier();
+        eff.meta = meta_of(k);
+        plan.tier_effects.push_back(std::move(eff));
+        plan.index_effects.push_back(index_effect(k, false));
+        plan.item_effects.push_back(ItemEffect{k.id(), k});
+        touched.insert(k.id());
+        tick.set_merged(tick.merged() + 1);
+        break;
+      }
+    }
+    touched.insert(a.id);
+  }
+  auto pruned = graph_.prune(now);
+  tick.set_tubules_pruned(pruned.size());
+  put_tubules(plan, pruned);
+  // Archived items past their retention leave for good (a bounded number per tick).
+  size_t expired = 0;
+  auto st = db_.scan(storage::Cf::archive, ref_.prefix,
+                     [&](std::string_view key, std::string_view value) {
+                       if (expired >= batch_size) return false;
+                       auto rec = storage::decode_record<pb::ArchivedItem>(value, "archived item");
+                       if (rec && rec->expires_at_us() > now) return true;
+                       plan.batch.del(storage::Cf::archive, key);
+                       ++expired;
+                       return true;
+                     });
+  if (!st) return st.error();
+  tick.set_archive_expired(expired);
+
+  lymph_.set_schema_version(kSchema);
+  lymph_.set_ticks(lymph_.ticks() + 1);
+  lymph_.set_checked(lymph_.checked() + tick.checked());
+  lymph_.set_promoted(lymph_.promoted() + tick.promoted());
+  lymph_.set_demoted(lymph_.demoted() + tick.demoted());
+  lymph_.set_forgotten(lymph_.forgotten() + tick.forgotten());
+  lymph_.set_merged(lymph_.merged() + tick.merged());
+  lymph_.set_capacity_evicted(lymph_.capacity_evicted() + tick.capacity_evicted());
+  lymph_.set_tubules_pruned(lymph_.tubules_pruned() + tick.tubules_pruned());
+  lymph_.set_archive_expired(lymph_.archive_expired() + tick.archive_expired());
+  lymph_.set_last_tick_us(now);
+  lymph_.set_temperature(temperature);
+  plan.batch.put_proto(storage::Cf::meta, storage::lymphatic_key(ref_.prefix), lymph_);
+  put_counters(plan);
+  *plan.response.mutable_consolidate()->mutable_tick() = tick;
+  *plan.response.mutable_consolidate()->mutable_total() = lymph_;
+  return plan;
+}
+
+Result<pb::NeighboursReply> PersonaWriter::neighbours(const std::string& id) const {
+  auto item = read_item(id);
+  if (!item) return item.error();
+  pb::NeighboursReply reply;
+  reply.set_item_id(id);
+  TimeUs now = clock_.now_us();
+  for (const auto& n : graph_.neighbours(id, now)) {
+    auto* out = reply.add_neighbours();
+    out->set_item_id(n.id);
+    out->set_strength(n.strength);
+    if (const Tubule* t = graph_.find(id, n.id)) {
+      out->set_consolidated(t->consolidated(graph_.params().consolidate_at));
+      out->set_activations(t->activations);
+    }
+  }
+  return reply;
+}
+
+std::vector<std::optional<pb::MemoryItem>> PersonaWriter::read_items(
+    const std::vector<std::string>& ids) const {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const auto& id : ids) keys.push_back(storage::item_key(ref_.prefix, id));
+  auto values = db_.multi_get(storage::Cf::items, keys);
+  std::vector<std::optional<pb::MemoryItem>> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!values[i] || !values[i]->has_value()) continue;
+    auto rec = storage::decode_record<pb::MemoryItem>(**values[i], item_what(ids[i]));
+    if (rec) out[i] = std::move(*rec);
+  }
+  return out;
 }
 
 void PersonaWriter::committed(const Plan& plan) {

@@ -12,7 +12,10 @@
 #pragma once
 
 #include <array>
+#include <deque>
+#include <functional>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -21,7 +24,9 @@
 #include "runtime/health.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/memory_policy.hpp"
+#include "runtime/consolidation_planner.hpp"
 #include "runtime/tier.hpp"
+#include "runtime/tubule_graph.hpp"
 #include "storage/batch.hpp"
 #include "storage/db.hpp"
 
@@ -45,6 +50,17 @@ struct TierEffect {
   std::vector<float> vec;  // empty: keep the vector the tier has
 };
 
+// A change to the persona-wide views of an item (lexical index, id/tier maps), applied after the batch
+// is durable. `content` empty means unchanged.
+struct ItemIndexEffect {
+  bool remove = false;
+  std::string id;
+  uint64_t ordinal = 0;
+  pb::Tier tier = pb::TIER_UNSPECIFIED;
+  std::string content;
+  TimeUs created_at_us = 0;
+};
+
 // A change to an item's cached record (item actors): nullopt means the item is gone.
 struct ItemEffect {
   std::string id;
@@ -56,6 +72,7 @@ struct Plan {
   storage::Batch batch;
   std::vector<TierEffect> tier_effects;
   std::vector<ItemEffect> item_effects;
+  std::vector<ItemIndexEffect> index_effects;
   pb::Response response;
   // False for derived state (reinforcement after a recall) that nobody waits on.
   bool sync = true;
@@ -66,14 +83,24 @@ struct Plan {
 // conflict, so remember without client ids touches nothing.
 std::vector<std::string> ids_touched(const pb::Request& request);
 
+// Tubules are soft, derived state: the writer updates its TubuleGraph when it plans a change (so the
+// plans of one commit group see each other's links) and puts the resulting link records in the same
+// batch. If that batch fails, the caller calls reload_tubules() to return to what is on disk.
 class PersonaWriter {
  public:
   PersonaWriter(storage::Db& db, PersonaRef ref, const MemoryPolicy& policy,
-                const HealthModel& health, const Clock& clock, IdGenerator& ids);
+                const HealthModel& health, const Clock& clock, IdGenerator& ids,
+                TubuleParams tubule_params = {}, size_t session_window = 2);
 
-  // Reads counters and scans the persona's items, returning them per tier (index 0 STM, 1 MTM, 2 LTM).
+  // Reads counters, tubules and consolidation totals and scans the persona's items, returning them per
+  // tier (index 0 STM, 1 MTM, 2 LTM); `on_item` (optional) sees every stored item once.
   // Corrupt item records are skipped and counted in corrupt_items().
-  Result<std::array<std::vector<ItemMeta>, 3>> open();
+  Result<std::array<std::vector<ItemMeta>, 3>> open(
+      const std::function<void(const pb::MemoryItem&)>& on_item = {});
+  Status reload_tubules();
+
+  const TubuleGraph& tubules() const { return graph_; }
+  const pb::ConsolidationCounters& consolidation_totals() const { return lymph_; }
 
   const PersonaRef& ref() const { return ref_; }
   bool exists() const { return exists_; }
@@ -93,6 +120,14 @@ class PersonaWriter {
   // Reinforces the items (health, access count, last access). `acknowledged` makes the write synced and
   // the reply the first item (explicit touch); otherwise it is derived state after a recall.
   Result<Plan> plan_touch(const std::vector<std::string>& ids, bool acknowledged);
+  // Reinforcement after a recall: touch plus Hebbian strengthening between the returned items.
+  Result<Plan> plan_recalled(const std::vector<std::string>& ids);
+  Result<Plan> plan_link(const std::string& a, const std::string& b, double strength);
+  Result<Plan> plan_unlink(const std::string& a, const std::string& b);
+  // One lymphatic tick: the planner's actions for this persona (already bounded by the batch size),
+  // then tubule pruning and expiry of archived items past their retention (at most `batch_size`).
+  Result<Plan> plan_consolidation(const std::vector<ConsolidationAction>& actions,
+                                  double temperature, size_t checked, size_t batch_size);
 
   // To be called after a plan's batch is durable.
   void committed(const Plan& plan);
@@ -103,6 +138,9 @@ class PersonaWriter {
   Result<pb::HistoryReply> history(const std::string& id) const;
   Result<pb::ListReply> list(const pb::ListRequest& req) const;
   Result<uint64_t> archived_count() const;
+  Result<pb::NeighboursReply> neighbours(const std::string& id) const;
+  // Records of many items at once; a missing or corrupt one is nullopt.
+  std::vector<std::optional<pb::MemoryItem>> read_items(const std::vector<std::string>& ids) const;
   // The item as clients see it: health decayed to now.
   pb::MemoryItem present(pb::MemoryItem item) const;
 
@@ -110,12 +148,20 @@ class PersonaWriter {
   Plan new_plan();
   void add_history(Plan& plan, const pb::MemoryItem& item, pb::HistoryAction action,
                    const std::string& reason, pb::Tier prev_tier, double prev_health,
-                   const std::string& prev_content, const std::string& request_id);
+                   const std::string& prev_content, const std::string& request_id,
+                   const std::string& other_item_id = {});
   void put_counters(Plan& plan);
   void put_item(Plan& plan, const pb::MemoryItem& item, const std::vector<float>* vec);
   Result<std::optional<pb::ItemLocator>> read_locator(const std::string& id) const;
   Result<std::optional<pb::ArchivedItem>> read_archived(const std::string& id) const;
   std::string item_what(const std::string& id) const;
+  void put_tubules(Plan& plan, const std::vector<TubuleChange>& changes);
+  std::vector<Tubule> tubules_of(const std::string& id) const;
+  void add_session_links(Plan& plan, const pb::MemoryItem& item, TimeUs now);
+  ItemIndexEffect index_effect(const pb::MemoryItem& item, bool with_content) const;
+  Status archive_item(Plan& plan, const pb::MemoryItem& item, const std::string& reason,
+                      pb::HistoryAction action, const std::string& merged_into,
+                      const std::string& request_id);
 
   storage::Db& db_;
   PersonaRef ref_;
@@ -126,6 +172,11 @@ class PersonaWriter {
   pb::PersonaCounters counters_;
   bool exists_ = false;
   size_t corrupt_items_ = 0;
+  TubuleGraph graph_;
+  size_t session_window_;
+  // The last `session_window_` items of each session, newest last: new items link to them.
+  std::unordered_map<std::string, std::deque<std::string>> session_tail_;
+  pb::ConsolidationCounters lymph_;
 };
 
 }  // namespace nca
