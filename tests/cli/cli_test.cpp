@@ -417,6 +417,9 @@ TEST(CliRequests, AddressComesFromEnvironmentAndFallsBackAcrossAList) {
   std::string dead = "127.0.0.1:" + std::to_string(test_support::closed_port());
   RunResult from_env = run_nca({"ping"}, {"NCA_ADDR=" + node.address()});
   EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  RunResult bad_timeout = run_nca({"ping"}, {"NCA_ADDR=" + node.address(), "NCA_TIMEOUT=soon"});
+  EXPECT_EQ(bad_timeout.exit_code, 2);
+  EXPECT_NE(bad_timeout.err.find("NCA_TIMEOUT"), std::string::npos) << bad_timeout.err;
   RunResult from_list = run_nca({"--addr", dead + "," + node.address(), "ping"});
   EXPECT_EQ(from_list.exit_code, 0) << from_list.err;
   EXPECT_EQ(node.requests().size(), 2u);

@@ -52,7 +52,7 @@ po::options_description global_options() {
       ("token", po::value<std::string>()->value_name("TOK"), "auth token (default: $NCA_TOKEN)")  //
       ("json", po::bool_switch(), "print the reply as one JSON document (for scripts)")           //
       ("timeout", po::value<std::string>()->default_value("10s")->value_name("D"),
-       "deadline of the call, e.g. 500ms, 10s, 1m")  //
+       "deadline of the call, e.g. 500ms, 10s, 1m (default: $NCA_TIMEOUT or 10s)")  //
       ("help,h", po::bool_switch(), "show help");
   return options;
 }
@@ -200,7 +200,12 @@ int run(int argc, char** argv) {
       values.count("tenant") ? values["tenant"].as<std::string>() : env_or("NCA_TENANT", "");
   options.auth_token =
       values.count("token") ? values["token"].as<std::string>() : env_or("NCA_TOKEN", "");
-  auto timeout = parse_duration(values["timeout"].as<std::string>(), "--timeout");
+  std::string timeout_text = values["timeout"].as<std::string>();
+  if (values["timeout"].defaulted()) timeout_text = env_or("NCA_TIMEOUT", timeout_text);
+  auto timeout = parse_duration(
+      timeout_text, values["timeout"].defaulted() && std::getenv("NCA_TIMEOUT") != nullptr
+                        ? "NCA_TIMEOUT"
+                        : "--timeout");
   if (!timeout.ok()) return usage_error(timeout.error().message, verb->name);
   options.request_timeout = *timeout;
   options.connect_timeout = std::min(options.connect_timeout, *timeout);
