@@ -310,6 +310,9 @@ std::vector<Def> rows() {
       key("tubules.spread-factor", real, at(&S::tubules, &TubulesSettings::spread_factor),
           "Share of a hit's score passed to each tubule neighbour.")
           .reals(0, 1),
+      key("tubules.session-window", integer, at(&S::tubules, &TubulesSettings::session_window),
+          "A new item of a session links to this many of the session's previous items (0: none).")
+          .ints(0, 16),
       // annealing
       key("annealing.schedule", choice, at(&S::annealing, &AnnealingSettings::schedule),
           "How the consolidation temperature is set: fixed, adaptive (memory pressure) or "
@@ -344,6 +347,12 @@ std::vector<Def> rows() {
       key("recall.overfetch", integer, at(&S::recall, &RecallSettings::overfetch),
           "Candidates fetched per retriever, as a multiple of k.")
           .ints(1, 100),
+      key("recall.vector-weight", real, at(&S::recall, &RecallSettings::vector_weight),
+          "Weight of the vector ranking in hybrid fusion.")
+          .reals(0, 10),
+      key("recall.lexical-weight", real, at(&S::recall, &RecallSettings::lexical_weight),
+          "Weight of the lexical (BM25) ranking in hybrid fusion.")
+          .reals(0, 10),
       // index
       key("index.m", integer, at(&S::index, &IndexSettings::m), "HNSW: links per node.")
           .ints(2, 128),

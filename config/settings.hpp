@@ -91,8 +91,11 @@ struct TubulesSettings {
   double session_strength = 0.3;
   double hebbian_rate = 0.1;
   double decay = 0.01;
-  double spread_min = 0.3;
+  // 0.2, not DESIGN's 0.3: session links are formed at 0.3 and decay at once, so at 0.3 they would
+  // never carry activation; at 0.2 an unreinforced session link spreads for about 40 hours.
+  double spread_min = 0.2;
   double spread_factor = 0.5;
+  int64_t session_window = 2;
 };
 
 struct AnnealingSettings {
@@ -109,6 +112,8 @@ struct RecallSettings {
   double rrf_k = 60;
   double health_weight = 0.15;
   int64_t overfetch = 4;
+  double vector_weight = 1.0;
+  double lexical_weight = 1.0;
 };
 
 struct IndexSettings {

@@ -241,7 +241,7 @@ std::vector<TubuleChange> TubuleGraph::prune(TimeUs now) {
 }
 
 std::vector<SpreadActivation> TubuleGraph::spread(
-    const std::vector<std::pair<std::string, double>>& hits, TimeUs now) const {
+    const std::vector<std::pair<std::string, double>>& hits, TimeUs now, bool to_hits) const {
   std::set<std::string> hit_ids;
   for (const auto& h : hits) hit_ids.insert(h.first);
   struct Received {
@@ -255,7 +255,7 @@ std::vector<SpreadActivation> TubuleGraph::spread(
     auto adj = adjacency_.find(hit);
     if (adj == adjacency_.end()) continue;
     for (const auto& other : adj->second) {
-      if (hit_ids.count(other) != 0) continue;
+      if (!to_hits && hit_ids.count(other) != 0) continue;
       double s = strength_at(tubules_.at(key_of(hit, other)), now);
       if (s < p_.spread_min) continue;
       double given = score * s * p_.spread_factor;
