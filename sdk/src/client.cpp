@@ -83,6 +83,14 @@ pb::ItemRequest item_request(const std::string& id, const std::string& persona =
   return item;
 }
 
+pb::LinkRequest link_request(const std::string& a, const std::string& b, double strength) {
+  pb::LinkRequest link;
+  link.set_a(a);
+  link.set_b(b);
+  link.set_strength(strength);
+  return link;
+}
+
 }  // namespace
 
 class Client::Impl {
@@ -350,6 +358,52 @@ Client::Future<pb::StatsReply> Client::stats_async(const std::string& persona) {
   request.set_persona_id(persona);
   return unary_async(make_request(&pb::Request::mutable_stats, std::move(request)),
                      &pb::Response::mutable_stats);
+}
+
+Result<pb::LinkReply> Client::link(const std::string& a, const std::string& b, double strength) {
+  return link_async(a, b, strength).get();
+}
+Client::Future<pb::LinkReply> Client::link_async(const std::string& a, const std::string& b,
+                                                 double strength) {
+  return unary_async(make_request(&pb::Request::mutable_link, link_request(a, b, strength)),
+                     &pb::Response::mutable_link);
+}
+
+Result<pb::LinkReply> Client::unlink(const std::string& a, const std::string& b) {
+  return unlink_async(a, b).get();
+}
+Client::Future<pb::LinkReply> Client::unlink_async(const std::string& a, const std::string& b) {
+  return unary_async(make_request(&pb::Request::mutable_unlink, link_request(a, b, 0)),
+                     &pb::Response::mutable_unlink);
+}
+
+Result<pb::NeighboursReply> Client::neighbours(const std::string& id) {
+  return neighbours_async(id).get();
+}
+Client::Future<pb::NeighboursReply> Client::neighbours_async(const std::string& id) {
+  return unary_async(make_request(&pb::Request::mutable_neighbours, item_request(id)),
+                     &pb::Response::mutable_neighbours);
+}
+
+Result<pb::ConsolidateReply> Client::consolidate(const std::string& persona) {
+  return consolidate_async(persona).get();
+}
+Client::Future<pb::ConsolidateReply> Client::consolidate_async(const std::string& persona) {
+  pb::ConsolidateRequest request;
+  request.set_persona_id(persona);
+  return unary_async(make_request(&pb::Request::mutable_consolidate, std::move(request)),
+                     &pb::Response::mutable_consolidate);
+}
+
+Result<pb::ContextReply> Client::context(const std::string& persona, uint32_t n) {
+  return context_async(persona, n).get();
+}
+Client::Future<pb::ContextReply> Client::context_async(const std::string& persona, uint32_t n) {
+  pb::ContextRequest request;
+  request.set_persona_id(persona);
+  request.set_n(n);
+  return unary_async(make_request(&pb::Request::mutable_context, std::move(request)),
+                     &pb::Response::mutable_context);
 }
 
 }  // namespace nca

@@ -111,9 +111,10 @@ RunResult run_nca(const std::vector<std::string>& args, const std::vector<std::s
 
 std::string addr(const FakeNode& node) { return "--addr=" + node.address(); }
 
-const std::vector<std::string> kVerbs = {"ping",   "remember", "recall",  "get",
-                                         "update", "forget",   "restore", "touch",
-                                         "delete", "history",  "list",    "stats"};
+const std::vector<std::string> kVerbs = {
+    "ping",    "remember", "recall",     "get",         "update", "forget",
+    "restore", "touch",    "delete",     "history",     "list",   "stats",
+    "link",    "unlink",   "neighbours", "consolidate", "context"};
 
 TEST(CliHelp, GlobalHelpListsEveryVerbWithAnExample) {
   RunResult result = run_nca({"--help"});
@@ -124,6 +125,14 @@ TEST(CliHelp, GlobalHelpListsEveryVerbWithAnExample) {
     EXPECT_NE(result.out.find("  nca " + verb), std::string::npos) << "no example";
   }
   EXPECT_NE(result.out.find("Exit codes"), std::string::npos);
+  // Summaries line up in one column, whatever the length of the verb's name.
+  size_t ping = result.out.find("\n  ping ");
+  size_t consolidate = result.out.find("\n  consolidate ");
+  ASSERT_NE(ping, std::string::npos);
+  ASSERT_NE(consolidate, std::string::npos);
+  size_t ping_summary = result.out.find_first_not_of(' ', ping + 7) - ping;
+  size_t consolidate_summary = result.out.find_first_not_of(' ', consolidate + 14) - consolidate;
+  EXPECT_EQ(ping_summary, consolidate_summary) << result.out;
 }
 
 TEST(CliHelp, EveryVerbHasHelpWithAnExample) {
@@ -160,6 +169,16 @@ TEST(CliErrors, UsageErrorsExitWithTwo) {
       {unused, "get", "a", "b"},
       {unused, "update", "m-1"},
       {unused, "--timeout", "5x", "ping"},
+      {unused, "recall", "--persona", "ada", "--mode", "fuzzy", "q"},
+      {unused, "link", "m-1"},
+      {unused, "link", "m-1", "m-2", "m-3"},
+      {unused, "link", "m-1", "m-1"},
+      {unused, "link", "m-1", "m-2", "--strength", "1.5"},
+      {unused, "unlink", "m-1"},
+      {unused, "neighbours"},
+      {unused, "consolidate"},
+      {unused, "context"},
+      {unused, "context", "--persona", "ada", "-n", "0"},
       {"--addr", "no-port", "ping"},
   };
   for (const auto& args : cases) {
@@ -410,6 +429,218 @@ TEST(CliRequests, ItemVerbsSendTheirBody) {
   EXPECT_EQ(seen[7].request.list().page_size(), 3u);
   EXPECT_TRUE(seen[7].request.list().archived());
   EXPECT_EQ(seen[8].request.stats().persona_id(), "ada");
+}
+
+TEST(CliRequests, TubuleConsolidationContextVerbsAndRecallModeSendTheirBody) {
+  FakeNode node;
+  const std::vector<std::vector<std::string>> cases = {
+      {"link", "m-1", "m-2", "--strength", "0.6"},
+      {"link", "m-1", "m-3"},
+      {"unlink", "m-1", "m-2"},
+      {"neighbours", "m-1"},
+      {"consolidate", "--persona", "ada"},
+      {"context", "--persona", "ada", "-n", "5"},
+      {"context", "--persona", "bob"},
+      {"recall", "--persona", "ada", "--mode", "lexical", "--no-spread", "peanuts"},
+      {"recall", "--persona", "ada", "--mode", "HYBRID", "peanuts"},
+      {"recall", "--persona", "ada", "--mode", "vector", "peanuts"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c[0]);
+    std::vector<std::string> args = {addr(node)};
+    args.insert(args.end(), c.begin(), c.end());
+    RunResult result = run_nca(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+  }
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), cases.size());
+  EXPECT_EQ(seen[0].request.body_case(), pb::Request::kLink);
+  EXPECT_EQ(seen[0].request.link().a(), "m-1");
+  EXPECT_EQ(seen[0].request.link().b(), "m-2");
+  EXPECT_DOUBLE_EQ(seen[0].request.link().strength(), 0.6);
+  EXPECT_DOUBLE_EQ(seen[1].request.link().strength(), 0) << "no --strength: the node's default";
+  EXPECT_EQ(seen[2].request.body_case(), pb::Request::kUnlink);
+  EXPECT_EQ(seen[2].request.unlink().b(), "m-2");
+  EXPECT_EQ(seen[3].request.body_case(), pb::Request::kNeighbours);
+  EXPECT_EQ(seen[3].request.neighbours().id(), "m-1");
+  EXPECT_EQ(seen[4].request.body_case(), pb::Request::kConsolidate);
+  EXPECT_EQ(seen[4].request.consolidate().persona_id(), "ada");
+  EXPECT_EQ(seen[5].request.body_case(), pb::Request::kContext);
+  EXPECT_EQ(seen[5].request.context().n(), 5u);
+  EXPECT_EQ(seen[6].request.context().persona_id(), "bob");
+  EXPECT_EQ(seen[6].request.context().n(), 10u);
+  EXPECT_EQ(seen[7].request.recall().mode(), pb::LEXICAL);
+  ASSERT_TRUE(seen[7].request.recall().has_spread());
+  EXPECT_FALSE(seen[7].request.recall().spread());
+  EXPECT_EQ(seen[8].request.recall().mode(), pb::HYBRID);
+  EXPECT_FALSE(seen[8].request.recall().has_spread()) << "no --no-spread: the node's default";
+  EXPECT_EQ(seen[9].request.recall().mode(), pb::VECTOR);
+}
+
+TEST(CliOutput, TubuleVerbsPrintTheTubuleAndNeighbours) {
+  FakeNode node;
+  pb::Response link;
+  pb::Tubule* tubule = link.mutable_link()->mutable_tubule();
+  tubule->set_a("m-1");
+  tubule->set_b("m-2");
+  tubule->set_strength(0.6);
+  tubule->set_activations(3);
+  node.set_reply(pb::Request::kLink, link);
+  pb::Response unlink;
+  unlink.mutable_unlink()->mutable_tubule()->CopyFrom(*tubule);
+  node.set_reply(pb::Request::kUnlink, unlink);
+  pb::Response neighbours;
+  neighbours.mutable_neighbours()->set_item_id("m-1");
+  pb::Neighbour* neighbour = neighbours.mutable_neighbours()->add_neighbours();
+  neighbour->set_item_id("m-peanuts");
+  neighbour->set_strength(0.875);
+  neighbour->set_consolidated(true);
+  neighbour->set_activations(12);
+  node.set_reply(pb::Request::kNeighbours, neighbours);
+
+  RunResult linked = run_nca({addr(node), "link", "m-1", "m-2"});
+  ASSERT_EQ(linked.exit_code, 0) << linked.err;
+  EXPECT_NE(linked.out.find("linked m-1"), std::string::npos) << linked.out;
+  EXPECT_NE(linked.out.find("m-2"), std::string::npos) << linked.out;
+  EXPECT_NE(linked.out.find("0.600"), std::string::npos) << linked.out;
+  RunResult unlinked = run_nca({addr(node), "unlink", "m-1", "m-2"});
+  ASSERT_EQ(unlinked.exit_code, 0) << unlinked.err;
+  EXPECT_NE(unlinked.out.find("unlinked m-1"), std::string::npos) << unlinked.out;
+  RunResult json = run_nca({addr(node), "--json", "link", "m-1", "m-2"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json document = nlohmann::json::parse(json.out);
+  EXPECT_EQ(document["tubule"]["a"], "m-1");
+  EXPECT_DOUBLE_EQ(document["tubule"]["strength"].get<double>(), 0.6);
+
+  RunResult table = run_nca({addr(node), "neighbours", "m-1"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("NEIGHBOUR"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("m-peanuts"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("0.875"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("yes"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("12"), std::string::npos) << table.out;
+  RunResult neighbours_json = run_nca({addr(node), "--json", "neighbours", "m-1"});
+  ASSERT_EQ(neighbours_json.exit_code, 0) << neighbours_json.err;
+  nlohmann::json neighbours_doc = nlohmann::json::parse(neighbours_json.out);
+  EXPECT_EQ(neighbours_doc["item_id"], "m-1");
+  ASSERT_EQ(neighbours_doc["neighbours"].size(), 1u);
+  EXPECT_EQ(neighbours_doc["neighbours"][0]["item_id"], "m-peanuts");
+  EXPECT_EQ(neighbours_doc["neighbours"][0]["consolidated"], true);
+
+  node.set_status(pb::Request::kNeighbours, pb::NOT_FOUND, "no item m-404");
+  RunResult missing = run_nca({addr(node), "neighbours", "m-404"});
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_EQ(missing.err, "nca: not_found: no item m-404\n");
+}
+
+TEST(CliOutput, ConsolidateContextAndPersonaStats) {
+  FakeNode node;
+  pb::Response consolidate;
+  pb::ConsolidateReply* tick = consolidate.mutable_consolidate();
+  tick->mutable_tick()->set_promoted(3);
+  tick->mutable_tick()->set_tubules_pruned(5);
+  tick->mutable_total()->set_ticks(17);
+  tick->mutable_total()->set_promoted(41);
+  tick->mutable_total()->set_temperature(0.75);
+  node.set_reply(pb::Request::kConsolidate, consolidate);
+  RunResult table = run_nca({addr(node), "consolidate", "--persona", "ada"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("THIS TICK"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("promoted"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("41"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("17"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("tubules pruned"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("0.75"), std::string::npos) << table.out;
+  RunResult json = run_nca({addr(node), "--json", "consolidate", "--persona", "ada"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json document = nlohmann::json::parse(json.out);
+  EXPECT_EQ(document["tick"]["promoted"], "3") << "uint64 maps to a JSON string";
+  EXPECT_EQ(document["total"]["ticks"], "17");
+
+  pb::Response context;
+  pb::ContextItem* entry = context.mutable_context()->add_items();
+  entry->mutable_item()->set_id("m-active");
+  entry->mutable_item()->set_content("Ada is allergic to peanuts");
+  entry->mutable_item()->set_health(66);
+  entry->set_activation(0.4321);
+  node.set_reply(pb::Request::kContext, context);
+  RunResult active = run_nca({addr(node), "context", "--persona", "ada", "-n", "3"});
+  ASSERT_EQ(active.exit_code, 0) << active.err;
+  EXPECT_NE(active.out.find("ACTIVATION"), std::string::npos) << active.out;
+  EXPECT_NE(active.out.find("0.432"), std::string::npos) << active.out;
+  EXPECT_NE(active.out.find("m-active"), std::string::npos) << active.out;
+  EXPECT_NE(active.out.find("Ada is allergic to peanuts"), std::string::npos) << active.out;
+  RunResult context_json = run_nca({addr(node), "--json", "context", "--persona", "ada"});
+  ASSERT_EQ(context_json.exit_code, 0) << context_json.err;
+  nlohmann::json context_doc = nlohmann::json::parse(context_json.out);
+  ASSERT_EQ(context_doc["items"].size(), 1u);
+  EXPECT_EQ(context_doc["items"][0]["item"]["id"], "m-active");
+
+  pb::Response stats;
+  pb::PersonaStats* persona = stats.mutable_stats()->add_persona();
+  persona->set_persona_id("ada");
+  persona->set_temperature(1.25);
+  persona->set_tubules(314);
+  persona->mutable_consolidation()->set_ticks(27);
+  persona->mutable_consolidation()->set_merged(6);
+  node.set_reply(pb::Request::kStats, stats);
+  RunResult shown = run_nca({addr(node), "stats", "--persona", "ada"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("temperature"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("1.25"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("tubules"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("314"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("27"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("merged"), std::string::npos) << shown.out;
+
+  node.set_status(pb::Request::kConsolidate, pb::NOT_FOUND, "no persona zed");
+  RunResult missing = run_nca({addr(node), "consolidate", "--persona", "zed"});
+  EXPECT_EQ(missing.exit_code, 3);
+}
+
+TEST(CliOutput, RecallTableShowsScorePartsAndVia) {
+  FakeNode node;
+  pb::Response response = recall_reply();
+  pb::RecallHit* first = response.mutable_recall()->mutable_hits(0);
+  first->set_vector_rank(2);
+  first->set_lexical_rank(1);
+  pb::RecallHit* spread = response.mutable_recall()->add_hits();
+  spread->mutable_item()->set_id("m-walnuts");
+  spread->mutable_item()->set_content("Ada also avoids walnuts");
+  spread->set_score(0.3);
+  spread->set_health(55);
+  spread->set_via_item_id("m-peanuts");
+  node.set_reply(pb::Request::kRecall, response);
+  RunResult result = run_nca({addr(node), "recall", "--persona", "ada", "peanuts"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("VEC"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("LEX"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("HEALTH"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("via m-peanuts"), std::string::npos) << result.out;
+  // The first hit's row: vector rank 2, lexical rank 1.
+  size_t row = result.out.find("0.812");
+  ASSERT_NE(row, std::string::npos) << result.out;
+  std::string line = result.out.substr(row, result.out.find('\n', row) - row);
+  EXPECT_NE(line.find(" 2 "), std::string::npos) << line;
+  EXPECT_NE(line.find(" 1 "), std::string::npos) << line;
+  RunResult json = run_nca({addr(node), "--json", "recall", "--persona", "ada", "peanuts"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json document = nlohmann::json::parse(json.out);
+  EXPECT_EQ(document["hits"][2]["via_item_id"], "m-peanuts");
+  EXPECT_EQ(document["hits"][0]["lexical_rank"], 1);
+
+  // Without any spread hit the VIA column is left out.
+  node.set_reply(pb::Request::kRecall, recall_reply());
+  RunResult plain = run_nca({addr(node), "recall", "--persona", "ada", "peanuts"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out.find("VIA"), std::string::npos) << plain.out;
+}
+
+TEST(CliHelp, ListHelpSaysIdOrderOldestFirst) {
+  RunResult result = run_nca({"list", "--help"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("oldest first"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("newest first"), std::string::npos) << result.out;
 }
 
 TEST(CliRequests, AddressComesFromEnvironmentAndFallsBackAcrossAList) {

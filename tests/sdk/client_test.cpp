@@ -183,6 +183,146 @@ TEST(ClientCall, EveryVerbSendsItsMethodBodyAndHeader) {
   EXPECT_EQ(seen[12].request.stats().persona_id(), "ada");
 }
 
+TEST(ClientCall, TubuleConsolidationAndContextVerbsSendTheirBodies) {
+  FakeNode node;
+  auto client = connect_or_die({node.address()});
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_TRUE(client->link("m-1", "m-2", 0.6).ok());
+  ASSERT_TRUE(client->link("m-1", "m-3").ok());
+  ASSERT_TRUE(client->unlink("m-1", "m-2").ok());
+  ASSERT_TRUE(client->neighbours("m-1").ok());
+  ASSERT_TRUE(client->consolidate("ada").ok());
+  ASSERT_TRUE(client->context("ada", 7).ok());
+  ASSERT_TRUE(client->context("bob").ok());
+
+  std::vector<FakeNode::Seen> seen = node.requests();
+  ASSERT_EQ(seen.size(), 7u);
+  const pb::Request::BodyCase expected[] = {pb::Request::kLink,        pb::Request::kLink,
+                                            pb::Request::kUnlink,      pb::Request::kNeighbours,
+                                            pb::Request::kConsolidate, pb::Request::kContext,
+                                            pb::Request::kContext};
+  for (size_t i = 0; i < seen.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(seen[i].parsed);
+    EXPECT_EQ(seen[i].request.body_case(), expected[i]);
+    EXPECT_EQ(seen[i].method, static_cast<uint32_t>(expected[i]));
+    EXPECT_EQ(seen[i].request.header().tenant(), "acme");
+    EXPECT_FALSE(seen[i].request.header().request_id().empty());
+  }
+  EXPECT_EQ(seen[0].request.link().a(), "m-1");
+  EXPECT_EQ(seen[0].request.link().b(), "m-2");
+  EXPECT_DOUBLE_EQ(seen[0].request.link().strength(), 0.6);
+  EXPECT_DOUBLE_EQ(seen[1].request.link().strength(), 0) << "0 asks for the node's default";
+  EXPECT_EQ(seen[1].request.link().b(), "m-3");
+  EXPECT_EQ(seen[2].request.unlink().a(), "m-1");
+  EXPECT_EQ(seen[2].request.unlink().b(), "m-2");
+  EXPECT_EQ(seen[3].request.neighbours().id(), "m-1");
+  EXPECT_EQ(seen[4].request.consolidate().persona_id(), "ada");
+  EXPECT_EQ(seen[5].request.context().persona_id(), "ada");
+  EXPECT_EQ(seen[5].request.context().n(), 7u);
+  EXPECT_EQ(seen[6].request.context().n(), 10u);
+}
+
+TEST(ClientCall, TubuleConsolidationAndContextRepliesAndErrors) {
+  FakeNode node;
+  pb::Response link;
+  pb::Tubule* tubule = link.mutable_link()->mutable_tubule();
+  tubule->set_a("m-1");
+  tubule->set_b("m-2");
+  tubule->set_strength(0.6);
+  node.set_reply(pb::Request::kLink, link);
+  pb::Response unlink;
+  unlink.mutable_unlink()->mutable_tubule()->set_strength(0.25);
+  node.set_reply(pb::Request::kUnlink, unlink);
+  pb::Response neighbours;
+  neighbours.mutable_neighbours()->set_item_id("m-1");
+  pb::Neighbour* neighbour = neighbours.mutable_neighbours()->add_neighbours();
+  neighbour->set_item_id("m-2");
+  neighbour->set_strength(0.9);
+  neighbour->set_consolidated(true);
+  neighbour->set_activations(4);
+  node.set_reply(pb::Request::kNeighbours, neighbours);
+  pb::Response consolidate;
+  consolidate.mutable_consolidate()->mutable_tick()->set_promoted(2);
+  consolidate.mutable_consolidate()->mutable_total()->set_ticks(9);
+  node.set_reply(pb::Request::kConsolidate, consolidate);
+  pb::Response context;
+  pb::ContextItem* entry = context.mutable_context()->add_items();
+  entry->mutable_item()->set_id("m-7");
+  entry->set_activation(0.42);
+  node.set_reply(pb::Request::kContext, context);
+  auto client = connect_or_die({node.address()});
+  ASSERT_NE(client, nullptr);
+
+  auto linked = client->link("m-1", "m-2", 0.6);
+  ASSERT_TRUE(linked.ok()) << linked.error().to_string();
+  EXPECT_EQ(linked->tubule().b(), "m-2");
+  EXPECT_DOUBLE_EQ(linked->tubule().strength(), 0.6);
+  auto unlinked = client->unlink_async("m-1", "m-2").get();
+  ASSERT_TRUE(unlinked.ok());
+  EXPECT_DOUBLE_EQ(unlinked->tubule().strength(), 0.25);
+  auto found = client->neighbours_async("m-1").get();
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->item_id(), "m-1");
+  ASSERT_EQ(found->neighbours_size(), 1);
+  EXPECT_EQ(found->neighbours(0).item_id(), "m-2");
+  EXPECT_TRUE(found->neighbours(0).consolidated());
+  EXPECT_EQ(found->neighbours(0).activations(), 4u);
+  auto tick = client->consolidate_async("ada").get();
+  ASSERT_TRUE(tick.ok());
+  EXPECT_EQ(tick->tick().promoted(), 2u);
+  EXPECT_EQ(tick->total().ticks(), 9u);
+  auto active = client->context_async("ada", 3).get();
+  ASSERT_TRUE(active.ok());
+  ASSERT_EQ(active->items_size(), 1);
+  EXPECT_EQ(active->items(0).item().id(), "m-7");
+  EXPECT_DOUBLE_EQ(active->items(0).activation(), 0.42);
+  EXPECT_TRUE(client->link_async("m-1", "m-2").get().ok());
+
+  node.set_status(pb::Request::kLink, pb::INVALID_ARGUMENT, "m-1 and m-9 belong to two personas");
+  auto cross = client->link("m-1", "m-9");
+  ASSERT_FALSE(cross.ok());
+  EXPECT_EQ(cross.code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(cross.error().message, "m-1 and m-9 belong to two personas");
+  node.set_status(pb::Request::kUnlink, pb::NOT_FOUND, "no tubule m-1 m-2");
+  EXPECT_EQ(client->unlink("m-1", "m-2").code(), ErrorCode::not_found);
+  node.set_status(pb::Request::kNeighbours, pb::NOT_FOUND, "no item m-404");
+  EXPECT_EQ(client->neighbours("m-404").code(), ErrorCode::not_found);
+  node.set_status(pb::Request::kConsolidate, pb::NOT_FOUND, "no persona zed");
+  EXPECT_EQ(client->consolidate("zed").code(), ErrorCode::not_found);
+  node.set_status(pb::Request::kContext, pb::INVALID_ARGUMENT, "n must be positive");
+  EXPECT_EQ(client->context("ada", 0).code(), ErrorCode::invalid_argument);
+
+  // A reply whose body answers another verb is a malformed reply, not a silently empty one.
+  pb::Response wrong_body;
+  wrong_body.mutable_link();
+  std::string bytes;
+  wrong_body.SerializeToString(&bytes);
+  node.set_raw(pb::Request::kUnlink, pb::Request::kUnlink, bytes);
+  EXPECT_EQ(client->unlink("m-1", "m-2").code(), ErrorCode::internal);
+}
+
+TEST(ClientCall, RecallModeAndSpreadGoOnTheWire) {
+  FakeNode node;
+  auto client = connect_or_die({node.address()});
+  ASSERT_NE(client, nullptr);
+  pb::RecallRequest request;
+  request.set_persona_id("ada");
+  request.set_query("peanuts");
+  request.set_mode(pb::LEXICAL);
+  request.set_spread(false);
+  ASSERT_TRUE(client->recall(request).ok());
+  ASSERT_TRUE(client->recall("ada", "peanuts").ok());
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].request.recall().mode(), pb::LEXICAL);
+  ASSERT_TRUE(seen[0].request.recall().has_spread());
+  EXPECT_FALSE(seen[0].request.recall().spread());
+  EXPECT_EQ(seen[1].request.recall().mode(), pb::MODE_UNSPECIFIED);
+  EXPECT_FALSE(seen[1].request.recall().has_spread()) << "unset spread means the node's default";
+}
+
 TEST(ClientCall, ReturnsTheReplyBody) {
   FakeNode node;
   pb::Response response;

@@ -4,6 +4,7 @@
 // (see kExitCodes).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -85,10 +86,11 @@ void print_global_help(std::ostream& out) {
   out << "nca: command-line client for neuroca, the memory runtime for LLM agents\n\n"
          "Usage: nca [global options] VERB [options] [arguments]\n\n"
       << global_options() << "\nVerbs:\n";
+  size_t width = 0;
+  for (const VerbSpec& verb : verbs()) width = std::max(width, std::string(verb.name).size());
   for (const VerbSpec& verb : verbs()) {
     std::string name = verb.name;
-    out << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << verb.summary
-        << "\n";
+    out << "  " << name << std::string(width + 2 - name.size(), ' ') << verb.summary << "\n";
   }
   out << "\nExamples:\n";
   for (const VerbSpec& verb : verbs()) {

@@ -231,6 +231,17 @@ void print_remember(const pb::Request&, const pb::Response& response, Output& ou
 
 // --- recall -------------------------------------------------------------------------------------
 
+Result<pb::RecallMode> parse_recall_mode(const std::string& text) {
+  std::string lower = text;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "vector") return pb::VECTOR;
+  if (lower == "lexical") return pb::LEXICAL;
+  if (lower == "hybrid") return pb::HYBRID;
+  return make_error(ErrorCode::invalid_argument,
+                    "--mode '" + text + "': expected vector, lexical or hybrid");
+}
+
 void declare_recall(po::options_description& options, po::options_description& hidden,
                     po::positional_options_description& positional) {
   options.add_options()  //
@@ -244,7 +255,11 @@ void declare_recall(po::options_description& options, po::options_description& h
        "only items with at least this health (0..100)")  //
       ("after", po::value<std::string>()->value_name("TIME"),
        "only items created at or after (ISO 8601 or Unix s)")  //
-      ("before", po::value<std::string>()->value_name("TIME"), "only items created at or before");
+      ("before", po::value<std::string>()->value_name("TIME"),
+       "only items created at or before")  //
+      ("mode", po::value<std::string>()->value_name("M"),
+       "vector|lexical|hybrid (default: the node's)")  //
+      ("no-spread", po::bool_switch(), "no spreading activation along tubules");
   declare_tags_and_meta(options, "only items with this tag (repeatable, all must match)",
                         "only items with metadata key=value (repeatable)");
   hidden.add_options()("query", po::value<Strings>());
@@ -286,8 +301,18 @@ Result<pb::Request> build_recall(const po::variables_map& values) {
       filter->created_after_us() > filter->created_before_us()) {
     return make_error(ErrorCode::invalid_argument, "--after is later than --before");
   }
+  if (has(values, "mode")) {
+    auto mode = parse_recall_mode(text_of(values, "mode"));
+    if (!mode.ok()) return mode.error();
+    body->set_mode(*mode);
+  }
+  // Unset means the node's default; only --no-spread sends an explicit choice.
+  if (values["no-spread"].as<bool>()) body->set_spread(false);
   return request;
 }
+
+// A retriever's rank; 0 means that retriever did not return the item.
+std::string rank_text(uint32_t rank) { return rank == 0 ? "-" : std::to_string(rank); }
 
 void print_recall(const pb::Request&, const pb::Response& response, Output& out) {
   const pb::RecallReply& reply = response.recall();
@@ -295,16 +320,28 @@ void print_recall(const pb::Request&, const pb::Response& response, Output& out)
     out.line("no memories matched");
     return;
   }
+  // The VIA column appears only when spreading activation reached some hit through a tubule.
+  bool any_via = std::any_of(reply.hits().begin(), reply.hits().end(),
+                             [](const pb::RecallHit& hit) { return !hit.via_item_id().empty(); });
   std::vector<std::vector<std::string>> rows;
   int rank = 0;
   for (const pb::RecallHit& hit : reply.hits()) {
-    rows.push_back({std::to_string(++rank), format_fixed(hit.score(), 3),
-                    format_fixed(hit.health(), 1), out.tier(hit.item().tier()), hit.item().id(),
-                    hit.item().content()});
+    std::vector<std::string> row = {std::to_string(++rank),
+                                    format_fixed(hit.score(), 3),
+                                    rank_text(hit.vector_rank()),
+                                    rank_text(hit.lexical_rank()),
+                                    format_fixed(hit.health(), 1),
+                                    out.tier(hit.item().tier()),
+                                    hit.item().id()};
+    if (any_via) row.push_back(hit.via_item_id().empty() ? "-" : "via " + hit.via_item_id());
+    row.push_back(hit.item().content());
+    rows.push_back(std::move(row));
   }
-  out.table(
-      {{"#", true}, {"SCORE", true}, {"HEALTH", true}, {"TIER"}, {"ID"}, {"CONTENT", false, true}},
-      rows);
+  std::vector<Column> columns = {{"#", true},      {"SCORE", true}, {"VEC", true}, {"LEX", true},
+                                 {"HEALTH", true}, {"TIER"},        {"ID"}};
+  if (any_via) columns.push_back({"VIA"});
+  columns.push_back({"CONTENT", false, true});
+  out.table(columns, rows);
 }
 
 // --- get, update, forget, restore, touch, delete, history: verbs on one item
@@ -509,6 +546,23 @@ void print_list(const pb::Request& request, const pb::Response& response, Output
   }
 }
 
+// --- consolidation counters (stats, consolidate)
+// ---------------------------------------------------
+
+void append_counters(const pb::ConsolidationCounters& counters,
+                     std::vector<std::pair<std::string, std::string>>& fields) {
+  fields.emplace_back("ticks", std::to_string(counters.ticks()));
+  fields.emplace_back("last tick", format_time_us(counters.last_tick_us()));
+  fields.emplace_back("checked", std::to_string(counters.checked()));
+  fields.emplace_back("promoted", std::to_string(counters.promoted()));
+  fields.emplace_back("demoted", std::to_string(counters.demoted()));
+  fields.emplace_back("forgotten", std::to_string(counters.forgotten()));
+  fields.emplace_back("merged", std::to_string(counters.merged()));
+  fields.emplace_back("capacity evicted", std::to_string(counters.capacity_evicted()));
+  fields.emplace_back("tubules pruned", std::to_string(counters.tubules_pruned()));
+  fields.emplace_back("archive expired", std::to_string(counters.archive_expired()));
+}
+
 // --- stats --------------------------------------------------------------------------------------
 
 void declare_stats(po::options_description& options, po::options_description&,
@@ -550,6 +604,15 @@ void print_stats(const pb::Request&, const pb::Response& response, Output& out) 
                {"CAPACITY", true}},
               rows);
   }
+  for (const pb::PersonaStats& persona : stats.persona()) {
+    out.line("");
+    out.line(out.bold("persona " + persona.persona_id()));
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"temperature", format_fixed(persona.temperature(), 2)},
+        {"tubules", std::to_string(persona.tubules())}};
+    append_counters(persona.consolidation(), fields);
+    out.fields(fields);
+  }
   if (!stats.counters().empty()) {
     out.line("");
     std::map<std::string, uint64_t> sorted(stats.counters().begin(), stats.counters().end());
@@ -558,6 +621,142 @@ void print_stats(const pb::Request&, const pb::Response& response, Output& out) 
       counters.emplace_back(entry.first, std::to_string(entry.second));
     out.fields(counters);
   }
+}
+
+// --- link, unlink, neighbours: tubules ----------------------------------------------------------
+
+void declare_pair(po::options_description&, po::options_description& hidden,
+                  po::positional_options_description& positional) {
+  hidden.add_options()("ids", po::value<Strings>());
+  positional.add("ids", -1);
+}
+
+void declare_link(po::options_description& options, po::options_description& hidden,
+                  po::positional_options_description& positional) {
+  declare_pair(options, hidden, positional);
+  options.add_options()("strength", po::value<std::string>()->value_name("X"),
+                        "0..1 (default: the node's session strength)");
+}
+
+template <pb::LinkRequest* (pb::Request::*Body)()>
+Result<pb::Request> build_link_verb(const po::variables_map& values) {
+  Strings ids = list_of(values, "ids");
+  if (ids.size() != 2 || ids[0].empty() || ids[1].empty()) {
+    return make_error(ErrorCode::invalid_argument,
+                      "expected two memory ids A B, got " + std::to_string(ids.size()));
+  }
+  if (ids[0] == ids[1]) {
+    return make_error(ErrorCode::invalid_argument, "A and B are the same memory: " + ids[0]);
+  }
+  pb::Request request;
+  pb::LinkRequest* body = (request.*Body)();
+  body->set_a(ids[0]);
+  body->set_b(ids[1]);
+  if (has(values, "strength")) {
+    auto strength = parse_number(text_of(values, "strength"), "--strength", 0, 1);
+    if (!strength.ok()) return strength.error();
+    body->set_strength(*strength);
+  }
+  return request;
+}
+
+void print_tubule(const char* verb, const pb::Tubule& tubule, Output& out) {
+  out.line(std::string(verb) + " " + out.bold(tubule.a()) + " ↔ " + out.bold(tubule.b()));
+  out.fields({{"strength", format_fixed(tubule.strength(), 3)},
+              {"activations", std::to_string(tubule.activations())},
+              {"last activated", format_time_us(tubule.last_activated_us())}});
+}
+
+void print_link(const pb::Request&, const pb::Response& response, Output& out) {
+  print_tubule("linked", response.link().tubule(), out);
+}
+
+void print_unlink(const pb::Request&, const pb::Response& response, Output& out) {
+  print_tubule("unlinked", response.unlink().tubule(), out);
+}
+
+void print_neighbours(const pb::Request& request, const pb::Response& response, Output& out) {
+  const pb::NeighboursReply& reply = response.neighbours();
+  std::string id = reply.item_id().empty() ? request.neighbours().id() : reply.item_id();
+  if (reply.neighbours().empty()) {
+    out.line(id + " has no tubules");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::Neighbour& neighbour : reply.neighbours()) {
+    rows.push_back({neighbour.item_id(), format_fixed(neighbour.strength(), 3),
+                    neighbour.consolidated() ? "yes" : "no",
+                    std::to_string(neighbour.activations())});
+  }
+  out.table({{"NEIGHBOUR"}, {"STRENGTH", true}, {"CONSOLIDATED"}, {"ACTIVATIONS", true}}, rows);
+}
+
+// --- consolidate, context: per-persona verbs
+// ------------------------------------------------------
+
+void declare_persona(po::options_description& options, po::options_description&,
+                     po::positional_options_description&) {
+  options.add_options()("persona", po::value<std::string>()->required()->value_name("P"),
+                        "the persona");
+}
+
+Result<pb::Request> build_consolidate(const po::variables_map& values) {
+  pb::Request request;
+  request.mutable_consolidate()->set_persona_id(text_of(values, "persona"));
+  return request;
+}
+
+void print_consolidate(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::ConsolidateReply& reply = response.consolidate();
+  std::vector<std::pair<std::string, std::string>> tick;
+  append_counters(reply.tick(), tick);
+  std::vector<std::pair<std::string, std::string>> total;
+  append_counters(reply.total(), total);
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < tick.size(); ++i) {
+    rows.push_back({tick[i].first, tick[i].second, total[i].second});
+  }
+  out.line("consolidated; temperature " + format_fixed(reply.total().temperature(), 2));
+  out.table({{"COUNTER"}, {"THIS TICK", true}, {"TOTAL", true}}, rows);
+}
+
+void declare_context(po::options_description& options, po::options_description& hidden,
+                     po::positional_options_description& positional) {
+  declare_persona(options, hidden, positional);
+  options.add_options()("n,n", po::value<std::string>()->default_value("10")->value_name("N"),
+                        "number of items (1..1000)");
+}
+
+Result<pb::Request> build_context(const po::variables_map& values) {
+  pb::Request request;
+  pb::ContextRequest* body = request.mutable_context();
+  body->set_persona_id(text_of(values, "persona"));
+  auto n = count_of(values, "n", "-n", 1, 1000);
+  if (!n.ok()) return n.error();
+  body->set_n(*n);
+  return request;
+}
+
+void print_context(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::ContextReply& reply = response.context();
+  if (reply.items().empty()) {
+    out.line("no active memories");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  int rank = 0;
+  for (const pb::ContextItem& entry : reply.items()) {
+    rows.push_back({std::to_string(++rank), format_fixed(entry.activation(), 3),
+                    format_fixed(entry.item().health(), 1), out.tier(entry.item().tier()),
+                    entry.item().id(), entry.item().content()});
+  }
+  out.table({{"#", true},
+             {"ACTIVATION", true},
+             {"HEALTH", true},
+             {"TIER"},
+             {"ID"},
+             {"CONTENT", false, true}},
+            rows);
 }
 
 // --- the table ----------------------------------------------------------------------------------
@@ -574,10 +773,11 @@ const std::vector<VerbSpec> kVerbs = {
      declare_remember, build_remember, print_remember},
     {"recall",
      "recall --persona P [-k N] [--tier T]... [--tag T]... [--meta k=v]... [--min-health X] "
-     "[--after T] [--before T] QUERY...",
+     "[--after T] [--before T] [--mode vector|lexical|hybrid] [--no-spread] QUERY...",
      "find a persona's memories most relevant to a query",
      "nca recall --persona ada -k 5 what is Ada allergic to\n"
-     "nca --json recall --persona ada --tier ltm --after 2024-01-01 allergies",
+     "nca --json recall --persona ada --tier ltm --after 2024-01-01 allergies\n"
+     "nca recall --persona ada --mode lexical --no-spread peanuts",
      declare_recall, build_recall, print_recall},
     {"get", "get ID [--persona P]", "show one memory",
      "nca get 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_get,
@@ -602,11 +802,27 @@ const std::vector<VerbSpec> kVerbs = {
      "nca history 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
      build_item_verb<&pb::Request::mutable_history>, print_history},
     {"list", "list --persona P [--page-size N] [--page-token T] [--tier T]... [--archived]",
-     "list a persona's memories, newest first, a page at a time",
+     "list a persona's memories in id order (oldest first), a page at a time",
      "nca list --persona ada --tier stm --page-size 20\nnca list --persona ada --archived",
      declare_list, build_list, print_list},
     {"stats", "stats [--persona P]", "show node (and persona) counters", "nca stats --persona ada",
      declare_stats, build_stats, print_stats},
+    {"link", "link A B [--strength X]", "link two memories of one persona with a tubule",
+     "nca link 0190f1c2-7a3b-7c4d-8e5f-0123456789ab 0190f1c2-7a3b-7c4d-8e5f-0123456789ac "
+     "--strength 0.6",
+     declare_link, build_link_verb<&pb::Request::mutable_link>, print_link},
+    {"unlink", "unlink A B", "remove the tubule between two memories",
+     "nca unlink 0190f1c2-7a3b-7c4d-8e5f-0123456789ab 0190f1c2-7a3b-7c4d-8e5f-0123456789ac",
+     declare_pair, build_link_verb<&pb::Request::mutable_unlink>, print_unlink},
+    {"neighbours", "neighbours ID", "show the memories a memory is linked to, with strengths",
+     "nca neighbours 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
+     build_item_verb<&pb::Request::mutable_neighbours>, print_neighbours},
+    {"consolidate", "consolidate --persona P",
+     "run one consolidation tick now (promote, demote, forget, merge, prune)",
+     "nca consolidate --persona ada", declare_persona, build_consolidate, print_consolidate},
+    {"context", "context --persona P [-n N]",
+     "show a persona's most active memories (the working context)",
+     "nca context --persona ada -n 5", declare_context, build_context, print_context},
 };
 
 }  // namespace

@@ -132,6 +132,25 @@ class Client {
   Result<pb::StatsReply> stats(const std::string& persona = "");
   Future<pb::StatsReply> stats_async(const std::string& persona = "");
 
+  // Tubules (links between two items of one persona). `strength` 0 means the node's default
+  // session strength; link strengthens an existing tubule. unlink replies with the removed tubule.
+  Result<pb::LinkReply> link(const std::string& a, const std::string& b, double strength = 0);
+  Future<pb::LinkReply> link_async(const std::string& a, const std::string& b, double strength = 0);
+  Result<pb::LinkReply> unlink(const std::string& a, const std::string& b);
+  Future<pb::LinkReply> unlink_async(const std::string& a, const std::string& b);
+
+  // The items an item is linked to, with each tubule's strength.
+  Result<pb::NeighboursReply> neighbours(const std::string& id);
+  Future<pb::NeighboursReply> neighbours_async(const std::string& id);
+
+  // Runs one consolidation (lymphatic) tick for the persona now: what it did and the totals.
+  Result<pb::ConsolidateReply> consolidate(const std::string& persona);
+  Future<pb::ConsolidateReply> consolidate_async(const std::string& persona);
+
+  // The persona's `n` most active items (the working context), most active first.
+  Result<pb::ContextReply> context(const std::string& persona, uint32_t n = 10);
+  Future<pb::ContextReply> context_async(const std::string& persona, uint32_t n = 10);
+
   // "host:port" of the node this client talks to now.
   std::string address() const;
 
