@@ -140,6 +140,12 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
     case pb::Request::kHistory:
       return by_item(req->history().id(), req->history().persona_id(), true);
     case pb::Request::kTouch: return by_item(req->touch().id(), req->touch().persona_id(), false);
+    case pb::Request::kLink: return by_item(req->link().a(), req->link().persona_id(), false);
+    case pb::Request::kUnlink: return by_item(req->unlink().a(), req->unlink().persona_id(), false);
+    case pb::Request::kNeighbours:
+      return by_item(req->neighbours().id(), req->neighbours().persona_id(), false);
+    case pb::Request::kConsolidate: return route(self, ctx, req, req->consolidate().persona_id());
+    case pb::Request::kContext: return route(self, ctx, req, req->context().persona_id());
     default: return invalid("unknown method " + std::to_string(method));
   }
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proto/neuroca.pb.h"
+#include "runtime/consolidation_planner.hpp"
 #include "runtime/persona_writer.hpp"
 #include "runtime/tier.hpp"
 
@@ -27,38 +28,54 @@ using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using embed_atom = caf::atom_constant<caf::atom("embed")>;
+using consolidate_atom = caf::atom_constant<caf::atom("consol")>;
+using context_atom = caf::atom_constant<caf::atom("context")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 using RequestPtr = std::shared_ptr<const pb::Request>;
 
-// A search of one tier: vector top-k with in-memory filters, then record filters on fetched items.
+// A vector search of one tier: the k most similar items passing the in-memory filters. Records are
+// fetched by the persona, which ranks candidates of every tier and of the lexical index together.
 struct TierSearch {
   std::vector<float> query;
   size_t k = 10;
   TierFilter filter;
-  std::vector<std::string> tags;                    // all must be on the item
-  std::vector<std::pair<std::string, std::string>> metadata;  // all must match exactly
   bool include_embedding = false;
-  double health_weight = 0.15;
-  size_t overfetch = 4;
   TimeUs now_us = 0;
   double temperature = 0;
 };
 using TierSearchPtr = std::shared_ptr<const TierSearch>;
 
 struct TierHit {
-  pb::MemoryItem item;  // health decayed to the search time
+  std::string id;
+  uint64_t ordinal = 0;
   float similarity = 0;
   double health = 0;
-  double score = 0;
-  uint32_t vector_rank = 0;  // 1-based rank by similarity within its tier
   std::vector<float> embedding;
 };
 
 struct TierSearchResult {
-  std::vector<TierHit> hits;  // best score first
-  std::string error;          // non-empty: the search failed (e.g. a corrupt record)
+  std::vector<TierHit> hits;  // most similar first
 };
 using TierSearchResultPtr = std::shared_ptr<const TierSearchResult>;
+
+// One lymphatic tick's question to a tier: what should change, checking at most `budget` items.
+struct ConsolidationAsk {
+  double temperature = 0;
+  TimeUs now_us = 0;
+  size_t budget = 0;
+  double merge_base = 0.95;
+};
+using ConsolidationAskPtr = std::shared_ptr<const ConsolidationAsk>;
+struct ConsolidationProposal {
+  std::vector<ConsolidationAction> actions;
+  size_t checked = 0;
+  std::string error;
+};
+using ConsolidationProposalPtr = std::shared_ptr<const ConsolidationProposal>;
+
+// Working memory: a tier's n most active items (health × recency) as (id, activation).
+using ActivationsPtr = std::shared_ptr<const std::vector<std::pair<std::string, double>>>;
 
 using TierEffectsPtr = std::shared_ptr<const std::vector<TierEffect>>;
 using TierStatsPtr = std::shared_ptr<const pb::TierStats>;
@@ -76,3 +93,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TierStatsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ItemRecordPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TextsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::EmbeddingsPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationAskPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationProposalPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ActivationsPtr)

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
@@ -10,8 +11,11 @@
 #include "actors/memory_item_actor.hpp"
 #include "actors/reply.hpp"
 #include "actors/tier_manager.hpp"
+#include "runtime/annealing.hpp"
+#include "runtime/bm25_index.hpp"
 #include "runtime/idempotency_cache.hpp"
 #include "runtime/input_validation.hpp"
+#include "runtime/recall_ranker.hpp"
 
 namespace nca::actors {
 namespace {
@@ -19,18 +23,24 @@ namespace {
 constexpr size_t kMaxGroup = 256;
 constexpr size_t kIdempotencyEntries = 10000;
 constexpr TimeUs kIdempotencyTtlUs = 10 * 60 * kUsPerSecond;
+constexpr size_t kMinCandidates = 20;
 constexpr std::array<pb::Tier, 3> kTiers = {pb::STM, pb::MTM, pb::LTM};
 
 size_t slot(pb::Tier t) { return t == pb::MTM ? 1 : t == pb::LTM ? 2 : 0; }
 
 using Reply = std::pair<uint32_t, std::string>;
 
-// A write waiting for its turn. `req` is the validated (normalised) request; null for reinforcement.
+// A write waiting for its turn: a client request (validated, normalised), reinforcement after a recall,
+// or a lymphatic tick's actions.
 struct PendingWrite {
   std::shared_ptr<pb::Request> req;
   caf::response_promise rp;
   std::vector<std::vector<float>> vecs;
-  std::vector<std::string> touch_ids;
+  std::vector<std::string> recalled;  // reinforcement + Hebbian after a recall
+  bool consolidation = false;
+  std::vector<ConsolidationAction> actions;
+  size_t checked = 0;
+  double temperature = 0;
 };
 
 struct InFlight {
@@ -39,6 +49,13 @@ struct InFlight {
   caf::response_promise rp;
   std::string request_id;
   uint32_t method = 0;
+};
+
+// Where each item is, for the persona-wide views (lexical index, tier filters, counts).
+struct ItemRef {
+  std::string id;
+  pb::Tier tier = pb::STM;
+  TimeUs created_at_us = 0;
 };
 
 struct PersonaState {
@@ -52,12 +69,41 @@ struct PersonaState {
   uint64_t group_no = 0;
   std::unique_ptr<IdempotencyCache<Reply>> done;
   std::unordered_map<std::string, std::vector<caf::response_promise>> duplicates;
+  Bm25Index lexical;
+  std::unordered_map<uint64_t, ItemRef> by_ordinal;
+  std::unordered_map<std::string, uint64_t> ordinal_of;
+  std::array<size_t, 3> tier_counts{};
+  double temperature = 0;
+  TimeUs last_activity_us = 0;
+  bool tick_running = false;
 };
 
 using Self = caf::stateful_actor<PersonaState>;
 
 std::chrono::microseconds timeout_of(const NodeContext& ctx) {
   return std::chrono::microseconds(ctx.request_timeout_us);
+}
+
+void forget_ref(PersonaState& st, const std::string& id) {
+  auto it = st.ordinal_of.find(id);
+  if (it == st.ordinal_of.end()) return;
+  auto ref = st.by_ordinal.find(it->second);
+  if (ref != st.by_ordinal.end()) {
+    st.tier_counts[slot(ref->second.tier)]--;
+    st.by_ordinal.erase(ref);
+  }
+  st.lexical.remove(it->second);
+  st.ordinal_of.erase(it);
+}
+
+void apply_index_effect(PersonaState& st, const ItemIndexEffect& e) {
+  if (e.remove) return forget_ref(st, e.id);
+  auto [it, inserted] = st.by_ordinal.try_emplace(e.ordinal);
+  if (!inserted) st.tier_counts[slot(it->second.tier)]--;
+  it->second = ItemRef{e.id, e.tier, e.created_at_us};
+  st.tier_counts[slot(e.tier)]++;
+  st.ordinal_of[e.id] = e.ordinal;
+  if (!e.content.empty()) st.lexical.add(e.ordinal, e.content);
 }
 
 // Runs `cont` with the embeddings of `texts`: inline for a fast embedder, on the embed worker (off the
@@ -92,9 +138,25 @@ void finish_request(Self* self, const std::string& request_id, uint32_t method,
   }
 }
 
+std::vector<std::string> ids_of(const PendingWrite& w) {
+  if (w.req) return ids_touched(*w.req);
+  if (!w.consolidation) return w.recalled;
+  std::vector<std::string> out;
+  for (const auto& a : w.actions) {
+    out.push_back(a.id);
+    if (!a.merge_into.empty()) out.push_back(a.merge_into);
+  }
+  return out;
+}
+
 Result<Plan> make_plan(Self* self, PendingWrite& w) {
-  auto& writer = *self->state.writer;
-  if (!w.req) return writer.plan_touch(w.touch_ids, false);
+  auto& st = self->state;
+  auto& writer = *st.writer;
+  if (w.consolidation) {
+    return writer.plan_consolidation(w.actions, w.temperature, w.checked,
+                                     st.ctx->policy.lymphatic_batch);
+  }
+  if (!w.req) return writer.plan_recalled(w.recalled);
   const pb::Request& req = *w.req;
   const std::string& rid = req.header().request_id();
   switch (req.body_case()) {
@@ -112,6 +174,12 @@ Result<Plan> make_plan(Self* self, PendingWrite& w) {
     case pb::Request::kRestore: return writer.plan_restore(req.restore().id(), rid);
     case pb::Request::kDelete: return writer.plan_delete(req.delete_().id(), rid);
     case pb::Request::kTouch: return writer.plan_touch({req.touch().id()}, true);
+    case pb::Request::kLink: {
+      double strength = req.link().strength() > 0 ? req.link().strength()
+                                                   : st.ctx->policy.tubules.session_strength;
+      return writer.plan_link(req.link().a(), req.link().b(), strength);
+    }
+    case pb::Request::kUnlink: return writer.plan_unlink(req.unlink().a(), req.unlink().b());
     default:
       return make_error(ErrorCode::internal, "persona: not a write request");
   }
@@ -128,6 +196,7 @@ void apply_effects(Self* self, const Plan& plan, uint32_t method) {
   for (size_t i = 0; i < 3; ++i) {
     if (per_tier[i]) self->send(st.tiers[i], apply_atom::value, TierEffectsPtr(per_tier[i]));
   }
+  for (const auto& e : plan.index_effects) apply_index_effect(st, e);
   // Item actors: refresh live ones; a client write that addresses one item activates it.
   bool activates = method == pb::Request::kUpdate || method == pb::Request::kTouch ||
                    method == pb::Request::kRestore;
@@ -149,22 +218,22 @@ void pump(Self* self) {
   st.group.clear();
   std::unordered_set<std::string> ids;
   while (!st.queue.empty() && st.group.size() < kMaxGroup) {
-    auto touched = st.queue.front().req ? ids_touched(*st.queue.front().req)
-                                        : st.queue.front().touch_ids;
+    auto touched = ids_of(st.queue.front());
     bool conflict = std::any_of(touched.begin(), touched.end(),
                                 [&](const std::string& id) { return ids.count(id) > 0; });
     if (conflict) break;  // plans read committed state: the next group sees this one's changes
     PendingWrite w = std::move(st.queue.front());
     st.queue.pop_front();
     std::string rid = w.req ? w.req->header().request_id() : std::string{};
-    uint32_t method = w.req ? static_cast<uint32_t>(w.req->body_case()) : 0;
+    uint32_t method = w.req ? static_cast<uint32_t>(w.req->body_case())
+                            : (w.consolidation ? uint32_t{pb::Request::kConsolidate} : 0u);
     auto plan = make_plan(self, w);
     if (!plan) {
-      if (w.req) finish_request(self, rid, method, error_response(plan.error()), w.rp);
+      if (method != 0) finish_request(self, rid, method, error_response(plan.error()), w.rp);
       continue;
     }
     if (plan->batch.empty()) {
-      if (w.req) finish_request(self, rid, method, plan->response, w.rp);
+      if (method != 0) finish_request(self, rid, method, plan->response, w.rp);
       continue;
     }
     ids.insert(touched.begin(), touched.end());
@@ -199,6 +268,8 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
     if (f.method != 0) finish_request(self, f.request_id, f.method, f.plan.response, f.rp);
   } else {
     spdlog::error("persona '{}': storage write failed: {}", st.writer->ref().persona, msg);
+    // Tubules are updated when a change is planned: return to what is on disk.
+    (void)st.writer->reload_tubules();
     if (f.method != 0) {
       finish_request(self, f.request_id, f.method,
                      error_response(make_error(ErrorCode::unavailable,
@@ -218,7 +289,9 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
   uint32_t method = static_cast<uint32_t>(req->body_case());
   const std::string& rid = req->header().request_id();
   if (!rid.empty()) {
-    if (auto cached = st.done->find(rid)) return caf::result<uint32_t, std::string>(cached->first, cached->second);
+    if (auto cached = st.done->find(rid)) {
+      return caf::result<uint32_t, std::string>(cached->first, cached->second);
+    }
     auto dup = st.duplicates.find(rid);
     if (dup != st.duplicates.end()) {
       auto rp = self->make_response_promise();
@@ -272,9 +345,15 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
       }
       break;
     }
+    case pb::Request::kLink: {
+      double s = mreq->link().strength();
+      if (!std::isfinite(s) || s < 0 || s > 1) {
+        valid = make_error(ErrorCode::invalid_argument, "link strength must be in [0, 1]");
+      }
+      [[fallthrough]];
+    }
     default: {
-      const auto touched = ids_touched(*mreq);
-      for (const auto& id : touched) {
+      for (const auto& id : ids_touched(*mreq)) {
         if (valid) valid = validate_id(id, "memory id");
       }
       break;
@@ -313,62 +392,224 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
   return rp;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Recall: vector candidates from the tiers (in parallel) and lexical candidates from the persona's BM25
+// index, fused by reciprocal rank, blended with health, spread one hop along tubules.
+// ---------------------------------------------------------------------------------------------
+
 struct RecallGather {
   size_t pending = 0;
-  std::vector<TierHit> hits;
+  std::vector<TierHit> vector_hits;
+  std::vector<Bm25Index::Hit> lexical_hits;
   std::string error;
   caf::response_promise rp;
   std::shared_ptr<pb::Request> req;
+  RankMode mode = RankMode::hybrid;
+  bool spread = true;
+  TimeUs now_us = 0;
 };
+
+RankMode mode_of(const pb::RecallRequest& r, const MemoryPolicy& p) {
+  switch (r.mode()) {
+    case pb::VECTOR: return RankMode::vector;
+    case pb::LEXICAL: return RankMode::lexical;
+    case pb::HYBRID: return RankMode::hybrid;
+    default:
+      return p.recall_mode == "vector" ? RankMode::vector
+             : p.recall_mode == "lexical" ? RankMode::lexical
+                                          : RankMode::hybrid;
+  }
+}
+
+bool record_matches(const pb::MemoryItem& item, const pb::RecallFilter& f) {
+  for (const auto& t : f.tags()) {
+    if (std::find(item.tags().begin(), item.tags().end(), t) == item.tags().end()) return false;
+  }
+  for (const auto& [k, v] : f.metadata()) {
+    auto it = item.metadata().find(k);
+    if (it == item.metadata().end() || it->second != v) return false;
+  }
+  if (f.created_after_us() != 0 && item.created_at_us() < f.created_after_us()) return false;
+  if (f.created_before_us() != 0 && item.created_at_us() > f.created_before_us()) return false;
+  return true;
+}
 
 void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
   constexpr uint32_t method = pb::Request::kRecall;
+  auto& st = self->state;
   if (!g->error.empty()) {
     deliver(g->rp, method,
             error_response(make_error(ErrorCode::unavailable, "recall failed: " + g->error)));
     return;
   }
   const auto& r = g->req->recall();
-  std::stable_sort(g->hits.begin(), g->hits.end(), [](const TierHit& a, const TierHit& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.item.id() < b.item.id();
+  const auto& f = r.filter();
+  bool record_filters = f.tags_size() > 0 || f.metadata_size() > 0;
+  const auto& policy = st.ctx->policy;
+
+  std::sort(g->vector_hits.begin(), g->vector_hits.end(), [](const TierHit& a, const TierHit& b) {
+    return a.similarity != b.similarity ? a.similarity > b.similarity : a.id < b.id;
   });
-  if (g->hits.size() > r.k()) g->hits.resize(r.k());
+  std::vector<ScoredId> vec_list, lex_list;
+  std::unordered_map<std::string, double> health;
+  std::unordered_map<std::string, const TierHit*> tier_hit;
+  for (const auto& h : g->vector_hits) {
+    vec_list.push_back({h.id, h.similarity});
+    health[h.id] = h.health;
+    tier_hit[h.id] = &h;
+  }
+  for (const auto& h : g->lexical_hits) {
+    auto it = st.by_ordinal.find(h.doc);
+    if (it != st.by_ordinal.end()) lex_list.push_back({it->second.id, h.score});
+  }
+
+  // Records: needed for every returned item, for lexical-only candidates (their health) and, with
+  // record filters, for every candidate.
+  std::unordered_map<std::string, std::optional<pb::MemoryItem>> records;
+  auto fetch = [&](const std::vector<std::string>& ids) {
+    std::vector<std::string> missing;
+    for (const auto& id : ids) {
+      if (!records.count(id)) missing.push_back(id);
+    }
+    if (missing.empty()) return;
+    auto got = st.writer->read_items(missing);
+    for (size_t i = 0; i < missing.size(); ++i) {
+      if (got[i]) {
+        double h = st.ctx->health.at(HealthValue{got[i]->health(), got[i]->health_updated_at_us()},
+                                     got[i]->tier(), g->now_us, st.temperature);
+        health.try_emplace(missing[i], h);
+      }
+      records.emplace(missing[i], std::move(got[i]));
+    }
+  };
+  auto health_of = [&](const std::string& id) -> std::optional<double> {
+    auto rec = records.find(id);
+    if (rec != records.end()) {
+      if (!rec->second || !record_matches(*rec->second, f)) return std::nullopt;
+    }
+    auto h = health.find(id);
+    if (h == health.end()) return std::nullopt;
+    if (f.min_health() > 0 && h->second < f.min_health()) return std::nullopt;
+    return h->second;
+  };
+  {
+    std::vector<std::string> need;
+    for (const auto& s : lex_list) {
+      if (record_filters || !health.count(s.id)) need.push_back(s.id);
+    }
+    if (record_filters) {
+      for (const auto& s : vec_list) need.push_back(s.id);
+    }
+    fetch(need);
+  }
+  RankParams params;
+  params.rrf_k = policy.rrf_k;
+  params.vector_weight = policy.vector_weight;
+  params.lexical_weight = policy.lexical_weight;
+  params.health_weight = policy.health_weight;
+  auto ranked = fuse(vec_list, lex_list, g->mode, params, health_of);
+  if (g->spread && !ranked.empty()) {
+    auto top = ranked;
+    sort_and_truncate(top, r.k());
+    std::vector<std::pair<std::string, double>> seeds;
+    for (const auto& h : top) seeds.emplace_back(h.id, h.score);
+    auto reached = st.writer->tubules().spread(seeds, g->now_us, true);
+    std::vector<std::string> reached_ids;
+    for (const auto& x : reached) reached_ids.push_back(x.id);
+    fetch(reached_ids);
+    std::vector<SpreadHit> spread_hits;
+    for (auto& x : reached) spread_hits.push_back({x.id, x.activation, x.source});
+    add_spread(ranked, spread_hits, health_of);
+  }
+  sort_and_truncate(ranked, r.k());
+  std::vector<std::string> final_ids;
+  for (const auto& h : ranked) final_ids.push_back(h.id);
+  fetch(final_ids);
+
   pb::Response resp;
   auto* out = resp.mutable_recall();
-  std::vector<std::string> ids;
-  for (auto& h : g->hits) {
+  std::vector<std::string> returned;
+  for (const auto& h : ranked) {
+    auto rec = records.find(h.id);
+    if (rec == records.end() || !rec->second) continue;
     auto* hit = out->add_hits();
-    ids.push_back(h.item.id());
-    *hit->mutable_item() = std::move(h.item);
+    pb::MemoryItem item = *rec->second;
+    item.set_health(h.health);
+    item.set_health_updated_at_us(std::max(g->now_us, item.health_updated_at_us()));
+    hit->set_tier(item.tier());
+    *hit->mutable_item() = std::move(item);
     hit->set_score(h.score);
     hit->set_similarity(h.similarity);
     hit->set_health(h.health);
     hit->set_vector_rank(h.vector_rank);
-    if (!h.embedding.empty()) hit->mutable_embedding()->Add(h.embedding.begin(), h.embedding.end());
+    hit->set_lexical_rank(h.lexical_rank);
+    hit->set_via_item_id(h.via);
+    hit->set_fused(h.fused);
+    hit->set_activation(h.activation);
+    if (r.include_embedding()) {
+      auto th = tier_hit.find(h.id);
+      if (th != tier_hit.end() && !th->second->embedding.empty()) {
+        hit->mutable_embedding()->Add(th->second->embedding.begin(), th->second->embedding.end());
+      } else if (auto vec = st.writer->read_vector(h.id)) {
+        hit->mutable_embedding()->Add(vec->begin(), vec->end());
+      }
+    }
+    returned.push_back(h.id);
   }
   deliver(g->rp, method, resp);
-  if (!r.no_reinforce() && !ids.empty()) {
+  if (!r.no_reinforce() && !returned.empty()) {
     PendingWrite w;
-    w.touch_ids = std::move(ids);
-    self->state.queue.push_back(std::move(w));
+    w.recalled = std::move(returned);
+    st.queue.push_back(std::move(w));
     pump(self);
   }
 }
 
 caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) {
-  auto& ctx = *self->state.ctx;
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
   auto mreq = std::make_shared<pb::Request>(*req);
   auto* r = mreq->mutable_recall();
-  if (auto s = validate_recall(*r, ctx.policy); !s) return reply_error(pb::Request::kRecall, s.error());
-  auto rp = self->make_response_promise();
+  if (auto s = validate_recall(*r, ctx.policy); !s) {
+    return reply_error(pb::Request::kRecall, s.error());
+  }
+  auto g = std::make_shared<RecallGather>();
+  g->rp = self->make_response_promise();
+  g->req = mreq;
+  g->mode = mode_of(*r, ctx.policy);
+  g->spread = r->has_spread() ? r->spread() : ctx.policy.recall_spread;
+  g->now_us = ctx.clock->now_us();
+  st.last_activity_us = g->now_us;
+  bool record_filters = r->filter().tags_size() > 0 || r->filter().metadata_size() > 0;
+  size_t depth = std::max(kMinCandidates, r->k() * (record_filters ? ctx.policy.overfetch : 2));
+  std::vector<pb::Tier> tiers;
+  for (int t : r->tiers()) tiers.push_back(static_cast<pb::Tier>(t));
+  if (tiers.empty()) tiers.assign(kTiers.begin(), kTiers.end());
+  std::sort(tiers.begin(), tiers.end());
+  tiers.erase(std::unique(tiers.begin(), tiers.end()), tiers.end());
+
+  if (g->mode != RankMode::vector && !r->query().empty()) {
+    std::array<bool, 3> wanted{};
+    for (auto t : tiers) wanted[slot(t)] = true;
+    const auto& f = r->filter();
+    g->lexical_hits = st.lexical.search(r->query(), depth, [&](uint64_t doc) {
+      auto it = st.by_ordinal.find(doc);
+      if (it == st.by_ordinal.end() || !wanted[slot(it->second.tier)]) return false;
+      if (f.created_after_us() != 0 && it->second.created_at_us < f.created_after_us()) return false;
+      if (f.created_before_us() != 0 && it->second.created_at_us > f.created_before_us()) {
+        return false;
+      }
+      return true;
+    });
+  }
+  if (g->mode == RankMode::lexical) {
+    finish_recall(self, g);
+    return g->rp;
+  }
   std::vector<std::string> texts;
   if (r->query_embedding().empty()) texts.push_back(r->query());
   with_embeddings(self, std::move(texts), [=](Result<std::vector<std::vector<float>>> emb) {
-    auto& st = self->state;
-    auto g = std::make_shared<RecallGather>();
-    g->rp = rp;
-    g->req = mreq;
+    auto& s = self->state;
     if (!emb) {
       deliver(g->rp, pb::Request::kRecall, error_response(emb.error()));
       return;
@@ -380,30 +621,20 @@ caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) 
     } else {
       search->query.assign(rr.query_embedding().begin(), rr.query_embedding().end());
     }
-    search->k = rr.k();
+    search->k = depth;
     search->filter.min_health = rr.filter().min_health();
     search->filter.created_after_us = rr.filter().created_after_us();
     search->filter.created_before_us = rr.filter().created_before_us();
-    search->tags.assign(rr.filter().tags().begin(), rr.filter().tags().end());
-    for (const auto& [k, v] : rr.filter().metadata()) search->metadata.emplace_back(k, v);
-    std::sort(search->metadata.begin(), search->metadata.end());
     search->include_embedding = rr.include_embedding();
-    search->health_weight = st.ctx->policy.health_weight;
-    search->overfetch = st.ctx->policy.overfetch;
-    search->now_us = st.ctx->clock->now_us();
-    std::vector<pb::Tier> tiers;
-    for (int t : rr.tiers()) tiers.push_back(static_cast<pb::Tier>(t));
-    if (tiers.empty()) tiers.assign(kTiers.begin(), kTiers.end());
-    std::sort(tiers.begin(), tiers.end());
-    tiers.erase(std::unique(tiers.begin(), tiers.end()), tiers.end());
+    search->now_us = g->now_us;
+    search->temperature = s.temperature;
     g->pending = tiers.size();
     TierSearchPtr q = search;
     for (pb::Tier t : tiers) {
-      self->request(st.tiers[slot(t)], timeout_of(*st.ctx), search_atom::value, q)
+      self->request(s.tiers[slot(t)], timeout_of(*s.ctx), search_atom::value, q)
           .then(
               [=](TierSearchResultPtr res) {
-                if (!res->error.empty()) g->error = res->error;
-                g->hits.insert(g->hits.end(), res->hits.begin(), res->hits.end());
+                g->vector_hits.insert(g->vector_hits.end(), res->hits.begin(), res->hits.end());
                 if (--g->pending == 0) finish_recall(self, g);
               },
               [=](caf::error& e) {
@@ -412,7 +643,140 @@ caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) 
               });
     }
   });
-  return rp;
+  return g->rp;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lymphatic consolidation and working memory
+// ---------------------------------------------------------------------------------------------
+
+double current_temperature(const PersonaState& st, TimeUs now) {
+  const auto& p = st.ctx->policy;
+  auto schedule = parse_schedule(p.annealing_schedule);
+  if (!schedule) return 0;
+  double pressure = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    size_t cap = p.capacity(kTiers[i]);
+    if (cap > 0) pressure = std::max(pressure, static_cast<double>(st.tier_counts[i]) / cap);
+  }
+  double idle_hours =
+      static_cast<double>(std::max<TimeUs>(0, now - st.last_activity_us)) / kUsPerHour;
+  return temperature(*schedule, p.annealing_intensity, pressure, idle_hours, p.annealing_max);
+}
+
+// One lymphatic tick: the tiers propose (at most the batch size checked in all), the persona writes.
+void run_tick(Self* self, caf::response_promise rp) {
+  auto& st = self->state;
+  if (st.tick_running) {
+    if (rp.pending()) {
+      deliver(rp, pb::Request::kConsolidate,
+              error_response(make_error(ErrorCode::unavailable,
+                                        "a consolidation tick is already running; retry")));
+    }
+    return;
+  }
+  st.tick_running = true;
+  TimeUs now = st.ctx->clock->now_us();
+  st.temperature = current_temperature(st, now);
+  size_t total = st.tier_counts[0] + st.tier_counts[1] + st.tier_counts[2];
+  size_t batch = st.ctx->policy.lymphatic_batch;
+  struct Gather {
+    size_t pending = 3;
+    std::vector<ConsolidationAction> actions;
+    size_t checked = 0;
+    caf::response_promise rp;
+  };
+  auto g = std::make_shared<Gather>();
+  g->rp = rp;
+  double temp = st.temperature;
+  auto finish = [self, g, temp]() {
+    auto& s = self->state;
+    s.tick_running = false;
+    PendingWrite w;
+    w.consolidation = true;
+    w.actions = std::move(g->actions);
+    w.checked = g->checked;
+    w.temperature = temp;
+    w.rp = g->rp;
+    s.queue.push_back(std::move(w));
+    pump(self);
+  };
+  // Each tier checks a share of the batch in proportion to its size, so a tick stays bounded.
+  size_t given = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    auto ask = std::make_shared<ConsolidationAsk>();
+    ask->temperature = temp;
+    ask->now_us = now;
+    ask->merge_base = st.ctx->policy.merge_threshold;
+    ask->budget = total == 0 ? 0 : (batch * st.tier_counts[i]) / total;
+    if (i == 2) ask->budget = batch > given ? batch - given : 0;
+    given += ask->budget;
+    if (st.tier_counts[i] == 0) ask->budget = 0;
+    self->request(st.tiers[i], timeout_of(*st.ctx), consolidate_atom::value,
+                  ConsolidationAskPtr(ask))
+        .then(
+            [=](ConsolidationProposalPtr p) {
+              if (!p->error.empty()) {
+                spdlog::warn("persona '{}': consolidation of a tier failed: {}",
+                             self->state.writer->ref().persona, p->error);
+              }
+              g->actions.insert(g->actions.end(), p->actions.begin(), p->actions.end());
+              g->checked += p->checked;
+              if (--g->pending == 0) finish();
+            },
+            [=](caf::error& e) {
+              spdlog::warn("persona '{}': a tier did not answer the consolidation tick: {}",
+                           self->state.writer->ref().persona, caf::to_string(e));
+              if (--g->pending == 0) finish();
+            });
+  }
+}
+
+caf::result<uint32_t, std::string> do_context(Self* self, const RequestPtr& req) {
+  auto& st = self->state;
+  size_t n = req->context().n() == 0 ? 10 : req->context().n();
+  n = std::min(n, st.ctx->policy.working_size);
+  struct Gather {
+    size_t pending = 3;
+    std::vector<std::pair<std::string, double>> active;
+    caf::response_promise rp;
+  };
+  auto g = std::make_shared<Gather>();
+  g->rp = self->make_response_promise();
+  TimeUs now = st.ctx->clock->now_us();
+  for (size_t i = 0; i < 3; ++i) {
+    self->request(st.tiers[i], timeout_of(*st.ctx), context_atom::value, uint64_t{n},
+                  int64_t{now}, st.temperature)
+        .then(
+            [=](ActivationsPtr a) {
+              g->active.insert(g->active.end(), a->begin(), a->end());
+              if (--g->pending > 0) return;
+              std::sort(g->active.begin(), g->active.end(), [](const auto& x, const auto& y) {
+                return x.second != y.second ? x.second > y.second : x.first < y.first;
+              });
+              if (g->active.size() > n) g->active.resize(n);
+              std::vector<std::string> ids;
+              for (const auto& x : g->active) ids.push_back(x.first);
+              auto records = self->state.writer->read_items(ids);
+              pb::Response resp;
+              for (size_t j = 0; j < ids.size(); ++j) {
+                if (!records[j]) continue;
+                auto* item = resp.mutable_context()->add_items();
+                *item->mutable_item() = self->state.writer->present(std::move(*records[j]));
+                item->set_activation(g->active[j].second);
+              }
+              deliver(g->rp, pb::Request::kContext, resp);
+            },
+            [=](caf::error& e) {
+              if (g->rp.pending()) {
+                deliver(g->rp, pb::Request::kContext,
+                        error_response(make_error(ErrorCode::unavailable,
+                                                  "context: tier did not answer: " +
+                                                      caf::to_string(e))));
+              }
+            });
+  }
+  return g->rp;
 }
 
 caf::result<uint32_t, std::string> do_get(Self* self, const RequestPtr& req) {
@@ -438,7 +802,6 @@ caf::result<uint32_t, std::string> do_stats(Self* self) {
     size_t pending = 3;
     pb::Response resp;
     caf::response_promise rp;
-    std::string error;
   };
   auto g = std::make_shared<Gather>();
   g->rp = self->make_response_promise();
@@ -449,6 +812,9 @@ caf::result<uint32_t, std::string> do_stats(Self* self) {
   ps->set_live_item_actors(st.items.size());
   auto archived = st.writer->archived_count();
   ps->set_archived(archived ? *archived : 0);
+  ps->set_temperature(st.temperature);
+  ps->set_tubules(st.writer->tubules().size());
+  *ps->mutable_consolidation() = st.writer->consolidation_totals();
   for (size_t i = 0; i < 3; ++i) {
     self->request(st.tiers[i], timeout_of(*st.ctx), tstats_atom::value)
         .then(
@@ -486,10 +852,19 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
                                                       kIdempotencyTtlUs);
   st.writer = std::make_unique<PersonaWriter>(
       *ctx->db, PersonaRef::make(tenant, persona, ctx->policy.shards), ctx->policy, ctx->health,
-      *ctx->clock, *ctx->ids);
+      *ctx->clock, *ctx->ids, ctx->policy.tubules, ctx->policy.session_window);
+  st.last_activity_us = ctx->clock->now_us();
   ctx->counters.live_personas++;
   self->attach_functor([ctx] { ctx->counters.live_personas--; });
-  auto loaded = st.writer->open();
+  auto loaded = st.writer->open([&](const pb::MemoryItem& item) {
+    ItemIndexEffect e;
+    e.id = item.id();
+    e.ordinal = item.ordinal();
+    e.tier = item.tier();
+    e.content = item.content();
+    e.created_at_us = item.created_at_us();
+    apply_index_effect(st, e);
+  });
   std::array<std::vector<ItemMeta>, 3> tier_items;
   if (loaded) {
     tier_items = std::move(*loaded);
@@ -501,6 +876,7 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
     spdlog::error("persona '{}': {} corrupt memory records skipped (get reports each by id)",
                   persona, st.writer->corrupt_items());
   }
+  st.temperature = st.writer->consolidation_totals().temperature();
   for (size_t i = 0; i < 3; ++i) {
     auto init = std::make_shared<TierManagerInit>();
     init->ref = st.writer->ref();
@@ -508,6 +884,8 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
     init->items = std::move(tier_items[i]);
     st.tiers[i] = spawn_tier_manager(self, ctx, init);
   }
+  auto interval = std::chrono::microseconds(ctx->policy.lymphatic_interval_us);
+  if (ctx->policy.lymphatic_enabled) self->delayed_send(self, interval, tick_atom::value);
   return {
       [=](handle_atom, RequestPtr req) -> caf::result<uint32_t, std::string> {
         auto& s = self->state;
@@ -521,6 +899,19 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
         switch (req->body_case()) {
           case pb::Request::kRecall: return do_recall(self, req);
           case pb::Request::kGet: return do_get(self, req);
+          case pb::Request::kContext: return do_context(self, req);
+          case pb::Request::kNeighbours: {
+            auto n = s.writer->neighbours(req->neighbours().id());
+            if (!n) return reply_error(method, n.error());
+            pb::Response resp;
+            *resp.mutable_neighbours() = std::move(*n);
+            return reply_bytes(method, resp);
+          }
+          case pb::Request::kConsolidate: {
+            auto rp = self->make_response_promise();
+            run_tick(self, rp);
+            return rp;
+          }
           case pb::Request::kHistory: {
             auto h = s.writer->history(req->history().id());
             if (!h) return reply_error(method, h.error());
@@ -547,7 +938,11 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
           case pb::Request::kForget:
           case pb::Request::kRestore:
           case pb::Request::kDelete:
-          case pb::Request::kTouch: return enqueue_write(self, req);
+          case pb::Request::kTouch:
+          case pb::Request::kLink:
+          case pb::Request::kUnlink:
+            s.last_activity_us = s.ctx->clock->now_us();
+            return enqueue_write(self, req);
           default:
             return reply_error(method, make_error(ErrorCode::invalid_argument,
                                                   "this request is not served by a persona"));
@@ -555,6 +950,10 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
       },
       [=](committed_atom, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
         on_committed(self, gno, idx, ok, msg);
+      },
+      [=](tick_atom) {
+        run_tick(self, caf::response_promise{});
+        self->delayed_send(self, interval, tick_atom::value);
       },
       [=](idle_atom, const std::string& id, caf::actor item) {
         auto& s = self->state;

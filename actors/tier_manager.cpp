@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 
@@ -12,7 +13,6 @@
 namespace nca::actors {
 namespace {
 
-constexpr int kMaxFilterRounds = 6;
 constexpr size_t kVectorFetchChunk = 1024;
 
 std::string hex(const std::string& s) {
@@ -31,18 +31,8 @@ struct TierManagerState {
   PersonaRef ref;
   std::unique_ptr<Tier> tier;
   std::string path;
+  ConsolidationCursor cursor;
 };
-
-bool record_matches(const pb::MemoryItem& item, const TierSearch& q) {
-  for (const auto& t : q.tags) {
-    if (std::find(item.tags().begin(), item.tags().end(), t) == item.tags().end()) return false;
-  }
-  for (const auto& [k, v] : q.metadata) {
-    auto it = item.metadata().find(k);
-    if (it == item.metadata().end() || it->second != v) return false;
-  }
-  return true;
-}
 
 void load_tier(TierManagerState& st, std::vector<ItemMeta> items) {
   auto& ctx = *st.ctx;
@@ -96,56 +86,77 @@ TierSearchResultPtr run_search(TierManagerState& st, const TierSearch& q) {
   auto res = std::make_shared<TierSearchResult>();
   const Tier& tier = *st.tier;
   if (tier.size() == 0 || q.k == 0) return res;
-  auto& ctx = *st.ctx;
-  bool record_filters = !q.tags.empty() || !q.metadata.empty();
-  // Health reorders within a small band, so twice k by similarity is enough to find the top k by score.
-  size_t fetch = std::min(tier.size(), record_filters ? q.k * q.overfetch : q.k * 2);
-  for (int round = 0; round < kMaxFilterRounds; ++round) {
-    auto cands = tier.search(q.query.data(), fetch, q.filter, q.now_us, q.temperature);
-    std::vector<size_t> order(cands.size());
-    std::iota(order.begin(), order.end(), 0);
-    auto score_of = [&](const TierCandidate& c) {
-      return static_cast<double>(c.similarity) *
-             (1.0 - q.health_weight + q.health_weight * c.health / 100.0);
-    };
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return score_of(cands[a]) > score_of(cands[b]); });
-    size_t take = record_filters ? order.size() : std::min(order.size(), q.k);
-    std::vector<std::string> keys;
-    keys.reserve(take);
-    for (size_t i = 0; i < take; ++i) {
-      keys.push_back(storage::item_key(st.ref.prefix, cands[order[i]].id));
+  auto cands = tier.search(q.query.data(), q.k, q.filter, q.now_us, q.temperature);
+  res->hits.reserve(cands.size());
+  for (auto& c : cands) {
+    TierHit hit;
+    hit.id = std::move(c.id);
+    hit.ordinal = c.ordinal;
+    hit.similarity = c.similarity;
+    hit.health = c.health;
+    if (q.include_embedding) {
+      if (auto vec = tier.index().vector_of(c.ordinal)) hit.embedding = std::move(*vec);
     }
-    auto values = ctx.db->multi_get(storage::Cf::items, keys);
-    res->hits.clear();
-    for (size_t i = 0; i < take && res->hits.size() < q.k; ++i) {
-      const auto& c = cands[order[i]];
-      auto& v = values[i];
-      if (!v || !v->has_value()) continue;
-      auto item = storage::decode_record<pb::MemoryItem>(**v, "memory '" + c.id + "'");
-      if (!item) {
-        ctx.counters.corrupt_records++;
-        continue;
-      }
-      if (record_filters && !record_matches(*item, q)) continue;
-      TierHit hit;
-      hit.item = std::move(*item);
-      hit.item.set_health(c.health);
-      hit.item.set_health_updated_at_us(std::max(q.now_us, hit.item.health_updated_at_us()));
-      hit.similarity = c.similarity;
-      hit.health = c.health;
-      hit.score = score_of(c);
-      hit.vector_rank = static_cast<uint32_t>(order[i] + 1);
-      if (q.include_embedding) {
-        if (auto vec = tier.index().vector_of(c.ordinal)) hit.embedding = std::move(*vec);
-      }
-      res->hits.push_back(std::move(hit));
-    }
-    bool exhausted = cands.size() < fetch || fetch >= tier.size();
-    if (res->hits.size() >= q.k || exhausted) break;
-    fetch = std::min(tier.size(), fetch * 4);
+    res->hits.push_back(std::move(hit));
   }
   return res;
+}
+
+ConsolidationProposalPtr run_consolidation(TierManagerState& st, const ConsolidationAsk& ask) {
+  auto out = std::make_shared<ConsolidationProposal>();
+  const Tier& tier = *st.tier;
+  if (tier.size() == 0) return out;
+  ConsolidationInput input;
+  auto items = tier.items();
+  switch (tier.tier()) {
+    case pb::MTM: input.mtm = std::move(items); break;
+    case pb::LTM: input.ltm = std::move(items); break;
+    default: input.stm = std::move(items); break;
+  }
+  ConsolidationOptions opts;
+  opts.batch_size = std::max<size_t>(1, ask.budget);
+  opts.merge_base = ask.merge_base;
+  SimilarItems similar = [&](const std::string& id, size_t k) {
+    std::vector<std::pair<std::string, float>> found;
+    const ItemMeta* m = tier.find(id);
+    if (m == nullptr) return found;
+    auto vec = tier.index().vector_of(m->ordinal);
+    if (!vec) return found;
+    for (const auto& c : tier.search(vec->data(), k + 1, TierFilter{}, ask.now_us, ask.temperature)) {
+      if (c.id != id) found.emplace_back(c.id, c.similarity);
+    }
+    return found;
+  };
+  auto plan = plan_consolidation(input, st.ctx->policy, st.ctx->health, ask.temperature, ask.now_us,
+                                 opts, st.cursor, similar);
+  if (!plan) {
+    out->error = plan.error().message;
+    return out;
+  }
+  st.cursor.advance(*plan, ask.now_us);
+  out->actions = std::move(plan->actions);
+  out->checked = plan->counts.checked;
+  return out;
+}
+
+ActivationsPtr most_active(const TierManagerState& st, size_t n, TimeUs now, double temperature) {
+  auto out = std::make_shared<std::vector<std::pair<std::string, double>>>();
+  for (const ItemMeta* m : st.tier->items()) {
+    double health = st.ctx->health.at(m->health, st.tier->tier(), now, temperature);
+    // Recency halves roughly every 17 hours since the last access: today's focus outranks last week's.
+    double hours = static_cast<double>(std::max<TimeUs>(0, now - m->last_access_us)) / kUsPerHour;
+    out->emplace_back(m->id, health * std::exp(-hours / 24.0));
+  }
+  auto better = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  if (out->size() > n) {
+    std::partial_sort(out->begin(), out->begin() + static_cast<long>(n), out->end(), better);
+    out->resize(n);
+  } else {
+    std::sort(out->begin(), out->end(), better);
+  }
+  return out;
 }
 
 caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeContextPtr ctx,
@@ -161,12 +172,19 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
       [=](search_atom, TierSearchPtr q) -> TierSearchResultPtr {
         return run_search(self->state, *q);
       },
+      [=](consolidate_atom, ConsolidationAskPtr ask) -> ConsolidationProposalPtr {
+        return run_consolidation(self->state, *ask);
+      },
+      [=](context_atom, uint64_t n, int64_t now, double temperature) -> ActivationsPtr {
+        return most_active(self->state, static_cast<size_t>(n), now, temperature);
+      },
       [=](apply_atom, TierEffectsPtr effects) {
         auto& s = self->state;
         for (const auto& e : *effects) {
           if (e.tier != s.tier->tier()) continue;
           if (e.remove) {
             s.tier->remove(e.meta.id);
+            s.cursor.erase(e.meta.id);
           } else if (auto r = s.tier->upsert(e.meta, e.vec.empty() ? nullptr : e.vec.data()); !r) {
             spdlog::error("persona '{}' tier {}: cannot apply change to memory '{}': {}",
                           s.ref.persona, tier_name(s.tier->tier()), e.meta.id, r.error().message);

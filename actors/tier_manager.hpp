@@ -3,7 +3,9 @@
 // A thin shell over runtime/tier.hpp. Spawned by the persona actor with the tier's stored items; on start
 // it loads the saved index (or rebuilds it from RocksDB, with a log line) and replays items changed since
 // the save. Messages:
-//   (search_atom, TierSearchPtr) -> TierSearchResultPtr   vector top-k + filters, records fetched
+//   (search_atom, TierSearchPtr) -> TierSearchResultPtr   vector top-k with in-memory filters
+//   (consolidate_atom, ConsolidationAskPtr) -> ConsolidationProposalPtr   one lymphatic tick's plan
+//   (context_atom, n, now, temperature) -> ActivationsPtr  the n most active items
 //   (apply_atom, TierEffectsPtr)                          changes already durable in RocksDB
 //   (save_atom) -> bool                                   saves the index file with its applied seq
 //   (tstats_atom) -> TierStatsPtr

@@ -60,6 +60,28 @@ MemoryPolicy policy_from(const config::Settings& s) {
   p.index_initial_capacity = static_cast<size_t>(s.index.initial_capacity);
   p.index_rebuild_deleted_ratio = s.index.rebuild_deleted_ratio;
   p.shards = static_cast<uint32_t>(s.cluster.shards);
+  p.tubules.session_strength = s.tubules.session_strength;
+  p.tubules.hebbian_rate = s.tubules.hebbian_rate;
+  p.tubules.decay_per_hour = s.tubules.decay;
+  p.tubules.consolidate_at = s.tubules.consolidate;
+  p.tubules.prune_below = s.tubules.threshold;
+  p.tubules.max_per_item = static_cast<size_t>(s.tubules.max_connections);
+  p.tubules.spread_min = s.tubules.spread_min;
+  p.tubules.spread_factor = s.tubules.spread_factor;
+  p.session_window = static_cast<size_t>(s.tubules.session_window);
+  p.rrf_k = s.recall.rrf_k;
+  p.vector_weight = s.recall.vector_weight;
+  p.lexical_weight = s.recall.lexical_weight;
+  p.recall_mode = s.recall.mode;
+  p.recall_spread = s.recall.spread;
+  p.lymphatic_enabled = s.lymphatic.enabled;
+  p.lymphatic_interval_us = s.lymphatic.interval;
+  p.lymphatic_batch = static_cast<size_t>(s.lymphatic.batch_size);
+  p.merge_threshold = s.lymphatic.merge_threshold;
+  p.annealing_schedule = s.annealing.schedule;
+  p.annealing_intensity = s.annealing.intensity;
+  p.annealing_max = s.annealing.max_temperature;
+  p.working_size = static_cast<size_t>(s.memory.working_size);
   return p;
 }
 

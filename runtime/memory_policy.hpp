@@ -6,11 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "config/settings.hpp"
 #include "proto/neuroca.pb.h"
 #include "runtime/clock.hpp"
 #include "runtime/health.hpp"
+#include "runtime/tubule_graph.hpp"
 
 namespace nca {
 
@@ -42,6 +44,23 @@ struct MemoryPolicy {
   double index_rebuild_deleted_ratio = 0.2;
 
   uint32_t shards = 64;
+
+  // Cognitive dynamics (issue #3).
+  TubuleParams tubules;
+  size_t session_window = 2;
+  double rrf_k = 60;
+  double vector_weight = 1.0;
+  double lexical_weight = 1.0;
+  std::string recall_mode = "hybrid";
+  bool recall_spread = true;
+  bool lymphatic_enabled = true;
+  TimeUs lymphatic_interval_us = 300 * kUsPerSecond;
+  size_t lymphatic_batch = 100;
+  double merge_threshold = 0.95;
+  std::string annealing_schedule = "adaptive";
+  double annealing_intensity = 0.5;
+  double annealing_max = 1.5;
+  size_t working_size = 100;
 
   size_t capacity(pb::Tier tier) const;
   TimeUs ttl_us(pb::Tier tier) const;
