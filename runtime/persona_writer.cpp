@@ -550,9 +550,22 @@ Result<Plan> PersonaWriter::plan_restore(const std::string& id, const std::strin
   // Links come back with the item where the other end is still remembered.
   for (const auto& t : rec.tubules()) {
     const std::string& other = t.a() == id ? t.b() : t.a();
-    if (!read_item(other).ok()) continue;
-    if (graph_.restore(from_pb(t))) {
-      plan.batch.put_proto(storage::Cf::links, storage::link_key(ref_.prefix, t.a(), t.b()), t);
+    if (read_item(other).ok()) {
+      if (graph_.restore(from_pb(t))) {
+        plan.batch.put_proto(storage::Cf::links, storage::link_key(ref_.prefix, t.a(), t.b()), t);
+      }
+      continue;
+    }
+    // The other end is archived too (e.g. both forgotten in one tick): hand the link to its archive
+    // record, so restoring it later brings the link back.
+    auto other_arch = read_archived(other);
+    if (!other_arch || !other_arch->has_value()) continue;
+    pb::ArchivedItem updated = **other_arch;
+    bool known = std::any_of(updated.tubules().begin(), updated.tubules().end(),
+                             [&](const pb::Tubule& x) { return x.a() == t.a() && x.b() == t.b(); });
+    if (!known) {
+      *updated.add_tubules() = t;
+      plan.batch.put_proto(storage::Cf::archive, storage::item_key(ref_.prefix, other), updated);
     }
   }
   TierEffect eff;
