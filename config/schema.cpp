@@ -348,7 +348,8 @@ std::vector<Def> rows() {
           "Candidates fetched per retriever, as a multiple of k.")
           .ints(1, 100),
       key("recall.vector-weight", real, at(&S::recall, &RecallSettings::vector_weight),
-          "Weight of the vector ranking in hybrid fusion.")
+          "Weight of the vector ranking in hybrid fusion (0.3 suits the offline hashing embedder; "
+          "use 1 with a semantic embedder).")
           .reals(0, 10),
       key("recall.lexical-weight", real, at(&S::recall, &RecallSettings::lexical_weight),
           "Weight of the lexical (BM25) ranking in hybrid fusion.")

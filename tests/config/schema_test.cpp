@@ -84,7 +84,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"recall.rrf-k", "60"},
       {"recall.health-weight", "0.15"},
       {"recall.overfetch", "4"},
-      {"recall.vector-weight", "1"},
+      {"recall.vector-weight", "0.3"},
       {"recall.lexical-weight", "1"},
       {"index.m", "16"},
       {"index.ef-construction", "200"},

@@ -1,0 +1,35 @@
+// nca-bench: neuroca's benchmarks. `nca-bench <subcommand> [options]`.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "bench/subcommands.hpp"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"locomo", "turn-level evidence recall on LoCoMo per retrieval mode vs plain BM25",
+     nca::bench::run_locomo},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
+    std::cout << "usage: nca-bench <subcommand> [options]\nsubcommands:\n";
+    for (const auto& s : kSubcommands) std::cout << "  " << s.name << "  " << s.summary << "\n";
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& s : kSubcommands) {
+    if (std::strcmp(argv[1], s.name) == 0) return s.run(std::vector<std::string>(argv + 2, argv + argc));
+  }
+  std::cerr << "nca-bench: unknown subcommand '" << argv[1] << "'\n";
+  return 2;
+}

@@ -1,0 +1,15 @@
+// bench/subcommands.hpp: the entry points of nca-bench's subcommands. Each takes the arguments after
+// its name, prints its result on stdout (a table, or one JSON object with --json) and progress on
+// stderr, and returns the process exit code: 0 on success, 1 when the benchmark could not run, 2 for
+// bad arguments.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nca::bench {
+
+// Turn-level evidence recall on LoCoMo conversations, per retrieval mode, against a plain BM25.
+int run_locomo(const std::vector<std::string>& args);
+
+}  // namespace nca::bench
