@@ -856,15 +856,8 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
   st.last_activity_us = ctx->clock->now_us();
   ctx->counters.live_personas++;
   self->attach_functor([ctx] { ctx->counters.live_personas--; });
-  auto loaded = st.writer->open([&](const pb::MemoryItem& item) {
-    ItemIndexEffect e;
-    e.id = item.id();
-    e.ordinal = item.ordinal();
-    e.tier = item.tier();
-    e.content = item.content();
-    e.created_at_us = item.created_at_us();
-    apply_index_effect(st, e);
-  });
+  auto loaded = st.writer->open(
+      [&](const pb::MemoryItem& item) { apply_index_effect(st, index_effect_of(item, true)); });
   std::array<std::vector<ItemMeta>, 3> tier_items;
   if (loaded) {
     tier_items = std::move(*loaded);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "nca/result.hpp"
+#include "nca/uuid_v7.hpp"
 #include "runtime/clock.hpp"
 
 namespace nca {
@@ -23,9 +24,7 @@ class IdGenerator {
  private:
   const Clock& clock_;
   std::mutex mu_;
-  std::mt19937_64 rng_;
-  int64_t last_ms_ = 0;
-  uint16_t counter_ = 0;
+  UuidV7 uuid_;
 };
 
 // Ids (items, personas, tenants, sessions) are 1..128 bytes of [A-Za-z0-9._:@-]: printable, no separators

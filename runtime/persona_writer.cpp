@@ -204,7 +204,7 @@ void PersonaWriter::add_session_links(Plan& plan, const pb::MemoryItem& item, Ti
   while (tail.size() > session_window_) tail.pop_front();
 }
 
-ItemIndexEffect PersonaWriter::index_effect(const pb::MemoryItem& item, bool with_content) const {
+ItemIndexEffect index_effect_of(const pb::MemoryItem& item, bool with_content) {
   ItemIndexEffect e;
   e.id = item.id();
   e.ordinal = item.ordinal();
@@ -393,7 +393,7 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
     eff.meta = meta_of(item);
     eff.vec = std::move(vectors[i]);
     plan.tier_effects.push_back(std::move(eff));
-    plan.index_effects.push_back(index_effect(item, true));
+    plan.index_effects.push_back(index_effect_of(item, true));
     plan.item_effects.push_back(ItemEffect{id, item});
     *reply->mutable_item() = std::move(item);
     reply->set_created(true);
@@ -456,7 +456,7 @@ Result<Plan> PersonaWriter::plan_update(const pb::UpdateRequest& req, std::vecto
   eff.meta = meta_of(item);
   if (req.has_content()) eff.vec = std::move(new_vec);
   plan.tier_effects.push_back(std::move(eff));
-  plan.index_effects.push_back(index_effect(item, req.has_content()));
+  plan.index_effects.push_back(index_effect_of(item, req.has_content()));
   plan.item_effects.push_back(ItemEffect{item.id(), item});
   *plan.response.mutable_update()->mutable_item() = present(std::move(item));
   return plan;
@@ -490,7 +490,7 @@ Status PersonaWriter::archive_item(Plan& plan, const pb::MemoryItem& item, const
   eff.remove = true;
   eff.meta = meta_of(item);
   plan.tier_effects.push_back(std::move(eff));
-  ItemIndexEffect ie = index_effect(item, false);
+  ItemIndexEffect ie = index_effect_of(item, false);
   ie.remove = true;
   plan.index_effects.push_back(std::move(ie));
   plan.item_effects.push_back(ItemEffect{id, std::nullopt});
@@ -573,7 +573,7 @@ Result<Plan> PersonaWriter::plan_restore(const std::string& id, const std::strin
   eff.meta = meta_of(item);
   eff.vec = std::move(vec);
   plan.tier_effects.push_back(std::move(eff));
-  plan.index_effects.push_back(index_effect(item, true));
+  plan.index_effects.push_back(index_effect_of(item, true));
   plan.item_effects.push_back(ItemEffect{id, item});
   *plan.response.mutable_restore()->mutable_item() = present(std::move(item));
   return plan;
@@ -611,7 +611,7 @@ Result<Plan> PersonaWriter::plan_delete(const std::string& id, const std::string
               request_id);
   put_counters(plan);
   put_tubules(plan, graph_.remove_item(id));
-  ItemIndexEffect ie = index_effect(rec, false);
+  ItemIndexEffect ie = index_effect_of(rec, false);
   ie.remove = true;
   plan.index_effects.push_back(std::move(ie));
   if (rec.tier() != pb::TIER_UNSPECIFIED) {
@@ -740,7 +740,7 @@ Result<Plan> PersonaWriter::plan_consolidation(const std::vector<ConsolidationAc
         in.meta = meta_of(moved);
         in.vec = std::move(*vec);
         plan.tier_effects.push_back(std::move(in));
-        plan.index_effects.push_back(index_effect(moved, false));
+        plan.index_effects.push_back(index_effect_of(moved, false));
         plan.item_effects.push_back(ItemEffect{moved.id(), moved});
         if (a.kind == ConsolidationAction::promote) {
           tick.set_promoted(tick.promoted() + 1);
@@ -790,7 +790,7 @@ Result<Plan> PersonaWriter::plan_consolidation(const std::vector<ConsolidationAc
         eff.tier = k.tier();
         eff.meta = meta_of(k);
         plan.tier_effects.push_back(std::move(eff));
-        plan.index_effects.push_back(index_effect(k, false));
+        plan.index_effects.push_back(index_effect_of(k, false));
         plan.item_effects.push_back(ItemEffect{k.id(), k});
         touched.insert(k.id());
         tick.set_merged(tick.merged() + 1);

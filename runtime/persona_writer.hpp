@@ -61,6 +61,8 @@ struct ItemIndexEffect {
   TimeUs created_at_us = 0;
 };
 
+ItemIndexEffect index_effect_of(const pb::MemoryItem& item, bool with_content);
+
 // A change to an item's cached record (item actors): nullopt means the item is gone.
 struct ItemEffect {
   std::string id;
@@ -158,7 +160,6 @@ class PersonaWriter {
   void put_tubules(Plan& plan, const std::vector<TubuleChange>& changes);
   std::vector<Tubule> tubules_of(const std::string& id) const;
   void add_session_links(Plan& plan, const pb::MemoryItem& item, TimeUs now);
-  ItemIndexEffect index_effect(const pb::MemoryItem& item, bool with_content) const;
   Status archive_item(Plan& plan, const pb::MemoryItem& item, const std::string& reason,
                       pb::HistoryAction action, const std::string& merged_into,
                       const std::string& request_id);

@@ -12,6 +12,8 @@
 #include <random>
 #include <string>
 
+#include "nca/uuid_v7.hpp"
+
 namespace nca::sdk {
 
 class RequestIdGenerator {
@@ -21,9 +23,7 @@ class RequestIdGenerator {
 
  private:
   std::mutex mu_;
-  std::mt19937_64 rng_;
-  int64_t last_ms_ = 0;
-  uint16_t counter_ = 0;
+  UuidV7 uuid_;
 };
 
 }  // namespace nca::sdk
