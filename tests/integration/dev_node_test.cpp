@@ -59,6 +59,12 @@ TEST_F(DevNodeTest, CliRememberRecallAndCleanShutdown) {
   ASSERT_EQ(recalled.exit_code, 0) << recalled.out;
   EXPECT_NE(recalled.out.find("peanuts"), std::string::npos) << recalled.out;
   EXPECT_EQ(recalled.out.find("green"), std::string::npos) << "k=1 returns only the best hit";
+  auto tick = nca({"--json", "consolidate", "--persona", "ada"});
+  ASSERT_EQ(tick.exit_code, 0) << tick.out;
+  EXPECT_NE(tick.out.find("\"ticks\""), std::string::npos) << tick.out;
+  auto context = nca({"context", "--persona", "ada", "-n", "2"});
+  ASSERT_EQ(context.exit_code, 0) << context.out;
+  EXPECT_NE(context.out.find("peanuts"), std::string::npos) << context.out;
   auto missing = nca({"get", "no-such-memory"});
   EXPECT_EQ(missing.exit_code, 3) << "not found has its own exit code: " << missing.out;
 
