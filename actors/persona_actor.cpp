@@ -56,6 +56,7 @@ struct ItemRef {
   std::string id;
   pb::Tier tier = pb::STM;
   TimeUs created_at_us = 0;
+  HealthValue health;  // lets lexical candidates be ranked without reading their records
 };
 
 struct PersonaState {
@@ -100,7 +101,7 @@ void apply_index_effect(PersonaState& st, const ItemIndexEffect& e) {
   if (e.remove) return forget_ref(st, e.id);
   auto [it, inserted] = st.by_ordinal.try_emplace(e.ordinal);
   if (!inserted) st.tier_counts[slot(it->second.tier)]--;
-  it->second = ItemRef{e.id, e.tier, e.created_at_us};
+  it->second = ItemRef{e.id, e.tier, e.created_at_us, e.health};
   st.tier_counts[slot(e.tier)]++;
   st.ordinal_of[e.id] = e.ordinal;
   if (!e.content.empty()) st.lexical.add(e.ordinal, e.content);
@@ -460,7 +461,10 @@ void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
   }
   for (const auto& h : g->lexical_hits) {
     auto it = st.by_ordinal.find(h.doc);
-    if (it != st.by_ordinal.end()) lex_list.push_back({it->second.id, h.score});
+    if (it == st.by_ordinal.end()) continue;
+    lex_list.push_back({it->second.id, h.score});
+    health.try_emplace(it->second.id, st.ctx->health.at(it->second.health, it->second.tier,
+                                                         g->now_us, st.temperature));
   }
 
   // Records: needed for every returned item, for lexical-only candidates (their health) and, with
@@ -492,14 +496,10 @@ void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
     if (f.min_health() > 0 && h->second < f.min_health()) return std::nullopt;
     return h->second;
   };
-  {
+  if (record_filters) {
     std::vector<std::string> need;
-    for (const auto& s : lex_list) {
-      if (record_filters || !health.count(s.id)) need.push_back(s.id);
-    }
-    if (record_filters) {
-      for (const auto& s : vec_list) need.push_back(s.id);
-    }
+    for (const auto& s : lex_list) need.push_back(s.id);
+    for (const auto& s : vec_list) need.push_back(s.id);
     fetch(need);
   }
   RankParams params;
@@ -515,7 +515,19 @@ void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
     for (const auto& h : top) seeds.emplace_back(h.id, h.score);
     auto reached = st.writer->tubules().spread(seeds, g->now_us, true);
     std::vector<std::string> reached_ids;
-    for (const auto& x : reached) reached_ids.push_back(x.id);
+    std::array<bool, 3> wanted{r.tiers_size() == 0, r.tiers_size() == 0, r.tiers_size() == 0};
+    for (int t : r.tiers()) wanted[slot(static_cast<pb::Tier>(t))] = true;
+    for (const auto& x : reached) {
+      auto ord = st.ordinal_of.find(x.id);
+      if (ord == st.ordinal_of.end()) continue;
+      const ItemRef& ref = st.by_ordinal.at(ord->second);
+      // Items reached through a tubule obey the same tier and time filters as the others.
+      if (!wanted[slot(ref.tier)]) continue;
+      if (f.created_after_us() != 0 && ref.created_at_us < f.created_after_us()) continue;
+      if (f.created_before_us() != 0 && ref.created_at_us > f.created_before_us()) continue;
+      health.try_emplace(x.id, st.ctx->health.at(ref.health, ref.tier, g->now_us, st.temperature));
+      if (record_filters) reached_ids.push_back(x.id);
+    }
     fetch(reached_ids);
     std::vector<SpreadHit> spread_hits;
     for (auto& x : reached) spread_hits.push_back({x.id, x.activation, x.source});

@@ -15,6 +15,10 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"recall",
+     "ingest and vector recall of one node (SDK and in-process) vs raw hnswlib, FAISS HNSW and a "
+     "raw CAF round trip",
+     nca::bench::run_recall},
     {"locomo", "turn-level evidence recall on LoCoMo per retrieval mode vs plain BM25",
      nca::bench::run_locomo},
 };

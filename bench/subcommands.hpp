@@ -9,6 +9,9 @@
 
 namespace nca::bench {
 
+// Vector recall and ingest of one node against raw hnswlib, FAISS and raw CAF messaging.
+int run_recall(const std::vector<std::string>& args);
+
 // Turn-level evidence recall on LoCoMo conversations, per retrieval mode, against a plain BM25.
 int run_locomo(const std::vector<std::string>& args);
 

@@ -210,6 +210,7 @@ ItemIndexEffect index_effect_of(const pb::MemoryItem& item, bool with_content) {
   e.ordinal = item.ordinal();
   e.tier = item.tier();
   e.created_at_us = item.created_at_us();
+  e.health = HealthValue{item.health(), item.health_updated_at_us()};
   if (with_content) e.content = item.content();
   return e;
 }
@@ -649,6 +650,7 @@ Result<Plan> PersonaWriter::plan_touch(const std::vector<std::string>& ids, bool
     eff.tier = item.tier();
     eff.meta = meta_of(item);
     plan.tier_effects.push_back(std::move(eff));
+    plan.index_effects.push_back(index_effect_of(item, false));
     plan.item_effects.push_back(ItemEffect{id, item});
     if (acknowledged && !plan.response.has_touch()) {
       *plan.response.mutable_touch()->mutable_item() = present(std::move(item));

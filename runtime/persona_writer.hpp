@@ -59,6 +59,7 @@ struct ItemIndexEffect {
   pb::Tier tier = pb::TIER_UNSPECIFIED;
   std::string content;
   TimeUs created_at_us = 0;
+  HealthValue health;
 };
 
 ItemIndexEffect index_effect_of(const pb::MemoryItem& item, bool with_content);

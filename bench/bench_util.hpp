@@ -1,0 +1,73 @@
+// bench/bench_util.hpp: small helpers shared by nca-bench's subcommands: wall-clock timing,
+// latency percentiles, the process's resident set size, a temporary directory that removes itself,
+// and progress lines on stderr (stdout is reserved for the result: a table or one JSON object).
+//
+// Everything here is plain data or free functions without shared state; each object is owned by
+// the subcommand that made it and used from one thread unless stated otherwise.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nca::bench {
+
+// Monotonic stopwatch in microseconds, started on construction.
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  void restart() { start_ = std::chrono::steady_clock::now(); }
+  double elapsed_us() const {
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start_)
+        .count();
+  }
+  double elapsed_s() const { return elapsed_us() / 1e6; }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Latency samples in microseconds. percentile() uses the nearest-rank definition (p in [0,100]), so
+// p99 of 1,000 samples is the 990th smallest; 0 for no samples.
+class Latencies {
+ public:
+  void reserve(size_t n) { samples_.reserve(n); }
+  void add(double us) { samples_.push_back(us); }
+  size_t size() const { return samples_.size(); }
+  double percentile(double p) const;
+  double mean() const;
+
+ private:
+  std::vector<double> samples_;
+};
+
+// Resident set size of this process in bytes, from /proc/self/statm; 0 if it cannot be read.
+uint64_t resident_bytes();
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+// path() is empty if it could not be created.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// One progress line on stderr, prefixed with the seconds since the program started.
+void progress(const std::string& line);
+
+// The machine, for the report: number of online CPUs and the CPU model name.
+unsigned online_cpus();
+std::string cpu_model();
+
+// The 1-minute load average from /proc/loadavg (-1 if unreadable): on a shared machine, a load
+// above the number of cores means the timings of this run are inflated by other processes.
+double load_average_1m();
+
+}  // namespace nca::bench
