@@ -470,14 +470,10 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
 
 // ---- baselines ---------------------------------------------------------------------------------
 
-void run_raw_hnswlib(const RecallOptions& o, const Dataset& data,
-                     const std::vector<std::vector<int64_t>>& truth, Results* r) {
-  progress("raw hnswlib: single-thread addPoint of " + std::to_string(data.size()) + " items");
-  RawHnswlib index(data.dim, data.size(), o.m, o.ef_construction, kIndexSeed);
-  Stopwatch sw;
-  for (size_t i = 0; i < data.size(); ++i) index.add(data.row(i), i);
-  r->raw_hnswlib_insert_per_s = static_cast<double>(data.size()) / sw.elapsed_s();
-  index.set_ef(std::max(o.ef_search, kK));
+// Times every query against a baseline index (anything with search(query, k) -> rows) and scores it.
+template <class Index>
+void measure_baseline_searches(const Dataset& data, const std::vector<std::vector<int64_t>>& truth,
+                               Index& index, double* p50_us, double* p99_us, double* recall) {
   Latencies lat;
   std::vector<std::vector<int64_t>> found;
   (void)timed_queries(
@@ -487,9 +483,21 @@ void run_raw_hnswlib(const RecallOptions& o, const Dataset& data,
         return {};
       },
       &lat, &found);
-  r->raw_hnswlib_p50_us = lat.percentile(50);
-  r->raw_hnswlib_p99_us = lat.percentile(99);
-  r->raw_hnswlib_recall_at_10 = recall_at_k(truth, found, kK);
+  *p50_us = lat.percentile(50);
+  *p99_us = lat.percentile(99);
+  *recall = recall_at_k(truth, found, kK);
+}
+
+void run_raw_hnswlib(const RecallOptions& o, const Dataset& data,
+                     const std::vector<std::vector<int64_t>>& truth, Results* r) {
+  progress("raw hnswlib: single-thread addPoint of " + std::to_string(data.size()) + " items");
+  RawHnswlib index(data.dim, data.size(), o.m, o.ef_construction, kIndexSeed);
+  Stopwatch sw;
+  for (size_t i = 0; i < data.size(); ++i) index.add(data.row(i), i);
+  r->raw_hnswlib_insert_per_s = static_cast<double>(data.size()) / sw.elapsed_s();
+  index.set_ef(std::max(o.ef_search, kK));
+  measure_baseline_searches(data, truth, index, &r->raw_hnswlib_p50_us, &r->raw_hnswlib_p99_us,
+                            &r->raw_hnswlib_recall_at_10);
 }
 
 void run_faiss_hnsw(const RecallOptions& o, const Dataset& data,
@@ -512,18 +520,8 @@ void run_faiss_hnsw(const RecallOptions& o, const Dataset& data,
   r->faiss_build_threads = build_threads;
   faiss_baseline::use_threads(1);
   index.set_ef_search(std::max(o.ef_search, kK));
-  Latencies lat;
-  std::vector<std::vector<int64_t>> found;
-  (void)timed_queries(
-      data.query_count(),
-      [&](size_t q, std::vector<int64_t>* rows) -> Status {
-        *rows = index.search(data.query(q), kK);
-        return {};
-      },
-      &lat, &found);
-  r->faiss_hnsw_p50_us = lat.percentile(50);
-  r->faiss_hnsw_p99_us = lat.percentile(99);
-  r->faiss_hnsw_recall_at_10 = recall_at_k(truth, found, kK);
+  measure_baseline_searches(data, truth, index, &r->faiss_hnsw_p50_us, &r->faiss_hnsw_p99_us,
+                            &r->faiss_hnsw_recall_at_10);
 }
 
 // ---- output ------------------------------------------------------------------------------------
