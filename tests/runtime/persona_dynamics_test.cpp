@@ -5,59 +5,19 @@
 #include <filesystem>
 
 #include "runtime/persona_writer.hpp"
+#include "tests/runtime/persona_writer_fixture.hpp"
 
 namespace nca {
 namespace {
 
-class PersonaDynamicsTest : public ::testing::Test {
+class PersonaDynamicsTest : public testing::PersonaWriterFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nca-pd-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    storage::Db::Options o;
-    o.path = dir_ + "/db";
-    auto db = storage::Db::open(o);
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    policy_.dim = 4;
-    health_ = HealthModel(policy_.health);
-    writer_ = open_writer();
-  }
-  void TearDown() override {
-    writer_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  std::unique_ptr<PersonaWriter> open_writer() {
-    auto w = std::make_unique<PersonaWriter>(*db_, PersonaRef::make("default", "ada", 64), policy_,
-                                             health_, clock_, ids_);
-    EXPECT_TRUE(w->open().ok());
-    return w;
-  }
-  Plan commit(Result<Plan> plan) {
-    EXPECT_TRUE(plan.ok()) << (plan.ok() ? "" : plan.error().message);
-    Plan p = std::move(*plan);
-    EXPECT_TRUE(db_->commit(std::move(p.batch)).ok());
-    writer_->committed(p);
-    return p;
-  }
+  std::unique_ptr<PersonaWriter> open_writer() { return make_writer("ada"); }
   std::string remember(const std::string& content, const std::string& session = "",
                        std::vector<float> vec = {1, 0, 0, 0}) {
-    pb::MemoryInput in;
-    in.set_content(content);
-    in.set_importance(0.5);
-    in.set_session_id(session);
-    auto p = commit(writer_->plan_remember({in}, {vec}, false, ""));
+    auto p = commit(writer_->plan_remember({input(content, "", session)}, {vec}, false, ""));
     return p.response.remember().item().id();
   }
-
-  std::string dir_;
-  std::unique_ptr<storage::Db> db_;
-  MemoryPolicy policy_;
-  HealthModel health_;
-  ManualClock clock_;
-  IdGenerator ids_{clock_, 3};
-  std::unique_ptr<PersonaWriter> writer_;
 };
 
 TEST_F(PersonaDynamicsTest, SessionItemsLinkToTheLastTwoOfTheirSession) {
