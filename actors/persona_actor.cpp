@@ -545,11 +545,12 @@ void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
     auto rec = records.find(h.id);
     if (rec == records.end() || !rec->second) continue;
     auto* hit = out->add_hits();
-    pb::MemoryItem item = *rec->second;
-    item.set_health(h.health);
-    item.set_health_updated_at_us(std::max(g->now_us, item.health_updated_at_us()));
-    hit->set_tier(item.tier());
-    *hit->mutable_item() = std::move(item);
+    pb::MemoryItem* item = hit->mutable_item();
+    item->Swap(&*rec->second);
+    rec->second.reset();  // a record is returned once
+    item->set_health(h.health);
+    item->set_health_updated_at_us(std::max(g->now_us, item->health_updated_at_us()));
+    hit->set_tier(item->tier());
     hit->set_score(h.score);
     hit->set_similarity(h.similarity);
     hit->set_health(h.health);

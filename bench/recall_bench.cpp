@@ -58,6 +58,7 @@ struct RecallOptions {
   size_t batch = 500;
   size_t clusters = 100;
   std::string exact = "brute";
+  bool faiss = true;
   bool json = false;
 };
 
@@ -108,7 +109,8 @@ std::optional<RecallOptions> parse_options(const std::vector<std::string>& args,
       "clusters in the synthetic data")(
       "exact", po::value<std::string>(&o.exact)->default_value(o.exact),
       "ground truth: brute (SIMD brute force, every core) or faiss (IndexFlatIP; slow with the "
-      "reference BLAS Debian's libfaiss links by default)")("json", po::bool_switch(&o.json),
+      "reference BLAS Debian's libfaiss links by default)")(
+      "no-faiss", "skip the FAISS HNSW baseline (its build is the slowest part of a run)")("json", po::bool_switch(&o.json),
                                         "print one JSON object instead of a table");
   po::variables_map vm;
   try {
@@ -119,6 +121,7 @@ std::optional<RecallOptions> parse_options(const std::vector<std::string>& args,
     *exit_code = 2;
     return std::nullopt;
   }
+  o.faiss = vm.count("no-faiss") == 0;
   if (vm.count("help") > 0) {
     std::cout << desc;
     *exit_code = 0;
@@ -421,6 +424,8 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
   r->recall_inproc_p50_us = inproc.percentile(50);
   r->recall_inproc_p99_us = inproc.percentile(99);
   r->recall_at_10_inproc = recall_at_k(truth, found, kK);
+  progress("  p50 " + std::to_string(static_cast<int64_t>(r->recall_inproc_p50_us)) + " us, p99 " +
+           std::to_string(static_cast<int64_t>(r->recall_inproc_p99_us)) + " us");
 
   progress("recall through the SDK over loopback");
   Latencies sdk;
@@ -437,6 +442,8 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
   r->recall_sdk_p50_us = sdk.percentile(50);
   r->recall_sdk_p99_us = sdk.percentile(99);
   r->recall_at_10 = recall_at_k(truth, found, kK);
+  progress("  p50 " + std::to_string(static_cast<int64_t>(r->recall_sdk_p50_us)) + " us, p99 " +
+           std::to_string(static_cast<int64_t>(r->recall_sdk_p99_us)) + " us");
 
   // The same queries in the default mode: hybrid (BM25 over three of a row's words + vector, fused)
   // with tubule spreading, in-process, for its cost relative to vector-only recall.
@@ -502,8 +509,8 @@ void run_raw_hnswlib(const RecallOptions& o, const Dataset& data,
 
 void run_faiss_hnsw(const RecallOptions& o, const Dataset& data,
                     const std::vector<std::vector<int64_t>>& truth, Results* r) {
-  if (!faiss_baseline::available()) {
-    progress("FAISS: not in this build, skipped");
+  if (!faiss_baseline::available() || !o.faiss) {
+    progress(o.faiss ? "FAISS: not in this build, skipped" : "FAISS: skipped (--no-faiss)");
     return;
   }
   // Debian's libfaiss computes inner products with its scalar reference kernel, which makes a
@@ -593,7 +600,7 @@ nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const T
   j["rss_after_bytes"] = num(r.rss_after_bytes, 0);
   j["storage_settle_s"] = num(r.storage_settle_s);
   j["ground_truth"] = r.ground_truth;
-  j["faiss"] = faiss_baseline::available();
+  j["faiss"] = faiss_baseline::available() && o.faiss;
   j["nproc"] = online_cpus();
   j["cpu"] = cpu_model();
   j["loadavg_1m_start"] = num(r.load_start, 2);

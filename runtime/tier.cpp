@@ -35,21 +35,15 @@ VectorIndex::Options Tier::index_options() const {
 }
 
 Status Tier::upsert(const ItemMeta& meta, const float* vec) {
-  auto it = items_.find(meta.id);
+  auto it = ordinal_of_.find(meta.id);
   if (vec != nullptr) {
     if (auto st = index_->upsert(meta.ordinal, vec); !st) return st;
-  } else if (it == items_.end() || !index_->contains(meta.ordinal)) {
+  } else if (it == ordinal_of_.end() || !index_->contains(meta.ordinal)) {
     return make_error(ErrorCode::internal,
                       "item '" + meta.id + "' entered tier " + tier_name(tier_) +
                           " without a vector");
   }
-  if (it != items_.end() && it->second.ordinal != meta.ordinal) {
-    by_ordinal_.erase(it->second.ordinal);
-    index_->remove(it->second.ordinal);
-  }
-  by_ordinal_[meta.ordinal] = meta.id;
-  items_[meta.id] = meta;
-  applied_seq_ = std::max(applied_seq_, meta.seq);
+  put(meta);
   return {};
 }
 
@@ -58,37 +52,42 @@ Status Tier::upsert_batch(const std::vector<ItemMeta>& metas, const std::vector<
   labels.reserve(metas.size());
   for (const auto& m : metas) labels.push_back(m.ordinal);
   if (auto st = index_->upsert_batch(labels, vecs); !st) return st;
-  for (const auto& m : metas) {
-    auto it = items_.find(m.id);
-    if (it != items_.end() && it->second.ordinal != m.ordinal) {
-      by_ordinal_.erase(it->second.ordinal);
-      index_->remove(it->second.ordinal);
-    }
-    by_ordinal_[m.ordinal] = m.id;
-    items_[m.id] = m;
-    applied_seq_ = std::max(applied_seq_, m.seq);
-  }
+  for (const auto& m : metas) put(m);
   return {};
 }
 
+void Tier::put(const ItemMeta& meta) {
+  auto [it, inserted] = ordinal_of_.try_emplace(meta.id, meta.ordinal);
+  if (!inserted && it->second != meta.ordinal) {
+    // The item moved to a new ordinal (a re-embed): its old label must not answer searches.
+    items_.erase(it->second);
+    index_->remove(it->second);
+    it->second = meta.ordinal;
+  }
+  items_[meta.ordinal] = meta;
+  applied_seq_ = std::max(applied_seq_, meta.seq);
+}
+
 bool Tier::remove(const std::string& id) {
-  auto it = items_.find(id);
-  if (it == items_.end()) return false;
-  index_->remove(it->second.ordinal);
-  by_ordinal_.erase(it->second.ordinal);
-  items_.erase(it);
+  auto it = ordinal_of_.find(id);
+  if (it == ordinal_of_.end()) return false;
+  index_->remove(it->second);
+  items_.erase(it->second);
+  ordinal_of_.erase(it);
   return true;
 }
 
 const ItemMeta* Tier::find(const std::string& id) const {
-  auto it = items_.find(id);
-  return it == items_.end() ? nullptr : &it->second;
+  auto it = ordinal_of_.find(id);
+  if (it == ordinal_of_.end()) return nullptr;
+  auto m = items_.find(it->second);
+  return m == items_.end() ? nullptr : &m->second;
 }
 
 std::vector<const ItemMeta*> Tier::items() const {
   std::vector<const ItemMeta*> out;
   out.reserve(items_.size());
-  for (const auto& [id, m] : items_) out.push_back(&m);
+  for (const auto& [ordinal, m] : items_) out.push_back(&m);
   return out;
 }
 
@@ -99,9 +98,8 @@ std::vector<TierCandidate> Tier::search(const float* query, size_t k, const Tier
   bool filtered = filter.min_health > 0 || filter.created_after_us != 0 ||
                   filter.created_before_us != 0;
   auto meta_for = [&](uint64_t label) -> const ItemMeta* {
-    auto it = by_ordinal_.find(label);
-    if (it == by_ordinal_.end()) return nullptr;
-    return &items_.at(it->second);
+    auto it = items_.find(label);
+    return it == items_.end() ? nullptr : &it->second;
   };
   auto accept = [&](uint64_t label) {
     const ItemMeta* m = meta_for(label);
@@ -130,7 +128,7 @@ Status Tier::save(const std::string& path) const { return index_->save(path, app
 Tier::LoadReport Tier::load(const std::string& path, std::vector<ItemMeta> items) {
   LoadReport report;
   items_.clear();
-  by_ordinal_.clear();
+  ordinal_of_.clear();
   applied_seq_ = 0;
   uint64_t saved_seq = 0;
   auto loaded = VectorIndex::load(path, index_options());
@@ -145,13 +143,13 @@ Tier::LoadReport Tier::load(const std::string& path, std::vector<ItemMeta> items
   for (auto& m : items) {
     bool fresh = report.used_saved_index && m.seq <= saved_seq && index_->contains(m.ordinal);
     if (!fresh) report.need_vectors.push_back(m.id);
-    by_ordinal_[m.ordinal] = m.id;
+    ordinal_of_[m.id] = m.ordinal;
     applied_seq_ = std::max(applied_seq_, fresh ? m.seq : 0);
-    items_.emplace(m.id, std::move(m));
+    items_.emplace(m.ordinal, std::move(m));
   }
   if (report.used_saved_index) {
     for (uint64_t label : index_->labels()) {
-      if (by_ordinal_.count(label) == 0) {
+      if (items_.count(label) == 0) {
         index_->remove(label);
         ++report.removed_stale;
       }

@@ -88,13 +88,17 @@ class Tier {
 
  private:
   VectorIndex::Options index_options() const;
+  // Records `meta` in the table (its vector is already in the index).
+  void put(const ItemMeta& meta);
 
   pb::Tier tier_;
   const MemoryPolicy& policy_;
   const HealthModel& health_;
   std::unique_ptr<VectorIndex> index_;
-  std::unordered_map<std::string, ItemMeta> items_;
-  std::unordered_map<uint64_t, std::string> by_ordinal_;
+  // Keyed by ordinal (the index label), so a search maps each hit with one lookup; ids resolve
+  // through ordinal_of_.
+  std::unordered_map<uint64_t, ItemMeta> items_;
+  std::unordered_map<std::string, uint64_t> ordinal_of_;
   uint64_t applied_seq_ = 0;
 };
 
