@@ -97,6 +97,14 @@ std::string locator_key(std::string_view tenant, std::string_view item_id) {
   return out;
 }
 
+std::string events_prefix(uint32_t shard, std::string_view tenant) {
+  return persona_prefix(shard, tenant, std::string_view("\x02", 1));
+}
+
+std::string event_key(std::string_view events_prefix, std::string_view event_id) {
+  return item_key(events_prefix, event_id);
+}
+
 std::string node_meta_key(std::string_view name) {
   std::string out(kNodeWidePrefix);
   out.append("node").push_back('\0');

@@ -43,6 +43,10 @@ std::string lymphatic_key(std::string_view persona_prefix);
 // In links: prefix + a + '\0' + b, with a < b (callers order the pair).
 std::string link_key(std::string_view persona_prefix, std::string_view a, std::string_view b);
 std::string locator_key(std::string_view tenant, std::string_view item_id);
+// In events: a tenant's events live under persona_prefix(shard, tenant, "\x02") (no persona id can
+// hold '\x02'), keyed by event id.
+std::string events_prefix(uint32_t shard, std::string_view tenant);
+std::string event_key(std::string_view events_prefix, std::string_view event_id);
 std::string node_meta_key(std::string_view name);
 
 // The smallest key greater than every key that starts with `prefix`, for exclusive range ends.
