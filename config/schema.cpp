@@ -404,6 +404,16 @@ std::vector<Def> rows() {
           .ints(1, 100000),
       key("events.aging", duration, at(&S::events, &EventsSettings::aging),
           "Waiting time after which an event's priority is raised one step."),
+      key("events.max-wait", duration, at(&S::events, &EventsSettings::max_wait),
+          "Longest a next_event long poll waits for an event."),
+      key("events.retention", duration, at(&S::events, &EventsSettings::retention),
+          "How long an acked event stays readable by id."),
+      key("events.max-batch", integer, at(&S::events, &EventsSettings::max_batch),
+          "Most events in one publish.")
+          .ints(1, 100000),
+      key("events.max-payload-bytes", integer,
+          at(&S::events, &EventsSettings::max_payload_bytes), "Largest event payload (JSON text).")
+          .ints(16, 64 * 1024 * 1024),
       // auth
       key("auth.enabled", boolean, at(&S::auth, &AuthSettings::enabled),
           "Require credentials (API key or JWT) on the HTTP API and SDK connections."),

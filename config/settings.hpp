@@ -146,6 +146,10 @@ struct EventsSettings {
   int64_t max_attempts = 5;
   int64_t default_capacity = 4;
   TimeUs aging = 30 * kUsPerSecond;
+  TimeUs max_wait = 30 * kUsPerSecond;
+  TimeUs retention = 7 * kUsPerDay;
+  int64_t max_batch = 1000;
+  int64_t max_payload_bytes = 256 * 1024;
 };
 
 struct AuthSettings {
