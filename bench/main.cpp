@@ -21,6 +21,10 @@ constexpr Subcommand kSubcommands[] = {
      nca::bench::run_recall},
     {"locomo", "turn-level evidence recall on LoCoMo per retrieval mode vs plain BM25",
      nca::bench::run_locomo},
+    {"events",
+     "publish -> assign -> deliver -> ack with concurrent workers (in-process and SDK) vs raw "
+     "RocksDB synced writes",
+     nca::bench::run_events},
 };
 
 }  // namespace

@@ -15,4 +15,8 @@ int run_recall(const std::vector<std::string>& args);
 // Turn-level evidence recall on LoCoMo conversations, per retrieval mode, against a plain BM25.
 int run_locomo(const std::vector<std::string>& args);
 
+// The event life cycle (publish, assign, deliver, ack) under concurrent workers, in-process and
+// through the SDK, against raw RocksDB synced single-key writes with the same concurrency.
+int run_events(const std::vector<std::string>& args);
+
 }  // namespace nca::bench

@@ -1,0 +1,808 @@
+// `nca-bench events`: the event life cycle of one in-process node under load, publish -> assign ->
+// deliver -> ack, with concurrent publishers and workers, in-process (through the api actor) and
+// through the SDK over loopback, against the rate of raw RocksDB synced single-key writes with the
+// same number of threads as there are workers, all in the same run.
+//
+// Order of the run: raw RocksDB baseline (first, while nothing else writes to the disk); start a
+// node in a temp directory; create the personas (each with three skills at different proficiencies,
+// a customer relationship and a capacity, so the routing score has work to do); the in-process
+// phase; the SDK phase with the same personas (every event of the first phase is acked before the
+// second starts); stop the node.
+//
+// One phase. Workers start first and long-poll next_event for their personas; then publishers
+// publish the events (one publish call per --publish-batch events) and each worker acks every event
+// it receives with the delivery's attempt number. A window bounds the events published but not yet
+// acked (--window, default twice the workers): publishers wait for room, so the node is measured
+// under a steady load instead of a backlog, and the delivery latency (from just before the publish
+// call to the moment the worker has the event, stamped by the publisher in the event's metadata)
+// is the pipeline's, not the length of a queue the benchmark built. events/s counts from the first
+// publish to the last ack. Every event must be acked once; a second delivery of an acked event is
+// counted as a redelivery. Every call has a deadline and the phase one (--timeout-s).
+//
+// Workers: one per persona by default (each long-polls its own persona, as an agent process
+// would). More workers than personas share personas round-robin; fewer workers than personas poll
+// their personas in turn without waiting and park in a short long poll after a round without
+// events.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <boost/program_options.hpp>
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "actors/node.hpp"
+#include "bench/bench_util.hpp"
+#include "bench/raw_rocksdb.hpp"
+#include "bench/subcommands.hpp"
+#include "config/schema.hpp"
+#include "nca/client.hpp"
+#include "proto/wire.hpp"
+#include "storage/db.hpp"
+
+namespace nca::bench {
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr size_t kSkills = 8;      // skill0 .. skill7; every persona has three of them
+constexpr size_t kCustomers = 16;  // event senders; persona i relates to customer i % kCustomers
+constexpr uint32_t kMultiPersonaWaitMs = 2;  // a multi-persona worker's park after an empty round
+constexpr auto kCallMargin = std::chrono::seconds(30);  // on top of a long poll's wait
+constexpr const char* kSeqKey = "bench_seq";
+constexpr const char* kStampKey = "bench_published_us";
+
+struct EventsOptions {
+  size_t personas = 100;
+  size_t events = 100000;
+  size_t workers = 0;  // 0: one per persona
+  size_t publishers = 4;
+  size_t publish_batch = 1;
+  size_t window = 0;  // 0: twice the workers
+  size_t capacity = 4;
+  uint32_t wait_ms = 1000;
+  size_t threads = 0;
+  bool inproc = true;
+  bool sdk = true;
+  size_t raw_writes = 0;  // 0: as many as --events
+  size_t raw_value_bytes = 256;
+  double timeout_s = 900;
+  bool json = false;
+};
+
+// One path's measurements; NaN where the path did not run (printed as null).
+struct PathResult {
+  bool ran = false;
+  double events_per_s = NAN;
+  double seconds = NAN;
+  double deliver_p50_us = NAN, deliver_p99_us = NAN;
+  double publish_p50_us = NAN, publish_p99_us = NAN;
+  double ack_p50_us = NAN, ack_p99_us = NAN;
+  double storage_syncs_per_event = NAN;
+  size_t deliveries = 0;
+  size_t redeliveries = 0;
+};
+
+struct Results {
+  PathResult inproc;
+  PathResult sdk;
+  RawRocksdbSyncResult raw;
+  double load_start = -1, load_end = -1;
+};
+
+// ---- options -----------------------------------------------------------------------------------
+
+std::optional<EventsOptions> parse_options(const std::vector<std::string>& args, int* exit_code) {
+  EventsOptions o;
+  std::string paths = "inproc,sdk";
+  po::options_description desc("nca-bench events options");
+  desc.add_options()("help,h", "print this help")(
+      "personas", po::value<size_t>(&o.personas)->default_value(o.personas),
+      "personas created (skills, a relationship, --capacity)")(
+      "events", po::value<size_t>(&o.events)->default_value(o.events), "events per path")(
+      "workers", po::value<size_t>(&o.workers)->default_value(o.workers),
+      "worker threads doing next_event -> ack (0: one per persona); also the raw RocksDB "
+      "baseline's writer threads")("publishers",
+                                   po::value<size_t>(&o.publishers)->default_value(o.publishers),
+                                   "publisher threads")(
+      "publish-batch", po::value<size_t>(&o.publish_batch)->default_value(o.publish_batch),
+      "events per publish call")(
+      "window", po::value<size_t>(&o.window)->default_value(o.window),
+      "events published but not yet acked, at most (0: twice the workers)")(
+      "capacity", po::value<size_t>(&o.capacity)->default_value(o.capacity),
+      "each persona's capacity (events in flight)")(
+      "wait-ms", po::value<uint32_t>(&o.wait_ms)->default_value(o.wait_ms),
+      "next_event long-poll wait of a worker")(
+      "threads", po::value<size_t>(&o.threads)->default_value(o.threads),
+      "scheduler threads of the node under test (0: one per core)")(
+      "paths", po::value<std::string>(&paths)->default_value(paths),
+      "which paths to measure: inproc, sdk, both (inproc,sdk) or none (raw RocksDB only)")(
+      "raw-writes", po::value<size_t>(&o.raw_writes)->default_value(o.raw_writes),
+      "synced Puts of the raw RocksDB baseline (0: as many as --events)")(
+      "raw-value-bytes", po::value<size_t>(&o.raw_value_bytes)->default_value(o.raw_value_bytes),
+      "value size of the raw RocksDB baseline")(
+      "timeout-s", po::value<double>(&o.timeout_s)->default_value(o.timeout_s),
+      "deadline of one phase (and of the raw baseline), seconds")(
+      "json", po::bool_switch(&o.json), "print one JSON object instead of a table");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "nca-bench events: " << e.what() << "\n" << desc;
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (vm.count("help") > 0) {
+    std::cout << desc;
+    *exit_code = 0;
+    return std::nullopt;
+  }
+  auto bad = [&](const std::string& msg) {
+    std::cerr << "nca-bench events: " << msg << "\n";
+    *exit_code = 2;
+    return std::nullopt;
+  };
+  if (paths == "none") {
+    o.inproc = o.sdk = false;
+  } else if (paths == "inproc") {
+    o.sdk = false;
+  } else if (paths == "sdk") {
+    o.inproc = false;
+  } else if (paths != "inproc,sdk" && paths != "sdk,inproc" && paths != "both") {
+    return bad("--paths must be inproc, sdk, inproc,sdk, both or none");
+  }
+  if (o.personas < 1 || o.personas > 10000) return bad("--personas must be in 1..10000");
+  if (o.events < 1 || o.events > 100000000) return bad("--events must be in 1..100000000");
+  if (o.workers > 4096) return bad("--workers must be in 0..4096");
+  if (o.workers == 0) o.workers = std::min<size_t>(o.personas, 4096);
+  if (o.publishers < 1 || o.publishers > 256) return bad("--publishers must be in 1..256");
+  if (o.publish_batch < 1 || o.publish_batch > 100000) {
+    return bad("--publish-batch must be in 1..100000");
+  }
+  if (o.window == 0) o.window = std::max(2 * o.workers, o.publish_batch);
+  if (o.window < o.publish_batch) {
+    return bad(
+        "--window must be at least --publish-batch (a publisher waits for room for a "
+        "whole batch)");
+  }
+  if (o.capacity < 1 || o.capacity > 100000) return bad("--capacity must be in 1..100000");
+  if (o.wait_ms > 30000) return bad("--wait-ms must be in 0..30000");
+  if (o.threads > 256) return bad("--threads must be in 0..256");
+  if (o.raw_writes == 0) o.raw_writes = o.events;
+  if (o.raw_value_bytes < 1 || o.raw_value_bytes > (1u << 20)) {
+    return bad("--raw-value-bytes must be in 1..1048576");
+  }
+  if (!(o.timeout_s >= 1 && o.timeout_s <= 86400)) return bad("--timeout-s must be in 1..86400");
+  return o;
+}
+
+// ---- the node and the callers ------------------------------------------------------------------
+
+config::Settings node_settings(const EventsOptions& o, const std::string& data_dir) {
+  config::Settings s = config::defaults();
+  s.node.data_dir = data_dir;
+  s.node.listen = "127.0.0.1:0";
+  s.scheduler.threads = static_cast<int64_t>(o.threads);
+  s.events.max_batch = std::max<int64_t>(s.events.max_batch, static_cast<int64_t>(o.publish_batch));
+  // Consolidation would run on the events' memories while the benchmark measures the queue.
+  s.lymphatic.enabled = false;
+  s.log.level = "warn";
+  return s;
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// One request at a time, answered with the whole Response (status OK) or the error. Each thread of
+// a phase owns its Caller.
+class Caller {
+ public:
+  virtual ~Caller() = default;
+  // `wait` is how long the node may legitimately hold the request (a long poll); the deadline adds
+  // kCallMargin to it.
+  virtual Result<pb::Response> call(const pb::Request& req, std::chrono::milliseconds wait) = 0;
+};
+using CallerFactory = std::function<std::unique_ptr<Caller>()>;
+
+// Through the api actor, as the SDK's envelope arrives there (the pattern of nca-bench recall). Its
+// scoped actor lives in the node's actor system: every InprocCaller must be gone before stop().
+class InprocCaller : public Caller {
+ public:
+  explicit InprocCaller(actors::Node& node) : node_(node), self_(node.system()) {}
+
+  Result<pb::Response> call(const pb::Request& req, std::chrono::milliseconds wait) override {
+    const uint32_t method = static_cast<uint32_t>(req.body_case());
+    Result<pb::Response> out = make_error(ErrorCode::internal, "no reply");
+    self_
+        ->request(node_.api(), wait + kCallMargin, wire::envelope_atom::value, method,
+                  req.SerializeAsString())
+        .receive(
+            [&](uint32_t, const std::string& reply) {
+              pb::Response resp;
+              if (!resp.ParseFromString(reply)) {
+                out = make_error(ErrorCode::internal, "unparseable reply from the api actor");
+              } else if (resp.status().code() != pb::OK) {
+                out = make_error(static_cast<ErrorCode>(resp.status().code()),
+                                 resp.status().message());
+              } else {
+                out = std::move(resp);
+              }
+            },
+            [&](caf::error& e) {
+              out = make_error(ErrorCode::unavailable,
+                               "api actor did not answer: " + node_.system().render(e));
+            });
+    return out;
+  }
+
+ private:
+  actors::Node& node_;
+  caf::scoped_actor self_;
+};
+
+// Through one shared SDK client (its calls are thread-safe); the client's request timeout covers
+// the longest long poll plus kCallMargin.
+class SdkCaller : public Caller {
+ public:
+  explicit SdkCaller(Client& client) : client_(client) {}
+  Result<pb::Response> call(const pb::Request& req, std::chrono::milliseconds) override {
+    return client_.call(req);
+  }
+
+ private:
+  Client& client_;
+};
+
+// A node that predates the events API answers its methods with "unknown method": say so plainly.
+Error explain(const std::string& what, const Error& e) {
+  std::string msg = what + " failed: " + e.to_string();
+  if (e.code == ErrorCode::invalid_argument &&
+      e.message.find("unknown method") != std::string::npos) {
+    msg += " (this node does not serve the events API of issue #4 yet)";
+  }
+  return make_error(e.code, msg);
+}
+
+std::string persona_id(size_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "bench-p%04zu", i);
+  return buf;
+}
+
+std::string skill(size_t i) { return "skill" + std::to_string(i % kSkills); }
+std::string customer(size_t i) { return "customer-" + std::to_string(i % kCustomers); }
+
+// Persona i: its main skill at 0.9, two more at 0.6 and 0.3, and a customer it likes, so routing
+// weighs skill match, affinity and load rather than taking the first persona with room.
+pb::Persona persona_profile(size_t i, size_t capacity) {
+  pb::Persona p;
+  p.set_id(persona_id(i));
+  p.set_name("bench persona " + std::to_string(i));
+  p.set_role("worker");
+  p.set_description("nca-bench events worker persona");
+  (*p.mutable_skills())[skill(i)] = 0.9;
+  (*p.mutable_skills())[skill(i + 3)] = 0.6;
+  (*p.mutable_skills())[skill(i + 5)] = 0.3;
+  p.add_responsibilities("bench tasks");
+  p.add_traits("prompt");
+  auto& rel = (*p.mutable_relationships())[customer(i)];
+  rel.set_relation("customer");
+  rel.set_affinity(0.5);
+  p.set_capacity(static_cast<uint32_t>(capacity));
+  p.set_status(pb::PERSONA_ACTIVE);
+  return p;
+}
+
+Status create_personas(Caller& caller, const EventsOptions& o) {
+  for (size_t i = 0; i < o.personas; ++i) {
+    pb::Request req;
+    *req.mutable_create_persona()->mutable_persona() = persona_profile(i, o.capacity);
+    auto resp = caller.call(req, std::chrono::milliseconds(0));
+    if (!resp) return explain("create_persona " + persona_id(i), resp.error());
+  }
+  return {};
+}
+
+// The event with sequence number `seq`: one required skill, a sender, and the bench's metadata.
+void fill_event(size_t seq, int64_t stamp_us, pb::EventInput* e) {
+  e->set_topic("bench.task");
+  e->set_priority(pb::NORMAL);
+  e->set_payload("{\"seq\":" + std::to_string(seq) + "}");
+  (*e->mutable_metadata())[kSeqKey] = std::to_string(seq);
+  (*e->mutable_metadata())[kStampKey] = std::to_string(stamp_us);
+  e->add_required_skills(skill(seq));
+  e->set_from(customer(seq));
+}
+
+bool parse_u64(const std::string& text, uint64_t* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (errno != 0 || end == nullptr || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+// ---- one phase ---------------------------------------------------------------------------------
+
+// Room for events published but not yet acked. acquire() waits for room for k events and returns
+// false once close() was called (the phase is over or failed); thread-safe.
+class Window {
+ public:
+  explicit Window(size_t size) : free_(size) {}
+  bool acquire(size_t k) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || free_ >= k; });
+    if (closed_) return false;
+    free_ -= k;
+    return true;
+  }
+  void release(size_t k) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_ += k;
+    }
+    cv_.notify_all();
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t free_;
+  bool closed_ = false;
+};
+
+// What the threads of one phase share. Counters are atomics; the first error and the end of the
+// phase are under mu.
+struct PhaseState {
+  explicit PhaseState(size_t n, size_t window)
+      : events(n), acked(new std::atomic<uint8_t>[n]), room(window) {
+    for (size_t i = 0; i < n; ++i) acked[i].store(0, std::memory_order_relaxed);
+  }
+
+  void fail(Error e) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error) error = std::move(e);
+    }
+    stop = true;
+    room.close();
+    cv.notify_all();
+  }
+
+  const size_t events;
+  std::unique_ptr<std::atomic<uint8_t>[]> acked;  // by sequence number
+  Window room;
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> acked_count{0};
+  std::atomic<size_t> deliveries{0};
+  std::atomic<size_t> redeliveries{0};
+  std::atomic<int64_t> start_us{0};
+  std::atomic<int64_t> end_us{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Error> error;
+};
+
+struct ThreadSamples {
+  std::vector<double> deliver_us;
+  std::vector<double> ack_us;
+  std::vector<double> publish_us;
+};
+
+// The personas worker w of `workers` serves (see the file comment).
+std::vector<std::string> personas_of(size_t w, size_t workers, size_t personas) {
+  std::vector<std::string> out;
+  if (workers >= personas) {
+    out.push_back(persona_id(w % personas));
+  } else {
+    for (size_t p = w; p < personas; p += workers) out.push_back(persona_id(p));
+  }
+  return out;
+}
+
+void run_worker(Caller& caller, const EventsOptions& o, std::vector<std::string> mine,
+                PhaseState* st, ThreadSamples* samples) {
+  size_t turn = 0;
+  size_t empty_in_a_row = 0;
+  while (!st->stop.load()) {
+    const std::string& persona = mine[turn % mine.size()];
+    ++turn;
+    uint32_t wait = o.wait_ms;
+    if (mine.size() > 1)
+      wait = empty_in_a_row >= mine.size() ? std::min(o.wait_ms, kMultiPersonaWaitMs) : 0;
+    pb::Request next;
+    next.mutable_next_event()->set_persona_id(persona);
+    next.mutable_next_event()->set_wait_ms(wait);
+    auto resp = caller.call(next, std::chrono::milliseconds(wait));
+    if (!resp) return st->fail(explain("next_event for " + persona, resp.error()));
+    if (!resp->next_event().has_event()) {
+      ++empty_in_a_row;
+      continue;
+    }
+    const int64_t got_us = now_us();
+    empty_in_a_row = 0;
+    const pb::Event& ev = resp->next_event().event();
+    st->deliveries++;
+    uint64_t seq = 0;
+    uint64_t stamp = 0;
+    auto seq_it = ev.metadata().find(kSeqKey);
+    auto stamp_it = ev.metadata().find(kStampKey);
+    if (seq_it == ev.metadata().end() || stamp_it == ev.metadata().end() ||
+        !parse_u64(seq_it->second, &seq) || !parse_u64(stamp_it->second, &stamp) ||
+        seq >= st->events) {
+      return st->fail(
+          make_error(ErrorCode::internal, "event " + ev.id() + " delivered to " + persona +
+                                              " lacks the benchmark's metadata (" + kSeqKey + ", " +
+                                              kStampKey + "): the node lost or changed it"));
+    }
+    samples->deliver_us.push_back(static_cast<double>(got_us - static_cast<int64_t>(stamp)));
+
+    pb::Request ack;
+    ack.mutable_ack()->set_event_id(ev.id());
+    ack.mutable_ack()->set_attempt(ev.attempts());
+    Stopwatch ack_sw;
+    auto acked = caller.call(ack, std::chrono::milliseconds(0));
+    samples->ack_us.push_back(ack_sw.elapsed_us());
+    if (!acked) return st->fail(explain("ack of " + ev.id(), acked.error()));
+    if (st->acked[seq].exchange(1) != 0) {
+      st->redeliveries++;
+      continue;
+    }
+    st->room.release(1);
+    if (st->acked_count.fetch_add(1) + 1 == st->events) {
+      st->end_us = now_us();
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->cv.notify_all();
+    }
+  }
+}
+
+void run_publisher(Caller& caller, const EventsOptions& o, size_t first, size_t last,
+                   PhaseState* st, ThreadSamples* samples) {
+  for (size_t begin = first; begin < last && !st->stop.load(); begin += o.publish_batch) {
+    const size_t end = std::min(last, begin + o.publish_batch);
+    if (!st->room.acquire(end - begin)) return;
+    pb::Request req;
+    auto* body = req.mutable_publish();
+    const int64_t stamp = now_us();
+    int64_t expected = 0;
+    st->start_us.compare_exchange_strong(expected, stamp);
+    for (size_t seq = begin; seq < end; ++seq) fill_event(seq, stamp, body->add_events());
+    Stopwatch sw;
+    auto resp = caller.call(req, std::chrono::milliseconds(0));
+    samples->publish_us.push_back(sw.elapsed_us());
+    if (!resp) return st->fail(explain("publish", resp.error()));
+    if (static_cast<size_t>(resp->publish().events_size()) != end - begin) {
+      return st->fail(
+          make_error(ErrorCode::internal, "publish of " + std::to_string(end - begin) +
+                                              " events replied with " +
+                                              std::to_string(resp->publish().events_size())));
+    }
+  }
+}
+
+// Runs one phase: workers first, then publishers; waits for every ack, a failure or the deadline.
+Status run_phase(const std::string& name, const EventsOptions& o, const CallerFactory& make_caller,
+                 const std::function<uint64_t()>& storage_syncs, PathResult* out) {
+  PhaseState st(o.events, o.window);
+  std::vector<ThreadSamples> worker_samples(o.workers);
+  std::vector<ThreadSamples> publisher_samples(o.publishers);
+  std::vector<std::thread> threads;
+  threads.reserve(o.workers + o.publishers);
+  progress(name + ": " + std::to_string(o.events) + " events, " + std::to_string(o.workers) +
+           " workers, " + std::to_string(o.publishers) + " publishers (batches of " +
+           std::to_string(o.publish_batch) + "), window " + std::to_string(o.window));
+  for (size_t w = 0; w < o.workers; ++w) {
+    threads.emplace_back([&, w] {
+      auto caller = make_caller();
+      run_worker(*caller, o, personas_of(w, o.workers, o.personas), &st, &worker_samples[w]);
+    });
+  }
+  const uint64_t syncs_before = storage_syncs();
+  for (size_t p = 0; p < o.publishers; ++p) {
+    const size_t first = o.events * p / o.publishers;
+    const size_t last = o.events * (p + 1) / o.publishers;
+    threads.emplace_back([&, p, first, last] {
+      auto caller = make_caller();
+      run_publisher(*caller, o, first, last, &st, &publisher_samples[p]);
+    });
+  }
+
+  Stopwatch phase;
+  double next_report_s = 5;
+  {
+    std::unique_lock<std::mutex> lock(st.mu);
+    while (!st.error && st.acked_count.load() < o.events && phase.elapsed_s() < o.timeout_s) {
+      st.cv.wait_for(lock, std::chrono::milliseconds(200));
+      if (phase.elapsed_s() >= next_report_s) {
+        next_report_s += 5;
+        progress("  " + name + ": " + std::to_string(st.acked_count.load()) + " / " +
+                 std::to_string(o.events) + " acked");
+      }
+    }
+  }
+  const uint64_t syncs_after = storage_syncs();
+  const size_t acked = st.acked_count.load();
+  st.stop = true;
+  st.room.close();
+  progress("  " + name + ": stopping workers (each returns within its " +
+           std::to_string(o.wait_ms) + " ms long poll)");
+  for (auto& t : threads) t.join();
+
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (st.error) return *st.error;
+  }
+  if (acked < o.events) {
+    return make_error(ErrorCode::deadline_exceeded,
+                      name + ": only " + std::to_string(acked) + " of " + std::to_string(o.events) +
+                          " events acked within " + std::to_string(o.timeout_s) + " s (" +
+                          std::to_string(st.deliveries.load()) + " deliveries)");
+  }
+
+  Latencies deliver, ack, publish;
+  for (const auto& s : worker_samples) {
+    for (double v : s.deliver_us) deliver.add(v);
+    for (double v : s.ack_us) ack.add(v);
+  }
+  for (const auto& s : publisher_samples) {
+    for (double v : s.publish_us) publish.add(v);
+  }
+  out->ran = true;
+  out->seconds = static_cast<double>(st.end_us.load() - st.start_us.load()) / 1e6;
+  out->events_per_s = static_cast<double>(o.events) / out->seconds;
+  out->deliver_p50_us = deliver.percentile(50);
+  out->deliver_p99_us = deliver.percentile(99);
+  out->ack_p50_us = ack.percentile(50);
+  out->ack_p99_us = ack.percentile(99);
+  out->publish_p50_us = publish.percentile(50);
+  out->publish_p99_us = publish.percentile(99);
+  out->deliveries = st.deliveries.load();
+  out->redeliveries = st.redeliveries.load();
+  out->storage_syncs_per_event =
+      static_cast<double>(syncs_after - syncs_before) / static_cast<double>(o.events);
+  progress("  " + name + ": " + std::to_string(static_cast<int64_t>(out->events_per_s)) +
+           " events/s, delivery p50 " + std::to_string(static_cast<int64_t>(out->deliver_p50_us)) +
+           " us, p99 " + std::to_string(static_cast<int64_t>(out->deliver_p99_us)) + " us");
+  return {};
+}
+
+Status run_node_phases(const EventsOptions& o, Results* r) {
+  TempDir dir("nca-bench-events");
+  if (dir.path().empty()) return make_error(ErrorCode::unavailable, "cannot create a temp dir");
+  auto started = actors::Node::start(node_settings(o, dir.path() + "/node"));
+  if (!started) return started.error();
+  std::unique_ptr<actors::Node> node = std::move(*started);
+  progress("node up on 127.0.0.1:" + std::to_string(node->port()) + ", data in " + dir.path());
+  auto storage_syncs = [&node] { return node->context().db->sync_count(); };
+
+  Status s;
+  {
+    InprocCaller setup(*node);
+    progress("creating " + std::to_string(o.personas) + " personas");
+    s = create_personas(setup, o);
+  }
+  if (s && o.inproc) {
+    s = run_phase(
+        "in-process", o, [&node] { return std::make_unique<InprocCaller>(*node); }, storage_syncs,
+        &r->inproc);
+  }
+  if (s && o.sdk) {
+    ClientOptions copt;
+    copt.request_timeout = std::chrono::milliseconds(o.wait_ms) + kCallMargin;
+    auto connected = Client::connect({"127.0.0.1:" + std::to_string(node->port())}, copt);
+    if (!connected) {
+      s = connected.error();
+    } else {
+      std::unique_ptr<Client> client = std::move(*connected);
+      s = run_phase(
+          "sdk", o, [&client] { return std::make_unique<SdkCaller>(*client); }, storage_syncs,
+          &r->sdk);
+    }
+  }
+  progress("stopping the node");
+  Status stopped = node->stop();
+  if (!s) return s;
+  return stopped;
+}
+
+Status run_raw_baseline(const EventsOptions& o, Results* r) {
+  TempDir dir("nca-bench-rawdb");
+  if (dir.path().empty()) return make_error(ErrorCode::unavailable, "cannot create a temp dir");
+  RawRocksdbSyncOptions ropt;
+  ropt.threads = o.workers;
+  ropt.writes = o.raw_writes;
+  ropt.value_bytes = o.raw_value_bytes;
+  ropt.max_seconds = o.timeout_s;
+  progress("raw RocksDB: " + std::to_string(ropt.writes) + " synced single-key Puts on " +
+           std::to_string(ropt.threads) + " threads");
+  auto raw = measure_raw_rocksdb_sync_writes(dir.path() + "/db", ropt);
+  if (!raw) return raw.error();
+  r->raw = *raw;
+  progress("  " + std::to_string(static_cast<int64_t>(raw->writes_per_s)) + " writes/s (" +
+           std::to_string(raw->writes) + " in " + std::to_string(raw->seconds) + " s)");
+  return {};
+}
+
+// ---- output ------------------------------------------------------------------------------------
+
+// events/s of a path against a third of the raw synced-write rate (an event is three durable state
+// changes: published, delivered, acked).
+bool target_met(const PathResult& p, const Results& r) {
+  return p.ran && p.events_per_s >= r.raw.writes_per_s / 3.0;
+}
+
+// The headline keys are the SDK path's (what an agent process sees); in-process when only that ran.
+const PathResult& headline(const Results& r) { return r.sdk.ran ? r.sdk : r.inproc; }
+
+nlohmann::ordered_json num(double v, int decimals = 1) {
+  if (std::isnan(v)) return nullptr;
+  double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+void path_json(const std::string& prefix, const PathResult& p, nlohmann::ordered_json* j) {
+  (*j)["events_" + prefix + "_per_s"] = num(p.events_per_s);
+  (*j)["deliver_" + prefix + "_p50_us"] = num(p.deliver_p50_us);
+  (*j)["deliver_" + prefix + "_p99_us"] = num(p.deliver_p99_us);
+  (*j)["publish_" + prefix + "_p50_us"] = num(p.publish_p50_us);
+  (*j)["publish_" + prefix + "_p99_us"] = num(p.publish_p99_us);
+  (*j)["ack_" + prefix + "_p50_us"] = num(p.ack_p50_us);
+  (*j)["ack_" + prefix + "_p99_us"] = num(p.ack_p99_us);
+  (*j)["storage_syncs_per_event_" + prefix] = num(p.storage_syncs_per_event, 3);
+  (*j)["redeliveries_" + prefix] = p.redeliveries;
+  (*j)["seconds_" + prefix] = num(p.seconds, 3);
+}
+
+nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
+  const PathResult& h = headline(r);
+  nlohmann::ordered_json j;
+  j["benchmark"] = "events";
+  j["personas"] = o.personas;
+  j["events"] = o.events;
+  j["workers"] = o.workers;
+  j["publishers"] = o.publishers;
+  j["publish_batch"] = o.publish_batch;
+  j["window"] = o.window;
+  j["capacity"] = o.capacity;
+  j["wait_ms"] = o.wait_ms;
+  j["threads"] = o.threads;
+  j["headline_path"] = r.sdk.ran ? "sdk" : (r.inproc.ran ? "inproc" : "none");
+  j["events_per_s"] = num(h.events_per_s);
+  j["deliver_p50_us"] = num(h.deliver_p50_us);
+  j["deliver_p99_us"] = num(h.deliver_p99_us);
+  path_json("inproc", r.inproc, &j);
+  path_json("sdk", r.sdk, &j);
+  j["raw_rocksdb_sync_writes_per_s"] = num(r.raw.writes_per_s);
+  j["raw_rocksdb_sync_p50_us"] = num(r.raw.p50_us);
+  j["raw_rocksdb_sync_p99_us"] = num(r.raw.p99_us);
+  j["raw_rocksdb_writes"] = r.raw.writes;
+  j["raw_rocksdb_threads"] = o.workers;
+  j["events_over_raw_writes"] = num(h.events_per_s / r.raw.writes_per_s, 3);
+  j["nproc"] = online_cpus();
+  j["cpu"] = cpu_model();
+  j["loadavg_1m_start"] = num(r.load_start, 2);
+  j["loadavg_1m_end"] = num(r.load_end, 2);
+  j["target_events_per_s_met"] = target_met(h, r);
+  j["target_events_inproc_per_s_met"] = target_met(r.inproc, r);
+  return j;
+}
+
+std::string fmt(double v, int decimals = 1) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(decimals) << v;
+  return out.str();
+}
+
+void print_table(const EventsOptions& o, const Results& r) {
+  struct Row {
+    std::string metric, value, baseline, target, met;
+  };
+  auto yes = [](bool b) { return std::string(b ? "yes" : "NO"); };
+  const std::string raw = "raw RocksDB " + fmt(r.raw.writes_per_s);
+  std::vector<Row> rows = {
+      {"events_sdk_per_s", fmt(r.sdk.events_per_s), raw, ">= 1/3 x raw RocksDB",
+       r.sdk.ran ? yes(target_met(r.sdk, r)) : ""},
+      {"events_inproc_per_s", fmt(r.inproc.events_per_s), raw, ">= 1/3 x raw RocksDB",
+       r.inproc.ran ? yes(target_met(r.inproc, r)) : ""},
+      {"deliver_sdk_p50_us", fmt(r.sdk.deliver_p50_us), "p99 " + fmt(r.sdk.deliver_p99_us), "", ""},
+      {"deliver_inproc_p50_us", fmt(r.inproc.deliver_p50_us), "p99 " + fmt(r.inproc.deliver_p99_us),
+       "", ""},
+      {"publish_sdk_p50_us", fmt(r.sdk.publish_p50_us), "p99 " + fmt(r.sdk.publish_p99_us), "", ""},
+      {"publish_inproc_p50_us", fmt(r.inproc.publish_p50_us), "p99 " + fmt(r.inproc.publish_p99_us),
+       "", ""},
+      {"ack_sdk_p50_us", fmt(r.sdk.ack_p50_us), "p99 " + fmt(r.sdk.ack_p99_us), "", ""},
+      {"ack_inproc_p50_us", fmt(r.inproc.ack_p50_us), "p99 " + fmt(r.inproc.ack_p99_us), "", ""},
+      {"storage_syncs_per_event", fmt(r.sdk.storage_syncs_per_event, 3),
+       "in-process " + fmt(r.inproc.storage_syncs_per_event, 3), "", ""},
+      {"raw_rocksdb_sync_writes_per_s", fmt(r.raw.writes_per_s),
+       "Put p50 " + fmt(r.raw.p50_us) + " us, p99 " + fmt(r.raw.p99_us) + " us", "", ""},
+  };
+  std::cout << "nca-bench events: personas=" << o.personas << " events=" << o.events
+            << " workers=" << o.workers << " publishers=" << o.publishers
+            << " publish_batch=" << o.publish_batch << " window=" << o.window
+            << " capacity=" << o.capacity << " wait_ms=" << o.wait_ms << " threads=" << o.threads
+            << " (raw RocksDB: " << r.raw.writes << " synced Puts on " << o.workers << " threads)\n"
+            << "machine: " << online_cpus() << " x " << cpu_model() << ", load average "
+            << fmt(r.load_start, 2) << " at start, " << fmt(r.load_end, 2) << " at end\n";
+  std::vector<size_t> w = {6, 5, 8, 6};
+  for (const auto& x : rows) {
+    w[0] = std::max(w[0], x.metric.size());
+    w[1] = std::max(w[1], x.value.size());
+    w[2] = std::max(w[2], x.baseline.size());
+    w[3] = std::max(w[3], x.target.size());
+  }
+  auto line = [&](const Row& x) {
+    std::cout << std::left << std::setw(static_cast<int>(w[0])) << x.metric << "  " << std::right
+              << std::setw(static_cast<int>(w[1])) << x.value << "  " << std::left
+              << std::setw(static_cast<int>(w[2])) << x.baseline << "  "
+              << std::setw(static_cast<int>(w[3])) << x.target << "  " << x.met << "\n";
+  };
+  line({"metric", "value", "baseline", "target", "met?"});
+  for (const auto& x : rows) line(x);
+}
+
+}  // namespace
+
+int run_events(const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto parsed = parse_options(args, &exit_code);
+  if (!parsed) return exit_code;
+  const EventsOptions& o = *parsed;
+
+  // The node logs through spdlog's default logger, which writes to stdout; stdout is the result's.
+  auto logger = spdlog::stderr_logger_mt("nca-bench");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::warn);
+
+  Results r;
+  r.load_start = load_average_1m();
+  if (auto s = run_raw_baseline(o, &r); !s) {
+    std::cerr << "nca-bench events: " << s.error().to_string() << "\n";
+    return 1;
+  }
+  if (o.inproc || o.sdk) {
+    if (auto s = run_node_phases(o, &r); !s) {
+      std::cerr << "nca-bench events: the node benchmark failed: " << s.error().to_string() << "\n";
+      return 1;
+    }
+  }
+  r.load_end = load_average_1m();
+  if (o.json) {
+    std::cout << to_json(o, r).dump() << std::endl;
+  } else {
+    print_table(o, r);
+  }
+  progress("done");
+  return 0;
+}
+
+}  // namespace nca::bench
