@@ -5,6 +5,7 @@
 #include "actors/messages.hpp"
 #include "actors/persona_directory.hpp"
 #include "actors/reply.hpp"
+#include "runtime/persona_profile.hpp"
 #include "proto/wire.hpp"
 #include "runtime/ids.hpp"
 #include "storage/keys.hpp"
@@ -69,7 +70,7 @@ pb::Response node_stats(const NodeContext& ctx) {
 ApiResult route(caf::event_based_actor* self, NodeContext& ctx,
                 const std::shared_ptr<pb::Request>& req, const std::string& persona) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
-  if (auto s = validate_id(persona, "persona_id"); !s) return reply_error(method, s.error());
+  if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
   auto target = ctx.directory->get_or_spawn(req->header().tenant(), persona);
   if (!target) {
     return reply_error(method, make_error(ErrorCode::unavailable,
@@ -77,6 +78,82 @@ ApiResult route(caf::event_based_actor* self, NodeContext& ctx,
   }
   auto rp = self->make_response_promise();
   rp.delegate(target, handle_atom::value, RequestPtr(req));
+  return rp;
+}
+
+ApiResult to_router(NodeContext& ctx, caf::event_based_actor* self,
+                    const std::shared_ptr<pb::Request>& req) {
+  uint32_t method = static_cast<uint32_t>(req->body_case());
+  if (!ctx.router) {
+    return reply_error(method, make_error(ErrorCode::unavailable,
+                                          "the node is shutting down; retry on another node"));
+  }
+  auto rp = self->make_response_promise();
+  rp.delegate(ctx.router, handle_atom::value, RequestPtr(req));
+  return rp;
+}
+
+// recall(include_shared): the persona's and the tenant's shared persona's hits, merged by score.
+ApiResult recall_with_shared(caf::event_based_actor* self, NodeContext& ctx,
+                             const std::shared_ptr<pb::Request>& req) {
+  constexpr uint32_t method = pb::Request::kRecall;
+  const std::string persona = req->recall().persona_id();
+  if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
+  auto own = std::make_shared<pb::Request>(*req);
+  own->mutable_recall()->set_include_shared(false);
+  auto shared = std::make_shared<pb::Request>(*own);
+  shared->mutable_recall()->set_persona_id(kSharedPersona);
+  struct Gather {
+    size_t pending = 2;
+    std::vector<pb::Response> replies;
+    std::string error;
+  };
+  auto g = std::make_shared<Gather>();
+  auto rp = self->make_response_promise();
+  uint32_t k = req->recall().k() == 0 ? 10 : req->recall().k();
+  auto finish = [g, rp, k]() mutable {
+    if (--g->pending > 0) return;
+    if (!g->error.empty()) {
+      return deliver(rp, method, error_response(make_error(ErrorCode::unavailable, g->error)));
+    }
+    std::vector<pb::RecallHit> hits;
+    for (auto& r : g->replies) {
+      if (r.status().code() != pb::OK) {
+        // A tenant without shared knowledge yet is not an error for the persona's recall.
+        if (r.status().code() == pb::NOT_FOUND) continue;
+        return deliver(rp, method, r);
+      }
+      for (auto& h : *r.mutable_recall()->mutable_hits()) hits.push_back(std::move(h));
+    }
+    std::stable_sort(hits.begin(), hits.end(), [](const pb::RecallHit& a, const pb::RecallHit& b) {
+      return a.score() > b.score();
+    });
+    if (hits.size() > k) hits.resize(k);
+    pb::Response resp;
+    for (auto& h : hits) *resp.mutable_recall()->add_hits() = std::move(h);
+    deliver(rp, method, resp);
+  };
+  auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
+  for (const auto& sub : {own, shared}) {
+    auto target = ctx.directory->get_or_spawn(req->header().tenant(), sub->recall().persona_id());
+    if (!target) {
+      g->error = "the node is shutting down; retry on another node";
+      finish();
+      continue;
+    }
+    self->request(target, timeout, handle_atom::value, RequestPtr(sub))
+        .then(
+            [g, finish](uint32_t, const std::string& bytes) mutable {
+              pb::Response r;
+              if (!r.ParseFromString(bytes)) g->error = "unparseable reply from a persona";
+              g->replies.push_back(std::move(r));
+              finish();
+            },
+            [g, finish](caf::error& e) mutable {
+              g->error = "recall failed: " + caf::to_string(e);
+              finish();
+            });
+  }
   return rp;
 }
 
@@ -126,7 +203,30 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
     case pb::Request::kRemember: return route(self, ctx, req, req->remember().persona_id());
     case pb::Request::kRememberBatch:
       return route(self, ctx, req, req->remember_batch().persona_id());
-    case pb::Request::kRecall: return route(self, ctx, req, req->recall().persona_id());
+    case pb::Request::kRecall:
+      if (req->recall().include_shared() && req->recall().persona_id() != kSharedPersona) {
+        return recall_with_shared(self, ctx, req);
+      }
+      return route(self, ctx, req, req->recall().persona_id());
+    case pb::Request::kCreatePersona:
+      return route(self, ctx, req, req->create_persona().persona().id());
+    case pb::Request::kUpdatePersona:
+      return route(self, ctx, req, req->update_persona().persona().id());
+    case pb::Request::kGetPersona: return route(self, ctx, req, req->get_persona().persona_id());
+    case pb::Request::kPausePersona:
+      return route(self, ctx, req, req->pause_persona().persona_id());
+    case pb::Request::kResumePersona:
+      return route(self, ctx, req, req->resume_persona().persona_id());
+    case pb::Request::kDeletePersona:
+      return route(self, ctx, req, req->delete_persona().persona_id());
+    case pb::Request::kPublish:
+    case pb::Request::kNextEvent:
+    case pb::Request::kAck:
+    case pb::Request::kNack:
+    case pb::Request::kEventStatus:
+    case pb::Request::kListDeadLetters:
+    case pb::Request::kRequeue:
+    case pb::Request::kListPersonas: return to_router(ctx, self, req);
     case pb::Request::kList: return route(self, ctx, req, req->list().persona_id());
     case pb::Request::kStats:
       if (req->stats().persona_id().empty()) return reply_bytes(method, node_stats(ctx));

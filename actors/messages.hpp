@@ -31,6 +31,10 @@ using embed_atom = caf::atom_constant<caf::atom("embed")>;
 using consolidate_atom = caf::atom_constant<caf::atom("consol")>;
 using context_atom = caf::atom_constant<caf::atom("context")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using profile_atom = caf::atom_constant<caf::atom("profile")>;
+using persona_gone_atom = caf::atom_constant<caf::atom("pgone")>;
+using wait_timeout_atom = caf::atom_constant<caf::atom("waitto")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
 
 using RequestPtr = std::shared_ptr<const pb::Request>;
 
@@ -81,6 +85,7 @@ using TierEffectsPtr = std::shared_ptr<const std::vector<TierEffect>>;
 using TierStatsPtr = std::shared_ptr<const pb::TierStats>;
 using ItemRecordPtr = std::shared_ptr<const pb::MemoryItem>;  // null: the item is gone
 using TextsPtr = std::shared_ptr<const std::vector<std::string>>;
+using PersonaPtr = std::shared_ptr<const pb::Persona>;  // a profile as committed
 using EmbeddingsPtr = std::shared_ptr<const Result<std::vector<std::vector<float>>>>;
 
 }  // namespace nca::actors
@@ -92,6 +97,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TierEffectsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TierStatsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ItemRecordPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TextsPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::PersonaPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::EmbeddingsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationAskPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationProposalPtr)

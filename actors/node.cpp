@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "actors/api_actor.hpp"
+#include "actors/event_router.hpp"
 #include "actors/messages.hpp"
 #include "storage/keys.hpp"
 
@@ -127,6 +128,8 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   ctx->directory = node->directory_.get();
   if (ctx->embedder->is_blocking()) ctx->embed_worker = spawn_embed_worker(*node->sys_, ctx);
   node->ctx_ = ctx;
+  ctx->events = event_policy_from(settings);
+  ctx->router = spawn_event_router(*node->sys_, ctx);
   node->api_ = spawn_api(*node->sys_, ctx);
 
   const std::string& host = listen->first;
@@ -155,6 +158,10 @@ Status Node::stop() {
       self->request(sys_->middleman().actor_handle(), std::chrono::seconds(5), caf::unpublish_atom::value,
                     caf::actor_cast<caf::actor_addr>(api_), port_)
           .receive([](){}, [](caf::error&) {});
+    }
+    if (ctx_ && ctx_->router) {
+      caf::anon_send_exit(ctx_->router, caf::exit_reason::user_shutdown);
+      ctx_->router = caf::actor{};
     }
     if (directory_) {
       caf::scoped_actor self{*sys_};

@@ -16,6 +16,7 @@
 #include "runtime/embedder.hpp"
 #include "runtime/health.hpp"
 #include "runtime/ids.hpp"
+#include "runtime/event_policy.hpp"
 #include "runtime/memory_policy.hpp"
 #include "storage/db.hpp"
 
@@ -30,6 +31,11 @@ struct NodeCounters {
   std::atomic<uint64_t> request_errors{0};
   std::atomic<uint64_t> index_rebuilds{0};
   std::atomic<uint64_t> corrupt_records{0};
+  std::atomic<uint64_t> events_published{0};
+  std::atomic<uint64_t> events_delivered{0};
+  std::atomic<uint64_t> events_acked{0};
+  std::atomic<uint64_t> events_dead_lettered{0};
+  std::atomic<uint64_t> event_memory_errors{0};
 };
 
 struct NodeContext {
@@ -47,6 +53,8 @@ struct NodeContext {
   TimeUs request_timeout_us = 10 * kUsPerSecond;
   TimeUs idle_timeout_us = 60 * kUsPerSecond;
   PersonaDirectory* directory = nullptr;
+  caf::actor router;  // the event router (actors/event_router.hpp)
+  EventPolicy events;
   NodeCounters counters;
 };
 

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "actors/memory_item_actor.hpp"
+#include "actors/persona_directory.hpp"
 #include "actors/reply.hpp"
 #include "actors/tier_manager.hpp"
 #include "runtime/annealing.hpp"
@@ -77,6 +78,7 @@ struct PersonaState {
   double temperature = 0;
   TimeUs last_activity_us = 0;
   bool tick_running = false;
+  bool deleted = false;  // a delete_persona is durable: the actor finishes and quits
 };
 
 using Self = caf::stateful_actor<PersonaState>;
@@ -139,6 +141,10 @@ void finish_request(Self* self, const std::string& request_id, uint32_t method,
   }
 }
 
+bool deletes_persona(const PendingWrite& w) {
+  return w.req && w.req->body_case() == pb::Request::kDeletePersona;
+}
+
 std::vector<std::string> ids_of(const PendingWrite& w) {
   if (w.req) return ids_touched(*w.req);
   if (!w.consolidation) return w.recalled;
@@ -181,6 +187,11 @@ Result<Plan> make_plan(Self* self, PendingWrite& w) {
       return writer.plan_link(req.link().a(), req.link().b(), strength);
     }
     case pb::Request::kUnlink: return writer.plan_unlink(req.unlink().a(), req.unlink().b());
+    case pb::Request::kCreatePersona: return writer.plan_create_profile(req.create_persona());
+    case pb::Request::kUpdatePersona: return writer.plan_update_profile(req.update_persona());
+    case pb::Request::kPausePersona: return writer.plan_status(pb::PERSONA_PAUSED);
+    case pb::Request::kResumePersona: return writer.plan_status(pb::PERSONA_ACTIVE);
+    case pb::Request::kDeletePersona: return writer.plan_delete_persona();
     default:
       return make_error(ErrorCode::internal, "persona: not a write request");
   }
@@ -219,6 +230,9 @@ void pump(Self* self) {
   st.group.clear();
   std::unordered_set<std::string> ids;
   while (!st.queue.empty() && st.group.size() < kMaxGroup) {
+    // A persona delete commits alone: nothing may be planned against the persona it removes.
+    if (deletes_persona(st.queue.front()) && !st.group.empty()) break;
+    if (!st.group.empty() && st.group.back().plan.deletes_persona) break;
     auto touched = ids_of(st.queue.front());
     bool conflict = std::any_of(touched.begin(), touched.end(),
                                 [&](const std::string& id) { return ids.count(id) > 0; });
@@ -259,18 +273,48 @@ void pump(Self* self) {
   }
 }
 
+// The persona's records are gone: drop its indices, tell the router, leave the directory and quit.
+// Writes queued behind the delete fail (a retry reaches a fresh, empty persona).
+void finish_delete(Self* self) {
+  auto& st = self->state;
+  const auto& ref = st.writer->ref();
+  for (auto& w : st.queue) {
+    if (!w.req) continue;
+    finish_request(self, w.req->header().request_id(), static_cast<uint32_t>(w.req->body_case()),
+                   error_response(make_error(ErrorCode::unavailable,
+                                             "persona '" + ref.persona +
+                                                 "' was deleted while this request waited; retry")),
+                   w.rp);
+  }
+  st.queue.clear();
+  for (auto& t : st.tiers) self->send(t, drop_atom::value);
+  if (st.ctx->router) {
+    self->send(st.ctx->router, persona_gone_atom::value, ref.tenant, ref.persona);
+  }
+  if (st.ctx->directory != nullptr) {
+    st.ctx->directory->remove(ref.tenant, ref.persona, caf::actor_cast<caf::actor>(self));
+  }
+  self->quit();
+}
+
 void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
   auto& st = self->state;
   if (gno != st.group_no || idx >= st.group.size()) return;
   InFlight& f = st.group[idx];
   if (ok) {
     st.writer->committed(f.plan);
+    if (f.plan.profile && st.ctx->router) {
+      self->send(st.ctx->router, profile_atom::value,
+                 std::make_shared<const pb::Persona>(*f.plan.profile));
+    }
+    if (f.plan.deletes_persona) st.deleted = true;
     apply_effects(self, f.plan, f.method);
     if (f.method != 0) finish_request(self, f.request_id, f.method, f.plan.response, f.rp);
   } else {
     spdlog::error("persona '{}': storage write failed: {}", st.writer->ref().persona, msg);
     // Tubules are updated when a change is planned: return to what is on disk.
     (void)st.writer->reload_tubules();
+    st.writer->abandoned();
     if (f.method != 0) {
       finish_request(self, f.request_id, f.method,
                      error_response(make_error(ErrorCode::unavailable,
@@ -280,6 +324,7 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
   }
   if (--st.outstanding == 0) {
     st.group.clear();
+    if (st.deleted) return finish_delete(self);
     pump(self);
   }
 }
@@ -938,6 +983,28 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
             return reply_bytes(method, resp);
           }
           case pb::Request::kStats: return do_stats(self);
+          case pb::Request::kGetPersona: {
+            if (!s.writer->exists()) {
+              return reply_error(method, make_error(ErrorCode::not_found,
+                                                    "persona '" + s.writer->ref().persona +
+                                                        "' does not exist"));
+            }
+            pb::Response resp;
+            *resp.mutable_get_persona()->mutable_persona() = s.writer->profile();
+            return reply_bytes(method, resp);
+          }
+          case pb::Request::kDeletePersona:
+            if (!req->delete_persona().confirm()) {
+              return reply_error(method, make_error(ErrorCode::invalid_argument,
+                                                    "deleting persona '" + s.writer->ref().persona +
+                                                        "' removes all its memories; set confirm "
+                                                        "to do it"));
+            }
+            return enqueue_write(self, req);
+          case pb::Request::kCreatePersona:
+          case pb::Request::kUpdatePersona:
+          case pb::Request::kPausePersona:
+          case pb::Request::kResumePersona:
           case pb::Request::kRemember:
           case pb::Request::kRememberBatch:
           case pb::Request::kUpdate:

@@ -28,6 +28,16 @@ std::vector<caf::actor> PersonaDirectory::all() const {
   return out;
 }
 
+void PersonaDirectory::remove(const std::string& tenant, const std::string& persona,
+                              const caf::actor& actor) {
+  std::string key = tenant;
+  key.push_back('\0');
+  key += persona;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = personas_.find(key);
+  if (it != personas_.end() && it->second == actor) personas_.erase(it);
+}
+
 void PersonaDirectory::close() {
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;

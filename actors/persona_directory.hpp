@@ -23,6 +23,9 @@ class PersonaDirectory {
   // An invalid (null) actor once close() was called: the node is shutting down.
   caf::actor get_or_spawn(const std::string& tenant, const std::string& persona);
   // Drops every handle and refuses new activations (shutdown: the actors were told to exit).
+  // Forgets `persona` if it is still `actor` (a deleted persona's actor leaves; the next request
+  // spawns a fresh one).
+  void remove(const std::string& tenant, const std::string& persona, const caf::actor& actor);
   void close();
   std::vector<caf::actor> all() const;
   size_t size() const;

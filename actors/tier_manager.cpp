@@ -191,6 +191,12 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
           }
         }
       },
+      [=](drop_atom) {
+        // The persona was deleted: its saved index must not come back with a new persona.
+        std::error_code ec;
+        std::filesystem::remove(self->state.path, ec);
+        self->quit();
+      },
       [=](save_atom) -> bool {
         auto& s = self->state;
         std::error_code ec;

@@ -398,6 +398,16 @@ const pb::Event* EventQueue::find(const std::string& id) const {
   return d == dead_.end() ? nullptr : &d->second;
 }
 
+std::vector<pb::Event> EventQueue::in_flight_events() const {
+  std::vector<pb::Event> out;
+  for (const auto& [id, e] : live_) {
+    if (e.state() == pb::EVENT_ASSIGNED || e.state() == pb::EVENT_DELIVERED) out.push_back(e);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const pb::Event& a, const pb::Event& b) { return a.id() < b.id(); });
+  return out;
+}
+
 std::vector<pb::Event> EventQueue::dead_letters(const std::string& after, size_t limit) const {
   std::vector<pb::Event> out;
   for (auto it = dead_.upper_bound(after); it != dead_.end() && out.size() < limit; ++it) {

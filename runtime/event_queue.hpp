@@ -87,6 +87,8 @@ class EventQueue {
   std::optional<TimeUs> next_lease_expiry() const;
 
   const pb::Event* find(const std::string& id) const;
+  // ASSIGNED and DELIVERED events, by id.
+  std::vector<pb::Event> in_flight_events() const;
   std::vector<pb::Event> dead_letters(const std::string& after, size_t limit) const;
   size_t pending() const { return pending_.size(); }
   size_t live() const { return live_.size(); }

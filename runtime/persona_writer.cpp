@@ -1,5 +1,7 @@
 #include "runtime/persona_writer.hpp"
 
+#include "runtime/persona_profile.hpp"
+
 #include <algorithm>
 #include <unordered_set>
 
@@ -110,6 +112,12 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open(
   auto persona = db_.get(storage::Cf::personas, ref_.prefix);
   if (!persona) return persona.error();
   exists_ = persona->has_value();
+  if (exists_) {
+    auto decoded = storage::decode_record<pb::Persona>(**persona,
+                                                       "profile of persona '" + ref_.persona + "'");
+    if (!decoded) return decoded.error();
+    profile_ = std::move(*decoded);
+  }
   auto counters = db_.get(storage::Cf::meta, storage::counters_key(ref_.prefix));
   if (!counters) return counters.error();
   if (counters->has_value()) {
@@ -401,15 +409,18 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
   }
   if (!plan.tier_effects.empty()) {
     put_counters(plan);
-    if (!exists_) {
+    if (!exists_ && !planned_profile_) {
       pb::Persona p;
       p.set_schema_version(kSchema);
       p.set_id(ref_.persona);
       p.set_tenant(ref_.tenant);
       p.set_created_at_us(now);
       p.set_version(1);
+      p.set_status(pb::PERSONA_ACTIVE);
       plan.batch.put_proto(storage::Cf::personas, ref_.prefix, p);
       plan.creates_persona = true;
+      planned_profile_ = p;
+      plan.profile = std::move(p);
     }
   }
   if (batch_reply) {
@@ -872,6 +883,142 @@ std::vector<std::optional<pb::MemoryItem>> PersonaWriter::read_items(
 
 void PersonaWriter::committed(const Plan& plan) {
   if (plan.creates_persona) exists_ = true;
+  if (plan.profile) {
+    exists_ = true;
+    profile_ = *plan.profile;
+    if (planned_profile_ && planned_profile_->version() <= profile_.version()) {
+      planned_profile_.reset();
+    }
+  }
+  if (plan.deletes_persona) {
+    exists_ = false;
+    profile_ = pb::Persona();
+    planned_profile_.reset();
+    planned_delete_ = false;
+  }
+}
+
+void PersonaWriter::abandoned() {
+  planned_profile_.reset();
+  planned_delete_ = false;
+}
+
+namespace {
+
+pb::Response profile_response(pb::Request::BodyCase method, const pb::Persona& p) {
+  pb::Response resp;
+  switch (method) {
+    case pb::Request::kCreatePersona: *resp.mutable_create_persona()->mutable_persona() = p; break;
+    case pb::Request::kUpdatePersona: *resp.mutable_update_persona()->mutable_persona() = p; break;
+    case pb::Request::kPausePersona: *resp.mutable_pause_persona()->mutable_persona() = p; break;
+    default: *resp.mutable_resume_persona()->mutable_persona() = p; break;
+  }
+  return resp;
+}
+
+}  // namespace
+
+Result<Plan> PersonaWriter::plan_create_profile(const pb::PersonaWriteRequest& req) {
+  const pb::Persona* current = planned_profile_ ? &*planned_profile_ : exists_ ? &profile_ : nullptr;
+  if (planned_delete_) current = nullptr;
+  // A profile only auto-created by a remember (never written through the profile API) may be filled
+  // in by create: a persona id used as a plain namespace first can get its profile later.
+  if (current != nullptr && current->updated_at_us() != 0) {
+    return make_error(ErrorCode::already_exists,
+                      "persona '" + ref_.persona + "' already exists (version " +
+                          std::to_string(current->version()) + "); use update_persona");
+  }
+  TimeUs now = clock_.now_us();
+  pb::Persona p;
+  p.set_schema_version(kSchema);
+  p.set_id(ref_.persona);
+  p.set_tenant(ref_.tenant);
+  p.set_created_at_us(current != nullptr ? current->created_at_us() : now);
+  p.set_version(current != nullptr ? current->version() + 1 : 1);
+  p.set_status(req.persona().status() == pb::PERSONA_PAUSED ? pb::PERSONA_PAUSED
+                                                              : pb::PERSONA_ACTIVE);
+  if (auto st = copy_profile_fields(req.persona(), req.fields(), &p); !st) return st.error();
+  p.set_updated_at_us(now);
+  if (auto st = validate_profile(p); !st) return st.error();
+  Plan plan = new_plan();
+  plan.batch.put_proto(storage::Cf::personas, ref_.prefix, p);
+  plan.creates_persona = current == nullptr;
+  plan.response = profile_response(pb::Request::kCreatePersona, p);
+  planned_profile_ = p;
+  plan.profile = std::move(p);
+  return plan;
+}
+
+Result<Plan> PersonaWriter::plan_update_profile(const pb::PersonaWriteRequest& req) {
+  const pb::Persona* current = planned_profile_ ? &*planned_profile_ : exists_ ? &profile_ : nullptr;
+  if (current == nullptr || planned_delete_) {
+    return make_error(ErrorCode::not_found,
+                      "persona '" + ref_.persona + "' does not exist; create it first");
+  }
+  auto next = apply_profile_update(*current, req, clock_.now_us());
+  if (!next) return next.error();
+  next->set_schema_version(kSchema);
+  Plan plan = new_plan();
+  plan.batch.put_proto(storage::Cf::personas, ref_.prefix, *next);
+  plan.response = profile_response(pb::Request::kUpdatePersona, *next);
+  planned_profile_ = *next;
+  plan.profile = std::move(*next);
+  return plan;
+}
+
+Result<Plan> PersonaWriter::plan_status(pb::PersonaStatus status) {
+  const pb::Persona* current = planned_profile_ ? &*planned_profile_ : exists_ ? &profile_ : nullptr;
+  if (current == nullptr || planned_delete_) {
+    return make_error(ErrorCode::not_found,
+                      "persona '" + ref_.persona + "' does not exist; create it first");
+  }
+  pb::Persona next = *current;
+  auto method =
+      status == pb::PERSONA_PAUSED ? pb::Request::kPausePersona : pb::Request::kResumePersona;
+  Plan plan = new_plan();
+  if (next.status() == status ||
+      (status == pb::PERSONA_ACTIVE && next.status() == pb::PERSONA_STATUS_UNSPECIFIED)) {
+    plan.response = profile_response(method, next);  // already so: nothing to write
+    return plan;
+  }
+  next.set_status(status);
+  next.set_version(next.version() + 1);
+  next.set_updated_at_us(clock_.now_us());
+  plan.batch.put_proto(storage::Cf::personas, ref_.prefix, next);
+  plan.response = profile_response(method, next);
+  planned_profile_ = next;
+  plan.profile = std::move(next);
+  return plan;
+}
+
+Result<Plan> PersonaWriter::plan_delete_persona() {
+  if ((!exists_ && !planned_profile_) || planned_delete_) {
+    return make_error(ErrorCode::not_found, "persona '" + ref_.persona + "' does not exist");
+  }
+  Plan plan = new_plan();
+  uint64_t items = 0;
+  Status scan_error;
+  for (storage::Cf cf : {storage::Cf::items, storage::Cf::archive}) {
+    auto s = db_.scan(cf, ref_.prefix, [&](std::string_view key, std::string_view) {
+      std::string id(key.substr(ref_.prefix.size()));
+      plan.batch.del(storage::Cf::meta, storage::locator_key(ref_.tenant, id));
+      if (cf == storage::Cf::items) ++items;
+      return true;
+    });
+    if (!s) return s.error();
+  }
+  const std::string end = storage::prefix_successor(ref_.prefix);
+  for (storage::Cf cf : {storage::Cf::items, storage::Cf::vectors, storage::Cf::links,
+                         storage::Cf::personas, storage::Cf::history, storage::Cf::archive,
+                         storage::Cf::meta}) {
+    plan.batch.delete_range(cf, ref_.prefix, end);
+  }
+  plan.deletes_persona = true;
+  planned_delete_ = true;
+  auto* r = plan.response.mutable_delete_persona();
+  r->set_persona_id(ref_.persona);
+  r->set_items_deleted(items);
+  return plan;
 }
 
 Result<pb::HistoryReply> PersonaWriter::history(const std::string& id) const {

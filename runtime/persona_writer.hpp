@@ -80,6 +80,10 @@ struct Plan {
   // False for derived state (reinforcement after a recall) that nobody waits on.
   bool sync = true;
   bool creates_persona = false;
+  // The profile as it is once this plan is durable (create, update, pause, resume, auto-create).
+  std::optional<pb::Persona> profile;
+  // The persona and everything it stored are gone once this plan is durable.
+  bool deletes_persona = false;
 };
 
 // Item ids a request touches, for conflict detection within one commit group. Fresh server ids never
@@ -107,6 +111,8 @@ class PersonaWriter {
 
   const PersonaRef& ref() const { return ref_; }
   bool exists() const { return exists_; }
+  // The committed profile (empty when !exists()).
+  const pb::Persona& profile() const { return profile_; }
   size_t corrupt_items() const { return corrupt_items_; }
 
   // `vectors[i]` is the normalised embedding of inputs[i]. Inputs are validated.
@@ -132,8 +138,19 @@ class PersonaWriter {
   Result<Plan> plan_consolidation(const std::vector<ConsolidationAction>& actions,
                                   double temperature, size_t checked, size_t batch_size);
 
+  // Profile writes (runtime/persona_profile.hpp has the rules). Create fills a profile that does not
+  // exist or was only auto-created by a remember; otherwise ALREADY_EXISTS.
+  Result<Plan> plan_create_profile(const pb::PersonaWriteRequest& req);
+  Result<Plan> plan_update_profile(const pb::PersonaWriteRequest& req);
+  Result<Plan> plan_status(pb::PersonaStatus status);
+  // Deletes every record of the persona (items, vectors, tubules, history, archive, counters,
+  // profile) and its item locators.
+  Result<Plan> plan_delete_persona();
+
   // To be called after a plan's batch is durable.
   void committed(const Plan& plan);
+  // To be called when a planned batch failed: forgets what plans assumed about the profile.
+  void abandoned();
 
   // Reads of committed state.
   Result<pb::MemoryItem> read_item(const std::string& id) const;
@@ -173,6 +190,10 @@ class PersonaWriter {
   IdGenerator& ids_;
   pb::PersonaCounters counters_;
   bool exists_ = false;
+  pb::Persona profile_;
+  // The profile planned but not yet durable: plans of one commit group see each other's.
+  std::optional<pb::Persona> planned_profile_;
+  bool planned_delete_ = false;
   size_t corrupt_items_ = 0;
   TubuleGraph graph_;
   size_t session_window_;

@@ -1,0 +1,597 @@
+#include "actors/event_router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include "actors/messages.hpp"
+#include "actors/persona_directory.hpp"
+#include "actors/reply.hpp"
+#include "runtime/event_input.hpp"
+#include "runtime/event_queue.hpp"
+#include "runtime/ids.hpp"
+#include "runtime/persona_profile.hpp"
+#include "storage/keys.hpp"
+#include "storage/records.hpp"
+
+namespace nca::actors {
+
+namespace {
+
+using Reply = caf::result<uint32_t, std::string>;
+
+// A next_event long poll waiting for its persona's inbox.
+struct Waiter {
+  uint64_t id = 0;
+  caf::response_promise rp;
+};
+
+struct RouterState {
+  NodeContextPtr ctx;
+  std::map<std::string, EventQueue> queues;  // by tenant
+  std::map<std::pair<std::string, std::string>, std::deque<Waiter>> waiters;  // (tenant, persona)
+  uint64_t next_waiter = 0;
+  // Commits in flight: what to do once each is durable (or failed), by sequence number.
+  uint64_t commit_seq = 0;
+  std::unordered_map<uint64_t, std::function<void(Status)>> in_flight;
+  bool reload_needed = false;
+  std::deque<std::pair<TimeUs, std::string>> acked;  // (finished_at, key) for retention
+  static inline const char* name = "nca.event_router";
+};
+
+using Self = caf::stateful_actor<RouterState>;
+
+std::string prefix_of(const NodeContext& ctx, const std::string& tenant) {
+  return storage::events_prefix(
+      storage::shard_of(tenant, "", static_cast<uint32_t>(ctx.policy.shards)), tenant);
+}
+
+EventQueue& queue_for(RouterState& st, const std::string& tenant) {
+  auto it = st.queues.find(tenant);
+  if (it == st.queues.end()) it = st.queues.emplace(tenant, EventQueue(tenant, st.ctx->events)).first;
+  return it->second;
+}
+
+Status load(RouterState& st) {
+  auto& ctx = *st.ctx;
+  st.queues.clear();
+  st.acked.clear();
+  Status bad;
+  auto s = ctx.db->scan(storage::Cf::personas, "", [&](std::string_view key, std::string_view v) {
+    auto p = storage::decode_record<pb::Persona>(v, "persona " + storage::printable_key(key));
+    if (!p) {
+      spdlog::error("{}; the persona gets no events until it is written again", p.error().message);
+      ctx.counters.corrupt_records++;
+      return true;
+    }
+    queue_for(st, p->tenant()).load_persona(*p);
+    return true;
+  });
+  if (!s) return s;
+  s = ctx.db->scan(storage::Cf::events, "", [&](std::string_view key, std::string_view v) {
+    auto e = storage::decode_record<pb::Event>(v, "event " + storage::printable_key(key));
+    if (!e) {
+      spdlog::error("{}; the record is left as it is", e.error().message);
+      ctx.counters.corrupt_records++;
+      return true;
+    }
+    if (e->state() == pb::EVENT_ACKED) {
+      st.acked.emplace_back(e->finished_at_us(), std::string(key));
+      return true;
+    }
+    queue_for(st, e->tenant()).load_event(std::move(*e));
+    return true;
+  });
+  std::sort(st.acked.begin(), st.acked.end());
+  return s;
+}
+
+void wake(Self* self, const std::string& tenant, const std::set<std::string>& personas);
+
+// Writes `ch` durably, then runs `then`. Memories of new assignments are created and waiting
+// long polls served only after the write is durable.
+void persist(Self* self, const std::string& tenant, EventChanges ch,
+             std::function<void(Status)> then);
+
+void remember_event(Self* self, const pb::Event& e) {
+  auto& ctx = *self->state.ctx;
+  if (ctx.directory == nullptr) return;
+  auto persona = ctx.directory->get_or_spawn(e.tenant(), e.persona_id());
+  if (!persona) return;
+  auto req = std::make_shared<pb::Request>();
+  req->mutable_header()->set_tenant(e.tenant());
+  req->mutable_header()->set_request_id("event-memory:" + e.memory_id());
+  auto* r = req->mutable_remember();
+  r->set_persona_id(e.persona_id());
+  auto* m = r->mutable_memory();
+  m->set_id(e.memory_id());
+  m->set_content(e.topic() + (e.payload().empty() ? "" : "\n" + e.payload()));
+  m->set_tier(pb::STM);
+  m->add_tags("event");
+  (*m->mutable_metadata())["event_id"] = e.id();
+  (*m->mutable_metadata())["topic"] = e.topic();
+  (*m->mutable_metadata())["priority"] = pb::EventPriority_Name(e.priority());
+  if (!e.from().empty()) (*m->mutable_metadata())["from"] = e.from();
+  if (!e.thread_id().empty()) {
+    (*m->mutable_metadata())["thread_id"] = e.thread_id();
+    // One session per thread: the persona links each event to the previous one of its thread.
+    m->set_session_id(e.thread_id());
+  }
+  std::string id = e.memory_id();
+  auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
+  self->request(persona, timeout, handle_atom::value, RequestPtr(req))
+      .then(
+          [=](uint32_t, const std::string& bytes) {
+            pb::Response resp;
+            if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
+              self->state.ctx->counters.event_memory_errors++;
+              spdlog::warn("event memory '{}' was not stored: {}", id, resp.status().message());
+            }
+          },
+          [=](caf::error& err) {
+            self->state.ctx->counters.event_memory_errors++;
+            spdlog::warn("event memory '{}' was not stored: {}", id, caf::to_string(err));
+          });
+}
+
+void persist(Self* self, const std::string& tenant, EventChanges ch,
+             std::function<void(Status)> then) {
+  auto& st = self->state;
+  if (ch.writes.empty()) {
+    wake(self, tenant, ch.ready);
+    if (then) then(Status{});
+    return;
+  }
+  auto batch = st.ctx->db->batch();
+  const std::string prefix = prefix_of(*st.ctx, tenant);
+  TimeUs now = st.ctx->clock->now_us();
+  for (const auto& e : ch.writes) {
+    std::string key = storage::event_key(prefix, e.id());
+    batch.put_proto(storage::Cf::events, key, e);
+    if (e.state() == pb::EVENT_ACKED) st.acked.emplace_back(now, key);
+    if (e.state() == pb::EVENT_DEAD) st.ctx->counters.events_dead_lettered++;
+  }
+  uint64_t seq = ++st.commit_seq;
+  auto assigned = std::make_shared<std::vector<pb::Event>>(std::move(ch.assigned));
+  st.in_flight[seq] = [self, assigned, then](Status s) {
+    if (s) {
+      for (const auto& e : *assigned) remember_event(self, e);
+    }
+    if (then) then(s);
+  };
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.ctx->db->commit_async(std::move(batch), [me, seq](Status s) {
+    caf::anon_send(me, committed_atom::value, seq, uint64_t{0}, s.ok(),
+                   s.ok() ? std::string{} : s.error().message);
+  });
+  // Deliveries to waiting polls commit after this batch, so they are durable only after it is.
+  wake(self, tenant, ch.ready);
+}
+
+void on_committed(Self* self, uint64_t seq, bool ok, const std::string& msg) {
+  auto& st = self->state;
+  auto it = st.in_flight.find(seq);
+  if (it == st.in_flight.end()) return;
+  auto done = std::move(it->second);
+  st.in_flight.erase(it);
+  if (!ok) {
+    spdlog::error("event router: a write failed ({}); state is reloaded from storage", msg);
+    st.reload_needed = true;
+  }
+  done(ok ? Status{} : make_error(ErrorCode::unavailable, "event write failed: " + msg + "; retry"));
+  if (st.reload_needed && st.in_flight.empty()) {
+    st.reload_needed = false;
+    if (auto s = load(st); !s) spdlog::error("event router: reload failed: {}", s.error().message);
+    TimeUs now = st.ctx->clock->now_us();
+    for (auto& [tenant, q] : st.queues) persist(self, tenant, q.tick(now), {});
+  }
+}
+
+pb::Response event_response(uint32_t method, const pb::Event& e) {
+  pb::Response resp;
+  switch (method) {
+    case pb::Request::kAck: *resp.mutable_ack()->mutable_event() = e; break;
+    case pb::Request::kNack: *resp.mutable_nack()->mutable_event() = e; break;
+    default: *resp.mutable_event_status()->mutable_event() = e; break;
+  }
+  return resp;
+}
+
+// Hands `persona`'s next event to `rp` once its delivery is durable.
+void deliver_next(Self* self, const std::string& tenant, const std::string& persona,
+                  caf::response_promise rp) {
+  auto& q = queue_for(self->state, tenant);
+  EventChanges ch;
+  auto e = q.next(persona, self->state.ctx->clock->now_us(), &ch);
+  if (!e) {
+    deliver(rp, pb::Request::kNextEvent, pb::Response{});
+    return;
+  }
+  self->state.ctx->counters.events_delivered++;
+  auto event = std::make_shared<pb::Event>(std::move(*e));
+  persist(self, tenant, std::move(ch), [rp, event](Status s) mutable {
+    if (!s) return deliver(rp, pb::Request::kNextEvent, error_response(s.error()));
+    pb::Response resp;
+    *resp.mutable_next_event()->mutable_event() = *event;
+    deliver(rp, pb::Request::kNextEvent, resp);
+  });
+}
+
+void wake(Self* self, const std::string& tenant, const std::set<std::string>& personas) {
+  auto& st = self->state;
+  for (const auto& p : personas) {
+    auto it = st.waiters.find({tenant, p});
+    if (it == st.waiters.end()) continue;
+    auto& q = queue_for(st, tenant);
+    // Bounded by the number of waiters of this persona.
+    while (!it->second.empty() && q.has_ready(p)) {
+      Waiter w = std::move(it->second.front());
+      it->second.pop_front();
+      deliver_next(self, tenant, p, w.rp);
+    }
+    if (it->second.empty()) st.waiters.erase(it);
+  }
+}
+
+Reply fail(uint32_t method, const Error& e) { return reply_error(method, e); }
+
+Reply do_publish(Self* self, const pb::Request& req) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  constexpr uint32_t method = pb::Request::kPublish;
+  const auto& in = req.publish().events();
+  if (in.empty()) return fail(method, make_error(ErrorCode::invalid_argument, "publish needs at least one event"));
+  if (static_cast<size_t>(in.size()) > ctx.events.max_batch) {
+    return fail(method, make_error(ErrorCode::invalid_argument,
+                                   "publish of " + std::to_string(in.size()) +
+                                       " events; at most " + std::to_string(ctx.events.max_batch) +
+                                       " (events.max-batch) per call"));
+  }
+  for (int i = 0; i < in.size(); ++i) {
+    if (auto s = validate_event_input(in[i], ctx.events); !s) {
+      return fail(method, make_error(s.code(), "event " + std::to_string(i) + ": " + s.error().message));
+    }
+  }
+  const std::string& tenant = req.header().tenant();
+  auto& q = queue_for(st, tenant);
+  TimeUs now = ctx.clock->now_us();
+  std::vector<pb::Event> events;
+  std::vector<pb::Event> already;  // client ids of events acked earlier (only in storage now)
+  const std::string prefix = prefix_of(ctx, tenant);
+  for (const auto& e : in) {
+    if (!e.id().empty() && q.find(e.id()) == nullptr) {
+      auto stored = ctx.db->get(storage::Cf::events, storage::event_key(prefix, e.id()));
+      if (!stored) return fail(method, stored.error());
+      if (stored->has_value()) {
+        auto rec = storage::decode_record<pb::Event>(**stored, "event '" + e.id() + "'");
+        if (!rec) return fail(method, rec.error());
+        already.push_back(std::move(*rec));
+        continue;
+      }
+    }
+    std::string id = e.id().empty() ? ctx.ids->uuid_v7() : e.id();
+    events.push_back(event_from_input(e, tenant, id, now));
+  }
+  size_t fresh = events.size();
+  auto out = std::make_shared<std::vector<pb::Event>>();
+  auto ch = q.publish(std::move(events), now, out.get());
+  ctx.counters.events_published += fresh;
+  for (auto& e : already) out->push_back(std::move(e));
+  auto rp = self->make_response_promise();
+  persist(self, tenant, std::move(ch), [rp, out](Status s) mutable {
+    if (!s) return deliver(rp, method, error_response(s.error()));
+    pb::Response resp;
+    for (auto& e : *out) *resp.mutable_publish()->add_events() = std::move(e);
+    deliver(rp, method, resp);
+  });
+  return rp;
+}
+
+Reply do_next(Self* self, const pb::Request& req) {
+  auto& st = self->state;
+  constexpr uint32_t method = pb::Request::kNextEvent;
+  const auto& r = req.next_event();
+  if (auto s = validate_persona_id(r.persona_id()); !s) return fail(method, s.error());
+  const std::string& tenant = req.header().tenant();
+  auto& q = queue_for(st, tenant);
+  if (!q.has_persona(r.persona_id())) {
+    return fail(method, make_error(ErrorCode::not_found,
+                                   "persona '" + r.persona_id() +
+                                       "' does not exist; create it (or remember into it) first"));
+  }
+  auto rp = self->make_response_promise();
+  if (q.has_ready(r.persona_id()) || r.wait_ms() == 0) {
+    deliver_next(self, tenant, r.persona_id(), rp);
+    return rp;
+  }
+  TimeUs wait = std::min<TimeUs>(static_cast<TimeUs>(r.wait_ms()) * 1000, st.ctx->events.max_wait_us);
+  uint64_t id = ++st.next_waiter;
+  st.waiters[{tenant, r.persona_id()}].push_back(Waiter{id, rp});
+  self->delayed_send(self, std::chrono::microseconds(wait), wait_timeout_atom::value, tenant,
+                     r.persona_id(), id);
+  return rp;
+}
+
+Reply do_ack(Self* self, const pb::Request& req);
+
+Reply finish_ack(Self* self, const std::string& tenant, const pb::AckRequest& r,
+                 caf::response_promise rp) {
+  auto& st = self->state;
+  constexpr uint32_t method = pb::Request::kAck;
+  auto& q = queue_for(st, tenant);
+  EventChanges ch;
+  auto done = q.ack(r.event_id(), r.attempt(), r.result(), st.ctx->clock->now_us(), &ch);
+  if (!done && done.code() == ErrorCode::not_found) {
+    // Acked before (a retry): the stored record answers, once it names the same delivery.
+    auto stored = st.ctx->db->get(storage::Cf::events,
+                                  storage::event_key(prefix_of(*st.ctx, tenant), r.event_id()));
+    if (stored && stored->has_value()) {
+      auto rec = storage::decode_record<pb::Event>(**stored, "event '" + r.event_id() + "'");
+      if (rec && rec->state() == pb::EVENT_ACKED &&
+          (r.attempt() == 0 || r.attempt() == rec->attempts())) {
+        deliver(rp, method, event_response(method, *rec));
+        return rp;
+      }
+    }
+  }
+  if (!done) {
+    deliver(rp, method, error_response(done.error()));
+    return rp;
+  }
+  st.ctx->counters.events_acked++;
+  auto event = std::make_shared<pb::Event>(std::move(*done));
+  persist(self, tenant, std::move(ch), [rp, event](Status s) mutable {
+    deliver(rp, method, s ? event_response(method, *event) : error_response(s.error()));
+  });
+  return rp;
+}
+
+Reply do_ack(Self* self, const pb::Request& req) {
+  auto& st = self->state;
+  constexpr uint32_t method = pb::Request::kAck;
+  const auto& r = req.ack();
+  if (auto s = validate_id(r.event_id(), "event_id"); !s) return fail(method, s.error());
+  if (r.result().size() > st.ctx->policy.max_content_bytes) {
+    return fail(method, make_error(ErrorCode::invalid_argument,
+                                   "ack result is " + std::to_string(r.result().size()) +
+                                       " bytes; at most " +
+                                       std::to_string(st.ctx->policy.max_content_bytes)));
+  }
+  const std::string tenant = req.header().tenant();
+  auto rp = self->make_response_promise();
+  const pb::Event* e = queue_for(st, tenant).find(r.event_id());
+  if (r.result().empty() || e == nullptr || e->state() != pb::EVENT_DELIVERED ||
+      st.ctx->directory == nullptr) {
+    return finish_ack(self, tenant, r, rp);
+  }
+  // The result becomes a memory before the ack is written: a crash in between redelivers the
+  // event, and storing the same memory id again is harmless.
+  auto persona = st.ctx->directory->get_or_spawn(tenant, e->persona_id());
+  if (!persona) return finish_ack(self, tenant, r, rp);
+  auto mem = std::make_shared<pb::Request>();
+  mem->mutable_header()->set_tenant(tenant);
+  auto* rr = mem->mutable_remember();
+  rr->set_persona_id(e->persona_id());
+  auto* m = rr->mutable_memory();
+  m->set_id("ev-" + e->id() + "-result");
+  m->set_content(r.result());
+  m->set_tier(pb::STM);
+  m->add_tags("event-result");
+  (*m->mutable_metadata())["event_id"] = e->id();
+  (*m->mutable_metadata())["topic"] = e->topic();
+  m->set_session_id(e->thread_id().empty() ? "event-" + e->id() : e->thread_id());
+  auto ack = std::make_shared<pb::AckRequest>(r);
+  auto timeout = std::chrono::microseconds(st.ctx->request_timeout_us);
+  self->request(persona, timeout, handle_atom::value, RequestPtr(mem))
+      .then(
+          [=](uint32_t, const std::string& bytes) mutable {
+            pb::Response resp;
+            if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
+              deliver(rp, method,
+                      error_response(make_error(ErrorCode::unavailable,
+                                                "the ack's result could not be stored (" +
+                                                    resp.status().message() +
+                                                    "); the event is still delivered: retry")));
+              return;
+            }
+            finish_ack(self, tenant, *ack, rp);
+          },
+          [=](caf::error& err) mutable {
+            deliver(rp, method,
+                    error_response(make_error(ErrorCode::unavailable,
+                                              "the ack's result could not be stored (" +
+                                                  caf::to_string(err) + "); retry")));
+          });
+  return rp;
+}
+
+Reply do_nack(Self* self, const pb::Request& req) {
+  auto& st = self->state;
+  constexpr uint32_t method = pb::Request::kNack;
+  const auto& r = req.nack();
+  if (auto s = validate_id(r.event_id(), "event_id"); !s) return fail(method, s.error());
+  if (r.reason().size() > 4096) {
+    return fail(method, make_error(ErrorCode::invalid_argument, "nack reason is over 4096 bytes"));
+  }
+  const std::string& tenant = req.header().tenant();
+  EventChanges ch;
+  auto done = queue_for(st, tenant).nack(r.event_id(), r.attempt(), r.reason(), r.dead_letter(),
+                                         st.ctx->clock->now_us(), &ch);
+  if (!done) return fail(method, done.error());
+  auto event = std::make_shared<pb::Event>(std::move(*done));
+  auto rp = self->make_response_promise();
+  persist(self, tenant, std::move(ch), [rp, event](Status s) mutable {
+    deliver(rp, method, s ? event_response(method, *event) : error_response(s.error()));
+  });
+  return rp;
+}
+
+Reply do_status(Self* self, const pb::Request& req) {
+  auto& st = self->state;
+  constexpr uint32_t method = pb::Request::kEventStatus;
+  const std::string& id = req.event_status().event_id();
+  if (auto s = validate_id(id, "event_id"); !s) return fail(method, s.error());
+  const std::string& tenant = req.header().tenant();
+  if (const pb::Event* e = queue_for(st, tenant).find(id)) {
+    return reply_bytes(method, event_response(method, *e));
+  }
+  auto stored = st.ctx->db->get(storage::Cf::events, storage::event_key(prefix_of(*st.ctx, tenant), id));
+  if (!stored) return fail(method, stored.error());
+  if (!stored->has_value()) {
+    return fail(method, make_error(ErrorCode::not_found,
+                                   "event '" + id + "' does not exist (or its retention ran out)"));
+  }
+  auto rec = storage::decode_record<pb::Event>(**stored, "event '" + id + "'");
+  if (!rec) return fail(method, rec.error());
+  return reply_bytes(method, event_response(method, *rec));
+}
+
+size_t page_size_of(uint32_t asked) { return asked == 0 ? 100 : std::min<uint32_t>(asked, 1000); }
+
+Reply do_dead_letters(Self* self, const pb::Request& req) {
+  constexpr uint32_t method = pb::Request::kListDeadLetters;
+  const auto& r = req.list_dead_letters();
+  size_t n = page_size_of(r.page_size());
+  auto page = queue_for(self->state, req.header().tenant()).dead_letters(r.page_token(), n + 1);
+  pb::Response resp;
+  auto* out = resp.mutable_list_dead_letters();
+  for (size_t i = 0; i < page.size() && i < n; ++i) *out->add_events() = page[i];
+  if (page.size() > n) out->set_next_page_token(page[n - 1].id());
+  return reply_bytes(method, resp);
+}
+
+Reply do_requeue(Self* self, const pb::Request& req) {
+  auto& st = self->state;
+  constexpr uint32_t method = pb::Request::kRequeue;
+  std::vector<std::string> ids(req.requeue().event_ids().begin(), req.requeue().event_ids().end());
+  if (ids.empty()) return fail(method, make_error(ErrorCode::invalid_argument, "requeue needs event ids"));
+  for (const auto& id : ids) {
+    if (auto s = validate_id(id, "event_id"); !s) return fail(method, s.error());
+  }
+  const std::string& tenant = req.header().tenant();
+  EventChanges ch;
+  auto done = queue_for(st, tenant).requeue(ids, st.ctx->clock->now_us(), &ch);
+  if (!done) return fail(method, done.error());
+  auto events = std::make_shared<std::vector<pb::Event>>(std::move(*done));
+  auto rp = self->make_response_promise();
+  persist(self, tenant, std::move(ch), [rp, events](Status s) mutable {
+    if (!s) return deliver(rp, method, error_response(s.error()));
+    pb::Response resp;
+    for (auto& e : *events) *resp.mutable_requeue()->add_events() = std::move(e);
+    deliver(rp, method, resp);
+  });
+  return rp;
+}
+
+Reply do_list_personas(Self* self, const pb::Request& req) {
+  constexpr uint32_t method = pb::Request::kListPersonas;
+  const auto& r = req.list_personas();
+  size_t n = page_size_of(r.page_size());
+  auto page = queue_for(self->state, req.header().tenant()).personas(r.page_token(), n + 1);
+  pb::Response resp;
+  auto* out = resp.mutable_list_personas();
+  for (size_t i = 0; i < page.size() && i < n; ++i) *out->add_personas() = page[i];
+  if (page.size() > n) out->set_next_page_token(page[n - 1].id());
+  return reply_bytes(method, resp);
+}
+
+void sweep_acked(RouterState& st, TimeUs now) {
+  // Bounded: at most 10000 deletions per tick.
+  auto batch = st.ctx->db->batch();
+  size_t n = 0;
+  while (!st.acked.empty() && n < 10000 &&
+         st.acked.front().first + st.ctx->events.retention_us <= now) {
+    batch.del(storage::Cf::events, st.acked.front().second);
+    st.acked.pop_front();
+    ++n;
+  }
+  if (n > 0) {
+    if (auto s = st.ctx->db->write_unsynced(std::move(batch)); !s) {
+      spdlog::warn("event router: expired acked events not deleted: {}", s.error().message);
+    }
+  }
+}
+
+std::chrono::microseconds tick_interval(const NodeContext& ctx) {
+  return std::chrono::microseconds(std::clamp<TimeUs>(ctx.events.lease_us / 10, 10'000, 1'000'000));
+}
+
+caf::behavior event_router(Self* self, NodeContextPtr ctx) {
+  self->state.ctx = ctx;
+  if (auto s = load(self->state); !s) {
+    spdlog::error("event router: loading events failed: {}", s.error().message);
+  }
+  TimeUs now = ctx->clock->now_us();
+  for (auto& [tenant, q] : self->state.queues) {
+    // Memories of in-flight events are stored again (same ids: no duplicates) in case a crash came
+    // between an assignment and its memory.
+    for (const auto& e : q.in_flight_events()) remember_event(self, e);
+    persist(self, tenant, q.tick(now), {});
+  }
+  self->delayed_send(self, tick_interval(*ctx), tick_atom::value);
+  return {
+      [=](handle_atom, RequestPtr req) -> Reply {
+        uint32_t method = static_cast<uint32_t>(req->body_case());
+        switch (req->body_case()) {
+          case pb::Request::kPublish: return do_publish(self, *req);
+          case pb::Request::kNextEvent: return do_next(self, *req);
+          case pb::Request::kAck: return do_ack(self, *req);
+          case pb::Request::kNack: return do_nack(self, *req);
+          case pb::Request::kEventStatus: return do_status(self, *req);
+          case pb::Request::kListDeadLetters: return do_dead_letters(self, *req);
+          case pb::Request::kRequeue: return do_requeue(self, *req);
+          case pb::Request::kListPersonas: return do_list_personas(self, *req);
+          default:
+            return fail(method, make_error(ErrorCode::invalid_argument,
+                                           "this request is not served by the event router"));
+        }
+      },
+      [=](profile_atom, PersonaPtr p) {
+        auto& q = queue_for(self->state, p->tenant());
+        persist(self, p->tenant(), q.put_persona(*p, self->state.ctx->clock->now_us()), {});
+      },
+      [=](persona_gone_atom, const std::string& tenant, const std::string& persona) {
+        auto& q = queue_for(self->state, tenant);
+        persist(self, tenant, q.remove_persona(persona, self->state.ctx->clock->now_us()), {});
+        auto it = self->state.waiters.find({tenant, persona});
+        if (it != self->state.waiters.end()) {
+          for (auto& w : it->second) deliver(w.rp, pb::Request::kNextEvent, pb::Response{});
+          self->state.waiters.erase(it);
+        }
+      },
+      [=](committed_atom, uint64_t seq, uint64_t, bool ok, const std::string& msg) {
+        on_committed(self, seq, ok, msg);
+      },
+      [=](wait_timeout_atom, const std::string& tenant, const std::string& persona, uint64_t id) {
+        auto it = self->state.waiters.find({tenant, persona});
+        if (it == self->state.waiters.end()) return;
+        auto& dq = it->second;
+        auto w = std::find_if(dq.begin(), dq.end(), [&](const Waiter& x) { return x.id == id; });
+        if (w == dq.end()) return;
+        deliver(w->rp, pb::Request::kNextEvent, pb::Response{});  // nothing arrived in the wait
+        dq.erase(w);
+        if (dq.empty()) self->state.waiters.erase(it);
+      },
+      [=](tick_atom) {
+        auto& st = self->state;
+        TimeUs t = st.ctx->clock->now_us();
+        for (auto& [tenant, q] : st.queues) {
+          auto next = q.next_lease_expiry();
+          if (next && *next <= t) persist(self, tenant, q.tick(t), {});
+        }
+        sweep_acked(st, t);
+        self->delayed_send(self, tick_interval(*st.ctx), tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_event_router(caf::actor_system& sys, NodeContextPtr ctx) {
+  return sys.spawn(event_router, std::move(ctx));
+}
+
+}  // namespace nca::actors
