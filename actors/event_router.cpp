@@ -23,6 +23,13 @@ namespace {
 
 using Reply = caf::result<uint32_t, std::string>;
 
+// The answer to a next_event that found nothing.
+pb::Response no_event() {
+  pb::Response resp;
+  resp.mutable_next_event();
+  return resp;
+}
+
 // A next_event long poll waiting for its persona's inbox.
 struct Waiter {
   uint64_t id = 0;
@@ -207,7 +214,7 @@ void deliver_next(Self* self, const std::string& tenant, const std::string& pers
   EventChanges ch;
   auto e = q.next(persona, self->state.ctx->clock->now_us(), &ch);
   if (!e) {
-    deliver(rp, pb::Request::kNextEvent, pb::Response{});
+    deliver(rp, pb::Request::kNextEvent, no_event());
     return;
   }
   self->state.ctx->counters.events_delivered++;
@@ -558,7 +565,7 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
         persist(self, tenant, q.remove_persona(persona, self->state.ctx->clock->now_us()), {});
         auto it = self->state.waiters.find({tenant, persona});
         if (it != self->state.waiters.end()) {
-          for (auto& w : it->second) deliver(w.rp, pb::Request::kNextEvent, pb::Response{});
+          for (auto& w : it->second) deliver(w.rp, pb::Request::kNextEvent, no_event());
           self->state.waiters.erase(it);
         }
       },
@@ -571,7 +578,7 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
         auto& dq = it->second;
         auto w = std::find_if(dq.begin(), dq.end(), [&](const Waiter& x) { return x.id == id; });
         if (w == dq.end()) return;
-        deliver(w->rp, pb::Request::kNextEvent, pb::Response{});  // nothing arrived in the wait
+        deliver(w->rp, pb::Request::kNextEvent, no_event());  // nothing arrived in the wait
         dq.erase(w);
         if (dq.empty()) self->state.waiters.erase(it);
       },

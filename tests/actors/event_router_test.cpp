@@ -1,0 +1,278 @@
+// Personas and events through a real node: profiles, the event life cycle, long polls, leases,
+// dead letters, memories of events, shared knowledge and restart.
+#include <gtest/gtest.h>
+
+#include "tests/actors/node_test_util.hpp"
+
+namespace nca::testing {
+namespace {
+
+class EventRouterTest : public NodeFixture {
+ protected:
+  void customize(config::Settings& s) override {
+    s.events.lease = lease_us_;
+    s.events.max_attempts = 2;
+  }
+
+  Result<pb::Response> rpc(pb::Request req) { return client_->call(std::move(req)); }
+
+  Result<pb::Persona> create(const std::string& id, std::map<std::string, double> skills = {},
+                             uint32_t capacity = 4) {
+    pb::Request req;
+    auto* p = req.mutable_create_persona()->mutable_persona();
+    p->set_id(id);
+    p->set_name("Persona " + id);
+    p->set_capacity(capacity);
+    for (auto& [k, v] : skills) (*p->mutable_skills())[k] = v;
+    auto r = rpc(req);
+    if (!r) return r.error();
+    return r->create_persona().persona();
+  }
+
+  Result<pb::Event> publish(const std::string& topic, const std::string& thread = "",
+                            pb::EventPriority prio = pb::NORMAL) {
+    pb::Request req;
+    auto* e = req.mutable_publish()->add_events();
+    e->set_topic(topic);
+    e->set_payload("{\"n\": 1}");
+    e->set_thread_id(thread);
+    e->set_priority(prio);
+    auto r = rpc(req);
+    if (!r) return r.error();
+    return r->publish().events(0);
+  }
+
+  Result<pb::NextEventReply> next(const std::string& persona, uint32_t wait_ms = 0) {
+    pb::Request req;
+    req.mutable_next_event()->set_persona_id(persona);
+    req.mutable_next_event()->set_wait_ms(wait_ms);
+    auto r = rpc(req);
+    if (!r) return r.error();
+    return r->next_event();
+  }
+
+  Result<pb::Event> status(const std::string& id) {
+    pb::Request req;
+    req.mutable_event_status()->set_event_id(id);
+    auto r = rpc(req);
+    if (!r) return r.error();
+    return r->event_status().event();
+  }
+
+  Result<pb::Event> ack(const pb::Event& e, const std::string& result = "") {
+    pb::Request req;
+    req.mutable_ack()->set_event_id(e.id());
+    req.mutable_ack()->set_attempt(e.attempts());
+    req.mutable_ack()->set_result(result);
+    auto r = rpc(req);
+    if (!r) return r.error();
+    return r->ack().event();
+  }
+
+  TimeUs lease_us_ = 60 * kUsPerSecond;
+};
+
+TEST_F(EventRouterTest, ProfileLifecycle) {
+  auto ada = create("ada", {{"billing", 0.9}});
+  ASSERT_TRUE(ada) << ada.error().message;
+  EXPECT_EQ(ada->version(), 1u);
+  EXPECT_EQ(create("ada").code(), ErrorCode::already_exists);
+  EXPECT_EQ(create("_secret").code(), ErrorCode::invalid_argument);
+
+  pb::Request upd;
+  upd.mutable_update_persona()->mutable_persona()->set_id("ada");
+  upd.mutable_update_persona()->mutable_persona()->set_role("support lead");
+  upd.mutable_update_persona()->add_fields("role");
+  upd.mutable_update_persona()->set_expected_version(1);
+  auto u = rpc(upd);
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_EQ(u->update_persona().persona().version(), 2u);
+  EXPECT_EQ(u->update_persona().persona().skills().at("billing"), 0.9);  // untouched field
+  EXPECT_EQ(rpc(upd).code(), ErrorCode::conflict);                      // stale version
+
+  pb::Request pause;
+  pause.mutable_pause_persona()->set_persona_id("ada");
+  auto pz = rpc(pause);
+  ASSERT_TRUE(pz);
+  EXPECT_EQ(pz->pause_persona().persona().status(), pb::PERSONA_PAUSED);
+
+  for (const char* id : {"bob", "cy", "dee"}) ASSERT_TRUE(create(id));
+  pb::Request list;
+  list.mutable_list_personas()->set_page_size(3);
+  auto page1 = rpc(list);
+  ASSERT_TRUE(page1);
+  ASSERT_EQ(page1->list_personas().personas_size(), 3);
+  EXPECT_EQ(page1->list_personas().personas(0).id(), "ada");
+  list.mutable_list_personas()->set_page_token(page1->list_personas().next_page_token());
+  auto page2 = rpc(list);
+  ASSERT_TRUE(page2);
+  ASSERT_EQ(page2->list_personas().personas_size(), 1);
+  EXPECT_EQ(page2->list_personas().personas(0).id(), "dee");
+  EXPECT_TRUE(page2->list_personas().next_page_token().empty());
+
+  ASSERT_TRUE(client_->remember("bob", memory("bob likes tea")));
+  pb::Request del;
+  del.mutable_delete_persona()->set_persona_id("bob");
+  EXPECT_EQ(rpc(del).code(), ErrorCode::invalid_argument);  // no confirmation
+  del.mutable_delete_persona()->set_confirm(true);
+  auto d = rpc(del);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->delete_persona().items_deleted(), 1u);
+  pb::Request get;
+  get.mutable_get_persona()->set_persona_id("bob");
+  EXPECT_EQ(rpc(get).code(), ErrorCode::not_found);
+  auto hits = client_->recall("bob", "tea", 5);
+  ASSERT_TRUE(hits);
+  EXPECT_EQ(hits->hits_size(), 0);
+}
+
+TEST_F(EventRouterTest, PublishDeliverAckWithMemories) {
+  ASSERT_TRUE(create("ada"));
+  auto e1 = publish("support.ticket_created", "t-1");
+  ASSERT_TRUE(e1) << e1.error().message;
+  EXPECT_EQ(e1->state(), pb::EVENT_ASSIGNED);
+  EXPECT_EQ(e1->persona_id(), "ada");
+  auto got = next("ada");
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_TRUE(got->has_event());
+  EXPECT_EQ(got->event().id(), e1->id());
+  EXPECT_EQ(got->event().attempts(), 1u);
+  auto done = ack(got->event(), "refunded the order");
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_EQ(done->state(), pb::EVENT_ACKED);
+  // A retried ack of the same delivery answers the same; the event is acked once.
+  auto again = ack(got->event(), "refunded the order");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->version(), done->version());
+  auto st = status(e1->id());
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->state(), pb::EVENT_ACKED);
+
+  // The event and its result are memories of the persona; events of one thread are linked.
+  auto e2 = publish("support.ticket_updated", "t-1");
+  ASSERT_TRUE(e2);
+  ASSERT_TRUE(wait_until([&] {
+    return client_->get(e2->memory_id(), "ada").ok() && client_->get(e1->memory_id(), "ada").ok();
+  }));
+  EXPECT_TRUE(client_->get(done->result_memory_id(), "ada").ok());
+  auto n = client_->neighbours(e2->memory_id());
+  ASSERT_TRUE(n) << n.error().message;
+  bool linked = false;
+  for (const auto& x : n->neighbours()) linked = linked || x.item_id() == e1->memory_id();
+  EXPECT_TRUE(linked);
+}
+
+TEST_F(EventRouterTest, LongPollWakesOnPublishAndTimesOutEmpty) {
+  ASSERT_TRUE(create("ada"));
+  auto empty = next("ada", 50);
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(empty->has_event());
+  pb::Request req;
+  req.mutable_next_event()->set_persona_id("ada");
+  req.mutable_next_event()->set_wait_ms(10000);
+  auto pending = client_->call_async(req);
+  // The poll is parked in the router before the publish (a poll arriving later also gets it).
+  auto e = publish("a.b");
+  ASSERT_TRUE(e);
+  auto got = pending.get();
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_TRUE(got->next_event().has_event());
+  EXPECT_EQ(got->next_event().event().id(), e->id());
+  EXPECT_EQ(next("nobody").code(), ErrorCode::not_found);
+}
+
+TEST_F(EventRouterTest, NackDeadLetterAndRequeue) {
+  ASSERT_TRUE(create("ada"));
+  auto e = publish("a.b");
+  ASSERT_TRUE(e);
+  for (uint32_t attempt = 1; attempt <= 2; ++attempt) {
+    auto got = next("ada");
+    ASSERT_TRUE(got && got->has_event());
+    pb::Request nack;
+    nack.mutable_nack()->set_event_id(e->id());
+    nack.mutable_nack()->set_attempt(attempt);
+    nack.mutable_nack()->set_reason("downstream down");
+    auto r = rpc(nack);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->nack().event().state(), attempt < 2 ? pb::EVENT_ASSIGNED : pb::EVENT_DEAD);
+  }
+  pb::Request dead;
+  dead.mutable_list_dead_letters();
+  auto d = rpc(dead);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->list_dead_letters().events_size(), 1);
+  pb::Request rq;
+  rq.mutable_requeue()->add_event_ids(e->id());
+  auto back = rpc(rq);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->requeue().events(0).state(), pb::EVENT_ASSIGNED);
+  EXPECT_EQ(back->requeue().events(0).attempts(), 0u);
+}
+
+class EventLeaseTest : public EventRouterTest {
+ protected:
+  void customize(config::Settings& s) override {
+    lease_us_ = 300 * 1000;
+    EventRouterTest::customize(s);
+  }
+};
+
+TEST_F(EventLeaseTest, ExpiredLeaseReassignsAndStaleAckIsRefused) {
+  ASSERT_TRUE(create("ada"));
+  ASSERT_TRUE(create("bob"));
+  auto e = publish("a.b");
+  ASSERT_TRUE(e);
+  auto got = next(e->persona_id());
+  ASSERT_TRUE(got && got->has_event());
+  std::string first = e->persona_id();
+  ASSERT_TRUE(wait_until([&] {
+    auto s = status(e->id());
+    return s && s->assignments() == 2;
+  }));
+  auto s = status(e->id());
+  ASSERT_TRUE(s);
+  EXPECT_NE(s->persona_id(), first);
+  EXPECT_NE(s->last_error().find("lease expired"), std::string::npos);
+  EXPECT_EQ(ack(got->event()).code(), ErrorCode::conflict);
+}
+
+TEST_F(EventRouterTest, StatesSurviveRestart) {
+  ASSERT_TRUE(create("ada", {}, 4));
+  auto a = publish("a.one");
+  auto b = publish("a.two");
+  ASSERT_TRUE(a && b);
+  auto got = next("ada");
+  ASSERT_TRUE(got && got->has_event());
+  restart();
+  auto sa = status(got->event().id());
+  ASSERT_TRUE(sa);
+  EXPECT_EQ(sa->state(), pb::EVENT_DELIVERED);
+  auto other = next("ada");
+  ASSERT_TRUE(other && other->has_event());
+  EXPECT_NE(other->event().id(), got->event().id());
+  EXPECT_TRUE(ack(got->event()).ok());
+  auto nothing = next("ada");
+  ASSERT_TRUE(nothing);
+  EXPECT_FALSE(nothing->has_event());
+}
+
+TEST_F(EventRouterTest, RecallCanIncludeSharedKnowledge) {
+  ASSERT_TRUE(client_->remember("_shared", memory("the office wifi password is tulip")));
+  ASSERT_TRUE(client_->remember("ada", memory("ada prefers morning meetings")));
+  pb::RecallRequest r;
+  r.set_persona_id("ada");
+  r.set_query("wifi password");
+  r.set_k(5);
+  r.set_mode(pb::LEXICAL);
+  auto own = client_->recall(r);
+  ASSERT_TRUE(own);
+  for (const auto& h : own->hits()) EXPECT_NE(h.item().persona_id(), "_shared");
+  r.set_include_shared(true);
+  auto both = client_->recall(r);
+  ASSERT_TRUE(both) << both.error().message;
+  ASSERT_GE(both->hits_size(), 1);
+  EXPECT_EQ(both->hits(0).item().persona_id(), "_shared");
+}
+
+}  // namespace
+}  // namespace nca::testing
