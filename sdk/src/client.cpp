@@ -1,6 +1,7 @@
 #include "nca/client.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "proto/wire.hpp"
 #include "sdk/src/address.hpp"
@@ -83,6 +84,40 @@ pb::ItemRequest item_request(const std::string& id, const std::string& persona =
   return item;
 }
 
+pb::PersonaIdRequest persona_id_request(const std::string& id) {
+  pb::PersonaIdRequest request;
+  request.set_persona_id(id);
+  return request;
+}
+
+pb::PersonaWriteRequest persona_write_request(pb::Persona persona, uint64_t expected_version,
+                                              std::vector<std::string> fields) {
+  pb::PersonaWriteRequest request;
+  request.mutable_persona()->Swap(&persona);
+  request.set_expected_version(expected_version);
+  for (std::string& field : fields) request.add_fields(std::move(field));
+  return request;
+}
+
+pb::EventIdRequest event_id_request(const std::string& id) {
+  pb::EventIdRequest request;
+  request.set_event_id(id);
+  return request;
+}
+
+// The wire carries the wait in whole milliseconds as a uint32; out-of-range waits are clamped.
+uint32_t wait_ms(std::chrono::milliseconds wait) {
+  if (wait.count() <= 0) return 0;
+  return static_cast<uint32_t>(std::min<int64_t>(wait.count(), UINT32_MAX));
+}
+
+template <class T>
+std::future<Result<T>> ready_future(Result<T> value) {
+  std::promise<Result<T>> promise;
+  promise.set_value(std::move(value));
+  return promise.get_future();
+}
+
 pb::LinkRequest link_request(const std::string& a, const std::string& b, double strength) {
   pb::LinkRequest link;
   link.set_a(a);
@@ -118,10 +153,13 @@ class Client::Impl {
     SteadyTime now = std::chrono::steady_clock::now();
     SteadyTime deadline;
     if (header->deadline_us() == 0) {
-      deadline = now + options_.request_timeout;
-      header->set_deadline_us(
-          system_now_us() +
-          std::chrono::duration_cast<std::chrono::microseconds>(options_.request_timeout).count());
+      // A long poll may legitimately take its whole wait before the node answers.
+      std::chrono::microseconds timeout = options_.request_timeout;
+      if (request.has_next_event()) {
+        timeout += std::chrono::milliseconds(request.next_event().wait_ms());
+      }
+      deadline = now + timeout;
+      header->set_deadline_us(system_now_us() + timeout.count());
     } else {
       // The caller's absolute deadline is wall-clock time; waiting is measured on the steady clock.
       deadline = now + std::chrono::microseconds(header->deadline_us() - system_now_us());
@@ -275,15 +313,17 @@ Client::Future<pb::RecallReply> Client::recall_async(pb::RecallRequest request) 
 }
 
 Result<pb::RecallReply> Client::recall(const std::string& persona, const std::string& query,
-                                       uint32_t k) {
-  return recall_async(persona, query, k).get();
+                                       uint32_t k, bool include_shared) {
+  return recall_async(persona, query, k, include_shared).get();
 }
 Client::Future<pb::RecallReply> Client::recall_async(const std::string& persona,
-                                                     const std::string& query, uint32_t k) {
+                                                     const std::string& query, uint32_t k,
+                                                     bool include_shared) {
   pb::RecallRequest request;
   request.set_persona_id(persona);
   request.set_query(query);
   request.set_k(k);
+  request.set_include_shared(include_shared);
   return recall_async(std::move(request));
 }
 
@@ -404,6 +444,182 @@ Client::Future<pb::ContextReply> Client::context_async(const std::string& person
   request.set_n(n);
   return unary_async(make_request(&pb::Request::mutable_context, std::move(request)),
                      &pb::Response::mutable_context);
+}
+
+// --- personas ----------------------------------------------------------------------------------
+
+Result<pb::PersonaReply> Client::create_persona(pb::Persona persona) {
+  return create_persona_async(std::move(persona)).get();
+}
+Client::Future<pb::PersonaReply> Client::create_persona_async(pb::Persona persona) {
+  return unary_async(make_request(&pb::Request::mutable_create_persona,
+                                  persona_write_request(std::move(persona), 0, {})),
+                     &pb::Response::mutable_create_persona);
+}
+
+Result<pb::PersonaReply> Client::get_persona(const std::string& id) {
+  return get_persona_async(id).get();
+}
+Client::Future<pb::PersonaReply> Client::get_persona_async(const std::string& id) {
+  return unary_async(make_request(&pb::Request::mutable_get_persona, persona_id_request(id)),
+                     &pb::Response::mutable_get_persona);
+}
+
+Result<pb::ListPersonasReply> Client::list_personas(uint32_t page_size,
+                                                    const std::string& page_token) {
+  return list_personas_async(page_size, page_token).get();
+}
+Client::Future<pb::ListPersonasReply> Client::list_personas_async(uint32_t page_size,
+                                                                  const std::string& page_token) {
+  pb::ListPersonasRequest request;
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  return unary_async(make_request(&pb::Request::mutable_list_personas, std::move(request)),
+                     &pb::Response::mutable_list_personas);
+}
+
+Result<pb::PersonaReply> Client::update_persona(pb::Persona persona, uint64_t expected_version,
+                                                std::vector<std::string> fields) {
+  return update_persona_async(std::move(persona), expected_version, std::move(fields)).get();
+}
+Client::Future<pb::PersonaReply> Client::update_persona_async(pb::Persona persona,
+                                                              uint64_t expected_version,
+                                                              std::vector<std::string> fields) {
+  return unary_async(
+      make_request(&pb::Request::mutable_update_persona,
+                   persona_write_request(std::move(persona), expected_version, std::move(fields))),
+      &pb::Response::mutable_update_persona);
+}
+
+Result<pb::PersonaReply> Client::pause_persona(const std::string& id) {
+  return pause_persona_async(id).get();
+}
+Client::Future<pb::PersonaReply> Client::pause_persona_async(const std::string& id) {
+  return unary_async(make_request(&pb::Request::mutable_pause_persona, persona_id_request(id)),
+                     &pb::Response::mutable_pause_persona);
+}
+
+Result<pb::PersonaReply> Client::resume_persona(const std::string& id) {
+  return resume_persona_async(id).get();
+}
+Client::Future<pb::PersonaReply> Client::resume_persona_async(const std::string& id) {
+  return unary_async(make_request(&pb::Request::mutable_resume_persona, persona_id_request(id)),
+                     &pb::Response::mutable_resume_persona);
+}
+
+Result<pb::DeletePersonaReply> Client::delete_persona(const std::string& id, bool confirm) {
+  return delete_persona_async(id, confirm).get();
+}
+Client::Future<pb::DeletePersonaReply> Client::delete_persona_async(const std::string& id,
+                                                                    bool confirm) {
+  // Checked here as well as on the node: an unconfirmed delete never leaves the process.
+  if (!confirm) {
+    return ready_future<pb::DeletePersonaReply>(
+        make_error(ErrorCode::invalid_argument,
+                   "deleting persona '" + id +
+                       "' removes its memories, history and tubules for good: pass confirm = "
+                       "true to do it"));
+  }
+  pb::DeletePersonaRequest request;
+  request.set_persona_id(id);
+  request.set_confirm(true);
+  return unary_async(make_request(&pb::Request::mutable_delete_persona, std::move(request)),
+                     &pb::Response::mutable_delete_persona);
+}
+
+// --- events ------------------------------------------------------------------------------------
+
+Result<pb::PublishReply> Client::publish(pb::EventInput event) {
+  return publish_async(std::move(event)).get();
+}
+Client::Future<pb::PublishReply> Client::publish_async(pb::EventInput event) {
+  std::vector<pb::EventInput> events(1);
+  events[0].Swap(&event);
+  return publish_async(std::move(events));
+}
+
+Result<pb::PublishReply> Client::publish(std::vector<pb::EventInput> events) {
+  return publish_async(std::move(events)).get();
+}
+Client::Future<pb::PublishReply> Client::publish_async(std::vector<pb::EventInput> events) {
+  pb::PublishRequest request;
+  for (pb::EventInput& event : events) request.add_events()->Swap(&event);
+  return unary_async(make_request(&pb::Request::mutable_publish, std::move(request)),
+                     &pb::Response::mutable_publish);
+}
+
+Result<pb::NextEventReply> Client::next_event(const std::string& persona,
+                                              std::chrono::milliseconds wait) {
+  return next_event_async(persona, wait).get();
+}
+Client::Future<pb::NextEventReply> Client::next_event_async(const std::string& persona,
+                                                            std::chrono::milliseconds wait) {
+  // Impl::start adds the wait to the call's deadline.
+  pb::NextEventRequest request;
+  request.set_persona_id(persona);
+  request.set_wait_ms(wait_ms(wait));
+  return unary_async(make_request(&pb::Request::mutable_next_event, std::move(request)),
+                     &pb::Response::mutable_next_event);
+}
+
+Result<pb::EventReply> Client::ack(const std::string& event_id, uint32_t attempt,
+                                   const std::string& result) {
+  return ack_async(event_id, attempt, result).get();
+}
+Client::Future<pb::EventReply> Client::ack_async(const std::string& event_id, uint32_t attempt,
+                                                 const std::string& result) {
+  pb::AckRequest request;
+  request.set_event_id(event_id);
+  request.set_attempt(attempt);
+  request.set_result(result);
+  return unary_async(make_request(&pb::Request::mutable_ack, std::move(request)),
+                     &pb::Response::mutable_ack);
+}
+
+Result<pb::EventReply> Client::nack(const std::string& event_id, uint32_t attempt,
+                                    const std::string& reason, bool dead_letter) {
+  return nack_async(event_id, attempt, reason, dead_letter).get();
+}
+Client::Future<pb::EventReply> Client::nack_async(const std::string& event_id, uint32_t attempt,
+                                                  const std::string& reason, bool dead_letter) {
+  pb::NackRequest request;
+  request.set_event_id(event_id);
+  request.set_attempt(attempt);
+  request.set_reason(reason);
+  request.set_dead_letter(dead_letter);
+  return unary_async(make_request(&pb::Request::mutable_nack, std::move(request)),
+                     &pb::Response::mutable_nack);
+}
+
+Result<pb::EventReply> Client::event_status(const std::string& event_id) {
+  return event_status_async(event_id).get();
+}
+Client::Future<pb::EventReply> Client::event_status_async(const std::string& event_id) {
+  return unary_async(make_request(&pb::Request::mutable_event_status, event_id_request(event_id)),
+                     &pb::Response::mutable_event_status);
+}
+
+Result<pb::ListEventsReply> Client::list_dead_letters(uint32_t page_size,
+                                                      const std::string& page_token) {
+  return list_dead_letters_async(page_size, page_token).get();
+}
+Client::Future<pb::ListEventsReply> Client::list_dead_letters_async(uint32_t page_size,
+                                                                    const std::string& page_token) {
+  pb::ListEventsRequest request;
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  return unary_async(make_request(&pb::Request::mutable_list_dead_letters, std::move(request)),
+                     &pb::Response::mutable_list_dead_letters);
+}
+
+Result<pb::RequeueReply> Client::requeue(std::vector<std::string> event_ids) {
+  return requeue_async(std::move(event_ids)).get();
+}
+Client::Future<pb::RequeueReply> Client::requeue_async(std::vector<std::string> event_ids) {
+  pb::RequeueRequest request;
+  for (std::string& id : event_ids) request.add_event_ids(std::move(id));
+  return unary_async(make_request(&pb::Request::mutable_requeue, std::move(request)),
+                     &pb::Response::mutable_requeue);
 }
 
 }  // namespace nca

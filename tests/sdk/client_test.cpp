@@ -12,42 +12,18 @@
 #include <thread>
 
 #include "tests/sdk/fake_node.hpp"
+#include "tests/sdk/test_client.hpp"
 
 namespace nca {
 namespace {
 
 using std::chrono::milliseconds;
+using test_support::connect_or_die;
+using test_support::elapsed_ms;
 using test_support::FakeNode;
+using test_support::fast_options;
+using test_support::wall_now_us;
 using Clock = std::chrono::steady_clock;
-
-int64_t wall_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
-}
-
-ClientOptions fast_options() {
-  ClientOptions options;
-  options.tenant = "acme";
-  options.auth_token = "secret-token";
-  options.connect_timeout = milliseconds(2000);
-  options.request_timeout = milliseconds(5000);
-  return options;
-}
-
-std::unique_ptr<Client> connect_or_die(const std::vector<std::string>& addresses,
-                                       ClientOptions options = fast_options()) {
-  auto client = Client::connect(addresses, options);
-  if (!client.ok()) {
-    ADD_FAILURE() << "connect failed: " << client.error().to_string();
-    return nullptr;
-  }
-  return std::move(client).value();
-}
 
 TEST(ClientConnect, RejectsMalformedAddressesBeforeAnyNetworkActivity) {
   for (const char* bad : {"", "localhost", "127.0.0.1:", ":7420", "127.0.0.1:0", "127.0.0.1:65536",

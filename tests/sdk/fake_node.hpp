@@ -4,9 +4,12 @@
 // (envelope_atom, method, Request bytes) -> (method, Response bytes), and publishes it on a
 // loopback port chosen by the OS. It records every request it sees and answers from per-method
 // rules: a canned Response, raw bytes (to test malformed replies), silence (the request is held,
-// never answered), or a CAF error (a transport failure, as when a node dies mid-request). Methods
-// without a rule get status OK and an empty body of the matching case. Thread-safe: tests set rules
-// and read requests from any thread while the actor runs. The destructor stops the actor system.
+// never answered), or a CAF error (a transport failure, as when a node dies mid-request). Replies
+// queued with queue_reply() are used first, one per request, oldest first. Methods without a rule
+// get status OK and an empty body of the matching case, except next_event, which behaves like the
+// node's long poll: with nothing queued it is held for its wait_ms and then answered with no event,
+// or earlier with a reply queued meanwhile. Thread-safe: tests set rules and read requests from any
+// thread while the actor runs. The destructor stops the actor system.
 //
 // Also here: closed_port() (a loopback port nobody listens on) and SilentListener (a TCP listener
 // that accepts connections but never speaks CAF).
@@ -24,9 +27,11 @@
 #include <caf/io/publish.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,6 +99,17 @@ class FakeNode {
     state_->rules[method] = Rule{Rule::kSilent, 0, std::string()};
   }
 
+  // Queues one reply for `method`: the next request for it (or one held in a long poll) gets it.
+  void queue_reply(uint32_t method, const pb::Response& response) {
+    std::string bytes;
+    response.SerializeToString(&bytes);
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->queued[method].push_back(std::move(bytes));
+    }
+    caf::anon_send(api_, flush_atom::value);
+  }
+
   // The next `count` requests (any method) are recorded and then answered with a CAF error.
   void fail_next(int count) {
     std::lock_guard<std::mutex> lock(state_->mu);
@@ -108,10 +124,30 @@ class FakeNode {
     return state_->seen;
   }
 
+  // The requests for one method, in arrival order.
+  std::vector<pb::Request> requests_of(uint32_t method) const {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    std::vector<pb::Request> out;
+    for (const Seen& entry : state_->seen) {
+      if (entry.method == method) out.push_back(entry.request);
+    }
+    return out;
+  }
+
   // Waits until at least `count` requests arrived; false when `timeout` passed first.
   bool wait_for_requests(size_t count, std::chrono::milliseconds timeout) const {
     std::unique_lock<std::mutex> lock(state_->mu);
     return state_->arrived.wait_for(lock, timeout, [&] { return state_->seen.size() >= count; });
+  }
+
+  // Waits until at least `count` requests for `method` arrived; false when `timeout` passed first.
+  bool wait_for_method(uint32_t method, size_t count, std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    return state_->arrived.wait_for(lock, timeout, [&] {
+      return static_cast<size_t>(
+                 std::count_if(state_->seen.begin(), state_->seen.end(),
+                               [&](const Seen& entry) { return entry.method == method; })) >= count;
+    });
   }
 
  private:
@@ -123,10 +159,20 @@ class FakeNode {
     }
   };
 
+  using flush_atom = caf::atom_constant<caf::atom("flush")>;
+  using poll_end_atom = caf::atom_constant<caf::atom("pollend")>;
+
   struct Rule {
     enum Kind { kRaw, kSilent } kind = kRaw;
     uint32_t reply_method = 0;
     std::string bytes;
+  };
+
+  // A next_event request waiting for a queued reply or the end of its wait.
+  struct HeldPoll {
+    uint64_t id = 0;
+    uint32_t method = 0;
+    caf::response_promise promise;
   };
 
   struct State {
@@ -136,6 +182,9 @@ class FakeNode {
     int failures_left = 0;
     std::vector<Seen> seen;
     std::vector<caf::response_promise> held;  // silent requests, kept so they never resolve
+    std::map<uint32_t, std::deque<std::string>> queued;
+    std::deque<HeldPoll> polls;
+    uint64_t next_poll_id = 0;
 
     caf::result<uint32_t, std::string> handle(caf::event_based_actor* self, uint32_t method,
                                               const std::string& bytes) {
@@ -149,7 +198,21 @@ class FakeNode {
         --failures_left;
         return caf::make_error(caf::sec::request_receiver_down);
       }
+      auto& queue = queued[method];
+      if (!queue.empty()) {
+        std::string reply = std::move(queue.front());
+        queue.pop_front();
+        return {method, std::move(reply)};
+      }
       auto rule = rules.find(method);
+      if (rule == rules.end() && method == pb::Request::kNextEvent && entry_wait_ms() > 0) {
+        HeldPoll poll{++next_poll_id, method, self->make_response_promise()};
+        self->delayed_send(caf::actor_cast<caf::actor>(self),
+                           std::chrono::milliseconds(entry_wait_ms()), poll_end_atom::value,
+                           poll.id);
+        polls.push_back(poll);
+        return poll.promise;
+      }
       if (rule != rules.end()) {
         if (rule->second.kind == Rule::kSilent) {
           held.push_back(self->make_response_promise());
@@ -159,6 +222,37 @@ class FakeNode {
       }
       lock.unlock();
       return {method, default_reply(method)};
+    }
+
+    uint32_t entry_wait_ms() const {
+      const Seen& last = seen.back();
+      return last.request.has_next_event() ? last.request.next_event().wait_ms() : 0;
+    }
+
+    // Answers held polls that have a queued reply now, oldest poll first.
+    void flush() {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto poll = polls.begin(); poll != polls.end();) {
+        auto& queue = queued[poll->method];
+        if (queue.empty()) {
+          ++poll;
+          continue;
+        }
+        poll->promise.deliver(poll->method, std::move(queue.front()));
+        queue.pop_front();
+        poll = polls.erase(poll);
+      }
+    }
+
+    // A held poll's wait is over: it gets no event (unless a reply answered it already).
+    void end_poll(uint64_t id) {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto poll = polls.begin(); poll != polls.end(); ++poll) {
+        if (poll->id != id) continue;
+        poll->promise.deliver(poll->method, default_reply(poll->method));
+        polls.erase(poll);
+        return;
+      }
     }
 
     // Status OK and an empty body of the case numbered `method` (or INVALID_ARGUMENT for no such
@@ -186,10 +280,10 @@ class FakeNode {
 
     caf::behavior make_behavior() override {
       return {
-          [this](wire::envelope_atom, uint32_t method,
-                 const std::string& bytes) -> caf::result<uint32_t, std::string> {
-            return state_->handle(this, method, bytes);
-          },
+          [this](wire::envelope_atom, uint32_t method, const std::string& bytes)
+              -> caf::result<uint32_t, std::string> { return state_->handle(this, method, bytes); },
+          [this](flush_atom) { state_->flush(); },
+          [this](poll_end_atom, uint64_t id) { state_->end_poll(id); },
       };
     }
 
@@ -197,6 +291,7 @@ class FakeNode {
     void on_exit() override {
       std::lock_guard<std::mutex> lock(state_->mu);
       state_->held.clear();
+      state_->polls.clear();
     }
 
    private:

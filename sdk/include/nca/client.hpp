@@ -13,7 +13,8 @@
 // transport failure (connection lost, node gone) reconnects, next address first, and resends the
 // same request with the same request id, so a retried write is applied once; after max_attempts
 // sends, or at the deadline, the call fails with unavailable or deadline_exceeded. No call blocks
-// longer than its deadline.
+// longer than its deadline, which for next_event (a long poll) is its wait plus the request
+// timeout.
 //
 // Thread-safety. All methods may be called concurrently from any number of threads. Async callbacks
 // run on one SDK thread, one at a time, in completion order; they may call the client (including
@@ -28,6 +29,9 @@
 //   if (!client) { std::cerr << client.error().to_string() << "\n"; return 1; }
 //   auto reply = (*client)->remember("ada", "Ada is allergic to peanuts", 0.8, {"health"});
 //   auto hits = (*client)->recall("ada", "what is Ada allergic to", 5);
+//   auto worker = (*client)->subscribe("ada", [](const nca::pb::Event& event) {
+//     return nca::EventDecision::ack("handled " + event.topic());
+//   });
 #pragma once
 
 #include <chrono>
@@ -39,6 +43,7 @@
 #include <vector>
 
 #include "nca/result.hpp"
+#include "nca/subscription.hpp"
 #include "proto/neuroca.pb.h"
 
 namespace nca {
@@ -95,10 +100,11 @@ class Client {
 
   Result<pb::RecallReply> recall(pb::RecallRequest request);
   Future<pb::RecallReply> recall_async(pb::RecallRequest request);
+  // `include_shared` also searches the tenant's shared persona `_shared` and merges its hits.
   Result<pb::RecallReply> recall(const std::string& persona, const std::string& query,
-                                 uint32_t k = 10);
+                                 uint32_t k = 10, bool include_shared = false);
   Future<pb::RecallReply> recall_async(const std::string& persona, const std::string& query,
-                                       uint32_t k = 10);
+                                       uint32_t k = 10, bool include_shared = false);
 
   // `persona` is optional: naming it saves the node a lookup.
   Result<pb::ItemReply> get(const std::string& id, const std::string& persona = "");
@@ -150,6 +156,91 @@ class Client {
   // The persona's `n` most active items (the working context), most active first.
   Result<pb::ContextReply> context(const std::string& persona, uint32_t n = 10);
   Future<pb::ContextReply> context_async(const std::string& persona, uint32_t n = 10);
+
+  // --- personas (DESIGN §3) ---------------------------------------------------------------------
+
+  // `persona.id` names it; already_exists when it already has a profile set through this call.
+  Result<pb::PersonaReply> create_persona(pb::Persona persona);
+  Future<pb::PersonaReply> create_persona_async(pb::Persona persona);
+
+  Result<pb::PersonaReply> get_persona(const std::string& id);
+  Future<pb::PersonaReply> get_persona_async(const std::string& id);
+
+  // In id order, a page at a time; page_size 0 means the node's default (100), at most 1000. Pass
+  // the reply's next_page_token to get the next page; it is empty on the last page.
+  Result<pb::ListPersonasReply> list_personas(uint32_t page_size = 0,
+                                              const std::string& page_token = "");
+  Future<pb::ListPersonasReply> list_personas_async(uint32_t page_size = 0,
+                                                    const std::string& page_token = "");
+
+  // Replaces the profile fields named in `fields` (name, role, description, skills,
+  // responsibilities, traits, preferences, relationships, capacity) with those of `persona`; no
+  // fields means all of them. A nonzero expected_version other than the stored one is a conflict.
+  Result<pb::PersonaReply> update_persona(pb::Persona persona, uint64_t expected_version = 0,
+                                          std::vector<std::string> fields = {});
+  Future<pb::PersonaReply> update_persona_async(pb::Persona persona, uint64_t expected_version = 0,
+                                                std::vector<std::string> fields = {});
+
+  // A paused persona keeps its memories and the events it holds, and is assigned no new ones.
+  Result<pb::PersonaReply> pause_persona(const std::string& id);
+  Future<pb::PersonaReply> pause_persona_async(const std::string& id);
+  Result<pb::PersonaReply> resume_persona(const std::string& id);
+  Future<pb::PersonaReply> resume_persona_async(const std::string& id);
+
+  // Deletes the persona with its memories, history and tubules for good; its unfinished events go
+  // back to the queue. `confirm` must be true: false fails with invalid_argument and sends nothing.
+  Result<pb::DeletePersonaReply> delete_persona(const std::string& id, bool confirm);
+  Future<pb::DeletePersonaReply> delete_persona_async(const std::string& id, bool confirm);
+
+  // --- events (DESIGN §3) ------------------------------------------------------------------------
+
+  // Persists the events (one batch: all or nothing) and replies with them as stored, already
+  // assigned when a persona had room. An event id given again names the same event.
+  Result<pb::PublishReply> publish(pb::EventInput event);
+  Future<pb::PublishReply> publish_async(pb::EventInput event);
+  Result<pb::PublishReply> publish(std::vector<pb::EventInput> events);
+  Future<pb::PublishReply> publish_async(std::vector<pb::EventInput> events);
+
+  // Long poll: hands the persona's next assigned event to the caller (it becomes DELIVERED,
+  // leased), waiting up to `wait` (capped by the node's events.max-wait) for one. No event within
+  // the wait is success with `has_event()` false. The call's deadline is `wait` + request_timeout,
+  // so a long poll never times out on the client's side first.
+  Result<pb::NextEventReply> next_event(const std::string& persona, std::chrono::milliseconds wait);
+  Future<pb::NextEventReply> next_event_async(const std::string& persona,
+                                              std::chrono::milliseconds wait);
+
+  // Ends a delivery. `attempt` is the delivery being settled (the event's `attempts`; 0: do not
+  // check): a delivery that has since been reassigned is a conflict. ack's `result`, when not
+  // empty, becomes a memory of the persona linked to the event's memory. nack puts the event back
+  // in the queue, or with `dead_letter` straight on the dead-letter list.
+  Result<pb::EventReply> ack(const std::string& event_id, uint32_t attempt,
+                             const std::string& result = "");
+  Future<pb::EventReply> ack_async(const std::string& event_id, uint32_t attempt,
+                                   const std::string& result = "");
+  Result<pb::EventReply> nack(const std::string& event_id, uint32_t attempt,
+                              const std::string& reason = "", bool dead_letter = false);
+  Future<pb::EventReply> nack_async(const std::string& event_id, uint32_t attempt,
+                                    const std::string& reason = "", bool dead_letter = false);
+
+  // The event and where it is in its life cycle.
+  Result<pb::EventReply> event_status(const std::string& event_id);
+  Future<pb::EventReply> event_status_async(const std::string& event_id);
+
+  // The tenant's dead letters, a page at a time (page_size 0: the node's default).
+  Result<pb::ListEventsReply> list_dead_letters(uint32_t page_size = 0,
+                                                const std::string& page_token = "");
+  Future<pb::ListEventsReply> list_dead_letters_async(uint32_t page_size = 0,
+                                                      const std::string& page_token = "");
+
+  // Puts dead letters back in the queue with their attempts reset.
+  Result<pb::RequeueReply> requeue(std::vector<std::string> event_ids);
+  Future<pb::RequeueReply> requeue_async(std::vector<std::string> event_ids);
+
+  // Starts a background worker that long-polls next_event for `persona` and hands each event to
+  // `handler`, then acks or nacks it as the handler decides (nca/subscription.hpp). The client must
+  // outlive the subscription. invalid_argument for an empty persona, no handler or bad options.
+  Result<Subscription> subscribe(const std::string& persona, Subscription::Handler handler,
+                                 SubscriptionOptions options = {});
 
   // "host:port" of the node this client talks to now.
   std::string address() const;
