@@ -5,9 +5,9 @@
 #include "actors/messages.hpp"
 #include "actors/persona_directory.hpp"
 #include "actors/reply.hpp"
-#include "runtime/persona_profile.hpp"
 #include "proto/wire.hpp"
 #include "runtime/ids.hpp"
+#include "runtime/persona_profile.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
 
@@ -177,8 +177,8 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
   auto* header = req->mutable_header();
   if (header->schema_version() > wire::kSchemaVersion) {
     return invalid("request schema_version " + std::to_string(header->schema_version()) +
-                   " is newer than this node understands (" +
-                   std::to_string(wire::kSchemaVersion) + "); upgrade the node");
+                   " is newer than this node understands (" + std::to_string(wire::kSchemaVersion) +
+                   "); upgrade the node");
   }
   if (header->tenant().empty()) header->set_tenant(kDefaultTenant);
   if (auto s = validate_id(header->tenant(), "tenant"); !s) return invalid(s.error().message);
@@ -200,7 +200,8 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
       resp.mutable_ping()->set_schema_version(wire::kSchemaVersion);
       return reply_bytes(method, resp);
     }
-    case pb::Request::kRemember: return route(self, ctx, req, req->remember().persona_id());
+    case pb::Request::kRemember:
+      return route(self, ctx, req, req->remember().persona_id());
     case pb::Request::kRememberBatch:
       return route(self, ctx, req, req->remember_batch().persona_id());
     case pb::Request::kRecall:
@@ -212,7 +213,8 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
       return route(self, ctx, req, req->create_persona().persona().id());
     case pb::Request::kUpdatePersona:
       return route(self, ctx, req, req->update_persona().persona().id());
-    case pb::Request::kGetPersona: return route(self, ctx, req, req->get_persona().persona_id());
+    case pb::Request::kGetPersona:
+      return route(self, ctx, req, req->get_persona().persona_id());
     case pb::Request::kPausePersona:
       return route(self, ctx, req, req->pause_persona().persona_id());
     case pb::Request::kResumePersona:
@@ -226,27 +228,39 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
     case pb::Request::kEventStatus:
     case pb::Request::kListDeadLetters:
     case pb::Request::kRequeue:
-    case pb::Request::kListPersonas: return to_router(ctx, self, req);
-    case pb::Request::kList: return route(self, ctx, req, req->list().persona_id());
+    case pb::Request::kListPersonas:
+      return to_router(ctx, self, req);
+    case pb::Request::kList:
+      return route(self, ctx, req, req->list().persona_id());
     case pb::Request::kStats:
       if (req->stats().persona_id().empty()) return reply_bytes(method, node_stats(ctx));
       return route(self, ctx, req, req->stats().persona_id());
-    case pb::Request::kGet: return by_item(req->get().id(), req->get().persona_id(), false);
-    case pb::Request::kUpdate: return by_item(req->update().id(), req->update().persona_id(), false);
-    case pb::Request::kForget: return by_item(req->forget().id(), req->forget().persona_id(), false);
+    case pb::Request::kGet:
+      return by_item(req->get().id(), req->get().persona_id(), false);
+    case pb::Request::kUpdate:
+      return by_item(req->update().id(), req->update().persona_id(), false);
+    case pb::Request::kForget:
+      return by_item(req->forget().id(), req->forget().persona_id(), false);
     case pb::Request::kRestore:
       return by_item(req->restore().id(), req->restore().persona_id(), false);
-    case pb::Request::kDelete: return by_item(req->delete_().id(), req->delete_().persona_id(), false);
+    case pb::Request::kDelete:
+      return by_item(req->delete_().id(), req->delete_().persona_id(), false);
     case pb::Request::kHistory:
       return by_item(req->history().id(), req->history().persona_id(), true);
-    case pb::Request::kTouch: return by_item(req->touch().id(), req->touch().persona_id(), false);
-    case pb::Request::kLink: return by_item(req->link().a(), req->link().persona_id(), false);
-    case pb::Request::kUnlink: return by_item(req->unlink().a(), req->unlink().persona_id(), false);
+    case pb::Request::kTouch:
+      return by_item(req->touch().id(), req->touch().persona_id(), false);
+    case pb::Request::kLink:
+      return by_item(req->link().a(), req->link().persona_id(), false);
+    case pb::Request::kUnlink:
+      return by_item(req->unlink().a(), req->unlink().persona_id(), false);
     case pb::Request::kNeighbours:
       return by_item(req->neighbours().id(), req->neighbours().persona_id(), false);
-    case pb::Request::kConsolidate: return route(self, ctx, req, req->consolidate().persona_id());
-    case pb::Request::kContext: return route(self, ctx, req, req->context().persona_id());
-    default: return invalid("unknown method " + std::to_string(method));
+    case pb::Request::kConsolidate:
+      return route(self, ctx, req, req->consolidate().persona_id());
+    case pb::Request::kContext:
+      return route(self, ctx, req, req->context().persona_id());
+    default:
+      return invalid("unknown method " + std::to_string(method));
   }
 }
 

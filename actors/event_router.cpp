@@ -38,7 +38,7 @@ struct Waiter {
 
 struct RouterState {
   NodeContextPtr ctx;
-  std::map<std::string, EventQueue> queues;  // by tenant
+  std::map<std::string, EventQueue> queues;                                   // by tenant
   std::map<std::pair<std::string, std::string>, std::deque<Waiter>> waiters;  // (tenant, persona)
   uint64_t next_waiter = 0;
   // Commits in flight: what to do once each is durable (or failed), by sequence number.
@@ -58,7 +58,8 @@ std::string prefix_of(const NodeContext& ctx, const std::string& tenant) {
 
 EventQueue& queue_for(RouterState& st, const std::string& tenant) {
   auto it = st.queues.find(tenant);
-  if (it == st.queues.end()) it = st.queues.emplace(tenant, EventQueue(tenant, st.ctx->events)).first;
+  if (it == st.queues.end())
+    it = st.queues.emplace(tenant, EventQueue(tenant, st.ctx->events)).first;
   return it->second;
 }
 
@@ -188,7 +189,8 @@ void on_committed(Self* self, uint64_t seq, bool ok, const std::string& msg) {
     spdlog::error("event router: a write failed ({}); state is reloaded from storage", msg);
     st.reload_needed = true;
   }
-  done(ok ? Status{} : make_error(ErrorCode::unavailable, "event write failed: " + msg + "; retry"));
+  done(ok ? Status{}
+          : make_error(ErrorCode::unavailable, "event write failed: " + msg + "; retry"));
   if (st.reload_needed && st.in_flight.empty()) {
     st.reload_needed = false;
     if (auto s = load(st); !s) spdlog::error("event router: reload failed: {}", s.error().message);
@@ -200,9 +202,15 @@ void on_committed(Self* self, uint64_t seq, bool ok, const std::string& msg) {
 pb::Response event_response(uint32_t method, const pb::Event& e) {
   pb::Response resp;
   switch (method) {
-    case pb::Request::kAck: *resp.mutable_ack()->mutable_event() = e; break;
-    case pb::Request::kNack: *resp.mutable_nack()->mutable_event() = e; break;
-    default: *resp.mutable_event_status()->mutable_event() = e; break;
+    case pb::Request::kAck:
+      *resp.mutable_ack()->mutable_event() = e;
+      break;
+    case pb::Request::kNack:
+      *resp.mutable_nack()->mutable_event() = e;
+      break;
+    default:
+      *resp.mutable_event_status()->mutable_event() = e;
+      break;
   }
   return resp;
 }
@@ -250,16 +258,19 @@ Reply do_publish(Self* self, const pb::Request& req) {
   auto& ctx = *st.ctx;
   constexpr uint32_t method = pb::Request::kPublish;
   const auto& in = req.publish().events();
-  if (in.empty()) return fail(method, make_error(ErrorCode::invalid_argument, "publish needs at least one event"));
+  if (in.empty())
+    return fail(method,
+                make_error(ErrorCode::invalid_argument, "publish needs at least one event"));
   if (static_cast<size_t>(in.size()) > ctx.events.max_batch) {
     return fail(method, make_error(ErrorCode::invalid_argument,
-                                   "publish of " + std::to_string(in.size()) +
-                                       " events; at most " + std::to_string(ctx.events.max_batch) +
+                                   "publish of " + std::to_string(in.size()) + " events; at most " +
+                                       std::to_string(ctx.events.max_batch) +
                                        " (events.max-batch) per call"));
   }
   for (int i = 0; i < in.size(); ++i) {
     if (auto s = validate_event_input(in[i], ctx.events); !s) {
-      return fail(method, make_error(s.code(), "event " + std::to_string(i) + ": " + s.error().message));
+      return fail(method,
+                  make_error(s.code(), "event " + std::to_string(i) + ": " + s.error().message));
     }
   }
   const std::string& tenant = req.header().tenant();
@@ -314,7 +325,8 @@ Reply do_next(Self* self, const pb::Request& req) {
     deliver_next(self, tenant, r.persona_id(), rp);
     return rp;
   }
-  TimeUs wait = std::min<TimeUs>(static_cast<TimeUs>(r.wait_ms()) * 1000, st.ctx->events.max_wait_us);
+  TimeUs wait =
+      std::min<TimeUs>(static_cast<TimeUs>(r.wait_ms()) * 1000, st.ctx->events.max_wait_us);
   uint64_t id = ++st.next_waiter;
   st.waiters[{tenant, r.persona_id()}].push_back(Waiter{id, rp});
   self->delayed_send(self, std::chrono::microseconds(wait), wait_timeout_atom::value, tenant,
@@ -425,8 +437,9 @@ Reply do_nack(Self* self, const pb::Request& req) {
   }
   const std::string& tenant = req.header().tenant();
   EventChanges ch;
-  auto done = queue_for(st, tenant).nack(r.event_id(), r.attempt(), r.reason(), r.dead_letter(),
-                                         st.ctx->clock->now_us(), &ch);
+  auto done = queue_for(st, tenant)
+                  .nack(r.event_id(), r.attempt(), r.reason(), r.dead_letter(),
+                        st.ctx->clock->now_us(), &ch);
   if (!done) return fail(method, done.error());
   auto event = std::make_shared<pb::Event>(std::move(*done));
   auto rp = self->make_response_promise();
@@ -445,7 +458,8 @@ Reply do_status(Self* self, const pb::Request& req) {
   if (const pb::Event* e = queue_for(st, tenant).find(id)) {
     return reply_bytes(method, event_response(method, *e));
   }
-  auto stored = st.ctx->db->get(storage::Cf::events, storage::event_key(prefix_of(*st.ctx, tenant), id));
+  auto stored =
+      st.ctx->db->get(storage::Cf::events, storage::event_key(prefix_of(*st.ctx, tenant), id));
   if (!stored) return fail(method, stored.error());
   if (!stored->has_value()) {
     return fail(method, make_error(ErrorCode::not_found,
@@ -474,7 +488,8 @@ Reply do_requeue(Self* self, const pb::Request& req) {
   auto& st = self->state;
   constexpr uint32_t method = pb::Request::kRequeue;
   std::vector<std::string> ids(req.requeue().event_ids().begin(), req.requeue().event_ids().end());
-  if (ids.empty()) return fail(method, make_error(ErrorCode::invalid_argument, "requeue needs event ids"));
+  if (ids.empty())
+    return fail(method, make_error(ErrorCode::invalid_argument, "requeue needs event ids"));
   for (const auto& id : ids) {
     if (auto s = validate_id(id, "event_id"); !s) return fail(method, s.error());
   }
@@ -543,14 +558,22 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
       [=](handle_atom, RequestPtr req) -> Reply {
         uint32_t method = static_cast<uint32_t>(req->body_case());
         switch (req->body_case()) {
-          case pb::Request::kPublish: return do_publish(self, *req);
-          case pb::Request::kNextEvent: return do_next(self, *req);
-          case pb::Request::kAck: return do_ack(self, *req);
-          case pb::Request::kNack: return do_nack(self, *req);
-          case pb::Request::kEventStatus: return do_status(self, *req);
-          case pb::Request::kListDeadLetters: return do_dead_letters(self, *req);
-          case pb::Request::kRequeue: return do_requeue(self, *req);
-          case pb::Request::kListPersonas: return do_list_personas(self, *req);
+          case pb::Request::kPublish:
+            return do_publish(self, *req);
+          case pb::Request::kNextEvent:
+            return do_next(self, *req);
+          case pb::Request::kAck:
+            return do_ack(self, *req);
+          case pb::Request::kNack:
+            return do_nack(self, *req);
+          case pb::Request::kEventStatus:
+            return do_status(self, *req);
+          case pb::Request::kListDeadLetters:
+            return do_dead_letters(self, *req);
+          case pb::Request::kRequeue:
+            return do_requeue(self, *req);
+          case pb::Request::kListPersonas:
+            return do_list_personas(self, *req);
           default:
             return fail(method, make_error(ErrorCode::invalid_argument,
                                            "this request is not served by the event router"));

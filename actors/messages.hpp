@@ -1,8 +1,8 @@
 // actors/messages.hpp: the messages actors of one node exchange, and the atoms that name them.
 //
-// Everything here is node-local: payloads travel as shared_ptr<const T> (immutable once sent, so sharing
-// is safe without copies) and are marked as unsafe message types, which CAF allows only for local
-// messages. What crosses the network is only the wire envelope of proto/wire.hpp.
+// Everything here is node-local: payloads travel as shared_ptr<const T> (immutable once sent, so
+// sharing is safe without copies) and are marked as unsafe message types, which CAF allows only for
+// local messages. What crosses the network is only the wire envelope of proto/wire.hpp.
 #pragma once
 
 #include <caf/all.hpp>

@@ -1,7 +1,7 @@
 #include "actors/node.hpp"
 
-#include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
+#include <caf/io/all.hpp>
 
 #include <filesystem>
 
@@ -19,11 +19,12 @@ class NodeCafConfig : public caf::actor_system_config {
  public:
   explicit NodeCafConfig(const config::Settings& s) {
     load<caf::io::middleman>();
-    // Work sharing answers sparse requests in tens of microseconds; work stealing sleeps idle workers
-    // and adds about a millisecond (measured, see docs/benchmarks.md).
-    set("scheduler.policy", s.scheduler.policy == "stealing" ? caf::atom("stealing")
-                                                             : caf::atom("sharing"));
-    if (s.scheduler.threads > 0) set("scheduler.max-threads", static_cast<size_t>(s.scheduler.threads));
+    // Work sharing answers sparse requests in tens of microseconds; work stealing sleeps idle
+    // workers and adds about a millisecond (measured, see docs/benchmarks.md).
+    set("scheduler.policy",
+        s.scheduler.policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
+    if (s.scheduler.threads > 0)
+      set("scheduler.max-threads", static_cast<size_t>(s.scheduler.threads));
     set("middleman.heartbeat-interval",
         caf::timespan{std::chrono::microseconds(s.cluster.heartbeat_interval)});
     set("logger.file-verbosity", caf::atom("quiet"));
@@ -39,8 +40,8 @@ Result<std::string> node_identity(storage::Db& db, const std::string& configured
   if (stored->has_value() && id.empty()) id = **stored;
   if (stored->has_value() && **stored != id) {
     return make_error(ErrorCode::invalid_argument,
-                      "node.id is '" + id + "' but the data directory belongs to node '" + **stored +
-                          "'; use that id or another data directory");
+                      "node.id is '" + id + "' but the data directory belongs to node '" +
+                          **stored + "'; use that id or another data directory");
   }
   if (id.empty()) id = "node-" + ids.uuid_v7().substr(0, 13);
   auto inc = db.get(storage::Cf::meta, storage::node_meta_key("incarnation"));
@@ -65,7 +66,8 @@ Result<std::pair<std::string, uint16_t>> parse_host_port(const std::string& text
                       what + " '" + text + "' is not host:port (e.g. 127.0.0.1:7420)");
   }
   std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   char* end = nullptr;
   unsigned long port = std::strtoul(text.c_str() + colon + 1, &end, 10);
   if (*end != '\0' || port > 65535) {
@@ -83,8 +85,9 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   std::error_code ec;
   std::filesystem::create_directories(settings.node.data_dir, ec);
   if (ec) {
-    return make_error(ErrorCode::invalid_argument, "cannot create node.data-dir '" +
-                                                       settings.node.data_dir + "': " + ec.message());
+    return make_error(
+        ErrorCode::invalid_argument,
+        "cannot create node.data-dir '" + settings.node.data_dir + "': " + ec.message());
   }
   auto ctx = std::make_shared<NodeContext>();
   ctx->settings = settings;
@@ -133,8 +136,8 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   node->api_ = spawn_api(*node->sys_, ctx);
 
   const std::string& host = listen->first;
-  auto port = caf::io::publish(node->api_, listen->second, host.empty() ? nullptr : host.c_str(),
-                               true);
+  auto port =
+      caf::io::publish(node->api_, listen->second, host.empty() ? nullptr : host.c_str(), true);
   if (!port) {
     std::string why = node->sys_->render(port.error());
     (void)node->stop();
@@ -155,9 +158,9 @@ Status Node::stop() {
     if (api_ && port_ != 0) {
       // Best effort: the port closes with the system anyway.
       caf::scoped_actor self{*sys_};
-      self->request(sys_->middleman().actor_handle(), std::chrono::seconds(5), caf::unpublish_atom::value,
-                    caf::actor_cast<caf::actor_addr>(api_), port_)
-          .receive([](){}, [](caf::error&) {});
+      self->request(sys_->middleman().actor_handle(), std::chrono::seconds(5),
+                    caf::unpublish_atom::value, caf::actor_cast<caf::actor_addr>(api_), port_)
+          .receive([]() {}, [](caf::error&) {});
     }
     if (ctx_ && ctx_->router) {
       caf::anon_send_exit(ctx_->router, caf::exit_reason::user_shutdown);

@@ -1,8 +1,8 @@
 // actors/node_context.hpp: what every actor of one node shares.
 //
-// Owned by the Node; actors hold a shared_ptr so it outlives every actor. Members are either immutable
-// after start (settings, policy, models, paths), thread-safe by contract (Db, Clock, IdGenerator,
-// Embedder used only through the embed worker when it blocks), or atomics.
+// Owned by the Node; actors hold a shared_ptr so it outlives every actor. Members are either
+// immutable after start (settings, policy, models, paths), thread-safe by contract (Db, Clock,
+// IdGenerator, Embedder used only through the embed worker when it blocks), or atomics.
 #pragma once
 
 #include <caf/actor.hpp>
@@ -14,9 +14,9 @@
 #include "config/settings.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/embedder.hpp"
+#include "runtime/event_policy.hpp"
 #include "runtime/health.hpp"
 #include "runtime/ids.hpp"
-#include "runtime/event_policy.hpp"
 #include "runtime/memory_policy.hpp"
 #include "storage/db.hpp"
 

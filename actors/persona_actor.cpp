@@ -31,8 +31,8 @@ size_t slot(pb::Tier t) { return t == pb::MTM ? 1 : t == pb::LTM ? 2 : 0; }
 
 using Reply = std::pair<uint32_t, std::string>;
 
-// A write waiting for its turn: a client request (validated, normalised), reinforcement after a recall,
-// or a lymphatic tick's actions.
+// A write waiting for its turn: a client request (validated, normalised), reinforcement after a
+// recall, or a lymphatic tick's actions.
 struct PendingWrite {
   std::shared_ptr<pb::Request> req;
   caf::response_promise rp;
@@ -109,8 +109,8 @@ void apply_index_effect(PersonaState& st, const ItemIndexEffect& e) {
   if (!e.content.empty()) st.lexical.add(e.ordinal, e.content);
 }
 
-// Runs `cont` with the embeddings of `texts`: inline for a fast embedder, on the embed worker (off the
-// scheduler threads) for one that blocks on I/O.
+// Runs `cont` with the embeddings of `texts`: inline for a fast embedder, on the embed worker (off
+// the scheduler threads) for one that blocks on I/O.
 void with_embeddings(Self* self, std::vector<std::string> texts,
                      std::function<void(Result<std::vector<std::vector<float>>>)> cont) {
   auto& ctx = *self->state.ctx;
@@ -177,21 +177,31 @@ Result<Plan> make_plan(Self* self, PendingWrite& w) {
     case pb::Request::kUpdate:
       return writer.plan_update(req.update(), w.vecs.empty() ? std::vector<float>{} : w.vecs[0],
                                 rid);
-    case pb::Request::kForget: return writer.plan_forget(req.forget().id(), req.forget().reason(), rid);
-    case pb::Request::kRestore: return writer.plan_restore(req.restore().id(), rid);
-    case pb::Request::kDelete: return writer.plan_delete(req.delete_().id(), rid);
-    case pb::Request::kTouch: return writer.plan_touch({req.touch().id()}, true);
+    case pb::Request::kForget:
+      return writer.plan_forget(req.forget().id(), req.forget().reason(), rid);
+    case pb::Request::kRestore:
+      return writer.plan_restore(req.restore().id(), rid);
+    case pb::Request::kDelete:
+      return writer.plan_delete(req.delete_().id(), rid);
+    case pb::Request::kTouch:
+      return writer.plan_touch({req.touch().id()}, true);
     case pb::Request::kLink: {
       double strength = req.link().strength() > 0 ? req.link().strength()
-                                                   : st.ctx->policy.tubules.session_strength;
+                                                  : st.ctx->policy.tubules.session_strength;
       return writer.plan_link(req.link().a(), req.link().b(), strength);
     }
-    case pb::Request::kUnlink: return writer.plan_unlink(req.unlink().a(), req.unlink().b());
-    case pb::Request::kCreatePersona: return writer.plan_create_profile(req.create_persona());
-    case pb::Request::kUpdatePersona: return writer.plan_update_profile(req.update_persona());
-    case pb::Request::kPausePersona: return writer.plan_status(pb::PERSONA_PAUSED);
-    case pb::Request::kResumePersona: return writer.plan_status(pb::PERSONA_ACTIVE);
-    case pb::Request::kDeletePersona: return writer.plan_delete_persona();
+    case pb::Request::kUnlink:
+      return writer.plan_unlink(req.unlink().a(), req.unlink().b());
+    case pb::Request::kCreatePersona:
+      return writer.plan_create_profile(req.create_persona());
+    case pb::Request::kUpdatePersona:
+      return writer.plan_update_profile(req.update_persona());
+    case pb::Request::kPausePersona:
+      return writer.plan_status(pb::PERSONA_PAUSED);
+    case pb::Request::kResumePersona:
+      return writer.plan_status(pb::PERSONA_ACTIVE);
+    case pb::Request::kDeletePersona:
+      return writer.plan_delete_persona();
     default:
       return make_error(ErrorCode::internal, "persona: not a write request");
   }
@@ -316,10 +326,11 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
     (void)st.writer->reload_tubules();
     st.writer->abandoned();
     if (f.method != 0) {
-      finish_request(self, f.request_id, f.method,
-                     error_response(make_error(ErrorCode::unavailable,
-                                               "storage write failed, nothing was changed: " + msg)),
-                     f.rp);
+      finish_request(
+          self, f.request_id, f.method,
+          error_response(make_error(ErrorCode::unavailable,
+                                    "storage write failed, nothing was changed: " + msg)),
+          f.rp);
     }
   }
   if (--st.outstanding == 0) {
@@ -369,10 +380,10 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
       if (mems->empty()) {
         valid = make_error(ErrorCode::invalid_argument, "remember_batch needs at least one memory");
       } else if (static_cast<size_t>(mems->size()) > ctx.policy.max_batch) {
-        valid = make_error(ErrorCode::invalid_argument,
-                           "remember_batch has " + std::to_string(mems->size()) +
-                               " memories; memory.max-batch allows " +
-                               std::to_string(ctx.policy.max_batch));
+        valid = make_error(ErrorCode::invalid_argument, "remember_batch has " +
+                                                            std::to_string(mems->size()) +
+                                                            " memories; memory.max-batch allows " +
+                                                            std::to_string(ctx.policy.max_batch));
       }
       for (int i = 0; valid && i < mems->size(); ++i) {
         valid = validate_input(*mems->Mutable(i), "memories[" + std::to_string(i) + "]: ");
@@ -439,8 +450,8 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
 }
 
 // ---------------------------------------------------------------------------------------------
-// Recall: vector candidates from the tiers (in parallel) and lexical candidates from the persona's BM25
-// index, fused by reciprocal rank, blended with health, spread one hop along tubules.
+// Recall: vector candidates from the tiers (in parallel) and lexical candidates from the persona's
+// BM25 index, fused by reciprocal rank, blended with health, spread one hop along tubules.
 // ---------------------------------------------------------------------------------------------
 
 struct RecallGather {
@@ -457,11 +468,14 @@ struct RecallGather {
 
 RankMode mode_of(const pb::RecallRequest& r, const MemoryPolicy& p) {
   switch (r.mode()) {
-    case pb::VECTOR: return RankMode::vector;
-    case pb::LEXICAL: return RankMode::lexical;
-    case pb::HYBRID: return RankMode::hybrid;
+    case pb::VECTOR:
+      return RankMode::vector;
+    case pb::LEXICAL:
+      return RankMode::lexical;
+    case pb::HYBRID:
+      return RankMode::hybrid;
     default:
-      return p.recall_mode == "vector" ? RankMode::vector
+      return p.recall_mode == "vector"    ? RankMode::vector
              : p.recall_mode == "lexical" ? RankMode::lexical
                                           : RankMode::hybrid;
   }
@@ -509,7 +523,7 @@ void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
     if (it == st.by_ordinal.end()) continue;
     lex_list.push_back({it->second.id, h.score});
     health.try_emplace(it->second.id, st.ctx->health.at(it->second.health, it->second.tier,
-                                                         g->now_us, st.temperature));
+                                                        g->now_us, st.temperature));
   }
 
   // Records: needed for every returned item, for lexical-only candidates (their health) and, with
@@ -653,7 +667,8 @@ caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) 
     g->lexical_hits = st.lexical.search(r->query(), depth, [&](uint64_t doc) {
       auto it = st.by_ordinal.find(doc);
       if (it == st.by_ordinal.end() || !wanted[slot(it->second.tier)]) return false;
-      if (f.created_after_us() != 0 && it->second.created_at_us < f.created_after_us()) return false;
+      if (f.created_after_us() != 0 && it->second.created_at_us < f.created_after_us())
+        return false;
       if (f.created_before_us() != 0 && it->second.created_at_us > f.created_before_us()) {
         return false;
       }
@@ -722,7 +737,8 @@ double current_temperature(const PersonaState& st, TimeUs now) {
   return temperature(*schedule, p.annealing_intensity, pressure, idle_hours, p.annealing_max);
 }
 
-// One lymphatic tick: the tiers propose (at most the batch size checked in all), the persona writes.
+// One lymphatic tick: the tiers propose (at most the batch size checked in all), the persona
+// writes.
 void run_tick(Self* self, caf::response_promise rp) {
   auto& st = self->state;
   if (st.tick_running) {
@@ -803,8 +819,8 @@ caf::result<uint32_t, std::string> do_context(Self* self, const RequestPtr& req)
   g->rp = self->make_response_promise();
   TimeUs now = st.ctx->clock->now_us();
   for (size_t i = 0; i < 3; ++i) {
-    self->request(st.tiers[i], timeout_of(*st.ctx), context_atom::value, uint64_t{n},
-                  int64_t{now}, st.temperature)
+    self->request(st.tiers[i], timeout_of(*st.ctx), context_atom::value, uint64_t{n}, int64_t{now},
+                  st.temperature)
         .then(
             [=](ActivationsPtr a) {
               g->active.insert(g->active.end(), a->begin(), a->end());
@@ -828,9 +844,9 @@ caf::result<uint32_t, std::string> do_context(Self* self, const RequestPtr& req)
             [=](caf::error& e) {
               if (g->rp.pending()) {
                 deliver(g->rp, pb::Request::kContext,
-                        error_response(make_error(ErrorCode::unavailable,
-                                                  "context: tier did not answer: " +
-                                                      caf::to_string(e))));
+                        error_response(
+                            make_error(ErrorCode::unavailable,
+                                       "context: tier did not answer: " + caf::to_string(e))));
               }
             });
   }
@@ -892,10 +908,10 @@ caf::result<uint32_t, std::string> do_stats(Self* self) {
             },
             [=](caf::error& e) {
               if (g->rp.pending()) {
-                deliver(g->rp, pb::Request::kStats,
-                        error_response(make_error(ErrorCode::unavailable,
-                                                  "stats: tier did not answer: " +
-                                                      caf::to_string(e))));
+                deliver(
+                    g->rp, pb::Request::kStats,
+                    error_response(make_error(ErrorCode::unavailable,
+                                              "stats: tier did not answer: " + caf::to_string(e))));
               }
             });
   }
@@ -948,9 +964,12 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
                                                     s.writer->ref().persona + "' could start it"));
         }
         switch (req->body_case()) {
-          case pb::Request::kRecall: return do_recall(self, req);
-          case pb::Request::kGet: return do_get(self, req);
-          case pb::Request::kContext: return do_context(self, req);
+          case pb::Request::kRecall:
+            return do_recall(self, req);
+          case pb::Request::kGet:
+            return do_get(self, req);
+          case pb::Request::kContext:
+            return do_context(self, req);
           case pb::Request::kNeighbours: {
             auto n = s.writer->neighbours(req->neighbours().id());
             if (!n) return reply_error(method, n.error());
@@ -982,12 +1001,13 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
             *resp.mutable_list() = std::move(*l);
             return reply_bytes(method, resp);
           }
-          case pb::Request::kStats: return do_stats(self);
+          case pb::Request::kStats:
+            return do_stats(self);
           case pb::Request::kGetPersona: {
             if (!s.writer->exists()) {
-              return reply_error(method, make_error(ErrorCode::not_found,
-                                                    "persona '" + s.writer->ref().persona +
-                                                        "' does not exist"));
+              return reply_error(
+                  method, make_error(ErrorCode::not_found,
+                                     "persona '" + s.writer->ref().persona + "' does not exist"));
             }
             pb::Response resp;
             *resp.mutable_get_persona()->mutable_persona() = s.writer->profile();

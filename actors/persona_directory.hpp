@@ -1,8 +1,8 @@
 // actors/persona_directory.hpp: the node's map from (tenant, persona) to its persona actor.
 //
-// Activates a persona on first use (Orleans-style): the actor is spawned with lazy_init, so it loads its
-// memories on its own scheduler thread, never under this directory's lock. Thread-safe (one mutex held
-// only for map operations). Owned by the Node; outlives no actor system.
+// Activates a persona on first use (Orleans-style): the actor is spawned with lazy_init, so it
+// loads its memories on its own scheduler thread, never under this directory's lock. Thread-safe
+// (one mutex held only for map operations). Owned by the Node; outlives no actor system.
 #pragma once
 
 #include <caf/all.hpp>

@@ -58,9 +58,10 @@ void load_tier(TierManagerState& st, std::vector<ItemMeta> items) {
       if (meta == nullptr) continue;
       if (!v || !v->has_value()) {
         ctx.counters.corrupt_records++;
-        spdlog::error("persona '{}' tier {}: embedding of memory '{}' is missing; it cannot be "
-                      "recalled until it is updated or deleted",
-                      st.ref.persona, tname, need[i]);
+        spdlog::error(
+            "persona '{}' tier {}: embedding of memory '{}' is missing; it cannot be "
+            "recalled until it is updated or deleted",
+            st.ref.persona, tname, need[i]);
         continue;
       }
       auto rec = storage::decode_record<pb::EmbeddingRecord>(**v, "embedding of '" + need[i] + "'");
@@ -109,9 +110,15 @@ ConsolidationProposalPtr run_consolidation(TierManagerState& st, const Consolida
   ConsolidationInput input;
   auto items = tier.items();
   switch (tier.tier()) {
-    case pb::MTM: input.mtm = std::move(items); break;
-    case pb::LTM: input.ltm = std::move(items); break;
-    default: input.stm = std::move(items); break;
+    case pb::MTM:
+      input.mtm = std::move(items);
+      break;
+    case pb::LTM:
+      input.ltm = std::move(items);
+      break;
+    default:
+      input.stm = std::move(items);
+      break;
   }
   ConsolidationOptions opts;
   opts.batch_size = std::max<size_t>(1, ask.budget);
@@ -122,7 +129,8 @@ ConsolidationProposalPtr run_consolidation(TierManagerState& st, const Consolida
     if (m == nullptr) return found;
     auto vec = tier.index().vector_of(m->ordinal);
     if (!vec) return found;
-    for (const auto& c : tier.search(vec->data(), k + 1, TierFilter{}, ask.now_us, ask.temperature)) {
+    for (const auto& c :
+         tier.search(vec->data(), k + 1, TierFilter{}, ask.now_us, ask.temperature)) {
       if (c.id != id) found.emplace_back(c.id, c.similarity);
     }
     return found;
@@ -143,7 +151,8 @@ ActivationsPtr most_active(const TierManagerState& st, size_t n, TimeUs now, dou
   auto out = std::make_shared<std::vector<std::pair<std::string, double>>>();
   for (const ItemMeta* m : st.tier->items()) {
     double health = st.ctx->health.at(m->health, st.tier->tier(), now, temperature);
-    // Recency halves roughly every 17 hours since the last access: today's focus outranks last week's.
+    // Recency halves roughly every 17 hours since the last access: today's focus outranks last
+    // week's.
     double hours = static_cast<double>(std::max<TimeUs>(0, now - m->last_access_us)) / kUsPerHour;
     out->emplace_back(m->id, health * std::exp(-hours / 24.0));
   }

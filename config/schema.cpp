@@ -411,8 +411,8 @@ std::vector<Def> rows() {
       key("events.max-batch", integer, at(&S::events, &EventsSettings::max_batch),
           "Most events in one publish.")
           .ints(1, 100000),
-      key("events.max-payload-bytes", integer,
-          at(&S::events, &EventsSettings::max_payload_bytes), "Largest event payload (JSON text).")
+      key("events.max-payload-bytes", integer, at(&S::events, &EventsSettings::max_payload_bytes),
+          "Largest event payload (JSON text).")
           .ints(16, 64 * 1024 * 1024),
       // auth
       key("auth.enabled", boolean, at(&S::auth, &AuthSettings::enabled),

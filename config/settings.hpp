@@ -113,7 +113,8 @@ struct RecallSettings {
   double health_weight = 0.15;
   int64_t overfetch = 4;
   // 0.3: with the offline hashing embedder the dense ranking is much weaker than BM25 (LoCoMo: R@10
-  // 0.29 vs 0.61), so it refines rather than leads; with a semantic embedder (embedder.kind=http) use 1.
+  // 0.29 vs 0.61), so it refines rather than leads; with a semantic embedder (embedder.kind=http)
+  // use 1.
   double vector_weight = 0.3;
   double lexical_weight = 1.0;
 };

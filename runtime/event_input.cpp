@@ -24,7 +24,8 @@ Status validate_event_input(const pb::EventInput& in, const EventPolicy& policy)
     if (auto s = validate_id(in.id(), "event id"); !s) return s;
   }
   const std::string& t = in.topic();
-  if (t.empty()) return invalid("an event needs a topic (dot notation, e.g. support.ticket_created)");
+  if (t.empty())
+    return invalid("an event needs a topic (dot notation, e.g. support.ticket_created)");
   if (t.size() > kMaxTopicBytes) {
     return invalid("topic is " + std::to_string(t.size()) + " bytes; at most " +
                    std::to_string(kMaxTopicBytes));

@@ -25,9 +25,7 @@ size_t EventQueue::capacity_of(const Slot& s) const {
 
 bool EventQueue::active(const Slot& s) const { return s.profile.status() != pb::PERSONA_PAUSED; }
 
-void EventQueue::record(const pb::Event& e, EventChanges* changes) {
-  changes->writes.push_back(e);
-}
+void EventQueue::record(const pb::Event& e, EventChanges* changes) { changes->writes.push_back(e); }
 
 // ---- recovery ---------------------------------------------------------------------------------
 
@@ -57,8 +55,11 @@ void EventQueue::load_event(pb::Event e) {
       live_[id] = std::move(e);
       break;
     }
-    case pb::EVENT_DEAD: dead_[id] = std::move(e); break;
-    default: break;
+    case pb::EVENT_DEAD:
+      dead_[id] = std::move(e);
+      break;
+    default:
+      break;
   }
 }
 
@@ -282,14 +283,14 @@ Status check_delivery(const pb::Event& e, uint32_t attempt, const char* verb) {
 
 }  // namespace
 
-Result<pb::Event> EventQueue::ack(const std::string& id, uint32_t attempt, const std::string& result,
-                                  TimeUs now, EventChanges* changes) {
+Result<pb::Event> EventQueue::ack(const std::string& id, uint32_t attempt,
+                                  const std::string& result, TimeUs now, EventChanges* changes) {
   auto it = live_.find(id);
   if (it == live_.end()) {
     auto d = dead_.find(id);
     if (d != dead_.end()) {
-      return make_error(ErrorCode::conflict, "event '" + id +
-                                                 "' is dead-lettered; requeue it to process it");
+      return make_error(ErrorCode::conflict,
+                        "event '" + id + "' is dead-lettered; requeue it to process it");
     }
     return make_error(ErrorCode::not_found, "event '" + id + "' is not in flight");
   }

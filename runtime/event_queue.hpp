@@ -38,9 +38,9 @@
 namespace nca {
 
 struct EventChanges {
-  std::vector<pb::Event> writes;       // records to store (their latest state), in change order
-  std::vector<pb::Event> assigned;     // newly assigned: each becomes a memory of its persona
-  std::set<std::string> ready;         // personas whose inbox gained an event
+  std::vector<pb::Event> writes;    // records to store (their latest state), in change order
+  std::vector<pb::Event> assigned;  // newly assigned: each becomes a memory of its persona
+  std::set<std::string> ready;      // personas whose inbox gained an event
   bool empty() const { return writes.empty(); }
   void merge(EventChanges&& other);
 };
@@ -114,7 +114,7 @@ class EventQueue {
 
   std::string tenant_;
   EventPolicy policy_;
-  std::map<std::string, Slot> personas_;  // ordered: equal scores go to the lowest id
+  std::map<std::string, Slot> personas_;             // ordered: equal scores go to the lowest id
   std::unordered_map<std::string, pb::Event> live_;  // PENDING, ASSIGNED, DELIVERED
   std::map<std::string, pb::Event> dead_;
   std::set<Key> pending_;

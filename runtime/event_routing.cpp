@@ -21,17 +21,22 @@ double affinity(const pb::Persona& persona, const std::string& from) {
 
 double routing_score(const pb::Event& event, const pb::Persona& persona, size_t in_flight,
                      size_t capacity) {
-  double load = capacity == 0 ? 1.0 : static_cast<double>(in_flight) / static_cast<double>(capacity);
+  double load =
+      capacity == 0 ? 1.0 : static_cast<double>(in_flight) / static_cast<double>(capacity);
   return skill_match(event.required_skills(), persona.skills()) +
          kAffinityWeight * affinity(persona, event.from()) - kLoadWeight * load;
 }
 
 int priority_level(pb::EventPriority p) {
   switch (p) {
-    case pb::LOW: return 0;
-    case pb::HIGH: return 2;
-    case pb::CRITICAL: return 3;
-    default: return 1;
+    case pb::LOW:
+      return 0;
+    case pb::HIGH:
+      return 2;
+    case pb::CRITICAL:
+      return 3;
+    default:
+      return 1;
   }
 }
 

@@ -3,8 +3,9 @@
 //   score = skill_match(required, skills) + 0.3 * affinity(from) - 0.5 * (in_flight / capacity)
 //
 // skill_match is the mean proficiency of the persona over the event's required skills (a skill the
-// persona lacks counts 0; no required skills: 0 for everyone, so load and affinity decide). affinity
-// is the persona's relationship affinity with the event's `from` (0 when it has none). Thread-safe.
+// persona lacks counts 0; no required skills: 0 for everyone, so load and affinity decide).
+// affinity is the persona's relationship affinity with the event's `from` (0 when it has none).
+// Thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -9,15 +9,15 @@ namespace nca {
 
 namespace {
 
-constexpr const char* kFields[] = {"name",   "role",          "description",   "skills",
-                                   "responsibilities", "traits", "preferences", "relationships",
-                                   "capacity"};
+constexpr const char* kFields[] = {
+    "name",   "role",        "description",   "skills",  "responsibilities",
+    "traits", "preferences", "relationships", "capacity"};
 
 Status text(const std::string& s, std::string_view what) {
   if (s.size() > kMaxProfileText) {
     return make_error(ErrorCode::invalid_argument,
-                      std::string(what) + " is " + std::to_string(s.size()) +
-                          " bytes; at most " + std::to_string(kMaxProfileText) + " are allowed");
+                      std::string(what) + " is " + std::to_string(s.size()) + " bytes; at most " +
+                          std::to_string(kMaxProfileText) + " are allowed");
   }
   if (!is_valid_utf8(s)) {
     return make_error(ErrorCode::invalid_argument, std::string(what) + " is not valid UTF-8");
@@ -32,7 +32,8 @@ Status list(const google::protobuf::RepeatedPtrField<std::string>& items, std::s
                           " entries; at most " + std::to_string(kMaxProfileEntries));
   }
   for (const auto& s : items) {
-    if (s.empty()) return make_error(ErrorCode::invalid_argument, std::string(what) + " has an empty entry");
+    if (s.empty())
+      return make_error(ErrorCode::invalid_argument, std::string(what) + " has an empty entry");
     if (auto st = text(s, what); !st) return st;
   }
   return {};
@@ -44,8 +45,9 @@ Status validate_persona_id(std::string_view id) {
   if (auto s = validate_id(id, "persona_id"); !s) return s;
   if (id.front() == '_' && id != kSharedPersona) {
     return make_error(ErrorCode::invalid_argument,
-                      "persona_id '" + std::string(id) + "' starts with '_', which is reserved (only '" +
-                          kSharedPersona + "' is allowed)");
+                      "persona_id '" + std::string(id) +
+                          "' starts with '_', which is reserved (only '" + kSharedPersona +
+                          "' is allowed)");
   }
   return {};
 }
@@ -56,8 +58,8 @@ Status validate_profile(const pb::Persona& p) {
   if (auto s = text(p.role(), "role"); !s) return s;
   if (auto s = text(p.description(), "description"); !s) return s;
   if (static_cast<size_t>(p.skills().size()) > kMaxProfileEntries) {
-    return make_error(ErrorCode::invalid_argument, "too many skills (at most " +
-                                                       std::to_string(kMaxProfileEntries) + ")");
+    return make_error(ErrorCode::invalid_argument,
+                      "too many skills (at most " + std::to_string(kMaxProfileEntries) + ")");
   }
   for (const auto& [skill, prof] : p.skills()) {
     if (auto s = validate_id(skill, "skill name"); !s) return s;
@@ -112,9 +114,10 @@ Status copy_profile_fields(const pb::Persona& from,
     for (const char* k : kFields) known = known || f == k;
     if (!known) {
       return make_error(ErrorCode::invalid_argument,
-                        "'" + f + "' is not an updatable profile field (name, role, description, "
-                                  "skills, responsibilities, traits, preferences, relationships, "
-                                  "capacity)");
+                        "'" + f +
+                            "' is not an updatable profile field (name, role, description, "
+                            "skills, responsibilities, traits, preferences, relationships, "
+                            "capacity)");
     }
   }
   if (wanted("name")) base->set_name(from.name());

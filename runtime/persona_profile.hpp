@@ -25,8 +25,8 @@ Status validate_persona_id(std::string_view id);
 // Checks every profile field (the id included); changes nothing.
 Status validate_profile(const pb::Persona& p);
 
-// The profile fields a create or update carries, copied onto `base` (its id, tenant, created time and
-// version are kept). `fields` empty: all of them.
+// The profile fields a create or update carries, copied onto `base` (its id, tenant, created time
+// and version are kept). `fields` empty: all of them.
 Status copy_profile_fields(const pb::Persona& from,
                            const google::protobuf::RepeatedPtrField<std::string>& fields,
                            pb::Persona* base);

@@ -17,9 +17,12 @@ constexpr uint32_t kMaxPageSize = 1000;
 
 int tier_slot(pb::Tier tier) {
   switch (tier) {
-    case pb::MTM: return 1;
-    case pb::LTM: return 2;
-    default: return 0;
+    case pb::MTM:
+      return 1;
+    case pb::LTM:
+      return 2;
+    default:
+      return 0;
   }
 }
 
@@ -77,14 +80,22 @@ std::vector<std::string> ids_touched(const pb::Request& request) {
       }
       return out;
     }
-    case pb::Request::kUpdate: return {request.update().id()};
-    case pb::Request::kForget: return {request.forget().id()};
-    case pb::Request::kRestore: return {request.restore().id()};
-    case pb::Request::kDelete: return {request.delete_().id()};
-    case pb::Request::kTouch: return {request.touch().id()};
-    case pb::Request::kLink: return {request.link().a(), request.link().b()};
-    case pb::Request::kUnlink: return {request.unlink().a(), request.unlink().b()};
-    default: return {};
+    case pb::Request::kUpdate:
+      return {request.update().id()};
+    case pb::Request::kForget:
+      return {request.forget().id()};
+    case pb::Request::kRestore:
+      return {request.restore().id()};
+    case pb::Request::kDelete:
+      return {request.delete_().id()};
+    case pb::Request::kTouch:
+      return {request.touch().id()};
+    case pb::Request::kLink:
+      return {request.link().a(), request.link().b()};
+    case pb::Request::kUnlink:
+      return {request.unlink().a(), request.unlink().b()};
+    default:
+      return {};
   }
 }
 
@@ -113,8 +124,8 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open(
   if (!persona) return persona.error();
   exists_ = persona->has_value();
   if (exists_) {
-    auto decoded = storage::decode_record<pb::Persona>(**persona,
-                                                       "profile of persona '" + ref_.persona + "'");
+    auto decoded =
+        storage::decode_record<pb::Persona>(**persona, "profile of persona '" + ref_.persona + "'");
     if (!decoded) return decoded.error();
     profile_ = std::move(*decoded);
   }
@@ -137,23 +148,23 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open(
   uint64_t max_ordinal = 0, max_seq = 0;
   corrupt_items_ = 0;
   std::unordered_map<std::string, std::vector<std::pair<uint64_t, std::string>>> sessions;
-  auto st = db_.scan(storage::Cf::items, ref_.prefix,
-                     [&](std::string_view key, std::string_view value) {
-                       auto item = storage::decode_record<pb::MemoryItem>(
-                           value, "item " + storage::printable_key(key));
-                       if (!item) {
-                         ++corrupt_items_;
-                         return true;
-                       }
-                       max_ordinal = std::max(max_ordinal, item->ordinal());
-                       max_seq = std::max(max_seq, item->seq());
-                       tiers[tier_slot(item->tier())].push_back(meta_of(*item));
-                       if (!item->session_id().empty()) {
-                         sessions[item->session_id()].emplace_back(item->ordinal(), item->id());
-                       }
-                       if (on_item) on_item(*item);
-                       return true;
-                     });
+  auto st =
+      db_.scan(storage::Cf::items, ref_.prefix, [&](std::string_view key, std::string_view value) {
+        auto item =
+            storage::decode_record<pb::MemoryItem>(value, "item " + storage::printable_key(key));
+        if (!item) {
+          ++corrupt_items_;
+          return true;
+        }
+        max_ordinal = std::max(max_ordinal, item->ordinal());
+        max_seq = std::max(max_seq, item->seq());
+        tiers[tier_slot(item->tier())].push_back(meta_of(*item));
+        if (!item->session_id().empty()) {
+          sessions[item->session_id()].emplace_back(item->ordinal(), item->id());
+        }
+        if (on_item) on_item(*item);
+        return true;
+      });
   if (!st) return st.error();
   session_tail_.clear();
   for (auto& [session, members] : sessions) {
@@ -172,11 +183,13 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open(
 
 Status PersonaWriter::reload_tubules() {
   graph_ = TubuleGraph(graph_.params());
-  return db_.scan(storage::Cf::links, ref_.prefix, [&](std::string_view key, std::string_view value) {
-    auto rec = storage::decode_record<pb::Tubule>(value, "tubule " + storage::printable_key(key));
-    if (rec) (void)graph_.restore(from_pb(*rec));  // a corrupt link is soft state: skip it
-    return true;
-  });
+  return db_.scan(
+      storage::Cf::links, ref_.prefix, [&](std::string_view key, std::string_view value) {
+        auto rec =
+            storage::decode_record<pb::Tubule>(value, "tubule " + storage::printable_key(key));
+        if (rec) (void)graph_.restore(from_pb(*rec));  // a corrupt link is soft state: skip it
+        return true;
+      });
 }
 
 Plan PersonaWriter::new_plan() { return Plan(db_.batch()); }
@@ -228,7 +241,8 @@ void PersonaWriter::put_counters(Plan& plan) {
   plan.batch.put_proto(storage::Cf::meta, storage::counters_key(ref_.prefix), counters_);
 }
 
-void PersonaWriter::put_item(Plan& plan, const pb::MemoryItem& item, const std::vector<float>* vec) {
+void PersonaWriter::put_item(Plan& plan, const pb::MemoryItem& item,
+                             const std::vector<float>* vec) {
   plan.batch.put_proto(storage::Cf::items, storage::item_key(ref_.prefix, item.id()), item);
   if (vec != nullptr) {
     pb::EmbeddingRecord rec;
@@ -316,8 +330,8 @@ pb::MemoryItem PersonaWriter::present(pb::MemoryItem item) const {
 }
 
 Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& inputs,
-                                          std::vector<std::vector<float>> vectors,
-                                          bool batch_reply, const std::string& request_id) {
+                                          std::vector<std::vector<float>> vectors, bool batch_reply,
+                                          const std::string& request_id) {
   if (inputs.size() != vectors.size()) {
     return make_error(ErrorCode::internal, "remember: inputs and embeddings differ in number");
   }
@@ -344,9 +358,9 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
       if (!loc) return fail(loc.error());
       if (loc->has_value() && !(*loc)->deleted()) {
         if ((*loc)->persona_id() != ref_.persona) {
-          return fail(make_error(ErrorCode::already_exists,
-                                 where + "memory id '" + id + "' is already used by persona '" +
-                                     (*loc)->persona_id() + "'"));
+          return fail(make_error(ErrorCode::already_exists, where + "memory id '" + id +
+                                                                "' is already used by persona '" +
+                                                                (*loc)->persona_id() + "'"));
         }
         auto existing = read_item(id);
         if (existing) {
@@ -356,9 +370,10 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
           continue;
         }
         if (existing.code() != ErrorCode::not_found) return fail(existing.error());
-        return fail(make_error(ErrorCode::already_exists,
-                               where + "memory id '" + id +
-                                   "' is in the archive (forgotten or merged); restore it instead"));
+        return fail(
+            make_error(ErrorCode::already_exists,
+                       where + "memory id '" + id +
+                           "' is in the archive (forgotten or merged); restore it instead"));
       }
     } else {
       id = ids_.uuid_v7();
@@ -447,8 +462,8 @@ Result<Plan> PersonaWriter::plan_update(const pb::UpdateRequest& req, std::vecto
   }
   TimeUs now = clock_.now_us();
   std::string prev_content = item.content();
-  double prev_health = health_.at(HealthValue{item.health(), item.health_updated_at_us()},
-                                  item.tier(), now);
+  double prev_health =
+      health_.at(HealthValue{item.health(), item.health_updated_at_us()}, item.tier(), now);
   if (req.has_content()) item.set_content(req.content());
   if (req.has_metadata()) *item.mutable_metadata() = req.metadata().entries();
   if (req.has_tags()) *item.mutable_tags() = req.tags().tags();
@@ -474,14 +489,14 @@ Result<Plan> PersonaWriter::plan_update(const pb::UpdateRequest& req, std::vecto
   return plan;
 }
 
-Status PersonaWriter::archive_item(Plan& plan, const pb::MemoryItem& item, const std::string& reason,
-                                   pb::HistoryAction action, const std::string& merged_into,
-                                   const std::string& request_id) {
+Status PersonaWriter::archive_item(Plan& plan, const pb::MemoryItem& item,
+                                   const std::string& reason, pb::HistoryAction action,
+                                   const std::string& merged_into, const std::string& request_id) {
   const std::string& id = item.id();
   auto vec = read_vector(id);
   TimeUs now = clock_.now_us();
-  double prev_health = health_.at(HealthValue{item.health(), item.health_updated_at_us()},
-                                  item.tier(), now);
+  double prev_health =
+      health_.at(HealthValue{item.health(), item.health_updated_at_us()}, item.tier(), now);
   pb::ArchivedItem arch;
   arch.set_schema_version(kSchema);
   *arch.mutable_item() = item;
@@ -495,7 +510,8 @@ Status PersonaWriter::archive_item(Plan& plan, const pb::MemoryItem& item, const
   plan.batch.del(storage::Cf::items, storage::item_key(ref_.prefix, id));
   plan.batch.del(storage::Cf::vectors, storage::item_key(ref_.prefix, id));
   pb::MemoryItem hist_item = item;
-  add_history(plan, hist_item, action, reason, item.tier(), prev_health, item.content(), request_id);
+  add_history(plan, hist_item, action, reason, item.tier(), prev_health, item.content(),
+              request_id);
   put_tubules(plan, graph_.remove_item(id));
   TierEffect eff;
   eff.tier = item.tier();
@@ -530,7 +546,8 @@ Result<Plan> PersonaWriter::plan_restore(const std::string& id, const std::strin
   if (!arch->has_value()) {
     auto live = read_item(id);
     if (live) {
-      return make_error(ErrorCode::conflict, item_what(id) + " is not archived; nothing to restore");
+      return make_error(ErrorCode::conflict,
+                        item_what(id) + " is not archived; nothing to restore");
     }
     return make_error(ErrorCode::not_found, "no archived " + item_what(id));
   }
@@ -908,10 +925,18 @@ namespace {
 pb::Response profile_response(pb::Request::BodyCase method, const pb::Persona& p) {
   pb::Response resp;
   switch (method) {
-    case pb::Request::kCreatePersona: *resp.mutable_create_persona()->mutable_persona() = p; break;
-    case pb::Request::kUpdatePersona: *resp.mutable_update_persona()->mutable_persona() = p; break;
-    case pb::Request::kPausePersona: *resp.mutable_pause_persona()->mutable_persona() = p; break;
-    default: *resp.mutable_resume_persona()->mutable_persona() = p; break;
+    case pb::Request::kCreatePersona:
+      *resp.mutable_create_persona()->mutable_persona() = p;
+      break;
+    case pb::Request::kUpdatePersona:
+      *resp.mutable_update_persona()->mutable_persona() = p;
+      break;
+    case pb::Request::kPausePersona:
+      *resp.mutable_pause_persona()->mutable_persona() = p;
+      break;
+    default:
+      *resp.mutable_resume_persona()->mutable_persona() = p;
+      break;
   }
   return resp;
 }
@@ -919,7 +944,9 @@ pb::Response profile_response(pb::Request::BodyCase method, const pb::Persona& p
 }  // namespace
 
 Result<Plan> PersonaWriter::plan_create_profile(const pb::PersonaWriteRequest& req) {
-  const pb::Persona* current = planned_profile_ ? &*planned_profile_ : exists_ ? &profile_ : nullptr;
+  const pb::Persona* current = planned_profile_ ? &*planned_profile_
+                               : exists_        ? &profile_
+                                                : nullptr;
   if (planned_delete_) current = nullptr;
   // A profile only auto-created by a remember (never written through the profile API) may be filled
   // in by create: a persona id used as a plain namespace first can get its profile later.
@@ -936,7 +963,7 @@ Result<Plan> PersonaWriter::plan_create_profile(const pb::PersonaWriteRequest& r
   p.set_created_at_us(current != nullptr ? current->created_at_us() : now);
   p.set_version(current != nullptr ? current->version() + 1 : 1);
   p.set_status(req.persona().status() == pb::PERSONA_PAUSED ? pb::PERSONA_PAUSED
-                                                              : pb::PERSONA_ACTIVE);
+                                                            : pb::PERSONA_ACTIVE);
   if (auto st = copy_profile_fields(req.persona(), req.fields(), &p); !st) return st.error();
   p.set_updated_at_us(now);
   if (auto st = validate_profile(p); !st) return st.error();
@@ -950,7 +977,9 @@ Result<Plan> PersonaWriter::plan_create_profile(const pb::PersonaWriteRequest& r
 }
 
 Result<Plan> PersonaWriter::plan_update_profile(const pb::PersonaWriteRequest& req) {
-  const pb::Persona* current = planned_profile_ ? &*planned_profile_ : exists_ ? &profile_ : nullptr;
+  const pb::Persona* current = planned_profile_ ? &*planned_profile_
+                               : exists_        ? &profile_
+                                                : nullptr;
   if (current == nullptr || planned_delete_) {
     return make_error(ErrorCode::not_found,
                       "persona '" + ref_.persona + "' does not exist; create it first");
@@ -967,7 +996,9 @@ Result<Plan> PersonaWriter::plan_update_profile(const pb::PersonaWriteRequest& r
 }
 
 Result<Plan> PersonaWriter::plan_status(pb::PersonaStatus status) {
-  const pb::Persona* current = planned_profile_ ? &*planned_profile_ : exists_ ? &profile_ : nullptr;
+  const pb::Persona* current = planned_profile_ ? &*planned_profile_
+                               : exists_        ? &profile_
+                                                : nullptr;
   if (current == nullptr || planned_delete_) {
     return make_error(ErrorCode::not_found,
                       "persona '" + ref_.persona + "' does not exist; create it first");
@@ -1008,9 +1039,9 @@ Result<Plan> PersonaWriter::plan_delete_persona() {
     if (!s) return s.error();
   }
   const std::string end = storage::prefix_successor(ref_.prefix);
-  for (storage::Cf cf : {storage::Cf::items, storage::Cf::vectors, storage::Cf::links,
-                         storage::Cf::personas, storage::Cf::history, storage::Cf::archive,
-                         storage::Cf::meta}) {
+  for (storage::Cf cf :
+       {storage::Cf::items, storage::Cf::vectors, storage::Cf::links, storage::Cf::personas,
+        storage::Cf::history, storage::Cf::archive, storage::Cf::meta}) {
     plan.batch.delete_range(cf, ref_.prefix, end);
   }
   plan.deletes_persona = true;
@@ -1053,19 +1084,21 @@ Result<pb::ListReply> PersonaWriter::list(const pb::ListRequest& req) const {
   bool more = false;
   Status decode_error;
   auto visit = [&](std::string_view key, std::string_view value) {
-    if (static_cast<uint32_t>(req.archived() ? reply.archived_size() : reply.items_size()) >= page) {
+    if (static_cast<uint32_t>(req.archived() ? reply.archived_size() : reply.items_size()) >=
+        page) {
       more = true;
       return false;
     }
     last_id = std::string(key.substr(ref_.prefix.size()));
     if (req.archived()) {
-      auto rec = storage::decode_record<pb::ArchivedItem>(value, "archived item " +
-                                                                      storage::printable_key(key));
+      auto rec = storage::decode_record<pb::ArchivedItem>(
+          value, "archived item " + storage::printable_key(key));
       if (!rec) return true;  // corrupt records are skipped in listings and reported by get
       if (!tiers.empty() && tiers.count(rec->item().tier()) == 0) return true;
       *reply.add_archived() = std::move(*rec);
     } else {
-      auto rec = storage::decode_record<pb::MemoryItem>(value, "item " + storage::printable_key(key));
+      auto rec =
+          storage::decode_record<pb::MemoryItem>(value, "item " + storage::printable_key(key));
       if (!rec) return true;
       if (!tiers.empty() && tiers.count(rec->tier()) == 0) return true;
       *reply.add_items() = present(std::move(*rec));

@@ -1,11 +1,12 @@
-// runtime/persona_writer.hpp: every change to one persona's memories, planned against committed storage.
+// runtime/persona_writer.hpp: every change to one persona's memories, planned against committed
+// storage.
 //
-// A PersonaWriter turns a validated request into a Plan: one WriteBatch (item, vector, locator, history,
-// counters, archive records of the change), the effects to apply to the in-memory tiers and item caches
-// once the batch is durable, and the reply to send then. It never writes by itself: the caller commits
-// plan.batch and, on success, applies the effects, so memory never runs ahead of disk. Plans read only
-// committed state, so a caller that plans several requests before committing must not plan two that touch
-// the same item id in one group (see ids_touched()).
+// A PersonaWriter turns a validated request into a Plan: one WriteBatch (item, vector, locator,
+// history, counters, archive records of the change), the effects to apply to the in-memory tiers
+// and item caches once the batch is durable, and the reply to send then. It never writes by itself:
+// the caller commits plan.batch and, on success, applies the effects, so memory never runs ahead of
+// disk. Plans read only committed state, so a caller that plans several requests before committing
+// must not plan two that touch the same item id in one group (see ids_touched()).
 //
 // Also serves the persona's reads of committed state (item, vector, history, list, archive).
 // Not thread-safe: one owner (the persona actor). Db, Clock and IdGenerator must outlive it.
@@ -15,16 +16,16 @@
 #include <deque>
 #include <functional>
 #include <optional>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "nca/result.hpp"
 #include "proto/neuroca.pb.h"
+#include "runtime/consolidation_planner.hpp"
 #include "runtime/health.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/memory_policy.hpp"
-#include "runtime/consolidation_planner.hpp"
 #include "runtime/tier.hpp"
 #include "runtime/tubule_graph.hpp"
 #include "storage/batch.hpp"
@@ -50,8 +51,8 @@ struct TierEffect {
   std::vector<float> vec;  // empty: keep the vector the tier has
 };
 
-// A change to the persona-wide views of an item (lexical index, id/tier maps), applied after the batch
-// is durable. `content` empty means unchanged.
+// A change to the persona-wide views of an item (lexical index, id/tier maps), applied after the
+// batch is durable. `content` empty means unchanged.
 struct ItemIndexEffect {
   bool remove = false;
   std::string id;
@@ -86,22 +87,22 @@ struct Plan {
   bool deletes_persona = false;
 };
 
-// Item ids a request touches, for conflict detection within one commit group. Fresh server ids never
-// conflict, so remember without client ids touches nothing.
+// Item ids a request touches, for conflict detection within one commit group. Fresh server ids
+// never conflict, so remember without client ids touches nothing.
 std::vector<std::string> ids_touched(const pb::Request& request);
 
-// Tubules are soft, derived state: the writer updates its TubuleGraph when it plans a change (so the
-// plans of one commit group see each other's links) and puts the resulting link records in the same
-// batch. If that batch fails, the caller calls reload_tubules() to return to what is on disk.
+// Tubules are soft, derived state: the writer updates its TubuleGraph when it plans a change (so
+// the plans of one commit group see each other's links) and puts the resulting link records in the
+// same batch. If that batch fails, the caller calls reload_tubules() to return to what is on disk.
 class PersonaWriter {
  public:
   PersonaWriter(storage::Db& db, PersonaRef ref, const MemoryPolicy& policy,
                 const HealthModel& health, const Clock& clock, IdGenerator& ids,
                 TubuleParams tubule_params = {}, size_t session_window = 2);
 
-  // Reads counters, tubules and consolidation totals and scans the persona's items, returning them per
-  // tier (index 0 STM, 1 MTM, 2 LTM); `on_item` (optional) sees every stored item once.
-  // Corrupt item records are skipped and counted in corrupt_items().
+  // Reads counters, tubules and consolidation totals and scans the persona's items, returning them
+  // per tier (index 0 STM, 1 MTM, 2 LTM); `on_item` (optional) sees every stored item once. Corrupt
+  // item records are skipped and counted in corrupt_items().
   Result<std::array<std::vector<ItemMeta>, 3>> open(
       const std::function<void(const pb::MemoryItem&)>& on_item = {});
   Status reload_tubules();
@@ -126,8 +127,8 @@ class PersonaWriter {
                            const std::string& request_id);
   Result<Plan> plan_restore(const std::string& id, const std::string& request_id);
   Result<Plan> plan_delete(const std::string& id, const std::string& request_id);
-  // Reinforces the items (health, access count, last access). `acknowledged` makes the write synced and
-  // the reply the first item (explicit touch); otherwise it is derived state after a recall.
+  // Reinforces the items (health, access count, last access). `acknowledged` makes the write synced
+  // and the reply the first item (explicit touch); otherwise it is derived state after a recall.
   Result<Plan> plan_touch(const std::vector<std::string>& ids, bool acknowledged);
   // Reinforcement after a recall: touch plus Hebbian strengthening between the returned items.
   Result<Plan> plan_recalled(const std::vector<std::string>& ids);
@@ -138,8 +139,8 @@ class PersonaWriter {
   Result<Plan> plan_consolidation(const std::vector<ConsolidationAction>& actions,
                                   double temperature, size_t checked, size_t batch_size);
 
-  // Profile writes (runtime/persona_profile.hpp has the rules). Create fills a profile that does not
-  // exist or was only auto-created by a remember; otherwise ALREADY_EXISTS.
+  // Profile writes (runtime/persona_profile.hpp has the rules). Create fills a profile that does
+  // not exist or was only auto-created by a remember; otherwise ALREADY_EXISTS.
   Result<Plan> plan_create_profile(const pb::PersonaWriteRequest& req);
   Result<Plan> plan_update_profile(const pb::PersonaWriteRequest& req);
   Result<Plan> plan_status(pb::PersonaStatus status);

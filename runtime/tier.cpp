@@ -20,7 +20,9 @@ ItemMeta meta_of(const pb::MemoryItem& item) {
 }
 
 Tier::Tier(pb::Tier tier, const MemoryPolicy& policy, const HealthModel& health)
-    : tier_(tier), policy_(policy), health_(health),
+    : tier_(tier),
+      policy_(policy),
+      health_(health),
       index_(std::make_unique<VectorIndex>(index_options())) {}
 
 VectorIndex::Options Tier::index_options() const {
@@ -39,15 +41,15 @@ Status Tier::upsert(const ItemMeta& meta, const float* vec) {
   if (vec != nullptr) {
     if (auto st = index_->upsert(meta.ordinal, vec); !st) return st;
   } else if (it == ordinal_of_.end() || !index_->contains(meta.ordinal)) {
-    return make_error(ErrorCode::internal,
-                      "item '" + meta.id + "' entered tier " + tier_name(tier_) +
-                          " without a vector");
+    return make_error(ErrorCode::internal, "item '" + meta.id + "' entered tier " +
+                                               tier_name(tier_) + " without a vector");
   }
   put(meta);
   return {};
 }
 
-Status Tier::upsert_batch(const std::vector<ItemMeta>& metas, const std::vector<const float*>& vecs) {
+Status Tier::upsert_batch(const std::vector<ItemMeta>& metas,
+                          const std::vector<const float*>& vecs) {
   std::vector<uint64_t> labels;
   labels.reserve(metas.size());
   for (const auto& m : metas) labels.push_back(m.ordinal);
@@ -95,8 +97,8 @@ std::vector<TierCandidate> Tier::search(const float* query, size_t k, const Tier
                                         TimeUs now_us, double temperature) const {
   std::vector<TierCandidate> out;
   if (k == 0 || items_.empty()) return out;
-  bool filtered = filter.min_health > 0 || filter.created_after_us != 0 ||
-                  filter.created_before_us != 0;
+  bool filtered =
+      filter.min_health > 0 || filter.created_after_us != 0 || filter.created_before_us != 0;
   auto meta_for = [&](uint64_t label) -> const ItemMeta* {
     auto it = items_.find(label);
     return it == items_.end() ? nullptr : &it->second;

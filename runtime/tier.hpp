@@ -1,11 +1,12 @@
-// runtime/tier.hpp: one persona's tier (STM, MTM or LTM) in memory: a compact table of its items and their
-// vector index.
+// runtime/tier.hpp: one persona's tier (STM, MTM or LTM) in memory: a compact table of its items
+// and their vector index.
 //
-// The table holds what the health, TTL and capacity rules need (id, ordinal, health, times, counts), never
-// content: content stays in RocksDB and is fetched only for the hits a search returns. A Tier is a derived
-// view of storage: it is rebuilt or reconciled from RocksDB on load and changed only after a change is
-// durable. Not thread-safe: one owner (the tier manager actor) uses it; its VectorIndex is safe for readers
-// concurrent with one writer, which benchmarks use directly.
+// The table holds what the health, TTL and capacity rules need (id, ordinal, health, times,
+// counts), never content: content stays in RocksDB and is fetched only for the hits a search
+// returns. A Tier is a derived view of storage: it is rebuilt or reconciled from RocksDB on load
+// and changed only after a change is durable. Not thread-safe: one owner (the tier manager actor)
+// uses it; its VectorIndex is safe for readers concurrent with one writer, which benchmarks use
+// directly.
 #pragma once
 
 #include <memory>
@@ -57,10 +58,12 @@ class Tier {
   pb::Tier tier() const { return tier_; }
   size_t size() const { return items_.size(); }
   const VectorIndex& index() const { return *index_; }
-  // The highest item seq this tier has applied; saved with the index so a restart replays only newer ones.
+  // The highest item seq this tier has applied; saved with the index so a restart replays only
+  // newer ones.
   uint64_t applied_seq() const { return applied_seq_; }
 
-  // Adds or replaces an item. `vec` (dim floats, normalised) may be null for a change that keeps the vector.
+  // Adds or replaces an item. `vec` (dim floats, normalised) may be null for a change that keeps
+  // the vector.
   Status upsert(const ItemMeta& meta, const float* vec);
   // Adds many items under one index lock; vecs[i] may not be null.
   Status upsert_batch(const std::vector<ItemMeta>& metas, const std::vector<const float*>& vecs);
@@ -77,13 +80,13 @@ class Tier {
 
   struct LoadReport {
     bool used_saved_index = false;
-    std::string reason;                      // why the saved index was not used, if it was not
-    std::vector<std::string> need_vectors;   // items whose vectors must be (re)added by the caller
-    size_t removed_stale = 0;                // labels in the saved index no longer in this tier
+    std::string reason;                     // why the saved index was not used, if it was not
+    std::vector<std::string> need_vectors;  // items whose vectors must be (re)added by the caller
+    size_t removed_stale = 0;               // labels in the saved index no longer in this tier
   };
-  // Installs `items` (this tier's items as stored) and the saved index at `path` when it is valid and
-  // matches; items changed after the save (seq > its applied seq) or missing from it are listed in
-  // need_vectors for the caller to upsert with their stored vectors.
+  // Installs `items` (this tier's items as stored) and the saved index at `path` when it is valid
+  // and matches; items changed after the save (seq > its applied seq) or missing from it are listed
+  // in need_vectors for the caller to upsert with their stored vectors.
   LoadReport load(const std::string& path, std::vector<ItemMeta> items);
 
  private:

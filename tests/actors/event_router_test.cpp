@@ -88,7 +88,7 @@ TEST_F(EventRouterTest, ProfileLifecycle) {
   ASSERT_TRUE(u) << u.error().message;
   EXPECT_EQ(u->update_persona().persona().version(), 2u);
   EXPECT_EQ(u->update_persona().persona().skills().at("billing"), 0.9);  // untouched field
-  EXPECT_EQ(rpc(upd).code(), ErrorCode::conflict);                      // stale version
+  EXPECT_EQ(rpc(upd).code(), ErrorCode::conflict);                       // stale version
 
   pb::Request pause;
   pause.mutable_pause_persona()->set_persona_id("ada");
