@@ -114,6 +114,35 @@ void print_verb_help(const VerbSpec& verb, const po::options_description& option
   out << "\n" << global_options() << "\n" << kExitCodes;
 }
 
+// The verbs of one group ("persona", "event"), for `nca persona --help`.
+void print_group_help(const std::string& group, std::ostream& out) {
+  std::vector<const VerbSpec*> members = verbs_in_group(group);
+  out << "Usage: nca " << group << " VERB [options] [arguments]\n\nVerbs:\n";
+  size_t width = 0;
+  for (const VerbSpec* verb : members) width = std::max(width, std::string(verb->name).size());
+  for (const VerbSpec* verb : members) {
+    std::string name = verb->name;
+    out << "  " << name << std::string(width + 2 - name.size(), ' ') << verb->summary << "\n";
+  }
+  out << "\nExamples:\n";
+  for (const VerbSpec* verb : members) {
+    std::istringstream lines(verb->examples);
+    std::string line;
+    std::getline(lines, line);
+    out << "  " << line << "\n";
+  }
+  out << "\n" << kExitCodes << "Run 'nca " << group << " VERB --help' for a verb's options.\n";
+}
+
+// "create, get, list, ..." for a usage message.
+std::string group_verb_words(const std::string& group) {
+  std::string words;
+  for (const VerbSpec* verb : verbs_in_group(group)) {
+    words += (words.empty() ? "" : ", ") + std::string(verb->name).substr(group.size() + 1);
+  }
+  return words;
+}
+
 // Finds the verb: the first argument that is neither an option nor the value of a global option.
 // Returns its index, or args.size() if there is none.
 size_t find_verb_index(const std::vector<std::string>& args) {
@@ -167,13 +196,48 @@ int run(int argc, char** argv) {
       return kExitOk;
     }
     verb_name = rest.front();
+    if (is_verb_group(verb_name) && rest.size() > 1) verb_name += " " + rest[1];
     rest = {"--help"};
+  } else if (is_verb_group(verb_name) && verb_index < rest.size() && !rest[verb_index].empty() &&
+             rest[verb_index][0] != '-') {
+    // A group's verb is its next word: `nca persona create ...`.
+    verb_name += " " + rest[verb_index];
+    rest.erase(rest.begin() + static_cast<long>(verb_index));
+  }
+  if (is_verb_group(verb_name)) {
+    if (std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
+        std::find(rest.begin(), rest.end(), "-h") != rest.end()) {
+      print_group_help(verb_name, std::cout);
+      return kExitOk;
+    }
+    return usage_error(
+        "'" + verb_name + "' needs a verb: " + group_verb_words(verb_name) + " (e.g. nca " +
+            verb_name + " " +
+            std::string(verbs_in_group(verb_name).front()->name).substr(verb_name.size() + 1) +
+            " ...)",
+        verb_name);
   }
   const VerbSpec* verb = find_verb(verb_name);
+  size_t space = verb_name.find(' ');
+  if (verb == nullptr && space != std::string::npos && is_verb_group(verb_name.substr(0, space))) {
+    std::string group = verb_name.substr(0, space);
+    return usage_error(
+        "unknown verb '" + verb_name + "' (" + group + " verbs: " + group_verb_words(group) + ")",
+        group);
+  }
   if (verb == nullptr) {
+    // A group is listed once, by its first word: "persona ...".
     std::string known;
-    for (const VerbSpec& candidate : verbs())
-      known += std::string(known.empty() ? "" : ", ") + candidate.name;
+    std::set<std::string> groups;
+    for (const VerbSpec& candidate : verbs()) {
+      std::string name = candidate.name;
+      size_t space = name.find(' ');
+      if (space != std::string::npos) {
+        if (!groups.insert(name.substr(0, space)).second) continue;
+        name = name.substr(0, space) + " ...";
+      }
+      known += (known.empty() ? "" : ", ") + name;
+    }
     return usage_error("unknown verb '" + verb_name + "' (verbs: " + known + ")");
   }
 

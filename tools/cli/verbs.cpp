@@ -2,78 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <iostream>
-#include <iterator>
 #include <map>
 
 #include "tools/cli/args.hpp"
+#include "tools/cli/verb_support.hpp"
 
 namespace nca::cli {
 
 namespace {
-
-using Strings = std::vector<std::string>;
-
-// --- reading parsed values ----------------------------------------------------------------------
-
-std::string text_of(const po::variables_map& values, const char* name) {
-  return values.count(name) ? values[name].as<std::string>() : std::string();
-}
-
-Strings list_of(const po::variables_map& values, const char* name) {
-  return values.count(name) ? values[name].as<Strings>() : Strings();
-}
-
-bool has(const po::variables_map& values, const char* name) { return values.count(name) > 0; }
-
-std::string join(const Strings& words) {
-  std::string text;
-  for (const std::string& word : words) {
-    if (!text.empty()) text += ' ';
-    text += word;
-  }
-  return text;
-}
-
-// Positional words joined by spaces; a single "-" reads standard input instead.
-Result<std::string> words_or_stdin(const po::variables_map& values, const char* name,
-                                   const char* what) {
-  Strings words = list_of(values, name);
-  std::string text;
-  if (words.size() == 1 && words[0] == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  } else {
-    text = join(words);
-  }
-  if (text.empty()) {
-    return make_error(ErrorCode::invalid_argument, std::string("missing ") + what);
-  }
-  return text;
-}
-
-Result<uint32_t> count_of(const po::variables_map& values, const char* name, const char* flag,
-                          uint32_t min, uint32_t max) {
-  Result<double> number = parse_number(text_of(values, name), flag, min, max);
-  if (!number.ok()) return number.error();
-  if (*number != static_cast<double>(static_cast<uint32_t>(*number))) {
-    return make_error(
-        ErrorCode::invalid_argument,
-        std::string(flag) + " '" + text_of(values, name) + "': expected a whole number");
-  }
-  return static_cast<uint32_t>(*number);
-}
-
-// Fills a string map from repeated --meta key=value.
-Status add_metadata(const po::variables_map& values,
-                    google::protobuf::Map<std::string, std::string>* map) {
-  for (const std::string& entry : list_of(values, "meta")) {
-    auto pair = parse_key_value(entry, "--meta");
-    if (!pair.ok()) return pair.error();
-    (*map)[pair->first] = pair->second;
-  }
-  return {};
-}
 
 Status add_tiers(const po::variables_map& values, google::protobuf::RepeatedField<int>* tiers) {
   for (const std::string& text : list_of(values, "tier")) {
@@ -86,15 +22,6 @@ Status add_tiers(const po::variables_map& values, google::protobuf::RepeatedFiel
 
 // --- option declarations (shared fragments) -----------------------------------------------------
 
-void declare_nothing(po::options_description&, po::options_description&,
-                     po::positional_options_description&) {}
-
-void declare_id(po::options_description&, po::options_description& hidden,
-                po::positional_options_description& positional) {
-  hidden.add_options()("id", po::value<std::string>());
-  positional.add("id", 1);
-}
-
 void declare_tags_and_meta(po::options_description& options, const char* tag_help,
                            const char* meta_help) {
   options.add_options()                                                           //
@@ -103,23 +30,6 @@ void declare_tags_and_meta(po::options_description& options, const char* tag_hel
 }
 
 // --- printers (shared fragments) ----------------------------------------------------------------
-
-std::string join_tags(const google::protobuf::RepeatedPtrField<std::string>& tags) {
-  if (tags.empty()) return "-";
-  std::string text;
-  for (const std::string& tag : tags) text += (text.empty() ? "" : ", ") + tag;
-  return text;
-}
-
-std::string join_map(const google::protobuf::Map<std::string, std::string>& map) {
-  if (map.empty()) return "-";
-  std::map<std::string, std::string> sorted(map.begin(), map.end());
-  std::string text;
-  for (const auto& entry : sorted) {
-    text += (text.empty() ? "" : ", ") + entry.first + "=" + entry.second;
-  }
-  return text;
-}
 
 void print_item(const pb::MemoryItem& item, Output& out) {
   std::vector<std::pair<std::string, std::string>> fields = {
@@ -258,8 +168,10 @@ void declare_recall(po::options_description& options, po::options_description& h
       ("before", po::value<std::string>()->value_name("TIME"),
        "only items created at or before")  //
       ("mode", po::value<std::string>()->value_name("M"),
-       "vector|lexical|hybrid (default: the node's)")  //
-      ("no-spread", po::bool_switch(), "no spreading activation along tubules");
+       "vector|lexical|hybrid (default: the node's)")                            //
+      ("no-spread", po::bool_switch(), "no spreading activation along tubules")  //
+      ("include-shared", po::bool_switch(),
+       "also search the tenant's shared knowledge (persona _shared)");
   declare_tags_and_meta(options, "only items with this tag (repeatable, all must match)",
                         "only items with metadata key=value (repeatable)");
   hidden.add_options()("query", po::value<Strings>());
@@ -308,6 +220,7 @@ Result<pb::Request> build_recall(const po::variables_map& values) {
   }
   // Unset means the node's default; only --no-spread sends an explicit choice.
   if (values["no-spread"].as<bool>()) body->set_spread(false);
+  body->set_include_shared(values["include-shared"].as<bool>());
   return request;
 }
 
@@ -773,11 +686,13 @@ const std::vector<VerbSpec> kVerbs = {
      declare_remember, build_remember, print_remember},
     {"recall",
      "recall --persona P [-k N] [--tier T]... [--tag T]... [--meta k=v]... [--min-health X] "
-     "[--after T] [--before T] [--mode vector|lexical|hybrid] [--no-spread] QUERY...",
+     "[--after T] [--before T] [--mode vector|lexical|hybrid] [--no-spread] [--include-shared] "
+     "QUERY...",
      "find a persona's memories most relevant to a query",
      "nca recall --persona ada -k 5 what is Ada allergic to\n"
      "nca --json recall --persona ada --tier ltm --after 2024-01-01 allergies\n"
-     "nca recall --persona ada --mode lexical --no-spread peanuts",
+     "nca recall --persona ada --mode lexical --no-spread peanuts\n"
+     "nca recall --persona ada --include-shared refund policy",
      declare_recall, build_recall, print_recall},
     {"get", "get ID [--persona P]", "show one memory",
      "nca get 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_get,
@@ -827,13 +742,33 @@ const std::vector<VerbSpec> kVerbs = {
 
 }  // namespace
 
-const std::vector<VerbSpec>& verbs() { return kVerbs; }
+const std::vector<VerbSpec>& verbs() {
+  static const std::vector<VerbSpec> all = [] {
+    std::vector<VerbSpec> table = kVerbs;
+    for (const auto* group : {&persona_verbs(), &event_verbs()}) {
+      table.insert(table.end(), group->begin(), group->end());
+    }
+    return table;
+  }();
+  return all;
+}
 
 const VerbSpec* find_verb(const std::string& name) {
-  for (const VerbSpec& verb : kVerbs) {
+  for (const VerbSpec& verb : verbs()) {
     if (name == verb.name) return &verb;
   }
   return nullptr;
+}
+
+bool is_verb_group(const std::string& name) { return !verbs_in_group(name).empty(); }
+
+std::vector<const VerbSpec*> verbs_in_group(const std::string& group) {
+  std::vector<const VerbSpec*> members;
+  std::string prefix = group + " ";
+  for (const VerbSpec& verb : verbs()) {
+    if (std::string(verb.name).rfind(prefix, 0) == 0) members.push_back(&verb);
+  }
+  return members;
 }
 
 const google::protobuf::Message& reply_body(const pb::Response& response) {
