@@ -35,6 +35,7 @@ using profile_atom = caf::atom_constant<caf::atom("profile")>;
 using persona_gone_atom = caf::atom_constant<caf::atom("pgone")>;
 using wait_timeout_atom = caf::atom_constant<caf::atom("waitto")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using index_atom = caf::atom_constant<caf::atom("index")>;
 
 using RequestPtr = std::shared_ptr<const pb::Request>;
 
@@ -86,6 +87,7 @@ using TierStatsPtr = std::shared_ptr<const pb::TierStats>;
 using ItemRecordPtr = std::shared_ptr<const pb::MemoryItem>;  // null: the item is gone
 using TextsPtr = std::shared_ptr<const std::vector<std::string>>;
 using PersonaPtr = std::shared_ptr<const pb::Persona>;  // a profile as committed
+using IndexPtr = std::shared_ptr<const VectorIndex>;    // a tier's index, for direct reads
 using EmbeddingsPtr = std::shared_ptr<const Result<std::vector<std::vector<float>>>>;
 
 }  // namespace nca::actors
@@ -98,6 +100,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TierStatsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ItemRecordPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TextsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::PersonaPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::IndexPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::EmbeddingsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationAskPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationProposalPtr)

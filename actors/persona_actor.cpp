@@ -79,6 +79,13 @@ struct PersonaState {
   TimeUs last_activity_us = 0;
   bool tick_running = false;
   bool deleted = false;  // a delete_persona is durable: the actor finishes and quits
+  // The tiers' vector indices once their managers have loaded them: recall searches them on this
+  // actor's thread (VectorIndex allows readers next to the manager's writes) instead of asking.
+  std::array<IndexPtr, 3> indexes;
+  std::array<uint64_t, 3> applies_sent{};
+  std::array<std::shared_ptr<std::atomic<uint64_t>>, 3> applied{
+      std::make_shared<std::atomic<uint64_t>>(0), std::make_shared<std::atomic<uint64_t>>(0),
+      std::make_shared<std::atomic<uint64_t>>(0)};
 };
 
 using Self = caf::stateful_actor<PersonaState>;
@@ -216,7 +223,10 @@ void apply_effects(Self* self, const Plan& plan, uint32_t method) {
     v->push_back(e);
   }
   for (size_t i = 0; i < 3; ++i) {
-    if (per_tier[i]) self->send(st.tiers[i], apply_atom::value, TierEffectsPtr(per_tier[i]));
+    if (per_tier[i]) {
+      st.applies_sent[i]++;
+      self->send(st.tiers[i], apply_atom::value, TierEffectsPtr(per_tier[i]));
+    }
   }
   for (const auto& e : plan.index_effects) apply_index_effect(st, e);
   // Item actors: refresh live ones; a client write that addresses one item activates it.
@@ -637,6 +647,38 @@ void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
   }
 }
 
+// One tier's vector search against its index, labels resolved through the persona's own view of its
+// items (an item moving between tiers is taken only from the tier the persona has it in).
+void search_index(const PersonaState& st, pb::Tier tier, const TierSearch& q,
+                  std::vector<TierHit>* out) {
+  const VectorIndex& index = *st.indexes[slot(tier)];
+  const auto& health = st.ctx->health;
+  auto accept = [&](uint64_t label) {
+    auto it = st.by_ordinal.find(label);
+    if (it == st.by_ordinal.end() || it->second.tier != tier) return false;
+    const ItemRef& ref = it->second;
+    if (q.filter.created_after_us != 0 && ref.created_at_us < q.filter.created_after_us)
+      return false;
+    if (q.filter.created_before_us != 0 && ref.created_at_us > q.filter.created_before_us) {
+      return false;
+    }
+    return q.filter.min_health <= 0 ||
+           health.at(ref.health, tier, q.now_us, q.temperature) >= q.filter.min_health;
+  };
+  for (const auto& h : index.search(q.query.data(), q.k, accept)) {
+    const ItemRef& ref = st.by_ordinal.at(h.label);
+    TierHit hit;
+    hit.id = ref.id;
+    hit.ordinal = h.label;
+    hit.similarity = h.similarity;
+    hit.health = health.at(ref.health, tier, q.now_us, q.temperature);
+    if (q.include_embedding) {
+      if (auto vec = index.vector_of(h.label)) hit.embedding = std::move(*vec);
+    }
+    out->push_back(std::move(hit));
+  }
+}
+
 caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
@@ -701,6 +743,15 @@ caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) 
     search->include_embedding = rr.include_embedding();
     search->now_us = g->now_us;
     search->temperature = s.temperature;
+    auto readable = [&](pb::Tier t) {
+      size_t i = slot(t);
+      return s.indexes[i] && s.applied[i]->load(std::memory_order_acquire) == s.applies_sent[i];
+    };
+    if (std::all_of(tiers.begin(), tiers.end(), readable)) {
+      for (pb::Tier t : tiers) search_index(s, t, *search, &g->vector_hits);
+      finish_recall(self, g);
+      return;
+    }
     g->pending = tiers.size();
     TierSearchPtr q = search;
     for (pb::Tier t : tiers) {
@@ -949,7 +1000,11 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
     init->ref = st.writer->ref();
     init->tier = kTiers[i];
     init->items = std::move(tier_items[i]);
+    init->persona = self->address();
+    init->applied = st.applied[i];
     st.tiers[i] = spawn_tier_manager(self, ctx, init);
+    // Loads the tier now (lazy_init) so its index reaches recall before the first query.
+    self->send(st.tiers[i], tstats_atom::value);
   }
   auto interval = std::chrono::microseconds(ctx->policy.lymphatic_interval_us);
   if (ctx->policy.lymphatic_enabled) self->delayed_send(self, interval, tick_atom::value);
@@ -1044,6 +1099,12 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
       [=](committed_atom, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
         on_committed(self, gno, idx, ok, msg);
       },
+      [=](index_atom, int32_t tier, IndexPtr index) {
+        if (pb::Tier_IsValid(tier) && tier != pb::TIER_UNSPECIFIED) {
+          self->state.indexes[slot(static_cast<pb::Tier>(tier))] = std::move(index);
+        }
+      },
+      [=](const TierStatsPtr&) {},  // the answer to the loading nudge above
       [=](tick_atom) {
         run_tick(self, caf::response_promise{});
         self->delayed_send(self, interval, tick_atom::value);

@@ -32,6 +32,7 @@ struct TierManagerState {
   std::unique_ptr<Tier> tier;
   std::string path;
   ConsolidationCursor cursor;
+  std::shared_ptr<std::atomic<uint64_t>> applied;
 };
 
 void load_tier(TierManagerState& st, std::vector<ItemMeta> items) {
@@ -175,7 +176,12 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
   st.ref = init->ref;
   st.tier = std::make_unique<Tier>(init->tier, ctx->policy, ctx->health);
   st.path = index_path(*ctx, st.ref, init->tier);
+  st.applied = init->applied;
   load_tier(st, std::move(init->items));
+  if (auto persona = caf::actor_cast<caf::actor>(init->persona)) {
+    self->send(persona, index_atom::value, static_cast<int32_t>(init->tier),
+               IndexPtr(st.tier->shared_index()));
+  }
   init.reset();
   return {
       [=](search_atom, TierSearchPtr q) -> TierSearchResultPtr {
@@ -199,6 +205,7 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
                           s.ref.persona, tier_name(s.tier->tier()), e.meta.id, r.error().message);
           }
         }
+        if (s.applied) s.applied->fetch_add(1, std::memory_order_release);
       },
       [=](drop_atom) {
         // The persona was deleted: its saved index must not come back with a new persona.

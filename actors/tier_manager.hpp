@@ -1,8 +1,8 @@
 // actors/tier_manager.hpp: the actor that owns one persona's tier (its table and vector index).
 //
-// A thin shell over runtime/tier.hpp. Spawned by the persona actor with the tier's stored items; on start
-// it loads the saved index (or rebuilds it from RocksDB, with a log line) and replays items changed since
-// the save. Messages:
+// A thin shell over runtime/tier.hpp. Spawned by the persona actor with the tier's stored items; on
+// start it loads the saved index (or rebuilds it from RocksDB, with a log line) and replays items
+// changed since the save. Messages:
 //   (search_atom, TierSearchPtr) -> TierSearchResultPtr   vector top-k with in-memory filters
 //   (consolidate_atom, ConsolidationAskPtr) -> ConsolidationProposalPtr   one lymphatic tick's plan
 //   (context_atom, n, now, temperature) -> ActivationsPtr  the n most active items
@@ -12,6 +12,8 @@
 #pragma once
 
 #include <caf/all.hpp>
+
+#include <atomic>
 
 #include <memory>
 #include <string>
@@ -26,10 +28,16 @@ struct TierManagerInit {
   PersonaRef ref;
   pb::Tier tier = pb::STM;
   std::vector<ItemMeta> items;
+  // Told the tier's index once it is loaded (index_atom), so recall can search it directly.
+  caf::actor_addr persona;
+  // Counts the apply_atom messages this tier has applied; the persona counts those it sent, and
+  // reads the index directly only when the two agree (its own writes are then visible to its
+  // recalls).
+  std::shared_ptr<std::atomic<uint64_t>> applied;
 };
 
-// The index file of one persona's tier below ctx.index_dir; tenant and persona are hex-encoded so no id
-// can name a path outside it.
+// The index file of one persona's tier below ctx.index_dir; tenant and persona are hex-encoded so
+// no id can name a path outside it.
 std::string index_path(const NodeContext& ctx, const PersonaRef& ref, pb::Tier tier);
 
 caf::actor spawn_tier_manager(caf::local_actor* parent, NodeContextPtr ctx,

@@ -23,7 +23,7 @@ Tier::Tier(pb::Tier tier, const MemoryPolicy& policy, const HealthModel& health)
     : tier_(tier),
       policy_(policy),
       health_(health),
-      index_(std::make_unique<VectorIndex>(index_options())) {}
+      index_(std::make_shared<VectorIndex>(index_options())) {}
 
 VectorIndex::Options Tier::index_options() const {
   VectorIndex::Options o;
@@ -139,7 +139,7 @@ Tier::LoadReport Tier::load(const std::string& path, std::vector<ItemMeta> items
     saved_seq = loaded->applied_seq;
     report.used_saved_index = true;
   } else {
-    index_ = std::make_unique<VectorIndex>(index_options());
+    index_ = std::make_shared<VectorIndex>(index_options());
     report.reason = loaded.error().message;
   }
   for (auto& m : items) {

@@ -58,6 +58,9 @@ class Tier {
   pb::Tier tier() const { return tier_; }
   size_t size() const { return items_.size(); }
   const VectorIndex& index() const { return *index_; }
+  // The index for readers on other threads (VectorIndex allows them next to this tier's writes). It
+  // stays this tier's index after load() (which runs once, before anyone reads).
+  std::shared_ptr<const VectorIndex> shared_index() const { return index_; }
   // The highest item seq this tier has applied; saved with the index so a restart replays only
   // newer ones.
   uint64_t applied_seq() const { return applied_seq_; }
@@ -97,7 +100,7 @@ class Tier {
   pb::Tier tier_;
   const MemoryPolicy& policy_;
   const HealthModel& health_;
-  std::unique_ptr<VectorIndex> index_;
+  std::shared_ptr<VectorIndex> index_;
   // Keyed by ordinal (the index label), so a search maps each hit with one lookup; ids resolve
   // through ordinal_of_.
   std::unordered_map<uint64_t, ItemMeta> items_;

@@ -1,6 +1,8 @@
-// End-to-end through the SDK against an in-process node: every verb, filters, idempotency, group commit,
-// restart with saved and with rebuilt indices, item actor passivation.
+// End-to-end through the SDK against an in-process node: every verb, filters, idempotency, group
+// commit, restart with saved and with rebuilt indices, item actor passivation.
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include <fstream>
 #include <set>
@@ -81,7 +83,8 @@ TEST_F(NodeTest, EveryVerb) {
   ASSERT_TRUE(hist.ok());
   std::vector<pb::HistoryAction> actions;
   for (const auto& h : hist->records()) actions.push_back(h.action());
-  EXPECT_EQ(actions, (std::vector<pb::HistoryAction>{pb::ADD, pb::UPDATE, pb::FORGET, pb::RESTORE}));
+  EXPECT_EQ(actions,
+            (std::vector<pb::HistoryAction>{pb::ADD, pb::UPDATE, pb::FORGET, pb::RESTORE}));
 
   ASSERT_TRUE(client_->remove(id).ok());
   EXPECT_EQ(client_->get(id).code(), ErrorCode::not_found);
@@ -134,14 +137,19 @@ TEST_F(NodeTest, RecallFilters) {
               r.mutable_filter()->add_tags("shopping");
             }),
             (std::set<std::string>{"coffee beans from Brazil"}));
-  EXPECT_EQ(query([](pb::RecallRequest& r) { (*r.mutable_filter()->mutable_metadata())["place"] = "cafe"; }),
+  EXPECT_EQ(query([](pb::RecallRequest& r) {
+              (*r.mutable_filter()->mutable_metadata())["place"] = "cafe";
+            }),
             (std::set<std::string>{"coffee with Maria on Monday"}));
   EXPECT_EQ(query([](pb::RecallRequest& r) { r.add_tiers(pb::LTM); }),
             (std::set<std::string>{"coffee order for the office"}));
-  EXPECT_EQ(query([&](pb::RecallRequest& r) { r.mutable_filter()->set_created_before_us(now - kUsPerDay); }),
+  EXPECT_EQ(query([&](pb::RecallRequest& r) {
+              r.mutable_filter()->set_created_before_us(now - kUsPerDay);
+            }),
             (std::set<std::string>{"coffee with Maria on Monday"}));
-  EXPECT_EQ(query([](pb::RecallRequest& r) { r.mutable_filter()->set_min_health(50); }).count(
-                "coffee beans from Brazil"),
+  EXPECT_EQ(query([](pb::RecallRequest& r) {
+              r.mutable_filter()->set_min_health(50);
+            }).count("coffee beans from Brazil"),
             0u)
       << "importance 0 starts at health 40";
 }
@@ -161,6 +169,34 @@ TEST_F(NodeTest, ClientEmbeddingsAndIncludeEmbedding) {
   EXPECT_NEAR(res->hits(0).similarity(), 1.0, 1e-5);
   ASSERT_EQ(res->hits(0).embedding_size(), 64);
   EXPECT_NEAR(res->hits(0).embedding(3), 1.0, 1e-6) << "stored normalised";
+}
+
+// Recall reads the tier index directly only when every change the persona sent has reached it: the
+// last memory of a batch is found by the recall right after the batch was acknowledged, every time
+// (indexing a batch takes long enough that a recall racing it would miss).
+TEST_F(NodeTest, RecallSeesEachAcknowledgedRememberAtOnce) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> gauss;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<pb::MemoryInput> batch;
+    for (int i = 0; i < 300; ++i) {
+      pb::MemoryInput in = memory("round " + std::to_string(round) + " point " + std::to_string(i));
+      for (int d = 0; d < 64; ++d) in.add_embedding(gauss(rng));
+      batch.push_back(std::move(in));
+    }
+    auto added = client_->remember_batch("ada", batch);
+    ASSERT_TRUE(added.ok()) << added.error().message;
+    pb::RecallRequest r;
+    r.set_persona_id("ada");
+    r.mutable_query_embedding()->CopyFrom(batch.back().embedding());
+    r.set_k(1);
+    r.set_mode(pb::VECTOR);
+    r.set_no_reinforce(true);
+    auto res = client_->recall(r);
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    ASSERT_EQ(res->hits_size(), 1) << "round " << round;
+    EXPECT_EQ(res->hits(0).item().id(), added->results(299).item().id()) << "round " << round;
+  }
 }
 
 TEST_F(NodeTest, RetriedWriteWithSameRequestIdIsAppliedOnce) {
@@ -208,8 +244,8 @@ TEST_F(NodeTest, ConcurrentWritersShareFsyncs) {
 TEST_F(NodeTest, RestartReloadsSavedIndexAndRebuildsMissingOrCorruptOne) {
   std::vector<std::string> ids;
   for (int i = 0; i < 30; ++i) {
-    auto r = client_->remember("ada", "memory number " + std::to_string(i) + " about topic " +
-                                          std::to_string(i % 5));
+    auto r = client_->remember(
+        "ada", "memory number " + std::to_string(i) + " about topic " + std::to_string(i % 5));
     ASSERT_TRUE(r.ok());
     ids.push_back(r->item().id());
   }
@@ -223,7 +259,8 @@ TEST_F(NodeTest, RestartReloadsSavedIndexAndRebuildsMissingOrCorruptOne) {
   EXPECT_EQ(after->hits(0).item().id(), before->hits(0).item().id());
   EXPECT_EQ(node_->context().counters.index_rebuilds.load(), 0u) << "the saved index was used";
 
-  // Corrupt the saved STM index while the node is down: it rebuilds it from RocksDB and answers the same.
+  // Corrupt the saved STM index while the node is down: it rebuilds it from RocksDB and answers the
+  // same.
   client_.reset();
   ASSERT_TRUE(node_->stop().ok());
   node_.reset();
@@ -251,8 +288,10 @@ class PassivationTest : public NodeFixture {
 
 TEST_F(PassivationTest, ItemActorsFollowTheWorkingSet) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(client_->remember("ada", "item " + std::to_string(i))->item().id());
-  EXPECT_EQ(node_->context().counters.live_item_actors.load(), 0u) << "bulk paths spawn no item actors";
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(client_->remember("ada", "item " + std::to_string(i))->item().id());
+  EXPECT_EQ(node_->context().counters.live_item_actors.load(), 0u)
+      << "bulk paths spawn no item actors";
   for (const auto& id : ids) ASSERT_TRUE(client_->get(id).ok());
   EXPECT_EQ(node_->context().counters.live_item_actors.load(), 5u);
   EXPECT_TRUE(wait_until([&] { return node_->context().counters.live_item_actors.load() == 0; }))
