@@ -583,14 +583,16 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
         auto& q = queue_for(self->state, p->tenant());
         persist(self, p->tenant(), q.put_persona(*p, self->state.ctx->clock->now_us()), {});
       },
-      [=](persona_gone_atom, const std::string& tenant, const std::string& persona) {
+      [=](persona_gone_atom, const std::string& tenant, const std::string& persona) -> uint64_t {
         auto& q = queue_for(self->state, tenant);
+        uint64_t held = q.in_flight(persona);
         persist(self, tenant, q.remove_persona(persona, self->state.ctx->clock->now_us()), {});
         auto it = self->state.waiters.find({tenant, persona});
         if (it != self->state.waiters.end()) {
           for (auto& w : it->second) deliver(w.rp, pb::Request::kNextEvent, no_event());
           self->state.waiters.erase(it);
         }
+        return held;
       },
       [=](committed_atom, uint64_t seq, uint64_t, bool ok, const std::string& msg) {
         on_committed(self, seq, ok, msg);

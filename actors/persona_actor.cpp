@@ -82,6 +82,7 @@ struct PersonaState {
   // The tiers' vector indices once their managers have loaded them: recall searches them on this
   // actor's thread (VectorIndex allows readers next to the manager's writes) instead of asking.
   std::array<IndexPtr, 3> indexes;
+  std::shared_ptr<InFlight> delete_reply;  // the delete_persona waiting for the router
   std::array<uint64_t, 3> applies_sent{};
   std::array<std::shared_ptr<std::atomic<uint64_t>>, 3> applied{
       std::make_shared<std::atomic<uint64_t>>(0), std::make_shared<std::atomic<uint64_t>>(0),
@@ -308,13 +309,22 @@ void finish_delete(Self* self) {
   }
   st.queue.clear();
   for (auto& t : st.tiers) self->send(t, drop_atom::value);
-  if (st.ctx->router) {
-    self->send(st.ctx->router, persona_gone_atom::value, ref.tenant, ref.persona);
-  }
   if (st.ctx->directory != nullptr) {
     st.ctx->directory->remove(ref.tenant, ref.persona, caf::actor_cast<caf::actor>(self));
   }
-  self->quit();
+  auto reply = st.delete_reply;
+  auto done = [self, reply](uint64_t requeued) {
+    if (reply && reply->method != 0) {
+      reply->plan.response.mutable_delete_persona()->set_events_requeued(requeued);
+      finish_request(self, reply->request_id, reply->method, reply->plan.response, reply->rp);
+    }
+    // Not a normal exit: the linked item actors and tier managers end with the persona.
+    self->quit(caf::exit_reason::user_shutdown);
+  };
+  if (!st.ctx->router) return done(0);
+  self->request(st.ctx->router, timeout_of(*st.ctx), persona_gone_atom::value, ref.tenant,
+                ref.persona)
+      .then([done](uint64_t n) { done(n); }, [done](caf::error&) { done(0); });
 }
 
 void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
@@ -327,9 +337,14 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
       self->send(st.ctx->router, profile_atom::value,
                  std::make_shared<const pb::Persona>(*f.plan.profile));
     }
-    if (f.plan.deletes_persona) st.deleted = true;
     apply_effects(self, f.plan, f.method);
-    if (f.method != 0) finish_request(self, f.request_id, f.method, f.plan.response, f.rp);
+    if (f.plan.deletes_persona) {
+      // Answered by finish_delete, once the router says how many events it took back.
+      st.deleted = true;
+      st.delete_reply = std::make_shared<InFlight>(std::move(f));
+    } else if (f.method != 0) {
+      finish_request(self, f.request_id, f.method, f.plan.response, f.rp);
+    }
   } else {
     spdlog::error("persona '{}': storage write failed: {}", st.writer->ref().persona, msg);
     // Tubules are updated when a change is planned: return to what is on disk.

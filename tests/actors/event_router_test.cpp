@@ -111,13 +111,28 @@ TEST_F(EventRouterTest, ProfileLifecycle) {
   EXPECT_TRUE(page2->list_personas().next_page_token().empty());
 
   ASSERT_TRUE(client_->remember("bob", memory("bob likes tea")));
+  pb::Request pub;
+  auto* ev = pub.mutable_publish()->add_events();
+  ev->set_topic("a.b");
+  ev->set_target_persona("bob");
+  auto published = rpc(pub);
+  ASSERT_TRUE(published);
+  ASSERT_EQ(published->publish().events(0).persona_id(), "bob");
+  const std::string event_memory = published->publish().events(0).memory_id();
+  ASSERT_TRUE(wait_until([&] { return client_->get(event_memory, "bob").ok(); }));
   pb::Request del;
   del.mutable_delete_persona()->set_persona_id("bob");
   EXPECT_EQ(rpc(del).code(), ErrorCode::invalid_argument);  // no confirmation
   del.mutable_delete_persona()->set_confirm(true);
   auto d = rpc(del);
   ASSERT_TRUE(d) << d.error().message;
-  EXPECT_EQ(d->delete_persona().items_deleted(), 1u);
+  EXPECT_EQ(d->delete_persona().items_deleted(), 2u);  // the memory and the event's memory
+  EXPECT_EQ(d->delete_persona().events_requeued(), 1u);
+  pb::Request st;
+  st.mutable_event_status()->set_event_id(published->publish().events(0).id());
+  auto back = rpc(st);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->event_status().event().state(), pb::EVENT_PENDING);  // waits for a new bob
   pb::Request get;
   get.mutable_get_persona()->set_persona_id("bob");
   EXPECT_EQ(rpc(get).code(), ErrorCode::not_found);
