@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
@@ -606,6 +607,22 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
         deliver(w->rp, pb::Request::kNextEvent, no_event());  // nothing arrived in the wait
         dq.erase(w);
         if (dq.empty()) self->state.waiters.erase(it);
+      },
+      [=](estats_atom) -> EventStatsPtr {
+        auto out = std::make_shared<EventStats>();
+        std::map<std::tuple<std::string, int, int>, uint64_t> counts;
+        for (const auto& [tenant, q] : self->state.queues) {
+          q.for_each_event([&](const pb::Event& e) {
+            counts[{tenant, e.state(), e.priority()}]++;
+          });
+        }
+        for (const auto& [k, n] : counts) {
+          out->counts.push_back(EventCount{std::get<0>(k),
+                                           static_cast<pb::EventState>(std::get<1>(k)),
+                                           static_cast<pb::EventPriority>(std::get<2>(k)), n});
+        }
+        out->acked_retained = self->state.acked.size();
+        return out;
       },
       [=](tick_atom) {
         auto& st = self->state;

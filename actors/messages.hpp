@@ -36,6 +36,7 @@ using persona_gone_atom = caf::atom_constant<caf::atom("pgone")>;
 using wait_timeout_atom = caf::atom_constant<caf::atom("waitto")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using index_atom = caf::atom_constant<caf::atom("index")>;
+using estats_atom = caf::atom_constant<caf::atom("estats")>;
 
 using RequestPtr = std::shared_ptr<const pb::Request>;
 
@@ -88,6 +89,20 @@ using ItemRecordPtr = std::shared_ptr<const pb::MemoryItem>;  // null: the item 
 using TextsPtr = std::shared_ptr<const std::vector<std::string>>;
 using PersonaPtr = std::shared_ptr<const pb::Persona>;  // a profile as committed
 using IndexPtr = std::shared_ptr<const VectorIndex>;    // a tier's index, for direct reads
+
+// The event router's answer to estats_atom: events held in memory (every state but ACKED, which
+// only storage keeps), counted per tenant, state and priority, plus the acked records still retained.
+struct EventCount {
+  std::string tenant;
+  pb::EventState state = pb::EVENT_STATE_UNSPECIFIED;
+  pb::EventPriority priority = pb::PRIORITY_UNSPECIFIED;
+  uint64_t count = 0;
+};
+struct EventStats {
+  std::vector<EventCount> counts;
+  uint64_t acked_retained = 0;
+};
+using EventStatsPtr = std::shared_ptr<const EventStats>;
 using EmbeddingsPtr = std::shared_ptr<const Result<std::vector<std::vector<float>>>>;
 
 }  // namespace nca::actors
@@ -101,6 +116,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ItemRecordPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::TextsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::PersonaPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::IndexPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::EventStatsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::EmbeddingsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationAskPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::ConsolidationProposalPtr)

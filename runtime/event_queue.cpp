@@ -399,6 +399,11 @@ const pb::Event* EventQueue::find(const std::string& id) const {
   return d == dead_.end() ? nullptr : &d->second;
 }
 
+void EventQueue::for_each_event(const std::function<void(const pb::Event&)>& visit) const {
+  for (const auto& [id, e] : live_) visit(e);
+  for (const auto& [id, e] : dead_) visit(e);
+}
+
 std::vector<pb::Event> EventQueue::in_flight_events() const {
   std::vector<pb::Event> out;
   for (const auto& [id, e] : live_) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -91,6 +92,8 @@ class EventQueue {
   std::vector<pb::Event> in_flight_events() const;
   std::vector<pb::Event> dead_letters(const std::string& after, size_t limit) const;
   size_t pending() const { return pending_.size(); }
+  // Calls `visit` for every event held (PENDING, ASSIGNED, DELIVERED, DEAD).
+  void for_each_event(const std::function<void(const pb::Event&)>& visit) const;
   size_t live() const { return live_.size(); }
 
  private:
