@@ -943,11 +943,14 @@ pb::Response profile_response(pb::Request::BodyCase method, const pb::Persona& p
 
 }  // namespace
 
+const pb::Persona* PersonaWriter::planned_or_committed_profile() const {
+  if (planned_delete_) return nullptr;
+  if (planned_profile_) return &*planned_profile_;
+  return exists_ ? &profile_ : nullptr;
+}
+
 Result<Plan> PersonaWriter::plan_create_profile(const pb::PersonaWriteRequest& req) {
-  const pb::Persona* current = planned_profile_ ? &*planned_profile_
-                               : exists_        ? &profile_
-                                                : nullptr;
-  if (planned_delete_) current = nullptr;
+  const pb::Persona* current = planned_or_committed_profile();
   // A profile only auto-created by a remember (never written through the profile API) may be filled
   // in by create: a persona id used as a plain namespace first can get its profile later.
   if (current != nullptr && current->updated_at_us() != 0) {
@@ -977,10 +980,8 @@ Result<Plan> PersonaWriter::plan_create_profile(const pb::PersonaWriteRequest& r
 }
 
 Result<Plan> PersonaWriter::plan_update_profile(const pb::PersonaWriteRequest& req) {
-  const pb::Persona* current = planned_profile_ ? &*planned_profile_
-                               : exists_        ? &profile_
-                                                : nullptr;
-  if (current == nullptr || planned_delete_) {
+  const pb::Persona* current = planned_or_committed_profile();
+  if (current == nullptr) {
     return make_error(ErrorCode::not_found,
                       "persona '" + ref_.persona + "' does not exist; create it first");
   }
@@ -996,10 +997,8 @@ Result<Plan> PersonaWriter::plan_update_profile(const pb::PersonaWriteRequest& r
 }
 
 Result<Plan> PersonaWriter::plan_status(pb::PersonaStatus status) {
-  const pb::Persona* current = planned_profile_ ? &*planned_profile_
-                               : exists_        ? &profile_
-                                                : nullptr;
-  if (current == nullptr || planned_delete_) {
+  const pb::Persona* current = planned_or_committed_profile();
+  if (current == nullptr) {
     return make_error(ErrorCode::not_found,
                       "persona '" + ref_.persona + "' does not exist; create it first");
   }

@@ -172,6 +172,9 @@ class PersonaWriter {
                    const std::string& prev_content, const std::string& request_id,
                    const std::string& other_item_id = {});
   void put_counters(Plan& plan);
+  // What a profile plan builds on: the planned profile, else the committed one; null when the
+  // persona does not exist or its delete is planned.
+  const pb::Persona* planned_or_committed_profile() const;
   void put_item(Plan& plan, const pb::MemoryItem& item, const std::vector<float>* vec);
   Result<std::optional<pb::ItemLocator>> read_locator(const std::string& id) const;
   Result<std::optional<pb::ArchivedItem>> read_archived(const std::string& id) const;

@@ -7,46 +7,23 @@
 #include <set>
 
 #include "nca/client.hpp"
-#include "tests/integration/process.hpp"
+#include "tests/integration/dev_node.hpp"
 
 namespace nca {
 namespace {
 
-using testing::ChildProcess;
 using testing::run_command;
 
 const std::string kBin = NCA_BIN_DIR;
 
-class DevNodeTest : public ::testing::Test {
+class DevNodeTest : public testing::DevNodeFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nca-dev-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    node_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  // Starts `nca-node --dev` in the temp dir (so its data is ./data there) on an OS-chosen port.
-  void start_node() {
-    node_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{kBin + "/nca-node", "--dev", "--node.listen", "127.0.0.1:0",
-                                 "--memory.dim", "64"},
-        dir_, dir_ + "/node.log");
-    auto port = node_->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(30));
-    ASSERT_TRUE(port.has_value()) << "nca-node did not start; see " << dir_ << "/node.log";
-    addr_ = "127.0.0.1:" + *port;
-  }
+  void start_node() { DevNodeFixture::start_node({"--memory.dim", "64"}); }
 
   testing::CommandResult nca(std::vector<std::string> args) {
     args.insert(args.begin(), {kBin + "/nca", "--addr", addr_});
     return run_command(args);
   }
-
-  std::string dir_;
-  std::string addr_;
-  std::unique_ptr<ChildProcess> node_;
 };
 
 TEST_F(DevNodeTest, CliRememberRecallAndCleanShutdown) {
@@ -55,7 +32,8 @@ TEST_F(DevNodeTest, CliRememberRecallAndCleanShutdown) {
                     "Ada is allergic to peanuts"});
   ASSERT_EQ(added.exit_code, 0) << added.out;
   ASSERT_EQ(nca({"remember", "--persona", "ada", "Ada's favourite colour is green"}).exit_code, 0);
-  auto recalled = nca({"--json", "recall", "--persona", "ada", "-k", "1", "what is Ada allergic to"});
+  auto recalled =
+      nca({"--json", "recall", "--persona", "ada", "-k", "1", "what is Ada allergic to"});
   ASSERT_EQ(recalled.exit_code, 0) << recalled.out;
   EXPECT_NE(recalled.out.find("peanuts"), std::string::npos) << recalled.out;
   EXPECT_EQ(recalled.out.find("green"), std::string::npos) << "k=1 returns only the best hit";
@@ -86,7 +64,8 @@ TEST_F(DevNodeTest, CliRememberRecallAndCleanShutdown) {
   EXPECT_NE(again.out.find("peanuts"), std::string::npos) << "full reload on restart";
 }
 
-// SIGKILL at a random moment while a client writes: every acknowledged memory is there after restart.
+// SIGKILL at a random moment while a client writes: every acknowledged memory is there after
+// restart.
 TEST_F(DevNodeTest, KillDashNineLosesNothingAcknowledged) {
   constexpr int kSeeds = 5;
   std::set<std::string> acked;
@@ -106,7 +85,8 @@ TEST_F(DevNodeTest, KillDashNineLosesNothingAcknowledged) {
     for (int i = 0; i < writes; ++i) {
       pb::MemoryInput in;
       in.set_id("s" + std::to_string(seed) + "-" + std::to_string(i));
-      in.set_content("memory " + std::to_string(i) + " written before crash " + std::to_string(seed));
+      in.set_content("memory " + std::to_string(i) + " written before crash " +
+                     std::to_string(seed));
       if (auto r = (*client)->remember("ada", in); r.ok()) acked.insert(in.id());
     }
     // Kill while more writes are in flight from another connection.

@@ -12,14 +12,11 @@
 #include <thread>
 
 #include "nca/client.hpp"
-#include "tests/integration/process.hpp"
+#include "tests/integration/dev_node.hpp"
 
 namespace nca {
 namespace {
 
-using testing::ChildProcess;
-
-const std::string kBin = NCA_BIN_DIR;
 const std::vector<std::string> kPersonas = {"ada", "bob"};
 
 // What clients were told. Only acknowledged outcomes count; an operation cut off by the kill is
@@ -33,30 +30,12 @@ struct Model {
   std::set<std::string> uncertain_ack;
 };
 
-class EventKillTest : public ::testing::Test {
+class EventKillTest : public testing::DevNodeFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nca-evkill-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    node_.reset();
-    std::filesystem::remove_all(dir_);
-  }
   void start_node() {
-    node_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{kBin + "/nca-node", "--dev", "--node.listen", "127.0.0.1:0",
-                                 "--memory.dim", "32", "--events.max-attempts", "2",
-                                 "--lymphatic.enabled", "false"},
-        dir_, dir_ + "/node.log");
-    auto port = node_->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(30));
-    ASSERT_TRUE(port.has_value()) << "nca-node did not start; see " << dir_ << "/node.log";
-    addr_ = "127.0.0.1:" + *port;
+    DevNodeFixture::start_node(
+        {"--memory.dim", "32", "--events.max-attempts", "2", "--lymphatic.enabled", "false"});
   }
-
-  std::string dir_;
-  std::string addr_;
-  std::unique_ptr<ChildProcess> node_;
 };
 
 Result<pb::Response> publish(Client& c, const std::string& id, std::mt19937& rng) {
