@@ -1,57 +1,74 @@
 // neuroca dashboard. Reads the node's JSON API (protobuf JSON mapping: 64-bit integers arrive as
-// strings, enums as names, fields at their default value are left out) and draws it with the DOM and
-// SVG; no framework, no build step, nothing fetched from anywhere but this node.
+// strings, enums as names, fields at their default value are left out) and draws it with the DOM
+// and SVG; no framework, no build step, nothing fetched from anywhere but this node.
 //
 // The page state lives in the URL (?tenant=&persona=&memory=) so a view can be linked and reloaded.
-// <body data-dashboard-state> is "loading" while requests are in flight and "ready" when the last one
-// has answered (successfully or not); data-error-count says how many failed. Tests wait for "ready".
+// <body data-dashboard-state> is "loading" while requests are in flight and "ready" when the last
+// one has answered (successfully or not); data-error-count says how many failed. Tests wait for
+// "ready".
 'use strict';
 
 (() => {
   const TIERS = ['STM', 'MTM', 'LTM'];
   const TIER_ENUM = ['TIER_UNSPECIFIED', 'STM', 'MTM', 'LTM'];
-  const STATES = ['EVENT_PENDING', 'EVENT_ASSIGNED', 'EVENT_DELIVERED', 'EVENT_ACKED', 'EVENT_DEAD'];
+  const STATES =
+      ['EVENT_PENDING', 'EVENT_ASSIGNED', 'EVENT_DELIVERED', 'EVENT_ACKED', 'EVENT_DEAD'];
   const STATE_ENUM = ['EVENT_STATE_UNSPECIFIED', ...STATES];
   const PRIORITIES = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
   const PRIORITY_ENUM = ['PRIORITY_UNSPECIFIED', ...PRIORITIES];
   const STATUS_ENUM = ['PERSONA_STATUS_UNSPECIFIED', 'PERSONA_ACTIVE', 'PERSONA_PAUSED'];
-  const HISTORY_ENUM = ['ACTION_UNSPECIFIED', 'ADD', 'UPDATE', 'PROMOTE', 'DEMOTE', 'MERGE', 'FORGET',
-    'RESTORE', 'DELETE'];
+  const HISTORY_ENUM = [
+    'ACTION_UNSPECIFIED', 'ADD', 'UPDATE', 'PROMOTE', 'DEMOTE', 'MERGE', 'FORGET', 'RESTORE',
+    'DELETE'
+  ];
 
   // Bounds: the dashboard must stay cheap for the node however big a persona is.
   const PERSONA_PAGE_SIZE = 500;
   const MAX_PERSONA_PAGES = 20;
   const MEMORY_PAGE_SIZE = 1000;
   const MAX_MEMORIES = 10000;
-  const MEMORY_ROWS = 300;        // rows shown in the memory table
-  const GRAPH_PROBES = 120;       // healthiest memories whose neighbours are fetched
-  const GRAPH_EDGES = 40;         // strongest tubules drawn
+  const MEMORY_ROWS = 300;   // rows shown in the memory table
+  const GRAPH_PROBES = 120;  // healthiest memories whose neighbours are fetched
+  const GRAPH_EDGES = 40;    // strongest tubules drawn
   const PARALLEL_REQUESTS = 4;
   const REQUEST_TIMEOUT_MS = 15000;
   const AUTO_REFRESH_MS = 10000;
   const LAYOUT_ITERATIONS = 300;
-  const GRAVITY = 4;             // pull to the centre in the graph layout
+  const TOKEN_KEY = 'neuroca-token';
+  const GRAVITY = 4;  // pull to the centre in the graph layout
 
   const $ = (sel, root = document) => root.querySelector(sel);
 
-  // ---- small helpers ---------------------------------------------------------------------------
+  // ---- small helpers --------------------------------------------------------------------------
 
   function el(tag, attrs, ...children) {
     const svg = ['svg', 'g', 'line', 'circle', 'rect', 'text', 'title'].includes(tag);
-    const node = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag)
-      : document.createElement(tag);
+    const node = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag) :
+                       document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === undefined || v === null || v === false) continue;
-      if (k === 'class') node.setAttribute('class', v);
-      else if (k === 'dataset') for (const [dk, dv] of Object.entries(v)) node.dataset[dk] = dv;
-      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? '' : v);
+      if (k === 'dataset') {
+        for (const [dk, dv] of Object.entries(v)) node.dataset[dk] = dv;
+      } else if (k.startsWith('on')) {
+        node.addEventListener(k.slice(2), v);
+      } else {
+        node.setAttribute(k, v === true ? '' : v);
+      }
     }
     for (const c of children.flat()) {
       if (c === undefined || c === null || c === false) continue;
       node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
     return node;
+  }
+
+  // Attributes of a row or shape that a click or the Enter key activates.
+  function activates(attrs, action) {
+    return Object.assign(attrs, {
+      tabindex: '0',
+      onclick: action,
+      onkeydown: (e) => e.key === 'Enter' && action(),
+    });
   }
 
   const num = (v) => (v === undefined || v === null || v === '' ? 0 : Number(v));
@@ -70,8 +87,8 @@
     const p = enumName(v, PRIORITY_ENUM, 'NORMAL');
     return p === 'PRIORITY_UNSPECIFIED' ? 'NORMAL' : p;
   };
-  const statusOf = (v) => (enumName(v, STATUS_ENUM, 'PERSONA_ACTIVE') === 'PERSONA_PAUSED'
-    ? 'paused' : 'active');
+  const statusOf = (v) =>
+      (enumName(v, STATUS_ENUM, 'PERSONA_ACTIVE') === 'PERSONA_PAUSED' ? 'paused' : 'active');
   const shortState = (s) => s.replace(/^EVENT_/, '').toLowerCase();
 
   function fmtTime(us) {
@@ -94,17 +111,17 @@
       while (next < items.length) {
         const i = next++;
         try {
-          out[i] = { ok: true, value: await fn(items[i]) };
+          out[i] = {ok: true, value: await fn(items[i])};
         } catch (e) {
-          out[i] = { ok: false, error: e };
+          out[i] = {ok: false, error: e};
         }
       }
     }
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker));
     return out;
   }
 
-  // ---- API -------------------------------------------------------------------------------------
+  // ---- API ------------------------------------------------------------------------------------
 
   class ApiError extends Error {
     constructor(status, code, message, details, path) {
@@ -123,6 +140,7 @@
 
   const state = {
     tenant: 'default',
+    token: '',  // never in the URL: sessionStorage only, so it does not end up in bookmarks or logs
     persona: '',
     memory: '',
     personas: [],
@@ -148,14 +166,13 @@
     let resp;
     let text;
     try {
-      resp = await fetch(url, {
-        headers: { 'Accept': 'application/json', 'X-Neuroca-Tenant': state.tenant },
-        signal: abort.signal,
-      });
+      const headers = {'Accept': 'application/json', 'X-Neuroca-Tenant': state.tenant};
+      if (state.token) headers['Authorization'] = `Bearer ${state.token}`;
+      resp = await fetch(url, {headers, signal: abort.signal});
       text = await resp.text();
     } catch (e) {
-      const why = e.name === 'AbortError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
-        : `cannot reach the node (${e.message})`;
+      const why = e.name === 'AbortError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` :
+                                            `cannot reach the node (${e.message})`;
       throw new ApiError(0, 'UNAVAILABLE', why, {}, shown);
     } finally {
       clearTimeout(timer);
@@ -164,19 +181,22 @@
     try {
       body = text ? JSON.parse(text) : {};
     } catch (e) {
-      if (resp.ok) throw new ApiError(resp.status, 'INTERNAL', 'the node answered with invalid JSON', {}, shown);
+      if (resp.ok)
+        throw new ApiError(
+            resp.status, 'INTERNAL', 'the node answered with invalid JSON', {}, shown);
     }
     if (!resp.ok) {
       const b = body || {};
-      throw new ApiError(resp.status, b.code || `HTTP_${resp.status}`,
-        b.message || truncate(text, 200) || resp.statusText, b.details, shown);
+      throw new ApiError(
+          resp.status, b.code || `HTTP_${resp.status}`,
+          b.message || truncate(text, 200) || resp.statusText, b.details, shown);
     }
     return body;
   }
 
   const enc = encodeURIComponent;
 
-  // ---- errors and busy state ---------------------------------------------------------------------
+  // ---- errors and busy state ------------------------------------------------------------------
 
   function sectionError(section, err) {
     const box = $('.section-error', section);
@@ -196,9 +216,11 @@
     state.errors++;
     document.body.dataset.errorCount = String(state.errors);
     if (section) sectionError(section, err);
-    const text = err instanceof ApiError ? err.describe() : String(err);
-    $('#error-list').append(el('li', { dataset: { code: err.code || 'ERROR', path: err.path || '' } },
-      text));
+    let text = err instanceof ApiError ? err.describe() : String(err);
+    if (err.status === 401 || err.status === 403)
+      text += ' — enter a token with access to this tenant above.';
+    $('#error-list')
+        .append(el('li', {dataset: {code: err.code || 'ERROR', path: err.path || ''}}, text));
     $('#error').hidden = false;
   }
 
@@ -207,10 +229,14 @@
     document.body.dataset.errorCount = '0';
     $('#error-list').replaceChildren();
     $('#error').hidden = true;
-    document.querySelectorAll('.section-error').forEach((b) => { b.hidden = true; b.textContent = ''; });
+    document.querySelectorAll('.section-error').forEach((b) => {
+      b.hidden = true;
+      b.textContent = '';
+    });
   }
 
-  // Every top-level load goes through busy() so <body data-dashboard-state> tells when all is drawn.
+  // Every top-level load goes through busy() so <body data-dashboard-state> tells when all is
+  // drawn.
   async function busy(fn) {
     state.inFlight++;
     document.body.dataset.dashboardState = 'loading';
@@ -221,7 +247,7 @@
       if (state.inFlight === 0) {
         document.body.dataset.dashboardState = 'ready';
         $('#status-line').textContent = `updated ${new Date().toLocaleTimeString()}` +
-          (state.errors ? ` · ${state.errors} error${state.errors > 1 ? 's' : ''}` : '');
+            (state.errors ? ` · ${state.errors} error${state.errors > 1 ? 's' : ''}` : '');
       }
     }
   }
@@ -235,7 +261,7 @@
     history.replaceState(null, '', window.location.pathname + (s ? '?' + s : ''));
   }
 
-  // ---- personas ----------------------------------------------------------------------------------
+  // ---- personas -------------------------------------------------------------------------------
 
   async function loadPersonas() {
     const section = $('#personas');
@@ -244,7 +270,7 @@
     let truncated = false;
     try {
       for (let page = 0; page < MAX_PERSONA_PAGES; page++) {
-        const r = await api('/v1/personas', { page_size: PERSONA_PAGE_SIZE, page_token: token });
+        const r = await api('/v1/personas', {page_size: PERSONA_PAGE_SIZE, page_token: token});
         all.push(...(r.personas || []));
         token = r.next_page_token || '';
         if (!token) break;
@@ -265,22 +291,25 @@
     for (const p of state.personas) {
       const skills = Object.entries(p.skills || {}).sort((a, b) => num(b[1]) - num(a[1]));
       const status = statusOf(p.status);
-      const row = el('tr', {
-        class: p.id === state.persona ? 'selected' : '',
-        dataset: { personaId: p.id, status },
-        tabindex: '0',
-        onclick: () => selectPersona(p.id),
-        onkeydown: (e) => { if (e.key === 'Enter') selectPersona(p.id); },
-      },
-      el('td', {}, el('code', {}, p.id)),
-      el('td', { class: 'persona-name' }, p.name || ''),
-      el('td', { class: 'persona-role' }, p.role || ''),
-      el('td', {}, el('span', { class: `status status-${status}` }, status)),
-      el('td', { class: 'skills' }, skills.map(([name, level]) =>
-        el('span', { class: 'chip', dataset: { skill: name, level: String(num(level)) },
-          title: `proficiency ${fmtNum(level, 2)}` },
-        name, el('meter', { min: '0', max: '1', value: String(num(level)) })))),
-      el('td', { class: 'num' }, num(p.capacity) ? fmtInt(p.capacity) : 'default'));
+      const chips = skills.map(([name, level]) => {
+        const attrs = {
+          class: 'chip',
+          dataset: {skill: name, level: String(num(level))},
+          title: `proficiency ${fmtNum(level, 2)}`,
+        };
+        return el(
+            'span', attrs, name, el('meter', {min: '0', max: '1', value: String(num(level))}));
+      });
+      const attrs = activates(
+          {class: p.id === state.persona ? 'selected' : '', dataset: {personaId: p.id, status}},
+          () => selectPersona(p.id));
+      const row =
+          el('tr', attrs, el('td', {}, el('code', {}, p.id)),
+             el('td', {class: 'persona-name'}, p.name || ''),
+             el('td', {class: 'persona-role'}, p.role || ''),
+             el('td', {}, el('span', {class: `status status-${status}`}, status)),
+             el('td', {class: 'skills'}, chips),
+             el('td', {class: 'num'}, num(p.capacity) ? fmtInt(p.capacity) : 'default'));
       body.append(row);
     }
     $('#personas-count').textContent = `(${state.personas.length}${truncated ? '+' : ''})`;
@@ -292,13 +321,13 @@
     state.persona = id;
     state.memory = '';
     saveUrl();
-    document.querySelectorAll('#personas-table tbody tr').forEach((tr) =>
-      tr.classList.toggle('selected', tr.dataset.personaId === id));
+    document.querySelectorAll('#personas-table tbody tr')
+        .forEach((tr) => tr.classList.toggle('selected', tr.dataset.personaId === id));
     $('#history').hidden = true;
     busy(() => loadPersona());
   }
 
-  // ---- one persona: stats, memories, health, graph --------------------------------------------------
+  // ---- one persona: stats, memories, health, graph --------------------------------------------
 
   async function loadPersona() {
     const token = ++state.personaToken;
@@ -350,13 +379,16 @@
       const t = byTier[tier] || {};
       const items = num(t.items);
       const cap = num(t.capacity);
-      bars.append(el('div', { class: 'tier-row', dataset: { tier, count: String(items) } },
-        el('span', { class: 'tier-name' }, tier),
-        el('span', { class: 'bar-track' },
-          el('span', { class: `bar tier-${tier}`, style: `width:${(100 * items / max).toFixed(1)}%` })),
-        el('span', { class: 'tier-count' }, fmtInt(items) + (cap ? ` / ${fmtInt(cap)}` : '')),
-        el('span', { class: 'tier-index', title: 'vectors in the tier index (deleted marks)' },
-          `index ${fmtInt(t.index_size)}${num(t.index_deleted) ? ` (−${fmtInt(t.index_deleted)})` : ''}`)));
+      bars.append(
+          el('div', {class: 'tier-row', dataset: {tier, count: String(items)}},
+             el('span', {class: 'tier-name'}, tier),
+             el('span', {class: 'bar-track'},
+                el('span',
+                   {class: `bar tier-${tier}`, style: `width:${(100 * items / max).toFixed(1)}%`})),
+             el('span', {class: 'tier-count'}, fmtInt(items) + (cap ? ` / ${fmtInt(cap)}` : '')),
+             el('span', {class: 'tier-index', title: 'vectors in the tier index (deleted marks)'},
+                `index ${fmtInt(t.index_size)}${
+                    num(t.index_deleted) ? ` (−${fmtInt(t.index_deleted)})` : ''}`)));
     }
     const c = ps.consolidation || {};
     const facts = [
@@ -371,8 +403,9 @@
       ['tubules pruned', fmtInt(c.tubules_pruned)],
       ['last tick', fmtTime(c.last_tick_us) || 'never'],
     ];
-    $('#persona-stats').replaceChildren(...facts.flatMap(([k, v]) =>
-      [el('dt', {}, k), el('dd', { dataset: { fact: k.replace(/[^a-z]+/g, '-') } }, v)]));
+    const fact =
+        ([k, v]) => [el('dt', {}, k), el('dd', {dataset: {fact: k.replace(/[^a-z]+/g, '-')}}, v)];
+    $('#persona-stats').replaceChildren(...facts.flatMap(fact));
   }
 
   async function loadMemories(id, token) {
@@ -384,8 +417,9 @@
     let truncated = false;
     try {
       while (items.length < MAX_MEMORIES) {
-        const r = await api(`/v1/personas/${enc(id)}/memories`,
-          { page_size: MEMORY_PAGE_SIZE, page_token: pageToken });
+        const r = await api(
+            `/v1/personas/${enc(id)}/memories`,
+            {page_size: MEMORY_PAGE_SIZE, page_token: pageToken});
         if (token !== state.personaToken) return false;
         items.push(...(r.items || []));
         pageToken = r.next_page_token || '';
@@ -408,7 +442,7 @@
   }
 
   function renderHealth(items, truncated) {
-    const buckets = Array.from({ length: 10 }, () => ({ STM: 0, MTM: 0, LTM: 0, total: 0 }));
+    const buckets = Array.from({length: 10}, () => ({STM: 0, MTM: 0, LTM: 0, total: 0}));
     for (const m of items) {
       const b = Math.min(9, Math.max(0, Math.floor(num(m.health) / 10)));
       const t = tierOf(m.tier);
@@ -421,34 +455,47 @@
     const max = Math.max(1, ...buckets.map((b) => b.total));
     const bw = (W - left - 6) / 10;
     const scale = (H - bottom - top) / max;
-    svg.append(el('line', { x1: left, y1: H - bottom, x2: W - 4, y2: H - bottom, class: 'axis' }));
-    svg.append(el('text', { x: left - 4, y: top + 4, class: 'axis-label', 'text-anchor': 'end' },
-      fmtInt(max)));
-    svg.append(el('text', { x: left - 4, y: H - bottom, class: 'axis-label', 'text-anchor': 'end' }, '0'));
+    svg.append(el('line', {x1: left, y1: H - bottom, x2: W - 4, y2: H - bottom, class: 'axis'}));
+    svg.append(el(
+        'text', {x: left - 4, y: top + 4, class: 'axis-label', 'text-anchor': 'end'}, fmtInt(max)));
+    svg.append(
+        el('text', {x: left - 4, y: H - bottom, class: 'axis-label', 'text-anchor': 'end'}, '0'));
     buckets.forEach((b, i) => {
       const x = left + i * bw + 2;
-      const g = el('g', { class: 'bucket', dataset: { bucket: String(i), count: String(b.total),
-        from: String(i * 10), to: String(i * 10 + 10) } });
+      const g = el('g', {
+        class: 'bucket',
+        dataset: {
+          bucket: String(i),
+          count: String(b.total),
+          from: String(i * 10),
+          to: String(i * 10 + 10)
+        }
+      });
       let y = H - bottom;
       for (const t of TIERS) {
         if (!b[t]) continue;
         const h = b[t] * scale;
         y -= h;
-        g.append(el('rect', { x, y, width: bw - 4, height: h, class: `tier-${t}` },
-          el('title', {}, `health ${i * 10}–${i * 10 + 10}: ${b[t]} ${t}`)));
+        g.append(
+            el('rect', {x, y, width: bw - 4, height: h, class: `tier-${t}`},
+               el('title', {}, `health ${i * 10}–${i * 10 + 10}: ${b[t]} ${t}`)));
       }
       if (b.total) {
-        g.append(el('text', { x: x + (bw - 4) / 2, y: y - 3, class: 'bar-label',
-          'text-anchor': 'middle' }, String(b.total)));
+        g.append(
+            el('text', {x: x + (bw - 4) / 2, y: y - 3, class: 'bar-label', 'text-anchor': 'middle'},
+               String(b.total)));
       }
-      g.append(el('text', { x: x + (bw - 4) / 2, y: H - bottom + 14, class: 'axis-label',
-        'text-anchor': 'middle' }, String(i * 10)));
+      g.append(el(
+          'text',
+          {x: x + (bw - 4) / 2, y: H - bottom + 14, class: 'axis-label', 'text-anchor': 'middle'},
+          String(i * 10)));
       svg.append(g);
     });
     const mean = items.length ? items.reduce((s, m) => s + num(m.health), 0) / items.length : 0;
-    $('#health-note').textContent = items.length
-      ? `${fmtInt(items.length)}${truncated ? ' (first)' : ''} memories · mean health ${fmtNum(mean)}`
-      : 'No memories.';
+    $('#health-note').textContent = items.length ?
+        `${fmtInt(items.length)}${truncated ? ' (first)' : ''} memories · mean health ${
+            fmtNum(mean)}` :
+        'No memories.';
     $('#health').dataset.total = String(items.length);
   }
 
@@ -457,32 +504,41 @@
     const tierFilter = $('#memory-tier-filter').value;
     const text = $('#memory-text-filter').value.trim().toLowerCase();
     const all = [...state.memories.values()].sort((a, b) => num(b.health) - num(a.health));
-    const shown = all.filter((m) => (!tierFilter || tierOf(m.tier) === tierFilter) &&
-      (!text || String(m.content || '').toLowerCase().includes(text)));
+    const shown = all.filter(
+        (m) => (!tierFilter || tierOf(m.tier) === tierFilter) &&
+            (!text || String(m.content || '').toLowerCase().includes(text)));
     const body = $('#memories-table tbody');
     body.replaceChildren();
     for (const m of shown.slice(0, MEMORY_ROWS)) {
       const tier = tierOf(m.tier);
-      body.append(el('tr', {
-        class: m.id === state.memory ? 'selected' : '',
-        dataset: { memoryId: m.id, tier, health: fmtNum(m.health, 2) },
-        tabindex: '0',
-        onclick: () => selectMemory(m.id),
-        onkeydown: (e) => { if (e.key === 'Enter') selectMemory(m.id); },
-      },
-      el('td', { class: 'content', title: m.content || '' }, truncate(m.content, 140)),
-      el('td', {}, el('span', { class: `tier-tag tier-${tier}` }, tier)),
-      el('td', { class: 'num' }, el('span', { class: 'health-meter' },
-        el('meter', { min: '0', max: '100', low: '20', high: '80', optimum: '100',
-          value: String(num(m.health)) })), ' ', fmtNum(m.health)),
-      el('td', { class: 'num' }, fmtInt(m.access_count)),
-      el('td', { class: 'time' }, fmtTime(m.stored_at_us)),
-      el('td', {}, el('code', { class: 'id' }, truncate(m.id, 24)))));
+      const attrs = activates(
+          {
+            class: m.id === state.memory ? 'selected' : '',
+            dataset: {memoryId: m.id, tier, health: fmtNum(m.health, 2)},
+          },
+          () => selectMemory(m.id));
+      const meter = el('meter', {
+        min: '0',
+        max: '100',
+        low: '20',
+        high: '80',
+        optimum: '100',
+        value: String(num(m.health)),
+      });
+      body.append(
+          el('tr', attrs,
+             el('td', {class: 'content', title: m.content || ''}, truncate(m.content, 140)),
+             el('td', {}, el('span', {class: `tier-tag tier-${tier}`}, tier)),
+             el('td', {class: 'num'}, el('span', {class: 'health-meter'}, meter), ' ',
+                fmtNum(m.health)),
+             el('td', {class: 'num'}, fmtInt(m.access_count)),
+             el('td', {class: 'time'}, fmtTime(m.stored_at_us)),
+             el('td', {}, el('code', {class: 'id'}, truncate(m.id, 24)))));
     }
     $('#memories-count').textContent = `(${fmtInt(state.memories.size)}${truncated ? '+' : ''})`;
-    $('#memories-note').textContent = shown.length > MEMORY_ROWS
-      ? `Showing the ${MEMORY_ROWS} healthiest of ${fmtInt(shown.length)} matching memories.`
-      : (shown.length ? '' : 'No memory matches.');
+    $('#memories-note').textContent = shown.length > MEMORY_ROWS ?
+        `Showing the ${MEMORY_ROWS} healthiest of ${fmtInt(shown.length)} matching memories.` :
+        (shown.length ? '' : 'No memory matches.');
   }
 
   // The graph is built here from the neighbours of the healthiest memories: the API has no
@@ -491,9 +547,10 @@
     const section = $('#graph');
     sectionError(section, null);
     const probes = [...state.memories.values()]
-      .sort((a, b) => num(b.health) - num(a.health)).slice(0, GRAPH_PROBES);
-    const results = await pool(probes, PARALLEL_REQUESTS,
-      (m) => api(`/v1/memories/${enc(m.id)}/neighbours`));
+                       .sort((a, b) => num(b.health) - num(a.health))
+                       .slice(0, GRAPH_PROBES);
+    const results =
+        await pool(probes, PARALLEL_REQUESTS, (m) => api(`/v1/memories/${enc(m.id)}/neighbours`));
     if (token !== state.personaToken) return;
     const edges = new Map();
     let failed = 0;
@@ -508,19 +565,29 @@
       for (const n of r.value.neighbours || []) {
         if (!n.item_id || n.item_id === from) continue;
         const [a, b] = from < n.item_id ? [from, n.item_id] : [n.item_id, from];
-        edges.set(a + '\u0000' + b, { a, b, strength: num(n.strength),
-          consolidated: !!n.consolidated, activations: num(n.activations) });
+        edges.set(a + '\u0000' + b, {
+          a,
+          b,
+          strength: num(n.strength),
+          consolidated: !!n.consolidated,
+          activations: num(n.activations)
+        });
       }
     });
     if (failed && failed === results.length) {
       report(section, firstError);
     } else if (failed) {
-      sectionError(section, new ApiError(firstError.status, firstError.code,
-        `${failed} of ${results.length} neighbour lookups failed; first: ${firstError.message}`,
-        {}, firstError.path));
+      sectionError(
+          section,
+          new ApiError(
+              firstError.status, firstError.code,
+              `${failed} of ${results.length} neighbour lookups failed; first: ${
+                  firstError.message}`,
+              {}, firstError.path));
     }
-    const top = [...edges.values()].sort((x, y) => y.strength - x.strength || (x.a < y.a ? -1 : 1))
-      .slice(0, GRAPH_EDGES);
+    const top = [...edges.values()]
+                    .sort((x, y) => y.strength - x.strength || (x.a < y.a ? -1 : 1))
+                    .slice(0, GRAPH_EDGES);
     renderGraph(top, edges.size, probes.length);
   }
 
@@ -542,14 +609,20 @@
           const ex = nodes[i].x - nodes[j].x, ey = nodes[i].y - nodes[j].y;
           const d2 = Math.max(ex * ex + ey * ey, 1e-6);
           const f = (k * k) / d2;
-          dx[i] += ex * f; dy[i] += ey * f; dx[j] -= ex * f; dy[j] -= ey * f;
+          dx[i] += ex * f;
+          dy[i] += ey * f;
+          dx[j] -= ex * f;
+          dy[j] -= ey * f;
         }
       }
       for (const e of edges) {
         const i = index.get(e.a), j = index.get(e.b);
         const ex = nodes[i].x - nodes[j].x, ey = nodes[i].y - nodes[j].y;
         const f = (Math.sqrt(ex * ex + ey * ey) / k) * (0.5 + e.strength);
-        dx[i] -= ex * f; dy[i] -= ey * f; dx[j] += ex * f; dy[j] += ey * f;
+        dx[i] -= ex * f;
+        dy[i] -= ey * f;
+        dx[j] += ex * f;
+        dy[j] += ey * f;
       }
       for (let i = 0; i < n; i++) {
         dx[i] -= nodes[i].x * GRAVITY;
@@ -575,53 +648,71 @@
     svg.replaceChildren();
     const W = 800, H = 460;
     const ids = [];
-    for (const e of edges) for (const x of [e.a, e.b]) if (!ids.includes(x)) ids.push(x);
-    const nodes = ids.map((id) => ({ id, item: state.memories.get(id) }));
+    for (const e of edges) {
+      for (const x of [e.a, e.b]) {
+        if (!ids.includes(x)) ids.push(x);
+      }
+    }
+    const nodes = ids.map((id) => ({id, item: state.memories.get(id)}));
     layout(nodes, edges, W, H);
     const pos = new Map(nodes.map((nd) => [nd.id, nd]));
-    const lines = el('g', { class: 'edges' });
+    const lines = el('g', {class: 'edges'});
     for (const e of edges) {
       const a = pos.get(e.a), b = pos.get(e.b);
-      lines.append(el('line', {
-        x1: a.x.toFixed(1), y1: a.y.toFixed(1), x2: b.x.toFixed(1), y2: b.y.toFixed(1),
-        class: `tubule ${e.consolidated ? 'consolidated' : 'decaying'}`,
-        'stroke-width': (1 + 5 * e.strength).toFixed(2),
-        dataset: { a: e.a, b: e.b, strength: e.strength.toFixed(4),
-          consolidated: String(e.consolidated) },
-      }, el('title', {}, `strength ${e.strength.toFixed(3)} · ${e.activations} activations` +
-        (e.consolidated ? ' · consolidated' : ''))));
+      lines.append(
+          el('line', {
+            x1: a.x.toFixed(1),
+            y1: a.y.toFixed(1),
+            x2: b.x.toFixed(1),
+            y2: b.y.toFixed(1),
+            class: `tubule ${e.consolidated ? 'consolidated' : 'decaying'}`,
+            'stroke-width': (1 + 5 * e.strength).toFixed(2),
+            dataset: {
+              a: e.a,
+              b: e.b,
+              strength: e.strength.toFixed(4),
+              consolidated: String(e.consolidated)
+            },
+          },
+             el('title', {},
+                `strength ${e.strength.toFixed(3)} · ${e.activations} activations` +
+                    (e.consolidated ? ' · consolidated' : ''))));
     }
     svg.append(lines);
-    const dots = el('g', { class: 'nodes' });
+    const dots = el('g', {class: 'nodes'});
     for (const nd of nodes) {
       const tier = nd.item ? tierOf(nd.item.tier) : 'unknown';
       const health = nd.item ? num(nd.item.health) : 0;
       const label = nd.item ? truncate(nd.item.content, 24) : truncate(nd.id, 16);
-      dots.append(el('g', {
-        class: 'node', dataset: { itemId: nd.id, tier },
-        transform: `translate(${nd.x.toFixed(1)},${nd.y.toFixed(1)})`,
-        onclick: () => selectMemory(nd.id),
-      },
-      el('circle', { r: (5 + 5 * health / 100).toFixed(1), class: `tier-${tier}` }),
-      el('text', { x: '12', y: '4', class: 'node-label' }, label),
-      el('title', {}, nd.item ? `${nd.item.content}\n${tier} · health ${fmtNum(health)}` : nd.id)));
+      const attrs = activates(
+          {
+            class: 'node',
+            dataset: {itemId: nd.id, tier},
+            transform: `translate(${nd.x.toFixed(1)},${nd.y.toFixed(1)})`,
+          },
+          () => selectMemory(nd.id));
+      dots.append(el(
+          'g', attrs, el('circle', {r: (5 + 5 * health / 100).toFixed(1), class: `tier-${tier}`}),
+          el('text', {x: '12', y: '4', class: 'node-label'}, label),
+          el('title', {},
+             nd.item ? `${nd.item.content}\n${tier} · health ${fmtNum(health)}` : nd.id)));
     }
     svg.append(dots);
     svg.dataset.edges = String(edges.length);
     svg.dataset.nodes = String(nodes.length);
-    $('#graph-note').textContent = edges.length
-      ? `The ${edges.length} strongest of ${totalEdges} tubules found among the ${probed} ` +
-        'healthiest memories. Click a memory to see its history.'
-      : (probed ? `No tubules among the ${probed} healthiest memories.` : 'No memories.');
+    $('#graph-note').textContent = edges.length ?
+        `The ${edges.length} strongest of ${totalEdges} tubules found among the ${probed} ` +
+            'healthiest memories. Click a memory to see its history.' :
+        (probed ? `No tubules among the ${probed} healthiest memories.` : 'No memories.');
   }
 
-  // ---- a memory's history --------------------------------------------------------------------------
+  // ---- a memory's history ---------------------------------------------------------------------
 
   function selectMemory(id) {
     state.memory = id;
     saveUrl();
-    document.querySelectorAll('#memories-table tbody tr').forEach((tr) =>
-      tr.classList.toggle('selected', tr.dataset.memoryId === id));
+    document.querySelectorAll('#memories-table tbody tr')
+        .forEach((tr) => tr.classList.toggle('selected', tr.dataset.memoryId === id));
     busy(() => loadHistory(id));
   }
 
@@ -648,21 +739,25 @@
     for (const h of records) {
       const action = enumName(h.action, HISTORY_ENUM, 'ACTION_UNSPECIFIED');
       const prevTier = tierOf(h.prev_tier), newTier = tierOf(h.new_tier);
-      const tierText = prevTier === 'TIER_UNSPECIFIED' ? (newTier === 'TIER_UNSPECIFIED' ? '' : newTier)
-        : (prevTier === newTier || newTier === 'TIER_UNSPECIFIED' ? prevTier : `${prevTier} → ${newTier}`);
-      const healthText = h.prev_health === undefined && h.new_health === undefined ? ''
-        : (h.prev_health === undefined ? fmtNum(h.new_health)
-          : `${fmtNum(h.prev_health)} → ${fmtNum(h.new_health)}`);
+      const tierText = prevTier === 'TIER_UNSPECIFIED' ?
+          (newTier === 'TIER_UNSPECIFIED' ? '' : newTier) :
+          (prevTier === newTier || newTier === 'TIER_UNSPECIFIED' ? prevTier :
+                                                                    `${prevTier} → ${newTier}`);
+      const healthText = h.prev_health === undefined && h.new_health === undefined ?
+          '' :
+          (h.prev_health === undefined ? fmtNum(h.new_health) :
+                                         `${fmtNum(h.prev_health)} → ${fmtNum(h.new_health)}`);
       let content = '';
-      if (h.other_item_id) content = `merged with ${h.other_item_id}`;
-      else if (h.new_content && h.new_content !== h.prev_content) content = truncate(h.new_content, 100);
-      body.append(el('tr', { dataset: { action, seq: String(num(h.seq)) } },
-        el('td', { class: 'time' }, fmtTime(h.at_us)),
-        el('td', {}, el('span', { class: `action action-${action}` }, action)),
-        el('td', {}, h.reason || ''),
-        el('td', {}, tierText),
-        el('td', { class: 'num' }, healthText),
-        el('td', { class: 'content' }, content)));
+      if (h.other_item_id)
+        content = `merged with ${h.other_item_id}`;
+      else if (h.new_content && h.new_content !== h.prev_content)
+        content = truncate(h.new_content, 100);
+      body.append(
+          el('tr', {dataset: {action, seq: String(num(h.seq))}},
+             el('td', {class: 'time'}, fmtTime(h.at_us)),
+             el('td', {}, el('span', {class: `action action-${action}`}, action)),
+             el('td', {}, h.reason || ''), el('td', {}, tierText),
+             el('td', {class: 'num'}, healthText), el('td', {class: 'content'}, content)));
     }
     section.dataset.records = String(records.length);
     if (!known) {
@@ -676,7 +771,7 @@
     $('#history-content').hidden = !text;
   }
 
-  // ---- events --------------------------------------------------------------------------------------
+  // ---- events ---------------------------------------------------------------------------------
 
   async function loadEvents() {
     const section = $('#events');
@@ -694,9 +789,11 @@
     // counts: [{tenant, state, priority, count}] over the events the router holds (every state but
     // ACKED); acked_retained: acknowledged records still kept (events.retention).
     const rows = (r.counts || []).map((c) => ({
-      tenant: c.tenant || 'default', state: stateOf(c.state), priority: priorityOf(c.priority),
-      count: num(c.count),
-    }));
+                                        tenant: c.tenant || 'default',
+                                        state: stateOf(c.state),
+                                        priority: priorityOf(c.priority),
+                                        count: num(c.count),
+                                      }));
     const mine = rows.filter((c) => c.tenant === state.tenant);
     const byState = Object.fromEntries(STATES.map((s) => [s, 0]));
     for (const c of mine) byState[c.state] = (byState[c.state] || 0) + c.count;
@@ -705,38 +802,53 @@
     if (ackedRetained) byState.EVENT_ACKED = num(r.acked_retained);
 
     const tiles = $('#event-states');
-    tiles.replaceChildren(...STATES.map((s) => el('div', {
-      class: `tile state-${shortState(s)}`, dataset: { state: s, count: String(byState[s]) },
-    }, el('span', { class: 'tile-count' }, fmtInt(byState[s])),
-    el('span', { class: 'tile-label' },
-      shortState(s) + (s === 'EVENT_ACKED' && ackedRetained ? ' (retained, all tenants)' : '')))));
+    tiles.replaceChildren(...STATES.map(
+        (s) =>
+            el('div', {
+              class: `tile state-${shortState(s)}`,
+              dataset: {state: s, count: String(byState[s])},
+            },
+               el('span', {class: 'tile-count'}, fmtInt(byState[s])),
+               el('span', {class: 'tile-label'},
+                  shortState(s) +
+                      (s === 'EVENT_ACKED' && ackedRetained ? ' (retained, all tenants)' : '')))));
 
     // State × priority for every tenant the node reports, this tenant first.
-    const tenants = [...new Set(rows.map((c) => c.tenant))]
-      .sort((a, b) => (a === state.tenant ? -1 : b === state.tenant ? 1 : a < b ? -1 : 1));
+    const tenants = [...new Set(rows.map((c) => c.tenant))].sort(
+        (a, b) =>
+            (a === state.tenant     ? -1 :
+                 b === state.tenant ? 1 :
+                 a < b              ? -1 :
+                                      1));
     const thead = $('#events-table thead');
     const tbody = $('#events-table tbody');
-    thead.replaceChildren(el('tr', {}, el('th', {}, 'tenant'), el('th', {}, 'state'),
-      PRIORITIES.map((p) => el('th', { class: 'num' }, p.toLowerCase())), el('th', { class: 'num' }, 'total')));
+    thead.replaceChildren(
+        el('tr', {}, el('th', {}, 'tenant'), el('th', {}, 'state'),
+           PRIORITIES.map((p) => el('th', {class: 'num'}, p.toLowerCase())),
+           el('th', {class: 'num'}, 'total')));
     tbody.replaceChildren();
     for (const t of tenants) {
       for (const s of STATES) {
-        const cells = PRIORITIES.map((p) => rows.filter((c) => c.tenant === t && c.state === s &&
-          c.priority === p).reduce((n, c) => n + c.count, 0));
+        const cells = PRIORITIES.map(
+            (p) => rows.filter((c) => c.tenant === t && c.state === s && c.priority === p)
+                       .reduce((n, c) => n + c.count, 0));
         const total = cells.reduce((a, b) => a + b, 0);
         if (!total) continue;
-        tbody.append(el('tr', { dataset: { tenant: t, state: s, count: String(total) } },
-          el('td', {}, t), el('td', {}, shortState(s)),
-          cells.map((n, i) => el('td', { class: 'num', dataset: { priority: PRIORITIES[i],
-            count: String(n) } }, n ? fmtInt(n) : '')),
-          el('td', { class: 'num' }, fmtInt(total))));
+        tbody.append(el(
+            'tr', {dataset: {tenant: t, state: s, count: String(total)}}, el('td', {}, t),
+            el('td', {}, shortState(s)),
+            cells.map(
+                (n, i) =>
+                    el('td', {class: 'num', dataset: {priority: PRIORITIES[i], count: String(n)}},
+                       n ? fmtInt(n) : '')),
+            el('td', {class: 'num'}, fmtInt(total))));
       }
     }
-    $('#events-note').textContent = tbody.children.length ? ''
-      : 'No events waiting or in flight on this node.';
+    $('#events-note').textContent =
+        tbody.children.length ? '' : 'No events waiting or in flight on this node.';
   }
 
-  // ---- cluster ---------------------------------------------------------------------------------------
+  // ---- cluster --------------------------------------------------------------------------------
 
   async function loadCluster() {
     const section = $('#cluster');
@@ -752,24 +864,36 @@
   }
 
   // Shows whatever /v1/cluster answers: objects as definition lists, lists of objects as tables
-  // (members, the shard map), so the section keeps up with the cluster's schema without changes here.
+  // (members, the shard map), so the section keeps up with the cluster's schema without changes
+  // here.
   function renderValue(v, key) {
     if (Array.isArray(v)) {
-      if (!v.length) return el('span', { class: 'muted' }, 'none');
+      if (!v.length) return el('span', {class: 'muted'}, 'none');
       if (v.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
         const cols = [...new Set(v.flatMap((x) => Object.keys(x)))];
-        return el('table', { class: 'data', dataset: { key } },
-          el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, c)))),
-          el('tbody', {}, v.map((x) => el('tr', {}, cols.map((c) =>
-            el('td', { dataset: { key: c } }, x[c] === undefined ? '' : scalarOrNested(x[c], c)))))));
+        return el(
+            'table', {class: 'data', dataset: {key}},
+            el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, c)))),
+            el('tbody', {},
+               v.map(
+                   (x) =>
+                       el('tr', {},
+                          cols.map(
+                              (c) =>
+                                  el('td', {dataset: {key: c}},
+                                     x[c] === undefined ? '' : scalarOrNested(x[c], c)))))));
       }
-      return el('span', { dataset: { key } }, v.map((x) => String(x)).join(', '));
+      return el('span', {dataset: {key}}, v.map((x) => String(x)).join(', '));
     }
     if (v && typeof v === 'object') {
       const entries = Object.entries(v);
-      if (!entries.length) return el('span', { class: 'muted' }, 'nothing reported');
-      return el('dl', { class: 'facts', dataset: { key } }, entries.flatMap(([k, x]) =>
-        [el('dt', {}, k.replace(/_/g, ' ')), el('dd', { dataset: { key: k } }, renderValue(x, k))]));
+      if (!entries.length) return el('span', {class: 'muted'}, 'nothing reported');
+      return el(
+          'dl', {class: 'facts', dataset: {key}},
+          entries.flatMap(
+              ([k, x]) =>
+                  [el('dt', {}, k.replace(/_/g, ' ')),
+                   el('dd', {dataset: {key: k}}, renderValue(x, k))]));
     }
     return el('span', {}, String(v));
   }
@@ -778,7 +902,7 @@
     return x && typeof x === 'object' ? renderValue(x, key) : String(x);
   }
 
-  // ---- wiring ---------------------------------------------------------------------------------------
+  // ---- wiring ---------------------------------------------------------------------------------
 
   function refresh() {
     const token = ++state.refreshToken;
@@ -800,7 +924,9 @@
 
   function setAutoRefresh(on) {
     clearInterval(state.timer);
-    state.timer = on ? setInterval(() => { if (!state.inFlight) refresh(); }, AUTO_REFRESH_MS) : null;
+    state.timer = on ? setInterval(() => {
+      if (!state.inFlight) refresh();
+    }, AUTO_REFRESH_MS) : null;
   }
 
   function start() {
@@ -809,8 +935,21 @@
     state.persona = q.get('persona') || '';
     state.memory = q.get('memory') || '';
     $('#tenant').value = state.tenant;
+    try {
+      state.token = sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch (err) { /* storage disabled */
+    }
+    $('#token').value = state.token;
     $('#controls').addEventListener('submit', (e) => {
       e.preventDefault();
+      state.token = $('#token').value.trim();
+      try {
+        if (state.token)
+          sessionStorage.setItem(TOKEN_KEY, state.token);
+        else
+          sessionStorage.removeItem(TOKEN_KEY);
+      } catch (err) { /* storage disabled: the token lasts until the page is reloaded */
+      }
       const tenant = $('#tenant').value.trim() || 'default';
       if (tenant !== state.tenant) {
         state.tenant = tenant;
@@ -822,7 +961,9 @@
       refresh();
     });
     $('#auto-refresh').addEventListener('change', (e) => setAutoRefresh(e.target.checked));
-    $('#error-dismiss').addEventListener('click', () => { $('#error').hidden = true; });
+    $('#error-dismiss').addEventListener('click', () => {
+      $('#error').hidden = true;
+    });
     $('#memory-tier-filter').addEventListener('change', () => renderMemories());
     $('#memory-text-filter').addEventListener('input', () => renderMemories());
     refresh();
