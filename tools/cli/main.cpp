@@ -1,7 +1,7 @@
 // nca: the command-line client. Every verb runs the same steps: split off the verb, parse its
 // options together with the global ones, build the request (verbs.cpp), connect, call, print a
 // table or JSON. Errors go to stderr as "nca: <code>: <message>" with a distinct exit code per kind
-// (see kExitCodes).
+// (exit_codes.hpp). Verbs that stream (import, export) run themselves once connected.
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,24 +13,14 @@
 #include <vector>
 
 #include "nca/client.hpp"
+#include "runtime/clock.hpp"
 #include "tools/cli/args.hpp"
+#include "tools/cli/exit_codes.hpp"
 #include "tools/cli/output.hpp"
 #include "tools/cli/verbs.hpp"
 
 namespace nca::cli {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitOther = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitNotFound = 3;
-constexpr int kExitUnavailable = 4;
-constexpr int kExitDeadline = 5;
-constexpr int kExitInvalidArgument = 6;
-
-constexpr char kExitCodes[] =
-    "Exit codes: 0 ok, 1 other error, 2 usage error, 3 not found, 4 unavailable (cannot connect),\n"
-    "            5 deadline exceeded, 6 invalid argument (rejected by the node).\n";
 
 constexpr char kDefaultAddress[] = "127.0.0.1:7420";
 
@@ -64,23 +54,7 @@ int usage_error(const std::string& message, const std::string& verb = "") {
   return kExitUsage;
 }
 
-// Errors from the client or the node; `from_node` tells a server-side invalid_argument (6) from a
-// client-side one such as a malformed --addr (2).
-int report(const Error& error, bool from_node) {
-  std::cerr << "nca: " << to_string(error.code) << ": " << error.message << "\n";
-  switch (error.code) {
-    case ErrorCode::not_found:
-      return kExitNotFound;
-    case ErrorCode::unavailable:
-      return kExitUnavailable;
-    case ErrorCode::deadline_exceeded:
-      return kExitDeadline;
-    case ErrorCode::invalid_argument:
-      return from_node ? kExitInvalidArgument : kExitUsage;
-    default:
-      return kExitOther;
-  }
-}
+int report(const Error& error, bool from_node) { return cli::report(error, from_node, std::cerr); }
 
 void print_global_help(std::ostream& out) {
   out << "nca: command-line client for neuroca, the memory runtime for LLM agents\n\n"
@@ -99,7 +73,8 @@ void print_global_help(std::ostream& out) {
     std::getline(lines, line);
     out << "  " << line << "\n";
   }
-  out << "\n" << kExitCodes << "Run 'nca VERB --help' for a verb's options and more examples.\n";
+  out << "\n"
+      << kExitCodesHelp << "Run 'nca VERB --help' for a verb's options and more examples.\n";
 }
 
 void print_verb_help(const VerbSpec& verb, const po::options_description& options,
@@ -111,7 +86,7 @@ void print_verb_help(const VerbSpec& verb, const po::options_description& option
   std::istringstream lines(verb.examples);
   std::string line;
   while (std::getline(lines, line)) out << "  " << line << "\n";
-  out << "\n" << global_options() << "\n" << kExitCodes;
+  out << "\n" << global_options() << "\n" << kExitCodesHelp;
 }
 
 // The verbs of one group ("persona", "event"), for `nca persona --help`.
@@ -131,7 +106,7 @@ void print_group_help(const std::string& group, std::ostream& out) {
     std::getline(lines, line);
     out << "  " << line << "\n";
   }
-  out << "\n" << kExitCodes << "Run 'nca " << group << " VERB --help' for a verb's options.\n";
+  out << "\n" << kExitCodesHelp << "Run 'nca " << group << " VERB --help' for a verb's options.\n";
 }
 
 // "create, get, list, ..." for a usage message.
@@ -285,6 +260,20 @@ int run(int argc, char** argv) {
 
   auto client = Client::connect(addresses, options);
   if (!client.ok()) return report(client.error(), false);
+  if (verb->run != nullptr) {
+    Output out = Output::for_stdout(std::cout);
+    SystemClock clock;
+    RunContext context{**client,
+                       out,
+                       std::cout,
+                       std::cerr,
+                       ::isatty(STDERR_FILENO) == 1,
+                       values["json"].as<bool>(),
+                       clock};
+    int code = verb->run(values, context);
+    std::cout.flush();
+    return std::cout.good() || code != kExitOk ? code : kExitOther;
+  }
   Result<pb::Response> response = (*client)->call(*request);
   if (!response.ok()) return report(response.error(), true);
 

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <utility>
+#include <vector>
 
 namespace nca::cli {
 
@@ -135,7 +137,8 @@ Output Output::for_stdout(std::ostream& out) {
     if (width == 0) width = 80;
   }
   const char* term = std::getenv("TERM");
-  bool colour = tty && std::getenv("NO_COLOR") == nullptr &&
+  const char* no_colour = std::getenv("NO_COLOR");
+  bool colour = tty && (no_colour == nullptr || *no_colour == '\0') &&
                 !(term != nullptr && std::string(term) == "dumb");
   return Output(out, colour, width);
 }
@@ -219,18 +222,68 @@ std::string Output::tier(pb::Tier tier) const {
 }
 
 void Output::json(const google::protobuf::Message& message) {
+  Result<std::string> text = stable_json(message, true);
+  // Only invalid UTF-8 in a string field fails; the output is still one valid JSON document.
+  out_ << (text.ok()
+               ? *text
+               : nlohmann::json{{"error", "reply cannot be shown as JSON: " + text.error().message}}
+                     .dump())
+       << '\n';
+}
+
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+namespace gpb = google::protobuf;
+
+void sort_keys(OrderedJson& object) {
+  std::vector<std::pair<std::string, OrderedJson>> entries;
+  for (auto& entry : object.items()) entries.emplace_back(entry.key(), std::move(entry.value()));
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  object = OrderedJson::object();
+  for (auto& entry : entries) object[entry.first] = std::move(entry.second);
+}
+
+// Walks `value` (the JSON of a message of type `type`) and sorts the keys of its map fields, at
+// every depth. Well-known types have their own JSON forms and no maps: they are left alone.
+void sort_map_fields(OrderedJson& value, const gpb::Descriptor* type) {
+  if (!value.is_object() || type->file()->name().rfind("google/protobuf/", 0) == 0) return;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const gpb::FieldDescriptor* field = type->field(i);
+    auto found = value.find(field->name());
+    if (found == value.end() || field->message_type() == nullptr) continue;
+    if (field->is_map()) {
+      if (!found->is_object()) continue;
+      sort_keys(*found);
+      const gpb::FieldDescriptor* mapped = field->message_type()->map_value();
+      if (mapped->message_type() != nullptr) {
+        for (auto& entry : found->items()) sort_map_fields(entry.value(), mapped->message_type());
+      }
+    } else if (field->is_repeated()) {
+      if (!found->is_array()) continue;
+      for (auto& element : *found) sort_map_fields(element, field->message_type());
+    } else {
+      sort_map_fields(*found, field->message_type());
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::string> stable_json(const google::protobuf::Message& message, bool include_defaults) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
+  options.always_print_primitive_fields = include_defaults;
   std::string text;
   auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
-  if (!status.ok()) {
-    // Only reachable with invalid UTF-8 in a string field; still one valid JSON document.
-    text =
-        nlohmann::json{{"error", "reply cannot be shown as JSON: " + std::string(status.message())}}
-            .dump();
+  if (!status.ok()) return make_error(ErrorCode::invalid_argument, std::string(status.message()));
+  OrderedJson document = OrderedJson::parse(text, nullptr, false);
+  if (document.is_discarded()) {
+    return make_error(ErrorCode::internal, "protobuf printed JSON that does not parse");
   }
-  out_ << text << '\n';
+  sort_map_fields(document, message.GetDescriptor());
+  return document.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
 }  // namespace nca::cli

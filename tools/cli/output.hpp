@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "nca/result.hpp"
 #include "proto/neuroca.pb.h"
 
 namespace nca::cli {
@@ -31,7 +32,8 @@ class Output {
   // `terminal_width` is 0 when stdout is not a terminal.
   Output(std::ostream& out, bool colour, int terminal_width);
 
-  // For stdout: colour only on a TTY without NO_COLOR and TERM=dumb; width from the terminal.
+  // For stdout: colour only on a TTY, without a non-empty NO_COLOR (no-color.org) and not with
+  // TERM=dumb; width from the terminal.
   static Output for_stdout(std::ostream& out);
 
   void table(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows);
@@ -44,7 +46,7 @@ class Output {
   std::string dim(const std::string& text) const;
   std::string tier(pb::Tier tier) const;  // "STM"/"MTM"/"LTM", coloured
 
-  // One JSON document (protobuf JSON mapping, proto field names, defaults included) and a newline.
+  // One JSON document (stable_json with defaults included) and a newline.
   void json(const google::protobuf::Message& message);
 
  private:
@@ -52,6 +54,12 @@ class Output {
   bool colour_;
   int terminal_width_;
 };
+
+// The message in protobuf's JSON mapping with proto field names, on one line, with the keys of
+// every map field sorted (protobuf prints maps in hash order, which differs from run to run): the
+// same message always gives the same text. `include_defaults` also prints fields left at their
+// default. Fails (invalid_argument) only for invalid UTF-8 in a string field.
+Result<std::string> stable_json(const google::protobuf::Message& message, bool include_defaults);
 
 // Helpers shared by the verb printers.
 std::string format_time_us(int64_t us);  // "2024-06-10 08:30:00" UTC, "-" for 0

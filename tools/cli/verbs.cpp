@@ -745,6 +745,8 @@ const std::vector<VerbSpec> kVerbs = {
 const std::vector<VerbSpec>& verbs() {
   static const std::vector<VerbSpec> all = [] {
     std::vector<VerbSpec> table = kVerbs;
+    table.push_back(import_verb());
+    table.push_back(export_verb());
     for (const auto* group : {&persona_verbs(), &event_verbs()}) {
       table.insert(table.end(), group->begin(), group->end());
     }

@@ -6,22 +6,39 @@
 // verb). main.cpp drives every verb through the same steps; adding a verb is adding one row and its
 // three functions. Verbs about personas and events come in groups: their names are two words
 // ("persona create", "event next"), typed as two words on the command line, and their rows live in
-// persona_verbs.cpp and event_verbs.cpp. The table is immutable; the functions are pure apart from
-// writing to the Output (and `-` arguments reading stdin).
+// persona_verbs.cpp and event_verbs.cpp. Verbs that make many calls and stream (import, export)
+// set `run` instead of `print`: main.cpp still calls `build` first, to reject bad options before
+// connecting, then hands them the connected client. The table is immutable; the functions are pure
+// apart from writing to the Output (and `-` arguments reading stdin) and, for `run`, the calls
+// they make and the files they read or write.
 #pragma once
 
 #include <boost/program_options.hpp>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
+#include "nca/client.hpp"
 #include "nca/result.hpp"
 #include "proto/neuroca.pb.h"
+#include "runtime/clock.hpp"
 #include "tools/cli/output.hpp"
 
 namespace nca::cli {
 
 namespace po = boost::program_options;
+
+// What a verb with its own `run` gets besides its options.
+struct RunContext {
+  Client& client;
+  Output& out;               // stdout for people: summaries
+  std::ostream& out_stream;  // stdout itself: data such as JSONL
+  std::ostream& err;         // stderr: progress and per-line messages
+  bool err_is_terminal;      // whether to draw progress on stderr
+  bool json;                 // --json: summaries as one JSON document
+  const Clock& clock;
+};
 
 struct VerbSpec {
   const char* name;
@@ -34,8 +51,11 @@ struct VerbSpec {
                   po::positional_options_description& positional);
   // Builds the request; invalid_argument for a bad or missing value (a usage error).
   Result<pb::Request> (*build)(const po::variables_map& values);
-  // Prints a successful reply for people.
+  // Prints a successful reply for people (null when `run` is set).
   void (*print)(const pb::Request& request, const pb::Response& response, Output& out);
+  // Set for verbs that make their own calls: runs the verb and returns the exit code. `build` has
+  // validated the options already; its request is not sent.
+  int (*run)(const po::variables_map& values, RunContext& context) = nullptr;
 };
 
 // Every verb: the single-word ones, then the persona and event groups.
@@ -47,9 +67,12 @@ const VerbSpec* find_verb(const std::string& name);
 bool is_verb_group(const std::string& name);
 std::vector<const VerbSpec*> verbs_in_group(const std::string& group);
 
-// The rows of the two groups (persona_verbs.cpp, event_verbs.cpp).
+// The rows of the two groups (persona_verbs.cpp, event_verbs.cpp) and of the JSONL transfer verbs
+// (import_verb.cpp, export_verb.cpp).
 const std::vector<VerbSpec>& persona_verbs();
 const std::vector<VerbSpec>& event_verbs();
+const VerbSpec& import_verb();
+const VerbSpec& export_verb();
 
 // The reply's body message (e.g. the RecallReply), or the whole Response if it has none: what
 // --json prints.
