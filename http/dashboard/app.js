@@ -801,17 +801,19 @@
     const ackedRetained = !mine.some((c) => c.state === 'EVENT_ACKED');
     if (ackedRetained) byState.EVENT_ACKED = num(r.acked_retained);
 
-    const tiles = $('#event-states');
-    tiles.replaceChildren(...STATES.map(
-        (s) =>
-            el('div', {
-              class: `tile state-${shortState(s)}`,
-              dataset: {state: s, count: String(byState[s])},
-            },
-               el('span', {class: 'tile-count'}, fmtInt(byState[s])),
-               el('span', {class: 'tile-label'},
-                  shortState(s) +
-                      (s === 'EVENT_ACKED' && ackedRetained ? ' (retained, all tenants)' : '')))));
+    const tile = (s) => {
+      const allTenants = s === 'EVENT_ACKED' && ackedRetained;
+      const attrs = {
+        class: `tile state-${shortState(s)}`,
+        dataset: {state: s, count: String(byState[s]), scope: allTenants ? 'node' : 'tenant'},
+        title: allTenants ? 'acknowledged event records still retained, over all tenants' : null,
+      };
+      const label = shortState(s) + (allTenants ? ' (all tenants)' : '');
+      return el(
+          'div', attrs, el('span', {class: 'tile-count'}, fmtInt(byState[s])),
+          el('span', {class: 'tile-label'}, label));
+    };
+    $('#event-states').replaceChildren(...STATES.map(tile));
 
     // State × priority for every tenant the node reports, this tenant first.
     const tenants = [...new Set(rows.map((c) => c.tenant))].sort(
@@ -860,28 +862,46 @@
       $('#cluster-body').replaceChildren();
       return;
     }
-    $('#cluster-body').replaceChildren(renderValue(r, 'cluster'));
+    renderCluster(r);
   }
 
-  // Shows whatever /v1/cluster answers: objects as definition lists, lists of objects as tables
-  // (members, the shard map), so the section keeps up with the cluster's schema without changes
-  // here.
+  // /v1/cluster: {"node": {...}, "members": [{...}], ...}. The members (and, with the cluster, the
+  // shard map) become tables; any other field is shown as it comes, so the section keeps up with
+  // the cluster's schema without changes here.
+  function renderCluster(r) {
+    const parts = [];
+    const self = r.node || {};
+    if (self.id) {
+      parts.push(
+          el('p', {class: 'cluster-self', dataset: {nodeId: self.id}},
+             'This node: ', el('code', {}, self.id), self.state ? ` (${self.state})` : ''));
+    }
+    for (const [k, v] of Object.entries(r)) {
+      if (k === 'node' && self.id && Array.isArray(r.members)) continue;  // it is in the members
+      parts.push(el('h3', {}, k.replace(/_/g, ' ')), renderValue(v, k));
+    }
+    $('#cluster-body').replaceChildren(...parts);
+    $('#cluster-body').dataset.members = String((r.members || []).length);
+  }
+
+  // Objects as definition lists, lists of objects as tables (the usual columns first).
+  const FIRST_COLUMNS = ['id', 'shard', 'state', 'leader', 'address', 'http_address', 'version'];
   function renderValue(v, key) {
     if (Array.isArray(v)) {
-      if (!v.length) return el('span', {class: 'muted'}, 'none');
+      if (!v.length) return el('span', {class: 'muted', dataset: {key}}, 'none');
       if (v.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
-        const cols = [...new Set(v.flatMap((x) => Object.keys(x)))];
+        const seen = new Set(v.flatMap((x) => Object.keys(x)));
+        const cols = [
+          ...FIRST_COLUMNS.filter((c) => seen.has(c)),
+          ...[...seen].filter((c) => !FIRST_COLUMNS.includes(c))
+        ];
+        const cell = (x, c) =>
+            el('td', {dataset: {key: c}}, x[c] === undefined ? '' : scalarOrNested(x[c], c));
+        const head = el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, c))));
+        const rows = v.map((x) => el('tr', {}, cols.map((c) => cell(x, c))));
         return el(
-            'table', {class: 'data', dataset: {key}},
-            el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, c)))),
-            el('tbody', {},
-               v.map(
-                   (x) =>
-                       el('tr', {},
-                          cols.map(
-                              (c) =>
-                                  el('td', {dataset: {key: c}},
-                                     x[c] === undefined ? '' : scalarOrNested(x[c], c)))))));
+            'div', {class: 'scroll-x'},
+            el('table', {class: 'data', dataset: {key}}, head, el('tbody', {}, rows)));
       }
       return el('span', {dataset: {key}}, v.map((x) => String(x)).join(', '));
     }
