@@ -19,9 +19,9 @@ using test_support::run_nca;
 using test_support::RunResult;
 
 const std::vector<std::string> kVerbs = {
-    "ping",    "remember", "recall",     "get",         "update", "forget",
-    "restore", "touch",    "delete",     "history",     "list",   "stats",
-    "link",    "unlink",   "neighbours", "consolidate", "context"};
+    "ping",       "remember",    "recall",  "get",    "update", "forget", "restore",
+    "touch",      "delete",      "history", "list",   "stats",  "link",   "unlink",
+    "neighbours", "consolidate", "context", "import", "export"};
 
 TEST(CliHelp, GlobalHelpListsEveryVerbWithAnExample) {
   RunResult result = run_nca({"--help"});

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,14 +26,41 @@ struct RunResult {
   std::string err;
 };
 
-// Runs build/bin/nca with `args` (and `env` entries added), feeding `input` to its stdin. Kills it
-// if it runs longer than 20 s, which fails the calling test through exit_code -1.
+// Which of the child's outputs is a terminal (a pseudo-terminal we read) instead of a pipe. The
+// terminal turns "\n" into "\r\n".
+enum class Terminal { none, stdout_only, stderr_only };
+
+// Opens a pseudo-terminal: the master in fds[0], the slave in fds[1]; false on failure.
+inline bool open_terminal(int fds[2]) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0) return false;
+  if (grantpt(master) != 0 || unlockpt(master) != 0 || ptsname(master) == nullptr) {
+    close(master);
+    return false;
+  }
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+  if (slave < 0) {
+    close(master);
+    return false;
+  }
+  fds[0] = master;
+  fds[1] = slave;
+  return true;
+}
+
+// Runs build/bin/nca with `args` (and `env` entries added), feeding `input` to its stdin, with
+// stdout or stderr on a terminal if asked. Kills it if it runs longer than 20 s, which fails the
+// calling test through exit_code -1.
 inline RunResult run_nca(const std::vector<std::string>& args,
-                         const std::vector<std::string>& env = {}, const std::string& input = "") {
+                         const std::vector<std::string>& env = {}, const std::string& input = "",
+                         Terminal terminal = Terminal::none) {
   RunResult result;
   int out_pipe[2], err_pipe[2], in_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0 || pipe(in_pipe) != 0) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+  bool opened = terminal == Terminal::stdout_only ? open_terminal(out_pipe) : pipe(out_pipe) == 0;
+  opened =
+      opened && (terminal == Terminal::stderr_only ? open_terminal(err_pipe) : pipe(err_pipe) == 0);
+  if (!opened || pipe(in_pipe) != 0) {
+    ADD_FAILURE() << "pipe or terminal: " << std::strerror(errno);
     return result;
   }
   std::string binary = std::string(NCA_BIN_DIR) + "/nca";
@@ -81,9 +109,11 @@ inline RunResult run_nca(const std::vector<std::string>& args,
     }
     if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
       char buffer[4096];
+      // A terminal's master reads EIO once the child has closed its side: that is its end.
       ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
       if (n > 0) {
         sinks[i]->append(buffer, static_cast<size_t>(n));
       } else {
