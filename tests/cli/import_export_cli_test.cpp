@@ -392,6 +392,41 @@ TEST_F(DevNodeTransferTest, ExportImportIntoAnotherTenantAndExportAgainIsIdentic
   }
 }
 
+// Ids are per tenant: a copy into another persona of the same tenant needs new ids.
+TEST_F(DevNodeTransferTest, ACopyInTheSameTenantNeedsDerivedIds) {
+  ASSERT_EQ(nca({"import", "-"}, kSample).exit_code, 0);
+  RunResult exported = nca({"export", "--persona", "ada"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+
+  RunResult clash =
+      nca({"--json", "import", "--persona", "eve", "--continue-on-error", "-"}, exported.out);
+  EXPECT_EQ(clash.exit_code, 6);
+  nlohmann::json summary = nlohmann::json::parse(clash.out);
+  EXPECT_EQ(summary["failed"], 5);
+  ASSERT_EQ(summary["errors"].size(), 5u);
+  EXPECT_EQ(summary["errors"][0]["code"], "already_exists");
+  EXPECT_NE(
+      summary["errors"][0]["message"].get<std::string>().find("already used by persona 'ada'"),
+      std::string::npos)
+      << summary.dump();
+
+  RunResult copy = nca({"import", "--persona", "eve", "--derive-ids", "-"}, exported.out);
+  ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  EXPECT_EQ(copy.out, "imported 5, skipped 0 (already there), failed 0 of 5 lines\n");
+  RunResult again = nca({"import", "--persona", "eve", "--derive-ids", "-"}, exported.out);
+  EXPECT_EQ(again.out, "imported 0, skipped 5 (already there), failed 0 of 5 lines\n");
+  RunResult eve = nca({"export", "--persona", "eve"});
+  ASSERT_EQ(eve.exit_code, 0) << eve.err;
+  std::vector<std::string> lines = lines_of(eve.out);
+  ASSERT_EQ(lines.size(), 5u);
+  for (const std::string& line : lines) {
+    nlohmann::json document = nlohmann::json::parse(line);
+    EXPECT_EQ(document["persona_id"], "eve");
+    EXPECT_EQ(exported.out.find(document["id"].get<std::string>()), std::string::npos)
+        << "a new id: " << line;
+  }
+}
+
 TEST_F(DevNodeTransferTest, ASecondRunImportsNothingAndSkipsEverything) {
   RunResult first = nca({"--json", "import", "-"}, kSample);
   ASSERT_EQ(first.exit_code, 0) << first.err;

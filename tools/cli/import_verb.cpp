@@ -44,6 +44,7 @@ struct ImportOptions {
   std::string persona;
   uint32_t batch = 200;
   bool continue_on_error = false;
+  bool derive_ids = false;
 };
 
 Result<ImportOptions> import_options(const po::variables_map& values) {
@@ -58,6 +59,7 @@ Result<ImportOptions> import_options(const po::variables_map& values) {
   if (!batch.ok()) return batch.error();
   options.batch = *batch;
   options.continue_on_error = values["continue-on-error"].as<bool>();
+  options.derive_ids = values["derive-ids"].as<bool>();
   return options;
 }
 
@@ -69,7 +71,10 @@ void declare_import(po::options_description& options, po::options_description& h
       ("batch", po::value<std::string>()->default_value("200")->value_name("N"),
        "memories per remember_batch call (1..1000, at most the node's memory.max-batch)")  //
       ("continue-on-error", po::bool_switch(),
-       "report bad lines and go on (exit 6 at the end) instead of stopping at the first");
+       "report bad lines and go on (exit 6 at the end) instead of stopping at the first")  //
+      ("derive-ids", po::bool_switch(),
+       "ignore the lines' ids and derive them (to copy memories into another persona of the "
+       "same tenant)");
   hidden.add_options()("file", po::value<std::string>());
   positional.add("file", 1);
 }
@@ -152,6 +157,9 @@ class Importer {
     if (!parsed.ok()) {
       fail_line(line, parsed.error());
       return;
+    }
+    if (options_.derive_ids && !parsed->derived_id) {
+      parsed->memory.set_id(derived_memory_id(parsed->persona_id, parsed->memory));
     }
     if (pending_.size() >= kMaxPendingPersonas && pending_.count(parsed->persona_id) == 0) {
       if (!flush_all()) return;
@@ -351,11 +359,12 @@ int run_import(const po::variables_map& values, RunContext& context) {
 const VerbSpec& import_verb() {
   static const VerbSpec verb = {
       "import",
-      "import FILE|- [--persona P] [--batch N] [--continue-on-error]",
-      "store memories from JSONL (one MemoryInput per line, as nca export writes); re-runnable",
+      "import FILE|- [--persona P] [--batch N] [--continue-on-error] [--derive-ids]",
+      "store memories from JSONL (as nca export writes); a re-run skips those already stored",
       "nca import ada-memories.jsonl\n"
       "nca export --persona ada | nca --addr other:7420 import --persona ada-copy -\n"
-      "nca import --persona ada --batch 500 --continue-on-error notes.jsonl",
+      "nca import --persona ada --batch 500 --continue-on-error notes.jsonl\n"
+      "nca export --persona ada | nca import --persona ada-copy --derive-ids -",
       declare_import,
       check_import,
       nullptr,
