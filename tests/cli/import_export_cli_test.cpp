@@ -475,7 +475,7 @@ TEST_F(DevNodeTransferTest, AStoppedImportResumesWhereItStopped) {
 
 TEST_F(DevNodeTransferTest, BadLinesAreNamedByNumberAndTheRestIsImported) {
   const std::string input =
-      R"({"persona_id":"ada","content":"good one"})"
+      std::string(R"({"persona_id":"ada","content":"good one"})") +
       "\n"
       R"({"persona_id":"ada","content":"trailing comma",})"
       "\n"
@@ -498,16 +498,18 @@ TEST_F(DevNodeTransferTest, BadLinesAreNamedByNumberAndTheRestIsImported) {
       R"({"persona_id":"ada","content":""})"
       "\n"
       R"({"persona_id":"ada","content":"good three"})"
-      "\n";
+      "\n" +
+      R"({"persona_id":"ada","content":"deep","metadata":)" + std::string(100000, '[') + "\n" +
+      R"({"persona_id":"ada","content":"not UTF-8 \xff"})" + "\n";
   RunResult result = nca({"--json", "import", "--continue-on-error", "-"}, input);
   EXPECT_EQ(result.exit_code, 6) << "some lines failed";
   nlohmann::json summary = nlohmann::json::parse(result.out);
   EXPECT_EQ(summary["imported"], 3);
-  EXPECT_EQ(summary["failed"], 9);
-  EXPECT_EQ(summary["lines"], 12);
+  EXPECT_EQ(summary["failed"], 11);
+  EXPECT_EQ(summary["lines"], 14);
   std::vector<int> failed_lines;
   for (const auto& error : summary["errors"]) failed_lines.push_back(error["line"]);
-  EXPECT_EQ(failed_lines, (std::vector<int>{2, 3, 4, 5, 6, 7, 8, 10, 11}));
+  EXPECT_EQ(failed_lines, (std::vector<int>{2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 14}));
   std::map<int, std::string> messages;
   for (const auto& error : summary["errors"]) messages[error["line"]] = error["message"];
   EXPECT_EQ(messages[2].rfind("not valid JSON: column ", 0), 0u) << messages[2];
@@ -520,6 +522,8 @@ TEST_F(DevNodeTransferTest, BadLinesAreNamedByNumberAndTheRestIsImported) {
   EXPECT_NE(messages[8].find("has space"), std::string::npos) << messages[8];
   EXPECT_EQ(messages[10], R"("tier": invalid value "XTM" (expected STM, MTM or LTM))");
   EXPECT_EQ(messages[11], "\"content\" is missing or empty");
+  EXPECT_EQ(messages[13], "arrays and objects nest deeper than 16 levels");
+  EXPECT_NE(messages[14].find("UTF-8"), std::string::npos) << messages[14];
   // Each failed line was also reported on stderr as it happened.
   for (int line : failed_lines) {
     EXPECT_NE(result.err.find("line " + std::to_string(line) + ": "), std::string::npos)

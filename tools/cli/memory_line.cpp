@@ -17,6 +17,9 @@ namespace nca::cli {
 namespace {
 
 constexpr char kPersonaKey[] = "persona_id";
+// A MemoryInput line nests three deep (line, metadata, value); far deeper input is refused before
+// parsing, since printing it again would recurse once per level.
+constexpr int kMaxDepth = 16;
 
 Error invalid(const std::string& message) {
   return make_error(ErrorCode::invalid_argument, message);
@@ -82,9 +85,36 @@ std::string readable_parse_error(std::string message) {
   return message;
 }
 
+// Whether the arrays and objects of `text` nest deeper than kMaxDepth (brackets inside strings do
+// not count).
+bool too_deep(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<MemoryLine> parse_memory_line(const std::string& text, const std::string& persona) {
+  if (too_deep(text)) {
+    return invalid("arrays and objects nest deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
   nlohmann::json document;
   try {
     document = nlohmann::json::parse(text);
