@@ -221,12 +221,16 @@ TEST(CliImport, NodeErrorsThatAreNotAboutALineStopTheImport) {
       << result.err;
   EXPECT_NE(result.err.find("use a smaller --batch"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("run the same command again"), std::string::npos) << result.err;
+  RunResult going_on =
+      run_nca({addr(node), "import", "--batch", "3", "--continue-on-error", "-"}, {}, input);
+  EXPECT_EQ(going_on.exit_code, 6) << "a batch too big is not a bad line: " << going_on.err;
+  EXPECT_NE(going_on.err.find("use a smaller --batch"), std::string::npos) << going_on.err;
 
   node.set_status(pb::Request::kRememberBatch, pb::PERMISSION_DENIED, "tenant is read-only");
   RunResult denied = run_nca({addr(node), "import", "--continue-on-error", "-"}, {}, input);
   EXPECT_EQ(denied.exit_code, 1) << "not a line's fault: --continue-on-error does not go on";
   EXPECT_NE(denied.err.find("nca: permission_denied: lines 1-3"), std::string::npos) << denied.err;
-  EXPECT_EQ(node.requests_of(pb::Request::kRememberBatch).size(), 2u);
+  EXPECT_EQ(node.requests_of(pb::Request::kRememberBatch).size(), 3u);
 }
 
 TEST(CliImport, ANodeThatAnswersTheWrongNumberOfResultsIsAnError) {

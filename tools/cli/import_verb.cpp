@@ -217,8 +217,10 @@ class Importer {
         index = 0;
         message = error.message;
       }
+      bool batch_too_big = error.message.find("memory.max-batch") != std::string::npos;
       if (!about_a_line || !index || *index >= batch.memories.size()) {
-        if (about_a_line && options_.continue_on_error && batch.memories.size() > 1 && !index) {
+        if (about_a_line && options_.continue_on_error && batch.memories.size() > 1 && !index &&
+            !batch_too_big) {
           // The node did not say which line: send them one by one to find out.
           for (size_t i = 0; i < batch.memories.size() && !stop_; ++i) {
             Batch single;
@@ -228,9 +230,7 @@ class Importer {
           }
           return !stop_;
         }
-        std::string hint = error.message.find("memory.max-batch") != std::string::npos
-                               ? " (use a smaller --batch)"
-                               : "";
+        std::string hint = batch_too_big ? " (use a smaller --batch)" : "";
         stop_ = Error{error.code, "lines " + line_range(batch) + " (persona " + persona +
                                       "): " + error.message + hint};
         return false;
