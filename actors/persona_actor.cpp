@@ -899,6 +899,7 @@ caf::result<uint32_t, std::string> do_context(Self* self, const RequestPtr& req)
               for (const auto& x : g->active) ids.push_back(x.first);
               auto records = self->state.writer->read_items(ids);
               pb::Response resp;
+              resp.mutable_context();  // an empty working memory is still a context reply
               for (size_t j = 0; j < ids.size(); ++j) {
                 if (!records[j]) continue;
                 auto* item = resp.mutable_context()->add_items();

@@ -199,6 +199,12 @@ TEST_F(NodeTest, RecallSeesEachAcknowledgedRememberAtOnce) {
   }
 }
 
+TEST_F(NodeTest, ContextOfAnEmptyPersonaIsEmpty) {
+  auto ctx = client_->context("nobody-yet", 5);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  EXPECT_EQ(ctx->items_size(), 0);
+}
+
 TEST_F(NodeTest, RetriedWriteWithSameRequestIdIsAppliedOnce) {
   pb::Request req;
   req.mutable_header()->set_request_id("retry-1");
