@@ -28,8 +28,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kDefaultTenant = "default";
-// Idle keep-alive connections hold a worker thread; a short timeout bounds how long they delay a
-// shutdown while keeping connections of busy clients (benchmarks, the dashboard) alive.
+// An open connection holds a worker thread (cpp-httplib), so idle keep-alive connections must not
+// starve other clients for long; 2 s still keeps the connections of busy clients (benchmarks, the
+// dashboard's refreshes) alive.
 constexpr time_t kKeepAliveSeconds = 2;
 // A readiness probe must answer quickly even when the node does not.
 constexpr auto kReadyPingTimeout = std::chrono::seconds(1);
@@ -81,13 +82,14 @@ HttpGateway::HttpGateway(const config::Settings& settings, actors::Node& node)
     : settings_(settings), node_(node) {}
 
 Result<std::unique_ptr<HttpGateway>> HttpGateway::start(const config::Settings& settings,
-                                                        actors::Node& node) {
+                                                        actors::Node& node,
+                                                        GatewayOptions options) {
   auto listen = actors::parse_host_port(settings.http.listen, "http.listen");
   if (!listen) return listen.error();
   std::unique_ptr<HttpGateway> gw(new HttpGateway(settings, node));
   gw->host_ = listen->first.empty() ? "0.0.0.0" : listen->first;
   gw->bridge_ = std::make_unique<ActorBridge>(node.system());
-  gw->calls_ = std::make_unique<NodeCalls>(node, *gw->bridge_);
+  gw->calls_ = std::make_unique<NodeCalls>(node, *gw->bridge_, std::move(options.api));
   gw->server_ = std::make_unique<httplib::Server>();
   auto& server = *gw->server_;
   const size_t threads = static_cast<size_t>(std::max<int64_t>(1, settings.http.threads));

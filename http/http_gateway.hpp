@@ -11,9 +11,10 @@
 //
 // stop(drain) closes the listening socket, answers requests that arrive from then on with 503,
 // gives requests in flight until `drain` to finish (then answers them 503), and returns once every
-// worker thread is done; idle keep-alive connections close within the keep-alive timeout (2 s).
-// Thread-safety: start/stop/destructor from one owner thread; port()/metrics() from any thread.
-// Ownership: the gateway borrows the Node, which must outlive it (stop the gateway first).
+// worker thread is done. Each connection holds one worker thread while it is open, so idle
+// keep-alive connections are closed after 2 s. Thread-safety: start/stop/destructor from one owner
+// thread; port()/metrics() from any thread. Ownership: the gateway borrows the Node, which must
+// outlive it (stop the gateway first).
 #pragma once
 
 #include <atomic>
@@ -39,10 +40,17 @@ class ActorBridge;
 class NodeCalls;
 struct RouteMatch;
 
+struct GatewayOptions {
+  // The actor API requests go to; null: node.api(). Tests put a scripted actor here to see every
+  // status.
+  caf::actor api;
+};
+
 class HttpGateway {
  public:
   static Result<std::unique_ptr<HttpGateway>> start(const config::Settings& settings,
-                                                    actors::Node& node);
+                                                    actors::Node& node,
+                                                    GatewayOptions options = {});
   ~HttpGateway();
   HttpGateway(const HttpGateway&) = delete;
   HttpGateway& operator=(const HttpGateway&) = delete;
@@ -54,6 +62,8 @@ class HttpGateway {
   void stop(std::chrono::milliseconds drain);
 
   const MetricsRegistry& metrics() const { return metrics_; }
+  // Requests being handled now.
+  uint64_t in_flight() const { return in_flight_.load(); }
 
  private:
   HttpGateway(const config::Settings& settings, actors::Node& node);

@@ -143,7 +143,7 @@ Error wait_error(ActorBridge::Outcome outcome, const std::string& what) {
 }
 
 pb::Response NodeCalls::call(const pb::Request& request, SteadyTime deadline) {
-  caf::actor api = node_.api();
+  caf::actor api = api_ ? api_ : node_.api();
   if (!api) {
     return error_response(make_error(ErrorCode::unavailable, "the node is not serving requests"));
   }

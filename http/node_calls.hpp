@@ -20,7 +20,9 @@ namespace nca::http {
 
 class NodeCalls {
  public:
-  NodeCalls(actors::Node& node, ActorBridge& bridge) : node_(node), bridge_(bridge) {}
+  // `api`: where call() sends requests; null: node.api().
+  NodeCalls(actors::Node& node, ActorBridge& bridge, caf::actor api = {})
+      : node_(node), bridge_(bridge), api_(std::move(api)) {}
 
   // The node's reply; an error status when the call itself failed.
   pb::Response call(const pb::Request& request, SteadyTime deadline);
@@ -37,6 +39,7 @@ class NodeCalls {
  private:
   actors::Node& node_;
   ActorBridge& bridge_;
+  caf::actor api_;
 };
 
 // The error for an abandoned wait: deadline_exceeded, or unavailable while draining.
