@@ -296,9 +296,15 @@ void HttpGateway::dispatch(const httplib::Request& req, const RouteMatch& match,
     return send_error(res, http_status_of(response.status().code()),
                       code_name(response.status().code()), response.status().message(), details);
   }
-  res.status = success_status(route.op, response);
   const auto* body = response_body(response);
-  res.set_content(body != nullptr ? to_json(*body) : "{}", kJson);
+  if (body == nullptr) {
+    res.status = success_status(route.op, response);
+    return res.set_content("{}", kJson);
+  }
+  auto json = to_json(*body);
+  if (!json) return send_error(res, json.error());
+  res.status = success_status(route.op, response);
+  res.set_content(std::move(*json), kJson);
 }
 
 void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res) {

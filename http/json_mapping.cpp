@@ -57,16 +57,16 @@ std::string error_body(std::string_view code, std::string_view message,
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string to_json(const google::protobuf::Message& message) {
+Result<std::string> to_json(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   std::string out;
   auto st = google::protobuf::util::MessageToJsonString(message, &out, options);
   if (!st.ok()) {
-    // Only invalid UTF-8 in a string field gets here; the record is still worth showing.
-    return error_body("INTERNAL", "the reply cannot be shown as JSON: " +
-                                      std::string(st.message().data(), st.message().size()));
+    return make_error(ErrorCode::internal,
+                      "the reply cannot be written as JSON: " +
+                          std::string(st.message().data(), st.message().size()));
   }
   return out;
 }

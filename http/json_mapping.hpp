@@ -32,8 +32,9 @@ std::string code_name(ErrorCode code);
 std::string error_body(std::string_view code, std::string_view message,
                        const std::map<std::string, std::string>& details = {});
 
-// Serializes `message` (see the file comment for the options).
-std::string to_json(const google::protobuf::Message& message);
+// Serializes `message` (see the file comment for the options); internal if protobuf's printer
+// fails.
+Result<std::string> to_json(const google::protobuf::Message& message);
 
 // Parses `json` into `message` (cleared first). invalid_argument names `what` ("request body") and
 // carries the parser's message.

@@ -54,7 +54,9 @@ TEST(JsonMapping, RepliesUseProtoNamesAndPrintDefaults) {
   reply.mutable_item()->set_created_at_us(1700000000000000);
   reply.mutable_item()->set_tier(pb::STM);
   reply.set_created(false);
-  auto j = nlohmann::json::parse(to_json(reply));
+  auto text = to_json(reply);
+  ASSERT_TRUE(text.ok());
+  auto j = nlohmann::json::parse(*text);
   EXPECT_EQ(j["item"]["id"], "m1");
   EXPECT_EQ(j["item"]["created_at_us"], "1700000000000000") << "64-bit integers are strings";
   EXPECT_EQ(j["item"]["tier"], "STM") << "enums by name";
