@@ -171,8 +171,8 @@ TEST_F(HttpOpsTest, StopCutsRequestsThatOutlastTheDrainWith503) {
   EXPECT_EQ(cut.json["code"], "UNAVAILABLE");
 }
 
-// A stand-in api actor: answers every request with the status its request id names
-// ("status-<code>"), or with the request's own header echoed into an ItemReply.
+// A scripted api actor: answers ping with UNAVAILABLE, every other request with the status its
+// request id names ("status-<code>"), or with the request's own header echoed into an ItemReply.
 caf::behavior scripted_api(caf::event_based_actor*) {
   return {
       [](wire::envelope_atom, uint32_t method,
@@ -184,7 +184,10 @@ caf::behavior scripted_api(caf::event_based_actor*) {
           return caf::result<uint32_t, std::string>(method, resp.SerializeAsString());
         }
         const std::string& id = req.header().request_id();
-        if (id.rfind("status-", 0) == 0) {
+        if (req.has_ping()) {
+          resp.mutable_status()->set_code(pb::UNAVAILABLE);
+          resp.mutable_status()->set_message("warming up");
+        } else if (id.rfind("status-", 0) == 0) {
           resp.mutable_status()->set_code(static_cast<pb::StatusCode>(std::stoi(id.substr(7))));
           resp.mutable_status()->set_message("scripted: " + id);
           (*resp.mutable_status()->mutable_details())["scripted"] = "yes";
@@ -227,6 +230,16 @@ TEST_F(ScriptedApiTest, EveryStatusCodeBecomesItsHttpStatus) {
     EXPECT_EQ(r.json["message"], "scripted: status-" + std::to_string(static_cast<int>(code)));
     EXPECT_EQ(r.json["details"]["scripted"], "yes");
   }
+}
+
+TEST_F(ScriptedApiTest, NotReadyWhenTheApiDoesNotAnswerAndStillAlive) {
+  auto ready = call("GET", "/ready");
+  ASSERT_EQ(ready.status, 503) << describe(ready);
+  EXPECT_EQ(ready.json["code"], "UNAVAILABLE");
+  EXPECT_EQ(ready.json["details"]["api"], "warming up");
+  EXPECT_EQ(ready.json["details"]["storage"], "ok");
+  EXPECT_NE(ready.json["message"].get<std::string>().find("api: warming up"), std::string::npos);
+  EXPECT_EQ(call("GET", "/health").status, 200) << "liveness is not readiness";
 }
 
 TEST_F(ScriptedApiTest, RequestsCarryTenantRequestIdDeadlineAndTheRightMethod) {
