@@ -197,9 +197,7 @@ void HttpGateway::handle(const httplib::Request& req, httplib::Response& res) {
                  "X-Request-Id must be 1-128 characters of [A-Za-z0-9._:@-]");
     } else if (match.kind == RouteMatch::Kind::no_route) {
       send_error(res, 404, "NOT_FOUND",
-                 "no route " + req.method + " " + req.path +
-                     "; the API is described at "
-                     "/v1/openapi.json");
+                 "no route " + req.method + " " + req.path + "; see /v1/openapi.json");
     } else if (match.kind == RouteMatch::Kind::wrong_method) {
       res.set_header("Allow", allowed_list(match.allowed));
       send_error(res, 405, "METHOD_NOT_ALLOWED",
