@@ -25,6 +25,10 @@ constexpr Subcommand kSubcommands[] = {
      "publish -> assign -> deliver -> ack with concurrent workers (in-process and SDK) vs raw "
      "RocksDB synced writes",
      nca::bench::run_events},
+    {"http",
+     "recall and remember over the HTTP gateway with keep-alive at several concurrencies vs the "
+     "SDK",
+     nca::bench::run_http},
 };
 
 }  // namespace
@@ -36,7 +40,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   for (const auto& s : kSubcommands) {
-    if (std::strcmp(argv[1], s.name) == 0) return s.run(std::vector<std::string>(argv + 2, argv + argc));
+    if (std::strcmp(argv[1], s.name) == 0)
+      return s.run(std::vector<std::string>(argv + 2, argv + argc));
   }
   std::cerr << "nca-bench: unknown subcommand '" << argv[1] << "'\n";
   return 2;

@@ -1,7 +1,7 @@
-// bench/subcommands.hpp: the entry points of nca-bench's subcommands. Each takes the arguments after
-// its name, prints its result on stdout (a table, or one JSON object with --json) and progress on
-// stderr, and returns the process exit code: 0 on success, 1 when the benchmark could not run, 2 for
-// bad arguments.
+// bench/subcommands.hpp: the entry points of nca-bench's subcommands. Each takes the arguments
+// after its name, prints its result on stdout (a table, or one JSON object with --json) and
+// progress on stderr, and returns the process exit code: 0 on success, 1 when the benchmark could
+// not run, 2 for bad arguments.
 #pragma once
 
 #include <string>
@@ -18,5 +18,9 @@ int run_locomo(const std::vector<std::string>& args);
 // The event life cycle (publish, assign, deliver, ack) under concurrent workers, in-process and
 // through the SDK, against raw RocksDB synced single-key writes with the same concurrency.
 int run_events(const std::vector<std::string>& args);
+
+// Recall and remember over the HTTP/JSON gateway (keep-alive, several client concurrencies) against
+// the same calls through the SDK in the same run.
+int run_http(const std::vector<std::string>& args);
 
 }  // namespace nca::bench
