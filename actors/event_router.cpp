@@ -328,6 +328,15 @@ Reply do_next(Self* self, const pb::Request& req) {
   }
   TimeUs wait =
       std::min<TimeUs>(static_cast<TimeUs>(r.wait_ms()) * 1000, st.ctx->events.max_wait_us);
+  // A poll never outlives its caller's deadline: an event handed to a caller that gave up would
+  // wait for its lease to run out before anyone else got it.
+  if (TimeUs deadline = req.header().deadline_us(); deadline != 0) {
+    wait = std::min(wait, deadline - st.ctx->clock->now_us() - 100'000);
+    if (wait <= 0) {
+      deliver_next(self, tenant, r.persona_id(), rp);
+      return rp;
+    }
+  }
   uint64_t id = ++st.next_waiter;
   st.waiters[{tenant, r.persona_id()}].push_back(Waiter{id, rp});
   self->delayed_send(self, std::chrono::microseconds(wait), wait_timeout_atom::value, tenant,

@@ -147,7 +147,8 @@ std::vector<Def> rows() {
           .sizes(kKiB, kGiB),
       key("http.timeout", duration, at(&S::http, &HttpSettings::timeout),
           "Time limit for one HTTP request, reading through replying."),
-      key("http.threads", integer, at(&S::http, &HttpSettings::threads), "HTTP worker threads.")
+      key("http.threads", integer, at(&S::http, &HttpSettings::threads),
+          "HTTP worker threads (each open connection, long polls included, holds one).")
           .ints(1, 256),
       // cluster
       key("cluster.seeds", list, at(&S::cluster, &ClusterSettings::seeds),

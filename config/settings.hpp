@@ -27,7 +27,7 @@ struct HttpSettings {
   std::string listen = "127.0.0.1:7480";
   uint64_t max_body = 8ull << 20;
   TimeUs timeout = 10 * kUsPerSecond;
-  int64_t threads = 4;
+  int64_t threads = 16;
 };
 
 struct ClusterSettings {

@@ -25,7 +25,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"http.listen", "127.0.0.1:7480"},
       {"http.max-body", "8MiB"},
       {"http.timeout", "10s"},
-      {"http.threads", "4"},
+      {"http.threads", "16"},
       {"cluster.seeds", ""},
       {"cluster.voters", "3"},
       {"cluster.shards", "64"},
