@@ -213,7 +213,8 @@ void next_event_loop(nca::Client& client, const std::string& persona, HandledLog
     auto next = client.next_event(persona, std::chrono::milliseconds(500));
     if (!next) {
       std::cerr << "next_event for " << persona << ": " << next.error().to_string() << "\n";
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // ok-sleep: back off after an error, then poll again
+      // ok-sleep: back off after an error, then poll again.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
     if (!next->has_event()) continue;  // nothing arrived within the wait
