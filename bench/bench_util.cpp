@@ -1,5 +1,7 @@
 #include "bench/bench_util.hpp"
 
+#include <iomanip>
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -40,8 +42,8 @@ uint64_t resident_bytes() {
 
 TempDir::TempDir(const std::string& prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" + prefix +
-                     "-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" + prefix + "-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
@@ -86,6 +88,24 @@ double load_average_1m() {
   double one = -1;
   if (!(loadavg >> one)) return -1;
   return one;
+}
+
+void print_rows(const std::vector<TableRow>& rows) {
+  std::vector<size_t> w = {6, 5, 8, 6};
+  for (const auto& x : rows) {
+    w[0] = std::max(w[0], x.metric.size());
+    w[1] = std::max(w[1], x.value.size());
+    w[2] = std::max(w[2], x.baseline.size());
+    w[3] = std::max(w[3], x.target.size());
+  }
+  auto line = [&](const TableRow& x) {
+    std::cout << std::left << std::setw(static_cast<int>(w[0])) << x.metric << "  " << std::right
+              << std::setw(static_cast<int>(w[1])) << x.value << "  " << std::left
+              << std::setw(static_cast<int>(w[2])) << x.baseline << "  "
+              << std::setw(static_cast<int>(w[3])) << x.target << "  " << x.met << "\n";
+  };
+  line({"metric", "value", "baseline", "target", "met?"});
+  for (const auto& x : rows) line(x);
 }
 
 }  // namespace nca::bench

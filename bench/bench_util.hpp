@@ -70,4 +70,13 @@ std::string cpu_model();
 // above the number of cores means the timings of this run are inflated by other processes.
 double load_average_1m();
 
+// One line of a benchmark's result table: the metric, its value, the baseline it is compared with,
+// the target and whether it is met ("yes", "NO" or empty).
+struct TableRow {
+  std::string metric, value, baseline, target, met;
+};
+
+// Prints `rows` under a "metric value baseline target met?" header, columns sized to fit.
+void print_rows(const std::vector<TableRow>& rows);
+
 }  // namespace nca::bench

@@ -23,8 +23,10 @@ class RttSystemConfig : public caf::actor_system_config {
 
 caf::behavior echo_actor(caf::event_based_actor*) {
   return {
-      [](wire::envelope_atom, uint32_t method, std::string& bytes)
-          -> caf::result<uint32_t, std::string> { return {method, std::move(bytes)}; },
+      [](wire::envelope_atom, uint32_t method,
+         std::string& bytes) -> caf::result<uint32_t, std::string> {
+        return {method, std::move(bytes)};
+      },
   };
 }
 
@@ -48,11 +50,9 @@ Result<Latencies> measure_caf_rtt(const CafRttOptions& options) {
   std::string failure;
   self->request(client.middleman().actor_handle(), kTimeout, caf::connect_atom::value,
                 std::string("127.0.0.1"), *port)
-      .receive(
-          [&](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
-            remote = caf::actor_cast<caf::actor>(ptr);
-          },
-          [&](caf::error& e) { failure = client.render(e); });
+      .receive([&](caf::node_id&, caf::strong_actor_ptr& ptr,
+                   std::set<std::string>&) { remote = caf::actor_cast<caf::actor>(ptr); },
+               [&](caf::error& e) { failure = client.render(e); });
   if (!remote) {
     caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
     return make_error(ErrorCode::unavailable,

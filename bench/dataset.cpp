@@ -25,8 +25,8 @@ struct Cluster {
   std::vector<float> basis;   // intrinsic_dim * dim
 };
 
-void fill_points(const DatasetOptions& o, const std::vector<Cluster>& clusters, std::mt19937_64& rng,
-                 size_t count, std::vector<float>* out) {
+void fill_points(const DatasetOptions& o, const std::vector<Cluster>& clusters,
+                 std::mt19937_64& rng, size_t count, std::vector<float>* out) {
   std::normal_distribution<float> gauss(0.0f, 1.0f);
   std::uniform_int_distribution<size_t> pick(0, clusters.size() - 1);
   const float jitter_per_dim = o.jitter / std::sqrt(static_cast<float>(o.dim));

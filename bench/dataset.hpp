@@ -26,8 +26,8 @@ struct DatasetOptions {
   size_t dim = 384;
   size_t clusters = 100;
   size_t intrinsic_dim = 64;
-  float spread = 1.0f;   // per direction, relative to the unit centre
-  float jitter = 0.3f;   // isotropic noise norm
+  float spread = 1.0f;  // per direction, relative to the unit centre
+  float jitter = 0.3f;  // isotropic noise norm
   uint64_t seed = 42;
 };
 

@@ -730,12 +730,9 @@ std::string fmt(double v, int decimals = 1) {
 }
 
 void print_table(const EventsOptions& o, const Results& r) {
-  struct Row {
-    std::string metric, value, baseline, target, met;
-  };
   auto yes = [](bool b) { return std::string(b ? "yes" : "NO"); };
   const std::string raw = "raw RocksDB " + fmt(r.raw.writes_per_s);
-  std::vector<Row> rows = {
+  std::vector<TableRow> rows = {
       {"events_sdk_per_s", fmt(r.sdk.events_per_s), raw, ">= 1/3 x raw RocksDB",
        r.sdk.ran ? yes(target_met(r.sdk, r)) : ""},
       {"events_inproc_per_s", fmt(r.inproc.events_per_s), raw, ">= 1/3 x raw RocksDB",
@@ -760,21 +757,7 @@ void print_table(const EventsOptions& o, const Results& r) {
             << " (raw RocksDB: " << r.raw.writes << " synced Puts on " << o.workers << " threads)\n"
             << "machine: " << online_cpus() << " x " << cpu_model() << ", load average "
             << fmt(r.load_start, 2) << " at start, " << fmt(r.load_end, 2) << " at end\n";
-  std::vector<size_t> w = {6, 5, 8, 6};
-  for (const auto& x : rows) {
-    w[0] = std::max(w[0], x.metric.size());
-    w[1] = std::max(w[1], x.value.size());
-    w[2] = std::max(w[2], x.baseline.size());
-    w[3] = std::max(w[3], x.target.size());
-  }
-  auto line = [&](const Row& x) {
-    std::cout << std::left << std::setw(static_cast<int>(w[0])) << x.metric << "  " << std::right
-              << std::setw(static_cast<int>(w[1])) << x.value << "  " << std::left
-              << std::setw(static_cast<int>(w[2])) << x.baseline << "  "
-              << std::setw(static_cast<int>(w[3])) << x.target << "  " << x.met << "\n";
-  };
-  line({"metric", "value", "baseline", "target", "met?"});
-  for (const auto& x : rows) line(x);
+  print_rows(rows);
 }
 
 }  // namespace

@@ -24,8 +24,8 @@ std::vector<std::vector<int64_t>> exact_top_k(const std::vector<float>& base,
   const size_t nq = queries.size() / dim;
   std::vector<float> dist(nq * k);
   std::vector<faiss::Index::idx_t> labels(nq * k);
-  flat.search(static_cast<faiss::Index::idx_t>(nq), queries.data(), static_cast<faiss::Index::idx_t>(k),
-              dist.data(), labels.data());
+  flat.search(static_cast<faiss::Index::idx_t>(nq), queries.data(),
+              static_cast<faiss::Index::idx_t>(k), dist.data(), labels.data());
   std::vector<std::vector<int64_t>> out(nq);
   for (size_t q = 0; q < nq; ++q) {
     for (size_t i = 0; i < k; ++i) {

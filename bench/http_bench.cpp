@@ -609,23 +609,13 @@ void print_table(const HttpBenchOptions& o, const Results& r) {
   const Cell& hr = r.http_recall[h];
   const Cell& sr = r.sdk_recall[h];
   const std::string target = "<= 2 x sdk_recall_p99_us (x" + std::to_string(o.headline) + ")";
-  std::vector<std::vector<std::string>> rows = {
-      {"metric", "value", "baseline", "target", "met?"},
+  std::vector<TableRow> rows = {
       {"http_recall_p99_us", fmt(hr.p99_us), "sdk " + fmt(sr.p99_us), target,
        target_met(hr, sr) ? "yes" : "NO"},
       {"http_recall_per_s", fmt(hr.per_s), "sdk " + fmt(sr.per_s), "", ""},
   };
-  std::vector<size_t> w(5, 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
-  }
   std::cout << "\n";
-  for (const auto& row : rows) {
-    std::cout << std::left << std::setw(static_cast<int>(w[0])) << row[0] << "  " << std::right
-              << std::setw(static_cast<int>(w[1])) << row[1] << "  " << std::left
-              << std::setw(static_cast<int>(w[2])) << row[2] << "  "
-              << std::setw(static_cast<int>(w[3])) << row[3] << "  " << row[4] << "\n";
-  }
+  print_rows(rows);
 }
 
 }  // namespace

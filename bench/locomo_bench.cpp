@@ -1,13 +1,13 @@
 // nca-bench locomo: turn-level evidence recall on LoCoMo conversations (see ../shared/data/locomo).
 //
-// Every conversation file becomes one persona: each turn "speaker: text" (plus " [image: caption]") is a
-// memory with session_id = its session and created_at = the session's date, remembered in order through
-// the SDK. Every question of categories 1-4 is asked in each mode, k = 25, read-only (no_reinforce, so
-// questions do not influence each other), and we count the evidence turns in the top 1/5/10/25.
-// Baseline `bm25`: a plain BM25 over the same turn texts (k1 1.2, b 0.75, lower-cased alphanumeric
-// tokens), computed here, outside the node.
-#include <nlohmann/json.hpp>
+// Every conversation file becomes one persona: each turn "speaker: text" (plus " [image: caption]")
+// is a memory with session_id = its session and created_at = the session's date, remembered in
+// order through the SDK. Every question of categories 1-4 is asked in each mode, k = 25, read-only
+// (no_reinforce, so questions do not influence each other), and we count the evidence turns in the
+// top 1/5/10/25. Baseline `bm25`: a plain BM25 over the same turn texts (k1 1.2, b 0.75,
+// lower-cased alphanumeric tokens), computed here, outside the node.
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -54,9 +54,9 @@ struct Conversation {
 
 // "1:56 pm on 8 May, 2023" -> microseconds since the epoch (UTC); 0 if it does not parse.
 int64_t parse_locomo_date(const std::string& text) {
-  static const char* months[] = {"january", "february", "march",     "april",   "may",      "june",
-                                 "july",    "august",   "september", "october", "november",
-                                 "december"};
+  static const char* months[] = {"january",   "february", "march",    "april",
+                                 "may",       "june",     "july",     "august",
+                                 "september", "october",  "november", "december"};
   std::string s = text;
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   for (char& c : s) {
@@ -176,7 +176,8 @@ class PlainBm25 {
     }
     std::vector<size_t> order(docs_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return score[a] > score[b]; });
     std::vector<size_t> out;
     for (size_t i = 0; i < order.size() && out.size() < k && score[order[i]] > 0; ++i) {
       out.push_back(order[i]);
@@ -215,7 +216,8 @@ struct Scores {
 
   // `only` < kCutoffs.size(): `ranked` is the answer to a query with k = kCutoffs[only]; count that
   // cutoff alone (and the question once, with the first cutoff).
-  void add(const Question& q, const std::vector<std::string>& ranked, size_t only = kCutoffs.size()) {
+  void add(const Question& q, const std::vector<std::string>& ranked,
+           size_t only = kCutoffs.size()) {
     if (only == kCutoffs.size() || only == 0) {
       ++questions;
       count_by_category[q.category]++;
@@ -223,8 +225,8 @@ struct Scores {
     auto& cat = by_category[q.category];
     for (size_t c = 0; c < kCutoffs.size(); ++c) {
       if (only != kCutoffs.size() && c != only) continue;
-      std::set<std::string> top(ranked.begin(),
-                                ranked.begin() + static_cast<long>(std::min(kCutoffs[c], ranked.size())));
+      std::set<std::string> top(
+          ranked.begin(), ranked.begin() + static_cast<long>(std::min(kCutoffs[c], ranked.size())));
       size_t found = 0;
       for (const auto& e : q.evidence) found += top.count(e);
       double r = static_cast<double>(found) / static_cast<double>(q.evidence.size());
@@ -435,11 +437,13 @@ int run_locomo(const std::vector<std::string>& args) {
             << " turns, ingest " << std::fixed << std::setprecision(2) << ingest_s << " s)\n";
   std::cout << std::left << std::setw(16) << "mode" << std::right;
   for (size_t c : kCutoffs) std::cout << std::setw(8) << ("R@" + std::to_string(c));
-  std::cout << std::setw(12) << "p50 us" << std::setw(12) << "p99 us" << "\n";
+  std::cout << std::setw(12) << "p50 us" << std::setw(12) << "p99 us"
+            << "\n";
   for (const auto& name : {"bm25", "vector", "lexical", "hybrid", "hybrid_tubules"}) {
     const Json& m = jm[name];
     std::cout << std::left << std::setw(16) << name << std::right << std::setprecision(3);
-    for (size_t c : kCutoffs) std::cout << std::setw(8) << m["r@" + std::to_string(c)].get<double>();
+    for (size_t c : kCutoffs)
+      std::cout << std::setw(8) << m["r@" + std::to_string(c)].get<double>();
     if (m.contains("recall_p50_us")) {
       std::cout << std::setprecision(0) << std::setw(12) << m["recall_p50_us"].get<double>()
                 << std::setw(12) << m["recall_p99_us"].get<double>();

@@ -1,11 +1,11 @@
 #include "bench/raw_hnswlib.hpp"
 
-// hnswlib.h defines non-inline functions (cpuid, xgetbv, AVXCapable, AVX512Capable) and, in namespace
-// hnswlib, the SIMD dispatch pointers; nca_runtime's vector_index.cpp, linked into this binary,
-// already defines them all. Renaming the four functions and the namespace in this translation unit
-// avoids duplicate definitions without changing any hnswlib code path: the SIMD kernels are chosen
-// by the same compile-time macros and the same runtime checks as in the node. The system headers
-// that hnswlib.h includes come first so the renames cannot touch them.
+// hnswlib.h defines non-inline functions (cpuid, xgetbv, AVXCapable, AVX512Capable) and, in
+// namespace hnswlib, the SIMD dispatch pointers; nca_runtime's vector_index.cpp, linked into this
+// binary, already defines them all. Renaming the four functions and the namespace in this
+// translation unit avoids duplicate definitions without changing any hnswlib code path: the SIMD
+// kernels are chosen by the same compile-time macros and the same runtime checks as in the node.
+// The system headers that hnswlib.h includes come first so the renames cannot touch them.
 #include <assert.h>
 #include <cpuid.h>
 #include <immintrin.h>
@@ -49,10 +49,8 @@ struct RawHnswlib::Impl {
   nca_bench_hnswlib::HierarchicalNSW<float> graph;
 };
 
-RawHnswlib::RawHnswlib(size_t dim, size_t capacity, size_t m, size_t ef_construction,
-                       uint64_t seed)
-    : impl_(std::make_unique<Impl>(dim, std::max<size_t>(capacity, 1), m, ef_construction,
-                                   seed)) {}
+RawHnswlib::RawHnswlib(size_t dim, size_t capacity, size_t m, size_t ef_construction, uint64_t seed)
+    : impl_(std::make_unique<Impl>(dim, std::max<size_t>(capacity, 1), m, ef_construction, seed)) {}
 
 RawHnswlib::~RawHnswlib() = default;
 

@@ -1,6 +1,6 @@
-// `nca-bench recall`: ingest rate, recall latency and recall quality of one in-process node, through
-// the SDK over loopback and through the api actor directly, against raw hnswlib, FAISS HNSW and a
-// raw CAF round trip, all in the same run with the same data and the same M / ef settings.
+// `nca-bench recall`: ingest rate, recall latency and recall quality of one in-process node,
+// through the SDK over loopback and through the api actor directly, against raw hnswlib, FAISS HNSW
+// and a raw CAF round trip, all in the same run with the same data and the same M / ef settings.
 //
 // Order of the run: generate the data; exact ground truth; start a node in a temp directory; ingest
 // through the SDK (timing ends when the tier's index holds every item, not at the last
@@ -8,12 +8,12 @@
 // the same items into a second persona through the api actor; recall latencies in-process and over
 // the SDK; stop the node; raw hnswlib; FAISS HNSW; raw CAF round trip. Every latency phase first
 // runs the queries once untimed, so each engine is measured warm.
-#include <boost/program_options.hpp>
-#include <caf/all.hpp>
-#include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/program_options.hpp>
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -91,16 +91,16 @@ struct Results {
 std::optional<RecallOptions> parse_options(const std::vector<std::string>& args, int* exit_code) {
   RecallOptions o;
   po::options_description desc("nca-bench recall options");
-  desc.add_options()("help,h", "print this help")(
-      "n", po::value<size_t>(&o.n)->default_value(o.n), "items stored")(
+  desc.add_options()("help,h", "print this help")("n", po::value<size_t>(&o.n)->default_value(o.n),
+                                                  "items stored")(
       "dim", po::value<size_t>(&o.dim)->default_value(o.dim), "embedding dimension")(
       "queries", po::value<size_t>(&o.queries)->default_value(o.queries),
       "recall queries per engine (held-out points near the clusters)")(
       "seed", po::value<uint64_t>(&o.seed)->default_value(o.seed), "data generator seed")(
       "m", po::value<size_t>(&o.m)->default_value(o.m), "HNSW M, for the node and every baseline")(
       "ef-construction", po::value<size_t>(&o.ef_construction)->default_value(o.ef_construction),
-      "HNSW efConstruction")("ef-search", po::value<size_t>(&o.ef_search)->default_value(o.ef_search),
-                             "HNSW efSearch")(
+      "HNSW efConstruction")(
+      "ef-search", po::value<size_t>(&o.ef_search)->default_value(o.ef_search), "HNSW efSearch")(
       "threads", po::value<size_t>(&o.threads)->default_value(o.threads),
       "scheduler threads of the node under test (0: one per core); the baselines run on one "
       "thread")("batch", po::value<size_t>(&o.batch)->default_value(o.batch),
@@ -110,8 +110,8 @@ std::optional<RecallOptions> parse_options(const std::vector<std::string>& args,
       "exact", po::value<std::string>(&o.exact)->default_value(o.exact),
       "ground truth: brute (SIMD brute force, every core) or faiss (IndexFlatIP; slow with the "
       "reference BLAS Debian's libfaiss links by default)")(
-      "no-faiss", "skip the FAISS HNSW baseline (its build is the slowest part of a run)")("json", po::bool_switch(&o.json),
-                                        "print one JSON object instead of a table");
+      "no-faiss", "skip the FAISS HNSW baseline (its build is the slowest part of a run)")(
+      "json", po::bool_switch(&o.json), "print one JSON object instead of a table");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -166,8 +166,9 @@ config::Settings node_settings(const RecallOptions& o, const std::string& data_d
   return s;
 }
 
-// A few words from a 2,000-word synthetic vocabulary (fixed per row) and the row number last, so BM25
-// postings have realistic lengths (about 0.3% of the items per word) for the hybrid measurement.
+// A few words from a 2,000-word synthetic vocabulary (fixed per row) and the row number last, so
+// BM25 postings have realistic lengths (about 0.3% of the items per word) for the hybrid
+// measurement.
 std::string words_of(size_t i, size_t count) {
   uint64_t x = 0x9E3779B97F4A7C15ull * (i + 1);
   std::string out;
@@ -314,8 +315,8 @@ Status ingest_inproc(InprocCaller& caller, const Dataset& data, size_t batch, do
   pb::Request stats;
   stats.mutable_stats()->set_persona_id(kInprocPersona);
   auto resp = caller.call(stats);
-  Result<pb::StatsReply> reply = resp ? Result<pb::StatsReply>(resp->stats())
-                                      : Result<pb::StatsReply>(resp.error());
+  Result<pb::StatsReply> reply =
+      resp ? Result<pb::StatsReply>(resp->stats()) : Result<pb::StatsReply>(resp.error());
   auto indexed = indexed_items(reply);
   *per_s = static_cast<double>(n) / sw.elapsed_s();
   return expect_indexed(indexed, n, kInprocPersona);
@@ -477,7 +478,8 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
 
 // ---- baselines ---------------------------------------------------------------------------------
 
-// Times every query against a baseline index (anything with search(query, k) -> rows) and scores it.
+// Times every query against a baseline index (anything with search(query, k) -> rows) and scores
+// it.
 template <class Index>
 void measure_baseline_searches(const Dataset& data, const std::vector<std::vector<int64_t>>& truth,
                                Index& index, double* p50_us, double* p99_us, double* recall) {
@@ -580,9 +582,9 @@ nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const T
   j["recall_inproc_p99_us"] = num(r.recall_inproc_p99_us);
   j["recall_hybrid_tubules_p50_us"] = num(r.recall_hybrid_tubules_p50_us);
   j["recall_hybrid_tubules_p99_us"] = num(r.recall_hybrid_tubules_p99_us);
-  j["hybrid_tubules_over_vector_p50"] = num(r.recall_hybrid_tubules_p50_us / r.recall_inproc_p50_us, 3);
-  j["target_hybrid_latency_met"] =
-      r.recall_hybrid_tubules_p50_us <= 1.3 * r.recall_inproc_p50_us;
+  j["hybrid_tubules_over_vector_p50"] =
+      num(r.recall_hybrid_tubules_p50_us / r.recall_inproc_p50_us, 3);
+  j["target_hybrid_latency_met"] = r.recall_hybrid_tubules_p50_us <= 1.3 * r.recall_inproc_p50_us;
   j["recall_sdk_p50_us"] = num(r.recall_sdk_p50_us);
   j["recall_sdk_p99_us"] = num(r.recall_sdk_p99_us);
   j["raw_hnswlib_p50_us"] = num(r.raw_hnswlib_p50_us);
@@ -620,14 +622,10 @@ std::string fmt(double v, int decimals = 1) {
 }
 
 void print_table(const RecallOptions& o, const Results& r, const Targets& t) {
-  struct Row {
-    std::string metric, value, baseline, target, met;
-  };
   auto yes = [](bool b) { return std::string(b ? "yes" : "NO"); };
-  std::vector<Row> rows = {
+  std::vector<TableRow> rows = {
       {"ingest_sdk_per_s", fmt(r.ingest_sdk_per_s),
-       "raw hnswlib " + fmt(r.raw_hnswlib_insert_per_s), ">= 0.7 x raw hnswlib",
-       yes(t.ingest_sdk)},
+       "raw hnswlib " + fmt(r.raw_hnswlib_insert_per_s), ">= 0.7 x raw hnswlib", yes(t.ingest_sdk)},
       {"ingest_inproc_per_s", fmt(r.ingest_inproc_per_s),
        "raw hnswlib " + fmt(r.raw_hnswlib_insert_per_s), "", ""},
       {"faiss_hnsw_insert_per_s", fmt(r.faiss_hnsw_insert_per_s),
@@ -647,8 +645,7 @@ void print_table(const RecallOptions& o, const Results& r, const Targets& t) {
       {"recall_hybrid_tubules_p99_us", fmt(r.recall_hybrid_tubules_p99_us),
        "vector " + fmt(r.recall_inproc_p99_us), "", ""},
       {"faiss_hnsw_p50_us", fmt(r.faiss_hnsw_p50_us), "p99 " + fmt(r.faiss_hnsw_p99_us), "", ""},
-      {"raw_caf_rtt_p50_us", fmt(r.raw_caf_rtt_p50_us), "p99 " + fmt(r.raw_caf_rtt_p99_us), "",
-       ""},
+      {"raw_caf_rtt_p50_us", fmt(r.raw_caf_rtt_p50_us), "p99 " + fmt(r.raw_caf_rtt_p99_us), "", ""},
       {"recall_at_10", fmt(r.recall_at_10, 4),
        "hnswlib " + fmt(r.raw_hnswlib_recall_at_10, 4) + ", FAISS " +
            fmt(r.faiss_hnsw_recall_at_10, 4),
@@ -661,22 +658,7 @@ void print_table(const RecallOptions& o, const Results& r, const Targets& t) {
             << " seed=" << o.seed << " (ground truth: " << r.ground_truth << ")\n"
             << "machine: " << online_cpus() << " x " << cpu_model() << ", load average "
             << fmt(r.load_start, 2) << " at start, " << fmt(r.load_end, 2) << " at end\n";
-  std::vector<size_t> w = {6, 5, 8, 6, 4};
-  auto widen = [&](const Row& x) {
-    w[0] = std::max(w[0], x.metric.size());
-    w[1] = std::max(w[1], x.value.size());
-    w[2] = std::max(w[2], x.baseline.size());
-    w[3] = std::max(w[3], x.target.size());
-  };
-  for (const auto& x : rows) widen(x);
-  auto line = [&](const Row& x) {
-    std::cout << std::left << std::setw(static_cast<int>(w[0])) << x.metric << "  " << std::right
-              << std::setw(static_cast<int>(w[1])) << x.value << "  " << std::left
-              << std::setw(static_cast<int>(w[2])) << x.baseline << "  "
-              << std::setw(static_cast<int>(w[3])) << x.target << "  " << x.met << "\n";
-  };
-  line({"metric", "value", "baseline", "target", "met?"});
-  for (const auto& x : rows) line(x);
+  print_rows(rows);
 }
 
 }  // namespace
@@ -693,9 +675,9 @@ int run_recall(const std::vector<std::string>& args) {
   spdlog::set_level(spdlog::level::warn);
   faiss_baseline::use_threads(1);
 
-  progress("generating " + std::to_string(o.n) + " + " + std::to_string(o.queries) + " vectors (dim " +
-           std::to_string(o.dim) + ", " + std::to_string(o.clusters) + " clusters, seed " +
-           std::to_string(o.seed) + ")");
+  progress("generating " + std::to_string(o.n) + " + " + std::to_string(o.queries) +
+           " vectors (dim " + std::to_string(o.dim) + ", " + std::to_string(o.clusters) +
+           " clusters, seed " + std::to_string(o.seed) + ")");
   DatasetOptions dopt;
   dopt.n = o.n;
   dopt.queries = o.queries;
