@@ -169,9 +169,9 @@ void Raft::become_leader() {
   reset_progress();
   // Membership changes wait until the leader has committed an entry of its own term (the fix to
   // the single-server change bug in Ongaro's thesis errata).
-  pending_conf_index_ = log_.last_index();
   Entry noop;
   append_entries({std::move(noop)});
+  pending_conf_index_ = log_.last_index();
 }
 
 void Raft::reset_progress() {
