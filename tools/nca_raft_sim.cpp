@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
       "jobs", po::value(&jobs)->default_value(jobs), "seeds run in parallel")(
       "trace", "print the full trace of every seed (use with --seeds 1)")(
       "trace-lines", po::value(&trace_lines)->default_value(trace_lines),
-      "trace lines printed for a failing seed")("quiet,q", "print only failures and the summary");
+      "trace lines printed for a failing seed")("quiet,q", "print only failures and the summary")(
+      "sabotage", "corrupt one applied entry on node 1 (checks that violations are caught)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   options.nodes = nodes;
   options.steps = steps;
   options.trace = vm.count("trace") > 0;
+  options.sabotage_apply = vm.count("sabotage") > 0;
   bool quiet = vm.count("quiet") > 0;
 
   auto start = std::chrono::steady_clock::now();
@@ -101,7 +103,8 @@ int main(int argc, char** argv) {
     for (size_t i = from; i < traced.trace.size(); ++i) std::cout << traced.trace[i] << "\n";
     std::cout << nca::raft::sim::describe(*first_failure) << "\n"
               << "replay: nca-raft-sim --seeds 1 --seed-base " << first_failure->seed << " --nodes "
-              << nodes << " --steps " << steps << " --trace\n";
+              << nodes << " --steps " << steps << (options.sabotage_apply ? " --sabotage" : "")
+              << " --trace\n";
     if (traced.ok || traced.failure != first_failure->failure) {
       std::cout << "warning: the replay did not fail the same way; the run is not deterministic\n";
     }

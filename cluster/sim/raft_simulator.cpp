@@ -114,6 +114,7 @@ class Simulation {
   uint64_t partition_until_ = 0;
   bool healing_ = false;
   bool healed_ = false;
+  bool sabotaged_ = false;
   std::map<NodeId, Term> marker_term_;  // heal markers proposed, by leader
 };
 
@@ -508,7 +509,11 @@ void Simulation::complete_ready(Node& n) {
     checker_.on_restore(n.id, n.applied);
     trace("node " + std::to_string(n.id) + " installed snapshot " + std::to_string(n.applied));
   }
-  for (const Entry& e : rd.committed) {
+  for (Entry e : rd.committed) {
+    if (options_.sabotage_apply && !sabotaged_ && n.id == 1 && decode_command(e.data)) {
+      sabotaged_ = true;
+      e.data += "!";
+    }
     s = checker_.on_apply(n.id, e);
     if (!s.ok()) {
       fail(s.error().message);

@@ -29,6 +29,9 @@ struct SimOptions {
   bool faults = true;  // drops, duplicates, partitions, crashes, clock jumps, membership changes
   uint64_t heal_ticks = 100;  // after healing, a leader must commit within this many ticks
   bool trace = false;
+  // Test hook: node 1 applies a corrupted copy of the first client entry it applies, which the
+  // checker must report (proves the harness can fail).
+  bool sabotage_apply = false;
 };
 
 struct SimStats {
