@@ -1,5 +1,6 @@
 #include "cluster/raft/memory_storage.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace nca::raft {
@@ -26,6 +27,7 @@ Result<std::vector<Entry>> MemoryStorage::entries(Index lo, Index hi, uint64_t m
                           ") is past the last index " + std::to_string(last_index()));
   }
   std::vector<Entry> out;
+  out.reserve(std::min<Index>(hi - lo, 1024));
   uint64_t bytes = 0;
   for (Index i = lo; i < hi; ++i) {
     const Entry& e = log_[i - log_[0].index];

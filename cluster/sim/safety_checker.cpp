@@ -22,8 +22,23 @@ Status SafetyChecker::check_step(const std::vector<const Raft*>& live) {
                                               " both led term " + std::to_string(r->term()));
     }
   }
+  std::vector<bool> changed(live.size());
+  for (size_t i = 0; i < live.size(); ++i) {
+    const RaftLog& log = live[i]->log();
+    std::vector<uint64_t> summary = {log.first_index(),
+                                     log.last_index(),
+                                     log.last_term(),
+                                     log.term_or_zero(log.last_index() - 1),
+                                     log.committed(),
+                                     log.unstable_entries().size(),
+                                     log.unstable_snapshot() ? 1u : 0u};
+    auto& previous = log_summary_[live[i]->id()];
+    changed[i] = previous != summary;
+    previous = std::move(summary);
+  }
   for (size_t i = 0; i < live.size(); ++i) {
     for (size_t j = i + 1; j < live.size(); ++j) {
+      if (!changed[i] && !changed[j]) continue;
       Status s = check_log_matching(*live[i], *live[j]);
       if (!s.ok()) return s;
     }
