@@ -56,7 +56,7 @@ Raft::Raft(const RaftConfig& config)
       storage_(config.storage),
       config_(config),
       log_(config.storage),
-      rng_(config.seed ^ (config.id * 0x9E3779B97F4A7C15ull)) {}
+      rng_state_(config.seed ^ (config.id * 0x9E3779B97F4A7C15ull)) {}
 
 Result<std::unique_ptr<Raft>> Raft::create(const RaftConfig& config) {
   if (config.id == kNoNode) {
@@ -119,10 +119,17 @@ Status Raft::init() {
 
 // --- roles ----------------------------------------------------------------------------------
 
+uint64_t Raft::next_random() {
+  uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 void Raft::reset_randomized_timeout() {
   randomized_election_timeout_ =
       config_.election_tick +
-      static_cast<int>(rng_() % static_cast<uint64_t>(config_.election_tick));
+      static_cast<int>(next_random() % static_cast<uint64_t>(config_.election_tick));
 }
 
 void Raft::reset(Term term) {
