@@ -1,6 +1,7 @@
 // tests/cluster/raft/raft_test_cluster.hpp: a few Raft nodes wired together in memory, for tests.
 //
-// Each node has a MemoryStorage bootstrapped with the same voters. stabilize() handles every
+// Each node has a storage (a MemoryStorage unless a factory is given) bootstrapped with the same
+// voters. stabilize() handles every
 // Ready the way an application must (persist, send, apply, advance) and delivers messages at once,
 // until nothing moves (bounded). A filter drops messages (partitions); applied entries and read
 // states are recorded per node. Single-threaded; not part of the library.
@@ -23,14 +24,20 @@ namespace nca::raft::test_support {
 
 class TestCluster {
  public:
-  explicit TestCluster(size_t voters, size_t members = 0, RaftConfig base = {}) : base_(base) {
+  // Makes node `id`'s storage; called again on restart() (after the old one is destroyed), so a
+  // durable storage reopens what it wrote.
+  using StorageFactory = std::function<std::unique_ptr<LogStorage>(NodeId id)>;
+
+  explicit TestCluster(size_t voters, size_t members = 0, RaftConfig base = {},
+                       StorageFactory factory = nullptr)
+      : base_(base), factory_(std::move(factory)) {
     if (members < voters) members = voters;
     std::vector<NodeId> ids;
     for (NodeId id = 1; id <= voters; ++id) ids.push_back(id);
     Bootstrap boot = bootstrap_entries(ids);
     for (NodeId id = 1; id <= members; ++id) {
       auto& n = nodes_[id];
-      n.storage = std::make_unique<MemoryStorage>();
+      n.storage = factory_ ? factory_(id) : std::make_unique<MemoryStorage>();
       if (id <= voters) {
         EXPECT_TRUE(n.storage->save(&boot.hard_state, boot.entries, nullptr).ok());
       }
@@ -40,7 +47,7 @@ class TestCluster {
   }
 
   Raft& node(NodeId id) { return *nodes_.at(id).raft; }
-  MemoryStorage& storage(NodeId id) { return *nodes_.at(id).storage; }
+  LogStorage& storage(NodeId id) { return *nodes_.at(id).storage; }
   const std::vector<Entry>& applied(NodeId id) { return nodes_.at(id).applied; }
   std::vector<ReadState>& reads(NodeId id) { return nodes_.at(id).reads; }
 
@@ -60,6 +67,11 @@ class TestCluster {
   std::vector<Message> sent;                   // every message that was delivered
 
   void restart(NodeId id) {
+    if (factory_) {
+      nodes_.at(id).raft.reset();
+      nodes_.at(id).storage.reset();
+      nodes_.at(id).storage = factory_(id);
+    }
     auto snap = nodes_.at(id).storage->snapshot();
     nodes_.at(id).applied.clear();
     nodes_.at(id).applied_index = snap.ok() ? snap->meta.index : 0;
@@ -147,7 +159,7 @@ class TestCluster {
 
  private:
   struct Node {
-    std::unique_ptr<MemoryStorage> storage;
+    std::unique_ptr<LogStorage> storage;
     std::unique_ptr<Raft> raft;
     std::vector<Entry> applied;
     Index applied_index = 0;
@@ -166,6 +178,7 @@ class TestCluster {
   }
 
   RaftConfig base_;
+  StorageFactory factory_;
   std::map<NodeId, Node> nodes_;
   std::set<NodeId> isolated_;
   std::deque<Message> queue_;
