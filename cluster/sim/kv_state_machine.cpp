@@ -27,11 +27,13 @@ bool get_string(const std::string& in, size_t& pos, std::string& s) {
 
 bool get_u64(const std::string& in, size_t& pos, uint64_t& v) {
   std::string s;
-  if (!get_string(in, pos, s) || s.empty() || s.size() > 19) return false;
+  if (!get_string(in, pos, s) || s.empty() || s.size() > 20) return false;
   v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;  // beyond 2^64 - 1
+    v = v * 10 + digit;
   }
   return true;
 }
@@ -66,9 +68,9 @@ std::optional<KvCommand> KvStateMachine::apply(const std::string& data) {
     command->value = get(command->key);
     return command;
   }
-  uint64_t& last = last_seq_[command->client];
-  if (command->seq > last) {
-    last = command->seq;
+  auto [last, first_put] = last_seq_.try_emplace(command->client, command->seq);
+  if (first_put || command->seq > last->second) {
+    last->second = command->seq;
     values_[command->key] = command->value;
   }
   return command;

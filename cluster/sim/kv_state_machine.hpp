@@ -1,9 +1,10 @@
 // cluster/sim/kv_state_machine.hpp: the small key-value state machine the Raft simulator
 // replicates.
 //
-// Contract: commands are encoded by encode_put/encode_get and applied in log order. A put from
-// (client, seq) takes effect once: a retried proposal of the same seq that commits twice is a
-// no-op the second time (the idempotency a real client needs, and what keeps the history
+// Contract: commands are encoded by encode_command and applied in log order. A put from
+// (client, seq) takes effect once, and only if seq is above the client's last applied put (the
+// first put of a client always applies): a retried proposal of the same seq that commits twice is
+// a no-op the second time (the idempotency a real client needs, and what keeps the history
 // linearizable when a client retries). A get through the log observes the value at its position.
 // Malformed commands (a new leader's empty no-op included) are ignored, so replaying any committed
 // log is safe. serialize()/restore() carry the whole state in a snapshot. Thread-safety: none.

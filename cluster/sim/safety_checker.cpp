@@ -25,13 +25,13 @@ Status SafetyChecker::check_step(const std::vector<const Raft*>& live) {
   std::vector<bool> changed(live.size());
   for (size_t i = 0; i < live.size(); ++i) {
     const RaftLog& log = live[i]->log();
-    std::vector<uint64_t> summary = {log.first_index(),
-                                     log.last_index(),
-                                     log.last_term(),
-                                     log.term_or_zero(log.last_index() - 1),
-                                     log.committed(),
-                                     log.unstable_entries().size(),
-                                     log.unstable_snapshot() ? 1u : 0u};
+    // Every (index, term) of the log, hashed: a rewrite anywhere in the log changes a term (a
+    // rewrite that kept every term would need two leaders in one term: election safety).
+    uint64_t terms = 1469598103934665603ull;
+    for (Index k = log.first_index() - 1; k <= log.last_index(); ++k) {
+      terms = (terms ^ log.term_or_zero(k)) * 1099511628211ull;
+    }
+    std::vector<uint64_t> summary = {log.first_index(), log.last_index(), terms, log.committed()};
     auto& previous = log_summary_[live[i]->id()];
     changed[i] = previous != summary;
     previous = std::move(summary);

@@ -47,8 +47,9 @@ class SafetyChecker {
   std::map<NodeId, Index> recorded_commit_;
   std::map<std::pair<NodeId, Term>, Index> leader_checked_;  // (leader, term) -> index checked
   std::map<Index, std::pair<Term, std::string>> applied_;
-  // A cheap summary of each node's log at the last check: pairs whose logs both kept their summary
-  // are not compared again (the comparison copies the logs and dominates the simulator's time).
+  // A summary of each node's log (bounds, commit, a hash of every entry's term) at the last check:
+  // pairs whose logs both kept their summary are not compared again (the comparison copies the
+  // logs and dominated the simulator's time).
   std::map<NodeId, std::vector<uint64_t>> log_summary_;
   std::map<NodeId, Index> last_applied_;
 };
