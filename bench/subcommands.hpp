@@ -23,4 +23,8 @@ int run_events(const std::vector<std::string>& args);
 // the same calls through the SDK in the same run.
 int run_http(const std::vector<std::string>& args);
 
+// Commits of a three-node Raft group in-process (in-memory transport, RocksDB log, synced) with 1
+// and many concurrent proposers, against raw RocksDB synced writes with as many threads.
+int run_raft(const std::vector<std::string>& args);
+
 }  // namespace nca::bench
