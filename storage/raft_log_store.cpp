@@ -793,7 +793,13 @@ Status RaftLogStore::save(const HardState* hard_state, const std::vector<Entry>&
     batch.put(Cf::raft_state, key, encode_hard_state(key, *hard_state));
   }
   if (batch.empty()) return {};
-  Status committed = db_->commit(std::move(batch));
+  // A save that only moves the commit index skips the fsync, as etcd does: after a crash the
+  // commit index is learned again from the leader, and a later synced write syncs this one too.
+  bool must_sync = snapshot != nullptr || !entries.empty() ||
+                   new_hard_state.term != hard_state_.term ||
+                   new_hard_state.vote != hard_state_.vote;
+  Status committed =
+      must_sync ? db_->commit(std::move(batch)) : db_->write_unsynced(std::move(batch));
   if (!committed.ok()) return with_context(committed.error(), group_name + ": save failed");
 
   std::lock_guard<std::mutex> lock(mutex_);

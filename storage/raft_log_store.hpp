@@ -42,12 +42,14 @@ std::string raft_snapshot_data_key(uint64_t group);
 // index, never a crash. save() and compact() validate their input against the current state first
 // (bad input is invalid_argument, an outdated snapshot conflict; either way nothing is written),
 // then write everything in one Batch through Db::commit, so each call is atomic and, when the Db
-// syncs, durable before it returns. A failed commit leaves the in-memory view unchanged, but
-// whether RocksDB kept the batch is then unknown (a failed fsync), so the caller should treat the
-// group as failed and reopen the store before trusting it again. Hard state, snapshot meta and
-// the first/last index live in memory; the newest entries (up to Options::cache_entries and
-// cache_bytes) are cached, so a leader's term() and entries() calls on its recent log never read
-// RocksDB. Older entries and the snapshot data are read from RocksDB on demand.
+// syncs, durable before it returns (except a save that only moves the commit index, which is
+// written without an fsync, as LogStorage allows). A failed commit leaves the in-memory view
+// unchanged, but whether RocksDB kept the batch is then unknown (a failed fsync), so the caller
+// should treat the group as failed and reopen the store before trusting it again. Hard state,
+// snapshot meta and the first/last index live in memory; the newest entries (up to
+// Options::cache_entries and cache_bytes) are cached, so a leader's term() and entries() calls on
+// its recent log never read RocksDB. Older entries and the snapshot data are read from RocksDB on
+// demand.
 //
 // Thread-safety: every method may be called from any thread. save() and compact() are serialized.
 // Reads answered from memory (first/last index, hard state, cached entries and terms) never wait

@@ -5,8 +5,11 @@
 // holds the entries (first_index() - 1, last_index()]; the entry at first_index() - 1 is the
 // snapshot's (or the log's dummy start at index 0), whose term term() still answers. save() is
 // atomic and, for durable implementations, synced before it returns: a crash afterwards keeps all
-// of it, a crash during it keeps none of it. Entries passed to save() whose index is at or below
-// last_index() replace the stored suffix from that index on (a follower's conflict resolution).
+// of it, a crash during it keeps none of it. The one exception: a save that changes nothing but
+// the hard state's commit index may skip the sync (a restarted node learns the commit index again
+// from the leader; Raft never relies on it being durable). Entries passed to save() whose index is
+// at or below last_index() replace the stored suffix from that index on (a follower's conflict
+// resolution).
 //
 // Errors are values: reads below first_index() - 1 answer ErrorCode::not_found ("compacted"),
 // reads above last_index() ErrorCode::invalid_argument; storage failures ErrorCode::internal or

@@ -304,6 +304,28 @@ TEST(RaftLogStore, HardStateRoundTrip) {
   EXPECT_EQ(h.store().initial_state()->hard_state, next);
 }
 
+TEST(RaftLogStore, OnlyACommitIndexChangeSkipsTheFsync) {
+  Harness h;
+  ASSERT_TRUE(h.store().save(nullptr, run(1, 3, 4), nullptr).ok());
+  HardState hs{5, 2, 1};
+  ASSERT_TRUE(h.store().save(&hs, {}, nullptr).ok());  // term and vote: synced
+  uint64_t syncs = h.db().sync_count();
+  HardState moved = hs;
+  moved.commit = 3;
+  ASSERT_TRUE(h.store().save(&moved, {}, nullptr).ok());
+  EXPECT_EQ(h.db().sync_count(), syncs) << "a commit-index-only save must not fsync";
+  EXPECT_EQ(h.store().initial_state()->hard_state, moved);
+  ASSERT_TRUE(h.reopen().ok());  // a clean close keeps it all the same
+  EXPECT_EQ(h.store().initial_state()->hard_state, moved);
+  syncs = h.db().sync_count();
+  HardState voted{6, 3, 3};
+  ASSERT_TRUE(h.store().save(&voted, {}, nullptr).ok());
+  EXPECT_GT(h.db().sync_count(), syncs) << "a new term or vote must fsync";
+  syncs = h.db().sync_count();
+  ASSERT_TRUE(h.store().save(nullptr, run(4, 4, 6), nullptr).ok());
+  EXPECT_GT(h.db().sync_count(), syncs) << "new entries must fsync";
+}
+
 TEST(RaftLogStore, SnapshotInstallReplacesTheLog) {
   Harness h;
   RaftLogStore& s = h.store();
