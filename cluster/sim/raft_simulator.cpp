@@ -17,7 +17,10 @@
 namespace nca::raft::sim {
 namespace {
 
-constexpr int kElectionTick = 10;
+// Election timeouts are drawn from [20, 40) ticks; a message takes at most 2 ticks, so an election
+// (pre-vote and vote round trips) fits well inside that window, as it must in a real deployment
+// for randomized timeouts to break split votes.
+constexpr int kElectionTick = 20;
 constexpr uint64_t kOpTimeout = 400;  // steps a client waits for a reply
 constexpr char kHealMarker[] = "heal-";
 
@@ -144,7 +147,7 @@ bool Simulation::setup() {
     NetworkFaults f;
     f.drop = chance(0.2) ? 0.0 : uniform(0, 100) / 1000.0;
     f.duplicate = uniform(0, 50) / 1000.0;
-    f.max_delay = uniform(1, 25);
+    f.max_delay = uniform(1, 20);
     network_.set_faults(f);
   }
   std::vector<NodeId> voters;

@@ -27,7 +27,7 @@ struct SimOptions {
   size_t clients = 3;
   size_t keys = 3;
   bool faults = true;  // drops, duplicates, partitions, crashes, clock jumps, membership changes
-  uint64_t heal_ticks = 100;  // after healing, a leader must commit within this many ticks
+  uint64_t heal_ticks = 200;  // after healing, a leader must commit within this many ticks
   bool trace = false;
   // Test hook: node 1 applies a corrupted copy of the first client entry it applies, which the
   // checker must report (proves the harness can fail).
