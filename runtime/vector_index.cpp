@@ -29,6 +29,8 @@
 #include <new>
 #include <unordered_set>
 
+#include "storage/crc32.hpp"
+
 namespace nca {
 namespace {
 
@@ -54,45 +56,9 @@ struct FileHeader {
   uint32_t payload_crc = 0;
 };
 
-// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), slicing by 8: index files reach hundreds of
-// megabytes and are checksummed on every save and load.
-struct Crc32Tables {
-  uint32_t t[8][256];
-};
-
-constexpr Crc32Tables make_crc32_tables() {
-  Crc32Tables tables{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    tables.t[0][i] = c;
-  }
-  for (uint32_t i = 0; i < 256; ++i) {
-    for (int s = 1; s < 8; ++s) {
-      tables.t[s][i] = (tables.t[s - 1][i] >> 8) ^ tables.t[0][tables.t[s - 1][i] & 0xff];
-    }
-  }
-  return tables;
-}
-
-constexpr Crc32Tables kCrc32 = make_crc32_tables();
-
-// Continues a CRC: pass 0 to start, the previous result to continue over the next bytes.
+// Continues a CRC-32 (IEEE): pass 0 to start, the previous result to continue.
 uint32_t crc32_update(uint32_t crc, const unsigned char* p, size_t n) {
-  uint32_t c = ~crc;
-  while (n >= 8) {
-    const uint32_t lo =
-        c ^ (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
-    const uint32_t hi =
-        uint32_t(p[4]) | uint32_t(p[5]) << 8 | uint32_t(p[6]) << 16 | uint32_t(p[7]) << 24;
-    c = kCrc32.t[7][lo & 0xff] ^ kCrc32.t[6][(lo >> 8) & 0xff] ^ kCrc32.t[5][(lo >> 16) & 0xff] ^
-        kCrc32.t[4][lo >> 24] ^ kCrc32.t[3][hi & 0xff] ^ kCrc32.t[2][(hi >> 8) & 0xff] ^
-        kCrc32.t[1][(hi >> 16) & 0xff] ^ kCrc32.t[0][hi >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n--) c = kCrc32.t[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-  return ~c;
+  return storage::crc32_ieee_extend(crc, p, n);
 }
 
 void put_u32(unsigned char* p, uint32_t v) {

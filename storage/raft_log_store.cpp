@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "storage/crc32.hpp"
+
 namespace nca::storage {
 
 using raft::ConfState;
@@ -35,51 +37,9 @@ constexpr size_t kCachedEntryOverhead = 64;
 // Deleting a few keys one by one is cheaper for later reads than a range tombstone.
 constexpr Index kPointDeleteLimit = 16;
 
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing by 8 so checking a large snapshot
-// stays cheap next to reading it.
-struct Crc32cTables {
-  uint32_t t[8][256];
-};
-
-constexpr Crc32cTables make_crc32c_tables() {
-  Crc32cTables tables{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    tables.t[0][i] = c;
-  }
-  for (int k = 1; k < 8; ++k) {
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t prev = tables.t[k - 1][i];
-      tables.t[k][i] = (prev >> 8) ^ tables.t[0][prev & 0xff];
-    }
-  }
-  return tables;
-}
-
-constexpr Crc32cTables kCrc32c = make_crc32c_tables();
-
 uint32_t load_le32(const unsigned char* p) {
   return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
          static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
-// crc32c_extend(crc32c_extend(0, a), b) == crc32c_extend(0, a + b).
-uint32_t crc32c_extend(uint32_t crc, std::string_view data) {
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  size_t n = data.size();
-  crc = ~crc;
-  while (n >= 8) {
-    uint32_t lo = crc ^ load_le32(p);
-    uint32_t hi = load_le32(p + 4);
-    crc = kCrc32c.t[7][lo & 0xff] ^ kCrc32c.t[6][(lo >> 8) & 0xff] ^
-          kCrc32c.t[5][(lo >> 16) & 0xff] ^ kCrc32c.t[4][lo >> 24] ^ kCrc32c.t[3][hi & 0xff] ^
-          kCrc32c.t[2][(hi >> 8) & 0xff] ^ kCrc32c.t[1][(hi >> 16) & 0xff] ^ kCrc32c.t[0][hi >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n-- > 0) crc = kCrc32c.t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-  return ~crc;
 }
 
 void put_be64(std::string& out, uint64_t v) {
