@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <numeric>
+#include <sstream>
 #include <thread>
 
 namespace nca::bench {
@@ -106,6 +107,43 @@ void print_rows(const std::vector<TableRow>& rows) {
   };
   line({"metric", "value", "baseline", "target", "met?"});
   for (const auto& x : rows) line(x);
+}
+
+std::optional<boost::program_options::variables_map> parse_subcommand_args(
+    const std::string& name, const boost::program_options::options_description& desc,
+    const std::vector<std::string>& args, int* exit_code) {
+  namespace po = boost::program_options;
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "nca-bench " << name << ": " << e.what() << "\n" << desc;
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (vm.count("help") > 0) {
+    std::cout << desc;
+    *exit_code = 0;
+    return std::nullopt;
+  }
+  return vm;
+}
+
+bool parse_count_list(const std::string& text, size_t max_value, std::vector<size_t>* out) {
+  out->clear();
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos ||
+        part.size() > 6) {
+      return false;
+    }
+    size_t c = std::stoul(part);
+    if (c < 1 || c > max_value) return false;
+    if (std::find(out->begin(), out->end(), c) == out->end()) out->push_back(c);
+  }
+  return !out->empty() && out->size() <= 16;
 }
 
 }  // namespace nca::bench

@@ -6,8 +6,11 @@
 // the subcommand that made it and used from one thread unless stated otherwise.
 #pragma once
 
+#include <boost/program_options.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,5 +81,15 @@ struct TableRow {
 
 // Prints `rows` under a "metric value baseline target met?" header, columns sized to fit.
 void print_rows(const std::vector<TableRow>& rows);
+
+// Parses a subcommand's arguments against `desc`. On a parse error it prints the error and the
+// options to stderr and sets *exit_code = 2; on --help it prints the options and sets 0; either way
+// it returns nullopt. `name` is the subcommand ("recall", "raft", ...).
+std::optional<boost::program_options::variables_map> parse_subcommand_args(
+    const std::string& name, const boost::program_options::options_description& desc,
+    const std::vector<std::string>& args, int* exit_code);
+
+// "1,4,16" -> {1, 4, 16}: up to 16 distinct counts, each in 1..max_value, in the order given.
+bool parse_count_list(const std::string& text, size_t max_value, std::vector<size_t>* out);
 
 }  // namespace nca::bench

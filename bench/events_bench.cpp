@@ -142,20 +142,8 @@ std::optional<EventsOptions> parse_options(const std::vector<std::string>& args,
       "timeout-s", po::value<double>(&o.timeout_s)->default_value(o.timeout_s),
       "deadline of one phase (and of the raw baseline), seconds")(
       "json", po::bool_switch(&o.json), "print one JSON object instead of a table");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "nca-bench events: " << e.what() << "\n" << desc;
-    *exit_code = 2;
-    return std::nullopt;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc;
-    *exit_code = 0;
-    return std::nullopt;
-  }
+  auto vm = parse_subcommand_args("events", desc, args, exit_code);
+  if (!vm) return std::nullopt;
   auto bad = [&](const std::string& msg) {
     std::cerr << "nca-bench events: " << msg << "\n";
     *exit_code = 2;

@@ -87,22 +87,6 @@ struct Results {
 
 // ---- options -----------------------------------------------------------------------------------
 
-bool parse_concurrency(const std::string& text, std::vector<size_t>* out) {
-  out->clear();
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos ||
-        part.size() > 4) {
-      return false;
-    }
-    size_t c = std::stoul(part);
-    if (c < 1 || c > 256) return false;
-    if (std::find(out->begin(), out->end(), c) == out->end()) out->push_back(c);
-  }
-  return !out->empty() && out->size() <= 16;
-}
-
 std::optional<HttpBenchOptions> parse_options(const std::vector<std::string>& args,
                                               int* exit_code) {
   HttpBenchOptions o;
@@ -127,20 +111,8 @@ std::optional<HttpBenchOptions> parse_options(const std::vector<std::string>& ar
       "scheduler threads of the node (0: one per core)")(
       "seed", po::value<uint64_t>(&o.seed)->default_value(o.seed), "data set seed")(
       "json", po::bool_switch(&o.json), "print one JSON object instead of a table");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "nca-bench http: " << e.what() << "\n" << desc;
-    *exit_code = 2;
-    return std::nullopt;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc;
-    *exit_code = 0;
-    return std::nullopt;
-  }
+  auto vm = parse_subcommand_args("http", desc, args, exit_code);
+  if (!vm) return std::nullopt;
   auto bad = [&](const std::string& msg) {
     std::cerr << "nca-bench http: " << msg << "\n";
     *exit_code = 2;
@@ -149,10 +121,10 @@ std::optional<HttpBenchOptions> parse_options(const std::vector<std::string>& ar
   if (o.n < kK || o.n > 10000000) return bad("--n must be in 10..10000000");
   if (o.dim < 2 || o.dim > 4096) return bad("--dim must be in 2..4096");
   if (o.queries < 1 || o.queries > 100000) return bad("--queries must be in 1..100000");
-  if (!parse_concurrency(concurrency, &o.concurrency)) {
+  if (!parse_count_list(concurrency, 256, &o.concurrency)) {
     return bad("--concurrency must be up to 16 comma-separated numbers in 1..256, e.g. 1,4,16");
   }
-  if (vm["headline"].defaulted() &&
+  if ((*vm)["headline"].defaulted() &&
       std::find(o.concurrency.begin(), o.concurrency.end(), o.headline) == o.concurrency.end()) {
     o.headline = *std::max_element(o.concurrency.begin(), o.concurrency.end());
   }

@@ -94,22 +94,6 @@ struct RaftBenchOptions {
 
 // ---- options -----------------------------------------------------------------------------------
 
-bool parse_counts(const std::string& text, std::vector<size_t>* out) {
-  out->clear();
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos ||
-        part.size() > 4) {
-      return false;
-    }
-    size_t c = std::stoul(part);
-    if (c < 1 || c > 1024) return false;
-    if (std::find(out->begin(), out->end(), c) == out->end()) out->push_back(c);
-  }
-  return !out->empty() && out->size() <= 16;
-}
-
 std::optional<RaftBenchOptions> parse_options(const std::vector<std::string>& args,
                                               int* exit_code) {
   RaftBenchOptions o;
@@ -126,26 +110,14 @@ std::optional<RaftBenchOptions> parse_options(const std::vector<std::string>& ar
       "value-bytes", po::value<size_t>(&o.value_bytes)->default_value(o.value_bytes),
       "size of each proposed value and raw RocksDB value")(
       "json", po::bool_switch(&o.json), "print one JSON object instead of a table");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "nca-bench raft: " << e.what() << "\n" << desc;
-    *exit_code = 2;
-    return std::nullopt;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc;
-    *exit_code = 0;
-    return std::nullopt;
-  }
+  auto vm = parse_subcommand_args("raft", desc, args, exit_code);
+  if (!vm) return std::nullopt;
   auto bad = [&](const std::string& msg) {
     std::cerr << "nca-bench raft: " << msg << "\n";
     *exit_code = 2;
     return std::nullopt;
   };
-  if (!parse_counts(proposers, &o.proposers)) {
+  if (!parse_count_list(proposers, 1024, &o.proposers)) {
     return bad("--proposers must be up to 16 comma-separated numbers in 1..1024, e.g. 1,64");
   }
   if (!(o.seconds >= 0.05 && o.seconds <= 3600)) return bad("--seconds must be in 0.05..3600");

@@ -112,21 +112,9 @@ std::optional<RecallOptions> parse_options(const std::vector<std::string>& args,
       "reference BLAS Debian's libfaiss links by default)")(
       "no-faiss", "skip the FAISS HNSW baseline (its build is the slowest part of a run)")(
       "json", po::bool_switch(&o.json), "print one JSON object instead of a table");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "nca-bench recall: " << e.what() << "\n" << desc;
-    *exit_code = 2;
-    return std::nullopt;
-  }
-  o.faiss = vm.count("no-faiss") == 0;
-  if (vm.count("help") > 0) {
-    std::cout << desc;
-    *exit_code = 0;
-    return std::nullopt;
-  }
+  auto vm = parse_subcommand_args("recall", desc, args, exit_code);
+  if (!vm) return std::nullopt;
+  o.faiss = vm->count("no-faiss") == 0;
   auto bad = [&](const std::string& msg) {
     std::cerr << "nca-bench recall: " << msg << "\n";
     *exit_code = 2;
