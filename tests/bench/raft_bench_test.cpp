@@ -4,21 +4,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/shell_command.hpp"
+
 #include <cstdio>
 #include <string>
 
 namespace {
 
 std::string run(const std::string& cmd, int* exit_code) {
-  std::string out;
-  FILE* f = popen((cmd + " 2>/dev/null").c_str(), "r");
-  if (f == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-  int status = pclose(f);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  nca::testing::CommandResult r = nca::testing::run_shell(cmd + " 2>/dev/null");
+  *exit_code = r.exit_code;
+  return r.out;
 }
 
 TEST(RaftBench, PrintsEveryKeyWithPositiveValues) {

@@ -1,6 +1,8 @@
 // Test support: runs the real `promtool check metrics` (Debian package prometheus) on a text.
 #pragma once
 
+#include "tests/support/shell_command.hpp"
+
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -38,14 +40,9 @@ inline PromtoolResult promtool_check(const std::string& text) {
     f << text;
   }
   std::string cmd = tool + " check metrics < " + tmpl + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p != nullptr) {
-    char buf[4096];
-    size_t n = 0;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.output.append(buf, n);
-    int status = pclose(p);
-    out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  CommandResult run = run_shell(cmd);
+  out.exit_code = run.exit_code;
+  out.output = std::move(run.out);
   std::filesystem::remove(tmpl);
   return out;
 }

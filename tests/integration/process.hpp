@@ -1,5 +1,8 @@
-// Test support: start a project binary as a child process, read its output with a deadline, signal it.
+// Test support: start a project binary as a child process, read its output with a deadline, signal
+// it.
 #pragma once
+
+#include "tests/support/shell_command.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -48,7 +51,8 @@ class ChildProcess {
 
   pid_t pid() const { return pid_; }
 
-  // Reads stdout until `pattern` matches a line or the deadline passes; returns the match's group 1.
+  // Reads stdout until `pattern` matches a line or the deadline passes; returns the match's
+  // group 1.
   std::optional<std::string> wait_for_line(const std::regex& pattern,
                                            std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -94,30 +98,5 @@ class ChildProcess {
   bool reaped_ = false;
   std::string buffer_;
 };
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs a command to completion (bounded by the command's own timeouts) and captures stdout.
-inline CommandResult run_command(const std::vector<std::string>& argv) {
-  std::string cmd;
-  for (const auto& a : argv) {
-    std::string q = "'";
-    for (char c : a) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-    cmd += q + "' ";
-  }
-  cmd += "2>&1";
-  CommandResult r;
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) r.out.append(buf, n);
-  int status = pclose(f);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 }  // namespace nca::testing

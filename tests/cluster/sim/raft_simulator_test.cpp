@@ -2,6 +2,8 @@
 // harness's own properties: determinism, real faults, and that it does catch a violation.
 #include "cluster/sim/raft_simulator.hpp"
 
+#include "tests/support/shell_command.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -108,33 +110,19 @@ TEST(RaftSimulationTest, BadOptionsFailWithAMessage) {
 // --- the nca-raft-sim binary
 // ----------------------------------------------------------------------
 
-struct ToolRun {
-  int code = -1;
-  std::string out;
-};
-
-ToolRun run_tool(const std::string& args) {
-  std::string cmd = std::string(NCA_BIN_DIR) + "/nca-raft-sim " + args + " 2>&1";
-  ToolRun r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+nca::testing::CommandResult run_tool(const std::string& args) {
+  return nca::testing::run_shell(std::string(NCA_BIN_DIR) + "/nca-raft-sim " + args + " 2>&1");
 }
 
 TEST(RaftSimToolTest, PassingSeedsExitZeroWithASummary) {
-  ToolRun r = run_tool("--seeds 20 --seed-base 500 --nodes 3 -q --jobs 2");
-  EXPECT_EQ(r.code, 0) << r.out;
+  auto r = run_tool("--seeds 20 --seed-base 500 --nodes 3 -q --jobs 2");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("20 seeds passed (500..519, 3 nodes)"), std::string::npos) << r.out;
 }
 
 TEST(RaftSimToolTest, AFailingSeedExitsOneWithItsTraceAndReplayCommand) {
-  ToolRun r = run_tool("--seeds 5 --seed-base 30 --sabotage -q");
-  EXPECT_EQ(r.code, 1) << r.out;
+  auto r = run_tool("--seeds 5 --seed-base 30 --sabotage -q");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("seed 30 FAILED"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--- trace of seed 30"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("replay: nca-raft-sim --seeds 1 --seed-base 30"), std::string::npos);
@@ -142,9 +130,9 @@ TEST(RaftSimToolTest, AFailingSeedExitsOneWithItsTraceAndReplayCommand) {
 }
 
 TEST(RaftSimToolTest, BadArgumentsExitTwo) {
-  EXPECT_EQ(run_tool("--nodes 0").code, 2);
-  EXPECT_EQ(run_tool("--seeds banana").code, 2);
-  EXPECT_EQ(run_tool("--no-such-flag").code, 2);
+  EXPECT_EQ(run_tool("--nodes 0").exit_code, 2);
+  EXPECT_EQ(run_tool("--seeds banana").exit_code, 2);
+  EXPECT_EQ(run_tool("--no-such-flag").exit_code, 2);
 }
 
 }  // namespace
