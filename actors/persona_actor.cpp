@@ -664,7 +664,7 @@ void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
 
 // One tier's vector search against its index, labels resolved through the persona's own view of its
 // items (an item moving between tiers is taken only from the tier the persona has it in).
-void search_index(const PersonaState& st, pb::Tier tier, const TierSearch& q,
+void search_index(const PersonaState& st, pb::Tier tier, const TierSearch& q, const float* query,
                   std::vector<TierHit>* out) {
   const VectorIndex& index = *st.indexes[slot(tier)];
   const auto& health = st.ctx->health;
@@ -680,7 +680,7 @@ void search_index(const PersonaState& st, pb::Tier tier, const TierSearch& q,
     return q.filter.min_health <= 0 ||
            health.at(ref.health, tier, q.now_us, q.temperature) >= q.filter.min_health;
   };
-  for (const auto& h : index.search(q.query.data(), q.k, accept)) {
+  for (const auto& h : index.search(query, q.k, accept)) {
     const ItemRef& ref = st.by_ordinal.at(h.label);
     TierHit hit;
     hit.id = ref.id;
@@ -746,11 +746,10 @@ caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) 
     }
     const auto& rr = mreq->recall();
     auto search = std::make_shared<TierSearch>();
-    if (rr.query_embedding().empty()) {
-      search->query = std::move((*emb)[0]);
-    } else {
-      search->query.assign(rr.query_embedding().begin(), rr.query_embedding().end());
-    }
+    // The direct path searches with the request's own floats; only the fallback through the tier
+    // actors needs its own copy (in TierSearch::query).
+    const float* query =
+        rr.query_embedding().empty() ? (*emb)[0].data() : rr.query_embedding().data();
     search->k = depth;
     search->filter.min_health = rr.filter().min_health();
     search->filter.created_after_us = rr.filter().created_after_us();
@@ -763,9 +762,14 @@ caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) 
       return s.indexes[i] && s.applied[i]->load(std::memory_order_acquire) == s.applies_sent[i];
     };
     if (std::all_of(tiers.begin(), tiers.end(), readable)) {
-      for (pb::Tier t : tiers) search_index(s, t, *search, &g->vector_hits);
+      for (pb::Tier t : tiers) search_index(s, t, *search, query, &g->vector_hits);
       finish_recall(self, g);
       return;
+    }
+    if (rr.query_embedding().empty()) {
+      search->query = std::move((*emb)[0]);
+    } else {
+      search->query.assign(rr.query_embedding().begin(), rr.query_embedding().end());
     }
     g->pending = tiers.size();
     TierSearchPtr q = search;

@@ -31,10 +31,10 @@ Status validate_content(const std::string& content, const MemoryPolicy& policy,
 Status validate_embedding_field(google::protobuf::RepeatedField<float>* field,
                                 const MemoryPolicy& policy, std::string_view what) {
   if (field->empty()) return {};
-  std::vector<float> v(field->begin(), field->end());
-  if (auto st = validate_embedding(v, policy.dim, what); !st) return st;
-  l2_normalize(v);
-  for (int i = 0; i < field->size(); ++i) field->Set(i, v[static_cast<size_t>(i)]);
+  // In place: a recall's query embedding is checked on every call, and a copy is an allocation.
+  const size_t n = static_cast<size_t>(field->size());
+  if (auto st = validate_embedding(field->data(), n, policy.dim, what); !st) return st;
+  l2_normalize(field->mutable_data(), n);
   return {};
 }
 

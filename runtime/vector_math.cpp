@@ -36,14 +36,18 @@ float dot(const float* a, const float* b, size_t n) {
 }
 
 Status validate_embedding(const std::vector<float>& v, size_t dim, std::string_view what) {
+  return validate_embedding(v.data(), v.size(), dim, what);
+}
+
+Status validate_embedding(const float* v, size_t n, size_t dim, std::string_view what) {
   const std::string name(what);
-  if (v.size() != dim) {
-    return make_error(ErrorCode::invalid_argument, name + " has " + std::to_string(v.size()) +
+  if (n != dim) {
+    return make_error(ErrorCode::invalid_argument, name + " has " + std::to_string(n) +
                                                        " values; this node's memory.dim is " +
                                                        std::to_string(dim));
   }
   bool all_zero = true;
-  for (size_t i = 0; i < v.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (std::isnan(v[i])) {
       return make_error(ErrorCode::invalid_argument, name + " has NaN at position " +
                                                          std::to_string(i) +

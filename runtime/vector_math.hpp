@@ -31,5 +31,7 @@ double l2_norm(const float* v, size_t n);
 // in the message ("embedding", "query embedding", ...), e.g. "embedding has 12 values; this node's
 // memory.dim is 384".
 Status validate_embedding(const std::vector<float>& v, size_t dim, std::string_view what);
+// The same for `n` floats at `v` (no copy).
+Status validate_embedding(const float* v, size_t n, size_t dim, std::string_view what);
 
 }  // namespace nca
