@@ -17,20 +17,8 @@
 namespace nca::storage {
 namespace {
 
+using testing::open_db;
 using testing::TempDir;
-
-std::unique_ptr<Db> open_db(const std::string& path) {
-  Db::Options options;
-  options.path = path;
-  options.block_cache_bytes = 8 << 20;
-  options.write_buffer_bytes = 4 << 20;
-  auto db = Db::open(options);
-  if (!db.ok()) {
-    ADD_FAILURE() << db.error().to_string();
-    return nullptr;
-  }
-  return std::move(db).value();
-}
 
 std::vector<std::pair<std::string, std::string>> scan_all(const Db& db, Cf cf,
                                                           std::string_view prefix,

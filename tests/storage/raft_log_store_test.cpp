@@ -32,24 +32,11 @@ using raft::HardState;
 using raft::Index;
 using raft::Snapshot;
 using raft::Term;
+using testing::open_db;
 using testing::TempDir;
 
 constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kGroup = 7;
-
-std::unique_ptr<Db> open_db(const std::string& path, bool sync = true) {
-  Db::Options options;
-  options.path = path;
-  options.sync = sync;
-  options.block_cache_bytes = 8 << 20;
-  options.write_buffer_bytes = 4 << 20;
-  auto db = Db::open(options);
-  if (!db.ok()) {
-    ADD_FAILURE() << db.error().to_string();
-    return nullptr;
-  }
-  return std::move(db).value();
-}
 
 Entry make_entry(Index index, Term term, std::string data = {},
                  EntryType type = EntryType::normal) {

@@ -10,6 +10,7 @@
 #include "storage/db.hpp"
 #include "storage/raft_log_store.hpp"
 #include "tests/cluster/raft/raft_test_cluster.hpp"
+#include "tests/storage/storage_test_util.hpp"
 
 namespace nca::raft {
 namespace {
@@ -18,15 +19,10 @@ namespace {
 class DiskStorage final : public LogStorage {
  public:
   static std::unique_ptr<LogStorage> open(const std::string& path) {
-    storage::Db::Options options;
-    options.path = path;
-    options.block_cache_bytes = 8 << 20;
-    options.write_buffer_bytes = 4 << 20;
-    auto db = storage::Db::open(options);
-    EXPECT_TRUE(db.ok()) << db.error().message;
-    if (!db.ok()) return nullptr;
+    auto db = storage::testing::open_db(path);
+    if (db == nullptr) return nullptr;
     auto disk = std::unique_ptr<DiskStorage>(new DiskStorage());
-    disk->db_ = std::move(*db);
+    disk->db_ = std::move(db);
     auto store = storage::RaftLogStore::open(disk->db_.get(), 7);
     EXPECT_TRUE(store.ok()) << store.error().message;
     if (!store.ok()) return nullptr;
