@@ -37,6 +37,7 @@ using wait_timeout_atom = caf::atom_constant<caf::atom("waitto")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using index_atom = caf::atom_constant<caf::atom("index")>;
 using estats_atom = caf::atom_constant<caf::atom("estats")>;
+using pump_atom = caf::atom_constant<caf::atom("pump")>;
 
 using RequestPtr = std::shared_ptr<const pb::Request>;
 
@@ -91,7 +92,8 @@ using PersonaPtr = std::shared_ptr<const pb::Persona>;  // a profile as committe
 using IndexPtr = std::shared_ptr<const VectorIndex>;    // a tier's index, for direct reads
 
 // The event router's answer to estats_atom: events held in memory (every state but ACKED, which
-// only storage keeps), counted per tenant, state and priority, plus the acked records still retained.
+// only storage keeps), counted per tenant, state and priority, plus the acked records still
+// retained.
 struct EventCount {
   std::string tenant;
   pb::EventState state = pb::EVENT_STATE_UNSPECIFIED;

@@ -22,6 +22,12 @@ namespace nca::actors {
 namespace {
 
 constexpr size_t kMaxGroup = 256;
+// Credit between the write pipeline and the tier managers: at most this many apply messages may
+// wait in a tier's mailbox. Writes are acknowledged once durable, long before their vectors are
+// indexed; without a bound, a fast client grows the tier's mailbox without limit and every request
+// to the tier (stats, a search fallback) waits behind the whole backlog.
+constexpr uint64_t kMaxApplyBacklog = 4;
+constexpr auto kBacklogRetry = std::chrono::milliseconds(2);
 constexpr size_t kIdempotencyEntries = 10000;
 constexpr TimeUs kIdempotencyTtlUs = 10 * 60 * kUsPerSecond;
 constexpr size_t kMinCandidates = 20;
@@ -84,6 +90,7 @@ struct PersonaState {
   std::array<IndexPtr, 3> indexes;
   std::shared_ptr<InFlight> delete_reply;  // the delete_persona waiting for the router
   std::array<uint64_t, 3> applies_sent{};
+  bool pump_scheduled = false;  // a pump_atom retry is pending (tier backlog full)
   std::array<std::shared_ptr<std::atomic<uint64_t>>, 3> applied{
       std::make_shared<std::atomic<uint64_t>>(0), std::make_shared<std::atomic<uint64_t>>(0),
       std::make_shared<std::atomic<uint64_t>>(0)};
@@ -245,9 +252,26 @@ void apply_effects(Self* self, const Plan& plan, uint32_t method) {
   }
 }
 
+bool tier_backlog_full(const PersonaState& st) {
+  for (size_t i = 0; i < 3; ++i) {
+    if (st.applies_sent[i] - st.applied[i]->load(std::memory_order_acquire) >= kMaxApplyBacklog) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void pump(Self* self) {
   auto& st = self->state;
   if (st.outstanding > 0 || st.queue.empty()) return;
+  if (tier_backlog_full(st)) {
+    // The tier managers bump `applied` without telling us; look again shortly.
+    if (!st.pump_scheduled) {
+      st.pump_scheduled = true;
+      self->delayed_send(self, kBacklogRetry, pump_atom::value);
+    }
+    return;
+  }
   st.group.clear();
   std::unordered_set<std::string> ids;
   while (!st.queue.empty() && st.group.size() < kMaxGroup) {
@@ -1118,6 +1142,10 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
       },
       [=](committed_atom, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
         on_committed(self, gno, idx, ok, msg);
+      },
+      [=](pump_atom) {
+        self->state.pump_scheduled = false;
+        pump(self);
       },
       [=](index_atom, int32_t tier, IndexPtr index) {
         if (pb::Tier_IsValid(tier) && tier != pb::TIER_UNSPECIFIED) {
