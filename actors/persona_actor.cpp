@@ -984,11 +984,17 @@ caf::result<uint32_t, std::string> do_stats(Self* self) {
   ps->set_temperature(st.temperature);
   ps->set_tubules(st.writer->tubules().size());
   *ps->mutable_consolidation() = st.writer->consolidation_totals();
+  std::array<uint64_t, 3> backlog{};
+  for (size_t i = 0; i < 3; ++i) {
+    backlog[i] = st.applies_sent[i] - st.applied[i]->load(std::memory_order_acquire);
+  }
   for (size_t i = 0; i < 3; ++i) {
     self->request(st.tiers[i], timeout_of(*st.ctx), tstats_atom::value)
         .then(
             [=](TierStatsPtr t) {
-              *g->resp.mutable_stats()->mutable_persona(0)->add_tiers() = *t;
+              pb::TierStats* ts = g->resp.mutable_stats()->mutable_persona(0)->add_tiers();
+              *ts = *t;
+              ts->set_index_backlog(backlog[i]);
               if (--g->pending == 0) {
                 auto* p = g->resp.mutable_stats()->mutable_persona(0);
                 std::sort(p->mutable_tiers()->begin(), p->mutable_tiers()->end(),

@@ -179,6 +179,7 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
         acc.set_items(acc.items() + t.items());
         acc.set_index_size(acc.index_size() + t.index_size());
         acc.set_index_deleted(acc.index_deleted() + t.index_deleted());
+        acc.set_index_backlog(acc.index_backlog() + t.index_backlog());
       }
       tubules += p.tubules();
       archived += p.archived();
@@ -199,6 +200,8 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
                         "Entries in the tiers' vector indices, over the active personas.");
     auto deleted = family("nca_index_deleted_entries", MetricType::gauge,
                           "Entries marked deleted in the vector indices (reclaimed on rebuild).");
+    auto backlog = family("nca_index_backlog", MetricType::gauge,
+                          "Batches of acknowledged changes not yet applied to the vector indices.");
     for (const char* t : {"stm", "mtm", "ltm"}) {
       auto it = tiers.find(t);
       const pb::TierStats empty;
@@ -206,10 +209,12 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
       memories.add({{"tier", t}}, static_cast<double>(s.items()));
       index.add({{"tier", t}}, static_cast<double>(s.index_size()));
       deleted.add({{"tier", t}}, static_cast<double>(s.index_deleted()));
+      backlog.add({{"tier", t}}, static_cast<double>(s.index_backlog()));
     }
     out.push_back(std::move(memories));
     out.push_back(std::move(index));
     out.push_back(std::move(deleted));
+    out.push_back(std::move(backlog));
     out.push_back(single("nca_archived_memories", MetricType::gauge,
                          "Forgotten or merged memories kept in the archive, over active personas.",
                          static_cast<double>(archived)));

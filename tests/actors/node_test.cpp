@@ -288,6 +288,36 @@ TEST_F(NodeTest, RestartReloadsSavedIndexAndRebuildsMissingOrCorruptOne) {
   EXPECT_EQ(node_->context().counters.index_rebuilds.load(), 1u);
 }
 
+// With two workers the persona acknowledges a durable write long before its vectors are indexed;
+// the write pipeline waits for the tier instead of letting a fast writer queue unbounded index work
+// (which every later tier request would wait behind).
+class BackpressureTest : public NodeFixture {
+  void customize(config::Settings& s) override { s.scheduler.threads = 2; }
+};
+
+TEST_F(BackpressureTest, AFastWriterNeverQueuesMoreThanAFewIndexBatchesPerTier) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> gauss;
+  for (int round = 0; round < 30; ++round) {
+    std::vector<pb::MemoryInput> batch;
+    for (int i = 0; i < 300; ++i) {
+      pb::MemoryInput in = memory("burst " + std::to_string(round) + " item " + std::to_string(i));
+      for (int d = 0; d < 64; ++d) in.add_embedding(gauss(rng));
+      batch.push_back(std::move(in));
+    }
+    auto added = client_->remember_batch("ada", batch);
+    ASSERT_TRUE(added.ok()) << added.error().message;
+  }
+  // Asked right after the burst (asking in between would wait for the tiers and drain them).
+  auto stats = client_->stats("ada");
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  ASSERT_EQ(stats->persona_size(), 1);
+  uint64_t worst = 0;
+  for (const auto& t : stats->persona(0).tiers()) worst = std::max(worst, t.index_backlog());
+  // The pipeline stops at 4 queued apply messages per tier; the write group in flight adds one.
+  EXPECT_LE(worst, 5u);
+}
+
 class PassivationTest : public NodeFixture {
   void customize(config::Settings& s) override { s.actors.idle_timeout = 300'000; }
 };
