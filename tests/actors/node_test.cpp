@@ -171,19 +171,26 @@ TEST_F(NodeTest, ClientEmbeddingsAndIncludeEmbedding) {
   EXPECT_NEAR(res->hits(0).embedding(3), 1.0, 1e-6) << "stored normalised";
 }
 
+// 300 memories with random 64-dimensional embeddings, named after `round`.
+std::vector<pb::MemoryInput> random_batch(std::mt19937& rng, int round) {
+  std::normal_distribution<float> gauss;
+  std::vector<pb::MemoryInput> batch;
+  for (int i = 0; i < 300; ++i) {
+    pb::MemoryInput in;
+    in.set_content("round " + std::to_string(round) + " point " + std::to_string(i));
+    for (int d = 0; d < 64; ++d) in.add_embedding(gauss(rng));
+    batch.push_back(std::move(in));
+  }
+  return batch;
+}
+
 // Recall reads the tier index directly only when every change the persona sent has reached it: the
 // last memory of a batch is found by the recall right after the batch was acknowledged, every time
 // (indexing a batch takes long enough that a recall racing it would miss).
 TEST_F(NodeTest, RecallSeesEachAcknowledgedRememberAtOnce) {
   std::mt19937 rng(7);
-  std::normal_distribution<float> gauss;
   for (int round = 0; round < 10; ++round) {
-    std::vector<pb::MemoryInput> batch;
-    for (int i = 0; i < 300; ++i) {
-      pb::MemoryInput in = memory("round " + std::to_string(round) + " point " + std::to_string(i));
-      for (int d = 0; d < 64; ++d) in.add_embedding(gauss(rng));
-      batch.push_back(std::move(in));
-    }
+    std::vector<pb::MemoryInput> batch = random_batch(rng, round);
     auto added = client_->remember_batch("ada", batch);
     ASSERT_TRUE(added.ok()) << added.error().message;
     pb::RecallRequest r;
@@ -297,15 +304,8 @@ class BackpressureTest : public NodeFixture {
 
 TEST_F(BackpressureTest, AFastWriterNeverQueuesMoreThanAFewIndexBatchesPerTier) {
   std::mt19937 rng(11);
-  std::normal_distribution<float> gauss;
   for (int round = 0; round < 30; ++round) {
-    std::vector<pb::MemoryInput> batch;
-    for (int i = 0; i < 300; ++i) {
-      pb::MemoryInput in = memory("burst " + std::to_string(round) + " item " + std::to_string(i));
-      for (int d = 0; d < 64; ++d) in.add_embedding(gauss(rng));
-      batch.push_back(std::move(in));
-    }
-    auto added = client_->remember_batch("ada", batch);
+    auto added = client_->remember_batch("ada", random_batch(rng, round));
     ASSERT_TRUE(added.ok()) << added.error().message;
   }
   // Asked right after the burst (asking in between would wait for the tiers and drain them).
