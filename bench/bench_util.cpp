@@ -1,5 +1,8 @@
 #include "bench/bench_util.hpp"
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <iomanip>
 
 #include <stdlib.h>
@@ -144,6 +147,30 @@ bool parse_count_list(const std::string& text, size_t max_value, std::vector<siz
     if (std::find(out->begin(), out->end(), c) == out->end()) out->push_back(c);
   }
   return !out->empty() && out->size() <= 16;
+}
+
+std::string machine_line(double load_start, double load_end) {
+  std::ostringstream out;
+  out << "machine: " << online_cpus() << " x " << cpu_model() << ", load average " << std::fixed
+      << std::setprecision(2) << load_start << " at start, " << load_end << " at end";
+  return out.str();
+}
+
+void send_node_logs_to_stderr() {
+  auto logger = spdlog::stderr_logger_mt("nca-bench");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::warn);
+}
+
+int print_result(bool json, const std::function<std::string()>& json_text,
+                 const std::function<void()>& print_table) {
+  if (json) {
+    std::cout << json_text() << std::endl;
+  } else {
+    print_table();
+  }
+  progress("done");
+  return 0;
 }
 
 }  // namespace nca::bench

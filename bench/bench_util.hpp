@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,5 +92,18 @@ std::optional<boost::program_options::variables_map> parse_subcommand_args(
 
 // "1,4,16" -> {1, 4, 16}: up to 16 distinct counts, each in 1..max_value, in the order given.
 bool parse_count_list(const std::string& text, size_t max_value, std::vector<size_t>* out);
+
+// "machine: 2 x <cpu model>, load average 1.20 at start, 1.35 at end" (no newline), for the header
+// of every results table.
+std::string machine_line(double load_start, double load_end);
+
+// The node logs through spdlog's default logger, which writes to stdout; stdout is the result's, so
+// a subcommand that runs a node sends those logs to stderr (warnings and worse only).
+void send_node_logs_to_stderr();
+
+// Prints a subcommand's result, `json_text()` with --json or `print_table()` otherwise, then "done"
+// on the progress stream; returns the exit code 0.
+int print_result(bool json, const std::function<std::string()>& json_text,
+                 const std::function<void()>& print_table);
 
 }  // namespace nca::bench

@@ -743,8 +743,7 @@ void print_table(const EventsOptions& o, const Results& r) {
             << " publish_batch=" << o.publish_batch << " window=" << o.window
             << " capacity=" << o.capacity << " wait_ms=" << o.wait_ms << " threads=" << o.threads
             << " (raw RocksDB: " << r.raw.writes << " synced Puts on " << o.workers << " threads)\n"
-            << "machine: " << online_cpus() << " x " << cpu_model() << ", load average "
-            << fmt(r.load_start, 2) << " at start, " << fmt(r.load_end, 2) << " at end\n";
+            << machine_line(r.load_start, r.load_end) << "\n";
   print_rows(rows);
 }
 
@@ -756,10 +755,7 @@ int run_events(const std::vector<std::string>& args) {
   if (!parsed) return exit_code;
   const EventsOptions& o = *parsed;
 
-  // The node logs through spdlog's default logger, which writes to stdout; stdout is the result's.
-  auto logger = spdlog::stderr_logger_mt("nca-bench");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::warn);
+  send_node_logs_to_stderr();
 
   Results r;
   r.load_start = load_average_1m();
@@ -774,13 +770,8 @@ int run_events(const std::vector<std::string>& args) {
     }
   }
   r.load_end = load_average_1m();
-  if (o.json) {
-    std::cout << to_json(o, r).dump() << std::endl;
-  } else {
-    print_table(o, r);
-  }
-  progress("done");
-  return 0;
+  return print_result(
+      o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
 }
 
 }  // namespace nca::bench

@@ -560,9 +560,8 @@ std::string fmt(double v, int decimals = 1) {
 void print_table(const HttpBenchOptions& o, const Results& r) {
   std::cout << "nca-bench http: n=" << o.n << " dim=" << o.dim << " k=" << kK
             << " seconds_per_cell=" << o.seconds << " http_threads=" << r.http_threads
-            << " scheduler_threads=" << o.threads << " headline concurrency=" << o.headline
-            << "\nmachine: " << online_cpus() << " x " << cpu_model() << ", load average "
-            << fmt(r.load_start, 2) << " at start, " << fmt(r.load_end, 2) << " at end\n";
+            << " scheduler_threads=" << o.threads << " headline concurrency=" << o.headline << "\n"
+            << machine_line(r.load_start, r.load_end) << "\n";
   std::cout << std::left << std::setw(12) << "concurrency" << std::setw(18) << "call" << std::right
             << std::setw(12) << "calls/s" << std::setw(12) << "p50 us" << std::setw(12) << "p99 us"
             << "\n";
@@ -598,11 +597,7 @@ int run_http(const std::vector<std::string>& args) {
   if (!parsed) return exit_code;
   const HttpBenchOptions& o = *parsed;
 
-  // The node and the gateway log through spdlog's default logger, which writes to stdout; stdout
-  // is the result's.
-  auto logger = spdlog::stderr_logger_mt("nca-bench");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::warn);
+  send_node_logs_to_stderr();
 
   Results r;
   r.load_start = load_average_1m();
@@ -614,13 +609,8 @@ int run_http(const std::vector<std::string>& args) {
     return 1;
   }
   r.load_end = load_average_1m();
-  if (o.json) {
-    std::cout << to_json(o, r).dump() << std::endl;
-  } else {
-    print_table(o, r);
-  }
-  progress("done");
-  return 0;
+  return print_result(
+      o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
 }
 
 }  // namespace nca::bench

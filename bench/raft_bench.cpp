@@ -754,8 +754,7 @@ void print_table(const RaftBenchOptions& o, const Results& r) {
   std::cout << "nca-bench raft: 3 nodes in-process, RocksDB log (synced), value_bytes="
             << o.value_bytes << " seconds=" << o.seconds << " max_commits=" << o.commits
             << " leader_changes=" << r.leader_changes << "\n"
-            << "machine: " << online_cpus() << " x " << cpu_model() << ", load average "
-            << fmt(r.load_start, 2) << " at start, " << fmt(r.load_end, 2) << " at end\n";
+            << machine_line(r.load_start, r.load_end) << "\n";
   print_rows(rows);
 }
 
@@ -823,13 +822,8 @@ int run_raft(const std::vector<std::string>& args) {
     return 1;
   }
   r.load_end = load_average_1m();
-  if (o.json) {
-    std::cout << to_json(o, r).dump() << std::endl;
-  } else {
-    print_table(o, r);
-  }
-  progress("done");
-  return 0;
+  return print_result(
+      o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
 }
 
 }  // namespace nca::bench

@@ -644,8 +644,7 @@ void print_table(const RecallOptions& o, const Results& r, const Targets& t) {
             << " k=" << kK << " M=" << o.m << " efConstruction=" << o.ef_construction
             << " efSearch=" << o.ef_search << " threads=" << o.threads << " batch=" << o.batch
             << " seed=" << o.seed << " (ground truth: " << r.ground_truth << ")\n"
-            << "machine: " << online_cpus() << " x " << cpu_model() << ", load average "
-            << fmt(r.load_start, 2) << " at start, " << fmt(r.load_end, 2) << " at end\n";
+            << machine_line(r.load_start, r.load_end) << "\n";
   print_rows(rows);
 }
 
@@ -657,10 +656,7 @@ int run_recall(const std::vector<std::string>& args) {
   if (!parsed) return exit_code;
   const RecallOptions& o = *parsed;
 
-  // The node logs through spdlog's default logger, which writes to stdout; stdout is the result's.
-  auto logger = spdlog::stderr_logger_mt("nca-bench");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::warn);
+  send_node_logs_to_stderr();
   faiss_baseline::use_threads(1);
 
   progress("generating " + std::to_string(o.n) + " + " + std::to_string(o.queries) +
@@ -708,13 +704,8 @@ int run_recall(const std::vector<std::string>& args) {
 
   r.load_end = load_average_1m();
   const Targets t = check_targets(r);
-  if (o.json) {
-    std::cout << to_json(o, r, t).dump() << std::endl;
-  } else {
-    print_table(o, r, t);
-  }
-  progress("done");
-  return 0;
+  return print_result(
+      o.json, [&] { return to_json(o, r, t).dump(); }, [&] { print_table(o, r, t); });
 }
 
 }  // namespace nca::bench
