@@ -2,12 +2,14 @@
 // through the SDK over loopback and through the api actor directly, against raw hnswlib, FAISS HNSW
 // and a raw CAF round trip, all in the same run with the same data and the same M / ef settings.
 //
-// Order of the run: generate the data; exact ground truth; start a node in a temp directory; ingest
-// through the SDK (timing ends when the tier's index holds every item, not at the last
-// acknowledgement, because indexing runs after the write is durable) and take the RSS delta; ingest
-// the same items into a second persona through the api actor; recall latencies in-process and over
-// the SDK; stop the node; raw hnswlib; FAISS HNSW; raw CAF round trip. Every latency phase first
-// runs the queries once untimed, so each engine is measured warm.
+// Order of the run: generate the data; exact ground truth; build the raw hnswlib index (its insert
+// rate, on a quiet machine); start a node in a temp directory; ingest through the SDK (timing ends
+// when the tier's index holds every item, not at the last acknowledgement, because indexing runs
+// after the write is durable) and take the RSS delta; ingest the same items into a second persona
+// through the api actor; in-process recall from an actor in the node, each query followed by the
+// same query on raw hnswlib (bench/interleaved_calls.hpp says why); in-process recall from a
+// blocking caller; recall over the SDK; stop the node; raw hnswlib alone; FAISS HNSW; raw CAF round
+// trip. Every latency phase first runs the queries once untimed, so each engine is measured warm.
 #include <rocksdb/db.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +30,7 @@
 #include "bench/caf_rtt.hpp"
 #include "bench/dataset.hpp"
 #include "bench/faiss_baseline.hpp"
+#include "bench/interleaved_calls.hpp"
 #include "bench/raw_hnswlib.hpp"
 #include "bench/subcommands.hpp"
 #include "config/schema.hpp"
@@ -70,9 +73,11 @@ struct Results {
   double faiss_hnsw_insert_per_s = NAN;  // on faiss_build_threads threads
   unsigned faiss_build_threads = 0;
   double recall_inproc_p50_us = NAN, recall_inproc_p99_us = NAN;
+  double recall_inproc_blocking_p50_us = NAN, recall_inproc_blocking_p99_us = NAN;
   double recall_sdk_p50_us = NAN, recall_sdk_p99_us = NAN;
   double recall_hybrid_tubules_p50_us = NAN, recall_hybrid_tubules_p99_us = NAN;
-  double raw_hnswlib_p50_us = NAN, raw_hnswlib_p99_us = NAN;
+  double raw_hnswlib_p50_us = NAN, raw_hnswlib_p99_us = NAN;  // interleaved with the in-process recall
+  double raw_hnswlib_solo_p50_us = NAN, raw_hnswlib_solo_p99_us = NAN;  // alone, node stopped
   double faiss_hnsw_p50_us = NAN, faiss_hnsw_p99_us = NAN;
   double raw_caf_rtt_p50_us = NAN, raw_caf_rtt_p99_us = NAN;
   double recall_at_10 = NAN;
@@ -360,7 +365,8 @@ double settle_storage(actors::Node& node, double max_s) {
 }
 
 Status run_node_phase(const RecallOptions& o, const Dataset& data,
-                      const std::vector<std::vector<int64_t>>& truth, Results* r) {
+                      const std::vector<std::vector<int64_t>>& truth, const RawHnswlib& raw,
+                      Results* r) {
   TempDir dir("nca-bench");
   if (dir.path().empty()) return make_error(ErrorCode::unavailable, "cannot create a temp dir");
   auto started = actors::Node::start(node_settings(o, dir.path() + "/node"));
@@ -395,8 +401,44 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
   progress("  settled after " + std::to_string(static_cast<int64_t>(r->storage_settle_s)) + " s");
 
   const size_t nq = data.query_count();
-  progress("recall in-process (" + std::to_string(nq) + " queries, k=10)");
-  Latencies inproc;
+  progress("recall in-process from an actor in the node, interleaved with raw hnswlib (" +
+           std::to_string(nq) + " queries, k=10)");
+  InterleavedQueries iq;
+  iq.count = nq;
+  iq.method = static_cast<uint32_t>(pb::Request::kRecall);
+  iq.request = [&](size_t q) {
+    pb::Request req;
+    *req.mutable_recall() = recall_request(data, q);
+    return req.SerializeAsString();
+  };
+  iq.reply_rows = [](const std::string& bytes, std::vector<int64_t>* rows) -> Status {
+    pb::Response resp;
+    if (!resp.ParseFromString(bytes)) {
+      return make_error(ErrorCode::internal, "unparseable reply from the api actor");
+    }
+    if (resp.status().code() != pb::OK) {
+      return make_error(static_cast<ErrorCode>(resp.status().code()), resp.status().message());
+    }
+    *rows = rows_of(resp.recall());
+    return {};
+  };
+  iq.baseline = [&](size_t q) { return raw.search(data.query(q), kK); };
+  auto run = run_interleaved(node->system(), node->api(), iq,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(kCallTimeout));
+  if (!run) return run.error();
+  r->recall_inproc_p50_us = run->node.percentile(50);
+  r->recall_inproc_p99_us = run->node.percentile(99);
+  r->recall_at_10_inproc = recall_at_k(truth, run->node_rows, kK);
+  r->raw_hnswlib_p50_us = run->baseline.percentile(50);
+  r->raw_hnswlib_p99_us = run->baseline.percentile(99);
+  r->raw_hnswlib_recall_at_10 = recall_at_k(truth, run->baseline_rows, kK);
+  progress("  node p50 " + std::to_string(static_cast<int64_t>(r->recall_inproc_p50_us)) +
+           " us, p99 " + std::to_string(static_cast<int64_t>(r->recall_inproc_p99_us)) +
+           " us; raw hnswlib p50 " + std::to_string(static_cast<int64_t>(r->raw_hnswlib_p50_us)) +
+           " us, p99 " + std::to_string(static_cast<int64_t>(r->raw_hnswlib_p99_us)) + " us");
+
+  progress("recall in-process from a blocking caller on another thread (scoped actor)");
+  Latencies blocking;
   std::vector<std::vector<int64_t>> found;
   auto s = timed_queries(
       nq,
@@ -408,13 +450,13 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
         *rows = rows_of(resp->recall());
         return {};
       },
-      &inproc, &found);
+      &blocking, &found);
   if (!s) return s;
-  r->recall_inproc_p50_us = inproc.percentile(50);
-  r->recall_inproc_p99_us = inproc.percentile(99);
-  r->recall_at_10_inproc = recall_at_k(truth, found, kK);
-  progress("  p50 " + std::to_string(static_cast<int64_t>(r->recall_inproc_p50_us)) + " us, p99 " +
-           std::to_string(static_cast<int64_t>(r->recall_inproc_p99_us)) + " us");
+  r->recall_inproc_blocking_p50_us = blocking.percentile(50);
+  r->recall_inproc_blocking_p99_us = blocking.percentile(99);
+  progress("  p50 " + std::to_string(static_cast<int64_t>(r->recall_inproc_blocking_p50_us)) +
+           " us, p99 " + std::to_string(static_cast<int64_t>(r->recall_inproc_blocking_p99_us)) +
+           " us");
 
   progress("recall through the SDK over loopback");
   Latencies sdk;
@@ -435,28 +477,25 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
            std::to_string(static_cast<int64_t>(r->recall_sdk_p99_us)) + " us");
 
   // The same queries in the default mode: hybrid (BM25 over three of a row's words + vector, fused)
-  // with tubule spreading, in-process, for its cost relative to vector-only recall.
+  // with tubule spreading, from the same in-process driver, for its cost relative to vector-only
+  // recall.
   progress("recall in-process, hybrid with tubules");
-  Latencies hybrid;
-  std::vector<std::vector<int64_t>> hybrid_found;
-  s = timed_queries(
-      nq,
-      [&](size_t q, std::vector<int64_t>* rows) -> Status {
-        pb::Request req;
-        auto* rr = req.mutable_recall();
-        *rr = recall_request(data, q);
-        rr->set_mode(pb::HYBRID);
-        rr->set_spread(true);
-        rr->set_query(words_of((q * 97) % data.size(), 3));
-        auto resp = caller.call(req);
-        if (!resp) return resp.error();
-        *rows = rows_of(resp->recall());
-        return {};
-      },
-      &hybrid, &hybrid_found);
-  if (!s) return s;
-  r->recall_hybrid_tubules_p50_us = hybrid.percentile(50);
-  r->recall_hybrid_tubules_p99_us = hybrid.percentile(99);
+  InterleavedQueries hq = iq;
+  hq.baseline = nullptr;
+  hq.request = [&](size_t q) {
+    pb::Request req;
+    auto* rr = req.mutable_recall();
+    *rr = recall_request(data, q);
+    rr->set_mode(pb::HYBRID);
+    rr->set_spread(true);
+    rr->set_query(words_of((q * 97) % data.size(), 3));
+    return req.SerializeAsString();
+  };
+  auto hybrid = run_interleaved(node->system(), node->api(), hq,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(kCallTimeout));
+  if (!hybrid) return hybrid.error();
+  r->recall_hybrid_tubules_p50_us = hybrid->node.percentile(50);
+  r->recall_hybrid_tubules_p99_us = hybrid->node.percentile(99);
 
   client.reset();
   caller_ptr.reset();
@@ -485,16 +524,18 @@ void measure_baseline_searches(const Dataset& data, const std::vector<std::vecto
   *recall = recall_at_k(truth, found, kK);
 }
 
-void run_raw_hnswlib(const RecallOptions& o, const Dataset& data,
-                     const std::vector<std::vector<int64_t>>& truth, Results* r) {
+// Built before the node starts, so its insert rate is measured on a quiet machine; it stays alive
+// through the node phase as the interleaved baseline.
+std::unique_ptr<RawHnswlib> build_raw_hnswlib(const RecallOptions& o, const Dataset& data,
+                                              Results* r) {
   progress("raw hnswlib: single-thread addPoint of " + std::to_string(data.size()) + " items");
-  RawHnswlib index(data.dim, data.size(), o.m, o.ef_construction, kIndexSeed);
+  auto index =
+      std::make_unique<RawHnswlib>(data.dim, data.size(), o.m, o.ef_construction, kIndexSeed);
   Stopwatch sw;
-  for (size_t i = 0; i < data.size(); ++i) index.add(data.row(i), i);
+  for (size_t i = 0; i < data.size(); ++i) index->add(data.row(i), i);
   r->raw_hnswlib_insert_per_s = static_cast<double>(data.size()) / sw.elapsed_s();
-  index.set_ef(std::max(o.ef_search, kK));
-  measure_baseline_searches(data, truth, index, &r->raw_hnswlib_p50_us, &r->raw_hnswlib_p99_us,
-                            &r->raw_hnswlib_recall_at_10);
+  index->set_ef(std::max(o.ef_search, kK));
+  return index;
 }
 
 void run_faiss_hnsw(const RecallOptions& o, const Dataset& data,
@@ -568,6 +609,8 @@ nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const T
   j["faiss_hnsw_build_threads"] = r.faiss_build_threads;
   j["recall_inproc_p50_us"] = num(r.recall_inproc_p50_us);
   j["recall_inproc_p99_us"] = num(r.recall_inproc_p99_us);
+  j["recall_inproc_blocking_p50_us"] = num(r.recall_inproc_blocking_p50_us);
+  j["recall_inproc_blocking_p99_us"] = num(r.recall_inproc_blocking_p99_us);
   j["recall_hybrid_tubules_p50_us"] = num(r.recall_hybrid_tubules_p50_us);
   j["recall_hybrid_tubules_p99_us"] = num(r.recall_hybrid_tubules_p99_us);
   j["hybrid_tubules_over_vector_p50"] =
@@ -577,6 +620,8 @@ nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const T
   j["recall_sdk_p99_us"] = num(r.recall_sdk_p99_us);
   j["raw_hnswlib_p50_us"] = num(r.raw_hnswlib_p50_us);
   j["raw_hnswlib_p99_us"] = num(r.raw_hnswlib_p99_us);
+  j["raw_hnswlib_solo_p50_us"] = num(r.raw_hnswlib_solo_p50_us);
+  j["raw_hnswlib_solo_p99_us"] = num(r.raw_hnswlib_solo_p99_us);
   j["faiss_hnsw_p50_us"] = num(r.faiss_hnsw_p50_us);
   j["faiss_hnsw_p99_us"] = num(r.faiss_hnsw_p99_us);
   j["raw_caf_rtt_p50_us"] = num(r.raw_caf_rtt_p50_us);
@@ -623,6 +668,10 @@ void print_table(const RecallOptions& o, const Results& r, const Targets& t) {
       {"recall_inproc_p99_us", fmt(r.recall_inproc_p99_us),
        "raw hnswlib " + fmt(r.raw_hnswlib_p99_us), "<= 1.5 x raw hnswlib p99",
        yes(t.recall_inproc_p99)},
+      {"recall_inproc_blocking_p50_us", fmt(r.recall_inproc_blocking_p50_us),
+       "p99 " + fmt(r.recall_inproc_blocking_p99_us), "", ""},
+      {"raw_hnswlib_solo_p50_us", fmt(r.raw_hnswlib_solo_p50_us),
+       "p99 " + fmt(r.raw_hnswlib_solo_p99_us), "", ""},
       {"recall_sdk_p50_us", fmt(r.recall_sdk_p50_us),
        "hnswlib+CAF rtt " + fmt(r.raw_hnswlib_p50_us + r.raw_caf_rtt_p50_us),
        "<= 2 x (hnswlib p50 + CAF rtt p50)", yes(t.recall_sdk_p50)},
@@ -683,11 +732,16 @@ int run_recall(const std::vector<std::string>& args) {
     r.ground_truth = "brute force";
   }
 
-  if (auto s = run_node_phase(o, data, truth, &r); !s) {
+  std::unique_ptr<RawHnswlib> raw = build_raw_hnswlib(o, data, &r);
+  if (auto s = run_node_phase(o, data, truth, *raw, &r); !s) {
     std::cerr << "nca-bench recall: the node benchmark failed: " << s.error().to_string() << "\n";
     return 1;
   }
-  run_raw_hnswlib(o, data, truth, &r);
+  progress("raw hnswlib alone, node stopped");
+  double solo_recall = NAN;
+  measure_baseline_searches(data, truth, *raw, &r.raw_hnswlib_solo_p50_us,
+                            &r.raw_hnswlib_solo_p99_us, &solo_recall);
+  raw.reset();
   run_faiss_hnsw(o, data, truth, &r);
 
   progress("raw CAF round trip over loopback");

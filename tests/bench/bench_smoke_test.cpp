@@ -30,11 +30,17 @@ TEST(BenchSmoke, RecallPrintsEveryKey) {
         "recall_inproc_p50_us", "recall_inproc_p99_us", "recall_sdk_p50_us", "recall_sdk_p99_us",
         "raw_hnswlib_p50_us", "raw_hnswlib_p99_us", "faiss_hnsw_p50_us", "raw_caf_rtt_p50_us",
         "recall_at_10", "faiss_hnsw_recall_at_10", "bytes_per_item",
-        "recall_hybrid_tubules_p50_us"}) {
+        "recall_hybrid_tubules_p50_us", "recall_inproc_blocking_p50_us",
+        "raw_hnswlib_solo_p50_us"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["n"], 1000);
   EXPECT_GT(j["recall_at_10"].get<double>(), 0.5);
+  // The in-process driver and the raw hnswlib interleaved with it return real hits, not empty rows.
+  EXPECT_GT(j["recall_at_10_inproc"].get<double>(), 0.5);
+  EXPECT_GT(j["raw_hnswlib_recall_at_10"].get<double>(), 0.5);
+  EXPECT_GT(j["recall_inproc_p50_us"].get<double>(), 0);
+  EXPECT_GT(j["raw_hnswlib_p50_us"].get<double>(), 0);
   EXPECT_GT(j["ingest_sdk_per_s"].get<double>(), 0);
   EXPECT_GT(j["recall_sdk_p50_us"].get<double>(), 0);
 }
