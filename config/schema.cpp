@@ -370,6 +370,10 @@ std::vector<Def> rows() {
       key("index.initial-capacity", integer, at(&S::index, &IndexSettings::initial_capacity),
           "Initial element capacity of a new index (it grows as needed).")
           .ints(16, 100000000),
+      key("index.exact-below", integer, at(&S::index, &IndexSettings::exact_below),
+          "A tier index with fewer vectors than this is a flat array searched exactly; the HNSW "
+          "graph is built when it reaches this size. 0: always HNSW.")
+          .ints(0, 1000000),
       // actors
       key("actors.idle-timeout", duration, at(&S::actors, &ActorsSettings::idle_timeout),
           "An idle persona actor is passivated (its state stays on disk) after this long."),

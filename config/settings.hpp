@@ -125,6 +125,7 @@ struct IndexSettings {
   int64_t ef_search = 100;
   double rebuild_deleted_ratio = 0.2;
   int64_t initial_capacity = 1024;
+  int64_t exact_below = 1024;
 };
 
 struct ActorsSettings {

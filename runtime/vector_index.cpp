@@ -38,9 +38,11 @@ using Hnsw = hnswlib::HierarchicalNSW<float>;
 
 // ---- file format
 // --------------------------------------------------------------------------------- A 64-byte
-// little-endian header, then hnswlib's saveIndex payload (native layout, x86-64).
+// little-endian header, then hnswlib's saveIndex payload (native layout, x86-64; version 1) or the
+// flat form's vectors, each a u64 label and dim floats (version 2).
 constexpr char kMagic[8] = {'N', 'C', 'A', 'V', 'E', 'C', 'I', 'X'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kGraphVersion = 1;
+constexpr uint32_t kFlatVersion = 2;
 constexpr size_t kHeaderSize = 64;
 // hnswlib 0.6.2's saveIndex header: 6 size_t, int maxlevel, uint32 entry point, 3 size_t, double
 // mult, size_t ef_construction.
@@ -48,6 +50,7 @@ constexpr size_t kHnswHeaderSize = 6 * 8 + 4 + 4 + 3 * 8 + 8 + 8;
 constexpr size_t kCopyChunk = 1 << 20;
 
 struct FileHeader {
+  uint32_t version = kGraphVersion;
   uint64_t dim = 0;
   uint64_t m = 0;
   uint64_t applied_seq = 0;
@@ -83,7 +86,7 @@ uint64_t get_u64(const unsigned char* p) {
 std::array<unsigned char, kHeaderSize> encode_header(const FileHeader& h) {
   std::array<unsigned char, kHeaderSize> b{};
   std::memcpy(b.data(), kMagic, 8);
-  put_u32(&b[8], kFormatVersion);
+  put_u32(&b[8], h.version);
   put_u32(&b[12], static_cast<uint32_t>(kHeaderSize));
   put_u64(&b[16], h.dim);
   put_u64(&b[24], h.m);
@@ -105,12 +108,14 @@ Result<FileHeader> decode_header(const unsigned char* b, const std::string& path
     return data_loss(path, "not a neuroca vector index (bad magic)");
   if (get_u32(&b[60]) != crc32_update(0, b, 60)) return data_loss(path, "header checksum mismatch");
   const uint32_t version = get_u32(&b[8]);
-  if (version != kFormatVersion) {
+  if (version != kGraphVersion && version != kFlatVersion) {
     return data_loss(path, "format version " + std::to_string(version) + ", this build reads " +
-                               std::to_string(kFormatVersion));
+                               std::to_string(kGraphVersion) + " and " +
+                               std::to_string(kFlatVersion));
   }
   if (get_u32(&b[12]) != kHeaderSize) return data_loss(path, "unexpected header size");
   FileHeader h;
+  h.version = version;
   h.dim = get_u64(&b[16]);
   h.m = get_u64(&b[24]);
   h.applied_seq = get_u64(&b[32]);
@@ -368,6 +373,47 @@ struct VectorIndex::Graph {
   }
 };
 
+// The flat form: vectors packed slot after slot; a removal moves the last slot into the hole.
+struct VectorIndex::Flat {
+  explicit Flat(size_t d) : dim(d), space(d) {}
+
+  size_t dim;
+  hnswlib::InnerProductSpace space;  // for hnswlib's SIMD inner product
+  std::vector<float> data;
+  std::vector<uint64_t> labels;
+  std::unordered_map<uint64_t, size_t> slot_of;
+
+  size_t live() const { return labels.size(); }
+  const float* at(size_t slot) const { return data.data() + slot * dim; }
+
+  void put(uint64_t label, const float* vec) {
+    auto it = slot_of.find(label);
+    if (it != slot_of.end()) {
+      std::memcpy(data.data() + it->second * dim, vec, dim * sizeof(float));
+      return;
+    }
+    slot_of.emplace(label, labels.size());
+    labels.push_back(label);
+    data.insert(data.end(), vec, vec + dim);
+  }
+
+  bool erase(uint64_t label) {
+    auto it = slot_of.find(label);
+    if (it == slot_of.end()) return false;
+    const size_t slot = it->second;
+    const size_t last = labels.size() - 1;
+    slot_of.erase(it);
+    if (slot != last) {
+      std::memcpy(data.data() + slot * dim, at(last), dim * sizeof(float));
+      labels[slot] = labels[last];
+      slot_of[labels[slot]] = slot;
+    }
+    labels.pop_back();
+    data.resize(last * dim);
+    return true;
+  }
+};
+
 namespace {
 
 VectorIndex::Options sanitize(VectorIndex::Options o) {
@@ -448,6 +494,7 @@ Status VectorIndex::upsert_batch(const std::vector<uint64_t>& labels,
 
 Status VectorIndex::upsert_locked(const std::vector<uint64_t>& labels,
                                   const std::vector<const float*>& vecs) {
+  if (!graph_ && options_.exact_below > 0) return upsert_flat_locked(labels, vecs);
   try {
     // Labels the graph does not hold yet decide the growth; count each once.
     std::unordered_set<uint64_t> fresh;
@@ -483,8 +530,48 @@ Status VectorIndex::upsert_locked(const std::vector<uint64_t>& labels,
   }
 }
 
+Status VectorIndex::upsert_flat_locked(const std::vector<uint64_t>& labels,
+                                       const std::vector<const float*>& vecs) {
+  try {
+    std::unordered_set<uint64_t> fresh;
+    for (uint64_t label : labels) {
+      if (!flat_ || flat_->slot_of.count(label) == 0) fresh.insert(label);
+    }
+    const size_t live = flat_ ? flat_->live() : 0;
+    if (live + fresh.size() < options_.exact_below) {
+      auto grown = flat_ ? nullptr : std::make_unique<Flat>(options_.dim);
+      std::unique_lock<WriterFirstSharedMutex> exclusive(graph_mu_);
+      if (grown) flat_ = std::move(grown);
+      for (size_t i = 0; i < labels.size(); ++i) flat_->put(labels[i], vecs[i]);
+      return Status();
+    }
+    // The graph is built from the flat vectors and the new ones while searches go on over the flat
+    // form (only this writer changes it), then swapped in.
+    auto graph = new_graph(options_, std::max(options_.initial_capacity, live + fresh.size()));
+    if (flat_) {
+      for (size_t slot = 0; slot < live; ++slot) {
+        graph->hnsw->addPoint(flat_->at(slot), flat_->labels[slot]);
+      }
+    }
+    for (size_t i = 0; i < labels.size(); ++i) graph->hnsw->addPoint(vecs[i], labels[i]);
+    std::unique_ptr<Flat> retired;
+    {
+      std::unique_lock<WriterFirstSharedMutex> exclusive(graph_mu_);
+      graph_ = std::move(graph);
+      retired = std::move(flat_);
+    }
+    return Status();
+  } catch (const std::exception& e) {
+    return hnsw_error("vector index upsert", e);
+  }
+}
+
 bool VectorIndex::remove(uint64_t label) {
   std::lock_guard<std::mutex> writer(writer_mu_);
+  if (flat_) {
+    std::unique_lock<WriterFirstSharedMutex> exclusive(graph_mu_);
+    return flat_->erase(label);
+  }
   if (!graph_ || !graph_->find_live(label)) return false;
   {
     std::unique_lock<WriterFirstSharedMutex> exclusive(graph_mu_);
@@ -506,6 +593,29 @@ void VectorIndex::maybe_rebuild_locked() {
   }
   std::unique_ptr<Graph> rebuilt;
   const size_t live = graph_->live();
+  if (options_.exact_below > 0 && live < options_.exact_below / 2) {
+    // Few enough left for the flat form again (the margin keeps a tier at the threshold from
+    // flipping between the forms).
+    std::unique_ptr<Flat> flat;
+    try {
+      std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+      flat = std::make_unique<Flat>(options_.dim);
+      for (size_t i = 0; i < old.cur_element_count; ++i) {
+        const auto id = static_cast<hnswlib::tableint>(i);
+        if (old.isMarkedDeleted(id)) continue;
+        flat->put(old.getExternalLabel(id), reinterpret_cast<const float*>(old.getDataByInternalId(id)));
+      }
+    } catch (const std::exception&) {
+      return;
+    }
+    std::unique_ptr<Graph> retired;
+    {
+      std::unique_lock<WriterFirstSharedMutex> exclusive(graph_mu_);
+      retired = std::move(graph_);
+      flat_ = std::move(flat);
+    }
+    return;
+  }
   if (live > 0) {
     try {
       // Only this thread mutates (it holds writer_mu_), so searches continue on the old graph while
@@ -530,10 +640,32 @@ void VectorIndex::maybe_rebuild_locked() {
   // `retired` is freed here, outside the lock.
 }
 
+std::vector<VectorIndex::Hit> VectorIndex::search_flat(
+    const float* query, size_t k, const std::function<bool(uint64_t)>& accept) const {
+  std::vector<Hit> hits;
+  const auto dist = flat_->space.get_dist_func();
+  void* param = flat_->space.get_dist_func_param();
+  hits.reserve(flat_->live());
+  for (size_t slot = 0; slot < flat_->live(); ++slot) {
+    const uint64_t label = flat_->labels[slot];
+    if (accept && !accept(label)) continue;
+    hits.push_back(Hit{label, 1.0f - dist(query, flat_->at(slot), param)});
+  }
+  const size_t n = std::min(k, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(n), hits.end(),
+                    [](const Hit& a, const Hit& b) {
+                      return a.similarity != b.similarity ? a.similarity > b.similarity
+                                                          : a.label < b.label;
+                    });
+  hits.resize(n);
+  return hits;
+}
+
 std::vector<VectorIndex::Hit> VectorIndex::search(const float* query, size_t k) const {
   std::vector<Hit> hits;
   if (query == nullptr || k == 0) return hits;
   std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  if (flat_) return search_flat(query, k, nullptr);
   if (!graph_) return hits;
   try {
     auto found = graph_->hnsw->searchKnn(query, std::min(k, graph_->live()));  // worst first
@@ -554,6 +686,7 @@ std::vector<VectorIndex::Hit> VectorIndex::search(
   std::vector<Hit> hits;
   if (query == nullptr || k == 0) return hits;
   std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  if (flat_) return search_flat(query, k, accept);
   if (!graph_) return hits;
   const size_t live = graph_->live();
   size_t fetch = std::min(k, live);
@@ -582,12 +715,19 @@ std::vector<VectorIndex::Hit> VectorIndex::search(
 
 bool VectorIndex::contains(uint64_t label) const {
   std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  if (flat_) return flat_->slot_of.count(label) > 0;
   return graph_ && graph_->find_live(label).has_value();
 }
 
 size_t VectorIndex::size() const {
   std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  if (flat_) return flat_->live();
   return graph_ ? graph_->live() : 0;
+}
+
+bool VectorIndex::is_exact() const {
+  std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  return flat_ != nullptr || (!graph_ && options_.exact_below > 0);
 }
 
 size_t VectorIndex::deleted() const {
@@ -603,6 +743,7 @@ size_t VectorIndex::capacity() const {
 std::vector<uint64_t> VectorIndex::labels() const {
   std::vector<uint64_t> out;
   std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  if (flat_) return flat_->labels;
   if (!graph_) return out;
   out.reserve(graph_->live());
   for (const auto& [label, id] : graph_->hnsw->label_lookup_) {
@@ -613,6 +754,11 @@ std::vector<uint64_t> VectorIndex::labels() const {
 
 std::optional<std::vector<float>> VectorIndex::vector_of(uint64_t label) const {
   std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  if (flat_) {
+    auto it = flat_->slot_of.find(label);
+    if (it == flat_->slot_of.end()) return std::nullopt;
+    return std::vector<float>(flat_->at(it->second), flat_->at(it->second) + options_.dim);
+  }
   if (!graph_) return std::nullopt;
   auto id = graph_->find_live(label);
   if (!id) return std::nullopt;
@@ -639,6 +785,10 @@ size_t VectorIndex::memory_of(const Graph& graph) {
 
 size_t VectorIndex::memory_bytes() const {
   std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
+  if (flat_) {
+    return flat_->data.capacity() * sizeof(float) + flat_->labels.capacity() * sizeof(uint64_t) +
+           flat_->slot_of.size() * 32 + flat_->slot_of.bucket_count() * sizeof(void*);
+  }
   return graph_ ? memory_of(*graph_) : 0;
 }
 
@@ -657,11 +807,24 @@ Status VectorIndex::save_unguarded(const std::string& path, uint64_t applied_seq
   header.applied_seq = applied_seq;
 
   TempFile payload_file;
+  std::vector<unsigned char> flat_payload;
   {
     // hnswlib writes its payload into the page cache under the shared lock (searches continue,
     // writers wait); checksumming, copying and fsync happen after it is released.
     std::shared_lock<WriterFirstSharedMutex> shared(graph_mu_);
-    if (graph_) {
+    if (flat_) {
+      header.version = kFlatVersion;
+      header.count = flat_->live();
+      const size_t vec_bytes = options_.dim * sizeof(float);
+      flat_payload.resize(header.count * (sizeof(uint64_t) + vec_bytes));
+      unsigned char* p = flat_payload.data();
+      for (size_t slot = 0; slot < flat_->live(); ++slot) {
+        put_u64(p, flat_->labels[slot]);
+        std::memcpy(p + sizeof(uint64_t), flat_->at(slot), vec_bytes);
+        p += sizeof(uint64_t) + vec_bytes;
+      }
+      header.payload_len = flat_payload.size();
+    } else if (graph_) {
       Fd fd(payload_file.create(path, ".payload"));
       if (fd.get() < 0) return io_error("cannot create a temp file next to", path, errno);
       fd.reset();
@@ -683,7 +846,12 @@ Status VectorIndex::save_unguarded(const std::string& path, uint64_t applied_seq
     return io_error("cannot write", out_file.path(), errno);
   }
 
-  if (header.payload_len > 0) {
+  if (header.version == kFlatVersion) {
+    header.payload_crc = crc32_update(0, flat_payload.data(), flat_payload.size());
+    if (!write_all(out.get(), flat_payload.data(), flat_payload.size())) {
+      return io_error("cannot write", out_file.path(), errno);
+    }
+  } else if (header.payload_len > 0) {
     Fd in(::open(payload_file.path().c_str(), O_RDONLY | O_CLOEXEC));
     if (in.get() < 0) return io_error("cannot reopen", payload_file.path(), errno);
     // hnswlib's ofstream reports no errors: a short payload (disk full) shows up as a wrong length.
@@ -765,7 +933,7 @@ Result<VectorIndex::Loaded> VectorIndex::load_unguarded(const std::string& path,
     return data_loss(path, "index has dimension " + std::to_string(header.dim) +
                                "; this node's memory.dim is " + std::to_string(options.dim));
   }
-  if (header.m != options.m) {
+  if (header.version == kGraphVersion && header.m != options.m) {
     return data_loss(path, "index was built with M=" + std::to_string(header.m) +
                                "; the options ask for M=" + std::to_string(options.m));
   }
@@ -776,6 +944,10 @@ Result<VectorIndex::Loaded> VectorIndex::load_unguarded(const std::string& path,
                                : "unexpected bytes after the payload");
   }
 
+  if (header.version == kFlatVersion) {
+    return load_flat(in.get(), path, options, header.applied_seq, header.count,
+                     header.payload_len, header.payload_crc);
+  }
   Loaded loaded;
   loaded.applied_seq = header.applied_seq;
   loaded.index = std::make_unique<VectorIndex>(options);
@@ -859,6 +1031,47 @@ Result<VectorIndex::Loaded> VectorIndex::load_unguarded(const std::string& path,
   g.level_generator_.seed(options.seed + g.cur_element_count);
   g.update_probability_generator_.seed(options.seed + g.cur_element_count + 1);
   if (graph->live() > 0) loaded.index->graph_ = std::move(graph);
+  return Result<Loaded>(std::move(loaded));
+}
+
+// The flat form's payload is small (below exact_below vectors): read whole, checked, then inserted
+// through upsert_batch, which validates every vector and picks the form the options ask for now.
+Result<VectorIndex::Loaded> VectorIndex::load_flat(int fd, const std::string& path,
+                                                   const Options& options, uint64_t applied_seq,
+                                                   uint64_t count, uint64_t payload_len,
+                                                   uint32_t payload_crc) {
+  const uint64_t record = sizeof(uint64_t) + options.dim * sizeof(float);
+  if (count > payload_len / record || count * record != payload_len) {
+    return data_loss(path, "flat payload of " + std::to_string(payload_len) +
+                               " bytes does not hold " + std::to_string(count) + " vectors");
+  }
+  std::vector<unsigned char> payload(static_cast<size_t>(payload_len));
+  if (read_full(fd, payload.data(), payload.size()) != static_cast<ssize_t>(payload.size())) {
+    return data_loss(path, "file shrank while reading");
+  }
+  if (crc32_update(0, payload.data(), payload.size()) != payload_crc) {
+    return data_loss(path, "payload checksum mismatch");
+  }
+  std::vector<uint64_t> labels(count);
+  std::vector<std::vector<float>> vecs(count, std::vector<float>(options.dim));
+  std::vector<const float*> ptrs(count);
+  std::unordered_set<uint64_t> seen;
+  for (uint64_t i = 0; i < count; ++i) {
+    const unsigned char* p = payload.data() + i * record;
+    labels[i] = get_u64(p);
+    if (!seen.insert(labels[i]).second) {
+      return data_loss(path, "label " + std::to_string(labels[i]) + " appears twice");
+    }
+    std::memcpy(vecs[i].data(), p + sizeof(uint64_t), options.dim * sizeof(float));
+    ptrs[i] = vecs[i].data();
+  }
+  Loaded loaded;
+  loaded.applied_seq = applied_seq;
+  loaded.index = std::make_unique<VectorIndex>(options);
+  if (auto s = loaded.index->upsert_batch(labels, ptrs); !s.ok()) {
+    if (s.error().code == ErrorCode::invalid_argument) return data_loss(path, s.error().message);
+    return s.error();
+  }
   return Result<Loaded>(std::move(loaded));
 }
 

@@ -1,6 +1,11 @@
 // runtime/vector_index.hpp: the approximate nearest-neighbour index of one persona and tier.
 //
-// VectorIndex wraps an hnswlib 0.6.2 HierarchicalNSW graph over the inner-product space. The caller
+// VectorIndex wraps an hnswlib 0.6.2 HierarchicalNSW graph over the inner-product space. While it
+// holds fewer than `exact_below` vectors it keeps them in a flat array instead and searches by an
+// exact scan (hnswlib's SIMD inner product): an insert is then a copy, not a graph search with
+// ef_construction candidates, and a scan of a thousand vectors costs about what a graph search
+// does. The graph is built from the flat vectors when the count reaches exact_below; a rebuild that
+// leaves fewer than exact_below / 2 returns to the flat form. The caller
 // L2-normalises every vector, so the inner product is the cosine similarity. Labels are uint64
 // chosen by the caller (the runtime maps them to item ids); upsert of an existing label replaces
 // its vector.
@@ -49,6 +54,8 @@ class VectorIndex {
     size_t ef_search = 100;  // candidate list size while searching (raised to k when k is larger)
     size_t initial_capacity = 1024;
     double rebuild_deleted_ratio = 0.2;
+    // Below this many vectors: a flat array and exact search (0: always the HNSW graph).
+    size_t exact_below = 0;
     uint64_t seed = 100;  // level generator seed: the same inserts build the same graph
   };
 
@@ -89,8 +96,9 @@ class VectorIndex {
 
   bool contains(uint64_t label) const;
   size_t size() const;      // live vectors
-  size_t deleted() const;   // marked deleted, still in the graph
-  size_t capacity() const;  // elements the graph holds before it must grow
+  size_t deleted() const;   // marked deleted, still in the graph (always 0 in the flat form)
+  size_t capacity() const;  // elements the graph holds before it must grow (0 in the flat form)
+  bool is_exact() const;    // in the flat form: searches are exact scans
   size_t dim() const { return options_.dim; }
   const Options& options() const { return options_; }
   std::vector<uint64_t> labels() const;  // live labels, in no particular order
@@ -99,7 +107,8 @@ class VectorIndex {
 
   // Writes the index to `path` atomically: a temp file in the same directory, fsynced, renamed over
   // `path`, directory fsynced. The file holds a header (magic, format version, dim, m, applied_seq,
-  // count, payload length, CRC-32 of the payload) and hnswlib's own saveIndex payload.
+  // count, payload length, CRC-32 of the payload) and hnswlib's own saveIndex payload (version 1)
+  // or, in the flat form, each vector's label and floats (version 2).
   // `applied_seq` is the caller's last applied log index, returned by load() so it can replay from
   // there.
   Status save(const std::string& path, uint64_t applied_seq) const;
@@ -111,8 +120,16 @@ class VectorIndex {
 
  private:
   struct Graph;  // hnswlib lives only in vector_index.cpp (its header defines non-inline symbols)
+  struct Flat;
 
   Status upsert_locked(const std::vector<uint64_t>& labels, const std::vector<const float*>& vecs);
+  Status upsert_flat_locked(const std::vector<uint64_t>& labels,
+                            const std::vector<const float*>& vecs);
+  std::vector<Hit> search_flat(const float* query, size_t k,
+                               const std::function<bool(uint64_t)>& accept) const;
+  static Result<Loaded> load_flat(int fd, const std::string& path, const Options& options,
+                                  uint64_t applied_seq, uint64_t count, uint64_t payload_len,
+                                  uint32_t payload_crc);
   void maybe_rebuild_locked();
   static size_t memory_of(const Graph& graph);
   static std::unique_ptr<Graph> new_graph(const Options& options, size_t capacity);
@@ -147,7 +164,8 @@ class VectorIndex {
   std::mutex writer_mu_;
   // Shared by searches and readers of the graph, exclusive for any mutation of the graph.
   mutable WriterFirstSharedMutex graph_mu_;
-  std::unique_ptr<Graph> graph_;  // null until the first insert
+  std::unique_ptr<Graph> graph_;  // null until the first insert, and in the flat form
+  std::unique_ptr<Flat> flat_;    // the flat form; never both set
 };
 
 struct VectorIndex::Loaded {

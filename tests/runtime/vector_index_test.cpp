@@ -563,7 +563,151 @@ TEST_F(VectorIndexFileTest, WrongDimensionOrMIsDataLoss) {
   EXPECT_NE(loaded.error().message.find("M=16"), std::string::npos) << loaded.error().message;
 }
 
-TEST(VectorIndexConcurrencyTest, ReadersAndOneWriterStaySane) {
+// ---- the flat (exact) form of small indices ----------------------------------------------------
+
+VectorIndex::Options exact_options(size_t dim, size_t exact_below) {
+  VectorIndex::Options o = small_options(dim);
+  o.exact_below = exact_below;
+  return o;
+}
+
+TEST(VectorIndexExactTest, BelowTheThresholdSearchIsExactAndFiltersApply) {
+  const auto data = clustered_vectors(300, 24, 6, 77);
+  const auto queries = clustered_vectors(40, 24, 6, 78);
+  VectorIndex index(exact_options(24, 1000));
+  for (size_t i = 0; i < data.size(); ++i) ASSERT_TRUE(index.upsert(i, data[i].data()).ok());
+  EXPECT_TRUE(index.is_exact());
+  EXPECT_EQ(index.size(), 300u);
+  EXPECT_EQ(index.capacity(), 0u);
+  EXPECT_EQ(index.deleted(), 0u);
+  for (const auto& q : queries) {
+    const auto hits = index.search(q.data(), 10);
+    ASSERT_EQ(hits.size(), 10u);
+    const auto truth = brute_force(data, {}, q, 10);
+    for (size_t j = 0; j < 10; ++j) EXPECT_EQ(hits[j].label, truth[j]);
+    for (size_t j = 1; j < hits.size(); ++j) {
+      EXPECT_GE(hits[j - 1].similarity, hits[j].similarity);
+    }
+    EXPECT_NEAR(hits[0].similarity, dot(data[truth[0]].data(), q.data(), 24), 1e-5);
+  }
+  // The filter sees every label and only accepted ones come back, still exactly ranked.
+  const auto even = index.search(queries[0].data(), 5, [](uint64_t l) { return l % 2 == 0; });
+  ASSERT_EQ(even.size(), 5u);
+  std::vector<bool> live(data.size());
+  for (size_t i = 0; i < data.size(); i += 2) live[i] = true;
+  const auto truth = brute_force(data, live, queries[0], 5);
+  for (size_t j = 0; j < 5; ++j) EXPECT_EQ(even[j].label, truth[j]);
+  // k above the count returns everything.
+  EXPECT_EQ(index.search(queries[0].data(), 1000).size(), 300u);
+}
+
+TEST(VectorIndexExactTest, UpsertReplacesAndRemoveMovesTheLastSlot) {
+  const auto data = clustered_vectors(20, 16, 2, 5);
+  VectorIndex index(exact_options(16, 100));
+  for (size_t i = 0; i < 10; ++i) ASSERT_TRUE(index.upsert(i, data[i].data()).ok());
+  ASSERT_TRUE(index.upsert(3, data[15].data()).ok());  // replace: no second entry
+  EXPECT_EQ(index.size(), 10u);
+  EXPECT_EQ(*index.vector_of(3), data[15]);
+  EXPECT_TRUE(index.remove(0));  // the last slot (label 9) moves into slot 0
+  EXPECT_FALSE(index.remove(0));
+  EXPECT_FALSE(index.contains(0));
+  EXPECT_TRUE(index.contains(9));
+  EXPECT_EQ(*index.vector_of(9), data[9]);
+  EXPECT_EQ(index.search(data[9].data(), 1).at(0).label, 9u);
+  EXPECT_EQ(index.search(data[15].data(), 1).at(0).label, 3u);
+  auto labels = index.labels();
+  std::sort(labels.begin(), labels.end());
+  EXPECT_EQ(labels, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  ASSERT_TRUE(index.upsert(0, data[0].data()).ok());  // a removed label comes back
+  EXPECT_EQ(index.search(data[0].data(), 1).at(0).label, 0u);
+  EXPECT_GT(index.memory_bytes(), 10u * 16u * sizeof(float));
+}
+
+TEST(VectorIndexExactTest, BuildsTheGraphAtTheThresholdAndReturnsAfterARebuild) {
+  const auto data = clustered_vectors(400, 24, 6, 91);
+  VectorIndex index(exact_options(24, 200));
+  for (size_t i = 0; i < 199; ++i) ASSERT_TRUE(index.upsert(i, data[i].data()).ok());
+  EXPECT_TRUE(index.is_exact());
+  ASSERT_TRUE(index.upsert(199, data[199].data()).ok());  // the 200th vector: the graph is built
+  EXPECT_FALSE(index.is_exact());
+  EXPECT_EQ(index.size(), 200u);
+  EXPECT_GE(index.capacity(), 200u);
+  // A batch crossing the threshold in one call keeps every vector.
+  VectorIndex batch(exact_options(24, 200));
+  std::vector<uint64_t> labels;
+  std::vector<const float*> vecs;
+  for (size_t i = 0; i < 300; ++i) {
+    labels.push_back(i);
+    vecs.push_back(data[i].data());
+  }
+  ASSERT_TRUE(batch.upsert_batch(labels, vecs).ok());
+  EXPECT_FALSE(batch.is_exact());
+  EXPECT_EQ(batch.size(), 300u);
+  for (size_t i = 0; i < 300; i += 37) EXPECT_EQ(batch.search(data[i].data(), 1).at(0).label, i);
+  // Rebuilds (each after 20% of the elements are deleted) keep the graph while 100 or more stay;
+  // the first one below half the threshold returns to the flat form, contents intact. From 300,
+  // rebuilds leave 239, 191, 152, 121, then 96.
+  size_t removed = 0;
+  while (!batch.is_exact() && removed < 300) ASSERT_TRUE(batch.remove(removed++));
+  EXPECT_EQ(removed, 204u);
+  EXPECT_EQ(batch.size(), 96u);
+  EXPECT_EQ(batch.deleted(), 0u);
+  for (size_t i = removed; i < 300; i += 9) {
+    EXPECT_EQ(batch.search(data[i].data(), 1).at(0).label, i);
+  }
+}
+
+TEST(VectorIndexExactTest, FlatFilesRoundTripAndDamageIsDataLoss) {
+  TempDir dir;
+  const auto data = clustered_vectors(50, 16, 3, 12);
+  VectorIndex index(exact_options(16, 100));
+  for (size_t i = 0; i < data.size(); ++i) ASSERT_TRUE(index.upsert(i + 7, data[i].data()).ok());
+  const std::string path = dir.file("flat.hnsw");
+  ASSERT_TRUE(index.save(path, 9).ok());
+  auto loaded = VectorIndex::load(path, exact_options(16, 100));
+  ASSERT_TRUE(loaded.ok()) << loaded.error().to_string();
+  EXPECT_EQ(loaded->applied_seq, 9u);
+  EXPECT_TRUE(loaded->index->is_exact());
+  EXPECT_EQ(loaded->index->size(), 50u);
+  EXPECT_EQ(*loaded->index->vector_of(20), data[13]);
+  // Options that now want a graph for this many vectors get one, with the same contents.
+  auto as_graph = VectorIndex::load(path, exact_options(16, 10));
+  ASSERT_TRUE(as_graph.ok()) << as_graph.error().to_string();
+  EXPECT_FALSE(as_graph->index->is_exact());
+  EXPECT_EQ(as_graph->index->size(), 50u);
+  EXPECT_EQ(as_graph->index->search(data[30].data(), 1).at(0).label, 37u);
+
+  const std::string good = read_bytes(path);
+  const std::string damaged = dir.file("damaged.hnsw");
+  auto expect_loss = [&](const std::string& bytes, const std::string& what) {
+    SCOPED_TRACE(what);
+    write_bytes(damaged, bytes);
+    auto r = VectorIndex::load(damaged, exact_options(16, 100));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), ErrorCode::data_loss) << r.error().to_string();
+  };
+  for (size_t keep : {size_t{0}, size_t{64}, size_t{70}, good.size() - 1}) {
+    expect_loss(good.substr(0, keep), "truncated to " + std::to_string(keep));
+  }
+  for (size_t pos : {size_t{8}, size_t{40}, size_t{64}, size_t{64 + 8 + 3}, good.size() - 1}) {
+    std::string bad = good;
+    bad[pos] = static_cast<char>(bad[pos] ^ 0x10);
+    expect_loss(bad, "bit flipped at byte " + std::to_string(pos));
+  }
+  // A different M does not matter to the flat form; a different dimension does.
+  VectorIndex::Options other_m = exact_options(16, 100);
+  other_m.m = 8;
+  EXPECT_TRUE(VectorIndex::load(path, other_m).ok());
+  auto wrong_dim = VectorIndex::load(path, exact_options(32, 100));
+  ASSERT_FALSE(wrong_dim.ok());
+  EXPECT_EQ(wrong_dim.code(), ErrorCode::data_loss);
+}
+
+// Parameter: exact_below. 0 is the graph throughout; 400 starts flat with the 300 stable vectors and
+// builds the graph while readers search.
+class VectorIndexConcurrencyTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(VectorIndexConcurrencyTest, ReadersAndOneWriterStaySane) {
   const uint64_t seed = 777;
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::cout << "[ seed     ] " << seed << std::endl;
@@ -572,6 +716,7 @@ TEST(VectorIndexConcurrencyTest, ReadersAndOneWriterStaySane) {
   const auto data = clustered_vectors(stable + churn, dim, 10, seed);
   VectorIndex::Options o = small_options(dim);
   o.initial_capacity = 32;  // the writer resizes while readers search
+  o.exact_below = GetParam();
   VectorIndex index(o);
   // Stable labels are never touched by the writer: every reader must always find them.
   for (size_t i = 0; i < stable; ++i) ASSERT_TRUE(index.upsert(i, data[i].data()).ok());
@@ -629,7 +774,11 @@ TEST(VectorIndexConcurrencyTest, ReadersAndOneWriterStaySane) {
   EXPECT_LE(self_misses.load(), searches.load() / 100 + 1);
   EXPECT_GE(index.size(), stable);
   for (size_t i = 0; i < stable; ++i) EXPECT_TRUE(index.contains(i));
+  EXPECT_FALSE(index.is_exact());
 }
+
+INSTANTIATE_TEST_SUITE_P(GraphAndFlatStart, VectorIndexConcurrencyTest,
+                         ::testing::Values(size_t{0}, size_t{400}));
 
 }  // namespace
 }  // namespace nca
