@@ -374,6 +374,10 @@ std::vector<Def> rows() {
           "A tier index with fewer vectors than this is a flat array searched exactly; the HNSW "
           "graph is built when it reaches this size. 0: always HNSW.")
           .ints(0, 1000000),
+      key("index.stm-exact-below", integer, at(&S::index, &IndexSettings::stm_exact_below),
+          "The same for short-term memory, which takes a write per event and overshoots "
+          "memory.stm-capacity between lymphatic ticks.")
+          .ints(0, 1000000),
       // actors
       key("actors.idle-timeout", duration, at(&S::actors, &ActorsSettings::idle_timeout),
           "An idle persona actor is passivated (its state stays on disk) after this long."),

@@ -126,6 +126,7 @@ struct IndexSettings {
   double rebuild_deleted_ratio = 0.2;
   int64_t initial_capacity = 1024;
   int64_t exact_below = 1024;
+  int64_t stm_exact_below = 8192;
 };
 
 struct ActorsSettings {

@@ -59,6 +59,7 @@ MemoryPolicy policy_from(const config::Settings& s) {
   p.index_ef_search = static_cast<size_t>(s.index.ef_search);
   p.index_initial_capacity = static_cast<size_t>(s.index.initial_capacity);
   p.index_exact_below = static_cast<size_t>(s.index.exact_below);
+  p.index_stm_exact_below = static_cast<size_t>(s.index.stm_exact_below);
   p.index_rebuild_deleted_ratio = s.index.rebuild_deleted_ratio;
   p.shards = static_cast<uint32_t>(s.cluster.shards);
   p.tubules.session_strength = s.tubules.session_strength;

@@ -42,6 +42,7 @@ struct MemoryPolicy {
   size_t index_ef_search = 100;
   size_t index_initial_capacity = 1024;
   size_t index_exact_below = 1024;
+  size_t index_stm_exact_below = 8192;
   double index_rebuild_deleted_ratio = 0.2;
 
   uint32_t shards = 64;

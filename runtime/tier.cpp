@@ -32,7 +32,7 @@ VectorIndex::Options Tier::index_options() const {
   o.ef_construction = policy_.index_ef_construction;
   o.ef_search = policy_.index_ef_search;
   o.initial_capacity = policy_.index_initial_capacity;
-  o.exact_below = policy_.index_exact_below;
+  o.exact_below = tier_ == pb::STM ? policy_.index_stm_exact_below : policy_.index_exact_below;
   o.rebuild_deleted_ratio = policy_.index_rebuild_deleted_ratio;
   return o;
 }
