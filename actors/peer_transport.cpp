@@ -1,0 +1,239 @@
+#include "actors/peer_transport.hpp"
+
+#include <spdlog/spdlog.h>
+#include <caf/io/all.hpp>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace nca::actors {
+namespace {
+
+using membership::FailureDetector;
+using membership::PeerChange;
+using tick_atom = caf::atom_constant<caf::atom("ptick")>;
+
+struct Link {
+  std::string host;
+  uint16_t port = 0;
+  bool connecting = false;
+  caf::actor remote;  // the peer's transport, once a handshake succeeded either way
+};
+
+struct TransportState {
+  PeerTransportConfig config;
+  std::unique_ptr<FailureDetector> detector;
+  std::map<uint64_t, Link> links;
+  std::set<uint64_t> partitioned;
+  uint64_t sent = 0, received = 0, dropped = 0, refused = 0;
+};
+
+using Self = caf::stateful_actor<TransportState>;
+
+// Compares in time independent of where the first difference is, so the secret cannot be guessed
+// byte by byte from response times.
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+void report(Self* self, const std::vector<PeerChange>& changes) {
+  for (const auto& c : changes) {
+    spdlog::info("cluster: {}", membership::to_string(c));
+    if (self->state.config.listener) {
+      self->send(self->state.config.listener, peer_change_atom::value,
+                 static_cast<uint32_t>(c.kind), c.peer, c.incarnation);
+    }
+  }
+}
+
+// Records `remote` as the link to `node` after a handshake in either direction.
+bool link(Self* self, uint64_t node, uint64_t incarnation, const caf::actor& remote) {
+  auto& st = self->state;
+  auto obs = st.detector->observe(node, incarnation, st.config.clock->now_us());
+  if (obs.stale) return false;
+  Link& l = st.links[node];
+  if (l.remote != remote) {
+    if (l.remote) self->demonitor(l.remote);
+    l.remote = remote;
+    self->monitor(remote);
+  }
+  report(self, obs.changes);
+  return true;
+}
+
+void connect(Self* self, uint64_t peer) {
+  auto& st = self->state;
+  Link& l = st.links[peer];
+  if (l.connecting || l.remote || l.host.empty()) return;
+  l.connecting = true;
+  auto mm = self->system().middleman().actor_handle();
+  const auto timeout = st.config.connect_timeout;
+  auto failed = [=](const caf::error& e) {
+    auto it = self->state.links.find(peer);
+    if (it != self->state.links.end()) it->second.connecting = false;
+    spdlog::debug("cluster: cannot link node {}: {}", peer, self->system().render(e));
+  };
+  self->request(mm, timeout, caf::connect_atom::value, l.host, l.port)
+      .then(
+          [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+            auto remote = caf::actor_cast<caf::actor>(ptr);
+            if (!remote) {
+              failed(caf::make_error(caf::sec::no_actor_published_at_port));
+              return;
+            }
+            const auto& c = self->state.config;
+            self->request(remote, timeout, hello_atom::value, c.node_id, c.incarnation,
+                          c.join_secret, caf::actor_cast<caf::actor>(self))
+                .then(
+                    [=](uint64_t node, uint64_t incarnation, caf::actor theirs) {
+                      auto it = self->state.links.find(peer);
+                      if (it != self->state.links.end()) it->second.connecting = false;
+                      if (node != peer) {
+                        spdlog::warn("cluster: the address of node {} answers as node {}", peer,
+                                     node);
+                        return;
+                      }
+                      link(self, node, incarnation, theirs);
+                    },
+                    failed);
+          },
+          failed);
+}
+
+void send_frame(Self* self, uint64_t peer, std::string bytes) {
+  auto& st = self->state;
+  auto it = st.links.find(peer);
+  if (st.partitioned.count(peer) != 0 || it == st.links.end() || !it->second.remote) {
+    ++st.dropped;
+    return;
+  }
+  ++st.sent;
+  self->send(it->second.remote, frame_atom::value, st.config.node_id, st.config.incarnation,
+             std::move(bytes));
+}
+
+void on_frame(Self* self, uint64_t from, uint64_t incarnation, std::string bytes) {
+  auto& st = self->state;
+  auto it = st.links.find(from);
+  const auto sender = self->current_sender();
+  if (it == st.links.end() || !it->second.remote ||
+      caf::actor_cast<caf::strong_actor_ptr>(it->second.remote) != sender) {
+    ++st.refused;  // not the actor that authenticated as this node
+    return;
+  }
+  if (st.partitioned.count(from) != 0) {
+    ++st.dropped;
+    return;
+  }
+  auto obs = st.detector->observe(from, incarnation, st.config.clock->now_us());
+  if (obs.stale) {
+    ++st.dropped;
+    return;
+  }
+  report(self, obs.changes);
+  ++st.received;
+  if (!bytes.empty() && st.config.listener) {
+    self->send(st.config.listener, frame_atom::value, from, incarnation, std::move(bytes));
+  }
+}
+
+std::string describe_peers(const TransportState& st) {
+  std::ostringstream out;
+  for (const auto& [id, l] : st.links) {
+    auto state = st.detector->state_of(id);
+    out << id << " " << (state ? membership::to_string(*state) : "unknown") << " "
+        << st.detector->incarnation_of(id).value_or(0) << " "
+        << (l.remote ? "linked" : "unlinked") << "\n";
+  }
+  return out.str();
+}
+
+caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
+  self->state.config = std::move(config);
+  self->state.detector = std::make_unique<FailureDetector>(self->state.config.detector);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    for (auto& [id, l] : self->state.links) {
+      if (l.remote && l.remote.address() == msg.source) {
+        spdlog::info("cluster: link to node {} lost", id);
+        l.remote = nullptr;
+      }
+    }
+  });
+  self->send(self, tick_atom::value);
+  return {
+      [=](hello_atom, uint64_t node, uint64_t incarnation, const std::string& secret,
+          caf::actor theirs) -> caf::result<uint64_t, uint64_t, caf::actor> {
+        auto& st = self->state;
+        const auto& c = st.config;
+        if (!c.join_secret.empty() && !same_secret(secret, c.join_secret)) {
+          ++st.refused;
+          spdlog::warn("cluster: node {} presented a wrong join secret", node);
+          return caf::make_error(caf::sec::request_receiver_down, "wrong join secret");
+        }
+        if (node == 0 || node == c.node_id || incarnation == 0 || !theirs) {
+          ++st.refused;
+          return caf::make_error(caf::sec::invalid_argument, "bad node id or incarnation");
+        }
+        if (!link(self, node, incarnation, theirs)) {
+          ++st.refused;
+          return caf::make_error(caf::sec::invalid_argument, "incarnation older than known");
+        }
+        return {c.node_id, c.incarnation, caf::actor_cast<caf::actor>(self)};
+      },
+      [=](add_peer_atom, uint64_t peer, const std::string& host, uint16_t port) {
+        if (peer == 0 || peer == self->state.config.node_id) return;
+        Link& l = self->state.links[peer];
+        if (l.host != host || l.port != port) {
+          l.host = host;
+          l.port = port;
+          if (l.remote) self->demonitor(l.remote);
+          l.remote = nullptr;  // a new address is a new process: link again
+        }
+        connect(self, peer);
+      },
+      [=](send_frame_atom, uint64_t peer, std::string& bytes) {
+        send_frame(self, peer, std::move(bytes));
+      },
+      [=](frame_atom, uint64_t from, uint64_t incarnation, std::string& bytes) {
+        on_frame(self, from, incarnation, std::move(bytes));
+      },
+      [=](partition_atom, uint64_t peer, bool drop) {
+        if (drop) {
+          self->state.partitioned.insert(peer);
+        } else {
+          self->state.partitioned.erase(peer);
+        }
+      },
+      [=](peers_atom) { return describe_peers(self->state); },
+      [=](counters_atom) {
+        const auto& st = self->state;
+        return "sent=" + std::to_string(st.sent) + " received=" + std::to_string(st.received) +
+               " dropped=" + std::to_string(st.dropped) + " refused=" + std::to_string(st.refused);
+      },
+      [=](tick_atom) {
+        auto& st = self->state;
+        report(self, st.detector->tick(st.config.clock->now_us()));
+        for (auto& [id, l] : st.links) {
+          if (l.remote) {
+            send_frame(self, id, std::string());
+          } else {
+            connect(self, id);
+          }
+        }
+        self->delayed_send(self, st.config.heartbeat_interval, tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_peer_transport(caf::actor_system& sys, PeerTransportConfig config) {
+  return sys.spawn(peer_transport, std::move(config));
+}
+
+}  // namespace nca::actors

@@ -1,0 +1,64 @@
+// actors/peer_transport.hpp: the node-to-node link of a cluster. One transport actor per node
+// carries opaque frames (Raft batches, membership messages) to and from its peers, authenticates
+// them, and watches their liveness.
+//
+// Contract.
+//   * Peers are learned by address: (add_peer_atom, peer, host, port). The transport connects
+//     asynchronously through CAF's middleman actor with a deadline (never the blocking
+//     remote_actor()) and retries on every tick while it has no link. Whatever actor is published
+//     at that address must answer the handshake: a peer's transport, or a node's api actor that
+//     forwards it.
+//   * Handshake: (hello_atom, node, incarnation, join_secret, transport) -> (node, incarnation,
+//     transport). A wrong secret, a node id of 0 or of this node, or an incarnation older than one
+//     already seen from that node is refused with an error and links nothing.
+//   * (send_frame_atom, peer, bytes) sends one frame; it is dropped when there is no link (frames
+//     are for protocols that retry, like Raft) and counted.
+//   * Incoming (frame_atom, node, incarnation, bytes) is accepted only from the actor that
+//     completed a handshake as that node, only from the node's current incarnation (see
+//     cluster/membership/failure_detector.hpp), and only while no partition rule drops it. Accepted
+//     non-empty frames go to the listener as (frame_atom, node, incarnation, bytes); empty frames
+//     are heartbeats, sent to every linked peer each `heartbeat_interval`.
+//   * Peer state changes (joined, restarted, suspected, recovered, died) go to the listener as
+//     (peer_change_atom, kind, node, incarnation) with kind a membership::PeerChange::Kind.
+//   * (partition_atom, peer, bool) drops every frame to and from `peer` while true: the
+//     message-dropping hook fault tests use for partitions.
+//   * (peers_atom) -> a line per known peer: "node state incarnation linked|unlinked".
+//   * (counters_atom) -> "sent=N received=N dropped=N refused=N" (refused: failed authentication).
+//
+// Thread-safety: an actor; all state is its own. The clock is not owned and must outlive it.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "cluster/membership/failure_detector.hpp"
+#include "runtime/clock.hpp"
+
+namespace nca::actors {
+
+using hello_atom = caf::atom_constant<caf::atom("peerhello")>;
+using frame_atom = caf::atom_constant<caf::atom("peerframe")>;
+using add_peer_atom = caf::atom_constant<caf::atom("addpeer")>;
+using send_frame_atom = caf::atom_constant<caf::atom("sendframe")>;
+using partition_atom = caf::atom_constant<caf::atom("partition")>;
+using peer_change_atom = caf::atom_constant<caf::atom("peerchg")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using counters_atom = caf::atom_constant<caf::atom("counters")>;
+
+struct PeerTransportConfig {
+  uint64_t node_id = 0;      // this node's id in the cluster (never 0)
+  uint64_t incarnation = 0;  // this run of the node (never 0; higher after every restart)
+  std::string join_secret;   // cluster.join-secret; empty: no check
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds connect_timeout{2000};
+  membership::FailureDetector::Options detector;
+  const Clock* clock = nullptr;  // not owned
+  caf::actor listener;           // receives frames and peer changes; may be invalid
+};
+
+caf::actor spawn_peer_transport(caf::actor_system& sys, PeerTransportConfig config);
+
+}  // namespace nca::actors
