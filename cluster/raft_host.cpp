@@ -1,0 +1,132 @@
+#include "cluster/raft_host.hpp"
+
+namespace nca::cluster {
+
+RaftHost::RaftHost(Options options, ApplyFn apply, RoleFn role)
+    : options_(options), apply_(std::move(apply)), role_(std::move(role)) {}
+
+Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
+                           const std::vector<raft::NodeId>& bootstrap_voters) {
+  if (groups_.count(group) != 0) {
+    return make_error(ErrorCode::already_exists, "raft group " + std::to_string(group) +
+                                                     " is already hosted on this node");
+  }
+  if (!storage) return make_error(ErrorCode::invalid_argument, "raft group without storage");
+  auto initial = storage->initial_state();
+  if (!initial) return initial.error();
+  const bool fresh = storage->last_index() == 0 && initial->hard_state.term == 0;
+  if (fresh && !bootstrap_voters.empty()) {
+    raft::Bootstrap boot = raft::bootstrap_entries(bootstrap_voters);
+    if (auto s = storage->save(&boot.hard_state, boot.entries, nullptr); !s) return s;
+  }
+  raft::RaftConfig config;
+  config.id = options_.node;
+  config.storage = storage.get();
+  config.election_tick = options_.election_tick;
+  config.heartbeat_tick = options_.heartbeat_tick;
+  config.seed = options_.seed ^ (group * 0x9E3779B97F4A7C15ull) ^ options_.node;
+  auto r = raft::Raft::create(config);
+  if (!r) return r.error();
+  Group g;
+  g.storage = std::move(storage);
+  g.raft = std::move(*r);
+  groups_.emplace(group, std::move(g));
+  return {};
+}
+
+void RaftHost::tick() {
+  for (auto& [id, g] : groups_) g.raft->tick();
+}
+
+Status RaftHost::step(const transport::DecodedBatch& batch) {
+  if (batch.header.to_node != options_.node) {
+    return make_error(ErrorCode::invalid_argument,
+                      "raft batch for node " + std::to_string(batch.header.to_node) +
+                          " arrived at node " + std::to_string(options_.node));
+  }
+  for (const auto& gm : batch.messages) {
+    if (gm.message.from != batch.header.from_node || gm.message.to != options_.node) {
+      return make_error(ErrorCode::invalid_argument,
+                        "raft batch from node " + std::to_string(batch.header.from_node) +
+                            " carries a message from " + std::to_string(gm.message.from) +
+                            " to " + std::to_string(gm.message.to));
+    }
+  }
+  for (const auto& gm : batch.messages) {
+    auto it = groups_.find(gm.group);
+    if (it == groups_.end()) {
+      ++dropped_;
+      continue;
+    }
+    // A message the group refuses (malformed for its state) changes nothing there; the others in
+    // the batch still count.
+    if (!it->second.raft->step(gm.message)) ++dropped_;
+  }
+  return {};
+}
+
+Result<raft::Index> RaftHost::propose(uint64_t group, std::string data) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  return it->second.raft->propose(std::move(data));
+}
+
+Status RaftHost::campaign(uint64_t group) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  it->second.raft->campaign();
+  return {};
+}
+
+Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::process_ready() {
+  std::map<raft::NodeId, std::vector<transport::GroupMessage>> out;
+  auto route = [&](uint64_t group, std::vector<raft::Message>& messages) {
+    for (auto& m : messages) {
+      if (m.to == options_.node || m.to == raft::kNoNode) continue;
+      out[m.to].push_back(transport::GroupMessage{group, std::move(m)});
+    }
+  };
+  for (auto& [id, g] : groups_) {
+    if (!g.raft->has_ready()) continue;
+    raft::Ready rd = g.raft->ready();
+    if (rd.soft_state != g.reported) {
+      g.reported = rd.soft_state;
+      if (role_) role_(id, rd.soft_state);
+    }
+    if (rd.hard_state || rd.snapshot || !rd.entries.empty()) {
+      if (auto s = g.storage->save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
+                                   rd.snapshot ? &*rd.snapshot : nullptr);
+          !s) {
+        return make_error(s.error().code, "raft group " + std::to_string(id) +
+                                              ": saving its log failed: " + s.error().message);
+      }
+    }
+    route(id, rd.messages);
+    route(id, rd.persisted_messages);
+    if (apply_) {
+      for (const auto& e : rd.committed) apply_(id, e);
+    }
+    g.raft->advance(rd);
+  }
+  return out;
+}
+
+std::optional<raft::SoftState> RaftHost::state_of(uint64_t group) const {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return std::nullopt;
+  return raft::SoftState{it->second.raft->leader(), it->second.raft->role()};
+}
+
+std::optional<raft::Term> RaftHost::term_of(uint64_t group) const {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return std::nullopt;
+  return it->second.raft->term();
+}
+
+}  // namespace nca::cluster

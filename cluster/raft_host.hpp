@@ -1,0 +1,86 @@
+// cluster/raft_host.hpp: every Raft group one node takes part in, driven as one unit.
+//
+// Contract: the owner feeds ticks (tick()), peer batches (step()) and proposals (propose()), then
+// calls process_ready(), which handles each group's Ready in the order raft.hpp prescribes (save
+// entries, hard state and snapshot to the group's LogStorage; apply committed entries through the
+// apply callback; advance) and returns what to send, coalesced into one batch per peer node across
+// all groups (so heartbeats of many groups share one frame). Everything goes out after the save,
+// which is always safe (raft.hpp allows `messages` earlier, as an optimisation this host forgoes).
+//
+// A batch from a peer is checked before any group sees it: it must name this node as recipient and
+// every message must come from the batch's sender; messages for groups this node does not host are
+// dropped and counted (the shard map decides hosting; a stale peer may still send). Errors are
+// values; a failed save is returned and the group must not be driven further (the node restarts it
+// from storage).
+//
+// Pure: no threads, no clock, no I/O beyond the LogStorages it owns. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/raft/log_storage.hpp"
+#include "cluster/raft/raft.hpp"
+#include "cluster/transport/raft_codec.hpp"
+#include "nca/result.hpp"
+
+namespace nca::cluster {
+
+class RaftHost {
+ public:
+  struct Options {
+    raft::NodeId node = raft::kNoNode;
+    int election_tick = 10;
+    int heartbeat_tick = 1;
+    uint64_t seed = 0;  // each group's election timer seed is derived from it and the group id
+  };
+
+  // Called for every committed entry in log order, conf changes and leaders' empty no-ops
+  // included (a conf change's data is the encoded change).
+  using ApplyFn = std::function<void(uint64_t group, const raft::Entry& entry)>;
+  // Called when this node's role or known leader of a group changes.
+  using RoleFn = std::function<void(uint64_t group, const raft::SoftState& state)>;
+
+  RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr);
+
+  // Hosts `group` with its log in `storage`. When the storage is empty and `bootstrap_voters` is
+  // not, the group's bootstrap entries (raft::bootstrap_entries) are saved first, identically on
+  // every founding member. already_exists if the group is hosted.
+  Status add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
+                   const std::vector<raft::NodeId>& bootstrap_voters);
+  bool hosts(uint64_t group) const { return groups_.count(group) != 0; }
+
+  void tick();
+  // invalid_argument (nothing stepped) when the batch is not addressed to this node or a message
+  // claims another sender.
+  Status step(const transport::DecodedBatch& batch);
+  // Leader only: unavailable with the leader hint otherwise; not_found for a group not hosted.
+  Result<raft::Index> propose(uint64_t group, std::string data);
+  Status campaign(uint64_t group);
+
+  Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready();
+
+  std::optional<raft::SoftState> state_of(uint64_t group) const;
+  std::optional<raft::Term> term_of(uint64_t group) const;
+  uint64_t dropped_messages() const { return dropped_; }
+
+ private:
+  struct Group {
+    std::unique_ptr<raft::LogStorage> storage;
+    std::unique_ptr<raft::Raft> raft;
+    raft::SoftState reported;
+  };
+
+  Options options_;
+  ApplyFn apply_;
+  RoleFn role_;
+  std::map<uint64_t, Group> groups_;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace nca::cluster
