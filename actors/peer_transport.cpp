@@ -147,8 +147,8 @@ std::string describe_peers(const TransportState& st) {
   for (const auto& [id, l] : st.links) {
     auto state = st.detector->state_of(id);
     out << id << " " << (state ? membership::to_string(*state) : "unknown") << " "
-        << st.detector->incarnation_of(id).value_or(0) << " "
-        << (l.remote ? "linked" : "unlinked") << "\n";
+        << st.detector->incarnation_of(id).value_or(0) << " " << (l.remote ? "linked" : "unlinked")
+        << "\n";
   }
   return out.str();
 }
@@ -208,6 +208,9 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
         } else {
           self->state.partitioned.erase(peer);
         }
+      },
+      [=](listener_atom, caf::actor listener) {
+        self->state.config.listener = std::move(listener);
       },
       [=](peers_atom) { return describe_peers(self->state); },
       [=](counters_atom) {

@@ -24,6 +24,8 @@
 //     message-dropping hook fault tests use for partitions.
 //   * (peers_atom) -> a line per known peer: "node state incarnation linked|unlinked".
 //   * (counters_atom) -> "sent=N received=N dropped=N refused=N" (refused: failed authentication).
+//   * (listener_atom, actor) replaces the listener (the Raft host is spawned after the transport it
+//     sends through).
 //
 // Thread-safety: an actor; all state is its own. The clock is not owned and must outlive it.
 #pragma once
@@ -47,6 +49,7 @@ using partition_atom = caf::atom_constant<caf::atom("partition")>;
 using peer_change_atom = caf::atom_constant<caf::atom("peerchg")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using counters_atom = caf::atom_constant<caf::atom("counters")>;
+using listener_atom = caf::atom_constant<caf::atom("listener")>;
 
 struct PeerTransportConfig {
   uint64_t node_id = 0;      // this node's id in the cluster (never 0)

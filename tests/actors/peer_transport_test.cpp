@@ -9,26 +9,16 @@
 #include <memory>
 #include <mutex>
 
+#include "tests/actors/cluster_test_util.hpp"
 #include "tests/actors/node_test_util.hpp"
 
 namespace nca::actors {
 namespace {
 
 using membership::PeerChange;
+using nca::testing::TransportCafConfig;
 using nca::testing::wait_until;
 using std::chrono::milliseconds;
-
-class TransportCafConfig : public caf::actor_system_config {
- public:
-  TransportCafConfig() {
-    load<caf::io::middleman>();
-    set("scheduler.policy", caf::atom("sharing"));
-    set("scheduler.max-threads", size_t{2});
-    set("middleman.heartbeat-interval", caf::timespan{milliseconds(100)});
-    set("logger.file-verbosity", caf::atom("quiet"));
-    set("logger.console-verbosity", caf::atom("quiet"));
-  }
-};
 
 // What a listener saw, for the test thread to inspect.
 struct Inbox {
@@ -155,15 +145,17 @@ TEST(PeerTransportTest, PeersLinkAndExchangeFramesBothWays) {
            a.inbox().has_change(PeerChange::joined, 3) &&
            b.inbox().has_change(PeerChange::joined, 1) &&
            b.inbox().has_change(PeerChange::joined, 3) &&
-           c.inbox().has_change(PeerChange::joined, 1) && c.inbox().has_change(PeerChange::joined, 2);
-  })) << a.peers() << b.peers() << c.peers();
+           c.inbox().has_change(PeerChange::joined, 1) &&
+           c.inbox().has_change(PeerChange::joined, 2);
+  })) << a.peers()
+      << b.peers() << c.peers();
   // C never dialled A: the link A opened carries frames both ways.
   a.send(2, "raft batch for 2");
   c.send(1, "raft batch for 1");
   b.send(3, "raft batch for 3");
   ASSERT_TRUE(wait_until([&] {
-    return b.inbox().has_frame(1, "raft batch for 2") && a.inbox().has_frame(3, "raft batch for 1") &&
-           c.inbox().has_frame(2, "raft batch for 3");
+    return b.inbox().has_frame(1, "raft batch for 2") &&
+           a.inbox().has_frame(3, "raft batch for 1") && c.inbox().has_frame(2, "raft batch for 3");
   }));
   {
     std::lock_guard<std::mutex> g(b.inbox().mu);
@@ -188,14 +180,16 @@ TEST(PeerTransportTest, APartitionSilencesBothWaysAndHealingRecovers) {
   TestNode a(1, 5), b(2, 6);
   a.add_peer(2, b.port());
   ASSERT_TRUE(wait_until([&] {
-    return a.inbox().has_change(PeerChange::joined, 2) && b.inbox().has_change(PeerChange::joined, 1);
+    return a.inbox().has_change(PeerChange::joined, 2) &&
+           b.inbox().has_change(PeerChange::joined, 1);
   }));
   a.partition(2, true);
   b.partition(1, true);
   a.send(2, "lost in the partition");
   ASSERT_TRUE(wait_until(
       [&] {
-        return a.inbox().has_change(PeerChange::died, 2) && b.inbox().has_change(PeerChange::died, 1);
+        return a.inbox().has_change(PeerChange::died, 2) &&
+               b.inbox().has_change(PeerChange::died, 1);
       },
       std::chrono::seconds(10)));
   EXPECT_TRUE(a.inbox().has_change(PeerChange::suspected, 2));
@@ -204,7 +198,8 @@ TEST(PeerTransportTest, APartitionSilencesBothWaysAndHealingRecovers) {
   b.partition(1, false);
   a.send(2, "after healing");
   ASSERT_TRUE(wait_until([&] {
-    return b.inbox().has_frame(1, "after healing") && a.inbox().has_change(PeerChange::recovered, 2);
+    return b.inbox().has_frame(1, "after healing") &&
+           a.inbox().has_change(PeerChange::recovered, 2);
   }));
   // Frames on one link arrive in order: had the first frame left A, it would be there by now.
   EXPECT_FALSE(b.inbox().has_frame(1, "lost in the partition"));

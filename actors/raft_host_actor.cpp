@@ -1,0 +1,165 @@
+#include "actors/raft_host_actor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "actors/peer_transport.hpp"
+#include "cluster/transport/raft_codec.hpp"
+
+namespace nca::actors {
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("rtick")>;
+
+struct PendingProposal {
+  raft::Term term = 0;
+  caf::response_promise rp;
+};
+
+struct HostState {
+  RaftHostActorConfig config;
+  std::shared_ptr<cluster::RaftHost> host;
+  // (group, index) -> who waits for it.
+  std::map<std::pair<uint64_t, raft::Index>, PendingProposal> pending;
+};
+
+using Self = caf::stateful_actor<HostState>;
+
+caf::error failure(const std::string& message) {
+  return caf::make_error(caf::sec::runtime_error, message);
+}
+
+void fail_pending(HostState& st, uint64_t group, const std::string& why) {
+  for (auto it = st.pending.lower_bound({group, 0});
+       it != st.pending.end() && it->first.first == group;) {
+    it->second.rp.deliver(failure(why));
+    it = st.pending.erase(it);
+  }
+}
+
+void flush(Self* self) {
+  auto& st = self->state;
+  auto out = st.host->process_ready();
+  if (!out) {
+    spdlog::error("raft: {}; the node's groups stop", out.error().message);
+    for (auto& [key, p] : st.pending) p.rp.deliver(failure(out.error().message));
+    st.pending.clear();
+    self->quit(caf::exit_reason::unhandled_exception);
+    return;
+  }
+  for (auto& [to, messages] : *out) {
+    transport::RaftBatchHeader header{st.config.host.node, st.config.incarnation, to};
+    self->send(st.config.transport, send_frame_atom::value, to,
+               transport::encode_batch(header, messages));
+  }
+}
+
+std::string describe(const cluster::RaftHost& host, uint64_t group) {
+  auto s = host.state_of(group);
+  if (!s) return "not hosted";
+  return "leader=" + std::to_string(s->leader) + " role=" + raft::to_string(s->role) +
+         " term=" + std::to_string(host.term_of(group).value_or(0));
+}
+
+caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> host,
+                              RaftHostActorConfig config) {
+  self->state.host = std::move(host);
+  self->state.config = std::move(config);
+  self->send(self, tick_atom::value);
+  return {
+      [=](frame_atom, uint64_t from, uint64_t, const std::string& bytes) {
+        auto batch = transport::decode_batch(bytes);
+        if (!batch) {
+          spdlog::warn("raft: dropped a frame from node {}: {}", from, batch.error().message);
+          return;
+        }
+        if (batch->header.from_node != from) {
+          spdlog::warn("raft: node {} sent a batch signed as node {}", from,
+                       batch->header.from_node);
+          return;
+        }
+        if (auto s = self->state.host->step(*batch); !s) {
+          spdlog::warn("raft: {}", s.error().message);
+          return;
+        }
+        flush(self);
+      },
+      [=](peer_change_atom, uint32_t, uint64_t, uint64_t) {
+        // Liveness is the failure detector's business; Raft's own timers drive elections.
+      },
+      [=](propose_atom, uint64_t group, std::string& data) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        auto index = st.host->propose(group, std::move(data));
+        if (!index) {
+          std::string why = index.error().message;
+          if (index.error().code == ErrorCode::unavailable) {
+            auto s = st.host->state_of(group);
+            why = "node " + std::to_string(st.config.host.node) + " does not lead group " +
+                  std::to_string(group) +
+                  (s && s->leader != raft::kNoNode ? "; leader is node " + std::to_string(s->leader)
+                                                   : "; no leader known");
+          }
+          return failure(why);
+        }
+        auto rp = self->make_response_promise<uint64_t>();
+        st.pending[{group, *index}] = PendingProposal{*st.host->term_of(group), rp};
+        flush(self);
+        return rp;
+      },
+      [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
+      [=](tick_atom) {
+        self->state.host->tick();
+        flush(self);
+        self->delayed_send(self, self->state.config.tick, tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig config) {
+  if (!config.transport || !config.storage_for) {
+    return make_error(ErrorCode::invalid_argument, "raft host needs a transport and storages");
+  }
+  // The host is built here, so a group that cannot start is an error for the caller rather than a
+  // dead actor; the apply and role callbacks reach the actor's state through a pointer set once
+  // the actor exists (they only run inside its handlers).
+  auto state_ptr = std::make_shared<HostState*>(nullptr);
+  auto user_apply = config.apply;
+  auto host = std::make_unique<cluster::RaftHost>(
+      config.host,
+      [state_ptr, user_apply](uint64_t group, const raft::Entry& e) {
+        if (user_apply) user_apply(group, e);
+        HostState* st = *state_ptr;
+        if (st == nullptr) return;
+        auto it = st->pending.find({group, e.index});
+        if (it == st->pending.end()) return;
+        if (it->second.term == e.term) {
+          it->second.rp.deliver(uint64_t{e.index});
+        } else {
+          it->second.rp.deliver(failure("leadership changed before the entry committed; retry"));
+        }
+        st->pending.erase(it);
+      },
+      [state_ptr](uint64_t group, const raft::SoftState& s) {
+        HostState* st = *state_ptr;
+        if (st == nullptr || s.role == raft::Role::leader) return;
+        fail_pending(*st, group,
+                     "this node lost the leadership of group " + std::to_string(group) +
+                         "; retry on the leader");
+      });
+  for (uint64_t g : config.groups) {
+    if (auto s = host->add_group(g, config.storage_for(g), config.bootstrap_voters); !s) {
+      return s.error();
+    }
+  }
+  std::shared_ptr<cluster::RaftHost> shared(std::move(host));
+  auto actor = sys.spawn([shared, state_ptr, config](Self* self) mutable {
+    *state_ptr = &self->state;
+    return raft_host_actor(self, shared, std::move(config));
+  });
+  return actor;
+}
+
+}  // namespace nca::actors

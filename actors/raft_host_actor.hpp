@@ -1,0 +1,51 @@
+// actors/raft_host_actor.hpp: the actor shell around cluster::RaftHost. It ticks the node's Raft
+// groups, feeds them the frames the peer transport delivers, sends their batches back through the
+// transport, and answers proposals once they are applied.
+//
+// Contract.
+//   * It is the peer transport's listener: (frame_atom, node, incarnation, bytes) from the
+//     transport is decoded (transport/raft_codec.hpp) and must come from `node`; anything else is
+//     dropped and logged.
+//   * (propose_atom, group, data) -> the entry's index, delivered only when this node has applied
+//     it. Errors (caf::error with a message): the group is not hosted, this node is not its leader
+//     (the message names the leader it knows, if any), or leadership was lost before the entry
+//     committed (the caller retries; the entry may or may not have been applied elsewhere, which is
+//     why writes carry request ids). The caller's request timeout bounds the wait.
+//   * (raft_state_atom, group) -> "leader=N role=R term=T", for operators and tests.
+//   * A failed log save stops the actor (the node must restart the groups from storage).
+//
+// Thread-safety: an actor. The storages come from `storage_for` and are owned by the host; the
+// apply callback runs on the actor's thread, in log order per group.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "cluster/raft/log_storage.hpp"
+#include "cluster/raft_host.hpp"
+
+namespace nca::actors {
+
+using propose_atom = caf::atom_constant<caf::atom("propose")>;
+using raft_state_atom = caf::atom_constant<caf::atom("raftstate")>;
+
+struct RaftHostActorConfig {
+  cluster::RaftHost::Options host;
+  uint64_t incarnation = 0;
+  std::chrono::milliseconds tick{100};  // raft.tick
+  caf::actor transport;                 // actors/peer_transport.hpp
+  std::vector<uint64_t> groups;
+  std::vector<raft::NodeId> bootstrap_voters;
+  std::function<std::unique_ptr<raft::LogStorage>(uint64_t group)> storage_for;
+  cluster::RaftHost::ApplyFn apply;
+};
+
+// The actor, or the error that kept a group from starting (its storage, or a bad config).
+Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig config);
+
+}  // namespace nca::actors
