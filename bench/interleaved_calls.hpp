@@ -9,8 +9,8 @@
 // and then on the baseline, on the same worker thread, exposes both to the same drift and caches.
 //
 // Every query runs twice: the first pass is untimed (warm-up), the second is timed. Each call has
-// `call_timeout`; the whole run fails with the first error or timeout. Not thread-safe; the functions
-// in InterleavedQueries are called on the actor's worker thread, one at a time.
+// `call_timeout`; the whole run fails with the first error or timeout. Not thread-safe; the
+// functions in InterleavedQueries are called on the actor's worker thread, one at a time.
 #pragma once
 
 #include <caf/fwd.hpp>
@@ -29,7 +29,8 @@ namespace nca::bench {
 struct InterleavedQueries {
   size_t count = 0;
   uint32_t method = 0;  // nca.pb.Request body case of every request
-  // The serialized nca.pb.Request of query q (its cost is part of the node's time, as for a client).
+  // The serialized nca.pb.Request of query q (its cost is part of the node's time, as for a
+  // client).
   std::function<std::string(size_t q)> request;
   // Checks the serialized nca.pb.Response of query q and extracts its result rows.
   std::function<Status(const std::string& reply, std::vector<int64_t>* rows)> reply_rows;

@@ -76,7 +76,8 @@ struct Results {
   double recall_inproc_blocking_p50_us = NAN, recall_inproc_blocking_p99_us = NAN;
   double recall_sdk_p50_us = NAN, recall_sdk_p99_us = NAN;
   double recall_hybrid_tubules_p50_us = NAN, recall_hybrid_tubules_p99_us = NAN;
-  double raw_hnswlib_p50_us = NAN, raw_hnswlib_p99_us = NAN;  // interleaved with the in-process recall
+  double raw_hnswlib_p50_us = NAN,
+         raw_hnswlib_p99_us = NAN;  // interleaved with the in-process recall
   double raw_hnswlib_solo_p50_us = NAN, raw_hnswlib_solo_p99_us = NAN;  // alone, node stopped
   double faiss_hnsw_p50_us = NAN, faiss_hnsw_p99_us = NAN;
   double raw_caf_rtt_p50_us = NAN, raw_caf_rtt_p99_us = NAN;
@@ -491,8 +492,9 @@ Status run_node_phase(const RecallOptions& o, const Dataset& data,
     rr->set_query(words_of((q * 97) % data.size(), 3));
     return req.SerializeAsString();
   };
-  auto hybrid = run_interleaved(node->system(), node->api(), hq,
-                                std::chrono::duration_cast<std::chrono::milliseconds>(kCallTimeout));
+  auto hybrid =
+      run_interleaved(node->system(), node->api(), hq,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(kCallTimeout));
   if (!hybrid) return hybrid.error();
   r->recall_hybrid_tubules_p50_us = hybrid->node.percentile(50);
   r->recall_hybrid_tubules_p99_us = hybrid->node.percentile(99);

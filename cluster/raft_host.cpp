@@ -8,8 +8,8 @@ RaftHost::RaftHost(Options options, ApplyFn apply, RoleFn role)
 Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
                            const std::vector<raft::NodeId>& bootstrap_voters) {
   if (groups_.count(group) != 0) {
-    return make_error(ErrorCode::already_exists, "raft group " + std::to_string(group) +
-                                                     " is already hosted on this node");
+    return make_error(ErrorCode::already_exists,
+                      "raft group " + std::to_string(group) + " is already hosted on this node");
   }
   if (!storage) return make_error(ErrorCode::invalid_argument, "raft group without storage");
   auto initial = storage->initial_state();
@@ -48,8 +48,8 @@ Status RaftHost::step(const transport::DecodedBatch& batch) {
     if (gm.message.from != batch.header.from_node || gm.message.to != options_.node) {
       return make_error(ErrorCode::invalid_argument,
                         "raft batch from node " + std::to_string(batch.header.from_node) +
-                            " carries a message from " + std::to_string(gm.message.from) +
-                            " to " + std::to_string(gm.message.to));
+                            " carries a message from " + std::to_string(gm.message.from) + " to " +
+                            std::to_string(gm.message.to));
     }
   }
   for (const auto& gm : batch.messages) {

@@ -603,7 +603,8 @@ void VectorIndex::maybe_rebuild_locked() {
       for (size_t i = 0; i < old.cur_element_count; ++i) {
         const auto id = static_cast<hnswlib::tableint>(i);
         if (old.isMarkedDeleted(id)) continue;
-        flat->put(old.getExternalLabel(id), reinterpret_cast<const float*>(old.getDataByInternalId(id)));
+        flat->put(old.getExternalLabel(id),
+                  reinterpret_cast<const float*>(old.getDataByInternalId(id)));
       }
     } catch (const std::exception&) {
       return;
@@ -945,8 +946,8 @@ Result<VectorIndex::Loaded> VectorIndex::load_unguarded(const std::string& path,
   }
 
   if (header.version == kFlatVersion) {
-    return load_flat(in.get(), path, options, header.applied_seq, header.count,
-                     header.payload_len, header.payload_crc);
+    return load_flat(in.get(), path, options, header.applied_seq, header.count, header.payload_len,
+                     header.payload_crc);
   }
   Loaded loaded;
   loaded.applied_seq = header.applied_seq;

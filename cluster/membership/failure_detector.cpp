@@ -6,9 +6,12 @@ namespace nca::membership {
 
 const char* to_string(PeerState s) {
   switch (s) {
-    case PeerState::alive: return "alive";
-    case PeerState::suspected: return "suspected";
-    case PeerState::dead: return "dead";
+    case PeerState::alive:
+      return "alive";
+    case PeerState::suspected:
+      return "suspected";
+    case PeerState::dead:
+      return "dead";
   }
   return "unknown";
 }
@@ -16,11 +19,21 @@ const char* to_string(PeerState s) {
 std::string to_string(const PeerChange& c) {
   const char* kind = "?";
   switch (c.kind) {
-    case PeerChange::joined: kind = "joined"; break;
-    case PeerChange::restarted: kind = "restarted"; break;
-    case PeerChange::suspected: kind = "suspected"; break;
-    case PeerChange::recovered: kind = "recovered"; break;
-    case PeerChange::died: kind = "died"; break;
+    case PeerChange::joined:
+      kind = "joined";
+      break;
+    case PeerChange::restarted:
+      kind = "restarted";
+      break;
+    case PeerChange::suspected:
+      kind = "suspected";
+      break;
+    case PeerChange::recovered:
+      kind = "recovered";
+      break;
+    case PeerChange::died:
+      kind = "died";
+      break;
   }
   return "node " + std::to_string(c.peer) + " (incarnation " + std::to_string(c.incarnation) +
          ") " + kind;

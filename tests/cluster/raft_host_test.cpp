@@ -28,14 +28,14 @@ class Cluster {
       RaftHost::Options o;
       o.node = n;
       o.seed = 42;
-      hosts_[n] = std::make_unique<RaftHost>(
-          o, [this, n](uint64_t g, const raft::Entry& e) {
-            if (!e.data.empty() && e.type == raft::EntryType::normal) {
-              applied_[n].push_back({g, e.index, e.data});
-            }
-          });
+      hosts_[n] = std::make_unique<RaftHost>(o, [this, n](uint64_t g, const raft::Entry& e) {
+        if (!e.data.empty() && e.type == raft::EntryType::normal) {
+          applied_[n].push_back({g, e.index, e.data});
+        }
+      });
       for (uint64_t g = 1; g <= groups; ++g) {
-        EXPECT_TRUE(hosts_[n]->add_group(g, std::make_unique<raft::MemoryStorage>(), {1, 2, 3}).ok());
+        EXPECT_TRUE(
+            hosts_[n]->add_group(g, std::make_unique<raft::MemoryStorage>(), {1, 2, 3}).ok());
       }
     }
   }

@@ -40,7 +40,7 @@ TEST(TierTest, ShortTermMemoryStaysExactLongerThanTheOtherTiers) {
   fill(stm, 10);
   fill(mtm, 10);
   fill(ltm, 10);
-  EXPECT_TRUE(stm.index().is_exact());  // 10 < index_stm_exact_below
+  EXPECT_TRUE(stm.index().is_exact());   // 10 < index_stm_exact_below
   EXPECT_FALSE(mtm.index().is_exact());  // 10 >= index_exact_below
   EXPECT_FALSE(ltm.index().is_exact());
   for (Tier* t : {&stm, &mtm, &ltm}) {

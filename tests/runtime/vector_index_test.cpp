@@ -703,8 +703,8 @@ TEST(VectorIndexExactTest, FlatFilesRoundTripAndDamageIsDataLoss) {
   EXPECT_EQ(wrong_dim.code(), ErrorCode::data_loss);
 }
 
-// Parameter: exact_below. 0 is the graph throughout; 400 starts flat with the 300 stable vectors and
-// builds the graph while readers search.
+// Parameter: exact_below. 0 is the graph throughout; 400 starts flat with the 300 stable vectors
+// and builds the graph while readers search.
 class VectorIndexConcurrencyTest : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(VectorIndexConcurrencyTest, ReadersAndOneWriterStaySane) {

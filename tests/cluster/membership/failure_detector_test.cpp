@@ -78,8 +78,7 @@ TEST(FailureDetectorTest, IncarnationsFenceRestartsAndOldLives) {
   // A dead peer that comes back with a new incarnation is a restart, not a recovery.
   fd.tick(50'000);
   EXPECT_EQ(fd.state_of(4), PeerState::dead);
-  EXPECT_EQ(fd.observe(4, 12, 50'001).changes,
-            (std::vector<PeerChange>{{Kind::restarted, 4, 12}}));
+  EXPECT_EQ(fd.observe(4, 12, 50'001).changes, (std::vector<PeerChange>{{Kind::restarted, 4, 12}}));
   EXPECT_EQ(fd.state_of(4), PeerState::alive);
 }
 
@@ -98,16 +97,15 @@ TEST(FailureDetectorTest, ForgetAndOptionsAreSane) {
   o.dead_after_us = 1'000;  // below suspect: raised to it
   FailureDetector fd(o);
   fd.observe(3, 1, 0);
-  EXPECT_EQ(fd.tick(5'000),
-            (std::vector<PeerChange>{{Kind::suspected, 3, 1}, {Kind::died, 3, 1}}));
+  EXPECT_EQ(fd.tick(5'000), (std::vector<PeerChange>{{Kind::suspected, 3, 1}, {Kind::died, 3, 1}}));
   fd.forget(3);
   EXPECT_TRUE(fd.peers().empty());
   EXPECT_EQ(fd.observe(3, 1, 6'000).changes, (std::vector<PeerChange>{{Kind::joined, 3, 1}}));
   EXPECT_EQ(to_string(PeerChange{Kind::died, 3, 1}), "node 3 (incarnation 1) died");
 }
 
-// Randomized: whatever the interleaving, a peer's incarnation never goes down, a stale message never
-// changes anything, and the state always matches the silence since the last accepted message.
+// Randomized: whatever the interleaving, a peer's incarnation never goes down, a stale message
+// never changes anything, and the state always matches the silence since the last accepted message.
 TEST(FailureDetectorTest, RandomHistoriesKeepTheInvariants) {
   const uint64_t seed = testing::test_seed("failure detector histories");
   SCOPED_TRACE("seed " + std::to_string(seed));
