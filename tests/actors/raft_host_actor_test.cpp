@@ -10,8 +10,10 @@
 
 #include "actors/peer_transport.hpp"
 #include "cluster/raft/memory_storage.hpp"
+#include "storage/raft_log_store.hpp"
 #include "tests/actors/cluster_test_util.hpp"
 #include "tests/actors/node_test_util.hpp"
+#include "tests/storage/storage_test_util.hpp"
 
 namespace nca::actors {
 namespace {
@@ -31,8 +33,14 @@ struct AppliedLog {
 
 class RaftTestNode {
  public:
-  RaftTestNode(uint64_t id, uint64_t incarnation, const std::vector<uint64_t>& groups)
-      : sys_(cfg_), applied_(std::make_shared<AppliedLog>()), id_(id) {
+  // With `data_dir`, each group's log lives in a RocksDB there (RaftLogStore), so a node made again
+  // on the same directory restarts from its log; otherwise in memory.
+  RaftTestNode(uint64_t id, uint64_t incarnation, const std::vector<uint64_t>& groups,
+               const std::string& data_dir = "")
+      : db_(data_dir.empty() ? nullptr : storage::testing::open_db(data_dir)),
+        sys_(cfg_),
+        applied_(std::make_shared<AppliedLog>()),
+        id_(id) {
     PeerTransportConfig t;
     t.node_id = id;
     t.incarnation = incarnation;
@@ -54,7 +62,13 @@ class RaftTestNode {
     r.transport = transport_;
     r.groups = groups;
     r.bootstrap_voters = {1, 2, 3};
-    r.storage_for = [](uint64_t) { return std::make_unique<raft::MemoryStorage>(); };
+    storage::Db* db = db_.get();
+    r.storage_for = [db](uint64_t group) -> std::unique_ptr<raft::LogStorage> {
+      if (db == nullptr) return std::make_unique<raft::MemoryStorage>();
+      auto store = storage::RaftLogStore::open(db, group);
+      EXPECT_TRUE(store.ok()) << store.error().to_string();
+      return store ? std::move(*store) : nullptr;
+    };
     auto applied = applied_;
     r.apply = [applied](uint64_t group, const raft::Entry& e) {
       if (e.type != raft::EntryType::normal || e.data.empty()) return;
@@ -96,6 +110,7 @@ class RaftTestNode {
   }
 
  private:
+  std::unique_ptr<storage::Db> db_;  // outlives the actor system that writes to it
   nca::testing::TransportCafConfig cfg_;
   caf::actor_system sys_;
   SystemClock clock_;
@@ -171,6 +186,45 @@ TEST(RaftHostActorTest, GroupsReplicateOverLoopbackAndFailOver) {
     auto log = n->applied().of(1);
     EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 5), want);
   }
+}
+
+TEST(RaftHostActorTest, ARestartedNodeRecoversItsLogAndCatchesUp) {
+  storage::testing::TempDir dir;
+  const std::vector<uint64_t> groups = {1};
+  std::vector<std::unique_ptr<RaftTestNode>> nodes;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    nodes.push_back(
+        std::make_unique<RaftTestNode>(id, 1, groups, dir.sub("node" + std::to_string(id))));
+  }
+  auto link_all = [&] {
+    for (size_t i = 0; i < 3; ++i) {
+      for (size_t j = i + 1; j < 3; ++j) {
+        if (nodes[i] && nodes[j]) nodes[i]->add_peer(j + 1, nodes[j]->port());
+      }
+    }
+  };
+  link_all();
+  int leader = -1;
+  ASSERT_TRUE(wait_until([&] { return (leader = leader_of(nodes, 1)) >= 0; }));
+  ASSERT_EQ(nodes[leader]->propose(1, "before").rfind("index ", 0), 0u);
+  // A follower goes down; the other two go on without it.
+  const int down = (leader + 1) % 3;
+  ASSERT_TRUE(wait_until([&] { return nodes[down]->applied().of(1).size() == 1; }));
+  nodes[down].reset();
+  ASSERT_EQ(nodes[leader]->propose(1, "while it was down").rfind("index ", 0), 0u);
+  // It comes back on the same data directory as a new incarnation, reloads its log from RocksDB
+  // (its Raft state survives: no second vote in a term) and catches up.
+  nodes[down] = std::make_unique<RaftTestNode>(down + 1, 2, groups,
+                                               dir.sub("node" + std::to_string(down + 1)));
+  // Before any peer knows its new address, it applies what its own log says was committed.
+  ASSERT_TRUE(wait_until([&] {
+    return nodes[down]->applied().of(1) == std::vector<std::string>{"before"};
+  })) << nodes[down]->state(1);
+  link_all();
+  const std::vector<std::string> want = {"before", "while it was down"};
+  ASSERT_TRUE(wait_until([&] { return nodes[down]->applied().of(1) == want; }))
+      << nodes[down]->state(1);
+  for (auto& n : nodes) EXPECT_EQ(n->applied().of(1), want);
 }
 
 }  // namespace
