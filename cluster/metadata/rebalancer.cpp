@@ -1,0 +1,164 @@
+#include "cluster/metadata/rebalancer.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace nca::metadata {
+namespace {
+
+struct Load {
+  std::map<uint64_t, int> replicas;  // live nodes only, zero included
+  std::map<uint64_t, int> leaders;
+};
+
+Load load_of(const ClusterMap& map, const std::set<uint64_t>& live) {
+  Load l;
+  for (uint64_t n : live) {
+    l.replicas[n] = 0;
+    l.leaders[n] = 0;
+  }
+  for (uint32_t s = 0; s < map.shard_count(); ++s) {
+    const auto* a = map.shard(s);
+    if (a == nullptr) continue;
+    for (uint64_t r : a->replicas()) {
+      if (live.count(r)) ++l.replicas[r];
+    }
+    if (live.count(a->leader_hint())) ++l.leaders[a->leader_hint()];
+  }
+  return l;
+}
+
+bool holds(const pb::ShardAssignment& a, uint64_t node) {
+  return std::find(a.replicas().begin(), a.replicas().end(), node) != a.replicas().end();
+}
+
+Move make(Move::Kind kind, const pb::ShardAssignment& current, uint64_t node) {
+  Move m{kind, current.shard(), node, current};
+  m.next.set_epoch(current.epoch() + 1);
+  if (kind == Move::add_replica) {
+    m.next.add_replicas(node);
+  } else if (kind == Move::remove_replica) {
+    m.next.clear_replicas();
+    for (uint64_t r : current.replicas()) {
+      if (r != node) m.next.add_replicas(r);
+    }
+    if (current.leader_hint() == node) {
+      m.next.set_leader_hint(m.next.replicas_size() > 0 ? m.next.replicas(0) : 0);
+    }
+  } else {
+    m.next.set_leader_hint(node);
+  }
+  return m;
+}
+
+// The node with the fewest (or most) of `count`, among `candidates`; lowest id on ties.
+uint64_t pick(const std::map<uint64_t, int>& count, const std::vector<uint64_t>& candidates,
+              bool fewest) {
+  uint64_t best = 0;
+  int best_n = 0;
+  for (uint64_t c : candidates) {
+    const int n = count.at(c);
+    if (best == 0 || (fewest ? n < best_n : n > best_n)) {
+      best = c;
+      best_n = n;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string to_string(const Move& m) {
+  const char* kind = m.kind == Move::add_replica      ? "add replica on"
+                     : m.kind == Move::remove_replica ? "remove replica from"
+                                                      : "move preferred leader to";
+  return "shard " + std::to_string(m.shard) + ": " + kind + " node " + std::to_string(m.node) +
+         " (epoch " + std::to_string(m.next.epoch()) + ")";
+}
+
+std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor) {
+  const auto live_list = map.live_nodes();
+  const std::set<uint64_t> live(live_list.begin(), live_list.end());
+  if (live.empty() || !map.has_shards()) return std::nullopt;
+  const int want = static_cast<int>(std::min<size_t>(replication_factor, live.size()));
+  const Load load = load_of(map, live);
+  auto live_replicas = [&](const pb::ShardAssignment& a) {
+    int n = 0;
+    for (uint64_t r : a.replicas()) n += live.count(r) ? 1 : 0;
+    return n;
+  };
+
+  // 1. Under-replicated shards.
+  for (uint32_t s = 0; s < map.shard_count(); ++s) {
+    const auto* a = map.shard(s);
+    if (a == nullptr || live_replicas(*a) >= want) continue;
+    std::vector<uint64_t> candidates;
+    for (uint64_t n : live_list) {
+      if (!holds(*a, n)) candidates.push_back(n);
+    }
+    if (!candidates.empty())
+      return make(Move::add_replica, *a, pick(load.replicas, candidates, true));
+  }
+  // 2. Replicas on nodes that are not live, once the shard can spare them.
+  for (uint32_t s = 0; s < map.shard_count(); ++s) {
+    const auto* a = map.shard(s);
+    if (a == nullptr || live_replicas(*a) < want) continue;
+    for (uint64_t r : a->replicas()) {
+      if (!live.count(r)) return make(Move::remove_replica, *a, r);
+    }
+  }
+  // 3. Over-replicated shards.
+  for (uint32_t s = 0; s < map.shard_count(); ++s) {
+    const auto* a = map.shard(s);
+    if (a == nullptr || live_replicas(*a) <= want) continue;
+    // The busiest replica goes, even the preferred leader (the hint moves with the removal); among
+    // equally busy ones a non-leader first, which spares a leadership transfer. Keeping the leader
+    // no matter what would undo rule 4's add on a shard of one replica, forever.
+    uint64_t victim = 0;
+    int victim_n = -1;
+    for (uint64_t r : a->replicas()) {
+      const int n = load.replicas.at(r);
+      const bool better = n > victim_n || (n == victim_n && victim == a->leader_hint());
+      if (better) {
+        victim = r;
+        victim_n = n;
+      }
+    }
+    return make(Move::remove_replica, *a, victim);
+  }
+  // 4. Replica balance.
+  const uint64_t busiest = pick(load.replicas, live_list, false);
+  const uint64_t idlest = pick(load.replicas, live_list, true);
+  if (load.replicas.at(busiest) - load.replicas.at(idlest) > 1) {
+    // A shard the busiest node does not lead first: rule 3 then takes the surplus from it.
+    for (bool led_ok : {false, true}) {
+      for (uint32_t s = 0; s < map.shard_count(); ++s) {
+        const auto* a = map.shard(s);
+        if (a != nullptr && holds(*a, busiest) && !holds(*a, idlest) &&
+            (led_ok || a->leader_hint() != busiest)) {
+          return make(Move::add_replica, *a, idlest);
+        }
+      }
+    }
+  }
+  // 5. Leader balance: the first shard whose preferred leader leads at least two more shards than
+  // one of its other live replicas hands the hint to the least-leading of them. Every such move
+  // lowers the sum of squared leader counts, so the rule stops.
+  for (uint32_t s = 0; s < map.shard_count(); ++s) {
+    const auto* a = map.shard(s);
+    if (a == nullptr || !live.count(a->leader_hint())) continue;
+    std::vector<uint64_t> candidates;
+    for (uint64_t r : a->replicas()) {
+      if (r != a->leader_hint() && live.count(r)) candidates.push_back(r);
+    }
+    if (candidates.empty()) continue;
+    const uint64_t to = pick(load.leaders, candidates, true);
+    if (load.leaders.at(a->leader_hint()) - load.leaders.at(to) > 1) {
+      return make(Move::move_leader, *a, to);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace nca::metadata
