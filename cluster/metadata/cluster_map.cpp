@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "storage/keys.hpp"
+
 namespace nca::metadata {
 namespace {
 
@@ -11,15 +13,6 @@ constexpr uint32_t kSchema = 1;
 std::string node_name(uint64_t node) { return "node " + std::to_string(node); }
 
 }  // namespace
-
-uint64_t fnv1a64(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 std::vector<pb::ShardAssignment> initial_placement(const std::vector<uint64_t>& nodes,
                                                    uint32_t shards, uint32_t replication_factor) {
@@ -172,10 +165,7 @@ Status ClusterMap::apply_body(const pb::MetaCommand& c) {
 }
 
 uint32_t ClusterMap::shard_of(std::string_view tenant, std::string_view persona) const {
-  std::string key;
-  key.reserve(tenant.size() + 1 + persona.size());
-  key.append(tenant).append("/").append(persona);
-  return static_cast<uint32_t>(fnv1a64(key) % shard_count_);
+  return storage::shard_of(tenant, persona, shard_count_);
 }
 
 const pb::ClusterMember* ClusterMap::member(uint64_t node) const {

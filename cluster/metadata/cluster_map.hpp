@@ -17,8 +17,8 @@
 //   * set_shard: replaces one shard's replicas; the command's epoch must be the current epoch + 1
 //     (conflict otherwise: a planner working from a stale map cannot clobber a newer change) and
 //     every replica must be a member.
-// Personas map to shards by shard_of(): fnv1a64(tenant + "/" + persona) % shards, a fixed hash
-// (never std::hash), so every node and every version agrees.
+// Personas map to shards by shard_of(), which is storage::shard_of (storage/keys.hpp): the key
+// layout and the shard map must agree on which shard owns a persona.
 //
 // Pure; not thread-safe; owns its state.
 #pragma once
@@ -33,8 +33,6 @@
 #include "proto/cluster.pb.h"
 
 namespace nca::metadata {
-
-uint64_t fnv1a64(std::string_view bytes);
 
 // Replicas of each shard over `nodes` (ascending ids): replication_factor copies (capped by the
 // node count), spread so that replicas per node, and first replicas (preferred leaders) per node,

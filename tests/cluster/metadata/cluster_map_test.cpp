@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "storage/keys.hpp"
 #include "tests/support/test_seed.hpp"
 
 namespace nca::metadata {
@@ -32,16 +33,12 @@ pb::MetaCommand with(std::function<void(pb::MetaCommand&)> fill) {
   return c;
 }
 
-TEST(ClusterMapTest, HashIsFnv1a64AndShardsAreStable) {
-  EXPECT_EQ(fnv1a64(""), 0xcbf29ce484222325ull);
-  EXPECT_EQ(fnv1a64("a"), 0xaf63dc4c8601ec8cull);
-  EXPECT_EQ(fnv1a64("foobar"), 0x85944171f73967e8ull);
+TEST(ClusterMapTest, ShardsFollowTheStorageKeyLayout) {
   ClusterMap map(64, 3);
-  EXPECT_EQ(map.shard_of("acme", "alice"), fnv1a64("acme/alice") % 64);
+  EXPECT_EQ(map.shard_count(), 64u);
+  EXPECT_EQ(map.shard_of("acme", "alice"), storage::shard_of("acme", "alice", 64));
+  EXPECT_EQ(map.shard_of("acme", "alice"), storage::fnv1a64("acme/alice") % 64);
   EXPECT_NE(map.shard_of("acme", "alice"), map.shard_of("acme", "alicf"));
-  // The separator keeps ("a", "b/c") and ("a/b", "c") apart only up to the hash; the key itself is
-  // the documented concatenation.
-  EXPECT_EQ(map.shard_of("a", "b/c"), map.shard_of("a/b", "c"));
 }
 
 TEST(ClusterMapTest, FirstPlacementBalancesReplicasAndLeaders) {
