@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <caf/io/all.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sstream>
@@ -25,6 +26,9 @@ struct TransportState {
   PeerTransportConfig config;
   std::unique_ptr<FailureDetector> detector;
   std::map<uint64_t, Link> links;
+  // Addresses to dial whose node is not known yet (cluster.seeds, and addresses peers told us of),
+  // each with whether a dial is under way.
+  std::map<std::string, bool> seeds;
   std::set<uint64_t> partitioned;
   uint64_t sent = 0, received = 0, dropped = 0, refused = 0;
 };
@@ -39,6 +43,38 @@ bool same_secret(const std::string& a, const std::string& b) {
     diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
   }
   return diff == 0;
+}
+
+// "host:port" -> (host, port); false if it is not one.
+bool split_address(const std::string& address, std::string* host, uint16_t* port) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
+  char* end = nullptr;
+  unsigned long p = std::strtoul(address.c_str() + colon + 1, &end, 10);
+  if (end == nullptr || *end != '\0' || p == 0 || p > 65535) return false;
+  *host = address.substr(0, colon);
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+std::string address_of(const Link& l) { return l.host + ":" + std::to_string(l.port); }
+
+// Whether some linked peer is reached at `address` (then a seed entry for it is done).
+bool linked_at(const TransportState& st, const std::string& address) {
+  for (const auto& [id, l] : st.links) {
+    if (l.remote && !l.host.empty() && address_of(l) == address) return true;
+  }
+  return false;
+}
+
+// The addresses of the peers this node knows, for a peer that just shook hands (not its own).
+std::string known_addresses(const TransportState& st, uint64_t except) {
+  std::string out;
+  for (const auto& [id, l] : st.links) {
+    if (id == except || l.host.empty()) continue;
+    out += address_of(l) + "\n";
+  }
+  return out;
 }
 
 void report(Self* self, const std::vector<PeerChange>& changes) {
@@ -66,19 +102,38 @@ bool link(Self* self, uint64_t node, uint64_t incarnation, const caf::actor& rem
   return true;
 }
 
-void connect(Self* self, uint64_t peer) {
+void learn(Self* self, const std::string& known);
+
+// Dials `host:port` and shakes hands. `expected` is the node that should answer there (0: a seed,
+// any node). On success the link is recorded under the node that answered.
+void dial(Self* self, const std::string& host, uint16_t port, uint64_t expected) {
   auto& st = self->state;
-  Link& l = st.links[peer];
-  if (l.connecting || l.remote || l.host.empty()) return;
-  l.connecting = true;
+  const std::string address = host + ":" + std::to_string(port);
+  if (expected != 0) {
+    Link& l = st.links[expected];
+    if (l.connecting || l.remote) return;
+    l.connecting = true;
+  } else {
+    bool& dialing = st.seeds[address];
+    if (dialing) return;
+    dialing = true;
+  }
+  auto done = [=] {
+    if (expected != 0) {
+      auto it = self->state.links.find(expected);
+      if (it != self->state.links.end()) it->second.connecting = false;
+    } else {
+      auto it = self->state.seeds.find(address);
+      if (it != self->state.seeds.end()) it->second = false;
+    }
+  };
+  auto failed = [=](const caf::error& e) {
+    done();
+    spdlog::debug("cluster: cannot link {}: {}", address, self->system().render(e));
+  };
   auto mm = self->system().middleman().actor_handle();
   const auto timeout = st.config.connect_timeout;
-  auto failed = [=](const caf::error& e) {
-    auto it = self->state.links.find(peer);
-    if (it != self->state.links.end()) it->second.connecting = false;
-    spdlog::debug("cluster: cannot link node {}: {}", peer, self->system().render(e));
-  };
-  self->request(mm, timeout, caf::connect_atom::value, l.host, l.port)
+  self->request(mm, timeout, caf::connect_atom::value, host, port)
       .then(
           [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
             auto remote = caf::actor_cast<caf::actor>(ptr);
@@ -88,21 +143,52 @@ void connect(Self* self, uint64_t peer) {
             }
             const auto& c = self->state.config;
             self->request(remote, timeout, hello_atom::value, c.node_id, c.incarnation,
-                          c.join_secret, caf::actor_cast<caf::actor>(self))
+                          c.join_secret, caf::actor_cast<caf::actor>(self), c.advertise)
                 .then(
-                    [=](uint64_t node, uint64_t incarnation, caf::actor theirs) {
-                      auto it = self->state.links.find(peer);
-                      if (it != self->state.links.end()) it->second.connecting = false;
-                      if (node != peer) {
-                        spdlog::warn("cluster: the address of node {} answers as node {}", peer,
+                    [=](uint64_t node, uint64_t incarnation, caf::actor theirs,
+                        const std::string& known) {
+                      done();
+                      if (expected != 0 && node != expected) {
+                        spdlog::warn("cluster: the address of node {} answers as node {}", expected,
                                      node);
                         return;
                       }
-                      link(self, node, incarnation, theirs);
+                      if (node == self->state.config.node_id) return;  // a seed that is us
+                      Link& l = self->state.links[node];
+                      if (l.host.empty()) {
+                        l.host = host;
+                        l.port = port;
+                      }
+                      if (link(self, node, incarnation, theirs)) learn(self, known);
                     },
                     failed);
           },
           failed);
+}
+
+void connect(Self* self, uint64_t peer) {
+  auto& st = self->state;
+  auto it = st.links.find(peer);
+  if (it == st.links.end() || it->second.host.empty()) return;
+  dial(self, it->second.host, it->second.port, peer);
+}
+
+// Addresses a peer knows become seeds to dial, unless they are ours or already linked.
+void learn(Self* self, const std::string& known) {
+  auto& st = self->state;
+  size_t start = 0;
+  while (start < known.size()) {
+    size_t end = known.find('\n', start);
+    if (end == std::string::npos) end = known.size();
+    const std::string address = known.substr(start, end - start);
+    start = end + 1;
+    std::string host;
+    uint16_t port = 0;
+    if (!split_address(address, &host, &port) || address == st.config.advertise) continue;
+    if (linked_at(st, address) || st.seeds.count(address)) continue;
+    st.seeds[address] = false;
+    dial(self, host, port, 0);
+  }
 }
 
 void send_frame(Self* self, uint64_t peer, std::string bytes) {
@@ -167,7 +253,8 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
   self->send(self, tick_atom::value);
   return {
       [=](hello_atom, uint64_t node, uint64_t incarnation, const std::string& secret,
-          caf::actor theirs) -> caf::result<uint64_t, uint64_t, caf::actor> {
+          caf::actor theirs, const std::string& advertise)
+          -> caf::result<uint64_t, uint64_t, caf::actor, std::string> {
         auto& st = self->state;
         const auto& c = st.config;
         if (!c.join_secret.empty() && !same_secret(secret, c.join_secret)) {
@@ -183,7 +270,24 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
           ++st.refused;
           return caf::make_error(caf::sec::invalid_argument, "incarnation older than known");
         }
-        return {c.node_id, c.incarnation, caf::actor_cast<caf::actor>(self)};
+        std::string host;
+        uint16_t port = 0;
+        if (split_address(advertise, &host, &port)) {
+          Link& l = st.links[node];
+          l.host = host;
+          l.port = port;
+        }
+        return {c.node_id, c.incarnation, caf::actor_cast<caf::actor>(self),
+                known_addresses(st, node)};
+      },
+      [=](advertise_atom, const std::string& address) { self->state.config.advertise = address; },
+      [=](add_seed_atom, const std::string& address) {
+        auto& st = self->state;
+        std::string host;
+        uint16_t port = 0;
+        if (!split_address(address, &host, &port) || address == st.config.advertise) return;
+        st.seeds.emplace(address, false);
+        dial(self, host, port, 0);
       },
       [=](add_peer_atom, uint64_t peer, const std::string& host, uint16_t port) {
         if (peer == 0 || peer == self->state.config.node_id) return;
@@ -226,6 +330,13 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
             send_frame(self, id, std::string());
           } else {
             connect(self, id);
+          }
+        }
+        for (auto& [address, dialing] : st.seeds) {
+          std::string host;
+          uint16_t port = 0;
+          if (!dialing && !linked_at(st, address) && split_address(address, &host, &port)) {
+            dial(self, host, port, 0);
           }
         }
         self->delayed_send(self, st.config.heartbeat_interval, tick_atom::value);

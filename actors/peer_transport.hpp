@@ -8,9 +8,14 @@
 //     remote_actor()) and retries on every tick while it has no link. Whatever actor is published
 //     at that address must answer the handshake: a peer's transport, or a node's api actor that
 //     forwards it.
-//   * Handshake: (hello_atom, node, incarnation, join_secret, transport) -> (node, incarnation,
-//     transport). A wrong secret, a node id of 0 or of this node, or an incarnation older than one
-//     already seen from that node is refused with an error and links nothing.
+//   * Seeds are learned by address alone: (add_seed_atom, "host:port"); the node that answers
+//     there is linked under its own id. The handshake reply lists the addresses of the peers the
+//     answering node knows, and those are dialled too, so nodes that share one seed end up linked
+//     with each other (a full mesh: clusters here are tens of nodes, not thousands).
+//   * Handshake: (hello_atom, node, incarnation, join_secret, transport, advertise) -> (node,
+//     incarnation, transport, known peer addresses, one "host:port" per line). A wrong secret, a
+//     node id of 0 or of this node, or an incarnation older than one already seen from that node
+//     is refused with an error and links nothing.
 //   * (send_frame_atom, peer, bytes) sends one frame; it is dropped when there is no link (frames
 //     are for protocols that retry, like Raft) and counted.
 //   * Incoming (frame_atom, node, incarnation, bytes) is accepted only from the actor that
@@ -25,7 +30,8 @@
 //   * (peers_atom) -> a line per known peer: "node state incarnation linked|unlinked".
 //   * (counters_atom) -> "sent=N received=N dropped=N refused=N" (refused: failed authentication).
 //   * (listener_atom, actor) replaces the listener (the Raft host is spawned after the transport it
-//     sends through).
+//     sends through); (advertise_atom, "host:port") sets the advertised address (known only once
+//     the node's port is bound).
 //
 // Thread-safety: an actor; all state is its own. The clock is not owned and must outlive it.
 #pragma once
@@ -50,11 +56,14 @@ using peer_change_atom = caf::atom_constant<caf::atom("peerchg")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using counters_atom = caf::atom_constant<caf::atom("counters")>;
 using listener_atom = caf::atom_constant<caf::atom("listener")>;
+using add_seed_atom = caf::atom_constant<caf::atom("addseed")>;
+using advertise_atom = caf::atom_constant<caf::atom("advertise")>;
 
 struct PeerTransportConfig {
   uint64_t node_id = 0;      // this node's id in the cluster (never 0)
   uint64_t incarnation = 0;  // this run of the node (never 0; higher after every restart)
   std::string join_secret;   // cluster.join-secret; empty: no check
+  std::string advertise;     // "host:port" peers reach this node at; empty: not told to peers
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds connect_timeout{2000};
   membership::FailureDetector::Options detector;

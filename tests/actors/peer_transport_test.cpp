@@ -90,9 +90,14 @@ class TestNode {
   }
 
   uint16_t port() const { return port_; }
+  const caf::actor& transport() const { return transport_; }
   Inbox& inbox() { return *inbox_; }
   void add_peer(uint64_t peer, uint16_t port) {
     caf::anon_send(transport_, add_peer_atom::value, peer, std::string("127.0.0.1"), port);
+  }
+  void advertise_and_seed(uint16_t seed_port) {
+    caf::anon_send(transport_, advertise_atom::value, "127.0.0.1:" + std::to_string(port_));
+    caf::anon_send(transport_, add_seed_atom::value, "127.0.0.1:" + std::to_string(seed_port));
   }
   void send(uint64_t peer, const std::string& bytes) {
     caf::anon_send(transport_, send_frame_atom::value, peer, bytes);
@@ -247,6 +252,38 @@ TEST(PeerTransportTest, AWrongJoinSecretLinksNothing) {
   a.add_peer(3, intruder.port());
   ASSERT_TRUE(wait_until([&] { return intruder.counter("refused") >= 1; })) << intruder.counters();
   EXPECT_FALSE(a.inbox().has_change(PeerChange::joined, 3));
+}
+
+TEST(PeerTransportTest, NodesSharingOneSeedLinkWithEachOther) {
+  TestNode seed(1, 1), b(2, 1), c(3, 1), d(4, 1);
+  caf::anon_send(seed.transport(), advertise_atom::value,
+                 "127.0.0.1:" + std::to_string(seed.port()));
+  // Each knows only the seed's address, and not its node id.
+  b.advertise_and_seed(seed.port());
+  c.advertise_and_seed(seed.port());
+  d.advertise_and_seed(seed.port());
+  // The seed hands out the addresses it knows, so everyone ends linked with everyone.
+  ASSERT_TRUE(wait_until([&] {
+    for (TestNode* n : {&seed, &b, &c, &d}) {
+      size_t linked = 0;
+      const std::string peers = n->peers();
+      for (size_t at = peers.find(" linked"); at != std::string::npos;
+           at = peers.find(" linked", at + 1)) {
+        ++linked;
+      }
+      if (linked != 3) return false;
+    }
+    return true;
+  })) << seed.peers()
+      << "--\n"
+      << b.peers() << "--\n"
+      << c.peers() << "--\n"
+      << d.peers();
+  c.send(4, "via gossip");
+  ASSERT_TRUE(wait_until([&] { return d.inbox().has_frame(3, "via gossip"); }));
+  // A seed entry that points at the node itself is ignored.
+  b.advertise_and_seed(b.port());
+  EXPECT_EQ(b.peers().find("2 "), std::string::npos) << b.peers();
 }
 
 }  // namespace
