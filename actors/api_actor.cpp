@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 
 #include "actors/messages.hpp"
+#include "actors/peer_transport.hpp"
 #include "actors/persona_directory.hpp"
 #include "actors/reply.hpp"
 #include "proto/wire.hpp"
@@ -78,6 +79,37 @@ ApiResult route(caf::event_based_actor* self, NodeContext& ctx,
   }
   auto rp = self->make_response_promise();
   rp.delegate(target, handle_atom::value, RequestPtr(req));
+  return rp;
+}
+
+// The transport's view of the cluster, with this node's name.
+ApiResult cluster_status(caf::event_based_actor* self, NodeContext& ctx) {
+  constexpr uint32_t method = pb::Request::kClusterStatus;
+  if (!ctx.transport) {
+    return reply_error(method, make_error(ErrorCode::unavailable,
+                                          "the node is shutting down; retry on another node"));
+  }
+  auto rp = self->make_response_promise();
+  const std::string name = ctx.node_id;
+  self->request(ctx.transport, std::chrono::microseconds(ctx.request_timeout_us),
+                cluster_status_atom::value)
+      .then(
+          [=](const std::string& bytes) mutable {
+            pb::Response resp;
+            if (!resp.mutable_cluster_status()->ParseFromString(bytes)) {
+              deliver(rp, method,
+                      error_response(make_error(ErrorCode::internal, "bad cluster status")));
+              return;
+            }
+            resp.mutable_cluster_status()->set_node_name(name);
+            deliver(rp, method, resp);
+          },
+          [=](caf::error& e) mutable {
+            deliver(rp, method,
+                    error_response(make_error(
+                        ErrorCode::unavailable,
+                        "the peer transport did not answer: " + self->system().render(e))));
+          });
   return rp;
 }
 
@@ -232,6 +264,8 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
       return to_router(ctx, self, req);
     case pb::Request::kList:
       return route(self, ctx, req, req->list().persona_id());
+    case pb::Request::kClusterStatus:
+      return cluster_status(self, ctx);
     case pb::Request::kStats:
       if (req->stats().persona_id().empty()) return reply_bytes(method, node_stats(ctx));
       return route(self, ctx, req, req->stats().persona_id());
@@ -268,6 +302,18 @@ caf::behavior api_actor(caf::event_based_actor* self, NodeContextPtr ctx) {
   return {
       [=](wire::envelope_atom, uint32_t method, const std::string& bytes) -> ApiResult {
         return handle(self, *ctx, method, bytes);
+      },
+      // A peer's transport dials the node's published port and finds this actor: the handshake
+      // is the transport's business.
+      [=](hello_atom, uint64_t node, uint64_t incarnation, const std::string& secret,
+          const caf::actor& theirs, const std::string& advertise)
+          -> caf::result<uint64_t, uint64_t, caf::actor, std::string> {
+        if (!ctx->transport) {
+          return caf::make_error(caf::sec::invalid_argument, "the node is shutting down");
+        }
+        auto rp = self->make_response_promise<uint64_t, uint64_t, caf::actor, std::string>();
+        return rp.delegate(ctx->transport, hello_atom::value, node, incarnation, secret, theirs,
+                           advertise);
       },
   };
 }

@@ -8,6 +8,8 @@
 #include "actors/api_actor.hpp"
 #include "actors/event_router.hpp"
 #include "actors/messages.hpp"
+#include "actors/peer_transport.hpp"
+#include "cluster/membership/node_number.hpp"
 #include "storage/keys.hpp"
 
 namespace nca::actors {
@@ -31,6 +33,20 @@ class NodeCafConfig : public caf::actor_system_config {
     set("logger.console-verbosity", caf::atom("quiet"));
   }
 };
+
+PeerTransportConfig transport_config(const config::Settings& s, const NodeContext& ctx) {
+  PeerTransportConfig c;
+  c.node_id = membership::node_number(ctx.node_id);
+  c.incarnation = ctx.incarnation;
+  c.join_secret = s.cluster.join_secret;
+  c.heartbeat_interval =
+      std::chrono::milliseconds(std::max<TimeUs>(1, s.cluster.heartbeat_interval / 1000));
+  // Three missed heartbeats make a peer suspected; cluster.dead-after makes it dead.
+  c.detector.suspect_after_us = 3 * s.cluster.heartbeat_interval;
+  c.detector.dead_after_us = s.cluster.dead_after;
+  c.clock = ctx.clock;
+  return c;
+}
 
 Result<std::string> node_identity(storage::Db& db, const std::string& configured, IdGenerator& ids,
                                   uint64_t* incarnation) {
@@ -133,6 +149,7 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   node->ctx_ = ctx;
   ctx->events = event_policy_from(settings);
   ctx->router = spawn_event_router(*node->sys_, ctx);
+  ctx->transport = spawn_peer_transport(*node->sys_, transport_config(settings, *ctx));
   node->api_ = spawn_api(*node->sys_, ctx);
 
   const std::string& host = listen->first;
@@ -145,6 +162,17 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
                       "cannot listen on node.listen " + settings.node.listen + ": " + why);
   }
   node->port_ = *port;
+  // Peers reach this node at cluster.advertise, or at its listen address (a wildcard host is
+  // useless to a peer: loopback then, and operators of real clusters set cluster.advertise).
+  std::string advertise = settings.cluster.advertise;
+  if (advertise.empty()) {
+    advertise = (host.empty() || host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" +
+                std::to_string(node->port_);
+  }
+  caf::anon_send(ctx->transport, advertise_atom::value, advertise);
+  for (const auto& seed : settings.cluster.seeds) {
+    caf::anon_send(ctx->transport, add_seed_atom::value, seed);
+  }
   spdlog::info("node {} (incarnation {}) serving on {}:{} with data in {}", ctx->node_id,
                ctx->incarnation, host, node->port_, settings.node.data_dir);
   return node;
@@ -165,6 +193,10 @@ Status Node::stop() {
     if (ctx_ && ctx_->router) {
       caf::anon_send_exit(ctx_->router, caf::exit_reason::user_shutdown);
       ctx_->router = caf::actor{};
+    }
+    if (ctx_ && ctx_->transport) {
+      caf::anon_send_exit(ctx_->transport, caf::exit_reason::user_shutdown);
+      ctx_->transport = caf::actor{};
     }
     if (directory_) {
       caf::scoped_actor self{*sys_};

@@ -53,7 +53,8 @@ struct NodeContext {
   TimeUs request_timeout_us = 10 * kUsPerSecond;
   TimeUs idle_timeout_us = 60 * kUsPerSecond;
   PersonaDirectory* directory = nullptr;
-  caf::actor router;  // the event router (actors/event_router.hpp)
+  caf::actor router;     // the event router (actors/event_router.hpp)
+  caf::actor transport;  // the peer transport (actors/peer_transport.hpp)
   EventPolicy events;
   NodeCounters counters;
 };

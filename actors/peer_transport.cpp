@@ -1,5 +1,7 @@
 #include "actors/peer_transport.hpp"
 
+#include "proto/neuroca.pb.h"
+
 #include <spdlog/spdlog.h>
 #include <caf/io/all.hpp>
 
@@ -228,6 +230,23 @@ void on_frame(Self* self, uint64_t from, uint64_t incarnation, std::string bytes
   }
 }
 
+std::string cluster_status(const TransportState& st) {
+  pb::ClusterStatusReply reply;
+  reply.set_node(st.config.node_id);
+  reply.set_incarnation(st.config.incarnation);
+  reply.set_advertise(st.config.advertise);
+  for (const auto& [id, l] : st.links) {
+    auto* p = reply.add_peers();
+    p->set_node(id);
+    if (!l.host.empty()) p->set_address(address_of(l));
+    auto state = st.detector->state_of(id);
+    p->set_state(state ? membership::to_string(*state) : "unknown");
+    p->set_incarnation(st.detector->incarnation_of(id).value_or(0));
+    p->set_linked(static_cast<bool>(l.remote));
+  }
+  return reply.SerializeAsString();
+}
+
 std::string describe_peers(const TransportState& st) {
   std::ostringstream out;
   for (const auto& [id, l] : st.links) {
@@ -317,6 +336,7 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
         self->state.config.listener = std::move(listener);
       },
       [=](peers_atom) { return describe_peers(self->state); },
+      [=](cluster_status_atom) { return cluster_status(self->state); },
       [=](counters_atom) {
         const auto& st = self->state;
         return "sent=" + std::to_string(st.sent) + " received=" + std::to_string(st.received) +

@@ -28,6 +28,7 @@
 //   * (partition_atom, peer, bool) drops every frame to and from `peer` while true: the
 //     message-dropping hook fault tests use for partitions.
 //   * (peers_atom) -> a line per known peer: "node state incarnation linked|unlinked".
+//   * (cluster_status_atom) -> a serialized nca.pb.ClusterStatusReply (node_name left empty).
 //   * (counters_atom) -> "sent=N received=N dropped=N refused=N" (refused: failed authentication).
 //   * (listener_atom, actor) replaces the listener (the Raft host is spawned after the transport it
 //     sends through); (advertise_atom, "host:port") sets the advertised address (known only once
@@ -58,6 +59,7 @@ using counters_atom = caf::atom_constant<caf::atom("counters")>;
 using listener_atom = caf::atom_constant<caf::atom("listener")>;
 using add_seed_atom = caf::atom_constant<caf::atom("addseed")>;
 using advertise_atom = caf::atom_constant<caf::atom("advertise")>;
+using cluster_status_atom = caf::atom_constant<caf::atom("clstatus")>;
 
 struct PeerTransportConfig {
   uint64_t node_id = 0;      // this node's id in the cluster (never 0)

@@ -400,6 +400,12 @@ Client::Future<pb::StatsReply> Client::stats_async(const std::string& persona) {
                      &pb::Response::mutable_stats);
 }
 
+Result<pb::ClusterStatusReply> Client::cluster_status() { return cluster_status_async().get(); }
+Client::Future<pb::ClusterStatusReply> Client::cluster_status_async() {
+  return unary_async(make_request(&pb::Request::mutable_cluster_status, pb::ClusterStatusRequest()),
+                     &pb::Response::mutable_cluster_status);
+}
+
 Result<pb::LinkReply> Client::link(const std::string& a, const std::string& b, double strength) {
   return link_async(a, b, strength).get();
 }

@@ -21,7 +21,7 @@ using test_support::RunResult;
 const std::vector<std::string> kVerbs = {
     "ping",       "remember",    "recall",  "get",    "update", "forget", "restore",
     "touch",      "delete",      "history", "list",   "stats",  "link",   "unlink",
-    "neighbours", "consolidate", "context", "import", "export"};
+    "neighbours", "consolidate", "context", "import", "export", "cluster"};
 
 TEST(CliHelp, GlobalHelpListsEveryVerbWithAnExample) {
   RunResult result = run_nca({"--help"});
@@ -503,6 +503,42 @@ TEST(CliOutput, ConsolidateContextAndPersonaStats) {
   node.set_status(pb::Request::kConsolidate, pb::NOT_FOUND, "no persona zed");
   RunResult missing = run_nca({addr(node), "consolidate", "--persona", "zed"});
   EXPECT_EQ(missing.exit_code, 3);
+}
+
+TEST(CliRequests, ClusterStatusShowsPeersAndRefusesUnknownActions) {
+  FakeNode node;
+  pb::Response reply;
+  auto* status = reply.mutable_cluster_status();
+  status->set_node_name("node-a");
+  status->set_node(42);
+  status->set_incarnation(3);
+  status->set_advertise("10.0.0.1:7420");
+  auto* peer = status->add_peers();
+  peer->set_node(77);
+  peer->set_address("10.0.0.2:7420");
+  peer->set_state("suspected");
+  peer->set_incarnation(5);
+  peer->set_linked(true);
+  node.set_reply(pb::Request::kClusterStatus, reply);
+  RunResult shown = run_nca({addr(node), "cluster", "status"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  for (const char* text : {"node-a", "10.0.0.1:7420", "77", "10.0.0.2:7420", "suspected"}) {
+    EXPECT_NE(shown.out.find(text), std::string::npos) << text << "\n" << shown.out;
+  }
+  RunResult json = run_nca({addr(node), "--json", "cluster", "status"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("suspected"), std::string::npos) << json.out;
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].request.body_case(), pb::Request::kClusterStatus);
+
+  RunResult bad = run_nca({addr(node), "cluster", "explode"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("unknown cluster action 'explode'"), std::string::npos) << bad.err;
+  RunResult none = run_nca({addr(node), "cluster"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("needs an action"), std::string::npos) << none.err;
+  EXPECT_EQ(node.requests().size(), 2u) << "refused actions send nothing";
 }
 
 TEST(CliOutput, RecallTableShowsScorePartsAndVia) {

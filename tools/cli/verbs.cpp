@@ -478,6 +478,44 @@ void append_counters(const pb::ConsolidationCounters& counters,
 
 // --- stats --------------------------------------------------------------------------------------
 
+// `nca cluster status`: the action is a positional word, so later actions (decommission NODE) fit.
+void declare_cluster(po::options_description&, po::options_description& hidden,
+                     po::positional_options_description& positional) {
+  hidden.add_options()("action", po::value<std::string>());
+  positional.add("action", 1);
+}
+
+Result<pb::Request> build_cluster(const po::variables_map& values) {
+  const std::string action = text_of(values, "action");
+  if (action != "status") {
+    return make_error(ErrorCode::invalid_argument,
+                      action.empty() ? "nca cluster needs an action: status"
+                                     : "unknown cluster action '" + action + "'; known: status");
+  }
+  pb::Request request;
+  request.mutable_cluster_status();
+  return request;
+}
+
+void print_cluster(const pb::Request&, const pb::Response& response, Output& out) {
+  const pb::ClusterStatusReply& status = response.cluster_status();
+  out.fields({{"node", status.node_name()},
+              {"number", std::to_string(status.node())},
+              {"incarnation", std::to_string(status.incarnation())},
+              {"advertise", status.advertise()},
+              {"peers", std::to_string(status.peers_size())}});
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::ClusterPeer& peer : status.peers()) {
+    rows.push_back({std::to_string(peer.node()), peer.address().empty() ? "-" : peer.address(),
+                    peer.state(), std::to_string(peer.incarnation()),
+                    peer.linked() ? "yes" : "no"});
+  }
+  if (!rows.empty()) {
+    out.line("");
+    out.table({{"PEER"}, {"ADDRESS"}, {"STATE"}, {"INCARNATION", true}, {"LINKED"}}, rows);
+  }
+}
+
 void declare_stats(po::options_description& options, po::options_description&,
                    po::positional_options_description&) {
   options.add_options()("persona", po::value<std::string>()->value_name("P"),
@@ -722,6 +760,10 @@ const std::vector<VerbSpec> kVerbs = {
      declare_list, build_list, print_list},
     {"stats", "stats [--persona P]", "show node (and persona) counters", "nca stats --persona ada",
      declare_stats, build_stats, print_stats},
+    {"cluster", "cluster status",
+     "show the cluster as this node sees it: its peers and their state",
+     "nca cluster status\nnca --json cluster status", declare_cluster, build_cluster,
+     print_cluster},
     {"link", "link A B [--strength X]", "link two memories of one persona with a tubule",
      "nca link 0190f1c2-7a3b-7c4d-8e5f-0123456789ab 0190f1c2-7a3b-7c4d-8e5f-0123456789ac "
      "--strength 0.6",

@@ -138,6 +138,10 @@ class Client {
   Result<pb::StatsReply> stats(const std::string& persona = "");
   Future<pb::StatsReply> stats_async(const std::string& persona = "");
 
+  // The connected node's view of the cluster: itself and the peers it knows, with their state.
+  Result<pb::ClusterStatusReply> cluster_status();
+  Future<pb::ClusterStatusReply> cluster_status_async();
+
   // Tubules (links between two items of one persona). `strength` 0 means the node's default
   // session strength; link strengthens an existing tubule. unlink replies with the removed tubule.
   Result<pb::LinkReply> link(const std::string& a, const std::string& b, double strength = 0);

@@ -1,0 +1,56 @@
+// scripts/local-cluster starts real nca-node processes that join through the first one; every node
+// then sees the other two alive in `nca cluster status`, and the script stops them all.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "tests/support/shell_command.hpp"
+
+namespace nca {
+namespace {
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(LocalClusterScript, ThreeProcessesJoinThroughOneSeedAndStop) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("nca-local-cluster-test-" + std::to_string(::getpid())))
+                              .string();
+  // Fixed ports are the script's interface; a random base keeps parallel runs apart.
+  std::mt19937 rng(std::random_device{}());
+  const int base = 20000 + static_cast<int>(rng() % 30000);
+  const std::string env = "LOCAL_CLUSTER_DIR=" + dir + " BASE_PORT=" + std::to_string(base) +
+                          " LOCAL_CLUSTER_BIN=" + NCA_BIN_DIR + " ";
+  const std::string script = std::string(NCA_SOURCE_DIR) + "/scripts/local-cluster";
+
+  auto started = testing::run_shell(env + script + " 3 2>&1");
+  ASSERT_EQ(started.exit_code, 0) << started.out;
+  EXPECT_NE(started.out.find("3 nodes running"), std::string::npos) << started.out;
+
+  // Heartbeats link everyone within a few hundred milliseconds; poll, bounded.
+  std::string status;
+  bool meshed = false;
+  for (int attempt = 0; attempt < 100 && !meshed; ++attempt) {
+    status = testing::run_shell(env + script + " status 2>&1").out;
+    meshed = count(status, " alive ") == 6 && count(status, " yes") == 6;
+    if (!meshed) usleep(100'000);  // ok-sleep: polling interval
+  }
+  auto stopped = testing::run_shell(env + script + " stop 2>&1");
+  EXPECT_TRUE(meshed) << status;
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.out;
+  EXPECT_NE(stopped.out.find("stopped"), std::string::npos) << stopped.out;
+  auto again = testing::run_shell(env + script + " stop 2>&1");
+  EXPECT_NE(again.out.find("no nodes running"), std::string::npos) << again.out;
+  auto bad = testing::run_shell(env + script + " 0 2>&1");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nca
