@@ -248,7 +248,7 @@ void HttpGateway::dispatch(const httplib::Request& req, const RouteMatch& match,
       case Op::event_stats:
         return serve_event_stats(deadline, res);
       case Op::cluster:
-        return serve_cluster(res);
+        return serve_cluster(deadline, res);
       case Op::dashboard_index:
       case Op::dashboard_asset: {
         std::string path =
@@ -376,7 +376,7 @@ void HttpGateway::serve_event_stats(Clock::time_point deadline, httplib::Respons
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
 }
 
-void HttpGateway::serve_cluster(httplib::Response& res) {
+void HttpGateway::serve_cluster(Clock::time_point deadline, httplib::Response& res) {
   auto& ctx = node_.context();
   auto listen = actors::parse_host_port(settings_.node.listen, "node.listen");
   std::string host = listen ? listen->first : std::string();
@@ -387,9 +387,28 @@ void HttpGateway::serve_cluster(httplib::Response& res) {
   self["http_address"] = address();
   self["version"] = NCA_VERSION_STRING;
   self["state"] = bridge_->draining() ? "LEAVING" : "ALIVE";
+  // The peers the node's transport knows (docs/cluster.md). Node numbers are 64-bit: strings, so
+  // JavaScript does not round them.
+  pb::Request status;
+  status.mutable_cluster_status();
+  status.mutable_header()->set_request_id(ctx.ids->uuid_v7());
+  pb::Response reply = calls_->call(status, deadline);
+  nlohmann::json peers = nlohmann::json::array();
+  if (reply.status().code() == pb::OK) {
+    self["number"] = std::to_string(reply.cluster_status().node());
+    for (const auto& p : reply.cluster_status().peers()) {
+      peers.push_back({{"id", std::to_string(p.node())},
+                       {"state", p.state()},
+                       {"address", p.address()},
+                       {"incarnation", p.incarnation()},
+                       {"linked", p.linked()}});
+    }
+  }
   nlohmann::json body;
   body["node"] = self;
   body["members"] = nlohmann::json::array({self});
+  body["peers"] = peers;
+  if (reply.status().code() != pb::OK) body["peers_error"] = reply.status().message();
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
 }
 

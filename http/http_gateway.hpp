@@ -79,7 +79,7 @@ class HttpGateway {
   void serve_ready(std::chrono::steady_clock::time_point deadline, httplib::Response& res);
   void serve_metrics(std::chrono::steady_clock::time_point deadline, httplib::Response& res);
   void serve_event_stats(std::chrono::steady_clock::time_point deadline, httplib::Response& res);
-  void serve_cluster(httplib::Response& res);
+  void serve_cluster(std::chrono::steady_clock::time_point deadline, httplib::Response& res);
 
   config::Settings settings_;
   actors::Node& node_;

@@ -2,6 +2,7 @@
 // TypeScript agent would drive it.
 #include <gtest/gtest.h>
 
+#include "cluster/membership/node_number.hpp"
 #include "tests/http/gateway_fixture.hpp"
 
 namespace nca {
@@ -285,6 +286,11 @@ TEST_F(HttpApiTest, NodeStatsAndCluster) {
   EXPECT_EQ(cluster.json["node"]["address"], "127.0.0.1:" + std::to_string(node_->port()));
   EXPECT_EQ(cluster.json["node"]["http_address"], gateway_->address());
   EXPECT_EQ(cluster.json["members"].size(), 1u);
+  // A node alone knows no peers; its number is a string (64 bits do not fit a JSON number safely).
+  ASSERT_TRUE(cluster.json["peers"].is_array()) << describe(cluster);
+  EXPECT_TRUE(cluster.json["peers"].empty());
+  EXPECT_EQ(cluster.json["node"]["number"],
+            std::to_string(membership::node_number(node_->context().node_id)));
 }
 
 TEST_F(HttpApiTest, ClientErrorsHaveTheirStatusAndOneShape) {
