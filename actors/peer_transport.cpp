@@ -230,7 +230,8 @@ void on_frame(Self* self, uint64_t from, uint64_t incarnation, std::string bytes
   }
 }
 
-std::string cluster_status(const TransportState& st) {
+// One view of the peers for both queries: the structured reply and the operator's text lines.
+pb::ClusterStatusReply status_of(const TransportState& st) {
   pb::ClusterStatusReply reply;
   reply.set_node(st.config.node_id);
   reply.set_incarnation(st.config.incarnation);
@@ -244,16 +245,15 @@ std::string cluster_status(const TransportState& st) {
     p->set_incarnation(st.detector->incarnation_of(id).value_or(0));
     p->set_linked(static_cast<bool>(l.remote));
   }
-  return reply.SerializeAsString();
+  return reply;
 }
 
 std::string describe_peers(const TransportState& st) {
   std::ostringstream out;
-  for (const auto& [id, l] : st.links) {
-    auto state = st.detector->state_of(id);
-    out << id << " " << (state ? membership::to_string(*state) : "unknown") << " "
-        << st.detector->incarnation_of(id).value_or(0) << " " << (l.remote ? "linked" : "unlinked")
-        << "\n";
+  const pb::ClusterStatusReply status = status_of(st);
+  for (const auto& p : status.peers()) {
+    out << p.node() << " " << p.state() << " " << p.incarnation() << " "
+        << (p.linked() ? "linked" : "unlinked") << "\n";
   }
   return out.str();
 }
@@ -336,7 +336,7 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
         self->state.config.listener = std::move(listener);
       },
       [=](peers_atom) { return describe_peers(self->state); },
-      [=](cluster_status_atom) { return cluster_status(self->state); },
+      [=](cluster_status_atom) { return status_of(self->state).SerializeAsString(); },
       [=](counters_atom) {
         const auto& st = self->state;
         return "sent=" + std::to_string(st.sent) + " received=" + std::to_string(st.received) +
