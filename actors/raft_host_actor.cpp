@@ -17,11 +17,16 @@ struct PendingProposal {
   caf::response_promise rp;
 };
 
+// (group, index) -> who waits for it. Shared by the actor and the host's apply and role callbacks,
+// which run only inside the actor's handlers.
+struct Proposals {
+  std::map<std::pair<uint64_t, raft::Index>, PendingProposal> pending;
+};
+
 struct HostState {
   RaftHostActorConfig config;
   std::shared_ptr<cluster::RaftHost> host;
-  // (group, index) -> who waits for it.
-  std::map<std::pair<uint64_t, raft::Index>, PendingProposal> pending;
+  std::shared_ptr<Proposals> proposals;
 };
 
 using Self = caf::stateful_actor<HostState>;
@@ -30,11 +35,11 @@ caf::error failure(const std::string& message) {
   return caf::make_error(caf::sec::runtime_error, message);
 }
 
-void fail_pending(HostState& st, uint64_t group, const std::string& why) {
-  for (auto it = st.pending.lower_bound({group, 0});
-       it != st.pending.end() && it->first.first == group;) {
+void fail_pending(Proposals& p, uint64_t group, const std::string& why) {
+  for (auto it = p.pending.lower_bound({group, 0});
+       it != p.pending.end() && it->first.first == group;) {
     it->second.rp.deliver(failure(why));
-    it = st.pending.erase(it);
+    it = p.pending.erase(it);
   }
 }
 
@@ -43,8 +48,8 @@ void flush(Self* self) {
   auto out = st.host->process_ready();
   if (!out) {
     spdlog::error("raft: {}; the node's groups stop", out.error().message);
-    for (auto& [key, p] : st.pending) p.rp.deliver(failure(out.error().message));
-    st.pending.clear();
+    for (auto& [key, p] : st.proposals->pending) p.rp.deliver(failure(out.error().message));
+    st.proposals->pending.clear();
     self->quit(caf::exit_reason::unhandled_exception);
     return;
   }
@@ -103,7 +108,7 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
           return failure(why);
         }
         auto rp = self->make_response_promise<uint64_t>();
-        st.pending[{group, *index}] = PendingProposal{*st.host->term_of(group), rp};
+        st.proposals->pending[{group, *index}] = PendingProposal{*st.host->term_of(group), rp};
         flush(self);
         return rp;
       },
@@ -123,29 +128,25 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
     return make_error(ErrorCode::invalid_argument, "raft host needs a transport and storages");
   }
   // The host is built here, so a group that cannot start is an error for the caller rather than a
-  // dead actor; the apply and role callbacks reach the actor's state through a pointer set once
-  // the actor exists (they only run inside its handlers).
-  auto state_ptr = std::make_shared<HostState*>(nullptr);
+  // dead actor.
+  auto proposals = std::make_shared<Proposals>();
   auto user_apply = config.apply;
-  auto host = std::make_unique<cluster::RaftHost>(
+  auto host = std::make_shared<cluster::RaftHost>(
       config.host,
-      [state_ptr, user_apply](uint64_t group, const raft::Entry& e) {
+      [proposals, user_apply](uint64_t group, const raft::Entry& e) {
         if (user_apply) user_apply(group, e);
-        HostState* st = *state_ptr;
-        if (st == nullptr) return;
-        auto it = st->pending.find({group, e.index});
-        if (it == st->pending.end()) return;
+        auto it = proposals->pending.find({group, e.index});
+        if (it == proposals->pending.end()) return;
         if (it->second.term == e.term) {
           it->second.rp.deliver(uint64_t{e.index});
         } else {
           it->second.rp.deliver(failure("leadership changed before the entry committed; retry"));
         }
-        st->pending.erase(it);
+        proposals->pending.erase(it);
       },
-      [state_ptr](uint64_t group, const raft::SoftState& s) {
-        HostState* st = *state_ptr;
-        if (st == nullptr || s.role == raft::Role::leader) return;
-        fail_pending(*st, group,
+      [proposals](uint64_t group, const raft::SoftState& s) {
+        if (s.role == raft::Role::leader) return;
+        fail_pending(*proposals, group,
                      "this node lost the leadership of group " + std::to_string(group) +
                          "; retry on the leader");
       });
@@ -154,10 +155,9 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       return s.error();
     }
   }
-  std::shared_ptr<cluster::RaftHost> shared(std::move(host));
-  auto actor = sys.spawn([shared, state_ptr, config](Self* self) mutable {
-    *state_ptr = &self->state;
-    return raft_host_actor(self, shared, std::move(config));
+  auto actor = sys.spawn([host, proposals, config](Self* self) mutable {
+    self->state.proposals = proposals;
+    return raft_host_actor(self, host, std::move(config));
   });
   return actor;
 }
