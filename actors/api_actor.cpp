@@ -256,6 +256,7 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
     case pb::Request::kPublish:
     case pb::Request::kNextEvent:
     case pb::Request::kAck:
+    case pb::Request::kAckBatch:
     case pb::Request::kNack:
     case pb::Request::kEventStatus:
     case pb::Request::kListDeadLetters:

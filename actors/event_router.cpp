@@ -34,7 +34,14 @@ pb::Response no_event() {
 // A next_event long poll waiting for its persona's inbox.
 struct Waiter {
   uint64_t id = 0;
+  uint32_t max_events = 0;  // as asked (0: one event, in `event`)
   caf::response_promise rp;
+};
+
+// A remember_batch of event memories sent to a persona and not answered yet.
+struct MemoryRequest {
+  TimeUs deadline_us = 0;
+  std::string what;  // the memory ids, for the warning
 };
 
 struct RouterState {
@@ -47,6 +54,8 @@ struct RouterState {
   std::unordered_map<uint64_t, std::function<void(Status)>> in_flight;
   bool reload_needed = false;
   std::deque<std::pair<TimeUs, std::string>> acked;  // (finished_at, key) for retention
+  uint64_t next_memory_request = 0;
+  std::map<uint64_t, MemoryRequest> memory_requests;
   static inline const char* name = "nca.event_router";
 };
 
@@ -105,45 +114,96 @@ void wake(Self* self, const std::string& tenant, const std::set<std::string>& pe
 void persist(Self* self, const std::string& tenant, EventChanges ch,
              std::function<void(Status)> then);
 
-void remember_event(Self* self, const pb::Event& e) {
-  auto& ctx = *self->state.ctx;
-  if (ctx.directory == nullptr) return;
-  auto persona = ctx.directory->get_or_spawn(e.tenant(), e.persona_id());
-  if (!persona) return;
-  auto req = std::make_shared<pb::Request>();
-  req->mutable_header()->set_tenant(e.tenant());
-  req->mutable_header()->set_request_id("event-memory:" + e.memory_id());
-  auto* r = req->mutable_remember();
-  r->set_persona_id(e.persona_id());
-  auto* m = r->mutable_memory();
-  m->set_id(e.memory_id());
-  m->set_content(e.topic() + (e.payload().empty() ? "" : "\n" + e.payload()));
-  m->set_tier(pb::STM);
-  m->add_tags("event");
-  (*m->mutable_metadata())["event_id"] = e.id();
-  (*m->mutable_metadata())["topic"] = e.topic();
-  (*m->mutable_metadata())["priority"] = pb::EventPriority_Name(e.priority());
-  if (!e.from().empty()) (*m->mutable_metadata())["from"] = e.from();
+// The STM memory of one assignment (its id is derived from the event, so storing it again is
+// harmless).
+pb::MemoryInput event_memory(const pb::Event& e) {
+  pb::MemoryInput m;
+  m.set_id(e.memory_id());
+  m.set_content(e.topic() + (e.payload().empty() ? "" : "\n" + e.payload()));
+  m.set_tier(pb::STM);
+  m.add_tags("event");
+  auto& md = *m.mutable_metadata();
+  md["event_id"] = e.id();
+  md["topic"] = e.topic();
+  md["priority"] = pb::EventPriority_Name(e.priority());
+  if (!e.from().empty()) md["from"] = e.from();
   if (!e.thread_id().empty()) {
-    (*m->mutable_metadata())["thread_id"] = e.thread_id();
+    md["thread_id"] = e.thread_id();
     // One session per thread: the persona links each event to the previous one of its thread.
-    m->set_session_id(e.thread_id());
+    m.set_session_id(e.thread_id());
   }
-  std::string id = e.memory_id();
-  auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
-  self->request(persona, timeout, handle_atom::value, RequestPtr(req))
-      .then(
-          [=](uint32_t, const std::string& bytes) {
-            pb::Response resp;
-            if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
-              self->state.ctx->counters.event_memory_errors++;
-              spdlog::warn("event memory '{}' was not stored: {}", id, resp.status().message());
-            }
-          },
-          [=](caf::error& err) {
-            self->state.ctx->counters.event_memory_errors++;
-            spdlog::warn("event memory '{}' was not stored: {}", id, caf::to_string(err));
-          });
+  return m;
+}
+
+void memory_failed(RouterState& st, const std::string& what, const std::string& why) {
+  st.ctx->counters.event_memory_errors++;
+  spdlog::warn("event memories {} were not stored: {}", what, why);
+}
+
+// Stores the memories of `events` (assignments made durable together), one remember_batch per
+// persona, in assignment order. Nobody waits for these replies, so the requests carry no CAF
+// timeout (each would cost the timer thread two wake-ups per event); the router's tick gives up on
+// a request older than the node's request timeout and counts it as an error instead.
+void remember_events(Self* self, const std::vector<pb::Event>& events) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  if (ctx.directory == nullptr || events.empty()) return;
+  std::map<std::pair<std::string, std::string>, std::vector<const pb::Event*>> by_persona;
+  for (const auto& e : events) by_persona[{e.tenant(), e.persona_id()}].push_back(&e);
+  const size_t chunk = std::max<size_t>(1, ctx.policy.max_batch);
+  for (const auto& [who, list] : by_persona) {
+    auto persona = ctx.directory->get_or_spawn(who.first, who.second);
+    if (!persona) {
+      memory_failed(st, "of persona '" + who.second + "'", "the persona actor is not running");
+      continue;
+    }
+    for (size_t from = 0; from < list.size(); from += chunk) {
+      const size_t to = std::min(list.size(), from + chunk);
+      auto req = std::make_shared<pb::Request>();
+      req->mutable_header()->set_tenant(who.first);
+      req->mutable_header()->set_request_id("event-memory:" + list[from]->memory_id());
+      auto* r = req->mutable_remember_batch();
+      r->set_persona_id(who.second);
+      for (size_t i = from; i < to; ++i) *r->add_memories() = event_memory(*list[i]);
+      const uint64_t id = ++st.next_memory_request;
+      std::string what = to - from == 1 ? "'" + list[from]->memory_id() + "'"
+                                        : "'" + list[from]->memory_id() + "' and " +
+                                              std::to_string(to - from - 1) + " more";
+      st.memory_requests.emplace(id,
+                                 MemoryRequest{ctx.clock->now_us() + ctx.request_timeout_us, what});
+      self->request(persona, caf::infinite, handle_atom::value, RequestPtr(req))
+          .then(
+              [self, id](uint32_t, const std::string& bytes) {
+                auto& st = self->state;
+                auto it = st.memory_requests.find(id);
+                if (it == st.memory_requests.end()) return;  // given up on in a tick
+                pb::Response resp;
+                if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
+                  memory_failed(st, it->second.what, resp.status().message());
+                }
+                st.memory_requests.erase(it);
+              },
+              [self, id](caf::error& err) {
+                auto& st = self->state;
+                auto it = st.memory_requests.find(id);
+                if (it == st.memory_requests.end()) return;
+                memory_failed(st, it->second.what, caf::to_string(err));
+                st.memory_requests.erase(it);
+              });
+    }
+  }
+}
+
+// Gives up on memory requests past their deadline (see remember_events).
+void expire_memory_requests(RouterState& st, TimeUs now) {
+  for (auto it = st.memory_requests.begin(); it != st.memory_requests.end();) {
+    if (it->second.deadline_us > now) {
+      ++it;
+      continue;
+    }
+    memory_failed(st, it->second.what, "the persona did not answer in time");
+    it = st.memory_requests.erase(it);
+  }
 }
 
 void persist(Self* self, const std::string& tenant, EventChanges ch,
@@ -166,9 +226,7 @@ void persist(Self* self, const std::string& tenant, EventChanges ch,
   uint64_t seq = ++st.commit_seq;
   auto assigned = std::make_shared<std::vector<pb::Event>>(std::move(ch.assigned));
   st.in_flight[seq] = [self, assigned, then](Status s) {
-    if (s) {
-      for (const auto& e : *assigned) remember_event(self, e);
-    }
+    if (s) remember_events(self, *assigned);
     if (then) then(s);
   };
   auto me = caf::actor_cast<caf::actor>(self);
@@ -216,23 +274,41 @@ pb::Response event_response(uint32_t method, const pb::Event& e) {
   return resp;
 }
 
-// Hands `persona`'s next event to `rp` once its delivery is durable.
+// The answer to a next_event that got `events` (possibly none): in `event` when the caller gave no
+// max_events, else all of them in `events`.
+pb::Response next_event_response(uint32_t max_events, std::vector<pb::Event>& events) {
+  pb::Response resp;
+  auto* out = resp.mutable_next_event();
+  if (max_events == 0) {
+    if (!events.empty()) *out->mutable_event() = std::move(events.front());
+  } else {
+    for (auto& e : events) *out->add_events() = std::move(e);
+  }
+  return resp;
+}
+
+// Hands up to max(1, max_events) of `persona`'s assigned events to `rp` once their delivery is
+// durable (one write for all of them).
 void deliver_next(Self* self, const std::string& tenant, const std::string& persona,
-                  caf::response_promise rp) {
+                  uint32_t max_events, caf::response_promise rp) {
   auto& q = queue_for(self->state, tenant);
   EventChanges ch;
-  auto e = q.next(persona, self->state.ctx->clock->now_us(), &ch);
-  if (!e) {
-    deliver(rp, pb::Request::kNextEvent, no_event());
+  auto events = std::make_shared<std::vector<pb::Event>>();
+  const TimeUs now = self->state.ctx->clock->now_us();
+  const uint32_t n = std::max<uint32_t>(1, max_events);
+  while (events->size() < n) {  // bounded by n
+    auto e = q.next(persona, now, &ch);
+    if (!e) break;
+    events->push_back(std::move(*e));
+  }
+  if (events->empty()) {
+    deliver(rp, pb::Request::kNextEvent, next_event_response(max_events, *events));
     return;
   }
-  self->state.ctx->counters.events_delivered++;
-  auto event = std::make_shared<pb::Event>(std::move(*e));
-  persist(self, tenant, std::move(ch), [rp, event](Status s) mutable {
+  self->state.ctx->counters.events_delivered += events->size();
+  persist(self, tenant, std::move(ch), [rp, events, max_events](Status s) mutable {
     if (!s) return deliver(rp, pb::Request::kNextEvent, error_response(s.error()));
-    pb::Response resp;
-    *resp.mutable_next_event()->mutable_event() = *event;
-    deliver(rp, pb::Request::kNextEvent, resp);
+    deliver(rp, pb::Request::kNextEvent, next_event_response(max_events, *events));
   });
 }
 
@@ -246,7 +322,7 @@ void wake(Self* self, const std::string& tenant, const std::set<std::string>& pe
     while (!it->second.empty() && q.has_ready(p)) {
       Waiter w = std::move(it->second.front());
       it->second.pop_front();
-      deliver_next(self, tenant, p, w.rp);
+      deliver_next(self, tenant, p, w.max_events, w.rp);
     }
     if (it->second.empty()) st.waiters.erase(it);
   }
@@ -314,6 +390,13 @@ Reply do_next(Self* self, const pb::Request& req) {
   constexpr uint32_t method = pb::Request::kNextEvent;
   const auto& r = req.next_event();
   if (auto s = validate_persona_id(r.persona_id()); !s) return fail(method, s.error());
+  if (r.max_events() > st.ctx->events.max_batch) {
+    return fail(
+        method,
+        make_error(ErrorCode::invalid_argument,
+                   "next_event of up to " + std::to_string(r.max_events()) + " events; at most " +
+                       std::to_string(st.ctx->events.max_batch) + " (events.max-batch) per call"));
+  }
   const std::string& tenant = req.header().tenant();
   auto& q = queue_for(st, tenant);
   if (!q.has_persona(r.persona_id())) {
@@ -323,7 +406,7 @@ Reply do_next(Self* self, const pb::Request& req) {
   }
   auto rp = self->make_response_promise();
   if (q.has_ready(r.persona_id()) || r.wait_ms() == 0) {
-    deliver_next(self, tenant, r.persona_id(), rp);
+    deliver_next(self, tenant, r.persona_id(), r.max_events(), rp);
     return rp;
   }
   TimeUs wait =
@@ -333,27 +416,44 @@ Reply do_next(Self* self, const pb::Request& req) {
   if (TimeUs deadline = req.header().deadline_us(); deadline != 0) {
     wait = std::min(wait, deadline - st.ctx->clock->now_us() - 100'000);
     if (wait <= 0) {
-      deliver_next(self, tenant, r.persona_id(), rp);
+      deliver_next(self, tenant, r.persona_id(), r.max_events(), rp);
       return rp;
     }
   }
   uint64_t id = ++st.next_waiter;
-  st.waiters[{tenant, r.persona_id()}].push_back(Waiter{id, rp});
+  st.waiters[{tenant, r.persona_id()}].push_back(Waiter{id, r.max_events(), rp});
   self->delayed_send(self, std::chrono::microseconds(wait), wait_timeout_atom::value, tenant,
                      r.persona_id(), id);
   return rp;
 }
 
-Reply do_ack(Self* self, const pb::Request& req);
+using AckDone = std::function<void(Result<pb::Event>)>;
 
-Reply finish_ack(Self* self, const std::string& tenant, const pb::AckRequest& r,
-                 caf::response_promise rp) {
+Status validate_ack(const NodeContext& ctx, const pb::AckRequest& r) {
+  if (auto s = validate_id(r.event_id(), "event_id"); !s) return s;
+  if (r.result().size() > ctx.policy.max_content_bytes) {
+    return make_error(ErrorCode::invalid_argument,
+                      "ack result is " + std::to_string(r.result().size()) + " bytes; at most " +
+                          std::to_string(ctx.policy.max_content_bytes));
+  }
+  return {};
+}
+
+// Applies one ack to the queue. The event as it is to be stored, with its record added to `ch`
+// (`*changed`); or, for a retry of an ack already written, the stored record and nothing to write;
+// or why the ack is refused.
+Result<pb::Event> apply_ack(Self* self, const std::string& tenant, const pb::AckRequest& r,
+                            EventChanges* ch, bool* changed) {
   auto& st = self->state;
-  constexpr uint32_t method = pb::Request::kAck;
-  auto& q = queue_for(st, tenant);
-  EventChanges ch;
-  auto done = q.ack(r.event_id(), r.attempt(), r.result(), st.ctx->clock->now_us(), &ch);
-  if (!done && done.code() == ErrorCode::not_found) {
+  *changed = false;
+  auto done =
+      queue_for(st, tenant).ack(r.event_id(), r.attempt(), r.result(), st.ctx->clock->now_us(), ch);
+  if (done) {
+    *changed = true;
+    st.ctx->counters.events_acked++;
+    return done;
+  }
+  if (done.code() == ErrorCode::not_found) {
     // Acked before (a retry): the stored record answers, once it names the same delivery.
     auto stored = st.ctx->db->get(storage::Cf::events,
                                   storage::event_key(prefix_of(*st.ctx, tenant), r.event_id()));
@@ -361,45 +461,38 @@ Reply finish_ack(Self* self, const std::string& tenant, const pb::AckRequest& r,
       auto rec = storage::decode_record<pb::Event>(**stored, "event '" + r.event_id() + "'");
       if (rec && rec->state() == pb::EVENT_ACKED &&
           (r.attempt() == 0 || r.attempt() == rec->attempts())) {
-        deliver(rp, method, event_response(method, *rec));
-        return rp;
+        return rec;
       }
     }
   }
-  if (!done) {
-    deliver(rp, method, error_response(done.error()));
-    return rp;
-  }
-  st.ctx->counters.events_acked++;
-  auto event = std::make_shared<pb::Event>(std::move(*done));
-  persist(self, tenant, std::move(ch), [rp, event](Status s) mutable {
-    deliver(rp, method, s ? event_response(method, *event) : error_response(s.error()));
-  });
-  return rp;
+  return done;
 }
 
-Reply do_ack(Self* self, const pb::Request& req) {
+// Acks one event and calls `then` once the ack is durable (or refused).
+void finish_ack(Self* self, const std::string& tenant, const pb::AckRequest& r, AckDone then) {
+  EventChanges ch;
+  bool changed = false;
+  auto done = apply_ack(self, tenant, r, &ch, &changed);
+  if (!done || !changed) return then(std::move(done));
+  auto event = std::make_shared<pb::Event>(std::move(*done));
+  persist(self, tenant, std::move(ch), [event, then](Status s) {
+    if (!s) return then(s.error());
+    then(std::move(*event));
+  });
+}
+
+// An ack whose result becomes a memory: the memory is stored before the ack is written (a crash in
+// between redelivers the event, and storing the same memory id again is harmless). False when the
+// ack has no memory to store first.
+bool ack_with_result(Self* self, const std::string& tenant, const pb::AckRequest& r, AckDone then) {
   auto& st = self->state;
-  constexpr uint32_t method = pb::Request::kAck;
-  const auto& r = req.ack();
-  if (auto s = validate_id(r.event_id(), "event_id"); !s) return fail(method, s.error());
-  if (r.result().size() > st.ctx->policy.max_content_bytes) {
-    return fail(method, make_error(ErrorCode::invalid_argument,
-                                   "ack result is " + std::to_string(r.result().size()) +
-                                       " bytes; at most " +
-                                       std::to_string(st.ctx->policy.max_content_bytes)));
-  }
-  const std::string tenant = req.header().tenant();
-  auto rp = self->make_response_promise();
   const pb::Event* e = queue_for(st, tenant).find(r.event_id());
   if (r.result().empty() || e == nullptr || e->state() != pb::EVENT_DELIVERED ||
       st.ctx->directory == nullptr) {
-    return finish_ack(self, tenant, r, rp);
+    return false;
   }
-  // The result becomes a memory before the ack is written: a crash in between redelivers the
-  // event, and storing the same memory id again is harmless.
   auto persona = st.ctx->directory->get_or_spawn(tenant, e->persona_id());
-  if (!persona) return finish_ack(self, tenant, r, rp);
+  if (!persona) return false;
   auto mem = std::make_shared<pb::Request>();
   mem->mutable_header()->set_tenant(tenant);
   auto* rr = mem->mutable_remember();
@@ -416,25 +509,103 @@ Reply do_ack(Self* self, const pb::Request& req) {
   auto timeout = std::chrono::microseconds(st.ctx->request_timeout_us);
   self->request(persona, timeout, handle_atom::value, RequestPtr(mem))
       .then(
-          [=](uint32_t, const std::string& bytes) mutable {
+          [=](uint32_t, const std::string& bytes) {
             pb::Response resp;
             if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
-              deliver(rp, method,
-                      error_response(make_error(ErrorCode::unavailable,
-                                                "the ack's result could not be stored (" +
-                                                    resp.status().message() +
-                                                    "); the event is still delivered: retry")));
-              return;
+              return then(
+                  make_error(ErrorCode::unavailable, "the ack's result could not be stored (" +
+                                                         resp.status().message() +
+                                                         "); the event is still delivered: retry"));
             }
-            finish_ack(self, tenant, *ack, rp);
+            finish_ack(self, tenant, *ack, then);
           },
-          [=](caf::error& err) mutable {
-            deliver(rp, method,
-                    error_response(make_error(ErrorCode::unavailable,
-                                              "the ack's result could not be stored (" +
-                                                  caf::to_string(err) + "); retry")));
+          [=](caf::error& err) {
+            then(make_error(ErrorCode::unavailable, "the ack's result could not be stored (" +
+                                                        caf::to_string(err) + "); retry"));
           });
+  return true;
+}
+
+Reply do_ack(Self* self, const pb::Request& req) {
+  constexpr uint32_t method = pb::Request::kAck;
+  const auto& r = req.ack();
+  if (auto s = validate_ack(*self->state.ctx, r); !s) return fail(method, s.error());
+  auto rp = self->make_response_promise();
+  AckDone then = [rp](Result<pb::Event> e) mutable {
+    deliver(rp, method, e ? event_response(method, *e) : error_response(e.error()));
+  };
+  const std::string tenant = req.header().tenant();
+  if (!ack_with_result(self, tenant, r, then)) finish_ack(self, tenant, r, then);
   return rp;
+}
+
+// Several acks, each judged on its own; those without a result share one durable write.
+Reply do_ack_batch(Self* self, const pb::Request& req) {
+  auto& ctx = *self->state.ctx;
+  constexpr uint32_t method = pb::Request::kAckBatch;
+  const auto& acks = req.ack_batch().acks();
+  if (acks.empty()) {
+    return fail(method,
+                make_error(ErrorCode::invalid_argument, "ack_batch needs at least one ack"));
+  }
+  if (static_cast<size_t>(acks.size()) > ctx.events.max_batch) {
+    return fail(method, make_error(ErrorCode::invalid_argument,
+                                   "ack_batch of " + std::to_string(acks.size()) +
+                                       " acks; at most " + std::to_string(ctx.events.max_batch) +
+                                       " (events.max-batch) per call"));
+  }
+  struct Batch {
+    caf::response_promise rp;
+    pb::Response resp;
+    size_t waiting = 1;  // the shared write, plus one per ack with a result
+    void settle(size_t i, Result<pb::Event> e) {
+      auto* out = resp.mutable_ack_batch()->mutable_results(static_cast<int>(i));
+      if (e) {
+        out->mutable_status()->set_code(pb::OK);
+        *out->mutable_event() = std::move(*e);
+      } else {
+        out->clear_event();
+        out->mutable_status()->set_code(static_cast<pb::StatusCode>(e.error().code));
+        out->mutable_status()->set_message(e.error().message);
+      }
+    }
+    void done_one() {
+      if (--waiting == 0) deliver(rp, method, resp);
+    }
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->rp = self->make_response_promise();
+  for (int i = 0; i < acks.size(); ++i) batch->resp.mutable_ack_batch()->add_results();
+  const std::string tenant = req.header().tenant();
+  EventChanges ch;
+  std::vector<size_t> shared;  // acks whose outcome waits for the shared write
+  for (int i = 0; i < acks.size(); ++i) {
+    const auto& r = acks[i];
+    const size_t at = static_cast<size_t>(i);
+    if (auto s = validate_ack(ctx, r); !s) {
+      batch->settle(at,
+                    make_error(s.code(), "acks[" + std::to_string(i) + "]: " + s.error().message));
+      continue;
+    }
+    batch->waiting++;
+    bool with_result = ack_with_result(self, tenant, r, [batch, at](Result<pb::Event> e) {
+      batch->settle(at, std::move(e));
+      batch->done_one();
+    });
+    if (with_result) continue;
+    batch->waiting--;
+    bool changed = false;
+    auto e = apply_ack(self, tenant, r, &ch, &changed);
+    if (changed) shared.push_back(at);
+    batch->settle(at, std::move(e));
+  }
+  persist(self, tenant, std::move(ch), [batch, shared](Status s) {
+    if (!s) {
+      for (size_t at : shared) batch->settle(at, s.error());
+    }
+    batch->done_one();
+  });
+  return batch->rp;
 }
 
 Reply do_nack(Self* self, const pb::Request& req) {
@@ -560,7 +731,7 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
   for (auto& [tenant, q] : self->state.queues) {
     // Memories of in-flight events are stored again (same ids: no duplicates) in case a crash came
     // between an assignment and its memory.
-    for (const auto& e : q.in_flight_events()) remember_event(self, e);
+    remember_events(self, q.in_flight_events());
     persist(self, tenant, q.tick(now), {});
   }
   self->delayed_send(self, tick_interval(*ctx), tick_atom::value);
@@ -574,6 +745,8 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
             return do_next(self, *req);
           case pb::Request::kAck:
             return do_ack(self, *req);
+          case pb::Request::kAckBatch:
+            return do_ack_batch(self, *req);
           case pb::Request::kNack:
             return do_nack(self, *req);
           case pb::Request::kEventStatus:
@@ -641,6 +814,7 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
           if (next && *next <= t) persist(self, tenant, q.tick(t), {});
         }
         sweep_acked(st, t);
+        expire_memory_requests(st, t);
         self->delayed_send(self, tick_interval(*st.ctx), tick_atom::value);
       },
   };

@@ -10,7 +10,7 @@
 // wait in the router with a deadline. A lease timer expires leases; acked records are deleted after
 // events.retention.
 //
-// Serves (handle_atom, RequestPtr) for publish, next_event, ack, nack, event_status,
+// Serves (handle_atom, RequestPtr) for publish, next_event, ack, ack_batch, nack, event_status,
 // list_dead_letters, requeue and list_personas, and learns profiles from persona actors
 // (profile_atom after a profile write is durable, persona_gone_atom after a delete). On start it
 // loads every persona profile and every event record from RocksDB; leases resume where they were.

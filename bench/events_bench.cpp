@@ -10,17 +10,25 @@
 // second starts); stop the node.
 //
 // One phase. Workers start first and long-poll next_event for their personas; then publishers
-// publish the events (one publish call per --publish-batch events) and each worker acks every event
-// it receives with the delivery's attempt number. A window bounds the events published but not yet
-// acked (--window, default twice the workers): publishers wait for room, so the node is measured
-// under a steady load instead of a backlog, and the delivery latency (from just before the publish
-// call to the moment the worker has the event, stamped by the publisher in the event's metadata)
-// is the pipeline's, not the length of a queue the benchmark built. events/s counts from the first
-// publish to the last ack. Every event must be acked once; a second delivery of an acked event is
-// counted as a redelivery. Every call has a deadline and the phase one (--timeout-s).
+// publish the events (one publish call per --publish-batch events) and each worker acks what it
+// received with the deliveries' attempt numbers. A worker takes up to --worker-batch events per
+// next_event (default: the personas' capacity, all a persona may hold) and acks them in one
+// ack_batch; --worker-batch 1 uses the single-event next_event and ack. A window bounds the events
+// published but not yet acked (--window, default twice the workers): publishers wait for room, so
+// the node is measured under a steady load instead of a backlog, and the delivery latency (from
+// just before the publish call to the moment the worker has the event, stamped by the publisher in
+// the event's metadata) is the pipeline's, not the length of a queue the benchmark built. events/s
+// counts from the first publish to the last ack. Every event must be acked once; a second delivery
+// of an acked event is counted as a redelivery. The phase has a deadline (--timeout-s).
+//
+// Workers and publishers are loops of asynchronous calls, not threads: in-process, the calls leave
+// from --drivers actors in the node's own actor system (an agent inside the node's process would
+// be an actor); through the SDK, they are the client's asynchronous calls, completed on its
+// callback thread. So the benchmark's own threads do not compete with the node for the two cores
+// by the hundred, and each loop still waits for its call before the next, as an agent would.
 //
 // Publishers: 16 by default. Each waits for its publish call before the next, so P publishers cap
-// the rate at P / (publish latency): at 4 the benchmark, not the node, was the limit.
+// the rate at P x publish-batch / (publish latency).
 //
 // Workers: one per persona by default (each long-polls its own persona, as an agent process
 // would). More workers than personas share personas round-robin; fewer workers than personas poll
@@ -40,6 +48,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -56,6 +65,21 @@
 #include "nca/client.hpp"
 #include "proto/wire.hpp"
 #include "storage/db.hpp"
+
+namespace nca::bench {
+
+// One in-process call handed to a driver actor (see InprocCaller).
+struct InprocCall {
+  uint32_t method = 0;
+  std::string bytes;
+  std::function<void(Result<pb::Response>)> done;
+};
+using InprocCallPtr = std::shared_ptr<InprocCall>;
+using call_atom = caf::atom_constant<caf::atom("bcall")>;
+
+}  // namespace nca::bench
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::bench::InprocCallPtr)
 
 namespace nca::bench {
 namespace {
@@ -75,7 +99,9 @@ struct EventsOptions {
   size_t workers = 0;      // 0: one per persona
   size_t publishers = 16;  // fewer make the publish round trip the limit, not the node
   size_t publish_batch = 1;
-  size_t window = 0;  // 0: twice the workers
+  size_t worker_batch = 0;  // 0: the personas' capacity
+  size_t drivers = 2;       // in-process: actors issuing the calls
+  size_t window = 0;        // 0: twice the workers
   size_t capacity = 4;
   uint32_t wait_ms = 1000;
   size_t threads = 0;
@@ -125,6 +151,11 @@ std::optional<EventsOptions> parse_options(const std::vector<std::string>& args,
       "limit)")("publish-batch",
                 po::value<size_t>(&o.publish_batch)->default_value(o.publish_batch),
                 "events per publish call")(
+      "worker-batch", po::value<size_t>(&o.worker_batch)->default_value(o.worker_batch),
+      "events a worker takes per next_event and acks per call (0: --capacity, all a persona "
+      "may hold; 1: the single-event calls)")(
+      "drivers", po::value<size_t>(&o.drivers)->default_value(o.drivers),
+      "in-process: driver actors issuing the calls")(
       "window", po::value<size_t>(&o.window)->default_value(o.window),
       "events published but not yet acked, at most (0: twice the workers)")(
       "capacity", po::value<size_t>(&o.capacity)->default_value(o.capacity),
@@ -173,6 +204,9 @@ std::optional<EventsOptions> parse_options(const std::vector<std::string>& args,
         "whole batch)");
   }
   if (o.capacity < 1 || o.capacity > 100000) return bad("--capacity must be in 1..100000");
+  if (o.worker_batch == 0) o.worker_batch = std::min<size_t>(o.capacity, 1000);
+  if (o.worker_batch > 1000) return bad("--worker-batch must be in 0..1000 (events.max-batch)");
+  if (o.drivers < 1 || o.drivers > 64) return bad("--drivers must be in 1..64");
   if (o.wait_ms > 30000) return bad("--wait-ms must be in 0..30000");
   if (o.threads > 256) return bad("--threads must be in 0..256");
   if (o.raw_writes == 0) o.raw_writes = o.events;
@@ -190,7 +224,8 @@ config::Settings node_settings(const EventsOptions& o, const std::string& data_d
   s.node.data_dir = data_dir;
   s.node.listen = "127.0.0.1:0";
   s.scheduler.threads = static_cast<int64_t>(o.threads);
-  s.events.max_batch = std::max<int64_t>(s.events.max_batch, static_cast<int64_t>(o.publish_batch));
+  s.events.max_batch = std::max<int64_t>(
+      s.events.max_batch, static_cast<int64_t>(std::max(o.publish_batch, o.worker_batch)));
   // Consolidation would run on the events' memories while the benchmark measures the queue.
   s.lymphatic.enabled = false;
   s.log.level = "warn";
@@ -203,63 +238,84 @@ int64_t now_us() {
       .count();
 }
 
-// One request at a time, answered with the whole Response (status OK) or the error. Each thread of
-// a phase owns its Caller.
-class Caller {
+// Issues requests without blocking a thread: `done` gets the whole Response (status OK) or the
+// error, on whatever thread the path delivers replies on (one of the node's scheduler threads
+// in-process, the SDK's callback thread over the SDK). Thread-safe. Every request is answered
+// (a reply or an error); the phase's deadline bounds the wait for those that never are.
+class AsyncCaller {
  public:
-  virtual ~Caller() = default;
-  // `wait` is how long the node may legitimately hold the request (a long poll); the deadline adds
-  // kCallMargin to it.
-  virtual Result<pb::Response> call(const pb::Request& req, std::chrono::milliseconds wait) = 0;
+  using Done = std::function<void(Result<pb::Response>)>;
+  virtual ~AsyncCaller() = default;
+  // `wait` is how long the node may legitimately hold the request (a long poll).
+  virtual void call(const pb::Request& req, std::chrono::milliseconds wait, Done done) = 0;
+
+  // A blocking call for the set-up (not from a reply's thread).
+  Result<pb::Response> call_sync(const pb::Request& req) {
+    auto promise = std::make_shared<std::promise<Result<pb::Response>>>();
+    auto future = promise->get_future();
+    call(req, std::chrono::milliseconds(0),
+         [promise](Result<pb::Response> r) { promise->set_value(std::move(r)); });
+    return future.get();
+  }
 };
-using CallerFactory = std::function<std::unique_ptr<Caller>()>;
 
-// Through the api actor, as the SDK's envelope arrives there (the pattern of nca-bench recall),
-// with one scoped actor per call. A request's timeout message is not cancelled by its reply: it
-// arrives later, matches no pending request, and a blocking actor keeps it in its mailbox cache,
-// which every later receive scans again. A long-lived scoped actor making thousands of calls
-// therefore gets slower the longer it runs (here: 42% of the CPU after a minute, throughput down
-// 5x); a short-lived one takes its stale timeout with it. Calls must end before the node's stop().
-class InprocCaller : public Caller {
+Result<pb::Response> response_of(const std::string& bytes) {
+  pb::Response resp;
+  if (!resp.ParseFromString(bytes)) {
+    return make_error(ErrorCode::internal, "unparseable reply from the api actor");
+  }
+  if (resp.status().code() != pb::OK) {
+    return make_error(static_cast<ErrorCode>(resp.status().code()), resp.status().message());
+  }
+  return resp;
+}
+
+// Through the api actor, as the SDK's envelope arrives there, from driver actors in the node's own
+// actor system: an agent running inside the node's process would be an actor too, and no thread
+// blocks per call. Requests carry no CAF timeout (the phase deadline bounds them), so the timer
+// thread is not part of what is measured.
+class InprocCaller : public AsyncCaller {
  public:
-  explicit InprocCaller(actors::Node& node) : node_(node) {}
+  InprocCaller(actors::Node& node, size_t drivers) : node_(node) {
+    caf::actor api = node.api();
+    for (size_t i = 0; i < std::max<size_t>(1, drivers); ++i) {
+      drivers_.push_back(node.system().spawn([api](caf::event_based_actor* self) -> caf::behavior {
+        return {[self, api](call_atom, InprocCallPtr c) {
+          self->request(api, caf::infinite, wire::envelope_atom::value, c->method, c->bytes)
+              .then([c](uint32_t, const std::string& reply) { c->done(response_of(reply)); },
+                    [self, c](caf::error& e) {
+                      c->done(make_error(ErrorCode::unavailable,
+                                         "api actor did not answer: " + self->system().render(e)));
+                    });
+        }};
+      }));
+    }
+  }
+  ~InprocCaller() override {
+    for (auto& d : drivers_) caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  }
 
-  Result<pb::Response> call(const pb::Request& req, std::chrono::milliseconds wait) override {
-    const uint32_t method = static_cast<uint32_t>(req.body_case());
-    Result<pb::Response> out = make_error(ErrorCode::internal, "no reply");
-    caf::scoped_actor self{node_.system()};
-    self->request(node_.api(), wait + kCallMargin, wire::envelope_atom::value, method,
-                  req.SerializeAsString())
-        .receive(
-            [&](uint32_t, const std::string& reply) {
-              pb::Response resp;
-              if (!resp.ParseFromString(reply)) {
-                out = make_error(ErrorCode::internal, "unparseable reply from the api actor");
-              } else if (resp.status().code() != pb::OK) {
-                out = make_error(static_cast<ErrorCode>(resp.status().code()),
-                                 resp.status().message());
-              } else {
-                out = std::move(resp);
-              }
-            },
-            [&](caf::error& e) {
-              out = make_error(ErrorCode::unavailable,
-                               "api actor did not answer: " + node_.system().render(e));
-            });
-    return out;
+  void call(const pb::Request& req, std::chrono::milliseconds, Done done) override {
+    auto c = std::make_shared<InprocCall>();
+    c->method = static_cast<uint32_t>(req.body_case());
+    c->bytes = req.SerializeAsString();
+    c->done = std::move(done);
+    caf::anon_send(drivers_[next_.fetch_add(1) % drivers_.size()], call_atom::value, std::move(c));
   }
 
  private:
   actors::Node& node_;
+  std::vector<caf::actor> drivers_;
+  std::atomic<size_t> next_{0};
 };
 
-// Through one shared SDK client (its calls are thread-safe); the client's request timeout covers
+// Through one shared SDK client and its asynchronous calls; the client's request timeout covers
 // the longest long poll plus kCallMargin.
-class SdkCaller : public Caller {
+class SdkCaller : public AsyncCaller {
  public:
   explicit SdkCaller(Client& client) : client_(client) {}
-  Result<pb::Response> call(const pb::Request& req, std::chrono::milliseconds) override {
-    return client_.call(req);
+  void call(const pb::Request& req, std::chrono::milliseconds, Done done) override {
+    client_.call_async(req, std::move(done));
   }
 
  private:
@@ -306,11 +362,11 @@ pb::Persona persona_profile(size_t i, size_t capacity) {
   return p;
 }
 
-Status create_personas(Caller& caller, const EventsOptions& o) {
+Status create_personas(AsyncCaller& caller, const EventsOptions& o) {
   for (size_t i = 0; i < o.personas; ++i) {
     pb::Request req;
     *req.mutable_create_persona()->mutable_persona() = persona_profile(i, o.capacity);
-    auto resp = caller.call(req, std::chrono::milliseconds(0));
+    auto resp = caller.call_sync(req);
     if (!resp) return explain("create_persona " + persona_id(i), resp.error());
   }
   return {};
@@ -339,73 +395,7 @@ bool parse_u64(const std::string& text, uint64_t* out) {
 
 // ---- one phase ---------------------------------------------------------------------------------
 
-// Room for events published but not yet acked. acquire() waits for room for k events and returns
-// false once close() was called (the phase is over or failed); thread-safe.
-class Window {
- public:
-  explicit Window(size_t size) : free_(size) {}
-  bool acquire(size_t k) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return closed_ || free_ >= k; });
-    if (closed_) return false;
-    free_ -= k;
-    return true;
-  }
-  void release(size_t k) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      free_ += k;
-    }
-    cv_.notify_all();
-  }
-  void close() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      closed_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t free_;
-  bool closed_ = false;
-};
-
-// What the threads of one phase share. Counters are atomics; the first error and the end of the
-// phase are under mu.
-struct PhaseState {
-  explicit PhaseState(size_t n, size_t window)
-      : events(n), acked(new std::atomic<uint8_t>[n]), room(window) {
-    for (size_t i = 0; i < n; ++i) acked[i].store(0, std::memory_order_relaxed);
-  }
-
-  void fail(Error e) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!error) error = std::move(e);
-    }
-    stop = true;
-    room.close();
-    cv.notify_all();
-  }
-
-  const size_t events;
-  std::unique_ptr<std::atomic<uint8_t>[]> acked;  // by sequence number
-  Window room;
-  std::atomic<bool> stop{false};
-  std::atomic<size_t> acked_count{0};
-  std::atomic<size_t> deliveries{0};
-  std::atomic<size_t> redeliveries{0};
-  std::atomic<int64_t> start_us{0};
-  std::atomic<int64_t> end_us{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Error> error;
-};
-
-struct ThreadSamples {
+struct LoopSamples {
   std::vector<double> deliver_us;
   std::vector<double> ack_us;
   std::vector<double> publish_us;
@@ -422,156 +412,298 @@ std::vector<std::string> personas_of(size_t w, size_t workers, size_t personas) 
   return out;
 }
 
-void run_worker(Caller& caller, const EventsOptions& o, std::vector<std::string> mine,
-                PhaseState* st, ThreadSamples* samples) {
-  size_t turn = 0;
-  size_t empty_in_a_row = 0;
-  while (!st->stop.load()) {
-    const std::string& persona = mine[turn % mine.size()];
-    ++turn;
-    uint32_t wait = o.wait_ms;
-    if (mine.size() > 1)
-      wait = empty_in_a_row >= mine.size() ? std::min(o.wait_ms, kMultiPersonaWaitMs) : 0;
+// One phase: worker loops (next_event -> ack -> next_event ...) and publisher loops (publish ->
+// publish ...), each a chain of asynchronous calls, so the benchmark needs no thread per loop.
+// Each loop has at most one call out at a time, so its own fields are touched by one callback at a
+// time (the caller's reply delivery orders them). Shared state: atomics, and the window, the parked
+// publishers and the first error under mu. Callbacks hold the Phase by shared_ptr.
+class Phase : public std::enable_shared_from_this<Phase> {
+ public:
+  Phase(const EventsOptions& o, AsyncCaller& caller)
+      : o_(o), caller_(caller), acked_(new std::atomic<uint8_t>[o.events]), free_(o.window) {
+    for (size_t i = 0; i < o.events; ++i) acked_[i].store(0, std::memory_order_relaxed);
+    workers_.resize(o.workers);
+    for (size_t w = 0; w < o.workers; ++w) workers_[w].mine = personas_of(w, o.workers, o.personas);
+    publishers_.resize(o.publishers);
+    for (size_t p = 0; p < o.publishers; ++p) {
+      publishers_[p].next = o.events * p / o.publishers;
+      publishers_[p].last = o.events * (p + 1) / o.publishers;
+    }
+  }
+
+  void start_workers() {
+    for (size_t w = 0; w < workers_.size(); ++w) poll(w);
+  }
+  void start_publishers() {
+    for (size_t p = 0; p < publishers_.size(); ++p) publish(p);
+  }
+
+  // Waits until every event is acked, a call failed or `deadline_s` passed; then stops the loops
+  // and waits (up to the longest long poll plus the call margin) for the calls still out.
+  void run(const std::string& name, double deadline_s) {
+    Stopwatch phase;
+    double next_report_s = 5;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!error_ && acked_count_.load() < o_.events && phase.elapsed_s() < deadline_s) {
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
+      if (phase.elapsed_s() >= next_report_s) {
+        next_report_s += 5;
+        progress("  " + name + ": " + std::to_string(acked_count_.load()) + " / " +
+                 std::to_string(o_.events) + " acked");
+      }
+    }
+    stop_ = true;
+    progress("  " + name + ": stopping workers (each returns within its " +
+             std::to_string(o_.wait_ms) + " ms long poll)");
+    auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.wait_ms) + kCallMargin;
+    cv_.wait_until(lock, until, [&] { return outstanding_ == 0; });
+  }
+
+  std::optional<Error> error() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+  size_t outstanding() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outstanding_;
+  }
+  size_t acked() const { return acked_count_.load(); }
+  size_t deliveries() const { return deliveries_.load(); }
+  size_t redeliveries() const { return redeliveries_.load(); }
+  int64_t start_us() const { return start_us_.load(); }
+  int64_t end_us() const { return end_us_.load(); }
+  template <class F>
+  void for_each_samples(F f) const {
+    for (const auto& w : workers_) f(w.samples);
+    for (const auto& p : publishers_) f(p.samples);
+  }
+
+ private:
+  struct WorkerLoop {
+    std::vector<std::string> mine;
+    size_t turn = 0;
+    size_t empty_in_a_row = 0;
+    LoopSamples samples;
+  };
+  struct PublisherLoop {
+    size_t next = 0, last = 0;
+    LoopSamples samples;
+  };
+
+  void fail(Error e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_) error_ = std::move(e);
+    stop_ = true;
+    cv_.notify_all();
+  }
+
+  // Every call goes through here, so the phase knows when the last reply is in.
+  void issue(const pb::Request& req, std::chrono::milliseconds wait, AsyncCaller::Done done) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++outstanding_;
+    }
+    auto self = shared_from_this();
+    caller_.call(req, wait, [self, done = std::move(done)](Result<pb::Response> r) {
+      done(std::move(r));
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (--self->outstanding_ == 0) self->cv_.notify_all();
+    });
+  }
+
+  void poll(size_t w) {
+    if (stop_.load()) return;
+    WorkerLoop& loop = workers_[w];
+    const std::string& persona = loop.mine[loop.turn % loop.mine.size()];
+    ++loop.turn;
+    uint32_t wait = o_.wait_ms;
+    if (loop.mine.size() > 1) {
+      wait =
+          loop.empty_in_a_row >= loop.mine.size() ? std::min(o_.wait_ms, kMultiPersonaWaitMs) : 0;
+    }
     pb::Request next;
     next.mutable_next_event()->set_persona_id(persona);
     next.mutable_next_event()->set_wait_ms(wait);
-    auto resp = caller.call(next, std::chrono::milliseconds(wait));
-    if (!resp) return st->fail(explain("next_event for " + persona, resp.error()));
-    if (!resp->next_event().has_event()) {
-      ++empty_in_a_row;
-      continue;
-    }
-    const int64_t got_us = now_us();
-    empty_in_a_row = 0;
-    const pb::Event& ev = resp->next_event().event();
-    st->deliveries++;
-    uint64_t seq = 0;
-    uint64_t stamp = 0;
-    auto seq_it = ev.metadata().find(kSeqKey);
-    auto stamp_it = ev.metadata().find(kStampKey);
-    if (seq_it == ev.metadata().end() || stamp_it == ev.metadata().end() ||
-        !parse_u64(seq_it->second, &seq) || !parse_u64(stamp_it->second, &stamp) ||
-        seq >= st->events) {
-      return st->fail(
-          make_error(ErrorCode::internal, "event " + ev.id() + " delivered to " + persona +
-                                              " lacks the benchmark's metadata (" + kSeqKey + ", " +
-                                              kStampKey + "): the node lost or changed it"));
-    }
-    samples->deliver_us.push_back(static_cast<double>(got_us - static_cast<int64_t>(stamp)));
-
-    pb::Request ack;
-    ack.mutable_ack()->set_event_id(ev.id());
-    ack.mutable_ack()->set_attempt(ev.attempts());
-    Stopwatch ack_sw;
-    auto acked = caller.call(ack, std::chrono::milliseconds(0));
-    samples->ack_us.push_back(ack_sw.elapsed_us());
-    if (!acked) return st->fail(explain("ack of " + ev.id(), acked.error()));
-    if (st->acked[seq].exchange(1) != 0) {
-      st->redeliveries++;
-      continue;
-    }
-    st->room.release(1);
-    if (st->acked_count.fetch_add(1) + 1 == st->events) {
-      st->end_us = now_us();
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->cv.notify_all();
-    }
+    // --worker-batch 1 keeps the single-event form (reply in `event`, a plain ack).
+    if (o_.worker_batch > 1)
+      next.mutable_next_event()->set_max_events(static_cast<uint32_t>(o_.worker_batch));
+    issue(next, std::chrono::milliseconds(wait),
+          [this, w, persona](Result<pb::Response> r) { on_events(w, persona, std::move(r)); });
   }
-}
 
-void run_publisher(Caller& caller, const EventsOptions& o, size_t first, size_t last,
-                   PhaseState* st, ThreadSamples* samples) {
-  for (size_t begin = first; begin < last && !st->stop.load(); begin += o.publish_batch) {
-    const size_t end = std::min(last, begin + o.publish_batch);
-    if (!st->room.acquire(end - begin)) return;
+  void on_events(size_t w, const std::string& persona, Result<pb::Response> resp) {
+    if (!resp) return fail(explain("next_event for " + persona, resp.error()));
+    const int64_t got_us = now_us();
+    WorkerLoop& loop = workers_[w];
+    std::vector<const pb::Event*> events;
+    const auto& reply = resp->next_event();
+    if (reply.has_event()) events.push_back(&reply.event());
+    for (const auto& e : reply.events()) events.push_back(&e);
+    if (events.empty()) {
+      ++loop.empty_in_a_row;
+      return poll(w);
+    }
+    loop.empty_in_a_row = 0;
+    std::vector<uint64_t> seqs;
+    pb::Request ack;
+    for (const pb::Event* ev : events) {
+      deliveries_++;
+      uint64_t seq = 0;
+      uint64_t stamp = 0;
+      auto seq_it = ev->metadata().find(kSeqKey);
+      auto stamp_it = ev->metadata().find(kStampKey);
+      if (seq_it == ev->metadata().end() || stamp_it == ev->metadata().end() ||
+          !parse_u64(seq_it->second, &seq) || !parse_u64(stamp_it->second, &stamp) ||
+          seq >= o_.events) {
+        return fail(make_error(ErrorCode::internal,
+                               "event " + ev->id() + " delivered to " + persona +
+                                   " lacks the benchmark's metadata (" + kSeqKey + ", " +
+                                   kStampKey + "): the node lost or changed it"));
+      }
+      loop.samples.deliver_us.push_back(static_cast<double>(got_us - static_cast<int64_t>(stamp)));
+      seqs.push_back(seq);
+      pb::AckRequest* a =
+          o_.worker_batch > 1 ? ack.mutable_ack_batch()->add_acks() : ack.mutable_ack();
+      a->set_event_id(ev->id());
+      a->set_attempt(ev->attempts());
+    }
+    const int64_t sent_us = now_us();
+    const std::string first = events.front()->id();
+    issue(ack, std::chrono::milliseconds(0),
+          [this, w, seqs = std::move(seqs), sent_us, first](Result<pb::Response> r) {
+            on_acked(w, seqs, sent_us, first, std::move(r));
+          });
+  }
+
+  void on_acked(size_t w, const std::vector<uint64_t>& seqs, int64_t sent_us,
+                const std::string& first, Result<pb::Response> resp) {
+    WorkerLoop& loop = workers_[w];
+    loop.samples.ack_us.push_back(static_cast<double>(now_us() - sent_us));
+    if (!resp) return fail(explain("ack of " + first, resp.error()));
+    for (const auto& outcome : resp->ack_batch().results()) {
+      if (outcome.status().code() != pb::OK) {
+        return fail(explain("ack of " + outcome.event().id(),
+                            make_error(static_cast<ErrorCode>(outcome.status().code()),
+                                       outcome.status().message())));
+      }
+    }
+    size_t fresh = 0;
+    for (uint64_t seq : seqs) {
+      if (acked_[seq].exchange(1) != 0) {
+        redeliveries_++;
+      } else {
+        ++fresh;
+      }
+    }
+    release(fresh);
+    if (fresh > 0 && acked_count_.fetch_add(fresh) + fresh == o_.events) {
+      end_us_ = now_us();
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+    }
+    poll(w);
+  }
+
+  // Frees window room for `k` events and restarts the publishers that waited for it.
+  void release(size_t k) {
+    std::vector<size_t> parked;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_ += k;
+      parked.swap(parked_);
+    }
+    for (size_t p : parked) publish(p);
+  }
+
+  void publish(size_t p) {
+    PublisherLoop& loop = publishers_[p];
+    size_t begin = 0, end = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_.load() || loop.next >= loop.last) return;
+      const size_t k = std::min(o_.publish_batch, loop.last - loop.next);
+      if (free_ < k) {
+        parked_.push_back(p);  // release() restarts it
+        return;
+      }
+      free_ -= k;
+      begin = loop.next;
+      end = begin + k;
+      loop.next = end;
+    }
     pb::Request req;
     auto* body = req.mutable_publish();
     const int64_t stamp = now_us();
     int64_t expected = 0;
-    st->start_us.compare_exchange_strong(expected, stamp);
+    start_us_.compare_exchange_strong(expected, stamp);
     for (size_t seq = begin; seq < end; ++seq) fill_event(seq, stamp, body->add_events());
-    Stopwatch sw;
-    auto resp = caller.call(req, std::chrono::milliseconds(0));
-    samples->publish_us.push_back(sw.elapsed_us());
-    if (!resp) return st->fail(explain("publish", resp.error()));
-    if (static_cast<size_t>(resp->publish().events_size()) != end - begin) {
-      return st->fail(
-          make_error(ErrorCode::internal, "publish of " + std::to_string(end - begin) +
-                                              " events replied with " +
-                                              std::to_string(resp->publish().events_size())));
-    }
+    issue(req, std::chrono::milliseconds(0),
+          [this, p, stamp, n = end - begin](Result<pb::Response> r) {
+            publishers_[p].samples.publish_us.push_back(static_cast<double>(now_us() - stamp));
+            if (!r) return fail(explain("publish", r.error()));
+            if (static_cast<size_t>(r->publish().events_size()) != n) {
+              return fail(make_error(ErrorCode::internal,
+                                     "publish of " + std::to_string(n) + " events replied with " +
+                                         std::to_string(r->publish().events_size())));
+            }
+            publish(p);
+          });
   }
-}
+
+  const EventsOptions& o_;
+  AsyncCaller& caller_;
+  std::unique_ptr<std::atomic<uint8_t>[]> acked_;  // by sequence number
+  std::vector<WorkerLoop> workers_;
+  std::vector<PublisherLoop> publishers_;
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> acked_count_{0};
+  std::atomic<size_t> deliveries_{0};
+  std::atomic<size_t> redeliveries_{0};
+  std::atomic<int64_t> start_us_{0};
+  std::atomic<int64_t> end_us_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t free_;                 // window room
+  std::vector<size_t> parked_;  // publishers waiting for room
+  size_t outstanding_ = 0;      // calls not answered yet
+  std::optional<Error> error_;
+};
 
 // Runs one phase: workers first, then publishers; waits for every ack, a failure or the deadline.
-Status run_phase(const std::string& name, const EventsOptions& o, const CallerFactory& make_caller,
+Status run_phase(const std::string& name, const EventsOptions& o, AsyncCaller& caller,
                  const std::function<uint64_t()>& storage_syncs, PathResult* out) {
-  PhaseState st(o.events, o.window);
-  std::vector<ThreadSamples> worker_samples(o.workers);
-  std::vector<ThreadSamples> publisher_samples(o.publishers);
-  std::vector<std::thread> threads;
-  threads.reserve(o.workers + o.publishers);
   progress(name + ": " + std::to_string(o.events) + " events, " + std::to_string(o.workers) +
-           " workers, " + std::to_string(o.publishers) + " publishers (batches of " +
+           " workers (up to " + std::to_string(o.worker_batch) + " events per next_event), " +
+           std::to_string(o.publishers) + " publishers (batches of " +
            std::to_string(o.publish_batch) + "), window " + std::to_string(o.window));
-  for (size_t w = 0; w < o.workers; ++w) {
-    threads.emplace_back([&, w] {
-      auto caller = make_caller();
-      run_worker(*caller, o, personas_of(w, o.workers, o.personas), &st, &worker_samples[w]);
-    });
-  }
+  auto phase = std::make_shared<Phase>(o, caller);
+  phase->start_workers();
   const uint64_t syncs_before = storage_syncs();
-  for (size_t p = 0; p < o.publishers; ++p) {
-    const size_t first = o.events * p / o.publishers;
-    const size_t last = o.events * (p + 1) / o.publishers;
-    threads.emplace_back([&, p, first, last] {
-      auto caller = make_caller();
-      run_publisher(*caller, o, first, last, &st, &publisher_samples[p]);
-    });
-  }
-
-  Stopwatch phase;
-  double next_report_s = 5;
-  {
-    std::unique_lock<std::mutex> lock(st.mu);
-    while (!st.error && st.acked_count.load() < o.events && phase.elapsed_s() < o.timeout_s) {
-      st.cv.wait_for(lock, std::chrono::milliseconds(200));
-      if (phase.elapsed_s() >= next_report_s) {
-        next_report_s += 5;
-        progress("  " + name + ": " + std::to_string(st.acked_count.load()) + " / " +
-                 std::to_string(o.events) + " acked");
-      }
-    }
-  }
+  phase->start_publishers();
+  phase->run(name, o.timeout_s);
   const uint64_t syncs_after = storage_syncs();
-  const size_t acked = st.acked_count.load();
-  st.stop = true;
-  st.room.close();
-  progress("  " + name + ": stopping workers (each returns within its " +
-           std::to_string(o.wait_ms) + " ms long poll)");
-  for (auto& t : threads) t.join();
-
-  {
-    std::lock_guard<std::mutex> lock(st.mu);
-    if (st.error) return *st.error;
-  }
-  if (acked < o.events) {
+  if (auto e = phase->error()) return *e;
+  if (phase->acked() < o.events) {
     return make_error(ErrorCode::deadline_exceeded,
-                      name + ": only " + std::to_string(acked) + " of " + std::to_string(o.events) +
-                          " events acked within " + std::to_string(o.timeout_s) + " s (" +
-                          std::to_string(st.deliveries.load()) + " deliveries)");
+                      name + ": only " + std::to_string(phase->acked()) + " of " +
+                          std::to_string(o.events) + " events acked within " +
+                          std::to_string(o.timeout_s) + " s (" +
+                          std::to_string(phase->deliveries()) + " deliveries)");
   }
-
+  if (size_t left = phase->outstanding(); left > 0) {
+    return make_error(ErrorCode::deadline_exceeded, name + ": " + std::to_string(left) +
+                                                        " calls still unanswered after the " +
+                                                        "phase (a reply the node never sent)");
+  }
   Latencies deliver, ack, publish;
-  for (const auto& s : worker_samples) {
+  phase->for_each_samples([&](const LoopSamples& s) {
     for (double v : s.deliver_us) deliver.add(v);
     for (double v : s.ack_us) ack.add(v);
-  }
-  for (const auto& s : publisher_samples) {
     for (double v : s.publish_us) publish.add(v);
-  }
+  });
   out->ran = true;
-  out->seconds = static_cast<double>(st.end_us.load() - st.start_us.load()) / 1e6;
+  out->seconds = static_cast<double>(phase->end_us() - phase->start_us()) / 1e6;
   out->events_per_s = static_cast<double>(o.events) / out->seconds;
   out->deliver_p50_us = deliver.percentile(50);
   out->deliver_p99_us = deliver.percentile(99);
@@ -579,8 +711,8 @@ Status run_phase(const std::string& name, const EventsOptions& o, const CallerFa
   out->ack_p99_us = ack.percentile(99);
   out->publish_p50_us = publish.percentile(50);
   out->publish_p99_us = publish.percentile(99);
-  out->deliveries = st.deliveries.load();
-  out->redeliveries = st.redeliveries.load();
+  out->deliveries = phase->deliveries();
+  out->redeliveries = phase->redeliveries();
   out->storage_syncs_per_event =
       static_cast<double>(syncs_after - syncs_before) / static_cast<double>(o.events);
   progress("  " + name + ": " + std::to_string(static_cast<int64_t>(out->events_per_s)) +
@@ -600,14 +732,10 @@ Status run_node_phases(const EventsOptions& o, Results* r) {
 
   Status s;
   {
-    InprocCaller setup(*node);
+    InprocCaller inproc(*node, o.drivers);
     progress("creating " + std::to_string(o.personas) + " personas");
-    s = create_personas(setup, o);
-  }
-  if (s && o.inproc) {
-    s = run_phase(
-        "in-process", o, [&node] { return std::make_unique<InprocCaller>(*node); }, storage_syncs,
-        &r->inproc);
+    s = create_personas(inproc, o);
+    if (s && o.inproc) s = run_phase("in-process", o, inproc, storage_syncs, &r->inproc);
   }
   if (s && o.sdk) {
     ClientOptions copt;
@@ -617,9 +745,8 @@ Status run_node_phases(const EventsOptions& o, Results* r) {
       s = connected.error();
     } else {
       std::unique_ptr<Client> client = std::move(*connected);
-      s = run_phase(
-          "sdk", o, [&client] { return std::make_unique<SdkCaller>(*client); }, storage_syncs,
-          &r->sdk);
+      SdkCaller sdk(*client);
+      s = run_phase("sdk", o, sdk, storage_syncs, &r->sdk);
     }
   }
   progress("stopping the node");
@@ -685,6 +812,8 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   j["workers"] = o.workers;
   j["publishers"] = o.publishers;
   j["publish_batch"] = o.publish_batch;
+  j["worker_batch"] = o.worker_batch;
+  j["drivers"] = o.drivers;
   j["window"] = o.window;
   j["capacity"] = o.capacity;
   j["wait_ms"] = o.wait_ms;
@@ -740,9 +869,10 @@ void print_table(const EventsOptions& o, const Results& r) {
   };
   std::cout << "nca-bench events: personas=" << o.personas << " events=" << o.events
             << " workers=" << o.workers << " publishers=" << o.publishers
-            << " publish_batch=" << o.publish_batch << " window=" << o.window
-            << " capacity=" << o.capacity << " wait_ms=" << o.wait_ms << " threads=" << o.threads
-            << " (raw RocksDB: " << r.raw.writes << " synced Puts on " << o.workers << " threads)\n"
+            << " publish_batch=" << o.publish_batch << " worker_batch=" << o.worker_batch
+            << " window=" << o.window << " capacity=" << o.capacity << " wait_ms=" << o.wait_ms
+            << " threads=" << o.threads << " (raw RocksDB: " << r.raw.writes << " synced Puts on "
+            << o.workers << " threads)\n"
             << machine_line(r.load_start, r.load_end) << "\n";
   print_rows(rows);
 }

@@ -256,7 +256,8 @@ const std::vector<OperationDoc>& operation_docs() {
       {"POST",
        "/v1/personas/{id}/events/next",
        "events",
-       "Long poll: the persona's next event, waiting up to wait_ms. An empty object means none "
+       "Long poll: the persona's next event (in event), or with max_events up to that many handed "
+       "out together (in events), waiting up to wait_ms. No event and an empty events mean none "
        "arrived. The request's deadline is wait_ms plus http.timeout.",
        {"NextEventRequest"},
        true,
@@ -272,6 +273,16 @@ const std::vector<OperationDoc>& operation_docs() {
        true,
        200,
        {"EventReply"},
+       nullptr},
+      {"POST",
+       "/v1/events/ack",
+       "events",
+       "Acknowledge several deliveries in one call and one durable write. Each ack is judged on "
+       "its own: results (in the order of acks) carry each one's status and event.",
+       {"AckBatchRequest"},
+       false,
+       200,
+       {"AckBatchReply"},
        nullptr},
       {"POST",
        "/v1/events/{id}/nack",

@@ -301,6 +301,11 @@ Status fill(const HttpInput& in, pb::Request& req) {
       body->set_event_id(id);
       return {};
     }
+    case Op::ack_events: {
+      if (blank(in.body))
+        return invalid("ack needs {\"acks\": [{\"event_id\": ..., \"attempt\": ...}]}");
+      return from_json(in.body, req.mutable_ack_batch(), kBody);
+    }
     case Op::nack_event: {
       auto* body = req.mutable_nack();
       if (auto s = optional_body(in.body, body); !s) return s;

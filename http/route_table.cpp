@@ -90,6 +90,7 @@ const std::vector<Route>& routes() {
       {"GET", "/v1/events/{id}", Op::get_event, {}},
       {"POST", "/v1/personas/{id}/events/next", Op::next_event, {}},
       {"POST", "/v1/events/{id}/ack", Op::ack_event, {}},
+      {"POST", "/v1/events/ack", Op::ack_events, {}},
       {"POST", "/v1/events/{id}/nack", Op::nack_event, {}},
       {"GET", "/v1/events/dead", Op::list_dead_letters, {"page_size", "page_token"}},
       {"POST", "/v1/events/requeue", Op::requeue_events, {}},
@@ -195,6 +196,8 @@ const char* op_name(Op op) {
       return "next_event";
     case Op::ack_event:
       return "ack_event";
+    case Op::ack_events:
+      return "ack_events";
     case Op::nack_event:
       return "nack_event";
     case Op::list_dead_letters:

@@ -47,6 +47,7 @@ enum class Op {
   get_event,
   next_event,
   ack_event,
+  ack_events,
   nack_event,
   list_dead_letters,
   requeue_events,

@@ -31,6 +31,7 @@ void EventQueue::record(const pb::Event& e, EventChanges* changes) { changes->wr
 
 void EventQueue::load_persona(const pb::Persona& persona) {
   personas_[persona.id()].profile = persona;
+  index_.stale = true;
 }
 
 void EventQueue::load_event(pb::Event e) {
@@ -43,6 +44,7 @@ void EventQueue::load_event(pb::Event e) {
     case pb::EVENT_ASSIGNED:
     case pb::EVENT_DELIVERED: {
       Slot& slot = personas_[e.persona_id()];
+      index_.stale = true;
       if (slot.profile.id().empty()) {
         // Held by a persona whose profile is gone: it takes nothing new and its events go back to
         // the queue when their leases run out.
@@ -68,6 +70,7 @@ void EventQueue::load_event(pb::Event e) {
 EventChanges EventQueue::put_persona(const pb::Persona& persona, TimeUs now) {
   EventChanges changes;
   personas_[persona.id()].profile = persona;
+  index_.stale = true;
   pump(now, &changes);
   return changes;
 }
@@ -90,6 +93,7 @@ EventChanges EventQueue::remove_persona(const std::string& id, TimeUs now) {
     to_pending(e, "persona '" + id + "' was deleted", now, &changes);
   }
   personas_.erase(it);
+  index_.stale = true;
   pump(now, &changes);
   return changes;
 }
@@ -110,8 +114,59 @@ size_t EventQueue::in_flight(const std::string& persona) const {
 
 // ---- routing ----------------------------------------------------------------------------------
 
+void EventQueue::refresh_index() const {
+  if (!index_.stale) return;
+  index_.by_skill.clear();
+  index_.by_sender.clear();
+  for (const auto& [id, s] : personas_) {
+    for (const auto& [skill, proficiency] : s.profile.skills())
+      index_.by_skill[skill].emplace_back(&s, proficiency);
+    for (const auto& [sender, rel] : s.profile.relationships())
+      index_.by_sender[sender].emplace_back(&s, rel.affinity());
+  }
+  index_.stale = false;
+}
+
 const std::string* EventQueue::choose(const pb::Event& e) const {
+  refresh_index();
+  // Gather the score's parts of the personas the event's skills and sender name; every other
+  // persona's parts are 0. Sums run over the required skills in order, as skill_match does.
+  std::vector<const Slot*> touched;
+  auto touch = [&](const Slot* s) {
+    if (!s->touched) {
+      s->touched = true;
+      touched.push_back(s);
+    }
+  };
+  for (const auto& skill : e.required_skills()) {
+    auto it = index_.by_skill.find(skill);
+    if (it == index_.by_skill.end()) continue;
+    for (const auto& [s, proficiency] : it->second) {
+      touch(s);
+      s->skill_sum += proficiency;
+    }
+  }
+  if (!e.from().empty()) {
+    auto it = index_.by_sender.find(e.from());
+    if (it != index_.by_sender.end()) {
+      for (const auto& [s, aff] : it->second) {
+        touch(s);
+        s->affinity = aff;
+      }
+    }
+  }
+  const std::string* chosen = choose_scored(e);
+  for (const Slot* s : touched) {
+    s->skill_sum = 0;
+    s->affinity = 0;
+    s->touched = false;
+  }
+  return chosen;
+}
+
+const std::string* EventQueue::choose_scored(const pb::Event& e) const {
   const bool critical = e.priority() == pb::CRITICAL;
+  const size_t required = static_cast<size_t>(e.required_skills_size());
   auto avoid_it = avoid_.find(e.id());
   const std::string* avoid = avoid_it == avoid_.end() ? nullptr : &avoid_it->second;
   // Pass 0: personas with room, other than the one to avoid; pass 1: with room, any; pass 2
@@ -126,7 +181,7 @@ const std::string* EventQueue::choose(const pb::Event& e) const {
       if (pass == 0 && avoid != nullptr && id == *avoid) return;
       size_t cap = capacity_of(s);
       if (pass < 2 && s.in_flight >= cap) return;
-      double score = routing_score(e, s.profile, s.in_flight, cap);
+      double score = routing_score_of(s.skill_sum, required, s.affinity, s.in_flight, cap);
       if (best == nullptr || score > best_score) {
         best = &id;
         best_score = score;

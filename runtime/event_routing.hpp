@@ -23,6 +23,11 @@ double skill_match(const google::protobuf::RepeatedPtrField<std::string>& requir
 double affinity(const pb::Persona& persona, const std::string& from);
 double routing_score(const pb::Event& event, const pb::Persona& persona, size_t in_flight,
                      size_t capacity);
+// The same score from its parts: `skill_sum` is the sum of the persona's proficiencies over the
+// `required` skills (in their order), `aff` its affinity with the sender. routing_score is this
+// function, so a caller that gathers the parts another way gets bit-identical scores.
+double routing_score_of(double skill_sum, size_t required, double aff, size_t in_flight,
+                        size_t capacity);
 
 // 0 (LOW) .. 3 (CRITICAL); PRIORITY_UNSPECIFIED counts as NORMAL.
 int priority_level(pb::EventPriority p);

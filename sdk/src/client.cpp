@@ -568,6 +568,33 @@ Client::Future<pb::NextEventReply> Client::next_event_async(const std::string& p
                      &pb::Response::mutable_next_event);
 }
 
+Result<pb::NextEventReply> Client::next_events(const std::string& persona,
+                                               std::chrono::milliseconds wait,
+                                               uint32_t max_events) {
+  return next_events_async(persona, wait, max_events).get();
+}
+Client::Future<pb::NextEventReply> Client::next_events_async(const std::string& persona,
+                                                             std::chrono::milliseconds wait,
+                                                             uint32_t max_events) {
+  pb::NextEventRequest request;
+  request.set_persona_id(persona);
+  request.set_wait_ms(wait_ms(wait));
+  // At least 1: 0 would ask for the single-event reply (`event`).
+  request.set_max_events(std::max<uint32_t>(1, max_events));
+  return unary_async(make_request(&pb::Request::mutable_next_event, std::move(request)),
+                     &pb::Response::mutable_next_event);
+}
+
+Result<pb::AckBatchReply> Client::ack_batch(std::vector<pb::AckRequest> acks) {
+  return ack_batch_async(std::move(acks)).get();
+}
+Client::Future<pb::AckBatchReply> Client::ack_batch_async(std::vector<pb::AckRequest> acks) {
+  pb::AckBatchRequest request;
+  for (pb::AckRequest& ack : acks) request.add_acks()->Swap(&ack);
+  return unary_async(make_request(&pb::Request::mutable_ack_batch, std::move(request)),
+                     &pb::Response::mutable_ack_batch);
+}
+
 Result<pb::EventReply> Client::ack(const std::string& event_id, uint32_t attempt,
                                    const std::string& result) {
   return ack_async(event_id, attempt, result).get();

@@ -196,6 +196,90 @@ TEST_F(EventRouterTest, LongPollWakesOnPublishAndTimesOutEmpty) {
   EXPECT_EQ(next("nobody").code(), ErrorCode::not_found);
 }
 
+// next_event with max_events hands out several events in one durable write; ack_batch settles
+// several, judging each on its own; memories of all of them are stored.
+TEST_F(EventRouterTest, BatchedNextAndAck) {
+  ASSERT_TRUE(create("ada", {}, 8));
+  std::vector<pb::Event> published;
+  for (int i = 0; i < 5; ++i) {
+    auto e = publish("batch.task", "t-9");
+    ASSERT_TRUE(e) << e.error().message;
+    published.push_back(*e);
+  }
+  auto got = client_->next_events("ada", std::chrono::milliseconds(0), 3);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_FALSE(got->has_event()) << "the batch form answers in `events` only";
+  ASSERT_EQ(got->events_size(), 3);
+  for (const auto& e : got->events()) {
+    EXPECT_EQ(e.state(), pb::EVENT_DELIVERED);
+    EXPECT_EQ(e.attempts(), 1u);
+  }
+  // Oldest first, as single next_event calls would hand them out.
+  EXPECT_EQ(got->events(0).id(), published[0].id());
+  EXPECT_EQ(got->events(2).id(), published[2].id());
+  auto rest = client_->next_events("ada", std::chrono::milliseconds(0), 10);
+  ASSERT_TRUE(rest) << rest.error().message;
+  ASSERT_EQ(rest->events_size(), 2);
+  auto none = client_->next_events("ada", std::chrono::milliseconds(20), 10);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->events_size(), 0);
+
+  std::vector<pb::AckRequest> acks;
+  for (const auto& e : got->events()) {
+    pb::AckRequest a;
+    a.set_event_id(e.id());
+    a.set_attempt(e.attempts());
+    acks.push_back(a);
+  }
+  acks[1].set_attempt(7);   // a stale delivery: refused, the others go on
+  acks.push_back(acks[0]);  // the same ack twice in one call
+  pb::AckRequest with_result;
+  with_result.set_event_id(rest->events(0).id());
+  with_result.set_attempt(1);
+  with_result.set_result("done with a note");
+  acks.push_back(with_result);
+  pb::AckRequest bad;
+  bad.set_event_id("");
+  acks.push_back(bad);
+  auto settled = client_->ack_batch(acks);
+  ASSERT_TRUE(settled) << settled.error().message;
+  ASSERT_EQ(settled->results_size(), 6);
+  EXPECT_EQ(settled->results(0).status().code(), pb::OK);
+  EXPECT_EQ(settled->results(0).event().state(), pb::EVENT_ACKED);
+  EXPECT_EQ(settled->results(1).status().code(), pb::CONFLICT)
+      << settled->results(1).status().message();
+  EXPECT_FALSE(settled->results(1).has_event());
+  EXPECT_EQ(settled->results(2).status().code(), pb::OK);
+  // The repeat finds the event no longer in flight and its ack not yet stored: refused, and the
+  // first ack of the pair stands.
+  EXPECT_NE(settled->results(3).status().code(), pb::OK);
+  EXPECT_EQ(settled->results(4).status().code(), pb::OK) << settled->results(4).status().message();
+  EXPECT_FALSE(settled->results(4).event().result_memory_id().empty());
+  EXPECT_EQ(settled->results(5).status().code(), pb::INVALID_ARGUMENT);
+  // The refused ack changed nothing; the others are durable states.
+  auto still = status(got->events(1).id());
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->state(), pb::EVENT_DELIVERED);
+  auto acked = status(got->events(2).id());
+  ASSERT_TRUE(acked);
+  EXPECT_EQ(acked->state(), pb::EVENT_ACKED);
+  // Every assignment became a memory of the persona.
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& e : published) {
+      if (!client_->get(e.memory_id(), "ada").ok()) return false;
+    }
+    return true;
+  }));
+  EXPECT_TRUE(client_->get(settled->results(4).event().result_memory_id(), "ada").ok());
+
+  // Limits: an empty batch, and more than events.max-batch, are refused whole.
+  EXPECT_EQ(client_->ack_batch({}).code(), ErrorCode::invalid_argument);
+  pb::Request big;
+  big.mutable_next_event()->set_persona_id("ada");
+  big.mutable_next_event()->set_max_events(1000000);
+  EXPECT_EQ(rpc(big).code(), ErrorCode::invalid_argument);
+}
+
 TEST_F(EventRouterTest, NackDeadLetterAndRequeue) {
   ASSERT_TRUE(create("ada"));
   auto e = publish("a.b");

@@ -421,7 +421,9 @@ TEST(CliEvent, NextWaitsLongerThanTheTimeout) {
 
   RunResult json = run_nca({addr(node), "--json", "event", "next", "ada", "--wait", "0"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_EQ(nlohmann::json::parse(json.out), nlohmann::json::object()) << json.out;
+  // None arrived: no `event`, and `events` (the batch form's list) empty.
+  EXPECT_EQ(nlohmann::json::parse(json.out), nlohmann::json::parse(R"({"events": []})"))
+      << json.out;
   EXPECT_EQ(node.requests_of(pb::Request::kNextEvent).back().next_event().wait_ms(), 0u);
   RunResult short_wait = run_nca({addr(node), "event", "next", "ada", "--wait", "1ms"});
   ASSERT_EQ(short_wait.exit_code, 0) << short_wait.err;
@@ -526,6 +528,54 @@ TEST(CliEvent, OutputOfEachVerb) {
   EXPECT_EQ(missing.err, "nca: not_found: no event e-404\n");
   node.set_status(pb::Request::kAck, pb::CONFLICT, "event e-1 is at delivery 3, not 2");
   EXPECT_EQ(run_nca({addr(node), "event", "ack", "e-1", "--attempt", "2"}).exit_code, 1);
+}
+
+// `event next --max N` asks for a batch and prints every event; `event ack` with several ids (each
+// ID or ID:ATTEMPT) sends one ack_batch, prints each outcome and fails when one was refused.
+TEST(CliEvent, BatchedNextAndAck) {
+  FakeNode node;
+  pb::Response two;
+  *two.mutable_next_event()->add_events() = delivered_event();
+  pb::Event second = delivered_event();
+  second.set_id("e-2");
+  *two.mutable_next_event()->add_events() = second;
+  node.queue_reply(pb::Request::kNextEvent, two);
+  RunResult taken = run_nca({addr(node), "event", "next", "ada", "--max", "5", "--wait", "0"});
+  ASSERT_EQ(taken.exit_code, 0) << taken.err;
+  EXPECT_NE(taken.out.find("nca event ack e-1 --attempt 2"), std::string::npos) << taken.out;
+  EXPECT_NE(taken.out.find("nca event ack e-2 --attempt 2"), std::string::npos) << taken.out;
+  EXPECT_EQ(node.requests_of(pb::Request::kNextEvent).back().next_event().max_events(), 5u);
+
+  pb::Response settled;
+  auto* ok = settled.mutable_ack_batch()->add_results();
+  ok->mutable_status()->set_code(pb::OK);
+  *ok->mutable_event() = delivered_event();
+  auto* refused = settled.mutable_ack_batch()->add_results();
+  refused->mutable_status()->set_code(pb::CONFLICT);
+  refused->mutable_status()->set_message("event e-2 is at delivery 3, not 2");
+  node.set_reply(pb::Request::kAckBatch, settled);
+  RunResult acked = run_nca({addr(node), "event", "ack", "e-1:2", "e-2:2"});
+  EXPECT_EQ(acked.exit_code, 1) << "one ack was refused";
+  EXPECT_EQ(acked.out, "acked e-1\nnot acked e-2: event e-2 is at delivery 3, not 2\n");
+  auto sent = node.requests_of(pb::Request::kAckBatch);
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_EQ(sent[0].ack_batch().acks_size(), 2);
+  EXPECT_EQ(sent[0].ack_batch().acks(0).event_id(), "e-1");
+  EXPECT_EQ(sent[0].ack_batch().acks(0).attempt(), 2u);
+  EXPECT_EQ(sent[0].ack_batch().acks(1).event_id(), "e-2");
+
+  refused->mutable_status()->set_code(pb::OK);
+  node.set_reply(pb::Request::kAckBatch, settled);
+  EXPECT_EQ(run_nca({addr(node), "event", "ack", "e-1", "e-2"}).exit_code, 0);
+  EXPECT_EQ(node.requests_of(pb::Request::kAckBatch).back().ack_batch().acks(0).attempt(), 0u);
+
+  // Usage errors send nothing.
+  size_t before = node.requests().size();
+  EXPECT_EQ(run_nca({addr(node), "event", "ack", "e-1", "e-2", "--attempt", "2"}).exit_code, 2);
+  EXPECT_EQ(run_nca({addr(node), "event", "ack", "e-1:x", "e-2"}).exit_code, 2);
+  EXPECT_EQ(run_nca({addr(node), "event", "ack", ":1", "e-2"}).exit_code, 2);
+  EXPECT_EQ(run_nca({addr(node), "event", "next", "ada", "--max", "0"}).exit_code, 2);
+  EXPECT_EQ(node.requests().size(), before);
 }
 
 }  // namespace

@@ -193,6 +193,36 @@ TEST_F(HttpApiTest, LinksNeighboursForgetRestoreAndDelete) {
   EXPECT_EQ(history.json["records"].back()["action"], "DELETE");
 }
 
+// The batch forms: next with max_events answers in `events`; POST /v1/events/ack settles several
+// and reports each outcome; a body that is not an ack batch is a 400.
+TEST_F(HttpApiTest, EventsBatchedNextAndAck) {
+  ASSERT_EQ(call("POST", "/v1/personas", R"({"id": "batcher", "capacity": 8})").status, 201);
+  auto three = call("POST", "/v1/events",
+                    R"({"events": [{"topic": "b.one", "target_persona": "batcher"},
+                                   {"topic": "b.two", "target_persona": "batcher"},
+                                   {"topic": "b.three", "target_persona": "batcher"}]})");
+  ASSERT_EQ(three.status, 201) << describe(three);
+  auto next = call("POST", "/v1/personas/batcher/events/next", R"({"max_events": 2})");
+  ASSERT_EQ(next.status, 200) << describe(next);
+  ASSERT_EQ(next.json["events"].size(), 2u) << describe(next);
+  EXPECT_FALSE(next.json.contains("event")) << describe(next);
+  Json acks = Json::array();
+  for (const auto& e : next.json["events"]) {
+    acks.push_back({{"event_id", e["id"]}, {"attempt", e["attempts"]}});
+  }
+  acks.push_back({{"event_id", next.json["events"][0]["id"]}, {"attempt", 9}});
+  auto settled = call("POST", "/v1/events/ack", Json{{"acks", acks}}.dump());
+  ASSERT_EQ(settled.status, 200) << describe(settled);
+  ASSERT_EQ(settled.json["results"].size(), 3u) << describe(settled);
+  EXPECT_EQ(settled.json["results"][0]["status"]["code"], "OK");
+  EXPECT_EQ(settled.json["results"][0]["event"]["state"], "EVENT_ACKED");
+  EXPECT_EQ(settled.json["results"][1]["status"]["code"], "OK");
+  EXPECT_NE(settled.json["results"][2]["status"]["code"], "OK") << describe(settled);
+  EXPECT_EQ(call("POST", "/v1/events/ack", "").status, 400);
+  EXPECT_EQ(call("POST", "/v1/events/ack", R"({"acks": "no"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/events/ack", R"({"acks": []})").status, 400);
+}
+
 TEST_F(HttpApiTest, EventsPublishNextAckNackDeadRequeueAndStats) {
   ASSERT_EQ(call("POST", "/v1/personas", R"({"id": "worker", "skills": {"support": 1}})").status,
             201);

@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+
 #include "runtime/event_input.hpp"
 #include "runtime/event_routing.hpp"
+#include "tests/support/test_seed.hpp"
 
 namespace nca {
 namespace {
@@ -228,6 +232,56 @@ TEST_F(EventQueueTest, RemovedPersonaGivesItsEventsBack) {
   auto ch = q.remove_persona("ada", 1);
   EXPECT_EQ(q.find("e1")->persona_id(), "bob");
   EXPECT_FALSE(q.has_persona("ada"));
+}
+
+// The queue gathers the score's parts through its skill and sender index; every choice must be the
+// one a plain argmax of routing_score over all personas makes (ties: lowest id), also after
+// profiles change between events.
+TEST_F(EventQueueTest, IndexedRoutingChoosesAsTheFormulaOverAllPersonas) {
+  const uint64_t seed = testing::test_seed("indexed routing");
+  std::mt19937_64 rng(seed);
+  const std::vector<std::string> skills = {"billing", "refunds", "legal", "tech", "sales", "ops"};
+  const std::vector<std::string> senders = {"carol", "dave", "erin", "frank"};
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  // Proficiencies and affinities from a few steps, so equal scores (ties) happen often.
+  auto level = [&] { return static_cast<double>(pick(4)) * 0.25; };
+  std::map<std::string, pb::Persona> profiles;
+  std::map<std::string, size_t> held;
+  auto random_persona = [&](const std::string& id) {
+    pb::Persona p = persona(id, {}, 100000);
+    for (size_t k = pick(4); k > 0; --k)
+      (*p.mutable_skills())[skills[pick(skills.size())]] = level();
+    for (size_t k = pick(3); k > 0; --k)
+      (*p.mutable_relationships())[senders[pick(senders.size())]].set_affinity(level());
+    return p;
+  };
+  for (int i = 0; i < 12; ++i) {
+    std::string id = "p" + std::to_string(i);
+    profiles[id] = random_persona(id);
+    q.put_persona(profiles[id], 0);
+  }
+  for (int n = 0; n < 400; ++n) {
+    if (n % 50 == 49) {  // a profile changes: the index must follow
+      std::string id = "p" + std::to_string(pick(12));
+      profiles[id] = random_persona(id);
+      q.put_persona(profiles[id], 0);
+    }
+    std::vector<std::string> required;
+    for (size_t k = pick(4); k > 0; --k) required.push_back(skills[pick(skills.size())]);
+    pb::Event e = event("e" + std::to_string(n), n, pb::NORMAL, required);
+    if (pick(3) != 0) e.set_from(senders[pick(senders.size())]);
+    std::string expected;
+    double best = 0;
+    for (const auto& [id, p] : profiles) {  // ordered by id: the first of equal scores wins
+      double score = routing_score(e, p, held[id], p.capacity());
+      if (expected.empty() || score > best) {
+        expected = id;
+        best = score;
+      }
+    }
+    ASSERT_EQ(publish_one(e, n), expected) << "event " << n << ", seed " << seed;
+    held[expected]++;
+  }
 }
 
 TEST(EventRouting, ScoreFollowsTheDesignFormula) {

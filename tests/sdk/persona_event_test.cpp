@@ -209,15 +209,24 @@ TEST(ClientEvents, EveryEventVerbSendsItsBody) {
   ASSERT_TRUE(client->event_status("e-1").ok());
   ASSERT_TRUE(client->list_dead_letters(10, "e-3").ok());
   ASSERT_TRUE(client->requeue({"e-3", "e-4"}).ok());
+  ASSERT_TRUE(client->next_events("ada", milliseconds(0), 5).ok());
+  ASSERT_TRUE(client->next_events("ada", milliseconds(0), 0).ok());
+  pb::AckRequest first, second;
+  first.set_event_id("e-5");
+  first.set_attempt(1);
+  second.set_event_id("e-6");
+  second.set_result("done");
+  ASSERT_TRUE(client->ack_batch({first, second}).ok());
   int64_t after_us = wall_now_us();
 
   auto seen = node.requests();
-  ASSERT_EQ(seen.size(), 10u);
+  ASSERT_EQ(seen.size(), 13u);
   const pb::Request::BodyCase expected[] = {
       pb::Request::kPublish, pb::Request::kPublish,     pb::Request::kNextEvent,
       pb::Request::kAck,     pb::Request::kAck,         pb::Request::kNack,
       pb::Request::kNack,    pb::Request::kEventStatus, pb::Request::kListDeadLetters,
-      pb::Request::kRequeue};
+      pb::Request::kRequeue, pb::Request::kNextEvent,   pb::Request::kNextEvent,
+      pb::Request::kAckBatch};
   for (size_t i = 0; i < seen.size(); ++i) {
     SCOPED_TRACE(i);
     ASSERT_TRUE(seen[i].parsed);
@@ -257,6 +266,13 @@ TEST(ClientEvents, EveryEventVerbSendsItsBody) {
   EXPECT_EQ(seen[8].request.list_dead_letters().page_token(), "e-3");
   ASSERT_EQ(seen[9].request.requeue().event_ids_size(), 2);
   EXPECT_EQ(seen[9].request.requeue().event_ids(1), "e-4");
+  EXPECT_EQ(seen[2].request.next_event().max_events(), 0u) << "0: the single-event reply";
+  EXPECT_EQ(seen[10].request.next_event().max_events(), 5u);
+  EXPECT_EQ(seen[11].request.next_event().max_events(), 1u) << "next_events always asks a batch";
+  ASSERT_EQ(seen[12].request.ack_batch().acks_size(), 2);
+  EXPECT_EQ(seen[12].request.ack_batch().acks(0).event_id(), "e-5");
+  EXPECT_EQ(seen[12].request.ack_batch().acks(0).attempt(), 1u);
+  EXPECT_EQ(seen[12].request.ack_batch().acks(1).result(), "done");
 }
 
 TEST(ClientEvents, RepliesDecodeAndStatusesMap) {

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 #include "tools/cli/args.hpp"
+#include "tools/cli/exit_codes.hpp"
 #include "tools/cli/verb_support.hpp"
 #include "tools/cli/verbs.hpp"
 
@@ -197,7 +199,10 @@ void print_publish(const pb::Request&, const pb::Response& response, Output& out
 void declare_next(po::options_description& options, po::options_description& hidden,
                   po::positional_options_description& positional) {
   options.add_options()("wait", po::value<std::string>()->default_value("5s")->value_name("D"),
-                        "how long to wait for an event, e.g. 0, 500ms, 30s (the node caps it)");
+                        "how long to wait for an event, e.g. 0, 500ms, 30s (the node caps it)")(
+      "max", po::value<std::string>()->value_name("N"),
+      "take up to N events at once (they are handed out together; at most the node's "
+      "events.max-batch)");
   hidden.add_options()("persona", po::value<std::string>());
   positional.add("persona", 1);
 }
@@ -213,21 +218,32 @@ Result<pb::Request> build_next(const po::variables_map& values) {
   request.mutable_next_event()->set_persona_id(persona);
   // The client adds the wait to the call's deadline (--timeout), so the poll never times out first.
   request.mutable_next_event()->set_wait_ms(static_cast<uint32_t>(wait->count()));
+  if (has(values, "max")) {
+    auto max = count_of(values, "max", "--max", 1, 100000);
+    if (!max.ok()) return max.error();
+    request.mutable_next_event()->set_max_events(*max);
+  }
   return request;
 }
 
 void print_next(const pb::Request& request, const pb::Response& response, Output& out) {
   const pb::NextEventRequest& asked = request.next_event();
-  if (!response.next_event().has_event()) {
+  std::vector<const pb::Event*> events;
+  if (response.next_event().has_event()) events.push_back(&response.next_event().event());
+  for (const pb::Event& e : response.next_event().events()) events.push_back(&e);
+  if (events.empty()) {
     out.line("no event for " + asked.persona_id() + " within " + std::to_string(asked.wait_ms()) +
              " ms");
     return;
   }
-  const pb::Event& event = response.next_event().event();
-  print_event(event, out);
-  std::string attempt = " --attempt " + std::to_string(event.attempts());
-  out.line(out.dim("done: nca event ack " + event.id() + attempt + "   give back: nca event nack " +
-                   event.id() + attempt));
+  for (size_t i = 0; i < events.size(); ++i) {
+    const pb::Event& event = *events[i];
+    if (i > 0) out.line("");
+    print_event(event, out);
+    std::string attempt = " --attempt " + std::to_string(event.attempts());
+    out.line(out.dim("done: nca event ack " + event.id() + attempt +
+                     "   give back: nca event nack " + event.id() + attempt));
+  }
 }
 
 // --- event ack, nack -----------------------------------------------------------------------------
@@ -240,7 +256,8 @@ void declare_settle(po::options_description& options) {
 
 void declare_ack(po::options_description& options, po::options_description& hidden,
                  po::positional_options_description& positional) {
-  declare_id(options, hidden, positional);
+  hidden.add_options()("ids", po::value<Strings>());
+  positional.add("ids", -1);
   declare_settle(options);
   options.add_options()("result", po::value<std::string>()->value_name("TEXT"),
                         "the outcome; stored as a memory of the persona, linked to the event");
@@ -260,16 +277,46 @@ Result<uint32_t> attempt_of(const po::variables_map& values) {
   return count_of(values, "attempt", "--attempt", 0, 100000);
 }
 
+// One ID: an ack. Several: one ack_batch, each ID optionally written ID:ATTEMPT (--attempt and
+// --result name one delivery, so they go with a single ID only).
 Result<pb::Request> build_ack(const po::variables_map& values) {
-  auto id = required_id(values, "which event");
-  if (!id.ok()) return id.error();
-  auto attempt = attempt_of(values);
-  if (!attempt.ok()) return attempt.error();
+  Strings ids = list_of(values, "ids");
+  if (ids.empty()) return make_error(ErrorCode::invalid_argument, "missing ID: which event");
   pb::Request request;
-  pb::AckRequest* body = request.mutable_ack();
-  body->set_event_id(*id);
-  body->set_attempt(*attempt);
-  body->set_result(text_of(values, "result"));
+  if (ids.size() == 1 && ids[0].find(':') == std::string::npos) {
+    if (ids[0].empty()) return make_error(ErrorCode::invalid_argument, "the event id is empty");
+    auto attempt = attempt_of(values);
+    if (!attempt.ok()) return attempt.error();
+    pb::AckRequest* body = request.mutable_ack();
+    body->set_event_id(ids[0]);
+    body->set_attempt(*attempt);
+    body->set_result(text_of(values, "result"));
+    return request;
+  }
+  if (has(values, "attempt") || has(values, "result")) {
+    return make_error(ErrorCode::invalid_argument,
+                      "--attempt and --result go with a single ID; for several, write each as "
+                      "ID:ATTEMPT");
+  }
+  for (const std::string& text : ids) {
+    pb::AckRequest* ack = request.mutable_ack_batch()->add_acks();
+    size_t colon = text.rfind(':');
+    std::string id = colon == std::string::npos ? text : text.substr(0, colon);
+    if (id.empty()) {
+      return make_error(ErrorCode::invalid_argument, "'" + text + "': the event id is empty");
+    }
+    ack->set_event_id(id);
+    if (colon != std::string::npos) {
+      std::string n = text.substr(colon + 1);
+      char* end = nullptr;
+      unsigned long v = n.empty() ? 0 : std::strtoul(n.c_str(), &end, 10);
+      if (n.empty() || end == nullptr || *end != '\0' || v < 1 || v > 100000) {
+        return make_error(ErrorCode::invalid_argument,
+                          "'" + text + "': the attempt after ':' must be a number in 1..100000");
+      }
+      ack->set_attempt(static_cast<uint32_t>(v));
+    }
+  }
   return request;
 }
 
@@ -287,7 +334,35 @@ Result<pb::Request> build_nack(const po::variables_map& values) {
   return request;
 }
 
+void print_ack_batch(const pb::Request& request, const pb::Response& response, Output& out) {
+  const auto& asked = request.ack_batch().acks();
+  const auto& results = response.ack_batch().results();
+  for (int i = 0; i < asked.size(); ++i) {
+    const std::string& id = asked[i].event_id();
+    if (i >= results.size()) {
+      out.line("not acked " + out.bold(id) + ": the node gave no answer for it");
+    } else if (results[i].status().code() != pb::OK) {
+      out.line("not acked " + out.bold(id) + ": " + results[i].status().message());
+    } else {
+      out.line("acked " + out.bold(id));
+    }
+  }
+}
+
+// A batch whose acks were not all taken fails with the first refusal's exit code.
+int ack_outcome(const pb::Response& response) {
+  if (!response.has_ack_batch()) return kExitOk;
+  for (const auto& r : response.ack_batch().results()) {
+    if (r.status().code() != pb::OK) {
+      return exit_code_of(
+          make_error(static_cast<ErrorCode>(r.status().code()), r.status().message()), true);
+    }
+  }
+  return kExitOk;
+}
+
 void print_ack(const pb::Request& request, const pb::Response& response, Output& out) {
+  if (request.has_ack_batch()) return print_ack_batch(request, response, out);
   const pb::Event& event = response.ack().event();
   std::string id = event.id().empty() ? request.ack().event_id() : event.id();
   std::string line = "acked " + out.bold(id);
@@ -396,14 +471,17 @@ const std::vector<VerbSpec>& event_verbs() {
        "--priority high --skill billing --from grace\n"
        "nca event publish --topic chat.message --target ada --thread t-7 --payload '\"hello\"'",
        declare_publish, build_publish, print_publish},
-      {"event next", "event next PERSONA [--wait D]",
-       "take a persona's next event (waits up to --wait for one)",
-       "nca event next ada --wait 30s\nnca --json event next ada --wait 0", declare_next,
-       build_next, print_next},
-      {"event ack", "event ack ID [--attempt N] [--result TEXT]",
-       "mark an event done (its result becomes a memory)",
-       "nca event ack 0190f1c2-7a3b-7c4d-8e5f-0123456789ab --attempt 1 --result 'refund issued'",
-       declare_ack, build_ack, print_ack},
+      {"event next", "event next PERSONA [--wait D] [--max N]",
+       "take a persona's next event, or up to --max of them (waits up to --wait for one)",
+       "nca event next ada --wait 30s\nnca --json event next ada --wait 0\n"
+       "nca event next ada --max 10",
+       declare_next, build_next, print_next},
+      {"event ack", "event ack ID [--attempt N] [--result TEXT] | event ack ID[:ATTEMPT]...",
+       "mark an event done (its result becomes a memory), or several in one call",
+       "nca event ack 0190f1c2-7a3b-7c4d-8e5f-0123456789ab --attempt 1 --result 'refund issued'\n"
+       "nca event ack 0190f1c2-7a3b-7c4d-8e5f-0123456789ab:1 0190f1c2-7a3b-7c4d-8e5f-"
+       "0123456789ac:2",
+       declare_ack, build_ack, print_ack, nullptr, ack_outcome},
       {"event nack", "event nack ID [--attempt N] [--reason R] [--dead]",
        "give an event back to the queue, or to the dead-letter list with --dead",
        "nca event nack 0190f1c2-7a3b-7c4d-8e5f-0123456789ab --attempt 1 --reason 'needs a human'",

@@ -284,7 +284,8 @@ int run(int argc, char** argv) {
     verb->print(*request, *response, out);
   }
   std::cout.flush();
-  return std::cout.good() ? kExitOk : kExitOther;
+  if (!std::cout.good()) return kExitOther;
+  return verb->outcome != nullptr ? verb->outcome(*response) : kExitOk;
 }
 
 }  // namespace

@@ -56,6 +56,9 @@ struct VerbSpec {
   // Set for verbs that make their own calls: runs the verb and returns the exit code. `build` has
   // validated the options already; its request is not sent.
   int (*run)(const po::variables_map& values, RunContext& context) = nullptr;
+  // Set for verbs whose successful reply can still report refused items (a batch): the exit code
+  // for the reply (kExitOk when every item was taken).
+  int (*outcome)(const pb::Response& response) = nullptr;
 };
 
 // Every verb: the single-word ones, then the persona and event groups.

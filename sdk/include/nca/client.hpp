@@ -212,6 +212,13 @@ class Client {
   Result<pb::NextEventReply> next_event(const std::string& persona, std::chrono::milliseconds wait);
   Future<pb::NextEventReply> next_event_async(const std::string& persona,
                                               std::chrono::milliseconds wait);
+  // The same, handing out up to `max_events` (at most the node's events.max-batch) in one call and
+  // one durable write, all in `events()`; it returns as soon as at least one is there. A worker
+  // that can hold several events pays one round trip for all of them.
+  Result<pb::NextEventReply> next_events(const std::string& persona, std::chrono::milliseconds wait,
+                                         uint32_t max_events);
+  Future<pb::NextEventReply> next_events_async(const std::string& persona,
+                                               std::chrono::milliseconds wait, uint32_t max_events);
 
   // Ends a delivery. `attempt` is the delivery being settled (the event's `attempts`; 0: do not
   // check): a delivery that has since been reassigned is a conflict. ack's `result`, when not
@@ -221,6 +228,11 @@ class Client {
                              const std::string& result = "");
   Future<pb::EventReply> ack_async(const std::string& event_id, uint32_t attempt,
                                    const std::string& result = "");
+  // Several acks in one call and one durable write. Each is judged on its own: the reply's
+  // `results` (in the order of `acks`) say which were refused and why; the call itself fails only
+  // when none could be tried (an empty or oversized batch, an unreachable node).
+  Result<pb::AckBatchReply> ack_batch(std::vector<pb::AckRequest> acks);
+  Future<pb::AckBatchReply> ack_batch_async(std::vector<pb::AckRequest> acks);
   Result<pb::EventReply> nack(const std::string& event_id, uint32_t attempt,
                               const std::string& reason = "", bool dead_letter = false);
   Future<pb::EventReply> nack_async(const std::string& event_id, uint32_t attempt,
