@@ -388,6 +388,41 @@ TEST(Db, DestructorDrainsPendingCommits) {
   EXPECT_EQ(scan_all(*db, Cf::events, "e").size(), 200u);
 }
 
+// Batches queued together are written as one RocksDB write: every put, delete and range delete of
+// every batch lands, in queue order (a later batch's put of a key wins), in every column family,
+// and survives a reopen.
+TEST(Db, GroupedBatchesLandWholeAndInOrder) {
+  TempDir dir;
+  std::atomic<int> failures{0};
+  {
+    auto db = open_db(dir.sub("db"));
+    ASSERT_TRUE(db);
+    Batch seed = db->batch();
+    for (int i = 0; i < 10; ++i) seed.put(Cf::items, "r" + std::to_string(i), "old");
+    ASSERT_TRUE(db->commit(std::move(seed)).ok());
+    for (int i = 0; i < 300; ++i) {
+      Batch b = db->batch();
+      b.put(Cf::events, "e" + std::to_string(i), "v" + std::to_string(i));
+      b.put(Cf::meta, "last", std::to_string(i));  // every batch overwrites it
+      if (i % 7 == 0) b.del(Cf::events, "e" + std::to_string(i));
+      if (i == 150) b.delete_range(Cf::items, "r0", "r5");
+      db->commit_async(std::move(b), [&](Status s) {
+        if (!s.ok()) failures.fetch_add(1);
+      });
+    }
+  }
+  EXPECT_EQ(failures.load(), 0);
+  auto db = open_db(dir.sub("db"));
+  ASSERT_TRUE(db);
+  auto events = scan_all(*db, Cf::events, "e");
+  EXPECT_EQ(events.size(), 300u - 43u) << "every seventh was deleted in its own batch";
+  auto last = db->get(Cf::meta, "last");
+  ASSERT_TRUE(last.ok());
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ(**last, "299");
+  EXPECT_EQ(scan_all(*db, Cf::items, "r").size(), 5u);
+}
+
 TEST(Db, OpenOfALockedDbIsAClearError) {
   TempDir dir;
   auto first = open_db(dir.sub("db"));
