@@ -38,10 +38,17 @@ struct Waiter {
   caf::response_promise rp;
 };
 
-// A remember_batch of event memories sent to a persona and not answered yet.
-struct MemoryRequest {
+using PersonaKey = std::pair<std::string, std::string>;  // (tenant, persona)
+
+// The memories of a persona's assignments on their way to it: at most one remember_batch in
+// flight per persona; what arrives meanwhile waits and goes in the next one.
+struct PersonaMemories {
+  std::vector<pb::MemoryInput> waiting;
+  uint64_t request = 0;  // the one in flight, 0: none
   TimeUs deadline_us = 0;
-  std::string what;  // the memory ids, for the warning
+  std::string what;                        // its memory ids, for a warning
+  std::shared_ptr<pb::Request> in_flight;  // its body, to retry its memories one by one
+  size_t one_by_one = 0;                   // waiting memories to send alone (after a failed batch)
 };
 
 struct RouterState {
@@ -55,7 +62,7 @@ struct RouterState {
   bool reload_needed = false;
   std::deque<std::pair<TimeUs, std::string>> acked;  // (finished_at, key) for retention
   uint64_t next_memory_request = 0;
-  std::map<uint64_t, MemoryRequest> memory_requests;
+  std::map<PersonaKey, PersonaMemories> memories;
   static inline const char* name = "nca.event_router";
 };
 
@@ -140,69 +147,109 @@ void memory_failed(RouterState& st, const std::string& what, const std::string& 
   spdlog::warn("event memories {} were not stored: {}", what, why);
 }
 
-// Stores the memories of `events` (assignments made durable together), one remember_batch per
-// persona, in assignment order. Nobody waits for these replies, so the requests carry no CAF
-// timeout (each would cost the timer thread two wake-ups per event); the router's tick gives up on
-// a request older than the node's request timeout and counts it as an error instead.
-void remember_events(Self* self, const std::vector<pb::Event>& events) {
+void flush_memories(Self* self, const PersonaKey& who);
+
+// The persona's request ended (answered, failed or given up on): the next one may go.
+void memories_done(Self* self, const PersonaKey& who, uint64_t id, const std::string& error) {
   auto& st = self->state;
-  auto& ctx = *st.ctx;
-  if (ctx.directory == nullptr || events.empty()) return;
-  std::map<std::pair<std::string, std::string>, std::vector<const pb::Event*>> by_persona;
-  for (const auto& e : events) by_persona[{e.tenant(), e.persona_id()}].push_back(&e);
-  const size_t chunk = std::max<size_t>(1, ctx.policy.max_batch);
-  for (const auto& [who, list] : by_persona) {
-    auto persona = ctx.directory->get_or_spawn(who.first, who.second);
-    if (!persona) {
-      memory_failed(st, "of persona '" + who.second + "'", "the persona actor is not running");
-      continue;
-    }
-    for (size_t from = 0; from < list.size(); from += chunk) {
-      const size_t to = std::min(list.size(), from + chunk);
-      auto req = std::make_shared<pb::Request>();
-      req->mutable_header()->set_tenant(who.first);
-      req->mutable_header()->set_request_id("event-memory:" + list[from]->memory_id());
-      auto* r = req->mutable_remember_batch();
-      r->set_persona_id(who.second);
-      for (size_t i = from; i < to; ++i) *r->add_memories() = event_memory(*list[i]);
-      const uint64_t id = ++st.next_memory_request;
-      std::string what = to - from == 1 ? "'" + list[from]->memory_id() + "'"
-                                        : "'" + list[from]->memory_id() + "' and " +
-                                              std::to_string(to - from - 1) + " more";
-      st.memory_requests.emplace(id,
-                                 MemoryRequest{ctx.clock->now_us() + ctx.request_timeout_us, what});
-      self->request(persona, caf::infinite, handle_atom::value, RequestPtr(req))
-          .then(
-              [self, id](uint32_t, const std::string& bytes) {
-                auto& st = self->state;
-                auto it = st.memory_requests.find(id);
-                if (it == st.memory_requests.end()) return;  // given up on in a tick
-                pb::Response resp;
-                if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
-                  memory_failed(st, it->second.what, resp.status().message());
-                }
-                st.memory_requests.erase(it);
-              },
-              [self, id](caf::error& err) {
-                auto& st = self->state;
-                auto it = st.memory_requests.find(id);
-                if (it == st.memory_requests.end()) return;
-                memory_failed(st, it->second.what, caf::to_string(err));
-                st.memory_requests.erase(it);
-              });
-    }
+  auto it = st.memories.find(who);
+  if (it == st.memories.end() || it->second.request != id) return;  // given up on in a tick
+  PersonaMemories& pm = it->second;
+  auto sent = std::move(pm.in_flight);
+  pm.request = 0;
+  const int n = sent ? sent->remember_batch().memories_size() : 0;
+  if (!error.empty() && n > 1) {
+    // A batch fails whole (one memory id already in the archive is enough): its memories are
+    // tried again one by one, so one bad memory does not cost the others.
+    auto* mems = sent->mutable_remember_batch()->mutable_memories();
+    std::vector<pb::MemoryInput> retry;
+    for (auto& m : *mems) retry.push_back(std::move(m));
+    pm.waiting.insert(pm.waiting.begin(), std::make_move_iterator(retry.begin()),
+                      std::make_move_iterator(retry.end()));
+    pm.one_by_one = static_cast<size_t>(n);
+  } else if (!error.empty()) {
+    memory_failed(st, pm.what, error);
   }
+  flush_memories(self, who);
 }
 
-// Gives up on memory requests past their deadline (see remember_events).
-void expire_memory_requests(RouterState& st, TimeUs now) {
-  for (auto it = st.memory_requests.begin(); it != st.memory_requests.end();) {
-    if (it->second.deadline_us > now) {
-      ++it;
-      continue;
-    }
-    memory_failed(st, it->second.what, "the persona did not answer in time");
-    it = st.memory_requests.erase(it);
+// Sends the memories waiting for `who` as one remember_batch, unless one is in flight already:
+// under load the memories of many assignments share one persona write instead of one each.
+// Nobody waits for these replies, so the requests carry no CAF timeout (each would cost the timer
+// thread two wake-ups); the router's tick gives up on one older than the node's request timeout.
+void flush_memories(Self* self, const PersonaKey& who) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  auto it = st.memories.find(who);
+  if (it == st.memories.end()) return;
+  PersonaMemories& pm = it->second;
+  if (pm.request != 0) return;
+  if (pm.waiting.empty()) {
+    st.memories.erase(it);
+    return;
+  }
+  auto persona = ctx.directory->get_or_spawn(who.first, who.second);
+  if (!persona) {
+    memory_failed(st, "of persona '" + who.second + "'", "the persona actor is not running");
+    st.memories.erase(it);
+    return;
+  }
+  size_t n = std::min(pm.waiting.size(), std::max<size_t>(1, ctx.policy.max_batch));
+  if (pm.one_by_one > 0) {
+    n = 1;
+    pm.one_by_one--;
+  }
+  auto req = std::make_shared<pb::Request>();
+  req->mutable_header()->set_tenant(who.first);
+  req->mutable_header()->set_request_id("event-memory:" + pm.waiting.front().id());
+  auto* r = req->mutable_remember_batch();
+  r->set_persona_id(who.second);
+  for (size_t i = 0; i < n; ++i) r->add_memories()->Swap(&pm.waiting[i]);
+  pm.waiting.erase(pm.waiting.begin(), pm.waiting.begin() + static_cast<std::ptrdiff_t>(n));
+  pm.what = n == 1 ? "'" + r->memories(0).id() + "'"
+                   : "'" + r->memories(0).id() + "' and " + std::to_string(n - 1) + " more";
+  pm.request = ++st.next_memory_request;
+  pm.deadline_us = ctx.clock->now_us() + ctx.request_timeout_us;
+  pm.in_flight = req;
+  const uint64_t id = pm.request;
+  self->request(persona, caf::infinite, handle_atom::value, RequestPtr(req))
+      .then(
+          [self, who, id](uint32_t, const std::string& bytes) {
+            pb::Response resp;
+            std::string error;
+            if (!resp.ParseFromString(bytes)) {
+              error = "unparseable reply from the persona";
+            } else if (resp.status().code() != pb::OK) {
+              error = resp.status().message();
+            }
+            memories_done(self, who, id, error);
+          },
+          [self, who, id](caf::error& err) { memories_done(self, who, id, caf::to_string(err)); });
+}
+
+// Queues the memories of `events` (assignments made durable together) for their personas, in
+// assignment order.
+void remember_events(Self* self, const std::vector<pb::Event>& events) {
+  auto& st = self->state;
+  if (st.ctx->directory == nullptr || events.empty()) return;
+  std::vector<PersonaKey> touched;
+  for (const auto& e : events) {
+    PersonaKey who{e.tenant(), e.persona_id()};
+    auto& pm = st.memories[who];
+    if (pm.waiting.empty() && pm.request == 0) touched.push_back(who);
+    pm.waiting.push_back(event_memory(e));
+  }
+  for (const auto& who : touched) flush_memories(self, who);
+}
+
+// Gives up on memory requests past their deadline (see flush_memories).
+void expire_memory_requests(Self* self, TimeUs now) {
+  std::vector<std::pair<PersonaKey, uint64_t>> late;
+  for (const auto& [who, pm] : self->state.memories) {
+    if (pm.request != 0 && pm.deadline_us <= now) late.emplace_back(who, pm.request);
+  }
+  for (const auto& [who, id] : late) {
+    memories_done(self, who, id, "the persona did not answer in time");
   }
 }
 
@@ -814,7 +861,7 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
           if (next && *next <= t) persist(self, tenant, q.tick(t), {});
         }
         sweep_acked(st, t);
-        expire_memory_requests(st, t);
+        expire_memory_requests(self, t);
         self->delayed_send(self, tick_interval(*st.ctx), tick_atom::value);
       },
   };

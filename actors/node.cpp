@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <caf/io/all.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "actors/api_actor.hpp"
 #include "actors/event_router.hpp"
@@ -25,8 +27,12 @@ class NodeCafConfig : public caf::actor_system_config {
     // workers and adds about a millisecond (measured, see docs/benchmarks.md).
     set("scheduler.policy",
         s.scheduler.policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
-    if (s.scheduler.threads > 0)
-      set("scheduler.max-threads", static_cast<size_t>(s.scheduler.threads));
+    // CAF 0.17's own default is max(cores, 4): on two cores that is four workers contending for
+    // the shared queue (and the group committer's core). 0 means the number of cores, as the
+    // setting's documentation says.
+    size_t threads = s.scheduler.threads > 0 ? static_cast<size_t>(s.scheduler.threads)
+                                             : std::max(1u, std::thread::hardware_concurrency());
+    set("scheduler.max-threads", threads);
     set("middleman.heartbeat-interval",
         caf::timespan{std::chrono::microseconds(s.cluster.heartbeat_interval)});
     set("logger.file-verbosity", caf::atom("quiet"));
