@@ -91,7 +91,9 @@ ApiResult cluster_status(caf::event_based_actor* self, NodeContext& ctx) {
   }
   auto rp = self->make_response_promise();
   const std::string name = ctx.node_id;
-  self->request(ctx.transport, std::chrono::microseconds(ctx.request_timeout_us),
+  // The metadata actor adds the cluster map's members to the transport's peers.
+  caf::actor source = ctx.metadata ? ctx.metadata : ctx.transport;
+  self->request(source, std::chrono::microseconds(ctx.request_timeout_us),
                 cluster_status_atom::value)
       .then(
           [=](const std::string& bytes) mutable {
@@ -108,7 +110,7 @@ ApiResult cluster_status(caf::event_based_actor* self, NodeContext& ctx) {
             deliver(rp, method,
                     error_response(make_error(
                         ErrorCode::unavailable,
-                        "the peer transport did not answer: " + self->system().render(e))));
+                        "the cluster status did not come: " + self->system().render(e))));
           });
   return rp;
 }

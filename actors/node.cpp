@@ -10,9 +10,12 @@
 #include "actors/api_actor.hpp"
 #include "actors/event_router.hpp"
 #include "actors/messages.hpp"
+#include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
+#include "actors/raft_host_actor.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "storage/keys.hpp"
+#include "storage/raft_log_store.hpp"
 
 namespace nca::actors {
 namespace {
@@ -52,6 +55,63 @@ PeerTransportConfig transport_config(const config::Settings& s, const NodeContex
   c.detector.dead_after_us = s.cluster.dead_after;
   c.clock = ctx.clock;
   return c;
+}
+
+// The metadata Raft group (group 0) and its shell. A node without seeds founds the cluster: on its
+// first start the group is bootstrapped with this node as its only voter, and the metadata leader
+// adds every node that links with it (docs/cluster.md). A node with seeds hosts the group empty
+// and learns everything from the leader's log. After a restart the group resumes from its log.
+Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
+                            const std::string& advertise, NodeContext& ctx) {
+  const uint64_t self = membership::node_number(ctx.node_id);
+  MetadataActorConfig mc;
+  mc.node = self;
+  mc.incarnation = ctx.incarnation;
+  mc.advertise = advertise;
+  mc.voters = static_cast<size_t>(s.cluster.voters);
+  mc.shards = static_cast<uint32_t>(s.cluster.shards);
+  mc.replication_factor = static_cast<uint32_t>(s.cluster.replication_factor);
+  mc.tick = std::chrono::milliseconds(std::max<TimeUs>(1, 2 * s.raft.tick / 1000));
+  mc.request_timeout = std::chrono::microseconds(ctx.request_timeout_us);
+  mc.transport = ctx.transport;
+  ctx.metadata = spawn_metadata_actor(sys, mc);
+
+  RaftHostActorConfig rc;
+  rc.host.node = self;
+  rc.host.election_tick = static_cast<int>(s.raft.election_ticks);
+  rc.host.heartbeat_tick = static_cast<int>(s.raft.heartbeat_ticks);
+  rc.host.seed = ctx.incarnation * 0x9E3779B97F4A7C15ull ^ self;
+  rc.incarnation = ctx.incarnation;
+  rc.tick = std::chrono::milliseconds(std::max<TimeUs>(1, s.raft.tick / 1000));
+  rc.transport = ctx.transport;
+  rc.groups = {kMetadataGroup};
+  if (s.cluster.seeds.empty()) rc.bootstrap_voters = {self};
+  storage::Db* db = ctx.db.get();
+  auto open_error = std::make_shared<std::string>();
+  rc.storage_for = [db, open_error](uint64_t group) -> std::unique_ptr<raft::LogStorage> {
+    auto store = storage::RaftLogStore::open(db, group);
+    if (!store) {
+      *open_error = store.error().message;
+      return nullptr;
+    }
+    return std::move(*store);
+  };
+  caf::actor meta = ctx.metadata;
+  rc.apply = [meta](uint64_t group, const raft::Entry& e) {
+    if (group == kMetadataGroup && e.type == raft::EntryType::normal) {
+      caf::anon_send(meta, meta_apply_atom::value, uint64_t{e.index}, e.data);
+    }
+  };
+  auto raft = spawn_raft_host(sys, std::move(rc));
+  if (!raft) {
+    return make_error(raft.error().code,
+                      "cannot start the metadata group: " +
+                          (open_error->empty() ? raft.error().message : *open_error));
+  }
+  ctx.raft = *raft;
+  caf::anon_send(ctx.metadata, set_raft_atom::value, ctx.raft);
+  caf::anon_send(ctx.transport, listener_atom::value, ctx.raft);
+  return {};
 }
 
 Result<std::string> node_identity(storage::Db& db, const std::string& configured, IdGenerator& ids,
@@ -176,6 +236,10 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
                 std::to_string(node->port_);
   }
   caf::anon_send(ctx->transport, advertise_atom::value, advertise);
+  if (auto s = start_metadata_group(*node->sys_, settings, advertise, *ctx); !s) {
+    (void)node->stop();
+    return s.error();
+  }
   for (const auto& seed : settings.cluster.seeds) {
     caf::anon_send(ctx->transport, add_seed_atom::value, seed);
   }
@@ -199,6 +263,14 @@ Status Node::stop() {
     if (ctx_ && ctx_->router) {
       caf::anon_send_exit(ctx_->router, caf::exit_reason::user_shutdown);
       ctx_->router = caf::actor{};
+    }
+    if (ctx_ && ctx_->metadata) {
+      caf::anon_send_exit(ctx_->metadata, caf::exit_reason::user_shutdown);
+      ctx_->metadata = caf::actor{};
+    }
+    if (ctx_ && ctx_->raft) {
+      caf::anon_send_exit(ctx_->raft, caf::exit_reason::user_shutdown);
+      ctx_->raft = caf::actor{};
     }
     if (ctx_ && ctx_->transport) {
       caf::anon_send_exit(ctx_->transport, caf::exit_reason::user_shutdown);

@@ -55,6 +55,8 @@ struct NodeContext {
   PersonaDirectory* directory = nullptr;
   caf::actor router;     // the event router (actors/event_router.hpp)
   caf::actor transport;  // the peer transport (actors/peer_transport.hpp)
+  caf::actor raft;       // the node's Raft groups (actors/raft_host_actor.hpp)
+  caf::actor metadata;   // the metadata group's shell (actors/metadata_actor.hpp)
   EventPolicy events;
   NodeCounters counters;
 };

@@ -67,6 +67,26 @@ std::string describe(const cluster::RaftHost& host, uint64_t group) {
          " term=" + std::to_string(host.term_of(group).value_or(0));
 }
 
+// Answers with the entry's index once this node has applied it, or with why it was not proposed.
+caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::Index> index) {
+  auto& st = self->state;
+  if (!index) {
+    std::string why = index.error().message;
+    if (index.error().code == ErrorCode::unavailable) {
+      auto s = st.host->state_of(group);
+      why = "node " + std::to_string(st.config.host.node) + " does not lead group " +
+            std::to_string(group) +
+            (s && s->leader != raft::kNoNode ? "; leader is node " + std::to_string(s->leader)
+                                             : "; no leader known");
+    }
+    return failure(why);
+  }
+  auto rp = self->make_response_promise<uint64_t>();
+  st.proposals->pending[{group, *index}] = PendingProposal{*st.host->term_of(group), rp};
+  flush(self);
+  return rp;
+}
+
 caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> host,
                               RaftHostActorConfig config) {
   self->state.host = std::move(host);
@@ -94,24 +114,21 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         // Liveness is the failure detector's business; Raft's own timers drive elections.
       },
       [=](propose_atom, uint64_t group, std::string& data) -> caf::result<uint64_t> {
-        auto& st = self->state;
-        auto index = st.host->propose(group, std::move(data));
-        if (!index) {
-          std::string why = index.error().message;
-          if (index.error().code == ErrorCode::unavailable) {
-            auto s = st.host->state_of(group);
-            why = "node " + std::to_string(st.config.host.node) + " does not lead group " +
-                  std::to_string(group) +
-                  (s && s->leader != raft::kNoNode ? "; leader is node " + std::to_string(s->leader)
-                                                   : "; no leader known");
-          }
-          return failure(why);
-        }
-        auto rp = self->make_response_promise<uint64_t>();
-        st.proposals->pending[{group, *index}] = PendingProposal{*st.host->term_of(group), rp};
-        flush(self);
-        return rp;
+        return wait_for_apply(self, group, self->state.host->propose(group, std::move(data)));
       },
+      [=](conf_change_atom, uint64_t group, uint8_t type, uint64_t node) -> caf::result<uint64_t> {
+        if (type > static_cast<uint8_t>(raft::ConfChangeType::remove_node)) {
+          return failure("unknown membership change type " + std::to_string(type));
+        }
+        raft::ConfChange change{static_cast<raft::ConfChangeType>(type), node};
+        return wait_for_apply(self, group, self->state.host->propose_conf_change(group, change));
+      },
+      [=](group_view_atom, uint64_t group) -> GroupViewPtr {
+        auto v = self->state.host->view_of(group);
+        if (!v) return nullptr;
+        return std::make_shared<const cluster::RaftHost::GroupView>(std::move(*v));
+      },
+      [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](tick_atom) {
         self->state.host->tick();

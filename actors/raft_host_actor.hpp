@@ -11,6 +11,11 @@
 //     (the message names the leader it knows, if any), or leadership was lost before the entry
 //     committed (the caller retries; the entry may or may not have been applied elsewhere, which is
 //     why writes carry request ids). The caller's request timeout bounds the wait.
+//   * (conf_change_atom, group, type, node) -> the change's index once applied here, with the
+//     errors of a proposal (and `conflict` while another change of the group is unapplied). `type`
+//     is a raft::ConfChangeType.
+//   * (group_view_atom, group) -> GroupViewPtr: role, configuration, last index and (on the leader)
+//     each member's matched index.
 //   * (raft_state_atom, group) -> "leader=N role=R term=T", for operators and tests.
 //   * A failed log save stops the actor (the node must restart the groups from storage).
 //
@@ -33,6 +38,11 @@ namespace nca::actors {
 
 using propose_atom = caf::atom_constant<caf::atom("propose")>;
 using raft_state_atom = caf::atom_constant<caf::atom("raftstate")>;
+using conf_change_atom = caf::atom_constant<caf::atom("confchg")>;
+using group_view_atom = caf::atom_constant<caf::atom("groupview")>;
+
+// A group as this node sees it (cluster::RaftHost::view_of), for membership management.
+using GroupViewPtr = std::shared_ptr<const cluster::RaftHost::GroupView>;  // null: not hosted
 
 struct RaftHostActorConfig {
   cluster::RaftHost::Options host;
@@ -49,3 +59,5 @@ struct RaftHostActorConfig {
 Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig config);
 
 }  // namespace nca::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::GroupViewPtr)

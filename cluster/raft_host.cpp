@@ -74,6 +74,30 @@ Result<raft::Index> RaftHost::propose(uint64_t group, std::string data) {
   return it->second.raft->propose(std::move(data));
 }
 
+Result<raft::Index> RaftHost::propose_conf_change(uint64_t group, const raft::ConfChange& change) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  return it->second.raft->propose_conf_change(change);
+}
+
+std::optional<RaftHost::GroupView> RaftHost::view_of(uint64_t group) const {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return std::nullopt;
+  const raft::Raft& r = *it->second.raft;
+  GroupView v;
+  v.leader = r.role() == raft::Role::leader;
+  v.known_leader = r.leader();
+  v.conf = r.conf();
+  v.last_index = r.log().last_index();
+  if (v.leader) {
+    for (const auto& [node, pr] : r.progress()) v.match[node] = pr.match;
+  }
+  return v;
+}
+
 Status RaftHost::campaign(uint64_t group) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {

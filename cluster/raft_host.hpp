@@ -61,12 +61,24 @@ class RaftHost {
   Status step(const transport::DecodedBatch& batch);
   // Leader only: unavailable with the leader hint otherwise; not_found for a group not hosted.
   Result<raft::Index> propose(uint64_t group, std::string data);
+  // Leader only, one unapplied change per group at a time (conflict otherwise).
+  Result<raft::Index> propose_conf_change(uint64_t group, const raft::ConfChange& change);
   Status campaign(uint64_t group);
 
   Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready();
 
   std::optional<raft::SoftState> state_of(uint64_t group) const;
   std::optional<raft::Term> term_of(uint64_t group) const;
+
+  // What a group's leader knows about its members, for the code that manages membership.
+  struct GroupView {
+    bool leader = false;  // this node leads the group
+    raft::NodeId known_leader = raft::kNoNode;
+    raft::ConfState conf;
+    raft::Index last_index = 0;
+    std::map<raft::NodeId, raft::Index> match;  // leader only: each member's matched index
+  };
+  std::optional<GroupView> view_of(uint64_t group) const;
   uint64_t dropped_messages() const { return dropped_; }
 
  private:

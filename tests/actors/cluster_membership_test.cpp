@@ -3,6 +3,7 @@
 // join secret stays out. (docs/cluster.md)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,9 +49,9 @@ struct Member {
 };
 
 std::unique_ptr<Member> start_member(const std::string& name, std::vector<std::string> seeds,
-                                     const std::string& secret = "") {
+                                     const std::string& secret = "", const std::string& dir = "") {
   auto m = std::make_unique<Member>();
-  m->dir = make_temp_dir("nca-cluster");
+  m->dir = dir.empty() ? make_temp_dir("nca-cluster") : dir;
   config::Settings s = test_settings(m->dir);
   s.node.id = name;
   s.cluster.seeds = std::move(seeds);
@@ -108,6 +109,96 @@ TEST(ClusterMembershipTest, NodesJoinThroughOneSeedAndWatchEachOther) {
   EXPECT_EQ(a->state_of(membership::node_number("node-b")), "alive");
   EXPECT_EQ(intruder->peers_in("alive"), 0u);
   EXPECT_EQ(a->state_of(x), "absent");
+}
+
+// The metadata group as a member sees it: "node:role" of every member, in ascending ids, and the
+// group's leader.
+std::string members_of(Member& m, uint64_t* leader = nullptr) {
+  auto status = m.client->cluster_status();
+  if (!status) return "error: " + status.error().message;
+  if (leader != nullptr) *leader = status->metadata_leader();
+  std::string out;
+  for (const auto& x : status->members()) {
+    out += (out.empty() ? "" : " ") + std::to_string(x.node()) + ":" + x.metadata_role();
+  }
+  return out;
+}
+
+std::string expected_members(const std::vector<std::pair<std::string, std::string>>& nodes) {
+  std::vector<std::pair<uint64_t, std::string>> sorted;
+  for (const auto& [name, role] : nodes) sorted.emplace_back(membership::node_number(name), role);
+  std::sort(sorted.begin(), sorted.end());
+  std::string out;
+  for (const auto& [n, role] : sorted)
+    out += (out.empty() ? "" : " ") + std::to_string(n) + ":" + role;
+  return out;
+}
+
+// The node without seeds founds the metadata group; every node that links with it is recorded in
+// the cluster map on every node, the first three become voters and a fourth a learner. When the
+// leader stops, the two other voters elect a new one, and a restarted node comes back as itself.
+TEST(ClusterMembershipTest, MetadataGroupRecordsEveryNodeAndKeepsALeader) {
+  auto a = start_member("node-a", {}, "s3cret");
+  ASSERT_TRUE(a->node && a->client);
+  ASSERT_TRUE(wait_until([&] {
+    return members_of(*a) == expected_members({{"node-a", "voter"}});
+  })) << members_of(*a);
+  auto b = start_member("node-b", {a->address()}, "s3cret");
+  auto c = start_member("node-c", {a->address()}, "s3cret");
+  ASSERT_TRUE(b->client && c->client);
+  const std::string three =
+      expected_members({{"node-a", "voter"}, {"node-b", "voter"}, {"node-c", "voter"}});
+  uint64_t leader_a = 0, leader_b = 0, leader_c = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return members_of(*a, &leader_a) == three && members_of(*b, &leader_b) == three &&
+               members_of(*c, &leader_c) == three && leader_a != 0 && leader_a == leader_b &&
+               leader_b == leader_c;
+      },
+      std::chrono::seconds(20)))
+      << "a: " << members_of(*a) << "\nb: " << members_of(*b) << "\nc: " << members_of(*c)
+      << "\nwanted " << three;
+  EXPECT_EQ(leader_a, membership::node_number("node-a")) << "the founder leads until it stops";
+
+  auto d = start_member("node-d", {b->address()}, "s3cret");
+  ASSERT_TRUE(d->client);
+  const std::string four = expected_members(
+      {{"node-a", "voter"}, {"node-b", "voter"}, {"node-c", "voter"}, {"node-d", "learner"}});
+  ASSERT_TRUE(wait_until([&] { return members_of(*d) == four && members_of(*a) == four; },
+                         std::chrono::seconds(20)))
+      << "d: " << members_of(*d) << "\na: " << members_of(*a) << "\nwanted " << four;
+
+  // The leader stops: b and c (two of three voters) elect a new leader among themselves.
+  std::string a_dir = a->dir;
+  a->dir.clear();  // keep the data: a restarts below
+  a.reset();
+  uint64_t leader = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        members_of(*b, &leader);
+        return leader != 0 && leader != membership::node_number("node-a");
+      },
+      std::chrono::seconds(20)))
+      << "leader " << leader;
+
+  // a restarts on its data: it is the same member (a new incarnation) and votes again.
+  auto again = start_member("node-a", {b->address()}, "s3cret", a_dir);
+  ASSERT_TRUE(again->client);
+  auto incarnation_of_a = [&](Member& m) -> uint64_t {
+    auto status = m.client->cluster_status();
+    if (!status) return 0;
+    for (const auto& x : status->members()) {
+      if (x.node() == membership::node_number("node-a")) return x.incarnation();
+    }
+    return 0;
+  };
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return members_of(*again) == four && incarnation_of_a(*again) >= 2 &&
+               incarnation_of_a(*b) >= 2;
+      },
+      std::chrono::seconds(20)))
+      << members_of(*again) << ", incarnation " << incarnation_of_a(*b);
 }
 
 }  // namespace

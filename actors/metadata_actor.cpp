@@ -1,0 +1,162 @@
+#include "actors/metadata_actor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <vector>
+
+#include "actors/peer_transport.hpp"
+#include "actors/raft_host_actor.hpp"
+#include "cluster/metadata/cluster_map.hpp"
+#include "cluster/metadata/membership_planner.hpp"
+#include "proto/neuroca.pb.h"
+
+namespace nca::actors {
+namespace {
+
+using meta_tick_atom = caf::atom_constant<caf::atom("metatick")>;
+
+struct MetadataState {
+  MetadataActorConfig config;
+  std::unique_ptr<metadata::ClusterMap> map;
+  caf::actor raft;
+  bool step_in_flight = false;        // a command or membership change not yet applied or failed
+  bool tick_in_flight = false;        // the views of this tick are being gathered
+  cluster::RaftHost::GroupView view;  // as of the last tick
+  static inline const char* name = "nca.metadata";
+};
+
+using Self = caf::stateful_actor<MetadataState>;
+
+std::vector<metadata::NodeSighting> sightings_of(const pb::ClusterStatusReply& status) {
+  std::vector<metadata::NodeSighting> out;
+  for (const auto& p : status.peers()) {
+    out.push_back(metadata::NodeSighting{p.node(), p.incarnation(), p.address(),
+                                         p.linked() && p.state() == "alive"});
+  }
+  return out;
+}
+
+std::string role_in(const raft::ConfState& conf, uint64_t node) {
+  if (raft::is_voter(conf, node)) return "voter";
+  if (raft::is_learner(conf, node)) return "learner";
+  return "none";
+}
+
+void carry_out(Self* self, const metadata::MembershipStep& step) {
+  auto& st = self->state;
+  st.step_in_flight = true;
+  spdlog::info("cluster: {}", step.why);
+  auto done = [self](const std::string& what, const caf::error* err) {
+    self->state.step_in_flight = false;
+    if (err != nullptr) {
+      spdlog::info("cluster: {} did not go through ({}); planned again on the next tick", what,
+                   self->system().render(*err));
+    }
+  };
+  const std::string what = step.why;
+  if (step.kind == metadata::MembershipStep::Kind::command) {
+    self->request(st.raft, st.config.request_timeout, propose_atom::value, kMetadataGroup,
+                  step.command.SerializeAsString())
+        .then([done, what](uint64_t) { done(what, nullptr); },
+              [done, what](caf::error& e) { done(what, &e); });
+  } else {
+    self->request(st.raft, st.config.request_timeout, conf_change_atom::value, kMetadataGroup,
+                  static_cast<uint8_t>(step.change.type), uint64_t{step.change.node})
+        .then([done, what](uint64_t) { done(what, nullptr); },
+              [done, what](caf::error& e) { done(what, &e); });
+  }
+}
+
+// Gathers the group's view and the transport's peers, then plans (and, leading, acts).
+void on_tick(Self* self) {
+  auto& st = self->state;
+  if (!st.raft || st.tick_in_flight) return;
+  st.tick_in_flight = true;
+  self->request(st.raft, st.config.request_timeout, group_view_atom::value, kMetadataGroup)
+      .then(
+          [self](GroupViewPtr view) {
+            auto& st = self->state;
+            if (view) st.view = *view;
+            self->request(st.config.transport, st.config.request_timeout,
+                          cluster_status_atom::value)
+                .then(
+                    [self](const std::string& bytes) {
+                      auto& st = self->state;
+                      st.tick_in_flight = false;
+                      pb::ClusterStatusReply status;
+                      if (!status.ParseFromString(bytes) || st.step_in_flight) return;
+                      metadata::MetadataGroupView group;
+                      group.leader = st.view.leader;
+                      group.conf = st.view.conf;
+                      group.last_index = st.view.last_index;
+                      group.match = st.view.match;
+                      metadata::NodeSighting me{st.config.node, st.config.incarnation,
+                                                st.config.advertise, true};
+                      metadata::MembershipPlannerOptions options;
+                      options.voters = st.config.voters;
+                      auto step =
+                          metadata::next_step(*st.map, group, me, sightings_of(status), options);
+                      if (step.kind != metadata::MembershipStep::Kind::none) carry_out(self, step);
+                    },
+                    [self](caf::error&) { self->state.tick_in_flight = false; });
+          },
+          [self](caf::error&) { self->state.tick_in_flight = false; });
+}
+
+caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
+  auto& st = self->state;
+  st.map = std::make_unique<metadata::ClusterMap>(config.shards, config.replication_factor);
+  st.config = std::move(config);
+  self->send(self, meta_tick_atom::value);
+  return {
+      [=](set_raft_atom, caf::actor raft) { self->state.raft = std::move(raft); },
+      [=](meta_apply_atom, uint64_t index, const std::string& data) {
+        auto& st = self->state;
+        if (data.empty()) return;  // a leader's no-op
+        if (auto s = st.map->apply(index, data); !s) {
+          spdlog::info("cluster: metadata entry {} refused: {}", index, s.error().message);
+        }
+      },
+      [=](meta_tick_atom) {
+        on_tick(self);
+        self->delayed_send(self, self->state.config.tick, meta_tick_atom::value);
+      },
+      [=](cluster_status_atom) -> caf::result<std::string> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<std::string>();
+        auto fill = [self](pb::ClusterStatusReply& status) {
+          auto& st = self->state;
+          for (const auto& m : st.map->members()) {
+            auto* out = status.add_members();
+            out->set_node(m.node());
+            out->set_address(m.address());
+            out->set_incarnation(m.incarnation());
+            out->set_dead(m.dead());
+            out->set_draining(m.draining());
+            out->set_metadata_role(role_in(st.view.conf, m.node()));
+          }
+          status.set_metadata_applied_index(st.map->applied_index());
+        };
+        self->request(st.config.transport, st.config.request_timeout, cluster_status_atom::value)
+            .then(
+                [self, rp, fill](const std::string& bytes) mutable {
+                  pb::ClusterStatusReply status;
+                  (void)status.ParseFromString(bytes);  // an empty view, at worst
+                  fill(status);
+                  status.set_metadata_leader(self->state.view.known_leader);
+                  rp.deliver(status.SerializeAsString());
+                },
+                [rp](caf::error& e) mutable { rp.deliver(e); });
+        return rp;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_metadata_actor(caf::actor_system& sys, MetadataActorConfig config) {
+  return sys.spawn(metadata_actor, std::move(config));
+}
+
+}  // namespace nca::actors

@@ -1,0 +1,48 @@
+// actors/metadata_actor.hpp: the metadata group's shell on one node (issue #7, DESIGN §5).
+//
+// Contract.
+//   * It holds the node's copy of the cluster map (cluster/metadata/cluster_map.hpp). The Raft host
+//     sends it every committed entry of the metadata group, in log order, as
+//     (meta_apply_atom, index, data); leaders' empty no-ops are skipped, a command the map refuses
+//     is applied as a refusal (the map says so identically on every node) and logged.
+//   * Every `tick` it asks the Raft host for the group's view and the peer transport for its peers.
+//     While this node leads the group it carries out metadata::next_step (membership_planner.hpp):
+//     one command or membership change at a time, the next only once the previous was applied or
+//     failed. Requests carry the node's request timeout.
+//   * (cluster_status_atom) -> a serialized nca.pb.ClusterStatusReply: the transport's view of the
+//     peers plus the map's members, each with its role in the metadata group, and the group's
+//     leader as far as this node knew at its last tick.
+//   * (set_raft_atom, actor) names the Raft host (spawned after this actor, which its apply
+//     callback sends to).
+//
+// Thread-safety: an actor; the map is its state alone.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace nca::actors {
+
+using meta_apply_atom = caf::atom_constant<caf::atom("metaapply")>;
+using set_raft_atom = caf::atom_constant<caf::atom("setraft")>;
+
+constexpr uint64_t kMetadataGroup = 0;
+
+struct MetadataActorConfig {
+  uint64_t node = 0;  // membership::node_number(node.id)
+  uint64_t incarnation = 0;
+  std::string advertise;  // host:port peers and clients reach this node at
+  size_t voters = 3;      // cluster.voters
+  uint32_t shards = 64;   // cluster.shards
+  uint32_t replication_factor = 3;
+  std::chrono::milliseconds tick{200};
+  std::chrono::microseconds request_timeout{std::chrono::seconds(10)};
+  caf::actor transport;  // actors/peer_transport.hpp
+};
+
+caf::actor spawn_metadata_actor(caf::actor_system& sys, MetadataActorConfig config);
+
+}  // namespace nca::actors

@@ -1,0 +1,80 @@
+#include "cluster/metadata/membership_planner.hpp"
+
+#include <algorithm>
+
+namespace nca::metadata {
+namespace {
+
+bool in_map_as(const ClusterMap& map, const NodeSighting& n) {
+  const pb::ClusterMember* m = map.member(n.node);
+  return m != nullptr && m->incarnation() >= n.incarnation && m->address() == n.address;
+}
+
+MembershipStep join(const NodeSighting& n, const std::string& why) {
+  MembershipStep step;
+  step.kind = MembershipStep::Kind::command;
+  step.command.set_schema_version(1);
+  auto* m = step.command.mutable_join();
+  m->set_node(n.node);
+  m->set_address(n.address);
+  m->set_incarnation(n.incarnation);
+  step.why = why;
+  return step;
+}
+
+MembershipStep change(raft::ConfChangeType type, raft::NodeId node, const std::string& why) {
+  MembershipStep step;
+  step.kind = MembershipStep::Kind::conf_change;
+  step.change = raft::ConfChange{type, node};
+  step.why = why;
+  return step;
+}
+
+}  // namespace
+
+MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
+                         const NodeSighting& self, const std::vector<NodeSighting>& peers,
+                         const MembershipPlannerOptions& options) {
+  if (!group.leader) return {};
+  if (!in_map_as(map, self)) {
+    return join(self, "node " + std::to_string(self.node) + " records itself in the cluster map");
+  }
+  std::vector<NodeSighting> live;
+  for (const auto& p : peers) {
+    if (p.live && p.node != 0 && p.node != self.node && !p.address.empty()) live.push_back(p);
+  }
+  std::sort(live.begin(), live.end(),
+            [](const NodeSighting& a, const NodeSighting& b) { return a.node < b.node; });
+  for (const auto& p : live) {
+    if (!in_map_as(map, p)) {
+      return join(p, "node " + std::to_string(p.node) + " (incarnation " +
+                         std::to_string(p.incarnation) + ") joins the cluster map");
+    }
+  }
+  if (group.conf_change_pending) return {};
+  for (const auto& m : map.members()) {  // ascending ids
+    if (m.dead()) continue;
+    if (!raft::is_voter(group.conf, m.node()) && !raft::is_learner(group.conf, m.node())) {
+      return change(
+          raft::ConfChangeType::add_learner, m.node(),
+          "node " + std::to_string(m.node()) + " becomes a learner of the metadata group");
+    }
+  }
+  if (group.conf.voters.size() < options.voters) {
+    for (raft::NodeId learner : group.conf.learners) {  // sorted ascending
+      const bool is_live = learner == self.node ||
+                           std::any_of(live.begin(), live.end(),
+                                       [&](const NodeSighting& p) { return p.node == learner; });
+      auto it = group.match.find(learner);
+      if (!is_live || it == group.match.end()) continue;
+      if (it->second + options.catch_up_lag < group.last_index) continue;
+      return change(raft::ConfChangeType::add_voter, learner,
+                    "node " + std::to_string(learner) + " has caught up and becomes voter " +
+                        std::to_string(group.conf.voters.size() + 1) + " of " +
+                        std::to_string(options.voters));
+    }
+  }
+  return {};
+}
+
+}  // namespace nca::metadata
