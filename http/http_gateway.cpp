@@ -394,8 +394,21 @@ void HttpGateway::serve_cluster(Clock::time_point deadline, httplib::Response& r
   status.mutable_header()->set_request_id(ctx.ids->uuid_v7());
   pb::Response reply = calls_->call(status, deadline);
   nlohmann::json peers = nlohmann::json::array();
+  nlohmann::json members = nlohmann::json::array();
   if (reply.status().code() == pb::OK) {
     self["number"] = std::to_string(reply.cluster_status().node());
+    // The metadata group's cluster map, as far as this node has applied it.
+    for (const auto& m : reply.cluster_status().members()) {
+      nlohmann::json member = {{"id", std::to_string(m.node())},
+                               {"address", m.address()},
+                               {"incarnation", m.incarnation()},
+                               {"state", m.dead()       ? "DEAD"
+                                         : m.draining() ? "DRAINING"
+                                                        : "ALIVE"},
+                               {"metadata_role", m.metadata_role()}};
+      if (m.node() == reply.cluster_status().node()) member["name"] = ctx.node_id;
+      members.push_back(std::move(member));
+    }
     for (const auto& p : reply.cluster_status().peers()) {
       peers.push_back({{"id", std::to_string(p.node())},
                        {"state", p.state()},
@@ -406,7 +419,12 @@ void HttpGateway::serve_cluster(Clock::time_point deadline, httplib::Response& r
   }
   nlohmann::json body;
   body["node"] = self;
-  body["members"] = nlohmann::json::array({self});
+  // Before the node has applied its own join (the first second of a founder), it is the only member
+  // it knows.
+  body["members"] = members.empty() ? nlohmann::json::array({self}) : members;
+  if (reply.status().code() == pb::OK && reply.cluster_status().metadata_leader() != 0) {
+    body["metadata_leader"] = std::to_string(reply.cluster_status().metadata_leader());
+  }
   body["peers"] = peers;
   if (reply.status().code() != pb::OK) body["peers_error"] = reply.status().message();
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);

@@ -519,10 +519,17 @@ TEST(CliRequests, ClusterStatusShowsPeersAndRefusesUnknownActions) {
   peer->set_state("suspected");
   peer->set_incarnation(5);
   peer->set_linked(true);
+  auto* member = status->add_members();
+  member->set_node(91);
+  member->set_address("10.0.0.3:7420");
+  member->set_incarnation(2);
+  member->set_metadata_role("learner");
+  status->set_metadata_leader(42);
   node.set_reply(pb::Request::kClusterStatus, reply);
   RunResult shown = run_nca({addr(node), "cluster", "status"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
-  for (const char* text : {"node-a", "10.0.0.1:7420", "77", "10.0.0.2:7420", "suspected"}) {
+  for (const char* text : {"node-a", "10.0.0.1:7420", "77", "10.0.0.2:7420", "suspected", "MEMBER",
+                           "10.0.0.3:7420", "learner", "metadata leader"}) {
     EXPECT_NE(shown.out.find(text), std::string::npos) << text << "\n" << shown.out;
   }
   RunResult json = run_nca({addr(node), "--json", "cluster", "status"});

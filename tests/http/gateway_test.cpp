@@ -316,6 +316,18 @@ TEST_F(HttpApiTest, NodeStatsAndCluster) {
   EXPECT_EQ(cluster.json["node"]["address"], "127.0.0.1:" + std::to_string(node_->port()));
   EXPECT_EQ(cluster.json["node"]["http_address"], gateway_->address());
   EXPECT_EQ(cluster.json["members"].size(), 1u);
+  // The node founds the metadata group alone and records itself: it becomes the map's only member,
+  // by number, with its name, voting, and the group's leader.
+  const std::string number = std::to_string(membership::node_number(node_->context().node_id));
+  ASSERT_TRUE(testing::wait_until([&] {
+    auto c = call("GET", "/v1/cluster");
+    return c.json["members"].size() == 1u && c.json["members"][0]["id"] == number &&
+           c.json.value("metadata_leader", "") == number;
+  }));
+  cluster = call("GET", "/v1/cluster");
+  EXPECT_EQ(cluster.json["members"][0]["name"], node_->context().node_id);
+  EXPECT_EQ(cluster.json["members"][0]["metadata_role"], "voter");
+  EXPECT_EQ(cluster.json["members"][0]["state"], "ALIVE");
   // A node alone knows no peers; its number is a string (64 bits do not fit a JSON number safely).
   ASSERT_TRUE(cluster.json["peers"].is_array()) << describe(cluster);
   EXPECT_TRUE(cluster.json["peers"].empty());

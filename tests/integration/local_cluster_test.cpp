@@ -1,5 +1,6 @@
 // scripts/local-cluster starts real nca-node processes that join through the first one; every node
-// then sees the other two alive in `nca cluster status`, and the script stops them all.
+// then sees the other two alive and linked in `nca cluster status`, and all three as voting
+// members of the metadata group; the script stops them all.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -33,12 +34,13 @@ TEST(LocalClusterScript, ThreeProcessesJoinThroughOneSeedAndStop) {
   ASSERT_EQ(started.exit_code, 0) << started.out;
   EXPECT_NE(started.out.find("3 nodes running"), std::string::npos) << started.out;
 
-  // Heartbeats link everyone within a few hundred milliseconds; poll, bounded.
+  // Heartbeats link everyone within a few hundred milliseconds, the metadata group adds a member
+  // every few ticks; poll, bounded. Each node prints its 2 peers (linked: yes) and the 3 members.
   std::string status;
   bool meshed = false;
-  for (int attempt = 0; attempt < 100 && !meshed; ++attempt) {
+  for (int attempt = 0; attempt < 200 && !meshed; ++attempt) {
     status = testing::run_shell(env + script + " status 2>&1").out;
-    meshed = count(status, " alive ") == 6 && count(status, " yes") == 6;
+    meshed = count(status, " yes") == 6 && count(status, " voter") == 9;
     if (!meshed) usleep(100'000);  // ok-sleep: polling interval
   }
   auto stopped = testing::run_shell(env + script + " stop 2>&1");

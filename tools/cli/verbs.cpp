@@ -499,11 +499,27 @@ Result<pb::Request> build_cluster(const po::variables_map& values) {
 
 void print_cluster(const pb::Request&, const pb::Response& response, Output& out) {
   const pb::ClusterStatusReply& status = response.cluster_status();
-  out.fields({{"node", status.node_name()},
-              {"number", std::to_string(status.node())},
-              {"incarnation", std::to_string(status.incarnation())},
-              {"advertise", status.advertise()},
-              {"peers", std::to_string(status.peers_size())}});
+  out.fields(
+      {{"node", status.node_name()},
+       {"number", std::to_string(status.node())},
+       {"incarnation", std::to_string(status.incarnation())},
+       {"advertise", status.advertise()},
+       {"metadata leader",
+        status.metadata_leader() == 0 ? "none known" : std::to_string(status.metadata_leader())},
+       {"members", std::to_string(status.members_size())},
+       {"peers", std::to_string(status.peers_size())}});
+  std::vector<std::vector<std::string>> members;
+  for (const pb::ClusterMemberStatus& m : status.members()) {
+    members.push_back({std::to_string(m.node()), m.address(),
+                       m.dead()       ? "dead"
+                       : m.draining() ? "draining"
+                                      : "alive",
+                       std::to_string(m.incarnation()), m.metadata_role()});
+  }
+  if (!members.empty()) {
+    out.line("");
+    out.table({{"MEMBER"}, {"ADDRESS"}, {"STATE"}, {"INCARNATION", true}, {"METADATA"}}, members);
+  }
   std::vector<std::vector<std::string>> rows;
   for (const pb::ClusterPeer& peer : status.peers()) {
     rows.push_back({std::to_string(peer.node()), peer.address().empty() ? "-" : peer.address(),
