@@ -14,6 +14,7 @@
 #include "actors/peer_transport.hpp"
 #include "actors/raft_host_actor.hpp"
 #include "cluster/membership/node_number.hpp"
+#include "cluster/metadata/membership_planner.hpp"
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
 
@@ -57,10 +58,12 @@ PeerTransportConfig transport_config(const config::Settings& s, const NodeContex
   return c;
 }
 
-// The metadata Raft group (group 0) and its shell. A node without seeds founds the cluster: on its
-// first start the group is bootstrapped with this node as its only voter, and the metadata leader
-// adds every node that links with it (docs/cluster.md). A node with seeds hosts the group empty
-// and learns everything from the leader's log. After a restart the group resumes from its log.
+// The metadata Raft group (group 0) and its shell. One node founds the cluster: the node without
+// seeds, or, when every node lists the same seeds (compose, Kubernetes), the one whose advertised
+// address is the first seed. On its first start the group is bootstrapped with it as the only
+// voter, and the metadata leader adds every node that links with it (docs/cluster.md). Any other
+// node hosts the group empty and learns everything from the leader's log. After a restart the
+// group resumes from its log.
 Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
                             const std::string& advertise, NodeContext& ctx) {
   const uint64_t self = membership::node_number(ctx.node_id);
@@ -85,7 +88,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   rc.tick = std::chrono::milliseconds(std::max<TimeUs>(1, s.raft.tick / 1000));
   rc.transport = ctx.transport;
   rc.groups = {kMetadataGroup};
-  if (s.cluster.seeds.empty()) rc.bootstrap_voters = {self};
+  if (metadata::founds_cluster(s.cluster.seeds, advertise)) rc.bootstrap_voters = {self};
   storage::Db* db = ctx.db.get();
   auto open_error = std::make_shared<std::string>();
   rc.storage_for = [db, open_error](uint64_t group) -> std::unique_ptr<raft::LogStorage> {

@@ -171,6 +171,11 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
     if (auto s = host->add_group(g, config.storage_for(g), config.bootstrap_voters); !s) {
       return s.error();
     }
+    // A group whose only voter is this node needs no election timeout to pass: it leads at once.
+    auto view = host->view_of(g);
+    if (view && view->conf.voters == std::vector<raft::NodeId>{config.host.node}) {
+      (void)host->campaign(g);
+    }
   }
   auto actor = sys.spawn([host, proposals, config](Self* self) mutable {
     self->state.proposals = proposals;

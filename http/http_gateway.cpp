@@ -327,6 +327,23 @@ void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res
     checks["api"] = resp.status().message();
     ready = false;
   }
+  // Joined: the node is in the cluster map it has applied, and the metadata group has a leader.
+  pb::Request cluster;
+  cluster.mutable_header()->set_schema_version(wire::kSchemaVersion);
+  cluster.mutable_cluster_status();
+  auto joined = calls_->call(cluster, std::min(deadline, Clock::now() + kReadyPingTimeout));
+  if (joined.status().code() != pb::OK) {
+    checks["cluster"] = joined.status().message();
+  } else {
+    const auto& cs = joined.cluster_status();
+    bool member =
+        std::any_of(cs.members().begin(), cs.members().end(),
+                    [&](const pb::ClusterMemberStatus& m) { return m.node() == cs.node(); });
+    checks["cluster"] = !member                     ? "not in the cluster map yet (joining)"
+                        : cs.metadata_leader() == 0 ? "no metadata leader known"
+                                                    : "ok";
+  }
+  ready = ready && checks["cluster"] == "ok";
   if (bridge_->draining()) {
     checks["node"] = "shutting down";
     ready = false;

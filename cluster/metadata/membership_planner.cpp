@@ -77,4 +77,8 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
   return {};
 }
 
+bool founds_cluster(const std::vector<std::string>& seeds, const std::string& advertise) {
+  return seeds.empty() || seeds.front() == advertise;
+}
+
 }  // namespace nca::metadata

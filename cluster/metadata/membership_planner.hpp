@@ -66,4 +66,10 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
                          const NodeSighting& self, const std::vector<NodeSighting>& peers,
                          const MembershipPlannerOptions& options);
 
+// Whether this node founds the cluster (bootstraps the metadata group as its only voter) on its
+// first start: when it has no seeds, or when its advertised address is the first seed, so that
+// nodes that all list the same seeds (compose, Kubernetes) have exactly one founder. Every other
+// node waits to be added by the metadata leader.
+bool founds_cluster(const std::vector<std::string>& seeds, const std::string& advertise);
+
 }  // namespace nca::metadata

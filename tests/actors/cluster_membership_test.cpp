@@ -3,6 +3,11 @@
 // join secret stays out. (docs/cluster.md)
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -49,13 +54,15 @@ struct Member {
 };
 
 std::unique_ptr<Member> start_member(const std::string& name, std::vector<std::string> seeds,
-                                     const std::string& secret = "", const std::string& dir = "") {
+                                     const std::string& secret = "", const std::string& dir = "",
+                                     const std::string& listen = "") {
   auto m = std::make_unique<Member>();
   m->dir = dir.empty() ? make_temp_dir("nca-cluster") : dir;
   config::Settings s = test_settings(m->dir);
   s.node.id = name;
   s.cluster.seeds = std::move(seeds);
   s.cluster.join_secret = secret;
+  if (!listen.empty()) s.node.listen = listen;
   s.cluster.heartbeat_interval = 100'000;
   s.cluster.dead_after = 1'000'000;
   auto node = actors::Node::start(s, nullptr);
@@ -132,6 +139,54 @@ std::string expected_members(const std::vector<std::pair<std::string, std::strin
   for (const auto& [n, role] : sorted)
     out += (out.empty() ? "" : " ") + std::to_string(n) + ":" + role;
   return out;
+}
+
+// A port the OS says is free now (bound, read, released): the symmetric-seeds test must know every
+// node's address before any starts.
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
+// Compose and Kubernetes give every node the same seed list, its own address included: the first
+// seed founds the group, and the three end as one cluster with three voters.
+TEST(ClusterMembershipTest, SameSeedsOnEveryNodeMakeOneCluster) {
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 3; ++i) {
+    int port = free_port();
+    ASSERT_NE(port, 0);
+    addresses.push_back("127.0.0.1:" + std::to_string(port));
+  }
+  std::vector<std::unique_ptr<Member>> nodes;
+  const std::vector<std::string> names = {"node-p", "node-q", "node-r"};
+  // Started in reverse, so the founder is not simply the first to run.
+  for (int i = 2; i >= 0; --i) {
+    nodes.push_back(start_member(names[i], addresses, "s3cret", "", addresses[i]));
+    ASSERT_TRUE(nodes.back()->client) << names[i];
+  }
+  const std::string three =
+      expected_members({{"node-p", "voter"}, {"node-q", "voter"}, {"node-r", "voter"}});
+  uint64_t leader = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto& n : nodes) {
+          if (members_of(*n, &leader) != three || leader == 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(20)))
+      << members_of(*nodes[0]) << "\nwanted " << three;
 }
 
 // The node without seeds founds the metadata group; every node that links with it is recorded in

@@ -138,6 +138,18 @@ TEST(MembershipPlanner, NodesWithoutAnAddressOrIdAreNotPlanned) {
   EXPECT_EQ(c.map_.members().size(), 1u);
 }
 
+TEST(MembershipPlanner, ExactlyOneFounderWhateverTheSeedLists) {
+  EXPECT_TRUE(founds_cluster({}, "10.0.0.1:7420")) << "no seeds: start a cluster";
+  // The local-cluster layout: the others name the first node.
+  EXPECT_FALSE(founds_cluster({"10.0.0.1:7420"}, "10.0.0.2:7420"));
+  // The compose and Kubernetes layout: every node lists every node; the first seed founds.
+  const std::vector<std::string> all = {"nca-1:7420", "nca-2:7420", "nca-3:7420"};
+  int founders = 0;
+  for (const auto& self : all) founders += founds_cluster(all, self) ? 1 : 0;
+  EXPECT_EQ(founders, 1);
+  EXPECT_TRUE(founds_cluster(all, "nca-1:7420"));
+}
+
 // Random arrivals, restarts and silences: the plan always settles, never adds a voter that is not
 // a live member, and ends with min(voters, live members) voters.
 TEST(MembershipPlanner, RandomHistoriesSettle) {
