@@ -32,7 +32,7 @@ std::vector<metadata::NodeSighting> sightings_of(const pb::ClusterStatusReply& s
   std::vector<metadata::NodeSighting> out;
   for (const auto& p : status.peers()) {
     out.push_back(metadata::NodeSighting{p.node(), p.incarnation(), p.address(),
-                                         p.linked() && p.state() == "alive"});
+                                         p.linked() && p.state() == "alive", p.state() == "dead"});
   }
   return out;
 }

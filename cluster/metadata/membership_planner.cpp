@@ -22,6 +22,19 @@ MembershipStep join(const NodeSighting& n, const std::string& why) {
   return step;
 }
 
+MembershipStep command_on(uint64_t node, bool dead, const std::string& why) {
+  MembershipStep step;
+  step.kind = MembershipStep::Kind::command;
+  step.command.set_schema_version(1);
+  if (dead) {
+    step.command.set_mark_dead(node);
+  } else {
+    step.command.set_mark_alive(node);
+  }
+  step.why = why;
+  return step;
+}
+
 MembershipStep change(raft::ConfChangeType type, raft::NodeId node, const std::string& why) {
   MembershipStep step;
   step.kind = MembershipStep::Kind::conf_change;
@@ -51,6 +64,16 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
                          std::to_string(p.incarnation) + ") joins the cluster map");
     }
   }
+  for (const auto& p : peers) {
+    const pb::ClusterMember* m = map.member(p.node);
+    if (m == nullptr || p.node == self.node) continue;
+    if (p.dead && !m->dead() && p.incarnation >= m->incarnation()) {
+      return command_on(p.node, true, "node " + std::to_string(p.node) + " is dead");
+    }
+    if (p.live && m->dead()) {
+      return command_on(p.node, false, "node " + std::to_string(p.node) + " is alive again");
+    }
+  }
   if (group.conf_change_pending) return {};
   for (const auto& m : map.members()) {  // ascending ids
     if (m.dead()) continue;
@@ -60,7 +83,13 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
           "node " + std::to_string(m.node()) + " becomes a learner of the metadata group");
     }
   }
-  if (group.conf.voters.size() < options.voters) {
+  auto dead = [&](raft::NodeId n) {
+    const pb::ClusterMember* m = map.member(n);
+    return m != nullptr && m->dead();
+  };
+  size_t working_voters = 0;
+  for (raft::NodeId v : group.conf.voters) working_voters += dead(v) ? 0 : 1;
+  if (working_voters < options.voters) {
     for (raft::NodeId learner : group.conf.learners) {  // sorted ascending
       const bool is_live = learner == self.node ||
                            std::any_of(live.begin(), live.end(),
@@ -70,8 +99,26 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
       if (it->second + options.catch_up_lag < group.last_index) continue;
       return change(raft::ConfChangeType::add_voter, learner,
                     "node " + std::to_string(learner) + " has caught up and becomes voter " +
-                        std::to_string(group.conf.voters.size() + 1) + " of " +
+                        std::to_string(working_voters + 1) + " of " +
                         std::to_string(options.voters));
+    }
+  }
+  if (group.conf.voters.size() > options.voters) {
+    for (raft::NodeId v : group.conf.voters) {
+      if (dead(v) && v != self.node) {
+        return change(raft::ConfChangeType::remove_node, v,
+                      "dead node " + std::to_string(v) + " leaves the metadata group's voters");
+      }
+    }
+    // A replaced voter came back before it was removed: one voter too many, the highest id goes
+    // back to learning.
+    for (auto it = group.conf.voters.rbegin(); it != group.conf.voters.rend(); ++it) {
+      if (*it != self.node) {
+        return change(raft::ConfChangeType::add_learner, *it,
+                      "node " + std::to_string(*it) + " steps back to learner (" +
+                          std::to_string(group.conf.voters.size()) + " voters, " +
+                          std::to_string(options.voters) + " wanted)");
+      }
     }
   }
   return {};

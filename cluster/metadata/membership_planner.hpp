@@ -6,15 +6,20 @@
 //   1. its own entry in the cluster map (join, with its incarnation and address);
 //   2. a `join` for every live linked peer that is missing from the map or changed incarnation or
 //      address (lowest node id first);
-//   3. nothing while a membership change of the group is unapplied;
-//   4. every member of the map that is not dead becomes at least a learner of the group, so every
+//   3. `mark_dead` for a member the failure detector declared dead, `mark_alive` for a dead-marked
+//      member that is live again;
+//   4. nothing while a membership change of the group is unapplied;
+//   5. every member of the map that is not dead becomes at least a learner of the group, so every
 //      node holds the map;
-//   5. while the group has fewer than `voters` voters, the live learner that has caught up (its
-//      matched index within `catch_up_lag` of the leader's last index) with the lowest id becomes a
-//      voter.
+//   6. while the group has fewer than `voters` voters that are not dead, the live learner that has
+//      caught up (its matched index within `catch_up_lag` of the leader's last index) with the
+//      lowest id becomes a voter; a dead voter is replaced that way before it is removed, so the
+//      group never shrinks below `voters` while it has a replacement;
+//   7. once the group has more than `voters` voters, a dead voter is removed, or else (a replaced
+//      voter came back first) the live voter with the highest id steps back to learner.
 // A follower gets no step. The plan depends only on its inputs, so a new leader continues where the
-// old one stopped. Removing dead voters is not planned yet: a dead voter keeps its vote, so a group
-// of three survives one dead node, as Raft does anyway.
+// old one stopped. A dead voter with no live learner to replace it keeps its vote: a group of three
+// with one dead node still has its majority, as any Raft group.
 //
 // Pure: no clock, no I/O. Thread-safe (a function of values).
 #pragma once
@@ -38,6 +43,7 @@ struct NodeSighting {
   uint64_t incarnation = 0;
   std::string address;
   bool live = false;  // linked and not suspected or dead
+  bool dead = false;  // declared dead by the failure detector (cluster.dead-after)
 };
 
 // The metadata group as its leader sees it.

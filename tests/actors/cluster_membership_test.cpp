@@ -191,7 +191,9 @@ TEST(ClusterMembershipTest, SameSeedsOnEveryNodeMakeOneCluster) {
 
 // The node without seeds founds the metadata group; every node that links with it is recorded in
 // the cluster map on every node, the first three become voters and a fourth a learner. When the
-// leader stops, the two other voters elect a new one, and a restarted node comes back as itself.
+// leader stops, the two other voters elect a new one, which records the old leader dead and
+// replaces its vote with the learner's; the old leader restarts on its data as a new incarnation
+// and learns again.
 TEST(ClusterMembershipTest, MetadataGroupRecordsEveryNodeAndKeepsALeader) {
   auto a = start_member("node-a", {}, "s3cret");
   ASSERT_TRUE(a->node && a->client);
@@ -235,8 +237,24 @@ TEST(ClusterMembershipTest, MetadataGroupRecordsEveryNodeAndKeepsALeader) {
       },
       std::chrono::seconds(20)))
       << "leader " << leader;
+  // Once a is dead (cluster.dead-after, 1 s here) the new leader records it, makes the learner d a
+  // voter and then removes a from the voters.
+  const std::string replaced = expected_members(
+      {{"node-a", "none"}, {"node-b", "voter"}, {"node-c", "voter"}, {"node-d", "voter"}});
+  ASSERT_TRUE(wait_until([&] { return members_of(*b) == replaced && members_of(*d) == replaced; },
+                         std::chrono::seconds(20)))
+      << "b: " << members_of(*b) << "\nwanted " << replaced;
+  auto state_of_a = [&](Member& m) -> std::string {
+    auto status = m.client->cluster_status();
+    if (!status) return "error";
+    for (const auto& x : status->members()) {
+      if (x.node() == membership::node_number("node-a")) return x.dead() ? "dead" : "alive";
+    }
+    return "absent";
+  };
+  EXPECT_EQ(state_of_a(*c), "dead");
 
-  // a restarts on its data: it is the same member (a new incarnation) and votes again.
+  // a restarts on its data: it is the same member (a new incarnation), alive, and learns again.
   auto again = start_member("node-a", {b->address()}, "s3cret", a_dir);
   ASSERT_TRUE(again->client);
   auto incarnation_of_a = [&](Member& m) -> uint64_t {
@@ -247,13 +265,16 @@ TEST(ClusterMembershipTest, MetadataGroupRecordsEveryNodeAndKeepsALeader) {
     }
     return 0;
   };
+  const std::string back = expected_members(
+      {{"node-a", "learner"}, {"node-b", "voter"}, {"node-c", "voter"}, {"node-d", "voter"}});
   ASSERT_TRUE(wait_until(
       [&] {
-        return members_of(*again) == four && incarnation_of_a(*again) >= 2 &&
-               incarnation_of_a(*b) >= 2;
+        return members_of(*again) == back && members_of(*b) == back &&
+               incarnation_of_a(*again) >= 2 && incarnation_of_a(*b) >= 2;
       },
       std::chrono::seconds(20)))
-      << members_of(*again) << ", incarnation " << incarnation_of_a(*b);
+      << members_of(*again) << ", incarnation " << incarnation_of_a(*b) << "\nwanted " << back;
+  EXPECT_EQ(state_of_a(*b), "alive");
 }
 
 }  // namespace

@@ -138,6 +138,63 @@ TEST(MembershipPlanner, NodesWithoutAnAddressOrIdAreNotPlanned) {
   EXPECT_EQ(c.map_.members().size(), 1u);
 }
 
+NodeSighting dead_node(uint64_t id, uint64_t incarnation = 1) {
+  NodeSighting n = node(id, incarnation, false);
+  n.dead = true;
+  return n;
+}
+
+TEST(MembershipPlanner, DeadAndAliveAgainAreRecorded) {
+  Cluster c(1);
+  ASSERT_GE(c.settle({node(2), node(3)}), 0);
+  MembershipStep s = c.step({node(2), dead_node(3)});
+  ASSERT_EQ(s.kind, MembershipStep::Kind::command);
+  EXPECT_EQ(s.command.mark_dead(), 3u);
+  c.carry_out(s);
+  EXPECT_TRUE(c.map_.member(3)->dead());
+  // Suspected (not live, not dead) changes nothing.
+  EXPECT_EQ(c.step({node(2), node(3, 1, false)}).kind, MembershipStep::Kind::none);
+  s = c.step({node(2), node(3)});
+  ASSERT_EQ(s.kind, MembershipStep::Kind::command);
+  EXPECT_EQ(s.command.mark_alive(), 3u);
+  c.carry_out(s);
+  EXPECT_FALSE(c.map_.member(3)->dead());
+  // A dead sighting of an older incarnation than the map's is stale: nothing.
+  ASSERT_GE(c.settle({node(2), node(3, 4)}), 0);
+  EXPECT_EQ(c.step({node(2), dead_node(3, 2)}).kind, MembershipStep::Kind::none);
+}
+
+// Three voters and a learner; a voter dies: the learner becomes a voter first (four, one dead, so
+// a majority is still there), then the dead one is removed; it comes back as a learner.
+TEST(MembershipPlanner, DeadVoterIsReplacedBeforeItIsRemoved) {
+  Cluster c(1);
+  ASSERT_GE(c.settle({node(2), node(3), node(4)}), 0);
+  ASSERT_EQ(c.group_.conf.voters, (std::vector<raft::NodeId>{1, 2, 3}));
+  std::vector<NodeSighting> two_dead = {dead_node(2), node(3), node(4)};
+  c.carry_out(c.step(two_dead));  // mark_dead(2)
+  MembershipStep s = c.step(two_dead);
+  ASSERT_EQ(s.kind, MembershipStep::Kind::conf_change);
+  EXPECT_EQ(s.change.type, raft::ConfChangeType::add_voter);
+  EXPECT_EQ(s.change.node, 4u);
+  c.carry_out(s);
+  s = c.step(two_dead);
+  ASSERT_EQ(s.kind, MembershipStep::Kind::conf_change);
+  EXPECT_EQ(s.change.type, raft::ConfChangeType::remove_node);
+  EXPECT_EQ(s.change.node, 2u);
+  c.carry_out(s);
+  EXPECT_EQ(c.group_.conf.voters, (std::vector<raft::NodeId>{1, 3, 4}));
+  ASSERT_GE(c.settle({node(2, 2), node(3), node(4)}), 0);  // back, restarted
+  EXPECT_EQ(c.group_.conf.learners, (std::vector<raft::NodeId>{2}));
+  EXPECT_FALSE(c.map_.member(2)->dead());
+}
+
+TEST(MembershipPlanner, ADeadVoterWithoutReplacementKeepsItsVote) {
+  Cluster c(1);
+  ASSERT_GE(c.settle({node(2), node(3)}), 0);
+  ASSERT_GE(c.settle({dead_node(2), node(3)}), 0);
+  EXPECT_EQ(c.group_.conf.voters, (std::vector<raft::NodeId>{1, 2, 3}));
+}
+
 TEST(MembershipPlanner, ExactlyOneFounderWhateverTheSeedLists) {
   EXPECT_TRUE(founds_cluster({}, "10.0.0.1:7420")) << "no seeds: start a cluster";
   // The local-cluster layout: the others name the first node.
@@ -165,8 +222,14 @@ TEST(MembershipPlanner, RandomHistoriesSettle) {
         seen[id] = node(id);
       } else if (rng() % 3 == 0) {
         it->second.incarnation++;
-      } else {
+        it->second.live = true;
+        it->second.dead = false;
+      } else if (rng() % 2 == 0) {
         it->second.live = !it->second.live;
+        it->second.dead = false;
+      } else {
+        it->second.live = false;
+        it->second.dead = true;
       }
       std::vector<NodeSighting> peers;
       for (auto& [n, s] : seen) peers.push_back(s);
@@ -179,6 +242,7 @@ TEST(MembershipPlanner, RandomHistoriesSettle) {
     std::vector<NodeSighting> peers;
     for (auto& [n, s] : seen) {
       s.live = true;
+      s.dead = false;
       peers.push_back(s);
       ++live;
     }
