@@ -3,11 +3,6 @@
 // join secret stays out. (docs/cluster.md)
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -15,6 +10,7 @@
 
 #include "cluster/membership/node_number.hpp"
 #include "tests/actors/node_test_util.hpp"
+#include "tests/support/loopback_port.hpp"
 
 namespace nca {
 namespace {
@@ -141,31 +137,12 @@ std::string expected_members(const std::vector<std::pair<std::string, std::strin
   return out;
 }
 
-// A port the OS says is free now (bound, read, released): the symmetric-seeds test must know every
-// node's address before any starts.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
-}
-
 // Compose and Kubernetes give every node the same seed list, its own address included: the first
 // seed founds the group, and the three end as one cluster with three voters.
 TEST(ClusterMembershipTest, SameSeedsOnEveryNodeMakeOneCluster) {
   std::vector<std::string> addresses;
   for (int i = 0; i < 3; ++i) {
-    int port = free_port();
-    ASSERT_NE(port, 0);
+    int port = testing::unused_loopback_port();
     addresses.push_back("127.0.0.1:" + std::to_string(port));
   }
   std::vector<std::unique_ptr<Member>> nodes;

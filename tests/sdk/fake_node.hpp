@@ -42,6 +42,7 @@
 
 #include "proto/neuroca.pb.h"
 #include "proto/wire.hpp"
+#include "tests/support/loopback_port.hpp"
 
 namespace nca::test_support {
 
@@ -306,20 +307,7 @@ class FakeNode {
 };
 
 // A loopback port with no listener (bound once by the OS, then released).
-inline uint16_t closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("closed_port: cannot bind a loopback socket");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+inline uint16_t closed_port() { return nca::testing::unused_loopback_port(); }
 
 // Listens on a loopback port; the kernel completes TCP handshakes, nobody ever reads or writes.
 class SilentListener {
