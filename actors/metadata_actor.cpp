@@ -23,6 +23,8 @@ struct MetadataState {
   bool step_in_flight = false;        // a command or membership change not yet applied or failed
   bool tick_in_flight = false;        // the views of this tick are being gathered
   cluster::RaftHost::GroupView view;  // as of the last tick
+  uint64_t snapshot_index = 0;        // the map's index in the group's latest snapshot
+  bool compacting = false;            // a compaction asked and not answered yet
   static inline const char* name = "nca.metadata";
 };
 
@@ -104,6 +106,27 @@ void on_tick(Self* self) {
           [self](caf::error&) { self->state.tick_in_flight = false; });
 }
 
+// Every snapshot_entries entries, the log up to `index` (just applied, no-ops included) becomes a
+// snapshot of the map. The Raft host refuses when it has applied more meanwhile; the next entry
+// tries again.
+void maybe_compact(Self* self, uint64_t index) {
+  auto& st = self->state;
+  if (!st.raft || st.compacting || st.config.snapshot_entries == 0 ||
+      index < st.snapshot_index + st.config.snapshot_entries) {
+    return;
+  }
+  st.compacting = true;
+  self->request(st.raft, st.config.request_timeout, compact_atom::value, kMetadataGroup, index,
+                st.map->snapshot())
+      .then(
+          [self, index](bool) {
+            self->state.compacting = false;
+            self->state.snapshot_index = index;
+            spdlog::info("cluster: metadata log compacted up to {}", index);
+          },
+          [self](caf::error&) { self->state.compacting = false; });
+}
+
 caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
   auto& st = self->state;
   st.map = std::make_unique<metadata::ClusterMap>(config.shards, config.replication_factor);
@@ -117,6 +140,19 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
         if (auto s = st.map->apply(index, data); !s) {
           spdlog::info("cluster: metadata entry {} refused: {}", index, s.error().message);
         }
+        maybe_compact(self, index);
+      },
+      [=](meta_restore_atom, uint64_t index, const std::string& data) {
+        auto& st = self->state;
+        auto restored = metadata::ClusterMap::restore(data);
+        if (!restored) {
+          // The snapshot was written by this code from a map it applied; a bad one is corruption.
+          spdlog::error("cluster: the metadata snapshot at {} does not restore: {}", index,
+                        restored.error().message);
+          return;
+        }
+        *st.map = std::move(*restored);
+        st.snapshot_index = std::max(st.snapshot_index, index);
       },
       [=](meta_tick_atom) {
         on_tick(self);
@@ -137,6 +173,7 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
             out->set_metadata_role(role_in(st.view.conf, m.node()));
           }
           status.set_metadata_applied_index(st.map->applied_index());
+          status.set_metadata_snapshot_index(st.snapshot_index);
         };
         self->request(st.config.transport, st.config.request_timeout, cluster_status_atom::value)
             .then(

@@ -12,6 +12,11 @@
 //   * (cluster_status_atom) -> a serialized nca.pb.ClusterStatusReply: the transport's view of the
 //     peers plus the map's members, each with its role in the metadata group, and the group's
 //     leader as far as this node knew at its last tick.
+//   * (meta_restore_atom, index, data) replaces the map by a snapshot (ClusterMap::restore), sent
+//   by
+//     the Raft host for the group's stored snapshot at start and for one received from the leader.
+//     Every `snapshot_entries` applied entries the actor asks the Raft host to compact the log
+//     into a snapshot of the map (so the log stays short and late members catch up from it).
 //   * (set_raft_atom, actor) names the Raft host (spawned after this actor, which its apply
 //     callback sends to).
 //
@@ -27,6 +32,7 @@
 namespace nca::actors {
 
 using meta_apply_atom = caf::atom_constant<caf::atom("metaapply")>;
+using meta_restore_atom = caf::atom_constant<caf::atom("metarestor")>;
 using set_raft_atom = caf::atom_constant<caf::atom("setraft")>;
 
 constexpr uint64_t kMetadataGroup = 0;
@@ -39,6 +45,7 @@ struct MetadataActorConfig {
   uint32_t shards = 64;   // cluster.shards
   uint32_t replication_factor = 3;
   std::chrono::milliseconds tick{200};
+  uint64_t snapshot_entries = 10000;  // raft.snapshot-entries
   std::chrono::microseconds request_timeout{std::chrono::seconds(10)};
   caf::actor transport;  // actors/peer_transport.hpp
 };

@@ -77,6 +77,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   mc.tick = std::chrono::milliseconds(std::max<TimeUs>(1, 2 * s.raft.tick / 1000));
   mc.request_timeout = std::chrono::microseconds(ctx.request_timeout_us);
   mc.transport = ctx.transport;
+  mc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
   ctx.metadata = spawn_metadata_actor(sys, mc);
 
   RaftHostActorConfig rc;
@@ -103,6 +104,11 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   rc.apply = [meta](uint64_t group, const raft::Entry& e) {
     if (group == kMetadataGroup && e.type == raft::EntryType::normal) {
       caf::anon_send(meta, meta_apply_atom::value, uint64_t{e.index}, e.data);
+    }
+  };
+  rc.restore = [meta](uint64_t group, const raft::Snapshot& snap) {
+    if (group == kMetadataGroup) {
+      caf::anon_send(meta, meta_restore_atom::value, uint64_t{snap.meta.index}, snap.data);
     }
   };
   auto raft = spawn_raft_host(sys, std::move(rc));

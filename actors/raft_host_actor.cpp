@@ -128,7 +128,19 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         if (!v) return nullptr;
         return std::make_shared<const cluster::RaftHost::GroupView>(std::move(*v));
       },
+      [=](compact_atom, uint64_t group, uint64_t index, std::string& data) -> caf::result<bool> {
+        if (auto s = self->state.host->compact(group, index, std::move(data)); !s) {
+          return failure(s.error().message);
+        }
+        return true;
+      },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
+      [=](compact_atom, uint64_t group, uint64_t index, std::string& data) -> caf::result<bool> {
+        if (auto s = self->state.host->compact(group, index, std::move(data)); !s) {
+          return failure(s.error().message);
+        }
+        return true;
+      },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](tick_atom) {
         self->state.host->tick();
@@ -166,7 +178,8 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
         fail_pending(*proposals, group,
                      "this node lost the leadership of group " + std::to_string(group) +
                          "; retry on the leader");
-      });
+      },
+      config.restore);
   for (uint64_t g : config.groups) {
     if (auto s = host->add_group(g, config.storage_for(g), config.bootstrap_voters); !s) {
       return s.error();

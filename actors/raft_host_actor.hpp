@@ -16,6 +16,8 @@
 //     is a raft::ConfChangeType.
 //   * (group_view_atom, group) -> GroupViewPtr: role, configuration, last index and (on the leader)
 //     each member's matched index.
+//   * (compact_atom, group, index, data) -> true once the group's log up to `index` is replaced by
+//     a snapshot of `data` (cluster::RaftHost::compact; its errors as caf::error messages).
 //   * (raft_state_atom, group) -> "leader=N role=R term=T", for operators and tests.
 //   * A failed log save stops the actor (the node must restart the groups from storage).
 //
@@ -40,6 +42,7 @@ using propose_atom = caf::atom_constant<caf::atom("propose")>;
 using raft_state_atom = caf::atom_constant<caf::atom("raftstate")>;
 using conf_change_atom = caf::atom_constant<caf::atom("confchg")>;
 using group_view_atom = caf::atom_constant<caf::atom("groupview")>;
+using compact_atom = caf::atom_constant<caf::atom("compact")>;
 
 // A group as this node sees it (cluster::RaftHost::view_of), for membership management.
 using GroupViewPtr = std::shared_ptr<const cluster::RaftHost::GroupView>;  // null: not hosted
@@ -53,6 +56,7 @@ struct RaftHostActorConfig {
   std::vector<raft::NodeId> bootstrap_voters;
   std::function<std::unique_ptr<raft::LogStorage>(uint64_t group)> storage_for;
   cluster::RaftHost::ApplyFn apply;
+  cluster::RaftHost::RestoreFn restore;  // snapshots to install (runs on the actor's thread)
 };
 
 // The actor, or the error that kept a group from starting (its storage, or a bad config).

@@ -2,8 +2,11 @@
 
 namespace nca::cluster {
 
-RaftHost::RaftHost(Options options, ApplyFn apply, RoleFn role)
-    : options_(options), apply_(std::move(apply)), role_(std::move(role)) {}
+RaftHost::RaftHost(Options options, ApplyFn apply, RoleFn role, RestoreFn restore)
+    : options_(options),
+      apply_(std::move(apply)),
+      role_(std::move(role)),
+      restore_(std::move(restore)) {}
 
 Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
                            const std::vector<raft::NodeId>& bootstrap_voters) {
@@ -27,6 +30,9 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
   config.seed = options_.seed ^ (group * 0x9E3779B97F4A7C15ull) ^ options_.node;
   auto r = raft::Raft::create(config);
   if (!r) return r.error();
+  auto snap = storage->snapshot();
+  if (!snap) return snap.error();
+  if (!snap->empty() && restore_) restore_(group, *snap);
   Group g;
   g.storage = std::move(storage);
   g.raft = std::move(*r);
@@ -98,6 +104,40 @@ std::optional<RaftHost::GroupView> RaftHost::view_of(uint64_t group) const {
   return v;
 }
 
+Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  const raft::Raft& r = *it->second.raft;
+  if (index != r.log().applied()) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) + " applied " +
+                                               std::to_string(r.log().applied()) + ", not " +
+                                               std::to_string(index) + "; try again");
+  }
+  raft::Snapshot snap;
+  snap.meta.index = index;
+  // Conf changes take effect when applied, so the configuration now is the one as of `applied`.
+  snap.meta.conf = r.conf();
+  if (snap.meta.index <= snapshot_index(group)) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
+                                               ": nothing applied since the last snapshot");
+  }
+  auto term = r.log().term(snap.meta.index);
+  if (!term) return term.error();
+  snap.meta.term = *term;
+  snap.data = std::move(data);
+  return it->second.storage->compact(snap);
+}
+
+raft::Index RaftHost::snapshot_index(uint64_t group) const {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return 0;
+  auto snap = it->second.storage->snapshot();
+  return snap ? snap->meta.index : 0;
+}
+
 Status RaftHost::campaign(uint64_t group) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
@@ -131,6 +171,7 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
                                               ": saving its log failed: " + s.error().message);
       }
     }
+    if (rd.snapshot && !rd.snapshot->empty() && restore_) restore_(id, *rd.snapshot);
     route(id, rd.messages);
     route(id, rd.persisted_messages);
     if (apply_) {

@@ -45,8 +45,12 @@ class RaftHost {
   using ApplyFn = std::function<void(uint64_t group, const raft::Entry& entry)>;
   // Called when this node's role or known leader of a group changes.
   using RoleFn = std::function<void(uint64_t group, const raft::SoftState& state)>;
+  // Called with a snapshot the application must install instead of its state: the group's stored
+  // snapshot when the group is added (entries after it follow through ApplyFn), and one received
+  // from the leader (before any entry after it is applied).
+  using RestoreFn = std::function<void(uint64_t group, const raft::Snapshot& snapshot)>;
 
-  RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr);
+  RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr, RestoreFn restore = nullptr);
 
   // Hosts `group` with its log in `storage`. When the storage is empty and `bootstrap_voters` is
   // not, the group's bootstrap entries (raft::bootstrap_entries) are saved first, identically on
@@ -64,6 +68,14 @@ class RaftHost {
   // Leader only, one unapplied change per group at a time (conflict otherwise).
   Result<raft::Index> propose_conf_change(uint64_t group, const raft::ConfChange& change);
   Status campaign(uint64_t group);
+  // Takes a snapshot at `index` with `data`, the application's state as of that index, and drops
+  // the log entries it covers. Followers that fall behind the log's start then catch up from it.
+  // `index` must be the group's applied index (the configuration is known only there). Errors:
+  // not_found for a group not hosted; conflict when `index` is not the applied index (the
+  // application is behind: try again) or nothing new was applied since the last snapshot.
+  Status compact(uint64_t group, raft::Index index, std::string data);
+  // The index of the group's latest snapshot (0: none).
+  raft::Index snapshot_index(uint64_t group) const;
 
   Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready();
 
@@ -91,6 +103,7 @@ class RaftHost {
   Options options_;
   ApplyFn apply_;
   RoleFn role_;
+  RestoreFn restore_;
   std::map<uint64_t, Group> groups_;
   uint64_t dropped_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,9 +50,10 @@ struct Member {
   }
 };
 
-std::unique_ptr<Member> start_member(const std::string& name, std::vector<std::string> seeds,
-                                     const std::string& secret = "", const std::string& dir = "",
-                                     const std::string& listen = "") {
+std::unique_ptr<Member> start_member(
+    const std::string& name, std::vector<std::string> seeds, const std::string& secret = "",
+    const std::string& dir = "", const std::string& listen = "",
+    const std::function<void(config::Settings&)>& tweak = nullptr) {
   auto m = std::make_unique<Member>();
   m->dir = dir.empty() ? make_temp_dir("nca-cluster") : dir;
   config::Settings s = test_settings(m->dir);
@@ -59,6 +61,7 @@ std::unique_ptr<Member> start_member(const std::string& name, std::vector<std::s
   s.cluster.seeds = std::move(seeds);
   s.cluster.join_secret = secret;
   if (!listen.empty()) s.node.listen = listen;
+  if (tweak) tweak(s);
   s.cluster.heartbeat_interval = 100'000;
   s.cluster.dead_after = 1'000'000;
   auto node = actors::Node::start(s, nullptr);
@@ -252,6 +255,44 @@ TEST(ClusterMembershipTest, MetadataGroupRecordsEveryNodeAndKeepsALeader) {
       std::chrono::seconds(20)))
       << members_of(*again) << ", incarnation " << incarnation_of_a(*b) << "\nwanted " << back;
   EXPECT_EQ(state_of_a(*b), "alive");
+}
+
+// With a snapshot every 3 entries, the metadata log is compacted while three nodes join; a fourth
+// node joining later gets the map from a snapshot (the entries are gone) and ends with the same
+// members as the others; a node restarting on its data restores the map from its own snapshot.
+TEST(ClusterMembershipTest, MetadataLogIsCompactedAndLateNodesCatchUpFromTheSnapshot) {
+  auto small = [](config::Settings& s) { s.raft.snapshot_entries = 3; };
+  auto a = start_member("node-a", {}, "", "", "", small);
+  ASSERT_TRUE(a->client);
+  auto b = start_member("node-b", {a->address()}, "", "", "", small);
+  auto c = start_member("node-c", {a->address()}, "", "", "", small);
+  ASSERT_TRUE(b->client && c->client);
+  const std::string three =
+      expected_members({{"node-a", "voter"}, {"node-b", "voter"}, {"node-c", "voter"}});
+  auto snapshot_index = [](Member& m) -> uint64_t {
+    auto status = m.client->cluster_status();
+    return status ? status->metadata_snapshot_index() : 0;
+  };
+  ASSERT_TRUE(wait_until([&] { return members_of(*a) == three && snapshot_index(*a) > 0; },
+                         std::chrono::seconds(20)))
+      << members_of(*a) << ", snapshot at " << snapshot_index(*a);
+  auto d = start_member("node-d", {a->address()}, "", "", "", small);
+  ASSERT_TRUE(d->client);
+  const std::string four = expected_members(
+      {{"node-a", "voter"}, {"node-b", "voter"}, {"node-c", "voter"}, {"node-d", "learner"}});
+  ASSERT_TRUE(wait_until([&] { return members_of(*d) == four && members_of(*a) == four; },
+                         std::chrono::seconds(20)))
+      << "d: " << members_of(*d) << "\nwanted " << four;
+  EXPECT_GT(snapshot_index(*d), 0u) << "d installed the leader's snapshot";
+
+  // d restarts on its data: the map comes back from its own log (snapshot included) at once.
+  std::string d_dir = d->dir;
+  d->dir.clear();
+  d.reset();
+  auto again = start_member("node-d", {a->address()}, "", d_dir, "", small);
+  ASSERT_TRUE(again->client);
+  ASSERT_TRUE(wait_until([&] { return members_of(*again) == four; }, std::chrono::seconds(20)))
+      << members_of(*again);
 }
 
 }  // namespace

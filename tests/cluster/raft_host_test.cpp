@@ -174,3 +174,85 @@ TEST(RaftHostTest, MisaddressedBatchesAndUnknownGroupsChangeNothing) {
 
 }  // namespace
 }  // namespace nca::cluster
+
+namespace nca::cluster {
+namespace {
+
+// Snapshots: three hosts compact their group's log; a fourth host added later cannot get the
+// compacted entries, so it is sent the snapshot, restores its state from it through RestoreFn, and
+// then applies what follows it like the others.
+TEST(RaftHostSnapshotTest, ALateMemberCatchesUpFromTheSnapshot) {
+  std::map<NodeId, std::string> state;  // each host's application state: the entries, in order
+  std::map<NodeId, int> restores;
+  std::map<NodeId, std::unique_ptr<RaftHost>> hosts;
+  for (NodeId n = 1; n <= 4; ++n) {
+    RaftHost::Options o;
+    o.node = n;
+    o.seed = 7;
+    hosts[n] = std::make_unique<RaftHost>(
+        o,
+        [&state, n](uint64_t, const raft::Entry& e) {
+          if (!e.data.empty() && e.type == raft::EntryType::normal) state[n] += e.data + ";";
+        },
+        nullptr,
+        [&state, &restores, n](uint64_t, const raft::Snapshot& s) {
+          state[n] = s.data;
+          restores[n]++;
+        });
+    std::vector<NodeId> voters;
+    if (n <= 3) voters = {1, 2, 3};  // host 4 starts empty and waits for the leader
+    ASSERT_TRUE(hosts[n]->add_group(1, std::make_unique<raft::MemoryStorage>(), voters).ok());
+  }
+  auto step_all = [&] {
+    for (auto& [n, h] : hosts) h->tick();
+    for (int round = 0; round < 10; ++round) {  // bounded
+      bool any = false;
+      for (auto& [n, h] : hosts) {
+        auto out = h->process_ready();
+        ASSERT_TRUE(out.ok()) << out.error().to_string();
+        for (auto& [to, msgs] : *out) {
+          any = true;
+          auto decoded = transport::decode_batch(transport::encode_batch({n, 1, to}, msgs));
+          ASSERT_TRUE(decoded.ok());
+          ASSERT_TRUE(hosts.at(to)->step(*decoded).ok());
+        }
+      }
+      if (!any) break;
+    }
+  };
+  auto leader = [&]() -> NodeId {
+    for (auto& [n, h] : hosts) {
+      auto v = h->view_of(1);
+      if (v && v->leader) return n;
+    }
+    return raft::kNoNode;
+  };
+  for (int i = 0; i < 500 && leader() == raft::kNoNode; ++i) step_all();
+  const NodeId l = leader();
+  ASSERT_NE(l, raft::kNoNode);
+  ASSERT_NE(l, 4u) << "host 4 is not a voter";
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(hosts[l]->propose(1, "e" + std::to_string(i)).ok());
+  for (int i = 0; i < 10; ++i) step_all();
+  for (NodeId n = 1; n <= 3; ++n) {
+    ASSERT_EQ(state[n], state[l]) << "host " << n;
+    const raft::Index applied = hosts[n]->view_of(1)->last_index;  // all applied by now
+    EXPECT_EQ(hosts[n]->compact(1, applied - 1, state[n]).code(), ErrorCode::conflict)
+        << "not the applied index";
+    ASSERT_TRUE(hosts[n]->compact(1, applied, state[n]).ok()) << "host " << n;
+    EXPECT_EQ(hosts[n]->snapshot_index(1), applied);
+    EXPECT_EQ(hosts[n]->compact(1, applied, state[n]).code(), ErrorCode::conflict) << "nothing new";
+  }
+  EXPECT_TRUE(state[4].empty());
+
+  ASSERT_TRUE(
+      hosts[l]->propose_conf_change(1, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
+  ASSERT_TRUE(hosts[l]->propose(1, "after").ok());
+  for (int i = 0; i < 30 && state[4] != state[l]; ++i) step_all();
+  EXPECT_EQ(restores[4], 1) << "host 4 got the snapshot, not the compacted entries";
+  EXPECT_EQ(state[4], state[l]);
+  EXPECT_NE(state[4].find("e19;after;"), std::string::npos) << state[4];
+  EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
+}
+
+}  // namespace
+}  // namespace nca::cluster
