@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "actors/peer_transport.hpp"
@@ -25,6 +28,7 @@ struct MetadataState {
   cluster::RaftHost::GroupView view;  // as of the last tick
   uint64_t snapshot_index = 0;        // the map's index in the group's latest snapshot
   bool compacting = false;            // a compaction asked and not answered yet
+  std::set<uint32_t> shards_asked;    // shards whose group this node asked the Raft host to host
   static inline const char* name = "nca.metadata";
 };
 
@@ -106,6 +110,59 @@ void on_tick(Self* self) {
           [self](caf::error&) { self->state.tick_in_flight = false; });
 }
 
+// The map's shards, with this node's view of the groups it hosts (`views` may be null).
+void add_shards(const MetadataState& st,
+                const std::map<uint64_t, cluster::RaftHost::GroupView>* views,
+                pb::ClusterStatusReply& status) {
+  for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
+    const pb::ShardAssignment* a = st.map->shard(s);
+    if (a == nullptr) continue;
+    auto* out = status.add_shards();
+    out->set_shard(s);
+    *out->mutable_replicas() = a->replicas();
+    out->set_epoch(a->epoch());
+    out->set_leader(a->leader_hint());
+    if (views == nullptr) continue;
+    auto it = views->find(shard_group(s));
+    if (it == views->end()) continue;
+    const cluster::RaftHost::GroupView& v = it->second;
+    out->set_hosted(true);
+    out->set_leader(v.known_leader);
+    if (v.leader) {
+      uint64_t lag = 0;
+      for (const auto& [node, match] : v.match) {
+        if (v.last_index > match) lag = std::max<uint64_t>(lag, v.last_index - match);
+      }
+      out->set_lag(lag);
+    }
+  }
+}
+
+// Asks the Raft host to host the group of every shard this node is a replica of. The first
+// placement (epoch 1) bootstraps the group with its replicas, the same list on each of them.
+void host_shards(Self* self) {
+  auto& st = self->state;
+  if (!st.raft || !st.map->has_shards()) return;
+  for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
+    const pb::ShardAssignment* a = st.map->shard(s);
+    if (a == nullptr || st.shards_asked.count(s) != 0) continue;
+    if (std::find(a->replicas().begin(), a->replicas().end(), st.config.node) ==
+        a->replicas().end()) {
+      continue;
+    }
+    std::vector<uint64_t> voters;
+    if (a->epoch() == 1) voters.assign(a->replicas().begin(), a->replicas().end());
+    st.shards_asked.insert(s);
+    self->request(st.raft, st.config.request_timeout, add_group_atom::value, shard_group(s), voters)
+        .then([](bool) {},
+              [self, s](caf::error& e) {
+                spdlog::warn("cluster: shard {} cannot start here ({}); tried again later", s,
+                             self->system().render(e));
+                self->state.shards_asked.erase(s);
+              });
+  }
+}
+
 // Every snapshot_entries entries, the log up to `index` (just applied, no-ops included) becomes a
 // snapshot of the map. The Raft host refuses when it has applied more meanwhile; the next entry
 // tries again.
@@ -141,6 +198,7 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
           spdlog::info("cluster: metadata entry {} refused: {}", index, s.error().message);
         }
         maybe_compact(self, index);
+        host_shards(self);
       },
       [=](meta_restore_atom, uint64_t index, const std::string& data) {
         auto& st = self->state;
@@ -153,8 +211,10 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
         }
         *st.map = std::move(*restored);
         st.snapshot_index = std::max(st.snapshot_index, index);
+        host_shards(self);
       },
       [=](meta_tick_atom) {
+        host_shards(self);  // again after a refusal
         on_tick(self);
         self->delayed_send(self, self->state.config.tick, meta_tick_atom::value);
       },
@@ -182,7 +242,21 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
                   (void)status.ParseFromString(bytes);  // an empty view, at worst
                   fill(status);
                   status.set_metadata_leader(self->state.view.known_leader);
-                  rp.deliver(status.SerializeAsString());
+                  auto& st = self->state;
+                  if (!st.raft || !st.map->has_shards()) {
+                    rp.deliver(status.SerializeAsString());
+                    return;
+                  }
+                  self->request(st.raft, st.config.request_timeout, group_views_atom::value)
+                      .then(
+                          [self, rp, status](GroupViewsPtr views) mutable {
+                            add_shards(self->state, views.get(), status);
+                            rp.deliver(status.SerializeAsString());
+                          },
+                          [self, rp, status](caf::error&) mutable {
+                            add_shards(self->state, nullptr, status);
+                            rp.deliver(status.SerializeAsString());
+                          });
                 },
                 [rp](caf::error& e) mutable { rp.deliver(e); });
         return rp;

@@ -10,13 +10,16 @@
 //     one command or membership change at a time, the next only once the previous was applied or
 //     failed. Requests carry the node's request timeout.
 //   * (cluster_status_atom) -> a serialized nca.pb.ClusterStatusReply: the transport's view of the
-//     peers plus the map's members, each with its role in the metadata group, and the group's
-//     leader as far as this node knew at its last tick.
+//     peers plus the map's members, each with its role in the metadata group, the group's leader
+//     as far as this node knew at its last tick, and the shards with their leaders and lag.
 //   * (meta_restore_atom, index, data) replaces the map by a snapshot (ClusterMap::restore), sent
 //   by
 //     the Raft host for the group's stored snapshot at start and for one received from the leader.
 //     Every `snapshot_entries` applied entries the actor asks the Raft host to compact the log
 //     into a snapshot of the map (so the log stays short and late members catch up from it).
+//   * For every shard of the map this node is a replica of, it asks the Raft host to host the
+//     shard's group (group shard + 1), bootstrapped with the first placement's replicas. (The
+//     groups elect leaders and keep their logs; persona writes do not go through them yet.)
 //   * (set_raft_atom, actor) names the Raft host (spawned after this actor, which its apply
 //     callback sends to).
 //
@@ -36,6 +39,8 @@ using meta_restore_atom = caf::atom_constant<caf::atom("metarestor")>;
 using set_raft_atom = caf::atom_constant<caf::atom("setraft")>;
 
 constexpr uint64_t kMetadataGroup = 0;
+// Shard s is Raft group s + 1.
+constexpr uint64_t shard_group(uint32_t shard) { return uint64_t{shard} + 1; }
 
 struct MetadataActorConfig {
   uint64_t node = 0;  // membership::node_number(node.id)

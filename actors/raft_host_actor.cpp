@@ -87,6 +87,23 @@ caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::In
   return rp;
 }
 
+// Hosts `group` with its storage; a group whose only voter is this node needs no election timeout
+// to pass: it leads at once.
+Status add_and_start(cluster::RaftHost& host, const RaftHostActorConfig& config, uint64_t group,
+                     const std::vector<raft::NodeId>& bootstrap) {
+  auto storage = config.storage_for(group);
+  if (!storage) {
+    return make_error(ErrorCode::unavailable,
+                      "the log of raft group " + std::to_string(group) + " cannot be opened");
+  }
+  if (auto s = host.add_group(group, std::move(storage), bootstrap); !s) return s;
+  auto view = host.view_of(group);
+  if (view && view->conf.voters == std::vector<raft::NodeId>{config.host.node}) {
+    (void)host.campaign(group);
+  }
+  return {};
+}
+
 caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> host,
                               RaftHostActorConfig config) {
   self->state.host = std::move(host);
@@ -134,12 +151,24 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         }
         return true;
       },
-      [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
-      [=](compact_atom, uint64_t group, uint64_t index, std::string& data) -> caf::result<bool> {
-        if (auto s = self->state.host->compact(group, index, std::move(data)); !s) {
+      [=](add_group_atom, uint64_t group,
+          const std::vector<uint64_t>& voters) -> caf::result<bool> {
+        auto& st = self->state;
+        if (st.host->hosts(group)) return true;
+        std::vector<raft::NodeId> boot(voters.begin(), voters.end());
+        if (auto s = add_and_start(*st.host, st.config, group, boot); !s) {
           return failure(s.error().message);
         }
+        flush(self);
         return true;
+      },
+      [=](group_views_atom) -> GroupViewsPtr {
+        auto& host = *self->state.host;
+        auto out = std::make_shared<std::map<uint64_t, cluster::RaftHost::GroupView>>();
+        for (uint64_t g : host.groups()) {
+          if (auto v = host.view_of(g)) out->emplace(g, std::move(*v));
+        }
+        return out;
       },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](tick_atom) {
@@ -181,14 +210,7 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       },
       config.restore);
   for (uint64_t g : config.groups) {
-    if (auto s = host->add_group(g, config.storage_for(g), config.bootstrap_voters); !s) {
-      return s.error();
-    }
-    // A group whose only voter is this node needs no election timeout to pass: it leads at once.
-    auto view = host->view_of(g);
-    if (view && view->conf.voters == std::vector<raft::NodeId>{config.host.node}) {
-      (void)host->campaign(g);
-    }
+    if (auto s = add_and_start(*host, config, g, config.bootstrap_voters); !s) return s.error();
   }
   auto actor = sys.spawn([host, proposals, config](Self* self) mutable {
     self->state.proposals = proposals;

@@ -18,6 +18,11 @@
 //     each member's matched index.
 //   * (compact_atom, group, index, data) -> true once the group's log up to `index` is replaced by
 //     a snapshot of `data` (cluster::RaftHost::compact; its errors as caf::error messages).
+//   * (add_group_atom, group, voters) -> true once the group is hosted here, its log from
+//     storage_for(group), bootstrapped with `voters` when that storage is empty (the same list on
+//     every founding replica); already hosted is success. A group whose only voter is this node
+//     campaigns at once.
+//   * (group_views_atom) -> GroupViewsPtr, every hosted group's view.
 //   * (raft_state_atom, group) -> "leader=N role=R term=T", for operators and tests.
 //   * A failed log save stops the actor (the node must restart the groups from storage).
 //
@@ -30,6 +35,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -43,9 +49,13 @@ using raft_state_atom = caf::atom_constant<caf::atom("raftstate")>;
 using conf_change_atom = caf::atom_constant<caf::atom("confchg")>;
 using group_view_atom = caf::atom_constant<caf::atom("groupview")>;
 using compact_atom = caf::atom_constant<caf::atom("compact")>;
+using add_group_atom = caf::atom_constant<caf::atom("addgroup")>;
+using group_views_atom = caf::atom_constant<caf::atom("groupviews")>;
 
 // A group as this node sees it (cluster::RaftHost::view_of), for membership management.
 using GroupViewPtr = std::shared_ptr<const cluster::RaftHost::GroupView>;  // null: not hosted
+// Every hosted group's view, by group id.
+using GroupViewsPtr = std::shared_ptr<const std::map<uint64_t, cluster::RaftHost::GroupView>>;
 
 struct RaftHostActorConfig {
   cluster::RaftHost::Options host;
@@ -65,3 +75,4 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
 }  // namespace nca::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::GroupViewPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::GroupViewsPtr)

@@ -40,6 +40,12 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
   return {};
 }
 
+std::vector<uint64_t> RaftHost::groups() const {
+  std::vector<uint64_t> out;
+  for (const auto& [id, g] : groups_) out.push_back(id);
+  return out;
+}
+
 void RaftHost::tick() {
   for (auto& [id, g] : groups_) g.raft->tick();
 }

@@ -58,6 +58,7 @@ class RaftHost {
   Status add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
                    const std::vector<raft::NodeId>& bootstrap_voters);
   bool hosts(uint64_t group) const { return groups_.count(group) != 0; }
+  std::vector<uint64_t> groups() const;  // ascending
 
   void tick();
   // invalid_argument (nothing stepped) when the batch is not addressed to this node or a message

@@ -412,7 +412,18 @@ void HttpGateway::serve_cluster(Clock::time_point deadline, httplib::Response& r
   pb::Response reply = calls_->call(status, deadline);
   nlohmann::json peers = nlohmann::json::array();
   nlohmann::json members = nlohmann::json::array();
+  nlohmann::json shards = nlohmann::json::array();
   if (reply.status().code() == pb::OK) {
+    for (const auto& sh : reply.cluster_status().shards()) {
+      nlohmann::json replicas = nlohmann::json::array();
+      for (uint64_t r : sh.replicas()) replicas.push_back(std::to_string(r));
+      shards.push_back({{"shard", sh.shard()},
+                        {"replicas", replicas},
+                        {"leader", std::to_string(sh.leader())},
+                        {"epoch", sh.epoch()},
+                        {"hosted", sh.hosted()},
+                        {"lag", sh.lag()}});
+    }
     self["number"] = std::to_string(reply.cluster_status().node());
     // The metadata group's cluster map, as far as this node has applied it.
     for (const auto& m : reply.cluster_status().members()) {
@@ -443,6 +454,7 @@ void HttpGateway::serve_cluster(Clock::time_point deadline, httplib::Response& r
     body["metadata_leader"] = std::to_string(reply.cluster_status().metadata_leader());
   }
   body["peers"] = peers;
+  body["shards"] = shards;
   if (reply.status().code() != pb::OK) body["peers_error"] = reply.status().message();
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
 }

@@ -54,6 +54,7 @@ class ClusterMap {
   const pb::ShardAssignment* shard(uint32_t shard) const;
   bool has_shards() const { return !shards_.empty(); }
   uint32_t shard_count() const { return shard_count_; }
+  uint32_t replication_factor() const { return replication_factor_; }
   uint64_t applied_index() const { return applied_index_; }
 
   // The whole state, for the metadata group's snapshots; restore() refuses what it cannot trust.

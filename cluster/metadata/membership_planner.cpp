@@ -103,6 +103,20 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
                         std::to_string(options.voters));
     }
   }
+  if (!map.has_shards() && working_voters >= std::min<size_t>(options.voters, map.members().size())) {
+    // The first placement waits for replication_factor live members, so no shard starts with
+    // fewer replicas than it should have (adding replicas later is the rebalancer's work).
+    size_t live_members = map.live_nodes().size();
+    if (live_members >= map.replication_factor()) {
+      MembershipStep step;
+      step.kind = MembershipStep::Kind::command;
+      step.command.set_schema_version(1);
+      step.command.set_create_shards(map.shard_count());
+      step.why = "the " + std::to_string(map.shard_count()) + " shards are placed over " +
+                 std::to_string(live_members) + " live members";
+      return step;
+    }
+  }
   if (group.conf.voters.size() > options.voters) {
     for (raft::NodeId v : group.conf.voters) {
       if (dead(v) && v != self.node) {

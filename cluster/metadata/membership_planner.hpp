@@ -15,7 +15,9 @@
 //      caught up (its matched index within `catch_up_lag` of the leader's last index) with the
 //      lowest id becomes a voter; a dead voter is replaced that way before it is removed, so the
 //      group never shrinks below `voters` while it has a replacement;
-//   7. once the group has more than `voters` voters, a dead voter is removed, or else (a replaced
+//   7. `create_shards` (the first placement) once the shards do not exist yet, the voters are in
+//      place and at least replication_factor members are live;
+//   8. once the group has more than `voters` voters, a dead voter is removed, or else (a replaced
 //      voter came back first) the live voter with the highest id steps back to learner.
 // A follower gets no step. The plan depends only on its inputs, so a new leader continues where the
 // old one stopped. A dead voter with no live learner to replace it keeps its vote: a group of three

@@ -295,5 +295,45 @@ TEST(ClusterMembershipTest, MetadataLogIsCompactedAndLateNodesCatchUpFromTheSnap
       << members_of(*again);
 }
 
+// Once three members are live the leader places the shards; every replica hosts its shards' Raft
+// groups, which elect leaders that every node reports alike.
+TEST(ClusterMembershipTest, ShardsArePlacedAndTheirGroupsElectLeaders) {
+  auto eight = [](config::Settings& s) { s.cluster.shards = 8; };
+  auto a = start_member("node-a", {}, "", "", "", eight);
+  ASSERT_TRUE(a->client);
+  auto b = start_member("node-b", {a->address()}, "", "", "", eight);
+  ASSERT_TRUE(b->client);
+  // Two members, three replicas wanted: nothing is placed yet.
+  ASSERT_TRUE(wait_until([&] {
+    return members_of(*a) == expected_members({{"node-a", "voter"}, {"node-b", "voter"}});
+  }));
+  auto status = a->client->cluster_status();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->shards_size(), 0);
+  auto c = start_member("node-c", {a->address()}, "", "", "", eight);
+  ASSERT_TRUE(c->client);
+  // "shard:leader" of every shard, when each has a leader this node hosts.
+  auto leaders = [](Member& m) -> std::string {
+    auto st = m.client->cluster_status();
+    if (!st || st->shards_size() != 8) return "";
+    std::string out;
+    for (const auto& s : st->shards()) {
+      if (!s.hosted() || s.leader() == 0 || s.replicas_size() != 3) return "";
+      out += std::to_string(s.shard()) + ":" + std::to_string(s.leader()) + " ";
+    }
+    return out;
+  };
+  std::string la, lb, lc;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        la = leaders(*a);
+        lb = leaders(*b);
+        lc = leaders(*c);
+        return !la.empty() && la == lb && lb == lc;
+      },
+      std::chrono::seconds(30)))
+      << "a: " << la << "\nb: " << lb << "\nc: " << lc;
+}
+
 }  // namespace
 }  // namespace nca

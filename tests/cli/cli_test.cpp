@@ -525,11 +525,19 @@ TEST(CliRequests, ClusterStatusShowsPeersAndRefusesUnknownActions) {
   member->set_incarnation(2);
   member->set_metadata_role("learner");
   status->set_metadata_leader(42);
+  auto* shard = status->add_shards();
+  shard->set_shard(5);
+  shard->add_replicas(42);
+  shard->add_replicas(91);
+  shard->set_leader(91);
+  shard->set_epoch(3);
+  shard->set_hosted(true);
+  shard->set_lag(7);
   node.set_reply(pb::Request::kClusterStatus, reply);
   RunResult shown = run_nca({addr(node), "cluster", "status"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   for (const char* text : {"node-a", "10.0.0.1:7420", "77", "10.0.0.2:7420", "suspected", "MEMBER",
-                           "10.0.0.3:7420", "learner", "metadata leader"}) {
+                           "10.0.0.3:7420", "learner", "metadata leader", "SHARD", "42,91"}) {
     EXPECT_NE(shown.out.find(text), std::string::npos) << text << "\n" << shown.out;
   }
   RunResult json = run_nca({addr(node), "--json", "cluster", "status"});

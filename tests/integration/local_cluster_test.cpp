@@ -35,12 +35,13 @@ TEST(LocalClusterScript, ThreeProcessesJoinThroughOneSeedAndStop) {
   EXPECT_NE(started.out.find("3 nodes running"), std::string::npos) << started.out;
 
   // Heartbeats link everyone within a few hundred milliseconds, the metadata group adds a member
-  // every few ticks; poll, bounded. Each node prints its 2 peers (linked: yes) and the 3 members.
+  // every few ticks; poll, bounded. Each node prints its 2 peers (rows ending in linked "yes") and
+  // the 3 members.
   std::string status;
   bool meshed = false;
   for (int attempt = 0; attempt < 200 && !meshed; ++attempt) {
     status = testing::run_shell(env + script + " status 2>&1").out;
-    meshed = count(status, " yes") == 6 && count(status, " voter") == 9;
+    meshed = count(status, " yes\n") == 6 && count(status, " voter") == 9;
     if (!meshed) usleep(100'000);  // ok-sleep: polling interval
   }
   auto stopped = testing::run_shell(env + script + " stop 2>&1");

@@ -520,6 +520,19 @@ void print_cluster(const pb::Request&, const pb::Response& response, Output& out
     out.line("");
     out.table({{"MEMBER"}, {"ADDRESS"}, {"STATE"}, {"INCARNATION", true}, {"METADATA"}}, members);
   }
+  std::vector<std::vector<std::string>> shards;
+  for (const pb::ShardStatus& s : status.shards()) {
+    std::string replicas;
+    for (uint64_t r : s.replicas()) replicas += (replicas.empty() ? "" : ",") + std::to_string(r);
+    shards.push_back({std::to_string(s.shard()), replicas,
+                      s.leader() == 0 ? "-" : std::to_string(s.leader()), std::to_string(s.epoch()),
+                      s.hosted() ? "yes" : "no", std::to_string(s.lag())});
+  }
+  if (!shards.empty()) {
+    out.line("");
+    out.table({{"SHARD", true}, {"REPLICAS"}, {"LEADER"}, {"EPOCH", true}, {"HERE"}, {"LAG", true}},
+              shards);
+  }
   std::vector<std::vector<std::string>> rows;
   for (const pb::ClusterPeer& peer : status.peers()) {
     rows.push_back({std::to_string(peer.node()), peer.address().empty() ? "-" : peer.address(),

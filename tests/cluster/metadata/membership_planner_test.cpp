@@ -195,6 +195,19 @@ TEST(MembershipPlanner, ADeadVoterWithoutReplacementKeepsItsVote) {
   EXPECT_EQ(c.group_.conf.voters, (std::vector<raft::NodeId>{1, 2, 3}));
 }
 
+TEST(MembershipPlanner, ShardsArePlacedOnceReplicationFactorMembersAreLive) {
+  Cluster c(1);
+  ASSERT_GE(c.settle({node(2)}), 0);
+  EXPECT_FALSE(c.map_.has_shards()) << "two members, three replicas wanted";
+  ASSERT_GE(c.settle({node(2), node(3)}), 0);
+  ASSERT_TRUE(c.map_.has_shards());
+  for (uint32_t s = 0; s < c.map_.shard_count(); ++s) {
+    EXPECT_EQ(c.map_.shard(s)->replicas_size(), 3) << "shard " << s;
+  }
+  EXPECT_EQ(c.step({node(2), node(3), node(4)}).command.has_create_shards(), false)
+      << "placed once";
+}
+
 TEST(MembershipPlanner, ExactlyOneFounderWhateverTheSeedLists) {
   EXPECT_TRUE(founds_cluster({}, "10.0.0.1:7420")) << "no seeds: start a cluster";
   // The local-cluster layout: the others name the first node.
