@@ -87,8 +87,7 @@ caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::In
   return rp;
 }
 
-// Hosts `group` with its storage; a group whose only voter is this node needs no election timeout
-// to pass: it leads at once.
+// Hosts `group` with its storage.
 Status add_and_start(cluster::RaftHost& host, const RaftHostActorConfig& config, uint64_t group,
                      const std::vector<raft::NodeId>& bootstrap) {
   auto storage = config.storage_for(group);
@@ -96,12 +95,7 @@ Status add_and_start(cluster::RaftHost& host, const RaftHostActorConfig& config,
     return make_error(ErrorCode::unavailable,
                       "the log of raft group " + std::to_string(group) + " cannot be opened");
   }
-  if (auto s = host.add_group(group, std::move(storage), bootstrap); !s) return s;
-  auto view = host.view_of(group);
-  if (view && view->conf.voters == std::vector<raft::NodeId>{config.host.node}) {
-    (void)host.campaign(group);
-  }
-  return {};
+  return host.add_group(group, std::move(storage), bootstrap);
 }
 
 caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> host,
@@ -172,7 +166,16 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
       },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](tick_atom) {
-        self->state.host->tick();
+        auto& host = *self->state.host;
+        host.tick();
+        // A group whose only voter is this node needs no election timeout to pass. Its
+        // configuration is known only once the bootstrap entries are applied, after the first
+        // flush, so this is checked here rather than when the group is added.
+        const std::vector<raft::NodeId> alone{self->state.config.host.node};
+        for (uint64_t g : host.groups()) {
+          auto v = host.view_of(g);
+          if (v && !v->leader && v->conf.voters == alone) (void)host.campaign(g);
+        }
         flush(self);
         self->delayed_send(self, self->state.config.tick, tick_atom::value);
       },
