@@ -29,6 +29,7 @@ struct MetadataState {
   uint64_t snapshot_index = 0;        // the map's index in the group's latest snapshot
   bool compacting = false;            // a compaction asked and not answered yet
   std::set<uint32_t> shards_asked;    // shards whose group this node asked the Raft host to host
+  std::map<uint32_t, std::chrono::steady_clock::time_point> handed_over;  // last transfer asked
   static inline const char* name = "nca.metadata";
 };
 
@@ -163,6 +164,28 @@ void host_shards(Self* self) {
   }
 }
 
+// Leadership goes to each shard's preferred replica (the first; initial placement spreads them so
+// leaders per node differ by at most one): a leader that is not the preferred one hands over once
+// that replica has caught up, at most every few seconds per shard (a transfer that did not happen
+// is abandoned by Raft after an election timeout).
+void prefer_leaders(Self* self, const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
+  auto& st = self->state;
+  const auto now = std::chrono::steady_clock::now();
+  for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
+    const pb::ShardAssignment* a = st.map->shard(s);
+    if (a == nullptr || a->replicas().empty()) continue;
+    const uint64_t preferred = a->replicas(0);
+    auto v = views.find(shard_group(s));
+    if (preferred == st.config.node || v == views.end() || !v->second.leader) continue;
+    auto match = v->second.match.find(preferred);
+    if (match == v->second.match.end() || match->second < v->second.last_index) continue;
+    auto last = st.handed_over.find(s);
+    if (last != st.handed_over.end() && now - last->second < std::chrono::seconds(3)) continue;
+    st.handed_over[s] = now;
+    self->send(st.raft, transfer_atom::value, shard_group(s), preferred);
+  }
+}
+
 // Every snapshot_entries entries, the log up to `index` (just applied, no-ops included) becomes a
 // snapshot of the map. The Raft host refuses when it has applied more meanwhile; the next entry
 // tries again.
@@ -216,6 +239,15 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
       [=](meta_tick_atom) {
         host_shards(self);  // again after a refusal
         on_tick(self);
+        auto& st = self->state;
+        if (st.raft && st.map->has_shards()) {
+          self->request(st.raft, st.config.request_timeout, group_views_atom::value)
+              .then(
+                  [self](GroupViewsPtr views) {
+                    if (views) prefer_leaders(self, *views);
+                  },
+                  [](caf::error&) {});
+        }
         self->delayed_send(self, self->state.config.tick, meta_tick_atom::value);
       },
       [=](cluster_status_atom) -> caf::result<std::string> {

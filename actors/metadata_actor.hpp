@@ -19,7 +19,9 @@
 //     into a snapshot of the map (so the log stays short and late members catch up from it).
 //   * For every shard of the map this node is a replica of, it asks the Raft host to host the
 //     shard's group (group shard + 1), bootstrapped with the first placement's replicas. (The
-//     groups elect leaders and keep their logs; persona writes do not go through them yet.)
+//     groups elect leaders and keep their logs; persona writes do not go through them yet.) A shard
+//     group's leader hands the leadership to the shard's preferred replica (its first) once that
+//     replica has caught up, so leaders spread evenly over the nodes.
 //   * (set_raft_atom, actor) names the Raft host (spawned after this actor, which its apply
 //     callback sends to).
 //

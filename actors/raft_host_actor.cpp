@@ -164,6 +164,9 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         }
         return out;
       },
+      [=](transfer_atom, uint64_t group, uint64_t to) {
+        if (self->state.host->transfer_leadership(group, to)) flush(self);
+      },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](tick_atom) {
         auto& host = *self->state.host;

@@ -23,6 +23,8 @@
 //     every founding replica); already hosted is success. A group whose only voter is this node
 //     campaigns at once.
 //   * (group_views_atom) -> GroupViewsPtr, every hosted group's view.
+//   * (transfer_atom, group, to): this node, leading `group`, hands the leadership to voter `to`
+//     (cluster::RaftHost::transfer_leadership); refused quietly otherwise.
 //   * (raft_state_atom, group) -> "leader=N role=R term=T", for operators and tests.
 //   * A failed log save stops the actor (the node must restart the groups from storage).
 //
@@ -51,6 +53,7 @@ using group_view_atom = caf::atom_constant<caf::atom("groupview")>;
 using compact_atom = caf::atom_constant<caf::atom("compact")>;
 using add_group_atom = caf::atom_constant<caf::atom("addgroup")>;
 using group_views_atom = caf::atom_constant<caf::atom("groupviews")>;
+using transfer_atom = caf::atom_constant<caf::atom("transfer")>;
 
 // A group as this node sees it (cluster::RaftHost::view_of), for membership management.
 using GroupViewPtr = std::shared_ptr<const cluster::RaftHost::GroupView>;  // null: not hosted

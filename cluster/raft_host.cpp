@@ -144,6 +144,15 @@ raft::Index RaftHost::snapshot_index(uint64_t group) const {
   return snap ? snap->meta.index : 0;
 }
 
+Status RaftHost::transfer_leadership(uint64_t group, raft::NodeId to) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  return it->second.raft->transfer_leadership(to);
+}
+
 Status RaftHost::campaign(uint64_t group) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {

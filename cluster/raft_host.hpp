@@ -69,6 +69,8 @@ class RaftHost {
   // Leader only, one unapplied change per group at a time (conflict otherwise).
   Result<raft::Index> propose_conf_change(uint64_t group, const raft::ConfChange& change);
   Status campaign(uint64_t group);
+  // Leader only: hands the group's leadership to voter `to` once its log is current (raft.hpp).
+  Status transfer_leadership(uint64_t group, raft::NodeId to);
   // Takes a snapshot at `index` with `data`, the application's state as of that index, and drops
   // the log entries it covers. Followers that fall behind the log's start then catch up from it.
   // `index` must be the group's applied index (the configuration is known only there). Errors:

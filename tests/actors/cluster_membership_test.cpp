@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -296,7 +297,8 @@ TEST(ClusterMembershipTest, MetadataLogIsCompactedAndLateNodesCatchUpFromTheSnap
 }
 
 // Once three members are live the leader places the shards; every replica hosts its shards' Raft
-// groups, which elect leaders that every node reports alike.
+// groups, which elect leaders that every node reports alike, and leadership moves to each shard's
+// preferred replica (the first), so the three nodes lead about a third of the shards each.
 TEST(ClusterMembershipTest, ShardsArePlacedAndTheirGroupsElectLeaders) {
   auto eight = [](config::Settings& s) { s.cluster.shards = 8; };
   auto a = start_member("node-a", {}, "", "", "", eight);
@@ -323,16 +325,30 @@ TEST(ClusterMembershipTest, ShardsArePlacedAndTheirGroupsElectLeaders) {
     }
     return out;
   };
+  auto preferred_lead = [](Member& m) {
+    auto st = m.client->cluster_status();
+    if (!st || st->shards_size() != 8) return false;
+    for (const auto& s : st->shards()) {
+      if (s.leader() != s.replicas(0)) return false;
+    }
+    return true;
+  };
   std::string la, lb, lc;
   ASSERT_TRUE(wait_until(
       [&] {
         la = leaders(*a);
         lb = leaders(*b);
         lc = leaders(*c);
-        return !la.empty() && la == lb && lb == lc;
+        return !la.empty() && la == lb && lb == lc && preferred_lead(*a);
       },
       std::chrono::seconds(30)))
       << "a: " << la << "\nb: " << lb << "\nc: " << lc;
+  std::map<uint64_t, int> led;
+  auto st = a->client->cluster_status();
+  ASSERT_TRUE(st.ok());
+  for (const auto& s : st->shards()) led[s.leader()]++;
+  ASSERT_EQ(led.size(), 3u);
+  for (const auto& [node, n] : led) EXPECT_TRUE(n == 2 || n == 3) << node << " leads " << n;
 }
 
 }  // namespace
