@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "tests/support/loopback_port.hpp"
 #include "tests/support/shell_command.hpp"
 
 namespace nca {
@@ -25,7 +26,7 @@ TEST(LocalClusterScript, ThreeProcessesJoinThroughOneSeedAndStop) {
                               .string();
   // Fixed ports are the script's interface; a random base keeps parallel runs apart.
   std::mt19937 rng(std::random_device{}());
-  const int base = 20000 + static_cast<int>(rng() % 30000);
+  const int base = testing::fixed_port_base(16, rng());
   const std::string env = "LOCAL_CLUSTER_DIR=" + dir + " BASE_PORT=" + std::to_string(base) +
                           " LOCAL_CLUSTER_BIN=" + NCA_BIN_DIR + " ";
   const std::string script = std::string(NCA_SOURCE_DIR) + "/scripts/local-cluster";

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cluster/membership/node_number.hpp"
+#include "tests/support/loopback_port.hpp"
 #include "tests/support/shell_command.hpp"
 
 namespace nca {
@@ -29,7 +30,7 @@ class LocalCluster {
             ("nca-metadata-failover-" + std::to_string(::getpid())))
                .string();
     std::mt19937 rng(std::random_device{}());
-    base_ = 20000 + static_cast<int>(rng() % 30000);
+    base_ = testing::fixed_port_base(16, rng());
     env_ = "LOCAL_CLUSTER_DIR=" + dir_ + " BASE_PORT=" + std::to_string(base_) +
            " LOCAL_CLUSTER_BIN=" + NCA_BIN_DIR +
            " LOCAL_CLUSTER_ARGS='--cluster.dead-after 2s --cluster.heartbeat-interval 200ms' ";

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 
 namespace nca::testing {
@@ -28,6 +29,21 @@ inline uint16_t unused_loopback_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// A random first port for `span` consecutive fixed ports (scripts that number their nodes' ports),
+// below the kernel's ephemeral range, so no outgoing connection of this machine can hold one of
+// them (ports the OS hands to client sockets are what made fixed ports from a wider range collide).
+inline int fixed_port_base(int span, uint64_t random) {
+  int ephemeral_low = 32768;
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    int lo = 0, hi = 0;
+    if (std::fscanf(f, "%d %d", &lo, &hi) == 2 && lo > 12000) ephemeral_low = lo;
+    std::fclose(f);
+  }
+  const int first = 10000;
+  const int room = ephemeral_low - first - span - 1;
+  return first + static_cast<int>(random % static_cast<uint64_t>(room));
 }
 
 }  // namespace nca::testing
