@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/actor_bridge.hpp"
+#include "http/cluster_readiness.hpp"
 #include "http/dashboard_assets.hpp"
 #include "http/json_mapping.hpp"
 #include "http/logging.hpp"
@@ -327,7 +328,7 @@ void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res
     checks["api"] = resp.status().message();
     ready = false;
   }
-  // Joined: the node is in the cluster map it has applied, and the metadata group has a leader.
+  // Joined: in the cluster map, with a metadata leader and a leader for each shard it replicates.
   pb::Request cluster;
   cluster.mutable_header()->set_schema_version(wire::kSchemaVersion);
   cluster.mutable_cluster_status();
@@ -335,13 +336,7 @@ void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res
   if (joined.status().code() != pb::OK) {
     checks["cluster"] = joined.status().message();
   } else {
-    const auto& cs = joined.cluster_status();
-    bool member =
-        std::any_of(cs.members().begin(), cs.members().end(),
-                    [&](const pb::ClusterMemberStatus& m) { return m.node() == cs.node(); });
-    checks["cluster"] = !member                     ? "not in the cluster map yet (joining)"
-                        : cs.metadata_leader() == 0 ? "no metadata leader known"
-                                                    : "ok";
+    checks["cluster"] = cluster_readiness(joined.cluster_status());
   }
   ready = ready && checks["cluster"] == "ok";
   if (bridge_->draining()) {

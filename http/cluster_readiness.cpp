@@ -1,0 +1,21 @@
+#include "http/cluster_readiness.hpp"
+
+#include <algorithm>
+
+namespace nca::http {
+
+std::string cluster_readiness(const pb::ClusterStatusReply& status) {
+  const bool member =
+      std::any_of(status.members().begin(), status.members().end(),
+                  [&](const pb::ClusterMemberStatus& m) { return m.node() == status.node(); });
+  if (!member) return "not in the cluster map yet (joining)";
+  if (status.metadata_leader() == 0) return "no metadata leader known";
+  for (const auto& s : status.shards()) {
+    if (s.hosted() && s.leader() == 0) {
+      return "shard " + std::to_string(s.shard()) + " has no leader yet";
+    }
+  }
+  return "ok";
+}
+
+}  // namespace nca::http
