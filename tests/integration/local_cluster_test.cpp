@@ -31,6 +31,11 @@ TEST(LocalClusterScript, ThreeProcessesJoinThroughOneSeedAndStop) {
                           " LOCAL_CLUSTER_BIN=" + NCA_BIN_DIR + " ";
   const std::string script = std::string(NCA_SOURCE_DIR) + "/scripts/local-cluster";
 
+  // Whatever happens below, no node outlives the test.
+  struct StopAll {
+    std::string command;
+    ~StopAll() { (void)testing::run_shell(command); }
+  } stop_all{env + script + " stop >/dev/null 2>&1"};
   auto started = testing::run_shell(env + script + " 3 2>&1");
   ASSERT_EQ(started.exit_code, 0) << started.out;
   EXPECT_NE(started.out.find("3 nodes running"), std::string::npos) << started.out;
