@@ -634,13 +634,14 @@ Reply do_ack_batch(Self* self, const pb::Request& req) {
                     make_error(s.code(), "acks[" + std::to_string(i) + "]: " + s.error().message));
       continue;
     }
-    batch->waiting++;
-    bool with_result = ack_with_result(self, tenant, r, [batch, at](Result<pb::Event> e) {
-      batch->settle(at, std::move(e));
-      batch->done_one();
-    });
-    if (with_result) continue;
-    batch->waiting--;
+    // The callback runs only once the persona answers, later in this actor, never in this call.
+    if (ack_with_result(self, tenant, r, [batch, at](Result<pb::Event> e) {
+          batch->settle(at, std::move(e));
+          batch->done_one();
+        })) {
+      batch->waiting++;
+      continue;
+    }
     bool changed = false;
     auto e = apply_ack(self, tenant, r, &ch, &changed);
     if (changed) shared.push_back(at);

@@ -75,42 +75,6 @@ void carry_out(Self* self, const metadata::MembershipStep& step) {
   }
 }
 
-// Gathers the group's view and the transport's peers, then plans (and, leading, acts).
-void on_tick(Self* self) {
-  auto& st = self->state;
-  if (!st.raft || st.tick_in_flight) return;
-  st.tick_in_flight = true;
-  self->request(st.raft, st.config.request_timeout, group_view_atom::value, kMetadataGroup)
-      .then(
-          [self](GroupViewPtr view) {
-            auto& st = self->state;
-            if (view) st.view = *view;
-            self->request(st.config.transport, st.config.request_timeout,
-                          cluster_status_atom::value)
-                .then(
-                    [self](const std::string& bytes) {
-                      auto& st = self->state;
-                      st.tick_in_flight = false;
-                      pb::ClusterStatusReply status;
-                      if (!status.ParseFromString(bytes) || st.step_in_flight) return;
-                      metadata::MetadataGroupView group;
-                      group.leader = st.view.leader;
-                      group.conf = st.view.conf;
-                      group.last_index = st.view.last_index;
-                      group.match = st.view.match;
-                      metadata::NodeSighting me{st.config.node, st.config.incarnation,
-                                                st.config.advertise, true};
-                      metadata::MembershipPlannerOptions options;
-                      options.voters = st.config.voters;
-                      auto step =
-                          metadata::next_step(*st.map, group, me, sightings_of(status), options);
-                      if (step.kind != metadata::MembershipStep::Kind::none) carry_out(self, step);
-                    },
-                    [self](caf::error&) { self->state.tick_in_flight = false; });
-          },
-          [self](caf::error&) { self->state.tick_in_flight = false; });
-}
-
 // The map's shards, with this node's view of the groups it hosts (`views` may be null).
 void add_shards(const MetadataState& st,
                 const std::map<uint64_t, cluster::RaftHost::GroupView>* views,
@@ -186,6 +150,48 @@ void prefer_leaders(Self* self, const std::map<uint64_t, cluster::RaftHost::Grou
   }
 }
 
+// Gathers the groups' views (one request for all of them) and the transport's peers; then, on the
+// shards this node leads, prefers the preferred replicas, and for the metadata group plans (and,
+// leading, acts).
+void on_tick(Self* self) {
+  auto& st = self->state;
+  if (!st.raft || st.tick_in_flight) return;
+  st.tick_in_flight = true;
+  self->request(st.raft, st.config.request_timeout, group_views_atom::value)
+      .then(
+          [self](GroupViewsPtr views) {
+            auto& st = self->state;
+            if (views) {
+              auto meta = views->find(kMetadataGroup);
+              if (meta != views->end()) st.view = meta->second;
+              if (st.map->has_shards()) prefer_leaders(self, *views);
+            }
+            self->request(st.config.transport, st.config.request_timeout,
+                          cluster_status_atom::value)
+                .then(
+                    [self](const std::string& bytes) {
+                      auto& st = self->state;
+                      st.tick_in_flight = false;
+                      pb::ClusterStatusReply status;
+                      if (!status.ParseFromString(bytes) || st.step_in_flight) return;
+                      metadata::MetadataGroupView group;
+                      group.leader = st.view.leader;
+                      group.conf = st.view.conf;
+                      group.last_index = st.view.last_index;
+                      group.match = st.view.match;
+                      metadata::NodeSighting me{st.config.node, st.config.incarnation,
+                                                st.config.advertise, true};
+                      metadata::MembershipPlannerOptions options;
+                      options.voters = st.config.voters;
+                      auto step =
+                          metadata::next_step(*st.map, group, me, sightings_of(status), options);
+                      if (step.kind != metadata::MembershipStep::Kind::none) carry_out(self, step);
+                    },
+                    [self](caf::error&) { self->state.tick_in_flight = false; });
+          },
+          [self](caf::error&) { self->state.tick_in_flight = false; });
+}
+
 // Every snapshot_entries entries, the log up to `index` (just applied, no-ops included) becomes a
 // snapshot of the map. The Raft host refuses when it has applied more meanwhile; the next entry
 // tries again.
@@ -239,15 +245,6 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
       [=](meta_tick_atom) {
         host_shards(self);  // again after a refusal
         on_tick(self);
-        auto& st = self->state;
-        if (st.raft && st.map->has_shards()) {
-          self->request(st.raft, st.config.request_timeout, group_views_atom::value)
-              .then(
-                  [self](GroupViewsPtr views) {
-                    if (views) prefer_leaders(self, *views);
-                  },
-                  [](caf::error&) {});
-        }
         self->delayed_send(self, self->state.config.tick, meta_tick_atom::value);
       },
       [=](cluster_status_atom) -> caf::result<std::string> {

@@ -269,21 +269,12 @@ Status Node::stop() {
                     caf::unpublish_atom::value, caf::actor_cast<caf::actor_addr>(api_), port_)
           .receive([]() {}, [](caf::error&) {});
     }
-    if (ctx_ && ctx_->router) {
-      caf::anon_send_exit(ctx_->router, caf::exit_reason::user_shutdown);
-      ctx_->router = caf::actor{};
-    }
-    if (ctx_ && ctx_->metadata) {
-      caf::anon_send_exit(ctx_->metadata, caf::exit_reason::user_shutdown);
-      ctx_->metadata = caf::actor{};
-    }
-    if (ctx_ && ctx_->raft) {
-      caf::anon_send_exit(ctx_->raft, caf::exit_reason::user_shutdown);
-      ctx_->raft = caf::actor{};
-    }
-    if (ctx_ && ctx_->transport) {
-      caf::anon_send_exit(ctx_->transport, caf::exit_reason::user_shutdown);
-      ctx_->transport = caf::actor{};
+    if (ctx_) {
+      // The metadata actor and the Raft host before the transport they send through.
+      for (caf::actor* a : {&ctx_->router, &ctx_->metadata, &ctx_->raft, &ctx_->transport}) {
+        if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+        *a = caf::actor{};
+      }
     }
     if (directory_) {
       caf::scoped_actor self{*sys_};

@@ -134,11 +134,6 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         raft::ConfChange change{static_cast<raft::ConfChangeType>(type), node};
         return wait_for_apply(self, group, self->state.host->propose_conf_change(group, change));
       },
-      [=](group_view_atom, uint64_t group) -> GroupViewPtr {
-        auto v = self->state.host->view_of(group);
-        if (!v) return nullptr;
-        return std::make_shared<const cluster::RaftHost::GroupView>(std::move(*v));
-      },
       [=](compact_atom, uint64_t group, uint64_t index, std::string& data) -> caf::result<bool> {
         if (auto s = self->state.host->compact(group, index, std::move(data)); !s) {
           return failure(s.error().message);
@@ -169,16 +164,7 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
       },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](tick_atom) {
-        auto& host = *self->state.host;
-        host.tick();
-        // A group whose only voter is this node needs no election timeout to pass. Its
-        // configuration is known only once the bootstrap entries are applied, after the first
-        // flush, so this is checked here rather than when the group is added.
-        const std::vector<raft::NodeId> alone{self->state.config.host.node};
-        for (uint64_t g : host.groups()) {
-          auto v = host.view_of(g);
-          if (v && !v->leader && v->conf.voters == alone) (void)host.campaign(g);
-        }
+        self->state.host->tick();
         flush(self);
         self->delayed_send(self, self->state.config.tick, tick_atom::value);
       },

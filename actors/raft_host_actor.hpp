@@ -14,15 +14,14 @@
 //   * (conf_change_atom, group, type, node) -> the change's index once applied here, with the
 //     errors of a proposal (and `conflict` while another change of the group is unapplied). `type`
 //     is a raft::ConfChangeType.
-//   * (group_view_atom, group) -> GroupViewPtr: role, configuration, last index and (on the leader)
-//     each member's matched index.
 //   * (compact_atom, group, index, data) -> true once the group's log up to `index` is replaced by
 //     a snapshot of `data` (cluster::RaftHost::compact; its errors as caf::error messages).
 //   * (add_group_atom, group, voters) -> true once the group is hosted here, its log from
 //     storage_for(group), bootstrapped with `voters` when that storage is empty (the same list on
 //     every founding replica); already hosted is success. A group whose only voter is this node
 //     campaigns at once.
-//   * (group_views_atom) -> GroupViewsPtr, every hosted group's view.
+//   * (group_views_atom) -> GroupViewsPtr, every hosted group's view: role, configuration, last
+//     index and (on the leader) each member's matched index.
 //   * (transfer_atom, group, to): this node, leading `group`, hands the leadership to voter `to`
 //     (cluster::RaftHost::transfer_leadership); refused quietly otherwise.
 //   * (raft_state_atom, group) -> "leader=N role=R term=T", for operators and tests.
@@ -49,15 +48,12 @@ namespace nca::actors {
 using propose_atom = caf::atom_constant<caf::atom("propose")>;
 using raft_state_atom = caf::atom_constant<caf::atom("raftstate")>;
 using conf_change_atom = caf::atom_constant<caf::atom("confchg")>;
-using group_view_atom = caf::atom_constant<caf::atom("groupview")>;
 using compact_atom = caf::atom_constant<caf::atom("compact")>;
 using add_group_atom = caf::atom_constant<caf::atom("addgroup")>;
 using group_views_atom = caf::atom_constant<caf::atom("groupviews")>;
 using transfer_atom = caf::atom_constant<caf::atom("transfer")>;
 
-// A group as this node sees it (cluster::RaftHost::view_of), for membership management.
-using GroupViewPtr = std::shared_ptr<const cluster::RaftHost::GroupView>;  // null: not hosted
-// Every hosted group's view, by group id.
+// Every hosted group's view (cluster::RaftHost::view_of), by group id, for membership management.
 using GroupViewsPtr = std::shared_ptr<const std::map<uint64_t, cluster::RaftHost::GroupView>>;
 
 struct RaftHostActorConfig {
@@ -77,5 +73,4 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
 
 }  // namespace nca::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::GroupViewPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::actors::GroupViewsPtr)

@@ -47,7 +47,15 @@ std::vector<uint64_t> RaftHost::groups() const {
 }
 
 void RaftHost::tick() {
-  for (auto& [id, g] : groups_) g.raft->tick();
+  for (auto& [id, g] : groups_) {
+    g.raft->tick();
+    // A group whose only voter is this node needs no election timeout to pass. Its configuration
+    // is known once the bootstrap entries are applied (after the first Ready), hence here.
+    const auto& voters = g.raft->conf().voters;
+    if (g.raft->role() != raft::Role::leader && voters.size() == 1 && voters[0] == options_.node) {
+      g.raft->campaign();
+    }
+  }
 }
 
 Status RaftHost::step(const transport::DecodedBatch& batch) {

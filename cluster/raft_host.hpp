@@ -60,6 +60,8 @@ class RaftHost {
   bool hosts(uint64_t group) const { return groups_.count(group) != 0; }
   std::vector<uint64_t> groups() const;  // ascending
 
+  // Ticks every group; a group whose only voter is this node campaigns at once rather than after
+  // an election timeout.
   void tick();
   // invalid_argument (nothing stepped) when the batch is not addressed to this node or a message
   // claims another sender.
