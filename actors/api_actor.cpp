@@ -65,20 +65,58 @@ pb::Response node_stats(const NodeContext& ctx) {
   c["storage_syncs"] = ctx.db->sync_count();
   c["storage_commits"] = ctx.db->commit_count();
   c["incarnation"] = ctx.incarnation;
+  c["personas_evicted"] = ctx.counters.personas_evicted.load();
   return resp;
 }
 
+// Where a persona's request goes: its actor on this node, or the node that serves its shard.
+struct Destination {
+  caf::actor actor;     // valid: this node serves it
+  uint64_t leader = 0;  // otherwise: forward through the transport to this node
+};
+
+Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
+                                   const std::string& persona, bool forwarded) {
+  if (ctx.replicated()) {
+    const uint32_t shard = storage::shard_of(tenant, persona, ctx.policy.shards);
+    auto r = ctx.routes->route(shard);
+    if (r.kind == cluster::ShardRoutes::Kind::refuse) {
+      return make_error(ErrorCode::unavailable, r.reason);
+    }
+    if (r.kind == cluster::ShardRoutes::Kind::forward) {
+      // One hop only: a node that was forwarded a request it cannot serve says so, and the
+      // client retries (leadership moved while the request travelled).
+      if (forwarded) {
+        return make_error(ErrorCode::unavailable, "node '" + ctx.node_id +
+                                                      "' no longer leads shard " +
+                                                      std::to_string(shard) + " (node " +
+                                                      std::to_string(r.leader) + " does); retry");
+      }
+      if (!ctx.transport) {
+        return make_error(ErrorCode::unavailable,
+                          "the node is shutting down; retry on another node");
+      }
+      return Destination{caf::actor{}, r.leader};
+    }
+  }
+  auto target = ctx.directory->activate(tenant, persona);
+  if (!target) return target.error();
+  return Destination{*target, 0};
+}
+
 ApiResult route(caf::event_based_actor* self, NodeContext& ctx,
-                const std::shared_ptr<pb::Request>& req, const std::string& persona) {
+                const std::shared_ptr<pb::Request>& req, const std::string& persona,
+                bool forwarded) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
   if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
-  auto target = ctx.directory->get_or_spawn(req->header().tenant(), persona);
-  if (!target) {
-    return reply_error(method, make_error(ErrorCode::unavailable,
-                                          "the node is shutting down; retry on another node"));
-  }
+  auto dest = destination_of(ctx, req->header().tenant(), persona, forwarded);
+  if (!dest) return reply_error(method, dest.error());
   auto rp = self->make_response_promise();
-  rp.delegate(target, handle_atom::value, RequestPtr(req));
+  if (dest->actor) {
+    rp.delegate(dest->actor, handle_atom::value, RequestPtr(req));
+  } else {
+    rp.delegate(ctx.transport, forward_atom::value, dest->leader, method, req->SerializeAsString());
+  }
   return rp;
 }
 
@@ -129,7 +167,7 @@ ApiResult to_router(NodeContext& ctx, caf::event_based_actor* self,
 
 // recall(include_shared): the persona's and the tenant's shared persona's hits, merged by score.
 ApiResult recall_with_shared(caf::event_based_actor* self, NodeContext& ctx,
-                             const std::shared_ptr<pb::Request>& req) {
+                             const std::shared_ptr<pb::Request>& req, bool forwarded) {
   constexpr uint32_t method = pb::Request::kRecall;
   const std::string persona = req->recall().persona_id();
   if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
@@ -169,30 +207,34 @@ ApiResult recall_with_shared(caf::event_based_actor* self, NodeContext& ctx,
   };
   auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
   for (const auto& sub : {own, shared}) {
-    auto target = ctx.directory->get_or_spawn(req->header().tenant(), sub->recall().persona_id());
-    if (!target) {
-      g->error = "the node is shutting down; retry on another node";
+    auto dest = destination_of(ctx, req->header().tenant(), sub->recall().persona_id(), forwarded);
+    if (!dest) {
+      g->error = dest.error().message;
       finish();
       continue;
     }
-    self->request(target, timeout, handle_atom::value, RequestPtr(sub))
-        .then(
-            [g, finish](uint32_t, const std::string& bytes) mutable {
-              pb::Response r;
-              if (!r.ParseFromString(bytes)) g->error = "unparseable reply from a persona";
-              g->replies.push_back(std::move(r));
-              finish();
-            },
-            [g, finish](caf::error& e) mutable {
-              g->error = "recall failed: " + caf::to_string(e);
-              finish();
-            });
+    auto sent = dest->actor
+                    ? self->request(dest->actor, timeout, handle_atom::value, RequestPtr(sub))
+                    : self->request(ctx.transport, timeout, forward_atom::value, dest->leader,
+                                    method, sub->SerializeAsString());
+    std::move(sent).then(
+        [g, finish](uint32_t, const std::string& bytes) mutable {
+          pb::Response r;
+          if (!r.ParseFromString(bytes)) g->error = "unparseable reply from a persona";
+          g->replies.push_back(std::move(r));
+          finish();
+        },
+        [g, finish](caf::error& e) mutable {
+          g->error = "recall failed: " + caf::to_string(e);
+          finish();
+        });
   }
   return rp;
 }
 
+// `forwarded`: a peer sent it on (actors/peer_transport.hpp); it is not forwarded again.
 ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method,
-                 const std::string& bytes) {
+                 const std::string& bytes, bool forwarded) {
   ctx.counters.requests++;
   auto req = std::make_shared<pb::Request>();
   auto invalid = [&](std::string msg) {
@@ -224,7 +266,7 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
   auto by_item = [&](const std::string& id, const std::string& hint, bool allow_deleted) {
     auto persona = locate(ctx, tenant, id, hint, allow_deleted);
     if (!persona) return reply_error(method, persona.error());
-    return route(self, ctx, req, *persona);
+    return route(self, ctx, req, *persona, forwarded);
   };
   switch (req->body_case()) {
     case pb::Request::kPing: {
@@ -235,26 +277,26 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
       return reply_bytes(method, resp);
     }
     case pb::Request::kRemember:
-      return route(self, ctx, req, req->remember().persona_id());
+      return route(self, ctx, req, req->remember().persona_id(), forwarded);
     case pb::Request::kRememberBatch:
-      return route(self, ctx, req, req->remember_batch().persona_id());
+      return route(self, ctx, req, req->remember_batch().persona_id(), forwarded);
     case pb::Request::kRecall:
       if (req->recall().include_shared() && req->recall().persona_id() != kSharedPersona) {
-        return recall_with_shared(self, ctx, req);
+        return recall_with_shared(self, ctx, req, forwarded);
       }
-      return route(self, ctx, req, req->recall().persona_id());
+      return route(self, ctx, req, req->recall().persona_id(), forwarded);
     case pb::Request::kCreatePersona:
-      return route(self, ctx, req, req->create_persona().persona().id());
+      return route(self, ctx, req, req->create_persona().persona().id(), forwarded);
     case pb::Request::kUpdatePersona:
-      return route(self, ctx, req, req->update_persona().persona().id());
+      return route(self, ctx, req, req->update_persona().persona().id(), forwarded);
     case pb::Request::kGetPersona:
-      return route(self, ctx, req, req->get_persona().persona_id());
+      return route(self, ctx, req, req->get_persona().persona_id(), forwarded);
     case pb::Request::kPausePersona:
-      return route(self, ctx, req, req->pause_persona().persona_id());
+      return route(self, ctx, req, req->pause_persona().persona_id(), forwarded);
     case pb::Request::kResumePersona:
-      return route(self, ctx, req, req->resume_persona().persona_id());
+      return route(self, ctx, req, req->resume_persona().persona_id(), forwarded);
     case pb::Request::kDeletePersona:
-      return route(self, ctx, req, req->delete_persona().persona_id());
+      return route(self, ctx, req, req->delete_persona().persona_id(), forwarded);
     case pb::Request::kPublish:
     case pb::Request::kNextEvent:
     case pb::Request::kAck:
@@ -266,12 +308,12 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
     case pb::Request::kListPersonas:
       return to_router(ctx, self, req);
     case pb::Request::kList:
-      return route(self, ctx, req, req->list().persona_id());
+      return route(self, ctx, req, req->list().persona_id(), forwarded);
     case pb::Request::kClusterStatus:
       return cluster_status(self, ctx);
     case pb::Request::kStats:
       if (req->stats().persona_id().empty()) return reply_bytes(method, node_stats(ctx));
-      return route(self, ctx, req, req->stats().persona_id());
+      return route(self, ctx, req, req->stats().persona_id(), forwarded);
     case pb::Request::kGet:
       return by_item(req->get().id(), req->get().persona_id(), false);
     case pb::Request::kUpdate:
@@ -293,9 +335,9 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
     case pb::Request::kNeighbours:
       return by_item(req->neighbours().id(), req->neighbours().persona_id(), false);
     case pb::Request::kConsolidate:
-      return route(self, ctx, req, req->consolidate().persona_id());
+      return route(self, ctx, req, req->consolidate().persona_id(), forwarded);
     case pb::Request::kContext:
-      return route(self, ctx, req, req->context().persona_id());
+      return route(self, ctx, req, req->context().persona_id(), forwarded);
     default:
       return invalid("unknown method " + std::to_string(method));
   }
@@ -304,7 +346,10 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
 caf::behavior api_actor(caf::event_based_actor* self, NodeContextPtr ctx) {
   return {
       [=](wire::envelope_atom, uint32_t method, const std::string& bytes) -> ApiResult {
-        return handle(self, *ctx, method, bytes);
+        return handle(self, *ctx, method, bytes, false);
+      },
+      [=](forwarded_atom, uint32_t method, const std::string& bytes) -> ApiResult {
+        return handle(self, *ctx, method, bytes, true);
       },
       // A peer's transport dials the node's published port and finds this actor: the handshake
       // is the transport's business.

@@ -108,6 +108,7 @@ void add_shards(const MetadataState& st,
 void host_shards(Self* self) {
   auto& st = self->state;
   if (!st.raft || !st.map->has_shards()) return;
+  if (st.config.shards_placed) st.config.shards_placed(st.map->shard_count());
   for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
     const pb::ShardAssignment* a = st.map->shard(s);
     if (a == nullptr || st.shards_asked.count(s) != 0) continue;
@@ -183,6 +184,7 @@ void on_tick(Self* self) {
                                                 st.config.advertise, true};
                       metadata::MembershipPlannerOptions options;
                       options.voters = st.config.voters;
+                      options.place_shards = st.config.place_shards;
                       auto step =
                           metadata::next_step(*st.map, group, me, sightings_of(status), options);
                       if (step.kind != metadata::MembershipStep::Kind::none) carry_out(self, step);

@@ -32,6 +32,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace nca::actors {
@@ -55,6 +56,10 @@ struct MetadataActorConfig {
   uint64_t snapshot_entries = 10000;  // raft.snapshot-entries
   std::chrono::microseconds request_timeout{std::chrono::seconds(10)};
   caf::actor transport;  // actors/peer_transport.hpp
+  // False on a standalone node: it places no shards (membership_planner.hpp).
+  bool place_shards = true;
+  // Told the map's shard count whenever the actor has applied a map with shards.
+  std::function<void(uint32_t shards)> shards_placed;
 };
 
 caf::actor spawn_metadata_actor(caf::actor_system& sys, MetadataActorConfig config);

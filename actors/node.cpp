@@ -12,11 +12,14 @@
 #include "actors/messages.hpp"
 #include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
+#include "actors/persona_directory.hpp"
 #include "actors/raft_host_actor.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "cluster/metadata/membership_planner.hpp"
+#include "cluster/routing/shard_entry.hpp"
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
+#include "storage/replicated_apply.hpp"
 
 namespace nca::actors {
 namespace {
@@ -44,6 +47,25 @@ class NodeCafConfig : public caf::actor_system_config {
   }
 };
 
+// Applies a committed entry of a shard group to this replica's RocksDB. An entry no replica can
+// apply (a newer kind, bytes that are not a persona write) is skipped identically everywhere, and
+// its index recorded; a RocksDB failure leaves the index behind, so the entry is applied again
+// after a restart.
+void apply_shard_entry(storage::Db& db, uint64_t group, const raft::Entry& e) {
+  auto entry = cluster::decode_shard_entry(e.data);
+  std::string_view rep = entry ? entry->payload : std::string_view{};
+  if (!entry) {
+    spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, entry.error().message);
+  }
+  const auto shard = static_cast<uint32_t>(group - 1);
+  auto s = storage::apply_replicated_batch(db, group, shard, e.index, rep);
+  if (!s && s.error().code == ErrorCode::invalid_argument) {
+    spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, s.error().message);
+    s = storage::apply_replicated_batch(db, group, shard, e.index, "");
+  }
+  if (!s) spdlog::critical("raft group {}: {}", group, s.error().message);
+}
+
 PeerTransportConfig transport_config(const config::Settings& s, const NodeContext& ctx) {
   PeerTransportConfig c;
   c.node_id = membership::node_number(ctx.node_id);
@@ -55,6 +77,7 @@ PeerTransportConfig transport_config(const config::Settings& s, const NodeContex
   c.detector.suspect_after_us = 3 * s.cluster.heartbeat_interval;
   c.detector.dead_after_us = s.cluster.dead_after;
   c.clock = ctx.clock;
+  c.forward_timeout = std::chrono::milliseconds(std::max<TimeUs>(1, ctx.request_timeout_us / 1000));
   return c;
 }
 
@@ -78,6 +101,13 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   mc.request_timeout = std::chrono::microseconds(ctx.request_timeout_us);
   mc.transport = ctx.transport;
   mc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
+  mc.place_shards = !s.cluster.seeds.empty();
+  if (mc.place_shards) {
+    ctx.routes =
+        std::make_unique<cluster::ShardRoutes>(self, static_cast<uint32_t>(s.cluster.shards));
+    cluster::ShardRoutes* routes = ctx.routes.get();
+    mc.shards_placed = [routes](uint32_t shards) { routes->set_shard_count(shards); };
+  }
   ctx.metadata = spawn_metadata_actor(sys, mc);
 
   RaftHostActorConfig rc;
@@ -93,7 +123,14 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   storage::Db* db = ctx.db.get();
   auto open_error = std::make_shared<std::string>();
   rc.storage_for = [db, open_error](uint64_t group) -> std::unique_ptr<raft::LogStorage> {
-    auto store = storage::RaftLogStore::open(db, group);
+    // A node may replicate dozens of shards: each shard log's tail cache gets a small share
+    // (64 shards x 1 MiB), the metadata log the default.
+    storage::RaftLogStore::Options cache;
+    if (group != kMetadataGroup) {
+      cache.cache_entries = 256;
+      cache.cache_bytes = 1 << 20;
+    }
+    auto store = storage::RaftLogStore::open(db, group, cache);
     if (!store) {
       *open_error = store.error().message;
       return nullptr;
@@ -101,11 +138,35 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     return std::move(*store);
   };
   caf::actor meta = ctx.metadata;
-  rc.apply = [meta](uint64_t group, const raft::Entry& e) {
-    if (group == kMetadataGroup && e.type == raft::EntryType::normal) {
+  rc.apply = [meta, db](uint64_t group, const raft::Entry& e) {
+    if (e.type != raft::EntryType::normal) return;
+    if (group == kMetadataGroup) {
       caf::anon_send(meta, meta_apply_atom::value, uint64_t{e.index}, e.data);
+      return;
     }
+    if (e.data.empty()) return;  // a leader's no-op
+    apply_shard_entry(*db, group, e);
   };
+  rc.applied_for = [db](uint64_t group) -> Result<raft::Index> {
+    if (group == kMetadataGroup) return raft::Index{0};  // the map is rebuilt from the log
+    return storage::applied_index(*db, group);
+  };
+  if (ctx.routes) {
+    cluster::ShardRoutes* routes = ctx.routes.get();
+    PersonaDirectory* directory = ctx.directory;
+    rc.leadership = [routes, directory, self](uint64_t group, raft::NodeId leader, bool serving) {
+      if (group == kMetadataGroup) return;
+      auto shard = static_cast<uint32_t>(group - 1);
+      if (serving) {
+        routes->set_serving(shard);
+        return;
+      }
+      routes->set_leader(shard, leader);
+      // Fencing: a node that no longer leads the shard drops its personas at once; their
+      // unanswered writes already failed with the lost leadership.
+      if (leader != self && directory != nullptr) directory->evict_shard(shard);
+    };
+  }
   rc.restore = [meta](uint64_t group, const raft::Snapshot& snap) {
     if (group == kMetadataGroup) {
       caf::anon_send(meta, meta_restore_atom::value, uint64_t{snap.meta.index}, snap.data);
@@ -226,6 +287,7 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   ctx->router = spawn_event_router(*node->sys_, ctx);
   ctx->transport = spawn_peer_transport(*node->sys_, transport_config(settings, *ctx));
   node->api_ = spawn_api(*node->sys_, ctx);
+  caf::anon_send(ctx->transport, api_atom::value, node->api_);
 
   const std::string& host = listen->first;
   auto port =

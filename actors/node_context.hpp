@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "cluster/routing/shard_routes.hpp"
 #include "config/settings.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/embedder.hpp"
@@ -36,6 +37,8 @@ struct NodeCounters {
   std::atomic<uint64_t> events_acked{0};
   std::atomic<uint64_t> events_dead_lettered{0};
   std::atomic<uint64_t> event_memory_errors{0};
+  // Persona actors stopped because this node lost their shard's leadership (fencing).
+  std::atomic<uint64_t> personas_evicted{0};
 };
 
 struct NodeContext {
@@ -59,6 +62,11 @@ struct NodeContext {
   caf::actor metadata;   // the metadata group's shell (actors/metadata_actor.hpp)
   EventPolicy events;
   NodeCounters counters;
+  // Null on a standalone node (no cluster.seeds), which serves every persona from its own RocksDB.
+  // Otherwise persona writes go through their shard's Raft group, and only the shard's caught-up
+  // leader serves a persona (docs/cluster.md).
+  std::unique_ptr<cluster::ShardRoutes> routes;
+  bool replicated() const { return routes != nullptr; }
 };
 
 using NodeContextPtr = std::shared_ptr<NodeContext>;

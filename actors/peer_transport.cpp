@@ -33,6 +33,7 @@ struct TransportState {
   std::map<std::string, bool> seeds;
   std::set<uint64_t> partitioned;
   uint64_t sent = 0, received = 0, dropped = 0, refused = 0;
+  caf::actor api;  // the node's api actor, for requests forwarded by peers
 };
 
 using Self = caf::stateful_actor<TransportState>;
@@ -205,6 +206,60 @@ void send_frame(Self* self, uint64_t peer, std::string bytes) {
              std::move(bytes));
 }
 
+using ForwardResult = caf::result<uint32_t, std::string>;
+
+caf::error forward_error(const std::string& why) {
+  return caf::make_error(caf::sec::runtime_error, why);
+}
+
+ForwardResult forward(Self* self, uint64_t peer, uint32_t method, std::string bytes) {
+  auto& st = self->state;
+  auto it = st.links.find(peer);
+  if (st.partitioned.count(peer) != 0 || it == st.links.end() || !it->second.remote) {
+    ++st.dropped;
+    return forward_error("node " + std::to_string(peer) + " is not reachable from node " +
+                         std::to_string(st.config.node_id) + "; retry");
+  }
+  ++st.sent;
+  // A request of our own, not a delegation: the peer authenticates the sender, which must be this
+  // transport (a delegated message would carry the original client as its sender).
+  auto rp = self->make_response_promise<uint32_t, std::string>();
+  self->request(it->second.remote, st.config.forward_timeout, forwarded_atom::value,
+                st.config.node_id, st.config.incarnation, method, std::move(bytes))
+      .then([rp](uint32_t m, std::string& reply) mutable { rp.deliver(m, std::move(reply)); },
+            [rp, peer, self](caf::error& e) mutable {
+              rp.deliver(forward_error("node " + std::to_string(peer) +
+                                       " did not answer: " + self->system().render(e)));
+            });
+  return rp;
+}
+
+ForwardResult on_forwarded(Self* self, uint64_t from, uint64_t incarnation, uint32_t method,
+                           std::string bytes) {
+  auto& st = self->state;
+  auto it = st.links.find(from);
+  if (it == st.links.end() || !it->second.remote ||
+      caf::actor_cast<caf::strong_actor_ptr>(it->second.remote) != self->current_sender()) {
+    ++st.refused;
+    return forward_error("a forwarded request from an unauthenticated peer");
+  }
+  if (st.partitioned.count(from) != 0) {
+    ++st.dropped;
+    return forward_error("node " + std::to_string(st.config.node_id) + " is not reachable; retry");
+  }
+  auto obs = st.detector->observe(from, incarnation, st.config.clock->now_us());
+  if (obs.stale) {
+    ++st.dropped;
+    return forward_error("a forwarded request from a previous life of node " +
+                         std::to_string(from));
+  }
+  report(self, obs.changes);
+  if (!st.api) return forward_error("the node is not serving requests yet; retry");
+  ++st.received;
+  auto rp = self->make_response_promise<uint32_t, std::string>();
+  return rp.delegate(st.api, forwarded_atom::value, method, std::move(bytes));
+}
+
 void on_frame(Self* self, uint64_t from, uint64_t incarnation, std::string bytes) {
   auto& st = self->state;
   auto it = st.links.find(from);
@@ -332,6 +387,14 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
           self->state.partitioned.erase(peer);
         }
       },
+      [=](forward_atom, uint64_t peer, uint32_t method, std::string& bytes) {
+        return forward(self, peer, method, std::move(bytes));
+      },
+      [=](forwarded_atom, uint64_t from, uint64_t incarnation, uint32_t method,
+          std::string& bytes) {
+        return on_forwarded(self, from, incarnation, method, std::move(bytes));
+      },
+      [=](api_atom, caf::actor api) { self->state.api = std::move(api); },
       [=](listener_atom, caf::actor listener) {
         self->state.config.listener = std::move(listener);
       },

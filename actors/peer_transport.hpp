@@ -30,6 +30,12 @@
 //   * (peers_atom) -> a line per known peer: "node state incarnation linked|unlinked".
 //   * (cluster_status_atom) -> a serialized nca.pb.ClusterStatusReply (node_name left empty).
 //   * (counters_atom) -> "sent=N received=N dropped=N refused=N" (refused: failed authentication).
+//   * Client requests for another node (the leader of a persona's shard): (forward_atom, peer,
+//     method, bytes) -> (method, reply bytes), delegated to the peer's transport, which checks the
+//     sender as for frames and hands it to its node's api actor as (forwarded_atom, method, bytes).
+//     No link, a partition rule, or no api actor is an error (caf::error with a message) and
+//     nothing is sent; no answer within `forward_timeout` is an error too.
+//   * (api_atom, actor) names the node's api actor (spawned after the transport).
 //   * (listener_atom, actor) replaces the listener (the Raft host is spawned after the transport it
 //     sends through); (advertise_atom, "host:port") sets the advertised address (known only once
 //     the node's port is bound).
@@ -60,6 +66,9 @@ using listener_atom = caf::atom_constant<caf::atom("listener")>;
 using add_seed_atom = caf::atom_constant<caf::atom("addseed")>;
 using advertise_atom = caf::atom_constant<caf::atom("advertise")>;
 using cluster_status_atom = caf::atom_constant<caf::atom("clstatus")>;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using forwarded_atom = caf::atom_constant<caf::atom("forwarded")>;
+using api_atom = caf::atom_constant<caf::atom("api")>;
 
 struct PeerTransportConfig {
   uint64_t node_id = 0;      // this node's id in the cluster (never 0)
@@ -68,6 +77,8 @@ struct PeerTransportConfig {
   std::string advertise;     // "host:port" peers reach this node at; empty: not told to peers
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds forward_timeout{
+      10000};  // a forwarded request's answer (actors.request-timeout)
   membership::FailureDetector::Options detector;
   const Clock* clock = nullptr;  // not owned
   caf::actor listener;           // receives frames and peer changes; may be invalid

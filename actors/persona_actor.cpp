@@ -9,9 +9,12 @@
 #include <unordered_set>
 
 #include "actors/memory_item_actor.hpp"
+#include "actors/metadata_actor.hpp"
 #include "actors/persona_directory.hpp"
+#include "actors/raft_host_actor.hpp"
 #include "actors/reply.hpp"
 #include "actors/tier_manager.hpp"
+#include "cluster/routing/shard_entry.hpp"
 #include "runtime/annealing.hpp"
 #include "runtime/bm25_index.hpp"
 #include "runtime/idempotency_cache.hpp"
@@ -261,6 +264,34 @@ bool tier_backlog_full(const PersonaState& st) {
   return false;
 }
 
+void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg);
+
+// On a node of a cluster a plan's batch is an entry of the persona's shard log: the Raft host
+// answers once the entry is committed and applied to this node's RocksDB (on every replica it is
+// applied the same way), which is when a standalone node's commit would have answered. The request
+// has no timeout on purpose: the Raft host answers every proposal, with the index once applied, or
+// with an error when this node loses the leadership (a leader cut off from its quorum steps down
+// after an election timeout) or its log fails. So the actor never gives up on an entry that may
+// still be applied behind its back; on an error the node no longer leads the shard and the
+// directory evicts this actor.
+void propose(Self* self, uint64_t gno, size_t i) {
+  auto& st = self->state;
+  if (!st.ctx->raft) {
+    caf::anon_send(self, committed_atom::value, gno, static_cast<uint64_t>(i), false,
+                   std::string("the node is shutting down"));
+    return;
+  }
+  std::string entry = cluster::encode_persona_write(st.group[i].plan.batch.rep().Data());
+  auto idx = static_cast<uint64_t>(i);
+  self->request(st.ctx->raft, caf::infinite, propose_atom::value,
+                shard_group(st.writer->ref().shard), std::move(entry))
+      .then([self, gno, idx](uint64_t) { on_committed(self, gno, idx, true, {}); },
+            [self, gno, idx](caf::error& e) {
+              on_committed(self, gno, idx, false,
+                           "the shard's log did not take the write: " + self->system().render(e));
+            });
+}
+
 void pump(Self* self) {
   auto& st = self->state;
   if (st.outstanding > 0 || st.queue.empty()) return;
@@ -311,6 +342,10 @@ void pump(Self* self) {
   uint64_t gno = ++st.group_no;
   auto me = caf::actor_cast<caf::actor>(self);
   for (size_t i = 0; i < st.group.size(); ++i) {
+    if (st.ctx->replicated()) {
+      propose(self, gno, i);
+      continue;
+    }
     st.ctx->db->commit_async(std::move(st.group[i].plan.batch), [me, gno, i](Status s) {
       caf::anon_send(me, committed_atom::value, gno, static_cast<uint64_t>(i), s.ok(),
                      s.ok() ? std::string{} : s.error().message);
@@ -377,8 +412,11 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
     if (f.method != 0) {
       finish_request(
           self, f.request_id, f.method,
-          error_response(make_error(ErrorCode::unavailable,
-                                    "storage write failed, nothing was changed: " + msg)),
+          error_response(make_error(
+              ErrorCode::unavailable,
+              st.ctx->replicated()
+                  ? msg + "; the write may still be applied: retry with the same request id"
+                  : "storage write failed, nothing was changed: " + msg)),
           f.rp);
     }
   }

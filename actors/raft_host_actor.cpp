@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 
 #include "actors/peer_transport.hpp"
 #include "cluster/transport/raft_codec.hpp"
@@ -21,6 +22,9 @@ struct PendingProposal {
 // which run only inside the actor's handlers.
 struct Proposals {
   std::map<std::pair<uint64_t, raft::Index>, PendingProposal> pending;
+  // Groups this node leads and has applied an entry of its term in (see `leadership`).
+  std::set<uint64_t> serving;
+  cluster::RaftHost* host = nullptr;  // set once the host exists; outlived by it
 };
 
 struct HostState {
@@ -95,7 +99,13 @@ Status add_and_start(cluster::RaftHost& host, const RaftHostActorConfig& config,
     return make_error(ErrorCode::unavailable,
                       "the log of raft group " + std::to_string(group) + " cannot be opened");
   }
-  return host.add_group(group, std::move(storage), bootstrap);
+  raft::Index applied = 0;
+  if (config.applied_for) {
+    auto a = config.applied_for(group);
+    if (!a) return a.error();
+    applied = *a;
+  }
+  return host.add_group(group, std::move(storage), bootstrap, applied);
 }
 
 caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> host,
@@ -181,10 +191,19 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
   // dead actor.
   auto proposals = std::make_shared<Proposals>();
   auto user_apply = config.apply;
+  auto leadership = config.leadership;
+  const raft::NodeId self_node = config.host.node;
   auto host = std::make_shared<cluster::RaftHost>(
       config.host,
-      [proposals, user_apply](uint64_t group, const raft::Entry& e) {
+      [proposals, user_apply, leadership, self_node](uint64_t group, const raft::Entry& e) {
         if (user_apply) user_apply(group, e);
+        if (leadership && proposals->host != nullptr && proposals->serving.count(group) == 0) {
+          auto s = proposals->host->state_of(group);
+          if (s && s->role == raft::Role::leader && proposals->host->term_of(group) == e.term) {
+            proposals->serving.insert(group);
+            leadership(group, self_node, true);
+          }
+        }
         auto it = proposals->pending.find({group, e.index});
         if (it == proposals->pending.end()) return;
         if (it->second.term == e.term) {
@@ -194,13 +213,16 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
         }
         proposals->pending.erase(it);
       },
-      [proposals](uint64_t group, const raft::SoftState& s) {
+      [proposals, leadership](uint64_t group, const raft::SoftState& s) {
+        proposals->serving.erase(group);
+        if (leadership) leadership(group, s.leader, false);
         if (s.role == raft::Role::leader) return;
         fail_pending(*proposals, group,
                      "this node lost the leadership of group " + std::to_string(group) +
                          "; retry on the leader");
       },
       config.restore);
+  proposals->host = host.get();
   for (uint64_t g : config.groups) {
     if (auto s = add_and_start(*host, config, g, config.bootstrap_voters); !s) return s.error();
   }

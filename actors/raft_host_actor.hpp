@@ -25,6 +25,8 @@
 //   * (transfer_atom, group, to): this node, leading `group`, hands the leadership to voter `to`
 //     (cluster::RaftHost::transfer_leadership); refused quietly otherwise.
 //   * (raft_state_atom, group) -> "leader=N role=R term=T", for operators and tests.
+//   * `leadership` hears of every change of a group's leader, and when this node, leading, may
+//     serve the group (see RaftHostActorConfig).
 //   * A failed log save stops the actor (the node must restart the groups from storage).
 //
 // Thread-safety: an actor. The storages come from `storage_for` and are owned by the host; the
@@ -66,6 +68,12 @@ struct RaftHostActorConfig {
   std::function<std::unique_ptr<raft::LogStorage>(uint64_t group)> storage_for;
   cluster::RaftHost::ApplyFn apply;
   cluster::RaftHost::RestoreFn restore;  // snapshots to install (runs on the actor's thread)
+  // The last index the application holds for a group (cluster::RaftHost::add_group); null: 0.
+  std::function<Result<raft::Index>(uint64_t group)> applied_for;
+  // Told, on the actor's thread, who leads a group whenever that changes (`serving` false), and
+  // once more with `serving` true when this node leads and has applied an entry of its own term:
+  // from then on its state includes everything committed before, and it may serve the group.
+  std::function<void(uint64_t group, raft::NodeId leader, bool serving)> leadership;
 };
 
 // The actor, or the error that kept a group from starting (its storage, or a bad config).

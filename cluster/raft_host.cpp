@@ -9,7 +9,7 @@ RaftHost::RaftHost(Options options, ApplyFn apply, RoleFn role, RestoreFn restor
       restore_(std::move(restore)) {}
 
 Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
-                           const std::vector<raft::NodeId>& bootstrap_voters) {
+                           const std::vector<raft::NodeId>& bootstrap_voters, raft::Index applied) {
   if (groups_.count(group) != 0) {
     return make_error(ErrorCode::already_exists,
                       "raft group " + std::to_string(group) + " is already hosted on this node");
@@ -28,11 +28,13 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
   config.election_tick = options_.election_tick;
   config.heartbeat_tick = options_.heartbeat_tick;
   config.seed = options_.seed ^ (group * 0x9E3779B97F4A7C15ull) ^ options_.node;
+  config.applied = applied;
   auto r = raft::Raft::create(config);
   if (!r) return r.error();
   auto snap = storage->snapshot();
   if (!snap) return snap.error();
-  if (!snap->empty() && restore_) restore_(group, *snap);
+  // The application holds its state up to `applied`: an older snapshot is not news to it.
+  if (!snap->empty() && restore_ && snap->meta.index > applied) restore_(group, *snap);
   Group g;
   g.storage = std::move(storage);
   g.raft = std::move(*r);

@@ -54,9 +54,11 @@ class RaftHost {
 
   // Hosts `group` with its log in `storage`. When the storage is empty and `bootstrap_voters` is
   // not, the group's bootstrap entries (raft::bootstrap_entries) are saved first, identically on
-  // every founding member. already_exists if the group is hosted.
+  // every founding member. `applied` is the last index the application already holds (it persists
+  // it with what it applies); only later entries go through ApplyFn. already_exists if the group is
+  // hosted; data_loss if `applied` is beyond what the log says is committed.
   Status add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
-                   const std::vector<raft::NodeId>& bootstrap_voters);
+                   const std::vector<raft::NodeId>& bootstrap_voters, raft::Index applied = 0);
   bool hosts(uint64_t group) const { return groups_.count(group) != 0; }
   std::vector<uint64_t> groups() const;  // ascending
 

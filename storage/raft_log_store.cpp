@@ -26,6 +26,7 @@ constexpr Index kMaxIndex = std::numeric_limits<Index>::max();
 constexpr char kHardStateSuffix = 'h';
 constexpr char kSnapshotMetaSuffix = 'm';
 constexpr char kSnapshotDataSuffix = 'd';
+constexpr char kAppliedSuffix = 'a';
 // First byte of every record body; a record with another value was written by a newer build.
 constexpr uint8_t kRecordFormat = 1;
 constexpr size_t kChecksumBytes = 4;
@@ -230,6 +231,7 @@ std::string raft_log_key(uint64_t group, Index index) {
 std::string raft_hard_state_key(uint64_t group) { return state_key(group, kHardStateSuffix); }
 std::string raft_snapshot_meta_key(uint64_t group) { return state_key(group, kSnapshotMetaSuffix); }
 std::string raft_snapshot_data_key(uint64_t group) { return state_key(group, kSnapshotDataSuffix); }
+std::string raft_applied_key(uint64_t group) { return state_key(group, kAppliedSuffix); }
 
 RaftLogStore::RaftLogStore(Db* db, uint64_t group, const Options& options)
     : db_(db), group_(group), options_(options) {}
@@ -263,6 +265,7 @@ Status RaftLogStore::destroy(Db* db, uint64_t group) {
   batch.del(Cf::raft_state, raft_hard_state_key(group));
   batch.del(Cf::raft_state, raft_snapshot_meta_key(group));
   batch.del(Cf::raft_state, raft_snapshot_data_key(group));
+  batch.del(Cf::raft_state, raft_applied_key(group));
   Status s = db->commit(std::move(batch));
   if (!s.ok()) return with_context(s.error(), "raft group " + std::to_string(group));
   return {};

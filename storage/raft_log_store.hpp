@@ -6,6 +6,9 @@
 //   raft_state  group(8B BE) 'h'            -> hard state
 //   raft_state  group(8B BE) 'm'            -> snapshot meta (index, term, conf, data size and crc)
 //   raft_state  group(8B BE) 'd'            -> snapshot data (raw bytes, checked against the meta)
+//   raft_state  group(8B BE) 'a'            -> the application's applied index (written by the
+//                                              application with what it applies; see
+//                                              storage/replicated_apply.hpp)
 //
 // Every record but the snapshot data carries a CRC-32C over its key and body, so a torn or
 // overwritten record, or one copied under another key, reads as ErrorCode::data_loss naming the
@@ -32,6 +35,7 @@ std::string raft_log_key(uint64_t group, raft::Index index);
 std::string raft_hard_state_key(uint64_t group);
 std::string raft_snapshot_meta_key(uint64_t group);
 std::string raft_snapshot_data_key(uint64_t group);
+std::string raft_applied_key(uint64_t group);
 
 // RaftLogStore implements raft::LogStorage (see cluster/raft/log_storage.hpp for the contract) on
 // the raft_log and raft_state column families.

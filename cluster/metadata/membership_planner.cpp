@@ -103,7 +103,8 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
                         std::to_string(options.voters));
     }
   }
-  if (!map.has_shards() && working_voters >= std::min<size_t>(options.voters, map.members().size())) {
+  if (options.place_shards && !map.has_shards() &&
+      working_voters >= std::min<size_t>(options.voters, map.members().size())) {
     // The first placement waits for replication_factor live members, so no shard starts with
     // fewer replicas than it should have (adding replicas later is the rebalancer's work).
     size_t live_members = map.live_nodes().size();

@@ -68,6 +68,9 @@ struct MembershipStep {
 struct MembershipPlannerOptions {
   size_t voters = 3;              // cluster.voters
   raft::Index catch_up_lag = 16;  // a learner this close to the leader's log may vote
+  // False on a standalone node (no cluster.seeds): it serves its personas from its own RocksDB and
+  // places no shards.
+  bool place_shards = true;
 };
 
 MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,

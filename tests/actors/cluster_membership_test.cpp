@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cluster/membership/node_number.hpp"
+#include "tests/actors/cluster_members.hpp"
 #include "tests/actors/node_test_util.hpp"
 #include "tests/support/loopback_port.hpp"
 
@@ -18,62 +19,11 @@ namespace nca {
 namespace {
 
 using testing::make_temp_dir;
+using testing::Member;
+using testing::start_founder;
+using testing::start_member;
 using testing::test_settings;
 using testing::wait_until;
-
-struct Member {
-  std::string dir;
-  std::unique_ptr<actors::Node> node;
-  std::unique_ptr<Client> client;
-
-  ~Member() {
-    client.reset();
-    if (node) (void)node->stop();
-    node.reset();
-    if (!dir.empty()) std::filesystem::remove_all(dir);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(node->port()); }
-  // Peers this node sees in `state`, linked.
-  size_t peers_in(const std::string& state) {
-    auto status = client->cluster_status();
-    if (!status) return 0;
-    size_t n = 0;
-    for (const auto& p : status->peers()) n += (p.state() == state && p.linked()) ? 1 : 0;
-    return n;
-  }
-  std::string state_of(uint64_t node) {
-    auto status = client->cluster_status();
-    if (!status) return "error: " + status.error().message;
-    for (const auto& p : status->peers()) {
-      if (p.node() == node) return p.state();
-    }
-    return "absent";
-  }
-};
-
-std::unique_ptr<Member> start_member(
-    const std::string& name, std::vector<std::string> seeds, const std::string& secret = "",
-    const std::string& dir = "", const std::string& listen = "",
-    const std::function<void(config::Settings&)>& tweak = nullptr) {
-  auto m = std::make_unique<Member>();
-  m->dir = dir.empty() ? make_temp_dir("nca-cluster") : dir;
-  config::Settings s = test_settings(m->dir);
-  s.node.id = name;
-  s.cluster.seeds = std::move(seeds);
-  s.cluster.join_secret = secret;
-  if (!listen.empty()) s.node.listen = listen;
-  if (tweak) tweak(s);
-  s.cluster.heartbeat_interval = 100'000;
-  s.cluster.dead_after = 1'000'000;
-  auto node = actors::Node::start(s, nullptr);
-  EXPECT_TRUE(node.ok()) << node.error().message;
-  if (!node) return m;
-  m->node = std::move(*node);
-  auto client = Client::connect({m->address()});
-  EXPECT_TRUE(client.ok()) << client.error().message;
-  if (client) m->client = std::move(*client);
-  return m;
-}
 
 TEST(ClusterMembershipTest, NodesJoinThroughOneSeedAndWatchEachOther) {
   auto a = start_member("node-a", {}, "s3cret");
@@ -301,7 +251,7 @@ TEST(ClusterMembershipTest, MetadataLogIsCompactedAndLateNodesCatchUpFromTheSnap
 // preferred replica (the first), so the three nodes lead about a third of the shards each.
 TEST(ClusterMembershipTest, ShardsArePlacedAndTheirGroupsElectLeaders) {
   auto eight = [](config::Settings& s) { s.cluster.shards = 8; };
-  auto a = start_member("node-a", {}, "", "", "", eight);
+  auto a = start_founder("node-a", eight);
   ASSERT_TRUE(a->client);
   auto b = start_member("node-b", {a->address()}, "", "", "", eight);
   ASSERT_TRUE(b->client);

@@ -30,6 +30,7 @@ class Cluster {
   MembershipStep step(const std::vector<NodeSighting>& peers, size_t voters = 3) {
     MembershipPlannerOptions o;
     o.voters = voters;
+    o.place_shards = place_shards_;
     return next_step(map_, group_, self_, peers, o);
   }
 
@@ -57,6 +58,7 @@ class Cluster {
   }
 
   ClusterMap map_;
+  bool place_shards_ = true;
   MetadataGroupView group_;
   NodeSighting self_;
 };
@@ -206,6 +208,16 @@ TEST(MembershipPlanner, ShardsArePlacedOnceReplicationFactorMembersAreLive) {
   }
   EXPECT_EQ(c.step({node(2), node(3), node(4)}).command.has_create_shards(), false)
       << "placed once";
+}
+
+TEST(MembershipPlanner, AStandaloneNodePlacesNoShards) {
+  Cluster c(1);
+  c.place_shards_ = false;
+  ASSERT_GE(c.settle({node(2), node(3)}), 0);
+  EXPECT_FALSE(c.map_.has_shards());
+  c.place_shards_ = true;
+  ASSERT_GE(c.settle({node(2), node(3)}), 0);
+  EXPECT_TRUE(c.map_.has_shards()) << "the same members place them when allowed";
 }
 
 TEST(MembershipPlanner, ExactlyOneFounderWhateverTheSeedLists) {

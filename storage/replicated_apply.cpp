@@ -1,0 +1,130 @@
+#include "storage/replicated_apply.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+
+#include "storage/keys.hpp"
+#include "storage/raft_log_store.hpp"
+#include "storage/rocksdb_status.hpp"
+
+namespace nca::storage {
+namespace {
+
+std::string be64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+// Accepts only what a persona plan of `shard` writes: puts, deletes and range deletes of keys in
+// the shard's range (every persona record starts with the shard), and item locators in the meta
+// family. A log entry must never touch the Raft state, the node's own records, or another shard.
+class Checker : public rocksdb::WriteBatch::Handler {
+ public:
+  Checker(const Db& db, uint32_t shard)
+      : shard_begin_(shard_prefix(shard)), shard_end_(shard_prefix(shard + 1)) {
+    for (Cf cf : kAllCfs) {
+      ids_[cf_index(cf)] = db.handle(cf)->GetID();
+    }
+    locator_prefix_ = locator_key("", "");
+    locator_prefix_.pop_back();  // the tenant's '\0' (the tenant varies)
+  }
+
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice&) override {
+    return check(cf, key, false);
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    return check(cf, key, false);
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
+                                const rocksdb::Slice& end) override {
+    auto s = check(cf, begin, false);
+    if (!s.ok()) return s;
+    if (end.compare(begin) < 0) return rocksdb::Status::InvalidArgument("an inverted range");
+    return check(cf, end, true);
+  }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return rocksdb::Status::InvalidArgument("merge operands are not replicated");
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice&) override {
+    return rocksdb::Status::InvalidArgument("single deletes are not replicated");
+  }
+
+ private:
+  // `range_end`: the exclusive end of a range delete, which may be the next shard's first key.
+  rocksdb::Status check(uint32_t id, const rocksdb::Slice& key, bool range_end) const {
+    for (Cf cf : kAllCfs) {
+      if (ids_[cf_index(cf)] != id) continue;
+      if (cf == Cf::raft_log || cf == Cf::raft_state) {
+        return rocksdb::Status::InvalidArgument(std::string("writes to ") + cf_name(cf));
+      }
+      if (cf == Cf::meta && key.starts_with(locator_prefix_) && !range_end) {
+        return rocksdb::Status::OK();
+      }
+      const bool in_shard =
+          key.compare(shard_begin_) >= 0 &&
+          (range_end ? key.compare(shard_end_) <= 0 : key.compare(shard_end_) < 0);
+      if (!in_shard) {
+        return rocksdb::Status::InvalidArgument(std::string("a key of ") + cf_name(cf) +
+                                                " outside the shard's range");
+      }
+      return rocksdb::Status::OK();
+    }
+    return rocksdb::Status::InvalidArgument("unknown column family " + std::to_string(id));
+  }
+
+  std::array<uint32_t, kCfCount> ids_{};
+  std::string shard_begin_, shard_end_;
+  std::string locator_prefix_;
+};
+
+}  // namespace
+
+Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
+                              std::string_view rep) {
+  const std::string what =
+      "entry " + std::to_string(index) + " of raft group " + std::to_string(group);
+  rocksdb::WriteBatch batch;
+  if (!rep.empty()) {
+    // The 12-byte header (sequence, count) is what RocksDB's own constructor assumes is there.
+    if (rep.size() < 12) {
+      return make_error(ErrorCode::invalid_argument,
+                        what + " is not a write batch (" + std::to_string(rep.size()) + " bytes)");
+    }
+    batch = rocksdb::WriteBatch(std::string(rep));
+    Checker checker(db, shard);
+    auto s = batch.Iterate(&checker);
+    if (!s.ok()) {
+      return make_error(ErrorCode::invalid_argument,
+                        what + " is not a valid persona write: " + s.ToString());
+    }
+  }
+  batch.Put(db.handle(Cf::raft_state), raft_applied_key(group), be64(index));
+  rocksdb::WriteOptions options;
+  options.sync = false;
+  auto s = db.raw()->Write(options, &batch);
+  if (!s.ok()) return error_from_rocksdb(s, "applying " + what + " failed");
+  return {};
+}
+
+Result<uint64_t> applied_index(const Db& db, uint64_t group) {
+  auto raw = db.get(Cf::raft_state, raft_applied_key(group));
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return uint64_t{0};
+  const std::string& v = **raw;
+  if (v.size() != 8) {
+    return make_error(ErrorCode::data_loss, "the applied index of raft group " +
+                                                std::to_string(group) + " is corrupt (" +
+                                                std::to_string(v.size()) + " bytes)");
+  }
+  uint64_t out = 0;
+  for (char c : v) out = (out << 8) | static_cast<unsigned char>(c);
+  return out;
+}
+
+}  // namespace nca::storage

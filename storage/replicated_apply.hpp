@@ -1,0 +1,32 @@
+// storage/replicated_apply.hpp: how a replica applies a write its shard's Raft log committed.
+//
+// A persona write is planned on the shard's leader as one WriteBatch; the batch's representation
+// travels in the log, and every replica applies the same bytes. apply_replicated_batch() checks
+// the representation (a batch that does not parse is refused before anything is written: a
+// corrupt entry never reaches the memtable half-applied) and writes it together with the group's
+// applied index, in one RocksDB write without an fsync: the log itself is durable, and after a
+// crash the entries after the stored applied index are applied again. Re-applying is harmless
+// because entries carry whole-key puts and deletes, replayed in log order.
+//
+// Thread-safety: as Db (any thread); one writer per group, in log order. Pure functions of the Db.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "nca/result.hpp"
+#include "storage/db.hpp"
+
+namespace nca::storage {
+
+// Applies the WriteBatch representation `rep` as entry `index` of Raft group `group`, the log of
+// `shard`. An empty `rep` only records the index. invalid_argument (nothing written) when `rep` is
+// not a valid batch, or writes anything but keys of the shard's range (storage/keys.hpp) and item
+// locators; unavailable/data_loss from RocksDB.
+Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
+                              std::string_view rep);
+
+// The last index apply_replicated_batch recorded for `group` (0: none).
+Result<uint64_t> applied_index(const Db& db, uint64_t group);
+
+}  // namespace nca::storage

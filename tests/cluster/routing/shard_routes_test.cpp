@@ -1,0 +1,69 @@
+// ShardRoutes: serve only as the caught-up leader, forward to a known leader, refuse otherwise
+// with a reason; losing the leadership fences at once.
+#include "cluster/routing/shard_routes.hpp"
+
+#include <gtest/gtest.h>
+
+namespace nca::cluster {
+namespace {
+
+using Kind = ShardRoutes::Kind;
+
+TEST(ShardRoutesTest, RefusesUntilShardsArePlaced) {
+  ShardRoutes routes(7, 4);
+  auto r = routes.route(0);
+  EXPECT_EQ(r.kind, Kind::refuse);
+  EXPECT_NE(r.reason.find("not placed its shards"), std::string::npos) << r.reason;
+  routes.set_shard_count(4);
+  r = routes.route(0);
+  EXPECT_EQ(r.kind, Kind::refuse);
+  EXPECT_NE(r.reason.find("no leader"), std::string::npos) << r.reason;
+}
+
+TEST(ShardRoutesTest, AMapWithAnotherShardCountIsRefusedWithTheFix) {
+  ShardRoutes routes(7, 4);
+  routes.set_shard_count(8);
+  routes.set_leader(1, 7);
+  routes.set_serving(1);
+  auto r = routes.route(1);
+  EXPECT_EQ(r.kind, Kind::refuse);
+  EXPECT_NE(r.reason.find("set cluster.shards=8"), std::string::npos) << r.reason;
+}
+
+TEST(ShardRoutesTest, ForwardsToAnotherLeader) {
+  ShardRoutes routes(7, 4);
+  routes.set_shard_count(4);
+  routes.set_leader(2, 9);
+  auto r = routes.route(2);
+  EXPECT_EQ(r.kind, Kind::forward);
+  EXPECT_EQ(r.leader, 9u);
+  EXPECT_FALSE(routes.serving(2));
+}
+
+TEST(ShardRoutesTest, ServesOnlyOnceCaughtUpAndStopsAtOnceWhenDeposed) {
+  ShardRoutes routes(7, 4);
+  routes.set_shard_count(4);
+  routes.set_leader(3, 7);
+  auto r = routes.route(3);
+  EXPECT_EQ(r.kind, Kind::refuse) << "a fresh leader has not applied its log yet";
+  EXPECT_NE(r.reason.find("still applying"), std::string::npos) << r.reason;
+  routes.set_serving(3);
+  EXPECT_EQ(routes.route(3).kind, Kind::serve);
+  EXPECT_EQ(routes.served(), std::vector<uint32_t>{3});
+  // A re-report of the same leadership keeps serving.
+  routes.set_leader(3, 7);
+  EXPECT_TRUE(routes.serving(3));
+  // Deposed: another leader, or none known.
+  routes.set_leader(3, 9);
+  EXPECT_EQ(routes.route(3).kind, Kind::forward);
+  EXPECT_TRUE(routes.served().empty());
+  routes.set_leader(3, 7);
+  EXPECT_EQ(routes.route(3).kind, Kind::refuse) << "leading again: caught up again first";
+  routes.set_serving(3);
+  routes.set_leader(3, 0);
+  EXPECT_EQ(routes.route(3).kind, Kind::refuse);
+  EXPECT_FALSE(routes.serving(3));
+}
+
+}  // namespace
+}  // namespace nca::cluster

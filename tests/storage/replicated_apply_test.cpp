@@ -1,0 +1,104 @@
+// A replica applies the bytes of a leader's WriteBatch with the group's applied index, and refuses
+// anything a persona plan would not write, before writing anything.
+#include "storage/replicated_apply.hpp"
+
+#include <gtest/gtest.h>
+
+#include "storage/keys.hpp"
+#include "storage/raft_log_store.hpp"
+#include "tests/storage/storage_test_util.hpp"
+
+namespace nca::storage {
+namespace {
+
+using testing::open_db;
+using testing::TempDir;
+
+std::string value_of(const Db& db, Cf cf, const std::string& key) {
+  auto v = db.get(cf, key);
+  EXPECT_TRUE(v.ok());
+  if (!v.ok() || !v->has_value()) return "<none>";
+  return **v;
+}
+
+TEST(ReplicatedApplyTest, AppliesTheLeadersBatchAndRecordsTheIndex) {
+  TempDir leader_dir, replica_dir;
+  auto leader = open_db(leader_dir.sub("db"));
+  auto replica = open_db(replica_dir.sub("db"));
+  const std::string item = item_key(persona_prefix(3, "t", "p"), "m1");
+  const std::string loc = locator_key("t", "m1");
+  Batch b = leader->batch();
+  b.put(Cf::items, item, "record");
+  b.put(Cf::meta, loc, "locator");
+  b.put(Cf::meta, counters_key(persona_prefix(3, "t", "p")), "counters");
+  b.delete_range(Cf::history, persona_prefix(3, "t", "gone"), shard_prefix(4));
+  b.del(Cf::links, item);
+  std::string rep = b.rep().Data();
+
+  EXPECT_EQ(*applied_index(*replica, 4), 0u);
+  ASSERT_TRUE(apply_replicated_batch(*replica, 4, 3, 17, rep).ok());
+  EXPECT_EQ(value_of(*replica, Cf::items, item), "record");
+  EXPECT_EQ(value_of(*replica, Cf::meta, loc), "locator");
+  EXPECT_EQ(*applied_index(*replica, 4), 17u);
+  EXPECT_EQ(*applied_index(*replica, 5), 0u) << "each group has its own index";
+  // Applied again after a crash: same state.
+  ASSERT_TRUE(apply_replicated_batch(*replica, 4, 3, 17, rep).ok());
+  EXPECT_EQ(value_of(*replica, Cf::items, item), "record");
+  // An entry without a batch (a no-op) only moves the index.
+  ASSERT_TRUE(apply_replicated_batch(*replica, 4, 3, 18, "").ok());
+  EXPECT_EQ(*applied_index(*replica, 4), 18u);
+}
+
+TEST(ReplicatedApplyTest, RefusesWhatAPersonaPlanNeverWritesAndWritesNothing) {
+  TempDir leader_dir, replica_dir;
+  auto leader = open_db(leader_dir.sub("db"));
+  auto replica = open_db(replica_dir.sub("db"));
+  const std::string item = item_key(persona_prefix(1, "t", "p"), "m1");
+  auto refused = [&](Batch b, const std::string& why) {
+    b.put(Cf::items, item, "must not land");
+    auto s = apply_replicated_batch(*replica, 2, 1, 5, b.rep().Data());
+    EXPECT_FALSE(s.ok()) << why;
+    if (!s.ok()) {
+      EXPECT_EQ(s.error().code, ErrorCode::invalid_argument) << why;
+      EXPECT_NE(s.error().message.find("entry 5 of raft group 2"), std::string::npos)
+          << s.error().message;
+    }
+    EXPECT_EQ(value_of(*replica, Cf::items, item), "<none>") << why;
+    EXPECT_EQ(*applied_index(*replica, 2), 0u) << why;
+  };
+  {
+    Batch b = leader->batch();
+    b.put(Cf::raft_state, raft_hard_state_key(2), "x");
+    refused(std::move(b), "raft state");
+  }
+  {
+    Batch b = leader->batch();
+    b.put(Cf::raft_log, raft_log_key(2, 1), "x");
+    refused(std::move(b), "raft log");
+  }
+  {
+    Batch b = leader->batch();
+    b.put(Cf::meta, node_meta_key("id"), "someone-else");
+    refused(std::move(b), "the node's identity");
+  }
+  {
+    Batch b = leader->batch();
+    b.put(Cf::items, item_key(persona_prefix(2, "t", "p"), "m1"), "x");
+    refused(std::move(b), "another shard's key");
+  }
+  {
+    Batch b = leader->batch();
+    b.delete_range(Cf::items, persona_prefix(1, "t", "p"), shard_prefix(3));
+    refused(std::move(b), "a range beyond the shard");
+  }
+  // Bytes that are not a batch: too short, a wrong count, garbage records.
+  for (std::string bad :
+       {std::string("abc"), std::string(12, '\x01'), std::string(12, '\0') + "\x01garbage"}) {
+    auto s = apply_replicated_batch(*replica, 2, 1, 5, bad);
+    EXPECT_FALSE(s.ok()) << bad.size() << " bytes";
+  }
+  EXPECT_EQ(*applied_index(*replica, 2), 0u);
+}
+
+}  // namespace
+}  // namespace nca::storage
