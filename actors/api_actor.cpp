@@ -66,6 +66,7 @@ pb::Response node_stats(const NodeContext& ctx) {
   c["storage_commits"] = ctx.db->commit_count();
   c["incarnation"] = ctx.incarnation;
   c["personas_evicted"] = ctx.counters.personas_evicted.load();
+  c["shard_snapshots_installed"] = ctx.counters.shard_snapshots_installed.load();
   return resp;
 }
 

@@ -20,6 +20,7 @@
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
 #include "storage/replicated_apply.hpp"
+#include "storage/shard_snapshot.hpp"
 
 namespace nca::actors {
 namespace {
@@ -167,10 +168,30 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
       if (leader != self && directory != nullptr) directory->evict_shard(shard);
     };
   }
-  rc.restore = [meta](uint64_t group, const raft::Snapshot& snap) {
+  const auto shards = static_cast<uint32_t>(s.cluster.shards);
+  NodeCounters* counters = &ctx.counters;
+  rc.restore = [meta, db, shards, counters](uint64_t group, const raft::Snapshot& snap) {
     if (group == kMetadataGroup) {
       caf::anon_send(meta, meta_restore_atom::value, uint64_t{snap.meta.index}, snap.data);
+      return;
     }
+    // A replica that fell behind the leader's log start takes the shard's checkpoint.
+    auto restored = storage::restore_shard(*db, static_cast<uint32_t>(group - 1), shards, group,
+                                           snap.meta.index, snap.data);
+    if (!restored) {
+      spdlog::critical("raft group {}: {}", group, restored.error().message);
+      return;
+    }
+    counters->shard_snapshots_installed++;
+    spdlog::info("raft group {}: installed the shard's checkpoint at index {}", group,
+                 snap.meta.index);
+  };
+  rc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
+  rc.snapshot_of = [db, shards](uint64_t group) -> Result<std::string> {
+    if (group == kMetadataGroup) {
+      return make_error(ErrorCode::not_found, "the metadata actor compacts group 0");
+    }
+    return storage::dump_shard(*db, static_cast<uint32_t>(group - 1), shards);
   };
   auto raft = spawn_raft_host(sys, std::move(rc));
   if (!raft) {

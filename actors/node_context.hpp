@@ -39,6 +39,8 @@ struct NodeCounters {
   std::atomic<uint64_t> event_memory_errors{0};
   // Persona actors stopped because this node lost their shard's leadership (fencing).
   std::atomic<uint64_t> personas_evicted{0};
+  // Shard checkpoints this replica installed (it had fallen behind its leader's compacted log).
+  std::atomic<uint64_t> shard_snapshots_installed{0};
 };
 
 struct NodeContext {

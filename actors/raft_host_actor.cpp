@@ -91,6 +91,26 @@ caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::In
   return rp;
 }
 
+// Compacts every group whose log grew by `snapshot_entries` applied entries since its snapshot.
+void compact_due(Self* self) {
+  auto& st = self->state;
+  if (!st.config.snapshot_of || st.config.snapshot_entries == 0) return;
+  for (uint64_t g : st.host->groups()) {
+    const raft::Index applied = st.host->applied_of(g);
+    if (applied < st.host->snapshot_index(g) + st.config.snapshot_entries) continue;
+    auto data = st.config.snapshot_of(g);
+    if (!data) {
+      if (data.error().code != ErrorCode::not_found) {
+        spdlog::warn("raft group {}: no snapshot at {}: {}", g, applied, data.error().message);
+      }
+      continue;
+    }
+    if (auto s = st.host->compact(g, applied, std::move(*data)); !s) {
+      spdlog::warn("raft group {}: compaction at {} failed: {}", g, applied, s.error().message);
+    }
+  }
+}
+
 // Hosts `group` with its storage.
 Status add_and_start(cluster::RaftHost& host, const RaftHostActorConfig& config, uint64_t group,
                      const std::vector<raft::NodeId>& bootstrap) {
@@ -174,6 +194,7 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
       },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](tick_atom) {
+        compact_due(self);
         self->state.host->tick();
         flush(self);
         self->delayed_send(self, self->state.config.tick, tick_atom::value);

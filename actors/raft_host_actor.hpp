@@ -74,6 +74,12 @@ struct RaftHostActorConfig {
   // once more with `serving` true when this node leads and has applied an entry of its own term:
   // from then on its state includes everything committed before, and it may serve the group.
   std::function<void(uint64_t group, raft::NodeId leader, bool serving)> leadership;
+  // Every `snapshot_entries` applied entries of a group (0: never) the actor compacts the group's
+  // log into a snapshot of `snapshot_of(group)`, the application's state as of the applied index
+  // (the apply callback runs on this actor's thread, so nothing moves meanwhile). not_found from
+  // `snapshot_of`: the group is compacted by someone else (the metadata actor does its own).
+  std::function<Result<std::string>(uint64_t group)> snapshot_of;
+  uint64_t snapshot_entries = 0;
 };
 
 // The actor, or the error that kept a group from starting (its storage, or a bad config).

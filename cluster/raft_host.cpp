@@ -147,6 +147,11 @@ Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
   return it->second.storage->compact(snap);
 }
 
+raft::Index RaftHost::applied_of(uint64_t group) const {
+  auto it = groups_.find(group);
+  return it == groups_.end() ? 0 : it->second.raft->log().applied();
+}
+
 raft::Index RaftHost::snapshot_index(uint64_t group) const {
   auto it = groups_.find(group);
   if (it == groups_.end()) return 0;

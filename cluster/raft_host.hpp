@@ -83,6 +83,8 @@ class RaftHost {
   Status compact(uint64_t group, raft::Index index, std::string data);
   // The index of the group's latest snapshot (0: none).
   raft::Index snapshot_index(uint64_t group) const;
+  // The last index the group handed to ApplyFn (0 for a group not hosted).
+  raft::Index applied_of(uint64_t group) const;
 
   Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready();
 

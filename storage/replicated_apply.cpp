@@ -12,15 +12,6 @@
 namespace nca::storage {
 namespace {
 
-std::string be64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return out;
-}
-
 // Accepts only what a persona plan of `shard` writes: puts, deletes and range deletes of keys in
 // the shard's range (every persona record starts with the shard), and item locators in the meta
 // family. A log entry must never touch the Raft state, the node's own records, or another shard.
@@ -104,12 +95,21 @@ Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t i
                         what + " is not a valid persona write: " + s.ToString());
     }
   }
-  batch.Put(db.handle(Cf::raft_state), raft_applied_key(group), be64(index));
+  batch.Put(db.handle(Cf::raft_state), raft_applied_key(group), applied_index_value(index));
   rocksdb::WriteOptions options;
   options.sync = false;
   auto s = db.raw()->Write(options, &batch);
   if (!s.ok()) return error_from_rocksdb(s, "applying " + what + " failed");
   return {};
+}
+
+std::string applied_index_value(uint64_t index) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = static_cast<char>(index & 0xff);
+    index >>= 8;
+  }
+  return out;
 }
 
 Result<uint64_t> applied_index(const Db& db, uint64_t group) {

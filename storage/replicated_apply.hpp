@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "nca/result.hpp"
@@ -25,6 +26,10 @@ namespace nca::storage {
 // locators; unavailable/data_loss from RocksDB.
 Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
                               std::string_view rep);
+
+// The stored form of an applied index (8 bytes, big-endian), for writers that record one with
+// other state (storage/shard_snapshot.hpp).
+std::string applied_index_value(uint64_t index);
 
 // The last index apply_replicated_batch recorded for `group` (0: none).
 Result<uint64_t> applied_index(const Db& db, uint64_t group);

@@ -13,6 +13,7 @@
 #include "actors/raft_host_actor.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "storage/keys.hpp"
+#include "storage/raft_log_store.hpp"
 #include "tests/actors/cluster_members.hpp"
 #include "tests/actors/node_test_util.hpp"
 
@@ -34,14 +35,16 @@ void small_cluster(config::Settings& s) {
 
 struct Cluster {
   std::vector<std::unique_ptr<Member>> nodes;
+  std::function<void(config::Settings&)> tweak = small_cluster;
+  std::string seed;
 
   // Three nodes joined through the first; returns when every node sees a leader for every shard.
   bool start() {
-    nodes.push_back(start_founder("node-a", small_cluster));
+    nodes.push_back(start_founder("node-a", tweak));
     if (!nodes.back()->client) return false;
-    const std::string seed = nodes[0]->node->context().settings.cluster.seeds[0];
+    seed = nodes[0]->node->context().settings.cluster.seeds[0];
     for (const char* name : {"node-b", "node-c"}) {
-      nodes.push_back(start_member(name, {seed}, "", "", "", small_cluster));
+      nodes.push_back(start_member(name, {seed}, "", "", "", tweak));
       if (!nodes.back()->client) return false;
     }
     return wait_until([&] { return all_led(); }, std::chrono::seconds(30));
@@ -224,6 +227,57 @@ TEST(ReplicatedShardTest, ALeaderThatLosesTheShardStopsItsPersonasAtOnce) {
     ASSERT_TRUE(hits.ok()) << hits.error().message;
     EXPECT_EQ(hits->hits_size(), 2) << "via " << n->node->context().node_id;
   }
+}
+
+// Shard logs are compacted into checkpoints of the shard's records; a replica that was down while
+// the log moved past it gets the checkpoint, then the entries after it.
+TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoint) {
+  Cluster c;
+  c.tweak = [](config::Settings& s) {
+    small_cluster(s);
+    s.raft.snapshot_entries = 5;
+  };
+  ASSERT_TRUE(c.start());
+  const std::string persona = "linus";
+  const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
+  std::string err;
+  ASSERT_TRUE(remember_until_ok(*c.nodes[0], persona, "l-0", "linus fact 0", &err)) << err;
+  // Stop a replica that does not lead the shard; it keeps its data directory.
+  const uint64_t leader_number = Cluster::leader_of(*c.nodes[0], shard);
+  size_t down = 0;
+  while (down < c.nodes.size() &&
+         membership::node_number(c.nodes[down]->node->context().node_id) == leader_number) {
+    ++down;
+  }
+  ASSERT_LT(down, c.nodes.size());
+  const std::string name = c.nodes[down]->node->context().node_id;
+  const std::string dir = c.nodes[down]->dir;
+  const std::string address = c.nodes[down]->address();  // it comes back where peers know it
+  c.nodes[down]->dir.clear();
+  c.nodes[down].reset();
+  Member* via = c.nodes[down == 0 ? 1 : 0].get();
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(remember_until_ok(*via, persona, "l-" + std::to_string(i),
+                                  "linus fact " + std::to_string(i), &err))
+        << err;
+  }
+  Member* leader = c.by_number(leader_number);
+  ASSERT_NE(leader, nullptr);
+  ASSERT_TRUE(wait_until([&] {
+    auto snap = leader->node->context().db->get(
+        storage::Cf::raft_state, storage::raft_snapshot_meta_key(actors::shard_group(shard)));
+    return snap.ok() && snap->has_value();
+  })) << "the leader never compacted the shard's log";
+  c.nodes[down] = start_member(name, {c.seed}, "", dir, address, c.tweak);
+  ASSERT_TRUE(c.nodes[down]->client);
+  for (int i = 0; i <= 20; ++i) {
+    const std::string id = "l-" + std::to_string(i);
+    EXPECT_TRUE(wait_until([&] { return stored_on(*c.nodes[down], persona, id); },
+                           std::chrono::seconds(20)))
+        << id << " never reached the restarted replica";
+  }
+  EXPECT_GE(c.nodes[down]->node->context().counters.shard_snapshots_installed.load(), 1u)
+      << "caught up without the checkpoint: the test did not exercise it";
 }
 
 }  // namespace

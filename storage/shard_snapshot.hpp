@@ -1,0 +1,37 @@
+// storage/shard_snapshot.hpp: a shard's replicated state as one blob, for Raft snapshots.
+//
+// A shard group's snapshot is a checkpoint of the shard's key range: every record of the shard in
+// the replicated column families (items, vectors, links, personas, history, archive, meta), plus
+// the item locators of its personas (they live outside the range, keyed by tenant and item id).
+// The events family is not part of it: events are still each node's own (docs/cluster.md).
+//
+// Format: "NCSS", a version byte, then records (cf byte, key length varint, key, value length
+// varint, value), then a CRC-32C of everything before it (4 bytes, little-endian). restore_shard()
+// checks the whole blob before it writes anything, then replaces the shard's records and locators
+// and records the snapshot's index as the group's applied index (storage/replicated_apply.hpp), in
+// one synced write. The blob is built in memory: a shard is expected to be tens of megabytes, not
+// gigabytes (a streamed format is the step after).
+//
+// Thread-safety: as Db. The caller makes sure nothing writes the shard meanwhile (the Raft host's
+// thread is the only writer of replicated records).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "nca/result.hpp"
+#include "storage/db.hpp"
+
+namespace nca::storage {
+
+// The shard's records as one blob; `shards` is the cluster's shard count (locators are matched to
+// shards by their persona).
+Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards);
+
+// Replaces the shard's records with the blob's and sets `group`'s applied index to `index`.
+// invalid_argument (nothing written) for a blob that is damaged or holds a key outside the shard.
+Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
+                     std::string_view blob);
+
+}  // namespace nca::storage
