@@ -11,6 +11,7 @@
 #include "actors/messages.hpp"
 #include "actors/persona_directory.hpp"
 #include "actors/reply.hpp"
+#include "proto/wire.hpp"
 #include "runtime/event_input.hpp"
 #include "runtime/event_queue.hpp"
 #include "runtime/ids.hpp"
@@ -142,6 +143,10 @@ pb::MemoryInput event_memory(const pb::Event& e) {
   return m;
 }
 
+// On a node of a cluster a persona this node does not serve is reached through the api actor,
+// which forwards the request to the leader of the persona's shard.
+bool via_api(const NodeContext& ctx) { return ctx.replicated() && ctx.api; }
+
 void memory_failed(RouterState& st, const std::string& what, const std::string& why) {
   st.ctx->counters.event_memory_errors++;
   spdlog::warn("event memories {} were not stored: {}", what, why);
@@ -189,7 +194,7 @@ void flush_memories(Self* self, const PersonaKey& who) {
     return;
   }
   auto persona = ctx.directory->get_or_spawn(who.first, who.second);
-  if (!persona) {
+  if (!persona && !via_api(ctx)) {
     memory_failed(st, "of persona '" + who.second + "'", "the persona actor is not running");
     st.memories.erase(it);
     return;
@@ -212,19 +217,22 @@ void flush_memories(Self* self, const PersonaKey& who) {
   pm.deadline_us = ctx.clock->now_us() + ctx.request_timeout_us;
   pm.in_flight = req;
   const uint64_t id = pm.request;
-  self->request(persona, caf::infinite, handle_atom::value, RequestPtr(req))
-      .then(
-          [self, who, id](uint32_t, const std::string& bytes) {
-            pb::Response resp;
-            std::string error;
-            if (!resp.ParseFromString(bytes)) {
-              error = "unparseable reply from the persona";
-            } else if (resp.status().code() != pb::OK) {
-              error = resp.status().message();
-            }
-            memories_done(self, who, id, error);
-          },
-          [self, who, id](caf::error& err) { memories_done(self, who, id, caf::to_string(err)); });
+  auto sent = persona
+                  ? self->request(persona, caf::infinite, handle_atom::value, RequestPtr(req))
+                  : self->request(ctx.api, caf::infinite, wire::envelope_atom::value,
+                                  uint32_t{pb::Request::kRememberBatch}, req->SerializeAsString());
+  std::move(sent).then(
+      [self, who, id](uint32_t, const std::string& bytes) {
+        pb::Response resp;
+        std::string error;
+        if (!resp.ParseFromString(bytes)) {
+          error = "unparseable reply from the persona";
+        } else if (resp.status().code() != pb::OK) {
+          error = resp.status().message();
+        }
+        memories_done(self, who, id, error);
+      },
+      [self, who, id](caf::error& err) { memories_done(self, who, id, caf::to_string(err)); });
 }
 
 // Queues the memories of `events` (assignments made durable together) for their personas, in
@@ -539,7 +547,7 @@ bool ack_with_result(Self* self, const std::string& tenant, const pb::AckRequest
     return false;
   }
   auto persona = st.ctx->directory->get_or_spawn(tenant, e->persona_id());
-  if (!persona) return false;
+  if (!persona && !via_api(*st.ctx)) return false;
   auto mem = std::make_shared<pb::Request>();
   mem->mutable_header()->set_tenant(tenant);
   auto* rr = mem->mutable_remember();
@@ -554,22 +562,24 @@ bool ack_with_result(Self* self, const std::string& tenant, const pb::AckRequest
   m->set_session_id(e->thread_id().empty() ? "event-" + e->id() : e->thread_id());
   auto ack = std::make_shared<pb::AckRequest>(r);
   auto timeout = std::chrono::microseconds(st.ctx->request_timeout_us);
-  self->request(persona, timeout, handle_atom::value, RequestPtr(mem))
-      .then(
-          [=](uint32_t, const std::string& bytes) {
-            pb::Response resp;
-            if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
-              return then(
-                  make_error(ErrorCode::unavailable, "the ack's result could not be stored (" +
-                                                         resp.status().message() +
-                                                         "); the event is still delivered: retry"));
-            }
-            finish_ack(self, tenant, *ack, then);
-          },
-          [=](caf::error& err) {
-            then(make_error(ErrorCode::unavailable, "the ack's result could not be stored (" +
-                                                        caf::to_string(err) + "); retry"));
-          });
+  auto sent = persona ? self->request(persona, timeout, handle_atom::value, RequestPtr(mem))
+                      : self->request(st.ctx->api, timeout, wire::envelope_atom::value,
+                                      uint32_t{pb::Request::kRemember}, mem->SerializeAsString());
+  std::move(sent).then(
+      [=](uint32_t, const std::string& bytes) {
+        pb::Response resp;
+        if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
+          return then(
+              make_error(ErrorCode::unavailable, "the ack's result could not be stored (" +
+                                                     resp.status().message() +
+                                                     "); the event is still delivered: retry"));
+        }
+        finish_ack(self, tenant, *ack, then);
+      },
+      [=](caf::error& err) {
+        then(make_error(ErrorCode::unavailable, "the ack's result could not be stored (" +
+                                                    caf::to_string(err) + "); retry"));
+      });
   return true;
 }
 

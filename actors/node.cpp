@@ -308,6 +308,7 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   ctx->router = spawn_event_router(*node->sys_, ctx);
   ctx->transport = spawn_peer_transport(*node->sys_, transport_config(settings, *ctx));
   node->api_ = spawn_api(*node->sys_, ctx);
+  ctx->api = node->api_;
   caf::anon_send(ctx->transport, api_atom::value, node->api_);
 
   const std::string& host = listen->first;
@@ -380,6 +381,7 @@ Status Node::stop() {
     }
     if (directory_) directory_->close();
     api_ = caf::actor{};
+    if (ctx_) ctx_->api = caf::actor{};
     if (ctx_) ctx_->embed_worker = caf::actor{};
     sys_.reset();  // waits for every actor to finish
   }

@@ -62,6 +62,7 @@ struct NodeContext {
   caf::actor transport;  // the peer transport (actors/peer_transport.hpp)
   caf::actor raft;       // the node's Raft groups (actors/raft_host_actor.hpp)
   caf::actor metadata;   // the metadata group's shell (actors/metadata_actor.hpp)
+  caf::actor api;        // the node's front door (actors/api_actor.hpp)
   EventPolicy events;
   NodeCounters counters;
   // Null on a standalone node (no cluster.seeds), which serves every persona from its own RocksDB.

@@ -280,5 +280,69 @@ TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoin
       << "caught up without the checkpoint: the test did not exercise it";
 }
 
+// Events are still each node's own, but their memories are persona writes: a node whose router
+// assigns an event to a persona led elsewhere sends the event's memory, and an ack's result, to
+// the persona's shard leader.
+TEST(ReplicatedShardTest, EventMemoriesReachAPersonaLedByAnotherNode) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  const std::string persona = "worker";
+  const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
+  pb::Persona profile;
+  profile.set_id(persona);
+  profile.set_capacity(4);
+  ASSERT_TRUE(wait_until([&] { return c.nodes[0]->client->create_persona(profile).ok(); },
+                         std::chrono::seconds(20)));
+  // A node that is not the shard's preferred replica, restarted so its router reads the
+  // replicated profile from its own RocksDB.
+  auto st = c.nodes[0]->client->cluster_status();
+  ASSERT_TRUE(st.ok());
+  uint64_t preferred = 0;
+  for (const auto& sh : st->shards()) {
+    if (sh.shard() == shard) preferred = sh.replicas(0);
+  }
+  size_t x = 0;
+  while (x < c.nodes.size() &&
+         membership::node_number(c.nodes[x]->node->context().node_id) == preferred) {
+    ++x;
+  }
+  ASSERT_LT(x, c.nodes.size());
+  auto& ctx_x = c.nodes[x]->node->context();
+  const std::string name = ctx_x.node_id, dir = c.nodes[x]->dir, address = c.nodes[x]->address();
+  ASSERT_TRUE(wait_until([&] {
+    auto v = ctx_x.db->get(storage::Cf::personas, storage::persona_prefix(shard, kTenant, persona));
+    return v.ok() && v->has_value();
+  })) << "the profile never reached "
+      << name;
+  c.nodes[x]->dir.clear();
+  c.nodes[x].reset();
+  c.nodes[x] = start_member(name, {c.seed}, "", dir, address, c.tweak);
+  Member& node_x = *c.nodes[x];
+  ASSERT_TRUE(node_x.client);
+  ASSERT_TRUE(wait_until([&] { return Cluster::leader_of(node_x, shard) == preferred; },
+                         std::chrono::seconds(20)));
+
+  pb::EventInput in;
+  in.set_id("job-1");
+  in.set_topic("review");
+  in.set_payload("{\"doc\": 7}");
+  in.set_target_persona(persona);
+  auto published = node_x.client->publish(in);
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  auto next = node_x.client->next_event(persona, std::chrono::seconds(5));
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  ASSERT_TRUE(next->has_event());
+  auto acked = node_x.client->ack(next->event().id(), next->event().attempts(), "reviewed doc 7");
+  ASSERT_TRUE(acked.ok()) << acked.error().message;
+  // The ack's result and the event's memory are the persona's, on its leader and every replica.
+  for (auto& n : c.nodes) {
+    EXPECT_TRUE(wait_until([&] { return n->client->get("ev-job-1-result").ok(); }))
+        << "the ack's result via " << n->node->context().node_id;
+    EXPECT_TRUE(wait_until([&] { return stored_on(*n, persona, next->event().memory_id()); }))
+        << "the event's memory on " << n->node->context().node_id;
+  }
+  EXPECT_EQ(node_x.node->context().counters.event_memory_errors.load(), 0u);
+}
+
 }  // namespace
 }  // namespace nca
