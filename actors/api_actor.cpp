@@ -2,6 +2,9 @@
 
 #include <rocksdb/db.h>
 
+#include <algorithm>
+#include <unordered_map>
+
 #include "actors/messages.hpp"
 #include "actors/peer_transport.hpp"
 #include "actors/persona_directory.hpp"
@@ -18,6 +21,29 @@ namespace {
 constexpr const char* kDefaultTenant = "default";
 
 using ApiResult = caf::result<uint32_t, std::string>;
+using reroute_atom = caf::atom_constant<caf::atom("reroute")>;
+
+// How often a request that waits for its shard to have a serving leader is routed again.
+constexpr std::chrono::microseconds kRerouteEvery{25'000};
+
+// A persona request waiting to be routed again (see dispatch()).
+struct Parked {
+  std::shared_ptr<pb::Request> req;
+  std::string persona;
+  bool forwarded = false;
+  caf::response_promise rp;
+  TimeUs give_up_us = 0;
+};
+
+struct ApiState {
+  NodeContextPtr ctx;
+  std::unordered_map<uint64_t, Parked> parked;
+  uint64_t next_parked = 0;
+};
+
+using ApiSelf = caf::stateful_actor<ApiState>;
+
+void park(ApiSelf* self, Parked p, const Error& why);
 
 // The persona an item-addressed request goes to: its locator, else the client's hint.
 Result<std::string> locate(const NodeContext& ctx, const std::string& tenant, const std::string& id,
@@ -76,21 +102,28 @@ struct Destination {
   uint64_t leader = 0;  // otherwise: forward through the transport to this node
 };
 
+// Part of the message a node answers with when it was forwarded a request for a shard it no
+// longer leads: the forwarding node routes the request again.
+constexpr const char* kNoLongerLeads = "no longer leads shard";
+
+// `retry`: the cluster cannot serve the persona right now but will (an election, a leader still
+// applying its log); the request may wait and be routed again.
 Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
-                                   const std::string& persona, bool forwarded) {
+                                   const std::string& persona, bool forwarded, bool* retry) {
+  *retry = false;
   if (ctx.replicated()) {
     const uint32_t shard = storage::shard_of(tenant, persona, ctx.policy.shards);
     auto r = ctx.routes->route(shard);
     if (r.kind == cluster::ShardRoutes::Kind::refuse) {
+      *retry = true;
       return make_error(ErrorCode::unavailable, r.reason);
     }
     if (r.kind == cluster::ShardRoutes::Kind::forward) {
-      // One hop only: a node that was forwarded a request it cannot serve says so, and the
-      // client retries (leadership moved while the request travelled).
+      // One hop only: a node that was forwarded a request it cannot serve says so at once, and
+      // the node that forwarded it routes it again (leadership moved while it travelled).
       if (forwarded) {
-        return make_error(ErrorCode::unavailable, "node '" + ctx.node_id +
-                                                      "' no longer leads shard " +
-                                                      std::to_string(shard) + " (node " +
+        return make_error(ErrorCode::unavailable, "node '" + ctx.node_id + "' " + kNoLongerLeads +
+                                                      " " + std::to_string(shard) + " (node " +
                                                       std::to_string(r.leader) + " does); retry");
       }
       if (!ctx.transport) {
@@ -101,28 +134,81 @@ Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
     }
   }
   auto target = ctx.directory->activate(tenant, persona);
-  if (!target) return target.error();
+  if (!target) {
+    // The routes said serve, the directory did not: the leadership moved in between.
+    *retry = ctx.replicated() && target.error().message.find("shutting down") == std::string::npos;
+    return target.error();
+  }
   return Destination{*target, 0};
 }
 
-ApiResult route(caf::event_based_actor* self, NodeContext& ctx,
-                const std::shared_ptr<pb::Request>& req, const std::string& persona,
-                bool forwarded) {
+// Sends the request where its persona is served, or parks it to be routed again shortly when
+// the cluster cannot serve it yet: a failover shows up as latency, not as an error, for as long
+// as the request's deadline allows.
+void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
+  const uint32_t method = static_cast<uint32_t>(p.req->body_case());
+  bool retry = false;
+  auto dest = destination_of(ctx, p.req->header().tenant(), p.persona, p.forwarded, &retry);
+  if (!dest) {
+    if (retry) return park(self, std::move(p), dest.error());
+    return deliver(p.rp, method, error_response(dest.error()));
+  }
+  if (dest->actor) {
+    p.rp.delegate(dest->actor, handle_atom::value, RequestPtr(p.req));
+    return;
+  }
+  // Forwarded as a request of this actor (not a delegation), so a leader that moved on, or a
+  // leader this node cannot reach (it just died), sends the request round again.
+  const TimeUs left = p.give_up_us - ctx.clock->now_us();
+  auto timeout = std::chrono::microseconds(std::max<TimeUs>(left, 1000) + kRerouteEvery.count());
+  self->request(ctx.transport, timeout, forward_atom::value, dest->leader, method,
+                p.req->SerializeAsString())
+      .then(
+          [self, p](uint32_t m, std::string& bytes) mutable {
+            pb::Response resp;
+            if (resp.ParseFromString(bytes) && resp.status().code() == pb::UNAVAILABLE &&
+                resp.status().message().find(kNoLongerLeads) != std::string::npos) {
+              return park(self, std::move(p),
+                          make_error(ErrorCode::unavailable, resp.status().message()));
+            }
+            p.rp.deliver(m, std::move(bytes));
+          },
+          [self, p, method](caf::error& e) mutable {
+            Error why = make_error(ErrorCode::unavailable, "the shard's leader did not answer: " +
+                                                               self->system().render(e));
+            if (e == caf::sec::no_route_to_receiving_node) return park(self, std::move(p), why);
+            deliver(p.rp, method, error_response(why));
+          });
+}
+
+void park(ApiSelf* self, Parked p, const Error& why) {
+  auto& ctx = *self->state.ctx;
+  if (ctx.clock->now_us() + kRerouteEvery.count() >= p.give_up_us) {
+    const uint32_t method = static_cast<uint32_t>(p.req->body_case());
+    return deliver(p.rp, method, error_response(why));
+  }
+  const uint64_t id = ++self->state.next_parked;
+  self->state.parked.emplace(id, std::move(p));
+  self->delayed_send(self, kRerouteEvery, reroute_atom::value, id);
+}
+
+ApiResult route(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<pb::Request>& req,
+                const std::string& persona, bool forwarded) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
   if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
-  auto dest = destination_of(ctx, req->header().tenant(), persona, forwarded);
-  if (!dest) return reply_error(method, dest.error());
-  auto rp = self->make_response_promise();
-  if (dest->actor) {
-    rp.delegate(dest->actor, handle_atom::value, RequestPtr(req));
-  } else {
-    rp.delegate(ctx.transport, forward_atom::value, dest->leader, method, req->SerializeAsString());
-  }
+  const TimeUs now = ctx.clock->now_us();
+  const TimeUs deadline =
+      req->header().deadline_us() != 0 ? req->header().deadline_us() : now + ctx.request_timeout_us;
+  // Give up early enough for the answer to reach the client before its deadline.
+  Parked p{req, persona, forwarded, self->make_response_promise(),
+           std::min(deadline - 2 * kRerouteEvery.count(), now + ctx.request_timeout_us)};
+  auto rp = p.rp;
+  dispatch(self, ctx, std::move(p));
   return rp;
 }
 
 // The transport's view of the cluster, with this node's name.
-ApiResult cluster_status(caf::event_based_actor* self, NodeContext& ctx) {
+ApiResult cluster_status(ApiSelf* self, NodeContext& ctx) {
   constexpr uint32_t method = pb::Request::kClusterStatus;
   if (!ctx.transport) {
     return reply_error(method, make_error(ErrorCode::unavailable,
@@ -154,8 +240,7 @@ ApiResult cluster_status(caf::event_based_actor* self, NodeContext& ctx) {
   return rp;
 }
 
-ApiResult to_router(NodeContext& ctx, caf::event_based_actor* self,
-                    const std::shared_ptr<pb::Request>& req) {
+ApiResult to_router(NodeContext& ctx, ApiSelf* self, const std::shared_ptr<pb::Request>& req) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
   if (!ctx.router) {
     return reply_error(method, make_error(ErrorCode::unavailable,
@@ -167,7 +252,7 @@ ApiResult to_router(NodeContext& ctx, caf::event_based_actor* self,
 }
 
 // recall(include_shared): the persona's and the tenant's shared persona's hits, merged by score.
-ApiResult recall_with_shared(caf::event_based_actor* self, NodeContext& ctx,
+ApiResult recall_with_shared(ApiSelf* self, NodeContext& ctx,
                              const std::shared_ptr<pb::Request>& req, bool forwarded) {
   constexpr uint32_t method = pb::Request::kRecall;
   const std::string persona = req->recall().persona_id();
@@ -208,7 +293,9 @@ ApiResult recall_with_shared(caf::event_based_actor* self, NodeContext& ctx,
   };
   auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
   for (const auto& sub : {own, shared}) {
-    auto dest = destination_of(ctx, req->header().tenant(), sub->recall().persona_id(), forwarded);
+    bool retry = false;
+    auto dest =
+        destination_of(ctx, req->header().tenant(), sub->recall().persona_id(), forwarded, &retry);
     if (!dest) {
       g->error = dest.error().message;
       finish();
@@ -234,8 +321,8 @@ ApiResult recall_with_shared(caf::event_based_actor* self, NodeContext& ctx,
 }
 
 // `forwarded`: a peer sent it on (actors/peer_transport.hpp); it is not forwarded again.
-ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method,
-                 const std::string& bytes, bool forwarded) {
+ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::string& bytes,
+                 bool forwarded) {
   ctx.counters.requests++;
   auto req = std::make_shared<pb::Request>();
   auto invalid = [&](std::string msg) {
@@ -344,8 +431,16 @@ ApiResult handle(caf::event_based_actor* self, NodeContext& ctx, uint32_t method
   }
 }
 
-caf::behavior api_actor(caf::event_based_actor* self, NodeContextPtr ctx) {
+caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
+  self->state.ctx = ctx;
   return {
+      [=](reroute_atom, uint64_t id) {
+        auto it = self->state.parked.find(id);
+        if (it == self->state.parked.end()) return;
+        Parked p = std::move(it->second);
+        self->state.parked.erase(it);
+        dispatch(self, *ctx, std::move(p));
+      },
       [=](wire::envelope_atom, uint32_t method, const std::string& bytes) -> ApiResult {
         return handle(self, *ctx, method, bytes, false);
       },

@@ -217,8 +217,10 @@ ForwardResult forward(Self* self, uint64_t peer, uint32_t method, std::string by
   auto it = st.links.find(peer);
   if (st.partitioned.count(peer) != 0 || it == st.links.end() || !it->second.remote) {
     ++st.dropped;
-    return forward_error("node " + std::to_string(peer) + " is not reachable from node " +
-                         std::to_string(st.config.node_id) + "; retry");
+    // Its own code: nothing was sent, so the caller may route the request again.
+    return caf::make_error(caf::sec::no_route_to_receiving_node,
+                           "node " + std::to_string(peer) + " is not reachable from node " +
+                               std::to_string(st.config.node_id));
   }
   ++st.sent;
   // A request of our own, not a delegation: the peer authenticates the sender, which must be this
