@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -34,6 +35,11 @@ struct TransportState {
   std::set<uint64_t> partitioned;
   uint64_t sent = 0, received = 0, dropped = 0, refused = 0;
   caf::actor api;  // the node's api actor, for requests forwarded by peers
+  // Requests forwarded to each peer and not answered yet: failed at once when its link goes down
+  // (CAF would leave them to their timeout).
+  std::map<uint64_t, std::map<uint64_t, caf::typed_response_promise<uint32_t, std::string>>>
+      forwards;
+  uint64_t next_forward = 0;
 };
 
 using Self = caf::stateful_actor<TransportState>;
@@ -226,14 +232,45 @@ ForwardResult forward(Self* self, uint64_t peer, uint32_t method, std::string by
   // A request of our own, not a delegation: the peer authenticates the sender, which must be this
   // transport (a delegated message would carry the original client as its sender).
   auto rp = self->make_response_promise<uint32_t, std::string>();
+  const uint64_t op = ++st.next_forward;
+  st.forwards[peer].emplace(op, rp);
+  // The entry is gone when the link went down first: the caller has its answer already.
+  auto take = [self, peer,
+               op]() -> std::optional<caf::typed_response_promise<uint32_t, std::string>> {
+    auto& pending = self->state.forwards[peer];
+    auto it = pending.find(op);
+    if (it == pending.end()) return std::nullopt;
+    auto found = it->second;
+    pending.erase(it);
+    return found;
+  };
   self->request(it->second.remote, st.config.forward_timeout, forwarded_atom::value,
                 st.config.node_id, st.config.incarnation, method, std::move(bytes))
-      .then([rp](uint32_t m, std::string& reply) mutable { rp.deliver(m, std::move(reply)); },
-            [rp, peer, self](caf::error& e) mutable {
-              rp.deliver(forward_error("node " + std::to_string(peer) +
+      .then(
+          [take](uint32_t m, std::string& reply) mutable {
+            if (auto p = take()) p->deliver(m, std::move(reply));
+          },
+          [take, peer, self](caf::error& e) mutable {
+            if (auto p = take()) {
+              p->deliver(forward_error("node " + std::to_string(peer) +
                                        " did not answer: " + self->system().render(e)));
-            });
+            }
+          });
   return rp;
+}
+
+// The link to `peer` is gone: its forwarded requests get no answer. They may have been carried out
+// before it went, so the caller decides whether to send them again (requests carry ids).
+void fail_forwards(Self* self, uint64_t peer) {
+  auto it = self->state.forwards.find(peer);
+  if (it == self->state.forwards.end()) return;
+  auto pending = std::move(it->second);
+  self->state.forwards.erase(it);
+  for (auto& [op, rp] : pending) {
+    rp.deliver(caf::make_error(
+        caf::sec::no_route_to_receiving_node,
+        "the link to node " + std::to_string(peer) + " went down before it answered"));
+  }
 }
 
 ForwardResult on_forwarded(Self* self, uint64_t from, uint64_t incarnation, uint32_t method,
@@ -323,6 +360,7 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
       if (l.remote && l.remote.address() == msg.source) {
         spdlog::info("cluster: link to node {} lost", id);
         l.remote = nullptr;
+        fail_forwards(self, id);
       }
     }
   });

@@ -33,8 +33,10 @@
 //   * Client requests for another node (the leader of a persona's shard): (forward_atom, peer,
 //     method, bytes) -> (method, reply bytes), delegated to the peer's transport, which checks the
 //     sender as for frames and hands it to its node's api actor as (forwarded_atom, method, bytes).
-//     No link or a partition rule is caf::sec::no_route_to_receiving_node (nothing was sent); no
-//     api actor on the peer, or no answer within `forward_timeout`, is another caf::error.
+//     No link or a partition rule is caf::sec::no_route_to_receiving_node (nothing was sent), and
+//     so is a link that goes down before the answer (the request may have been carried out: it
+//     carries its request id). No api actor on the peer, or no answer within `forward_timeout`, is
+//     another caf::error.
 //   * (api_atom, actor) names the node's api actor (spawned after the transport).
 //   * (listener_atom, actor) replaces the listener (the Raft host is spawned after the transport it
 //     sends through); (advertise_atom, "host:port") sets the advertised address (known only once
