@@ -12,6 +12,7 @@ namespace nca::actors {
 namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("rtick")>;
+using flush_atom = caf::atom_constant<caf::atom("rflush")>;
 
 struct PendingProposal {
   raft::Term term = 0;
@@ -27,7 +28,16 @@ struct Proposals {
   cluster::RaftHost* host = nullptr;  // set once the host exists; outlived by it
 };
 
+// A proposal a leader could not take yet (it is handing the leadership over).
+struct HeldProposal {
+  uint64_t group = 0;
+  std::string data;
+  caf::typed_response_promise<uint64_t> rp;
+};
+
 struct HostState {
+  bool flush_queued = false;
+  std::vector<HeldProposal> held;
   RaftHostActorConfig config;
   std::shared_ptr<cluster::RaftHost> host;
   std::shared_ptr<Proposals> proposals;
@@ -54,6 +64,8 @@ void flush(Self* self) {
     spdlog::error("raft: {}; the node's groups stop", out.error().message);
     for (auto& [key, p] : st.proposals->pending) p.rp.deliver(failure(out.error().message));
     st.proposals->pending.clear();
+    for (auto& h : st.held) h.rp.deliver(failure(out.error().message));
+    st.held.clear();
     self->quit(caf::exit_reason::unhandled_exception);
     return;
   }
@@ -62,6 +74,15 @@ void flush(Self* self) {
     self->send(st.config.transport, send_frame_atom::value, to,
                transport::encode_batch(header, messages));
   }
+}
+
+// Frames, proposals and ticks only mark the host dirty; one flush message, queued behind whatever
+// is already in the mailbox, then handles all their Readies together: a burst of proposals and
+// acknowledgements costs one save round (one fsync) instead of one each.
+void request_flush(Self* self) {
+  if (self->state.flush_queued) return;
+  self->state.flush_queued = true;
+  self->send(self, flush_atom::value);
 }
 
 std::string describe(const cluster::RaftHost& host, uint64_t group) {
@@ -87,8 +108,34 @@ caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::In
   }
   auto rp = self->make_response_promise<uint64_t>();
   st.proposals->pending[{group, *index}] = PendingProposal{*st.host->term_of(group), rp};
-  flush(self);
+  request_flush(self);
   return rp;
+}
+
+// Proposals held during a leadership hand-over: proposed once the leader takes them again, failed
+// once this node no longer leads (the caller retries on the new leader).
+void retry_held(Self* self) {
+  auto& st = self->state;
+  if (st.held.empty()) return;
+  std::vector<HeldProposal> held;
+  held.swap(st.held);
+  for (auto& h : held) {
+    auto s = st.host->state_of(h.group);
+    const bool leading = s && s->role == raft::Role::leader && s->leader == st.config.host.node;
+    auto index = st.host->propose(h.group, h.data);
+    if (!index && index.error().code == ErrorCode::unavailable && leading) {
+      st.held.push_back(std::move(h));
+      continue;
+    }
+    if (!index) {
+      h.rp.deliver(failure("this node handed the leadership of group " + std::to_string(h.group) +
+                           " over before it took the entry; retry on the new leader"));
+      continue;
+    }
+    st.proposals->pending[{h.group, *index}] =
+        PendingProposal{*st.host->term_of(h.group), caf::response_promise(h.rp)};
+    request_flush(self);
+  }
 }
 
 // Compacts every group whose log grew by `snapshot_entries` applied entries since its snapshot.
@@ -149,13 +196,26 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
           spdlog::warn("raft: {}", s.error().message);
           return;
         }
-        flush(self);
+        request_flush(self);
       },
       [=](peer_change_atom, uint32_t, uint64_t, uint64_t) {
         // Liveness is the failure detector's business; Raft's own timers drive elections.
       },
       [=](propose_atom, uint64_t group, std::string& data) -> caf::result<uint64_t> {
-        return wait_for_apply(self, group, self->state.host->propose(group, std::move(data)));
+        auto& st = self->state;
+        auto s = st.host->state_of(group);
+        if (s && s->role == raft::Role::leader && s->leader == st.config.host.node) {
+          // A leader refuses proposals while it hands the leadership over; hold them until the
+          // hand-over is done or abandoned (an election timeout at most), then propose or fail.
+          auto index = st.host->propose(group, data);
+          if (!index && index.error().code == ErrorCode::unavailable) {
+            auto rp = self->make_response_promise<uint64_t>();
+            st.held.push_back(HeldProposal{group, std::move(data), rp});
+            return rp;
+          }
+          return wait_for_apply(self, group, std::move(index));
+        }
+        return wait_for_apply(self, group, st.host->propose(group, std::move(data)));
       },
       [=](conf_change_atom, uint64_t group, uint8_t type, uint64_t node) -> caf::result<uint64_t> {
         if (type > static_cast<uint8_t>(raft::ConfChangeType::remove_node)) {
@@ -178,7 +238,7 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         if (auto s = add_and_start(*st.host, st.config, group, boot); !s) {
           return failure(s.error().message);
         }
-        flush(self);
+        request_flush(self);
         return true;
       },
       [=](group_views_atom) -> GroupViewsPtr {
@@ -190,13 +250,19 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         return out;
       },
       [=](transfer_atom, uint64_t group, uint64_t to) {
-        if (self->state.host->transfer_leadership(group, to)) flush(self);
+        if (self->state.host->transfer_leadership(group, to)) request_flush(self);
       },
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
+      [=](flush_atom) {
+        self->state.flush_queued = false;
+        flush(self);
+        retry_held(self);
+      },
       [=](tick_atom) {
+        retry_held(self);
         compact_due(self);
         self->state.host->tick();
-        flush(self);
+        request_flush(self);
         self->delayed_send(self, self->state.config.tick, tick_atom::value);
       },
   };

@@ -39,6 +39,7 @@ class Latencies {
   void reserve(size_t n) { samples_.reserve(n); }
   void add(double us) { samples_.push_back(us); }
   size_t size() const { return samples_.size(); }
+  const std::vector<double>& samples() const { return samples_; }
   double percentile(double p) const;
   double mean() const;
 

@@ -33,6 +33,10 @@ constexpr Subcommand kSubcommands[] = {
      "commits/s and commit latency of a three-node Raft group (in-process, RocksDB log, synced) "
      "with 1 and 64 proposers vs raw RocksDB synced writes",
      nca::bench::run_raft},
+    {"cluster",
+     "three nca-node processes through the SDK: remember/recall latency and throughput, leader "
+     "failover time; vs one standalone node and a three-member etcd cluster",
+     nca::bench::run_cluster},
 };
 
 }  // namespace

@@ -27,4 +27,8 @@ int run_http(const std::vector<std::string>& args);
 // and many concurrent proposers, against raw RocksDB synced writes with as many threads.
 int run_raft(const std::vector<std::string>& args);
 
+// A cluster of nca-node processes on loopback through the SDK (remember, recall, leader failover)
+// against one standalone node and a three-member etcd cluster in the same run.
+int run_cluster(const std::vector<std::string>& args);
+
 }  // namespace nca::bench

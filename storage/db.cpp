@@ -338,7 +338,16 @@ Status Db::flush() {
   return {};
 }
 
-uint64_t Db::sync_count() const { return committer_->sync_count(); }
+uint64_t Db::sync_count() const { return committer_->sync_count() + wal_syncs_.load(); }
+
+Status Db::sync_wal() {
+  if (!options_.sync) return {};
+  auto s = db_->SyncWAL();
+  if (!s.ok())
+    return error_from_rocksdb(s, "syncing the write-ahead log at '" + options_.path + "' failed");
+  wal_syncs_.fetch_add(1, std::memory_order_acq_rel);
+  return {};
+}
 uint64_t Db::commit_count() const { return committer_->commit_count(); }
 std::string Db::path() const { return options_.path; }
 rocksdb::DB* Db::raw() { return db_.get(); }

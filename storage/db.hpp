@@ -15,6 +15,7 @@
 // created them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +69,9 @@ class Db {
   void commit_async(Batch batch, std::function<void(Status)> done);
   Status commit(Batch batch);
   Status write_unsynced(Batch batch);
+  // Makes every write that has returned durable (an fsync of the write-ahead log), for writers
+  // that wrote several batches unsynced and pay for one fsync at the end. Counted in sync_count().
+  Status sync_wal();
   // Deletes keys in [begin, end) of `cf` with a synced commit.
   Status delete_range(Cf cf, std::string_view begin, std::string_view end);
 
@@ -96,6 +100,7 @@ class Db {
   // Handles of the default family and of families this build does not know (kept open, never used).
   std::vector<rocksdb::ColumnFamilyHandle*> other_handles_;
   std::unique_ptr<GroupCommitter> committer_;
+  std::atomic<uint64_t> wal_syncs_{0};  // sync_wal() calls
 };
 
 }  // namespace nca::storage

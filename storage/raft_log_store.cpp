@@ -661,6 +661,25 @@ void delete_log_range(Batch& batch, uint64_t group, Index lo, Index hi) {
 
 Status RaftLogStore::save(const HardState* hard_state, const std::vector<Entry>& entries,
                           const Snapshot* snapshot) {
+  return save_impl(hard_state, entries, snapshot, false);
+}
+
+Status RaftLogStore::save_unsynced(const HardState* hard_state, const std::vector<Entry>& entries,
+                                   const Snapshot* snapshot) {
+  return save_impl(hard_state, entries, snapshot, true);
+}
+
+Status RaftLogStore::sync() {
+  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  if (!needs_sync_) return {};
+  Status s = db_->sync_wal();
+  if (!s.ok()) return with_context(s.error(), "raft group " + std::to_string(group_) + ": sync");
+  needs_sync_ = false;
+  return {};
+}
+
+Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<Entry>& entries,
+                               const Snapshot* snapshot, bool defer_sync) {
   std::lock_guard<std::mutex> write_lock(write_mutex_);
   const std::string group_name = "raft group " + std::to_string(group_);
   auto invalid = [&](const std::string& why) {
@@ -761,6 +780,11 @@ Status RaftLogStore::save(const HardState* hard_state, const std::vector<Entry>&
   bool must_sync = snapshot != nullptr || !entries.empty() ||
                    new_hard_state.term != hard_state_.term ||
                    new_hard_state.vote != hard_state_.vote;
+  // A deferred sync is the caller's sync(); a snapshot is synced here whatever the caller asked.
+  if (must_sync && defer_sync && snapshot == nullptr) {
+    must_sync = false;
+    needs_sync_ = true;
+  }
   Status committed =
       must_sync ? db_->commit(std::move(batch)) : db_->write_unsynced(std::move(batch));
   if (!committed.ok()) return with_context(committed.error(), group_name + ": save failed");

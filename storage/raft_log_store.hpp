@@ -92,6 +92,10 @@ class RaftLogStore final : public raft::LogStorage {
 
   Status save(const raft::HardState* hard_state, const std::vector<raft::Entry>& entries,
               const raft::Snapshot* snapshot) override;
+  // Writes without an fsync (a snapshot is still synced); sync() syncs the Db's write-ahead log.
+  Status save_unsynced(const raft::HardState* hard_state, const std::vector<raft::Entry>& entries,
+                       const raft::Snapshot* snapshot) override;
+  Status sync() override;
   Status compact(const raft::Snapshot& snapshot) override;
 
   uint64_t group() const { return group_; }
@@ -111,6 +115,8 @@ class RaftLogStore final : public raft::LogStorage {
   RaftLogStore(Db* db, uint64_t group, const Options& options);
 
   Status load();
+  Status save_impl(const raft::HardState* hard_state, const std::vector<raft::Entry>& entries,
+                   const raft::Snapshot* snapshot, bool defer_sync);
   // The helpers below read state that only writers change; callers hold write_mutex_ or mutex_.
   Result<raft::Term> term_locked(raft::Index index) const;
   Result<raft::Entry> read_entry(raft::Index index) const;
@@ -129,6 +135,7 @@ class RaftLogStore final : public raft::LogStorage {
   // mutex_ while it changes the fields below, so holding either mutex gives a stable view of them.
   mutable std::mutex write_mutex_;
   mutable std::mutex mutex_;
+  bool needs_sync_ = false;  // guarded by write_mutex_: a save_unsynced wrote without an fsync
   raft::HardState hard_state_;
   SnapshotRecord snapshot_;
   raft::Index first_index_ = 1;

@@ -50,6 +50,15 @@ class LogStorage {
   // (when non-null).
   virtual Status save(const HardState* hard_state, const std::vector<Entry>& entries,
                       const Snapshot* snapshot) = 0;
+  // save(), except that what it writes need not be durable before the next sync() returns: a host
+  // of many groups saves them all, then pays for one fsync rather than one per group. Until sync()
+  // returns, nothing saved so may be acknowledged or acted on. The default saves durably.
+  virtual Status save_unsynced(const HardState* hard_state, const std::vector<Entry>& entries,
+                               const Snapshot* snapshot) {
+    return save(hard_state, entries, snapshot);
+  }
+  // Makes every earlier save_unsynced() durable.
+  virtual Status sync() { return {}; }
   // Records `snapshot` (taken by the application at an applied index <= last_index()) and drops
   // the entries it covers. A snapshot older than the current one is refused with
   // ErrorCode::conflict and changes nothing.

@@ -1,0 +1,582 @@
+// `nca-bench cluster`: a three-node cluster of real nca-node processes on loopback, clients through
+// the SDK, against one standalone node and an etcd 3.4 cluster of three members on the same
+// machine, in the same run.
+//
+// Phases (each with --clients concurrent callers, each caller a thread with its own SDK client
+// that knows all three nodes, or its own keep-alive HTTP connection to one etcd member):
+//   1. remember: --writes memories of --value-bytes over --personas personas (per-call latency);
+//   2. recall: --recalls recalls of those personas;
+//   3. the same two phases on a standalone node (no replication): what replication costs;
+//   4. failover, --failovers rounds: SIGKILL the leader of one persona's shard while a caller
+//      writes to that persona; the time from the kill to the first acknowledged write sent after
+//      it; the killed node is started again on its data and the cluster settles before the next
+//      round;
+//   5. etcd: three members (Debian's etcd-server), puts of the same value size and concurrency
+//      through the v3 JSON gateway.
+// Targets (issue #7): remember_p99_us <= 2 x etcd_put_p99_us; remember_per_s >= 0.5 x
+// single_node_remember_per_s; failover_ms_median <= 3,000.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <httplib.h>
+#include <algorithm>
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_util.hpp"
+#include "bench/subcommands.hpp"
+#include "cluster/membership/node_number.hpp"
+#include "nca/client.hpp"
+#include "storage/keys.hpp"
+#include "tests/support/loopback_port.hpp"
+
+namespace nca::bench {
+namespace {
+
+namespace po = boost::program_options;
+using Clock = std::chrono::steady_clock;
+
+constexpr double kP99Ratio = 2.0, kThroughputRatio = 0.5, kFailoverMs = 3000;
+
+struct ClusterBenchOptions {
+  size_t nodes = 3;
+  size_t clients = 16;
+  size_t writes = 4000;
+  size_t recalls = 2000;
+  size_t personas = 64;
+  size_t value_bytes = 256;
+  size_t failovers = 10;
+  uint32_t shards = 8;
+  bool json = false;
+};
+
+std::optional<ClusterBenchOptions> parse_options(const std::vector<std::string>& args,
+                                                 int* exit_code) {
+  ClusterBenchOptions o;
+  po::options_description desc("nca-bench cluster options");
+  desc.add_options()("nodes", po::value<size_t>(&o.nodes)->default_value(o.nodes),
+                     "nodes of the cluster (3 or more)")(
+      "clients", po::value<size_t>(&o.clients)->default_value(o.clients), "concurrent callers")(
+      "writes", po::value<size_t>(&o.writes)->default_value(o.writes), "remembers (and etcd puts)")(
+      "recalls", po::value<size_t>(&o.recalls)->default_value(o.recalls), "recalls")(
+      "personas", po::value<size_t>(&o.personas)->default_value(o.personas), "personas written")(
+      "value-bytes", po::value<size_t>(&o.value_bytes)->default_value(o.value_bytes),
+      "bytes of each memory's content and each etcd value")(
+      "failovers", po::value<size_t>(&o.failovers)->default_value(o.failovers),
+      "leader kills (0: skip)")("shards", po::value<uint32_t>(&o.shards)->default_value(o.shards),
+                                "cluster.shards")("json", po::bool_switch(&o.json),
+                                                  "print one JSON object instead of a table");
+  auto vm = parse_subcommand_args("cluster", desc, args, exit_code);
+  if (!vm) return std::nullopt;
+  if (o.nodes < 3 || o.clients == 0 || o.writes == 0 || o.personas == 0 || o.shards == 0) {
+    std::cerr << "nca-bench cluster: --nodes must be at least 3; --clients, --writes, --personas "
+                 "and --shards at least 1\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  return o;
+}
+
+std::string self_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : exe.parent_path().string();
+}
+
+// A child process with its output in a log file; killed (SIGKILL) when the object goes.
+class Process {
+ public:
+  Process() = default;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process() { kill(); }
+
+  Status start(const std::vector<std::string>& argv, const std::string& log) {
+    kill();
+    argv_ = argv;
+    log_ = log;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    int rc = posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+      pid_ = 0;
+      return make_error(ErrorCode::unavailable,
+                        "cannot start " + argv[0] + ": " + std::strerror(rc));
+    }
+    return {};
+  }
+  Status restart() { return start(argv_, log_); }
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+  bool running() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = 0;
+  std::vector<std::string> argv_;
+  std::string log_;
+};
+
+std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+// Polls `cond` every 50 ms until `limit`.
+bool await(const std::function<bool()>& cond, std::chrono::seconds limit) {
+  const auto until = Clock::now() + limit;
+  while (Clock::now() < until) {  // bounded by the deadline
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+struct Phase {
+  double per_s = NAN;
+  Latencies latency;
+  size_t errors = 0;
+  std::string first_error;
+};
+
+// Runs `calls` calls of `call(caller, i)` over `callers` threads; each returns the error text or
+// "".
+Phase run_phase(size_t callers, size_t calls,
+                const std::function<std::string(size_t caller, size_t i)>& call) {
+  Phase out;
+  std::mutex mu;
+  std::atomic<size_t> next{0};
+  std::vector<Latencies> lat(callers);
+  Stopwatch total;
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < callers; ++c) {
+    threads.emplace_back([&, c] {
+      for (size_t i = next++; i < calls; i = next++) {
+        Stopwatch one;
+        std::string err = call(c, i);
+        lat[c].add(one.elapsed_us());
+        if (!err.empty()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (out.errors++ == 0) out.first_error = err;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  out.per_s = static_cast<double>(calls) / total.elapsed_s();
+  for (auto& l : lat) {
+    for (double v : l.samples()) out.latency.add(v);
+  }
+  return out;
+}
+
+struct Results {
+  Phase remember, recall, single_remember, single_recall, etcd_put;
+  std::vector<double> failover_ms;
+  size_t failover_errors = 0;
+  double load_start = -1, load_end = -1;
+  std::string etcd_version;
+};
+
+std::string content_of(size_t i, size_t bytes) {
+  std::string s = "memory " + std::to_string(i) + " ";
+  while (s.size() < bytes) s += "lorem ipsum dolor sit amet ";
+  s.resize(bytes);
+  return s;
+}
+
+// remember then recall against `addresses`, with one SDK client per caller.
+Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>& addresses,
+                   Phase* remember, Phase* recall) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (size_t c = 0; c < o.clients; ++c) {
+    std::vector<std::string> mine;
+    for (size_t k = 0; k < addresses.size(); ++k)
+      mine.push_back(addresses[(c + k) % addresses.size()]);
+    auto client = Client::connect(mine);
+    if (!client) return client.error();
+    clients.push_back(std::move(*client));
+  }
+  *remember = run_phase(o.clients, o.writes, [&](size_t c, size_t i) {
+    pb::MemoryInput m;
+    m.set_id("bench-" + std::to_string(i));
+    m.set_content(content_of(i, o.value_bytes));
+    auto r = clients[c]->remember("persona-" + std::to_string(i % o.personas), m);
+    return r ? std::string() : r.error().message;
+  });
+  *recall = run_phase(o.clients, o.recalls, [&](size_t c, size_t i) {
+    auto r = clients[c]->recall("persona-" + std::to_string(i % o.personas),
+                                "memory " + std::to_string(i), 5);
+    return r ? std::string() : r.error().message;
+  });
+  return {};
+}
+
+// The shard leaders node `via` reports, all of them, or empty. `settled`: only once every shard is
+// led by its preferred replica (leaders move there after the placement and after a restart;
+// measuring during those hand-overs would measure them).
+std::vector<uint64_t> shard_leaders(Client& via, uint32_t shards, bool settled = false) {
+  auto st = via.cluster_status();
+  if (!st || st->shards_size() != static_cast<int>(shards)) return {};
+  std::vector<uint64_t> out(shards, 0);
+  for (const auto& s : st->shards()) {
+    if (settled && (s.replicas_size() == 0 || s.leader() != s.replicas(0))) return {};
+    if (s.shard() < shards) out[s.shard()] = s.leader();
+  }
+  for (uint64_t l : out) {
+    if (l == 0) return {};
+  }
+  return out;
+}
+
+Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
+  const std::string node_bin = self_dir() + "/nca-node";
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < o.nodes; ++i) ports.push_back(testing::unused_loopback_port());
+  std::vector<std::unique_ptr<Process>> nodes;
+  std::vector<std::string> addresses;
+  for (size_t i = 0; i < o.nodes; ++i) {
+    addresses.push_back(loopback(ports[i]));
+    nodes.push_back(std::make_unique<Process>());
+    std::vector<std::string> argv = {node_bin,
+                                     "--node.id",
+                                     "node-" + std::to_string(i + 1),
+                                     "--node.data-dir",
+                                     dir + "/node-" + std::to_string(i + 1),
+                                     "--node.listen",
+                                     addresses.back(),
+                                     "--http.listen",
+                                     "127.0.0.1:0",
+                                     "--cluster.seeds",
+                                     loopback(ports[0]),
+                                     "--cluster.shards",
+                                     std::to_string(o.shards),
+                                     "--cluster.dead-after",
+                                     "2s",
+                                     "--cluster.heartbeat-interval",
+                                     "200ms"};
+    if (auto s = nodes.back()->start(argv, dir + "/node-" + std::to_string(i + 1) + ".log"); !s) {
+      return s;
+    }
+  }
+  progress("cluster: " + std::to_string(o.nodes) + " nodes starting");
+  std::unique_ptr<Client> admin;
+  if (!await(
+          [&] {
+            if (!admin) {
+              auto c = Client::connect(addresses);
+              if (c) admin = std::move(*c);
+            }
+            return admin && !shard_leaders(*admin, o.shards, true).empty();
+          },
+          std::chrono::seconds(60))) {
+    return make_error(
+        ErrorCode::unavailable,
+        "the cluster did not place and lead its shards within 60 s (logs in " + dir + ")");
+  }
+  progress("cluster: remember and recall");
+  if (auto s = measure_nca(o, addresses, &r->remember, &r->recall); !s) return s;
+
+  for (size_t round = 0; round < o.failovers; ++round) {
+    const std::string persona = "failover-" + std::to_string(round);
+    const uint32_t shard = storage::shard_of("default", persona, o.shards);
+    std::vector<uint64_t> leaders;
+    if (!await([&] { return !(leaders = shard_leaders(*admin, o.shards, true)).empty(); },
+               std::chrono::seconds(30))) {
+      return make_error(ErrorCode::unavailable,
+                        "no leader for every shard before round " + std::to_string(round));
+    }
+    size_t victim = o.nodes;
+    for (size_t i = 0; i < o.nodes; ++i) {
+      if (membership::node_number("node-" + std::to_string(i + 1)) == leaders[shard]) victim = i;
+    }
+    if (victim == o.nodes) return make_error(ErrorCode::internal, "unknown shard leader");
+    std::vector<std::string> others;
+    for (size_t i = 0; i < o.nodes; ++i) {
+      if (i != victim) others.push_back(addresses[i]);
+    }
+    auto writer = Client::connect(others);
+    if (!writer) return writer.error();
+    const auto killed = Clock::now();
+    nodes[victim]->kill();
+    double ms = NAN;
+    for (int n = 0; std::isnan(ms) && Clock::now() - killed < std::chrono::seconds(30); ++n) {
+      pb::MemoryInput m;
+      m.set_id(persona + "-" + std::to_string(n));
+      m.set_content("written during failover round " + std::to_string(round));
+      auto w = (*writer)->remember(persona, m);
+      if (w) {
+        ms = std::chrono::duration<double, std::milli>(Clock::now() - killed).count();
+      } else {
+        r->failover_errors++;
+      }
+    }
+    r->failover_ms.push_back(ms);
+    progress("failover round " + std::to_string(round + 1) + ": " + std::to_string(ms) + " ms");
+    if (auto s = nodes[victim]->restart(); !s) return s;
+    // Settled: the restarted node answers and sees a leader for every shard again.
+    std::unique_ptr<Client> restarted;
+    if (!await(
+            [&] {
+              if (!restarted) {
+                auto c = Client::connect({addresses[victim]});
+                if (c) restarted = std::move(*c);
+              }
+              return restarted && !shard_leaders(*restarted, o.shards, true).empty();
+            },
+            std::chrono::seconds(60))) {
+      return make_error(ErrorCode::unavailable, "node " + std::to_string(victim + 1) +
+                                                    " did not rejoin after round " +
+                                                    std::to_string(round));
+    }
+    admin = std::move(restarted);
+  }
+  return {};
+}
+
+Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
+  Process node;
+  const std::string address = loopback(testing::unused_loopback_port());
+  if (auto s = node.start({self_dir() + "/nca-node", "--node.id", "single", "--node.data-dir",
+                           dir + "/single", "--node.listen", address, "--http.listen",
+                           "127.0.0.1:0", "--cluster.shards", std::to_string(o.shards)},
+                          dir + "/single.log");
+      !s) {
+    return s;
+  }
+  if (!await([&] { return Client::connect({address}).ok(); }, std::chrono::seconds(30))) {
+    return make_error(ErrorCode::unavailable, "the single node did not answer within 30 s");
+  }
+  progress("single node: remember and recall");
+  return measure_nca(o, {address}, &r->single_remember, &r->single_recall);
+}
+
+std::string base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out.push_back(t[(v >> (6 * k)) & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
+    out.push_back(t[(v >> 18) & 63]);
+    out.push_back(t[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? t[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+Status bench_etcd(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
+  const std::string etcd = "/usr/bin/etcd";
+  if (access(etcd.c_str(), X_OK) != 0) {
+    return make_error(ErrorCode::unavailable,
+                      "etcd is not installed (Debian package etcd-server; scripts/install-deps)");
+  }
+  std::vector<uint16_t> client_ports, peer_ports;
+  std::string initial;
+  for (int i = 0; i < 3; ++i) {
+    client_ports.push_back(testing::unused_loopback_port());
+    peer_ports.push_back(testing::unused_loopback_port());
+    initial += (i ? "," : "") + std::string("e") + std::to_string(i) + "=http://" +
+               loopback(peer_ports.back());
+  }
+  std::vector<std::unique_ptr<Process>> members;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(std::make_unique<Process>());
+    const std::string name = "e" + std::to_string(i);
+    if (auto s = members.back()->start(
+            {etcd, "--name", name, "--data-dir", dir + "/" + name, "--listen-client-urls",
+             "http://" + loopback(client_ports[i]), "--advertise-client-urls",
+             "http://" + loopback(client_ports[i]), "--listen-peer-urls",
+             "http://" + loopback(peer_ports[i]), "--initial-advertise-peer-urls",
+             "http://" + loopback(peer_ports[i]), "--initial-cluster", initial,
+             "--initial-cluster-state", "new", "--initial-cluster-token", "nca-bench"},
+            dir + "/" + name + ".log");
+        !s) {
+      return s;
+    }
+  }
+  progress("etcd: three members starting");
+  if (!await(
+          [&] {
+            httplib::Client c("127.0.0.1", client_ports[0]);
+            auto res = c.Get("/health");
+            if (res && res->status == 200) {
+              auto v = c.Get("/version");
+              if (v) r->etcd_version = v->body;
+            }
+            return res && res->status == 200 && res->body.find("true") != std::string::npos;
+          },
+          std::chrono::seconds(60))) {
+    return make_error(ErrorCode::unavailable,
+                      "etcd did not become healthy within 60 s (logs in " + dir + ")");
+  }
+  std::vector<std::unique_ptr<httplib::Client>> clients;
+  for (size_t c = 0; c < o.clients; ++c) {
+    clients.push_back(std::make_unique<httplib::Client>("127.0.0.1", client_ports[c % 3]));
+    clients.back()->set_keep_alive(true);
+    clients.back()->set_tcp_nodelay(true);
+  }
+  progress("etcd: puts");
+  r->etcd_put = run_phase(o.clients, o.writes, [&](size_t c, size_t i) {
+    nlohmann::json body = {{"key", base64("bench-" + std::to_string(i))},
+                           {"value", base64(content_of(i, o.value_bytes))}};
+    auto res = clients[c]->Post("/v3/kv/put", body.dump(), "application/json");
+    if (!res) return std::string("no reply: ") + httplib::to_string(res.error());
+    if (res->status != 200) return "HTTP " + std::to_string(res->status) + ": " + res->body;
+    return std::string();
+  });
+  return {};
+}
+
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+nlohmann::ordered_json num(double v, int decimals = 1) {
+  if (std::isnan(v)) return nullptr;
+  double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+std::string fmt(double v, int decimals = 0) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(decimals);
+  s << v;
+  return s.str();
+}
+
+nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
+  nlohmann::ordered_json j;
+  j["benchmark"] = "cluster";
+  j["nodes"] = o.nodes;
+  j["clients"] = o.clients;
+  j["value_bytes"] = o.value_bytes;
+  j["shards"] = o.shards;
+  j["remember_per_s"] = num(r.remember.per_s);
+  j["remember_p50_us"] = num(r.remember.latency.percentile(50));
+  j["remember_p99_us"] = num(r.remember.latency.percentile(99));
+  j["remember_errors"] = r.remember.errors;
+  j["recall_p50_us"] = num(r.recall.latency.percentile(50));
+  j["recall_p99_us"] = num(r.recall.latency.percentile(99));
+  j["single_node_remember_per_s"] = num(r.single_remember.per_s);
+  j["single_node_remember_p99_us"] = num(r.single_remember.latency.percentile(99));
+  j["single_node_recall_p50_us"] = num(r.single_recall.latency.percentile(50));
+  j["single_node_recall_p99_us"] = num(r.single_recall.latency.percentile(99));
+  j["failover_ms_median"] = num(median(r.failover_ms));
+  nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
+  for (double ms : r.failover_ms) rounds.push_back(num(ms));
+  j["failover_ms"] = rounds;
+  j["failover_write_errors"] = r.failover_errors;
+  j["etcd_put_per_s"] = num(r.etcd_put.per_s);
+  j["etcd_put_p50_us"] = num(r.etcd_put.latency.percentile(50));
+  j["etcd_put_p99_us"] = num(r.etcd_put.latency.percentile(99));
+  j["etcd_put_errors"] = r.etcd_put.errors;
+  j["load_average_start"] = r.load_start;
+  j["load_average_end"] = r.load_end;
+  return j;
+}
+
+void print_table(const ClusterBenchOptions& o, const Results& r) {
+  std::cout << "nca-bench cluster: " << o.nodes << " nodes on loopback, " << o.clients
+            << " SDK callers, " << o.value_bytes << "-byte memories, " << o.shards << " shards\n"
+            << machine_line(r.load_start, r.load_end) << "\n";
+  const double p99 = r.remember.latency.percentile(99);
+  const double etcd_p99 = r.etcd_put.latency.percentile(99);
+  const double failover = median(r.failover_ms);
+  auto met = [](bool ok) { return std::string(ok ? "yes" : "NO"); };
+  print_rows({
+      {"remember_per_s", fmt(r.remember.per_s), "single node " + fmt(r.single_remember.per_s),
+       ">= 0.5x", met(r.remember.per_s >= kThroughputRatio * r.single_remember.per_s)},
+      {"remember_p50_us", fmt(r.remember.latency.percentile(50)),
+       "single node " + fmt(r.single_remember.latency.percentile(50)), "", ""},
+      {"remember_p99_us", fmt(p99), "etcd put " + fmt(etcd_p99), "<= 2x",
+       met(p99 <= kP99Ratio * etcd_p99)},
+      {"recall_p50_us", fmt(r.recall.latency.percentile(50)),
+       "single node " + fmt(r.single_recall.latency.percentile(50)), "", ""},
+      {"recall_p99_us", fmt(r.recall.latency.percentile(99)),
+       "single node " + fmt(r.single_recall.latency.percentile(99)), "", ""},
+      {"failover_ms_median", fmt(failover), std::to_string(r.failover_ms.size()) + " kills",
+       "<= 3000", met(failover <= kFailoverMs)},
+      {"etcd_put_per_s", fmt(r.etcd_put.per_s), "", "", ""},
+      {"errors (remember / etcd / failover)",
+       std::to_string(r.remember.errors) + " / " + std::to_string(r.etcd_put.errors) + " / " +
+           std::to_string(r.failover_errors),
+       "", "0", met(r.remember.errors + r.etcd_put.errors == 0)},
+  });
+  if (!r.remember.first_error.empty())
+    std::cout << "first remember error: " << r.remember.first_error << "\n";
+  if (!r.etcd_put.first_error.empty())
+    std::cout << "first etcd error: " << r.etcd_put.first_error << "\n";
+}
+
+}  // namespace
+
+int run_cluster(const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto parsed = parse_options(args, &exit_code);
+  if (!parsed) return exit_code;
+  const ClusterBenchOptions& o = *parsed;
+  TempDir dir("nca-bench-cluster");
+  if (dir.path().empty()) {
+    std::cerr << "nca-bench cluster: cannot create a temporary directory\n";
+    return 1;
+  }
+  Results r;
+  r.load_start = load_average_1m();
+  for (auto* step : {&bench_cluster, &bench_single, &bench_etcd}) {
+    if (auto s = (*step)(o, dir.path(), &r); !s) {
+      std::cerr << "nca-bench cluster: " << s.error().to_string() << "\n";
+      return 1;
+    }
+  }
+  r.load_end = load_average_1m();
+  if (r.remember.errors + r.recall.errors + r.failover_errors + r.etcd_put.errors > 0) {
+    // The run's directory goes with it: keep the nodes' logs for whoever looks at the errors.
+    const std::string keep = std::filesystem::temp_directory_path().string() +
+                             "/nca-bench-cluster-logs-" + std::to_string(::getpid());
+    std::error_code ec;
+    std::filesystem::create_directories(keep, ec);
+    for (const auto& f : std::filesystem::directory_iterator(dir.path(), ec)) {
+      if (f.path().extension() == ".log") {
+        std::filesystem::copy_file(f.path(), keep + "/" + f.path().filename().string(), ec);
+      }
+    }
+    progress("errors: the nodes' logs are in " + keep);
+  }
+  return print_result(
+      o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
+}
+
+}  // namespace nca::bench
