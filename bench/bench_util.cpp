@@ -173,4 +173,10 @@ int print_result(bool json, const std::function<std::string()>& json_text,
   return 0;
 }
 
+nlohmann::ordered_json json_number(double v, int decimals) {
+  if (std::isnan(v)) return nullptr;
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
 }  // namespace nca::bench

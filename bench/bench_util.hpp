@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -93,6 +94,9 @@ std::optional<boost::program_options::variables_map> parse_subcommand_args(
 
 // "1,4,16" -> {1, 4, 16}: up to 16 distinct counts, each in 1..max_value, in the order given.
 bool parse_count_list(const std::string& text, size_t max_value, std::vector<size_t>* out);
+
+// A number for a JSON result, rounded to `decimals`; null for NaN (a metric that was not measured).
+nlohmann::ordered_json json_number(double v, int decimals = 1);
 
 // "machine: 2 x <cpu model>, load average 1.20 at start, 1.35 at end" (no newline), for the header
 // of every results table.

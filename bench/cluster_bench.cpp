@@ -462,12 +462,6 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-nlohmann::ordered_json num(double v, int decimals = 1) {
-  if (std::isnan(v)) return nullptr;
-  double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 std::string fmt(double v, int decimals = 0) {
   if (std::isnan(v)) return "n/a";
   std::ostringstream s;
@@ -484,24 +478,24 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["clients"] = o.clients;
   j["value_bytes"] = o.value_bytes;
   j["shards"] = o.shards;
-  j["remember_per_s"] = num(r.remember.per_s);
-  j["remember_p50_us"] = num(r.remember.latency.percentile(50));
-  j["remember_p99_us"] = num(r.remember.latency.percentile(99));
+  j["remember_per_s"] = json_number(r.remember.per_s);
+  j["remember_p50_us"] = json_number(r.remember.latency.percentile(50));
+  j["remember_p99_us"] = json_number(r.remember.latency.percentile(99));
   j["remember_errors"] = r.remember.errors;
-  j["recall_p50_us"] = num(r.recall.latency.percentile(50));
-  j["recall_p99_us"] = num(r.recall.latency.percentile(99));
-  j["single_node_remember_per_s"] = num(r.single_remember.per_s);
-  j["single_node_remember_p99_us"] = num(r.single_remember.latency.percentile(99));
-  j["single_node_recall_p50_us"] = num(r.single_recall.latency.percentile(50));
-  j["single_node_recall_p99_us"] = num(r.single_recall.latency.percentile(99));
-  j["failover_ms_median"] = num(median(r.failover_ms));
+  j["recall_p50_us"] = json_number(r.recall.latency.percentile(50));
+  j["recall_p99_us"] = json_number(r.recall.latency.percentile(99));
+  j["single_node_remember_per_s"] = json_number(r.single_remember.per_s);
+  j["single_node_remember_p99_us"] = json_number(r.single_remember.latency.percentile(99));
+  j["single_node_recall_p50_us"] = json_number(r.single_recall.latency.percentile(50));
+  j["single_node_recall_p99_us"] = json_number(r.single_recall.latency.percentile(99));
+  j["failover_ms_median"] = json_number(median(r.failover_ms));
   nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
-  for (double ms : r.failover_ms) rounds.push_back(num(ms));
+  for (double ms : r.failover_ms) rounds.push_back(json_number(ms));
   j["failover_ms"] = rounds;
   j["failover_write_errors"] = r.failover_errors;
-  j["etcd_put_per_s"] = num(r.etcd_put.per_s);
-  j["etcd_put_p50_us"] = num(r.etcd_put.latency.percentile(50));
-  j["etcd_put_p99_us"] = num(r.etcd_put.latency.percentile(99));
+  j["etcd_put_per_s"] = json_number(r.etcd_put.per_s);
+  j["etcd_put_p50_us"] = json_number(r.etcd_put.latency.percentile(50));
+  j["etcd_put_p99_us"] = json_number(r.etcd_put.latency.percentile(99));
   j["etcd_put_errors"] = r.etcd_put.errors;
   j["load_average_start"] = r.load_start;
   j["load_average_end"] = r.load_end;

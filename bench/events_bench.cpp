@@ -784,23 +784,17 @@ bool target_met(const PathResult& p, const Results& r) {
 // The headline keys are the SDK path's (what an agent process sees); in-process when only that ran.
 const PathResult& headline(const Results& r) { return r.sdk.ran ? r.sdk : r.inproc; }
 
-nlohmann::ordered_json num(double v, int decimals = 1) {
-  if (std::isnan(v)) return nullptr;
-  double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 void path_json(const std::string& prefix, const PathResult& p, nlohmann::ordered_json* j) {
-  (*j)["events_" + prefix + "_per_s"] = num(p.events_per_s);
-  (*j)["deliver_" + prefix + "_p50_us"] = num(p.deliver_p50_us);
-  (*j)["deliver_" + prefix + "_p99_us"] = num(p.deliver_p99_us);
-  (*j)["publish_" + prefix + "_p50_us"] = num(p.publish_p50_us);
-  (*j)["publish_" + prefix + "_p99_us"] = num(p.publish_p99_us);
-  (*j)["ack_" + prefix + "_p50_us"] = num(p.ack_p50_us);
-  (*j)["ack_" + prefix + "_p99_us"] = num(p.ack_p99_us);
-  (*j)["storage_syncs_per_event_" + prefix] = num(p.storage_syncs_per_event, 3);
+  (*j)["events_" + prefix + "_per_s"] = json_number(p.events_per_s);
+  (*j)["deliver_" + prefix + "_p50_us"] = json_number(p.deliver_p50_us);
+  (*j)["deliver_" + prefix + "_p99_us"] = json_number(p.deliver_p99_us);
+  (*j)["publish_" + prefix + "_p50_us"] = json_number(p.publish_p50_us);
+  (*j)["publish_" + prefix + "_p99_us"] = json_number(p.publish_p99_us);
+  (*j)["ack_" + prefix + "_p50_us"] = json_number(p.ack_p50_us);
+  (*j)["ack_" + prefix + "_p99_us"] = json_number(p.ack_p99_us);
+  (*j)["storage_syncs_per_event_" + prefix] = json_number(p.storage_syncs_per_event, 3);
   (*j)["redeliveries_" + prefix] = p.redeliveries;
-  (*j)["seconds_" + prefix] = num(p.seconds, 3);
+  (*j)["seconds_" + prefix] = json_number(p.seconds, 3);
 }
 
 nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
@@ -819,21 +813,21 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   j["wait_ms"] = o.wait_ms;
   j["threads"] = o.threads;
   j["headline_path"] = r.sdk.ran ? "sdk" : (r.inproc.ran ? "inproc" : "none");
-  j["events_per_s"] = num(h.events_per_s);
-  j["deliver_p50_us"] = num(h.deliver_p50_us);
-  j["deliver_p99_us"] = num(h.deliver_p99_us);
+  j["events_per_s"] = json_number(h.events_per_s);
+  j["deliver_p50_us"] = json_number(h.deliver_p50_us);
+  j["deliver_p99_us"] = json_number(h.deliver_p99_us);
   path_json("inproc", r.inproc, &j);
   path_json("sdk", r.sdk, &j);
-  j["raw_rocksdb_sync_writes_per_s"] = num(r.raw.writes_per_s);
-  j["raw_rocksdb_sync_p50_us"] = num(r.raw.p50_us);
-  j["raw_rocksdb_sync_p99_us"] = num(r.raw.p99_us);
+  j["raw_rocksdb_sync_writes_per_s"] = json_number(r.raw.writes_per_s);
+  j["raw_rocksdb_sync_p50_us"] = json_number(r.raw.p50_us);
+  j["raw_rocksdb_sync_p99_us"] = json_number(r.raw.p99_us);
   j["raw_rocksdb_writes"] = r.raw.writes;
   j["raw_rocksdb_threads"] = o.workers;
-  j["events_over_raw_writes"] = num(h.events_per_s / r.raw.writes_per_s, 3);
+  j["events_over_raw_writes"] = json_number(h.events_per_s / r.raw.writes_per_s, 3);
   j["nproc"] = online_cpus();
   j["cpu"] = cpu_model();
-  j["loadavg_1m_start"] = num(r.load_start, 2);
-  j["loadavg_1m_end"] = num(r.load_end, 2);
+  j["loadavg_1m_start"] = json_number(r.load_start, 2);
+  j["loadavg_1m_end"] = json_number(r.load_end, 2);
   j["target_events_per_s_met"] = target_met(h, r);
   j["target_events_inproc_per_s_met"] = target_met(r.inproc, r);
   return j;

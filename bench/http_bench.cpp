@@ -490,19 +490,13 @@ bool target_met(const Cell& http, const Cell& sdk) {
   return http.ran && sdk.ran && http.p99_us <= 2.0 * sdk.p99_us;
 }
 
-nlohmann::ordered_json num(double v, int decimals = 1) {
-  if (std::isnan(v)) return nullptr;
-  const double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 nlohmann::ordered_json cell_json(const Cell& c) {
   nlohmann::ordered_json j;
-  j["per_s"] = num(c.per_s);
-  j["p50_us"] = num(c.p50_us);
-  j["p99_us"] = num(c.p99_us);
+  j["per_s"] = json_number(c.per_s);
+  j["p50_us"] = json_number(c.p50_us);
+  j["p99_us"] = json_number(c.p99_us);
   j["calls"] = c.calls;
-  j["seconds"] = num(c.seconds, 3);
+  j["seconds"] = json_number(c.seconds, 3);
   return j;
 }
 
@@ -518,18 +512,18 @@ nlohmann::ordered_json to_json(const HttpBenchOptions& o, const Results& r) {
   j["seconds_per_cell"] = o.seconds;
   j["http_threads"] = r.http_threads;
   j["scheduler_threads"] = o.threads;
-  j["seed_per_s"] = num(r.seed_per_s);
+  j["seed_per_s"] = json_number(r.seed_per_s);
   for (const auto& [prefix, cells] :
        {std::pair<const char*, const std::vector<Cell>*>{"http_recall", &r.http_recall},
         {"sdk_recall", &r.sdk_recall},
         {"http_remember", &r.http_remember},
         {"sdk_remember", &r.sdk_remember}}) {
     const Cell& c = (*cells)[h];
-    j[std::string(prefix) + "_per_s"] = num(c.per_s);
-    j[std::string(prefix) + "_p50_us"] = num(c.p50_us);
-    j[std::string(prefix) + "_p99_us"] = num(c.p99_us);
+    j[std::string(prefix) + "_per_s"] = json_number(c.per_s);
+    j[std::string(prefix) + "_p50_us"] = json_number(c.p50_us);
+    j[std::string(prefix) + "_p99_us"] = json_number(c.p99_us);
   }
-  j["http_over_sdk_recall_p99"] = num(r.http_recall[h].p99_us / r.sdk_recall[h].p99_us, 3);
+  j["http_over_sdk_recall_p99"] = json_number(r.http_recall[h].p99_us / r.sdk_recall[h].p99_us, 3);
   j["target_http_recall_p99_met"] = target_met(r.http_recall[h], r.sdk_recall[h]);
   nlohmann::ordered_json by = nlohmann::ordered_json::array();
   for (size_t i = 0; i < o.concurrency.size(); ++i) {
@@ -545,8 +539,8 @@ nlohmann::ordered_json to_json(const HttpBenchOptions& o, const Results& r) {
   j["by_concurrency"] = std::move(by);
   j["nproc"] = online_cpus();
   j["cpu"] = cpu_model();
-  j["loadavg_1m_start"] = num(r.load_start, 2);
-  j["loadavg_1m_end"] = num(r.load_end, 2);
+  j["loadavg_1m_start"] = json_number(r.load_start, 2);
+  j["loadavg_1m_end"] = json_number(r.load_end, 2);
   return j;
 }
 

@@ -668,12 +668,6 @@ double ratio(const PhaseResult& p) {
 }
 bool target_met(const PhaseResult& p) { return ratio(p) >= kTargetRatio; }
 
-nlohmann::ordered_json num(double v, int decimals = 1) {
-  if (std::isnan(v)) return nullptr;
-  double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 nlohmann::ordered_json to_json(const RaftBenchOptions& o, const Results& r) {
   const PhaseResult& h = r.phases[r.headline];
   nlohmann::ordered_json j;
@@ -683,13 +677,13 @@ nlohmann::ordered_json to_json(const RaftBenchOptions& o, const Results& r) {
   j["seconds"] = o.seconds;
   j["max_commits"] = o.commits;
   j["headline_proposers"] = h.proposers;
-  j["commits_per_s"] = num(h.commits_per_s);
-  j["commit_p50_us"] = num(h.p50_us);
-  j["commit_p99_us"] = num(h.p99_us);
-  j["raw_rocksdb_sync_writes_per_s"] = num(h.raw.writes_per_s);
-  j["raw_rocksdb_sync_p50_us"] = num(h.raw.p50_us);
-  j["raw_rocksdb_sync_p99_us"] = num(h.raw.p99_us);
-  j["ratio_to_raw"] = num(ratio(h), 3);
+  j["commits_per_s"] = json_number(h.commits_per_s);
+  j["commit_p50_us"] = json_number(h.p50_us);
+  j["commit_p99_us"] = json_number(h.p99_us);
+  j["raw_rocksdb_sync_writes_per_s"] = json_number(h.raw.writes_per_s);
+  j["raw_rocksdb_sync_p50_us"] = json_number(h.raw.p50_us);
+  j["raw_rocksdb_sync_p99_us"] = json_number(h.raw.p99_us);
+  j["ratio_to_raw"] = json_number(ratio(h), 3);
   j["target_ratio"] = kTargetRatio;
   j["target_met"] = target_met(h);
   nlohmann::ordered_json phases = nlohmann::ordered_json::array();
@@ -697,21 +691,21 @@ nlohmann::ordered_json to_json(const RaftBenchOptions& o, const Results& r) {
     nlohmann::ordered_json x;
     x["proposers"] = p.proposers;
     x["commits"] = p.commits;
-    x["seconds"] = num(p.seconds, 3);
-    x["commits_per_s"] = num(p.commits_per_s);
-    x["commit_p50_us"] = num(p.p50_us);
-    x["commit_p99_us"] = num(p.p99_us);
-    x["commit_mean_us"] = num(p.mean_us);
+    x["seconds"] = json_number(p.seconds, 3);
+    x["commits_per_s"] = json_number(p.commits_per_s);
+    x["commit_p50_us"] = json_number(p.p50_us);
+    x["commit_p99_us"] = json_number(p.p99_us);
+    x["commit_mean_us"] = json_number(p.mean_us);
     x["failed_proposals"] = p.failed_proposals;
-    x["entries_per_leader_save"] = num(p.entries_per_leader_save, 2);
-    x["fsyncs_per_commit"] = num(p.fsyncs_per_commit, 3);
-    x["save_mean_us"] = num(p.save_mean_us);
+    x["entries_per_leader_save"] = json_number(p.entries_per_leader_save, 2);
+    x["fsyncs_per_commit"] = json_number(p.fsyncs_per_commit, 3);
+    x["save_mean_us"] = json_number(p.save_mean_us);
     x["raw_rocksdb_threads"] = p.proposers;
     x["raw_rocksdb_writes"] = p.raw.writes;
-    x["raw_rocksdb_sync_writes_per_s"] = num(p.raw.writes_per_s);
-    x["raw_rocksdb_sync_p50_us"] = num(p.raw.p50_us);
-    x["raw_rocksdb_sync_p99_us"] = num(p.raw.p99_us);
-    x["ratio_to_raw"] = num(ratio(p), 3);
+    x["raw_rocksdb_sync_writes_per_s"] = json_number(p.raw.writes_per_s);
+    x["raw_rocksdb_sync_p50_us"] = json_number(p.raw.p50_us);
+    x["raw_rocksdb_sync_p99_us"] = json_number(p.raw.p99_us);
+    x["ratio_to_raw"] = json_number(ratio(p), 3);
     phases.push_back(std::move(x));
   }
   j["by_proposers"] = std::move(phases);
@@ -719,8 +713,8 @@ nlohmann::ordered_json to_json(const RaftBenchOptions& o, const Results& r) {
   j["step_errors"] = r.step_errors;
   j["nproc"] = online_cpus();
   j["cpu"] = cpu_model();
-  j["loadavg_1m_start"] = num(r.load_start, 2);
-  j["loadavg_1m_end"] = num(r.load_end, 2);
+  j["loadavg_1m_start"] = json_number(r.load_start, 2);
+  j["loadavg_1m_end"] = json_number(r.load_end, 2);
   return j;
 }
 

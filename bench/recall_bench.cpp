@@ -582,13 +582,6 @@ Targets check_targets(const Results& r) {
   };
 }
 
-// Rounded for reading; NaN (a baseline that did not run) becomes null.
-nlohmann::ordered_json num(double v, int decimals = 1) {
-  if (std::isnan(v)) return nullptr;
-  double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const Targets& t) {
   nlohmann::ordered_json j;
   j["benchmark"] = "recall";
@@ -604,44 +597,44 @@ nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const T
   j["batch"] = o.batch;
   j["clusters"] = o.clusters;
   j["intrinsic_dim"] = DatasetOptions{}.intrinsic_dim;
-  j["ingest_sdk_per_s"] = num(r.ingest_sdk_per_s);
-  j["ingest_inproc_per_s"] = num(r.ingest_inproc_per_s);
-  j["raw_hnswlib_insert_per_s"] = num(r.raw_hnswlib_insert_per_s);
-  j["faiss_hnsw_insert_per_s"] = num(r.faiss_hnsw_insert_per_s);
+  j["ingest_sdk_per_s"] = json_number(r.ingest_sdk_per_s);
+  j["ingest_inproc_per_s"] = json_number(r.ingest_inproc_per_s);
+  j["raw_hnswlib_insert_per_s"] = json_number(r.raw_hnswlib_insert_per_s);
+  j["faiss_hnsw_insert_per_s"] = json_number(r.faiss_hnsw_insert_per_s);
   j["faiss_hnsw_build_threads"] = r.faiss_build_threads;
-  j["recall_inproc_p50_us"] = num(r.recall_inproc_p50_us);
-  j["recall_inproc_p99_us"] = num(r.recall_inproc_p99_us);
-  j["recall_inproc_blocking_p50_us"] = num(r.recall_inproc_blocking_p50_us);
-  j["recall_inproc_blocking_p99_us"] = num(r.recall_inproc_blocking_p99_us);
-  j["recall_hybrid_tubules_p50_us"] = num(r.recall_hybrid_tubules_p50_us);
-  j["recall_hybrid_tubules_p99_us"] = num(r.recall_hybrid_tubules_p99_us);
+  j["recall_inproc_p50_us"] = json_number(r.recall_inproc_p50_us);
+  j["recall_inproc_p99_us"] = json_number(r.recall_inproc_p99_us);
+  j["recall_inproc_blocking_p50_us"] = json_number(r.recall_inproc_blocking_p50_us);
+  j["recall_inproc_blocking_p99_us"] = json_number(r.recall_inproc_blocking_p99_us);
+  j["recall_hybrid_tubules_p50_us"] = json_number(r.recall_hybrid_tubules_p50_us);
+  j["recall_hybrid_tubules_p99_us"] = json_number(r.recall_hybrid_tubules_p99_us);
   j["hybrid_tubules_over_vector_p50"] =
-      num(r.recall_hybrid_tubules_p50_us / r.recall_inproc_p50_us, 3);
+      json_number(r.recall_hybrid_tubules_p50_us / r.recall_inproc_p50_us, 3);
   j["target_hybrid_latency_met"] = r.recall_hybrid_tubules_p50_us <= 1.3 * r.recall_inproc_p50_us;
-  j["recall_sdk_p50_us"] = num(r.recall_sdk_p50_us);
-  j["recall_sdk_p99_us"] = num(r.recall_sdk_p99_us);
-  j["raw_hnswlib_p50_us"] = num(r.raw_hnswlib_p50_us);
-  j["raw_hnswlib_p99_us"] = num(r.raw_hnswlib_p99_us);
-  j["raw_hnswlib_solo_p50_us"] = num(r.raw_hnswlib_solo_p50_us);
-  j["raw_hnswlib_solo_p99_us"] = num(r.raw_hnswlib_solo_p99_us);
-  j["faiss_hnsw_p50_us"] = num(r.faiss_hnsw_p50_us);
-  j["faiss_hnsw_p99_us"] = num(r.faiss_hnsw_p99_us);
-  j["raw_caf_rtt_p50_us"] = num(r.raw_caf_rtt_p50_us);
-  j["raw_caf_rtt_p99_us"] = num(r.raw_caf_rtt_p99_us);
-  j["recall_at_10"] = num(r.recall_at_10, 4);
-  j["recall_at_10_inproc"] = num(r.recall_at_10_inproc, 4);
-  j["raw_hnswlib_recall_at_10"] = num(r.raw_hnswlib_recall_at_10, 4);
-  j["faiss_hnsw_recall_at_10"] = num(r.faiss_hnsw_recall_at_10, 4);
-  j["bytes_per_item"] = num(r.bytes_per_item, 0);
-  j["rss_before_bytes"] = num(r.rss_before_bytes, 0);
-  j["rss_after_bytes"] = num(r.rss_after_bytes, 0);
-  j["storage_settle_s"] = num(r.storage_settle_s);
+  j["recall_sdk_p50_us"] = json_number(r.recall_sdk_p50_us);
+  j["recall_sdk_p99_us"] = json_number(r.recall_sdk_p99_us);
+  j["raw_hnswlib_p50_us"] = json_number(r.raw_hnswlib_p50_us);
+  j["raw_hnswlib_p99_us"] = json_number(r.raw_hnswlib_p99_us);
+  j["raw_hnswlib_solo_p50_us"] = json_number(r.raw_hnswlib_solo_p50_us);
+  j["raw_hnswlib_solo_p99_us"] = json_number(r.raw_hnswlib_solo_p99_us);
+  j["faiss_hnsw_p50_us"] = json_number(r.faiss_hnsw_p50_us);
+  j["faiss_hnsw_p99_us"] = json_number(r.faiss_hnsw_p99_us);
+  j["raw_caf_rtt_p50_us"] = json_number(r.raw_caf_rtt_p50_us);
+  j["raw_caf_rtt_p99_us"] = json_number(r.raw_caf_rtt_p99_us);
+  j["recall_at_10"] = json_number(r.recall_at_10, 4);
+  j["recall_at_10_inproc"] = json_number(r.recall_at_10_inproc, 4);
+  j["raw_hnswlib_recall_at_10"] = json_number(r.raw_hnswlib_recall_at_10, 4);
+  j["faiss_hnsw_recall_at_10"] = json_number(r.faiss_hnsw_recall_at_10, 4);
+  j["bytes_per_item"] = json_number(r.bytes_per_item, 0);
+  j["rss_before_bytes"] = json_number(r.rss_before_bytes, 0);
+  j["rss_after_bytes"] = json_number(r.rss_after_bytes, 0);
+  j["storage_settle_s"] = json_number(r.storage_settle_s);
   j["ground_truth"] = r.ground_truth;
   j["faiss"] = faiss_baseline::available() && o.faiss;
   j["nproc"] = online_cpus();
   j["cpu"] = cpu_model();
-  j["loadavg_1m_start"] = num(r.load_start, 2);
-  j["loadavg_1m_end"] = num(r.load_end, 2);
+  j["loadavg_1m_start"] = json_number(r.load_start, 2);
+  j["loadavg_1m_end"] = json_number(r.load_end, 2);
   j["target_ingest_sdk_met"] = t.ingest_sdk;
   j["target_recall_inproc_p99_met"] = t.recall_inproc_p99;
   j["target_recall_sdk_p50_met"] = t.recall_sdk_p50;
