@@ -38,6 +38,7 @@ using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using index_atom = caf::atom_constant<caf::atom("index")>;
 using estats_atom = caf::atom_constant<caf::atom("estats")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
+using evict_atom = caf::atom_constant<caf::atom("evict")>;
 
 using RequestPtr = std::shared_ptr<const pb::Request>;
 

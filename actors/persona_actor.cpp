@@ -386,6 +386,30 @@ void finish_delete(Self* self) {
       .then([done](uint64_t n) { done(n); }, [done](caf::error&) { done(0); });
 }
 
+// This node lost the leadership of the persona's shard (actors/persona_directory.hpp): every
+// request the actor holds is answered, so no client waits for a reply that would never come, and
+// the actor leaves. Writes whose entries were proposed may still be applied by the new leader.
+void evicted(Self* self) {
+  auto& st = self->state;
+  const std::string why = "this node no longer leads the shard of persona '" +
+                          st.writer->ref().persona + "'; retry (the request may be routed again)";
+  for (auto& w : st.queue) {
+    if (!w.req) continue;
+    finish_request(self, w.req->header().request_id(), static_cast<uint32_t>(w.req->body_case()),
+                   error_response(make_error(ErrorCode::unavailable, why)), w.rp);
+  }
+  st.queue.clear();
+  for (auto& f : st.group) {
+    if (f.method == 0) continue;
+    finish_request(self, f.request_id, f.method,
+                   error_response(make_error(ErrorCode::unavailable,
+                                             why + "; the write may still be applied")),
+                   f.rp);
+  }
+  st.group.clear();
+  self->quit(caf::exit_reason::user_shutdown);
+}
+
 void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
   auto& st = self->state;
   if (gno != st.group_no || idx >= st.group.size()) return;
@@ -1209,6 +1233,7 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
         self->unlink_from(item);
         self->send_exit(item, caf::exit_reason::user_shutdown);
       },
+      [=](evict_atom) { evicted(self); },
       [=](save_atom) -> caf::result<bool> {
         auto& s = self->state;
         auto rp = self->make_response_promise<bool>();

@@ -1,5 +1,6 @@
 #include "actors/persona_directory.hpp"
 
+#include "actors/messages.hpp"
 #include "actors/persona_actor.hpp"
 #include "storage/keys.hpp"
 
@@ -62,7 +63,8 @@ size_t PersonaDirectory::evict_shard(uint32_t shard) {
       }
     }
   }
-  for (auto& a : evicted) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  // A message, not an exit: the actor answers every request it holds before it leaves.
+  for (auto& a : evicted) caf::anon_send(a, evict_atom::value);
   ctx_->counters.personas_evicted += evicted.size();
   return evicted.size();
 }

@@ -29,7 +29,8 @@ class PersonaDirectory {
   Result<caf::actor> activate(const std::string& tenant, const std::string& persona);
   // activate(), or an invalid (null) actor when it fails.
   caf::actor get_or_spawn(const std::string& tenant, const std::string& persona);
-  // Stops the actors of `shard`'s personas (this node no longer leads it) and forgets them.
+  // Tells the actors of `shard`'s personas to answer what they hold and leave (this node no longer
+  // leads the shard), and forgets them at once.
   // Returns how many it stopped.
   size_t evict_shard(uint32_t shard);
   // Drops every handle and refuses new activations (shutdown: the actors were told to exit).

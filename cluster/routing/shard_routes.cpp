@@ -23,8 +23,8 @@ ShardRoutes::Route ShardRoutes::route(uint32_t shard) const {
   auto it = routes_.find(shard);
   if (it == routes_.end() || it->second.leader == 0) {
     r.reason = "shard " + std::to_string(shard) +
-               " has no leader this node knows of (an election "
-               "may be running); retry shortly";
+               " has no leader this node knows of (an election may be running, or this node is "
+               "cut off from the majority of the shard's replicas); retry shortly";
     return r;
   }
   r.leader = it->second.leader;

@@ -3,12 +3,14 @@
 // acknowledged, and a node that loses a shard's leadership stops its personas at once.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "actors/metadata_actor.hpp"
+#include "actors/peer_transport.hpp"
 #include "actors/persona_directory.hpp"
 #include "actors/raft_host_actor.hpp"
 #include "cluster/membership/node_number.hpp"
@@ -346,6 +348,81 @@ TEST(ReplicatedShardTest, EventMemoriesReachAPersonaLedByAnotherNode) {
         << "the event's memory on " << n->node->context().node_id;
   }
   EXPECT_EQ(node_x.node->context().counters.event_memory_errors.load(), 0u);
+}
+
+// Fault test (b), in-process over the real transport with its message-dropping hook: one node is
+// cut off from the other two. It refuses writes with an error that says why, for shards it led and
+// for shards led across the partition; the majority elects leaders for the minority's shards and
+// goes on; after healing the cut-off node has every write the majority acknowledged.
+TEST(ReplicatedShardTest, APartitionedMinorityRefusesWritesAndConvergesAfterHealing) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  // The minority: a node that leads at least one shard (the placement spreads leaders).
+  std::vector<uint64_t> leaders(kShards);
+  for (uint32_t s = 0; s < kShards; ++s) leaders[s] = Cluster::leader_of(*c.nodes[0], s);
+  size_t cut = c.nodes.size();
+  for (size_t i = 0; i < c.nodes.size() && cut == c.nodes.size(); ++i) {
+    const uint64_t n = membership::node_number(c.nodes[i]->node->context().node_id);
+    for (uint64_t l : leaders) {
+      if (l == n) cut = i;
+    }
+  }
+  ASSERT_LT(cut, c.nodes.size());
+  const uint64_t cut_number = membership::node_number(c.nodes[cut]->node->context().node_id);
+  // A persona on a shard the minority leads, one on a shard another node leads.
+  std::string own, other;
+  for (int i = 0; own.empty() || other.empty(); ++i) {
+    const std::string p = "q" + std::to_string(i);
+    const bool led_by_cut = leaders[storage::shard_of(kTenant, p, kShards)] == cut_number;
+    if (led_by_cut && own.empty()) own = p;
+    if (!led_by_cut && other.empty()) other = p;
+  }
+  Member& minority = *c.nodes[cut];
+  Member& majority = *c.nodes[(cut + 1) % c.nodes.size()];
+  auto partition = [&](bool on) {
+    for (size_t i = 0; i < c.nodes.size(); ++i) {
+      if (i == cut) continue;
+      const uint64_t n = membership::node_number(c.nodes[i]->node->context().node_id);
+      caf::anon_send(minority.node->context().transport, actors::partition_atom::value, n, on);
+      caf::anon_send(c.nodes[i]->node->context().transport, actors::partition_atom::value,
+                     cut_number, on);
+    }
+  };
+  partition(true);
+  ClientOptions quick;
+  quick.request_timeout = std::chrono::milliseconds(1500);
+  auto cut_client = Client::connect({minority.address()}, quick);
+  ASSERT_TRUE(cut_client.ok());
+  for (const std::string& persona : {own, other}) {
+    auto r = (*cut_client)->remember(persona, memory("minority-" + persona, "cut off"));
+    ASSERT_FALSE(r.ok()) << "the minority took a write for " << persona;
+    EXPECT_EQ(r.error().code, ErrorCode::unavailable) << r.error().message;
+    EXPECT_FALSE(r.error().message.empty());
+    std::cout << "minority, " << (persona == own ? "its own shard" : "another node's shard") << ": "
+              << r.error().message << "\n";
+  }
+  // The majority goes on, for the minority's shard too (after an election).
+  std::string err;
+  for (int i = 0; i < 5; ++i) {
+    for (const std::string& persona : {own, other}) {
+      ASSERT_TRUE(remember_until_ok(majority, persona, "major-" + persona + "-" + std::to_string(i),
+                                    "majority fact " + std::to_string(i), &err))
+          << persona << ": " << err;
+    }
+  }
+  partition(false);
+  // Healed: the minority catches up with everything the majority acknowledged.
+  for (int i = 0; i < 5; ++i) {
+    for (const std::string& persona : {own, other}) {
+      const std::string id = "major-" + persona + "-" + std::to_string(i);
+      EXPECT_TRUE(
+          wait_until([&] { return stored_on(minority, persona, id); }, std::chrono::seconds(20)))
+          << id << " never reached the healed node";
+    }
+  }
+  auto hits = minority.client->recall(own, "majority fact", 10);
+  ASSERT_TRUE(hits.ok()) << hits.error().message;
+  EXPECT_EQ(hits->hits_size(), 5);
 }
 
 }  // namespace
