@@ -96,6 +96,12 @@ pb::Response node_stats(const NodeContext& ctx) {
   return resp;
 }
 
+// What a stopping node answers: a transport-level error, not a reply, so the SDK resends the
+// request (same request id) to another node, as for a connection that went down.
+caf::error stopping_error() {
+  return caf::make_error(caf::sec::request_receiver_down, "the node is shutting down");
+}
+
 // Where a persona's request goes: its actor on this node, or the node that serves its shard.
 struct Destination {
   caf::actor actor;     // valid: this node serves it
@@ -147,20 +153,47 @@ Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
 // as the request's deadline allows.
 void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
   const uint32_t method = static_cast<uint32_t>(p.req->body_case());
+  if (ctx.stopping) {
+    p.rp.deliver(stopping_error());
+    return;
+  }
   bool retry = false;
   auto dest = destination_of(ctx, p.req->header().tenant(), p.persona, p.forwarded, &retry);
   if (!dest) {
     if (retry) return park(self, std::move(p), dest.error());
     return deliver(p.rp, method, error_response(dest.error()));
   }
-  if (dest->actor) {
+  if (dest->actor && !ctx.replicated()) {
     p.rp.delegate(dest->actor, handle_atom::value, RequestPtr(p.req));
+    return;
+  }
+  const TimeUs left = p.give_up_us - ctx.clock->now_us();
+  auto timeout = std::chrono::microseconds(std::max<TimeUs>(left, 1000) + kRerouteEvery.count());
+  if (dest->actor) {
+    // On a node of a cluster the reply comes back here: a persona that lost its shard's
+    // leadership under the request says so, and the request goes round again.
+    self->request(dest->actor, timeout, handle_atom::value, RequestPtr(p.req))
+        .then(
+            [self, p](uint32_t m, std::string& bytes) mutable {
+              pb::Response resp;
+              if (resp.ParseFromString(bytes) && resp.status().code() == pb::UNAVAILABLE &&
+                  resp.status().message().rfind(kLeadershipMoved, 0) == 0) {
+                return park(self, std::move(p),
+                            make_error(ErrorCode::unavailable, resp.status().message()));
+              }
+              p.rp.deliver(m, std::move(bytes));
+            },
+            [self, p, method](caf::error& e) mutable {
+              Error why = make_error(ErrorCode::unavailable,
+                                     "the persona did not answer: " + self->system().render(e));
+              // The actor left (evicted, or the node is stopping) without the request.
+              if (e == caf::sec::request_receiver_down) return park(self, std::move(p), why);
+              deliver(p.rp, method, error_response(why));
+            });
     return;
   }
   // Forwarded as a request of this actor (not a delegation), so a leader that moved on, or a
   // leader this node cannot reach (it just died), sends the request round again.
-  const TimeUs left = p.give_up_us - ctx.clock->now_us();
-  auto timeout = std::chrono::microseconds(std::max<TimeUs>(left, 1000) + kRerouteEvery.count());
   self->request(ctx.transport, timeout, forward_atom::value, dest->leader, method,
                 p.req->SerializeAsString())
       .then(
@@ -323,6 +356,7 @@ ApiResult recall_with_shared(ApiSelf* self, NodeContext& ctx,
 // `forwarded`: a peer sent it on (actors/peer_transport.hpp); it is not forwarded again.
 ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::string& bytes,
                  bool forwarded) {
+  if (ctx.stopping) return stopping_error();
   ctx.counters.requests++;
   auto req = std::make_shared<pb::Request>();
   auto invalid = [&](std::string msg) {
@@ -433,6 +467,12 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
 
 caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
   self->state.ctx = ctx;
+  // Told to stop with requests still parked: their clients resend them elsewhere.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [id, p] : self->state.parked) p.rp.deliver(stopping_error());
+    self->state.parked.clear();
+    self->quit(msg.reason);
+  });
   return {
       [=](reroute_atom, uint64_t id) {
         auto it = self->state.parked.find(id);

@@ -344,6 +344,7 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
 Status Node::stop() {
   if (stopped_) return {};
   stopped_ = true;
+  if (ctx_) ctx_->stopping = true;
   Status result;
   if (sys_) {
     if (api_ && port_ != 0) {

@@ -69,6 +69,9 @@ struct NodeContext {
   // Otherwise persona writes go through their shard's Raft group, and only the shard's caught-up
   // leader serves a persona (docs/cluster.md).
   std::unique_ptr<cluster::ShardRoutes> routes;
+  // Set first thing when the node stops: requests get a transport-level error from then on, so
+  // clients resend them to another node instead of receiving "shutting down" as an answer.
+  std::atomic<bool> stopping{false};
   bool replicated() const { return routes != nullptr; }
 };
 

@@ -391,8 +391,10 @@ void finish_delete(Self* self) {
 // the actor leaves. Writes whose entries were proposed may still be applied by the new leader.
 void evicted(Self* self) {
   auto& st = self->state;
-  const std::string why = "this node no longer leads the shard of persona '" +
-                          st.writer->ref().persona + "'; retry (the request may be routed again)";
+  const std::string why = std::string(kLeadershipMoved) +
+                          ": this node no longer leads the shard of "
+                          "persona '" +
+                          st.writer->ref().persona + "'; retry";
   for (auto& w : st.queue) {
     if (!w.req) continue;
     finish_request(self, w.req->header().request_id(), static_cast<uint32_t>(w.req->body_case()),
@@ -439,7 +441,8 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
           error_response(make_error(
               ErrorCode::unavailable,
               st.ctx->replicated()
-                  ? msg + "; the write may still be applied: retry with the same request id"
+                  ? std::string(kLeadershipMoved) + ": " + msg +
+                        "; the write may still be applied: retry with the same request id"
                   : "storage write failed, nothing was changed: " + msg)),
           f.rp);
     }

@@ -1,5 +1,5 @@
-// actors/reply.hpp: building wire replies. Every reply is (method, serialized pb::Response), so errors
-// reach the client as a status it can act on, never as a transport failure.
+// actors/reply.hpp: building wire replies. Every reply is (method, serialized pb::Response), so
+// errors reach the client as a status it can act on, never as a transport failure.
 #pragma once
 
 #include <caf/all.hpp>
@@ -11,6 +11,11 @@
 #include "proto/neuroca.pb.h"
 
 namespace nca::actors {
+
+// Starts the message of an unavailable reply a persona actor gives when its node lost the shard's
+// leadership under a request: the api actor that sent the request routes it again to the new
+// leader instead of passing the error on (actors/api_actor.cpp).
+constexpr const char* kLeadershipMoved = "the shard's leadership moved";
 
 inline void set_error(pb::Response& resp, const Error& e) {
   resp.clear_body();

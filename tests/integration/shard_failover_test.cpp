@@ -1,7 +1,10 @@
-// Fault test (a) of issue #7 with real processes: while clients write through the SDK, SIGKILL the
-// leader of a shard they write to. Writes resume on a new leader, and every write acknowledged
-// before, during or after the kill reads back from the survivors. Bounded: the writers stop by
-// themselves after 60 s at most.
+// Fault tests of issue #7 with real processes (scripts/local-cluster), while two SDK clients write:
+//   (a) SIGKILL of a shard's leader: writes resume on a new leader, and every write acknowledged
+//       before, during or after the kill reads back from the survivors;
+//   (c) a rolling restart of every node (SIGTERM, then `local-cluster start I`): no client request
+//       fails (the SDK resends on transport failures; nodes route requests again while a shard has
+//       no serving leader), and every acknowledged write reads back.
+// Bounded: the writers stop by themselves after 90 s at most, every wait has a deadline.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -28,6 +31,9 @@ using testing::poll;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kShards = 4;
+constexpr const char* kArgs =
+    "--cluster.shards 4 --raft.tick 20ms --cluster.dead-after 2s --cluster.heartbeat-interval "
+    "200ms";
 
 // The leader of every shard as node i reports it ("" while one has none).
 std::vector<std::string> shard_leaders(LocalCluster& c, int i) {
@@ -50,10 +56,97 @@ struct Ack {
   Clock::time_point sent, at;
 };
 
+// Two writer threads, each with an SDK client that knows all three nodes (preferring another
+// one), remembering memories with client ids over eight personas until stopped.
+class Writers {
+ public:
+  explicit Writers(LocalCluster& c) {
+    for (int t = 0; t < 2; ++t) {
+      threads_.emplace_back([this, &c, t] {
+        std::vector<std::string> addresses = {c.address(1 + t), c.address(1 + (t + 1) % 3),
+                                              c.address(1 + (t + 2) % 3)};
+        auto client = Client::connect(addresses);
+        if (!client) {
+          std::lock_guard<std::mutex> lock(mu_);
+          errors_.push_back("connect: " + client.error().message);
+          return;
+        }
+        for (int n = 0; !stop_.load() && Clock::now() < give_up_; ++n) {
+          const std::string persona = "p" + std::to_string(n % 8);
+          pb::MemoryInput m;
+          m.set_id("w" + std::to_string(t) + "-" + std::to_string(n));
+          m.set_content("writer " + std::to_string(t) + " fact " + std::to_string(n));
+          const auto sent = Clock::now();
+          auto r = (*client)->remember(persona, m);
+          std::lock_guard<std::mutex> lock(mu_);
+          if (r) {
+            acked_.push_back({persona, m.id(), sent, Clock::now()});
+          } else {
+            errors_.push_back(m.id() + ": " + r.error().message);
+          }
+        }
+      });
+    }
+  }
+  ~Writers() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  // Acknowledged writes sent after `since` (to `shard` only, unless it is kShards).
+  size_t acked_since(Clock::time_point since, uint32_t shard = kShards) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& a : acked_) {
+      n += a.sent > since &&
+           (shard == kShards || storage::shard_of("default", a.persona, kShards) == shard);
+    }
+    return n;
+  }
+  std::vector<Ack> acked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  std::vector<std::string> errors() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return errors_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Ack> acked_;
+  std::vector<std::string> errors_;
+  std::atomic<bool> stop_{false};
+  const Clock::time_point give_up_ = Clock::now() + std::chrono::seconds(90);
+  std::vector<std::thread> threads_;
+};
+
+// Every acknowledged write reads back through `addresses`; the number that do not.
+size_t missing_reads(const std::vector<Ack>& acked, const std::vector<std::string>& addresses) {
+  auto reader = Client::connect(addresses);
+  if (!reader) {
+    ADD_FAILURE() << reader.error().message;
+    return acked.size();
+  }
+  size_t missing = 0;
+  for (const auto& a : acked) {
+    auto got = (*reader)->get(a.id, a.persona);
+    if (!got.ok() && ++missing <= 5) {
+      ADD_FAILURE() << a.id << " (" << a.persona << "): " << got.error().message;
+    }
+  }
+  return missing;
+}
+
+void print_errors(const std::vector<std::string>& errors) {
+  for (size_t i = 0; i < errors.size() && i < 5; ++i) std::cout << "  error: " << errors[i] << "\n";
+}
+
 TEST(ShardFailover, LeaderKilledWhileClientsWriteEveryAcknowledgedWriteReadsBack) {
-  LocalCluster c("shard-failover",
-                 "--cluster.shards 4 --raft.tick 20ms --cluster.dead-after 2s "
-                 "--cluster.heartbeat-interval 200ms");
+  LocalCluster c("shard-failover", kArgs);
   auto started = c.run("3");
   ASSERT_EQ(started.exit_code, 0) << started.out;
   std::vector<std::string> leaders;
@@ -67,95 +160,74 @@ TEST(ShardFailover, LeaderKilledWhileClientsWriteEveryAcknowledgedWriteReadsBack
   }
   ASSERT_NE(victim, 0) << "leader " << leaders[victim_shard] << " is none of the three nodes";
 
-  std::mutex mu;
-  std::vector<Ack> acked;
-  std::vector<std::string> errors;
-  std::atomic<bool> stop{false};
-  const auto give_up = Clock::now() + std::chrono::seconds(60);
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 2; ++t) {
-    writers.emplace_back([&, t] {
-      // Each writer prefers another node; all know all three.
-      std::vector<std::string> addresses = {c.address(1 + t), c.address(1 + (t + 1) % 3),
-                                            c.address(1 + (t + 2) % 3)};
-      auto client = Client::connect(addresses);
-      if (!client) {
-        std::lock_guard<std::mutex> lock(mu);
-        errors.push_back("connect: " + client.error().message);
-        return;
-      }
-      for (int n = 0; !stop.load() && Clock::now() < give_up; ++n) {
-        const std::string persona = "p" + std::to_string(n % 8);
-        pb::MemoryInput m;
-        m.set_id("w" + std::to_string(t) + "-" + std::to_string(n));
-        m.set_content("writer " + std::to_string(t) + " fact " + std::to_string(n));
-        const auto sent = Clock::now();
-        auto r = (*client)->remember(persona, m);
-        std::lock_guard<std::mutex> lock(mu);
-        if (r) {
-          acked.push_back({persona, m.id(), sent, Clock::now()});
-        } else {
-          errors.push_back(m.id() + ": " + r.error().message);
-        }
-      }
-    });
-  }
-  auto acks = [&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return acked.size();
-  };
-  EXPECT_TRUE(poll([&] { return acks() >= 40; }, std::chrono::seconds(30))) << "no writes before";
-  const size_t before = acks();
+  Writers w(c);
+  const auto start = Clock::now();
+  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)))
+      << "no writes before the kill";
   const auto killed_at = Clock::now();
   const int victim_pid = c.pid(victim);
   ASSERT_EQ(::kill(victim_pid, SIGKILL), 0);
   ASSERT_TRUE(poll([&] { return ::kill(victim_pid, 0) != 0; }, std::chrono::seconds(10)));
   // Writes resume, to the killed leader's shard too.
-  auto acked_on_victim_shard_after_kill = [&] {
-    std::lock_guard<std::mutex> lock(mu);
-    size_t n = 0;
-    for (const auto& a : acked) {
-      n += a.sent > killed_at && storage::shard_of("default", a.persona, kShards) == victim_shard;
-    }
-    return n;
-  };
   EXPECT_TRUE(
-      poll([&] { return acked_on_victim_shard_after_kill() >= 10; }, std::chrono::seconds(40)))
+      poll([&] { return w.acked_since(killed_at, victim_shard) >= 10; }, std::chrono::seconds(40)))
       << "writes to shard " << victim_shard << " did not resume";
-  stop = true;
-  for (auto& w : writers) w.join();
+  w.stop();
 
-  Clock::time_point first_after = give_up;
+  auto acked = w.acked();
+  Clock::time_point first_after = Clock::time_point::max();
   for (const auto& a : acked) {
     if (a.sent > killed_at && storage::shard_of("default", a.persona, kShards) == victim_shard) {
       first_after = std::min(first_after, a.at);
     }
   }
   std::cout
-      << "acknowledged " << acked.size() << " writes (" << before << " before the kill), "
-      << errors.size() << " failed; the first write sent to the killed leader's shard after "
-      << "the kill was acknowledged "
+      << "acknowledged " << acked.size() << " writes, " << w.errors().size()
+      << " failed; the first write sent to the killed leader's shard after the kill was "
+      << "acknowledged "
       << std::chrono::duration_cast<std::chrono::milliseconds>(first_after - killed_at).count()
       << " ms after the kill\n";
-  for (size_t i = 0; i < errors.size() && i < 5; ++i) std::cout << "  error: " << errors[i] << "\n";
+  print_errors(w.errors());
 
-  // Every acknowledged write reads back from the survivors.
   std::vector<std::string> survivors;
   for (int i = 1; i <= 3; ++i) {
     if (i != victim) survivors.push_back(c.address(i));
   }
-  auto reader = Client::connect(survivors);
-  ASSERT_TRUE(reader.ok()) << reader.error().message;
-  size_t missing = 0;
-  for (const auto& a : acked) {
-    auto got = (*reader)->get(a.id, a.persona);
-    if (!got.ok()) {
-      if (++missing <= 5)
-        ADD_FAILURE() << a.id << " (" << a.persona << "): " << got.error().message;
-    }
+  EXPECT_EQ(missing_reads(acked, survivors), 0u) << "of " << acked.size() << " acknowledged writes";
+}
+
+TEST(ShardFailover, RollingRestartUnderLoadFailsNoClientRequest) {
+  LocalCluster c("rolling-restart", kArgs);
+  auto started = c.run("3");
+  ASSERT_EQ(started.exit_code, 0) << started.out;
+  ASSERT_TRUE(poll([&] { return !shard_leaders(c, 1).empty(); }, std::chrono::seconds(30)))
+      << c.status(1).dump();
+  Writers w(c);
+  const auto start = Clock::now();
+  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)));
+  for (int i = 1; i <= 3; ++i) {
+    const int pid = c.pid(i);
+    ASSERT_EQ(::kill(pid, SIGTERM), 0) << "node " << i;
+    ASSERT_TRUE(poll([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(30)))
+        << "node " << i << " did not stop";
+    auto again = c.run("start " + std::to_string(i));
+    ASSERT_EQ(again.exit_code, 0) << again.out;
+    // Back: it sees a leader for every shard, and writes go on before the next node stops.
+    ASSERT_TRUE(poll([&] { return !shard_leaders(c, i).empty(); }, std::chrono::seconds(30)))
+        << "node " << i << " did not rejoin: " << c.status(i).dump();
+    const auto back = Clock::now();
+    EXPECT_TRUE(poll([&] { return w.acked_since(back) >= 20; }, std::chrono::seconds(30)))
+        << "writes did not go on after node " << i << " came back";
   }
-  EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged writes";
-  EXPECT_GT(acked.size(), before);
+  w.stop();
+  auto acked = w.acked();
+  auto errors = w.errors();
+  std::cout << "rolling restart: acknowledged " << acked.size() << " writes, " << errors.size()
+            << " failed\n";
+  print_errors(errors);
+  EXPECT_TRUE(errors.empty()) << errors.size() << " client requests failed";
+  EXPECT_EQ(missing_reads(acked, {c.address(1), c.address(2), c.address(3)}), 0u)
+      << "of " << acked.size() << " acknowledged writes";
 }
 
 }  // namespace
