@@ -148,6 +148,19 @@ Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
   return Destination{*target, 0};
 }
 
+// A node that was forwarded a request for a shard it does not lead names the leader it knows,
+// "(node N does)": a node that does not replicate the shard forwards there next time.
+void learn_hint(NodeContext& ctx, const pb::Request& req, const std::string& persona,
+                const std::string& message) {
+  if (!ctx.routes) return;
+  auto at = message.find("(node ");
+  if (at == std::string::npos) return;
+  const uint64_t leader = std::strtoull(message.c_str() + at + 6, nullptr, 10);
+  if (leader == 0) return;
+  ctx.routes->set_hint(storage::shard_of(req.header().tenant(), persona, ctx.policy.shards),
+                       leader);
+}
+
 // Sends the request where its persona is served, or parks it to be routed again shortly when
 // the cluster cannot serve it yet: a failover shows up as latency, not as an error, for as long
 // as the request's deadline allows.
@@ -201,15 +214,24 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
             pb::Response resp;
             if (resp.ParseFromString(bytes) && resp.status().code() == pb::UNAVAILABLE &&
                 resp.status().message().find(kNoLongerLeads) != std::string::npos) {
+              learn_hint(*self->state.ctx, *p.req, p.persona, resp.status().message());
               return park(self, std::move(p),
                           make_error(ErrorCode::unavailable, resp.status().message()));
             }
             p.rp.deliver(m, std::move(bytes));
           },
-          [self, p, method](caf::error& e) mutable {
+          [self, p, method, leader = dest->leader](caf::error& e) mutable {
             Error why = make_error(ErrorCode::unavailable, "the shard's leader did not answer: " +
                                                                self->system().render(e));
-            if (e == caf::sec::no_route_to_receiving_node) return park(self, std::move(p), why);
+            if (e == caf::sec::no_route_to_receiving_node) {
+              if (self->state.ctx->routes) {
+                self->state.ctx->routes->unreachable(
+                    storage::shard_of(p.req->header().tenant(), p.persona,
+                                      self->state.ctx->policy.shards),
+                    leader);
+              }
+              return park(self, std::move(p), why);
+            }
             deliver(p.rp, method, error_response(why));
           });
 }

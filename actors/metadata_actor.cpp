@@ -108,7 +108,15 @@ void add_shards(const MetadataState& st,
 void host_shards(Self* self) {
   auto& st = self->state;
   if (!st.raft || !st.map->has_shards()) return;
-  if (st.config.shards_placed) st.config.shards_placed(st.map->shard_count());
+  if (st.config.shards_placed) {
+    std::vector<std::vector<uint64_t>> replicas(st.map->shard_count());
+    for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
+      if (const pb::ShardAssignment* a = st.map->shard(s)) {
+        replicas[s].assign(a->replicas().begin(), a->replicas().end());
+      }
+    }
+    st.config.shards_placed(st.map->shard_count(), replicas);
+  }
   for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
     const pb::ShardAssignment* a = st.map->shard(s);
     if (a == nullptr || st.shards_asked.count(s) != 0) continue;

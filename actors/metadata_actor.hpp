@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace nca::actors {
 
@@ -58,8 +59,10 @@ struct MetadataActorConfig {
   caf::actor transport;  // actors/peer_transport.hpp
   // False on a standalone node: it places no shards (membership_planner.hpp).
   bool place_shards = true;
-  // Told the map's shard count whenever the actor has applied a map with shards.
-  std::function<void(uint32_t shards)> shards_placed;
+  // Told the map's shard count and each shard's replicas (preferred first) whenever the actor has
+  // applied a map with shards.
+  std::function<void(uint32_t shards, const std::vector<std::vector<uint64_t>>& replicas)>
+      shards_placed;
 };
 
 caf::actor spawn_metadata_actor(caf::actor_system& sys, MetadataActorConfig config);

@@ -107,7 +107,11 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     ctx.routes =
         std::make_unique<cluster::ShardRoutes>(self, static_cast<uint32_t>(s.cluster.shards));
     cluster::ShardRoutes* routes = ctx.routes.get();
-    mc.shards_placed = [routes](uint32_t shards) { routes->set_shard_count(shards); };
+    mc.shards_placed = [routes](uint32_t shards,
+                                const std::vector<std::vector<uint64_t>>& replicas) {
+      routes->set_shard_count(shards);
+      for (uint32_t s = 0; s < replicas.size(); ++s) routes->set_replicas(s, replicas[s]);
+    };
   }
   ctx.metadata = spawn_metadata_actor(sys, mc);
 

@@ -1,5 +1,7 @@
 #include "cluster/routing/shard_routes.hpp"
 
+#include <algorithm>
+
 namespace nca::cluster {
 
 ShardRoutes::ShardRoutes(uint64_t self, uint32_t configured_shards)
@@ -21,6 +23,16 @@ ShardRoutes::Route ShardRoutes::route(uint32_t shard) const {
     return r;
   }
   auto it = routes_.find(shard);
+  if (it != routes_.end() && it->second.leader == 0 && !it->second.replicas.empty()) {
+    const auto& e = it->second;
+    const bool replica = std::find(e.replicas.begin(), e.replicas.end(), self_) != e.replicas.end();
+    const uint64_t guess = e.hint != 0 ? e.hint : e.replicas.front();
+    if (!replica && guess != self_) {
+      r.kind = Kind::forward;
+      r.leader = guess;
+      return r;
+    }
+  }
   if (it == routes_.end() || it->second.leader == 0) {
     r.reason = "shard " + std::to_string(shard) +
                " has no leader this node knows of (an election may be running, or this node is "
@@ -63,6 +75,26 @@ void ShardRoutes::set_serving(uint32_t shard) {
   auto& e = routes_[shard];
   e.leader = self_;
   e.serving = true;
+}
+
+void ShardRoutes::set_replicas(uint32_t shard, std::vector<uint64_t> replicas) {
+  std::lock_guard<std::mutex> lock(mu_);
+  routes_[shard].replicas = std::move(replicas);
+}
+
+void ShardRoutes::set_hint(uint32_t shard, uint64_t leader) {
+  std::lock_guard<std::mutex> lock(mu_);
+  routes_[shard].hint = leader;
+}
+
+void ShardRoutes::unreachable(uint32_t shard, uint64_t node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& e = routes_[shard];
+  const uint64_t current = e.hint != 0 ? e.hint : (e.replicas.empty() ? 0 : e.replicas.front());
+  if (current != node || e.replicas.empty()) return;
+  auto it = std::find(e.replicas.begin(), e.replicas.end(), node);
+  if (it == e.replicas.end() || ++it == e.replicas.end()) it = e.replicas.begin();
+  e.hint = *it;
 }
 
 bool ShardRoutes::serving(uint32_t shard) const {

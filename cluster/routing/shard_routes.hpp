@@ -5,8 +5,10 @@
 // own RocksDB holds the shard's latest state, so it may activate the shard's personas and answer
 // reads). The metadata actor reports the shard count once the cluster map has placed shards
 // (set_shard_count). route() answers one question for a request: serve here, forward to a leader,
-// or refuse with a reason a client can act on. A node that is not the serving leader of a shard
-// never serves it: that is the fence against two live activations of one persona.
+// or refuse with a reason a client can act on. A node that does not replicate a shard forwards its
+// requests to the leader a replica named (set_hint), else to the shard's preferred replica. A node
+// that is not the serving leader of a shard never serves it: that is the fence against two live
+// activations of one persona.
 //
 // Pure logic behind one mutex: every method may be called from any thread. Owns only its table.
 #pragma once
@@ -45,6 +47,14 @@ class ShardRoutes {
   void set_leader(uint32_t shard, uint64_t leader);
   // This node leads `shard` and has applied everything committed before its term.
   void set_serving(uint32_t shard);
+  // The shard's replicas from the cluster map, preferred first. A node that is not a replica
+  // learns no leader from Raft: it forwards to a hint (below), else to the preferred replica.
+  void set_replicas(uint32_t shard, std::vector<uint64_t> replicas);
+  // Who a replica said leads `shard` (used only while this node is not a replica of it).
+  void set_hint(uint32_t shard, uint64_t leader);
+  // `node` did not answer for `shard`: the hint moves to the replica after it, so a node that does
+  // not replicate the shard tries each replica in turn rather than one that is down.
+  void unreachable(uint32_t shard, uint64_t node);
   bool serving(uint32_t shard) const;
   // Shards this node serves, ascending.
   std::vector<uint32_t> served() const;
@@ -53,6 +63,8 @@ class ShardRoutes {
   struct Entry {
     uint64_t leader = 0;
     bool serving = false;
+    std::vector<uint64_t> replicas;
+    uint64_t hint = 0;
   };
   const uint64_t self_;
   const uint32_t configured_;

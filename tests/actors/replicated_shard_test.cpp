@@ -425,5 +425,28 @@ TEST(ReplicatedShardTest, APartitionedMinorityRefusesWritesAndConvergesAfterHeal
   EXPECT_EQ(hits->hits_size(), 5);
 }
 
+// A node that joins after the placement replicates no shard (the rebalancer does not run yet); it
+// still answers every request, forwarding each to a replica, and follows a replica's hint to the
+// leader.
+TEST(ReplicatedShardTest, ANodeWithoutReplicasForwardsEveryRequest) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  auto late = start_member("node-d", {c.seed}, "", "", "", c.tweak);
+  ASSERT_TRUE(late->client);
+  ASSERT_TRUE(wait_until([&] { return late->node->context().routes->shard_count() == kShards; }))
+      << "the late node never learned the placement";
+  std::string err;
+  for (int i = 0; i < 8; ++i) {
+    const std::string persona = "late-" + std::to_string(i);
+    ASSERT_TRUE(remember_until_ok(*late, persona, "l" + std::to_string(i), "late fact", &err))
+        << persona << ": " << err;
+    auto got = late->client->get("l" + std::to_string(i), persona);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_TRUE(stored_on(*c.nodes[0], persona, "l" + std::to_string(i)));
+    EXPECT_FALSE(stored_on(*late, persona, "l" + std::to_string(i)))
+        << "the late node holds no replica";
+  }
+}
+
 }  // namespace
 }  // namespace nca

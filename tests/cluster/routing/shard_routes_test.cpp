@@ -65,5 +65,27 @@ TEST(ShardRoutesTest, ServesOnlyOnceCaughtUpAndStopsAtOnceWhenDeposed) {
   EXPECT_FALSE(routes.serving(3));
 }
 
+TEST(ShardRoutesTest, ANodeThatIsNoReplicaForwardsToAHintElseThePreferredReplica) {
+  ShardRoutes routes(7, 4);
+  routes.set_shard_count(4);
+  routes.set_replicas(1, {3, 4, 5});
+  auto r = routes.route(1);
+  EXPECT_EQ(r.kind, Kind::forward);
+  EXPECT_EQ(r.leader, 3u) << "the preferred replica";
+  routes.set_hint(1, 5);
+  EXPECT_EQ(routes.route(1).leader, 5u) << "a replica named the leader";
+  routes.unreachable(1, 5);
+  EXPECT_EQ(routes.route(1).leader, 3u) << "the replica after the unreachable one, wrapping";
+  routes.unreachable(1, 3);
+  EXPECT_EQ(routes.route(1).leader, 4u);
+  routes.unreachable(1, 9);
+  EXPECT_EQ(routes.route(1).leader, 4u) << "a node that was not the guess changes nothing";
+  // A replica learns the leader from Raft and never guesses.
+  routes.set_replicas(2, {7, 4, 5});
+  EXPECT_EQ(routes.route(2).kind, Kind::refuse);
+  routes.set_leader(2, 4);
+  EXPECT_EQ(routes.route(2).leader, 4u);
+}
+
 }  // namespace
 }  // namespace nca::cluster
