@@ -251,10 +251,17 @@ ForwardResult forward(Self* self, uint64_t peer, uint32_t method, std::string by
             if (auto p = take()) p->deliver(m, std::move(reply));
           },
           [take, peer, self](caf::error& e) mutable {
-            if (auto p = take()) {
-              p->deliver(forward_error("node " + std::to_string(peer) +
-                                       " did not answer: " + self->system().render(e)));
+            auto p = take();
+            if (!p) return;
+            // The peer is stopping (its api actor answers so) or its receiver went away: like a
+            // link that went down, the caller may route the request again.
+            if (e == caf::sec::request_receiver_down) {
+              p->deliver(caf::make_error(caf::sec::no_route_to_receiving_node,
+                                         "node " + std::to_string(peer) + " is stopping"));
+              return;
             }
+            p->deliver(forward_error("node " + std::to_string(peer) +
+                                     " did not answer: " + self->system().render(e)));
           });
   return rp;
 }

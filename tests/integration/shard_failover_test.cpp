@@ -4,6 +4,9 @@
 //   (c) a rolling restart of every node (SIGTERM, then `local-cluster start I`): no client request
 //       fails (the SDK resends on transport failures; nodes route requests again while a shard has
 //       no serving leader), and every acknowledged write reads back.
+//   (e) for both, the client history (every remember as a put of its memory, a reader's gets of
+//       memories being written and just acknowledged, the final read-back) is checked for
+//       linearizability with every memory item as a register (cluster/sim/linearizability).
 // Bounded: the writers stop by themselves after 90 s at most, every wait has a deadline.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/sim/linearizability.hpp"
 #include "nca/client.hpp"
 #include "storage/keys.hpp"
 #include "tests/integration/local_cluster_util.hpp"
@@ -56,11 +60,47 @@ struct Ack {
   Clock::time_point sent, at;
 };
 
+using raft::sim::KvOperation;
+
 // Two writer threads, each with an SDK client that knows all three nodes (preferring another
-// one), remembering memories with client ids over eight personas until stopped.
+// one), remembering memories with client ids over eight personas until stopped; and a reader that
+// keeps reading the memory each writer wrote last (often while it is still being written). Every
+// call goes into the history, with its times in microseconds since the start.
 class Writers {
  public:
   explicit Writers(LocalCluster& c) {
+    threads_.emplace_back([this, &c] {
+      auto client = Client::connect({c.address(3), c.address(1), c.address(2)});
+      if (!client) return;
+      for (uint64_t n = 0; !stop_.load() && Clock::now() < give_up_; ++n) {
+        std::string id, persona;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          const auto& last = last_sent_[n % 2];
+          id = last.first;
+          persona = last.second;
+        }
+        if (id.empty()) {
+          std::this_thread::yield();
+          continue;
+        }
+        KvOperation op;
+        op.client = 100;
+        op.kind = KvOperation::Kind::get;
+        op.key = id;
+        op.call = now_us();
+        auto got = (*client)->get(id, persona);
+        op.ret = now_us();
+        if (got) {
+          op.value = got->item().content();
+        } else {
+          // Not found is an observation (absent); other errors observe nothing.
+          op.completed = got.error().code == ErrorCode::not_found;
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        history_.push_back(op);
+      }
+    });
     for (int t = 0; t < 2; ++t) {
       threads_.emplace_back([this, &c, t] {
         std::vector<std::string> addresses = {c.address(1 + t), c.address(1 + (t + 1) % 3),
@@ -76,9 +116,22 @@ class Writers {
           pb::MemoryInput m;
           m.set_id("w" + std::to_string(t) + "-" + std::to_string(n));
           m.set_content("writer " + std::to_string(t) + " fact " + std::to_string(n));
+          KvOperation op;
+          op.client = static_cast<uint64_t>(t);
+          op.kind = KvOperation::Kind::put;
+          op.key = m.id();
+          op.value = m.content();
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            last_sent_[t] = {m.id(), persona};
+          }
           const auto sent = Clock::now();
+          op.call = now_us();
           auto r = (*client)->remember(persona, m);
+          op.ret = now_us();
+          op.completed = r.ok();  // a failed write may or may not have taken effect
           std::lock_guard<std::mutex> lock(mu_);
+          history_.push_back(op);
           if (r) {
             acked_.push_back({persona, m.id(), sent, Clock::now()});
           } else {
@@ -114,8 +167,60 @@ class Writers {
     std::lock_guard<std::mutex> lock(mu_);
     return errors_;
   }
+  // Reads every acknowledged memory back through `addresses` (gets in the history); the number
+  // that do not read back.
+  size_t read_back(const std::vector<std::string>& addresses) {
+    auto reader = Client::connect(addresses);
+    if (!reader) {
+      ADD_FAILURE() << reader.error().message;
+      return acked().size();
+    }
+    size_t missing = 0;
+    for (const auto& a : acked()) {
+      KvOperation op;
+      op.client = 200;
+      op.kind = KvOperation::Kind::get;
+      op.key = a.id;
+      op.call = now_us();
+      auto got = (*reader)->get(a.id, a.persona);
+      op.ret = now_us();
+      if (got) op.value = got->item().content();
+      op.completed = got.ok() || got.error().code == ErrorCode::not_found;
+      if (!got.ok() && ++missing <= 5) {
+        ADD_FAILURE() << a.id << " (" << a.persona << "): " << got.error().message;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      history_.push_back(op);
+    }
+    return missing;
+  }
+  // (e): the whole history, checked.
+  void expect_linearizable() {
+    std::vector<KvOperation> h;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      h = history_;
+    }
+    size_t gets = 0;
+    for (const auto& op : h) gets += op.kind == KvOperation::Kind::get;
+    auto report = raft::sim::check_kv_history(h);
+    std::cout << "history: " << h.size() << " operations (" << gets << " reads), "
+              << (report.verdict == raft::sim::Linearizability::ok ? "linearizable" : "NOT")
+              << "\n";
+    EXPECT_EQ(report.verdict, raft::sim::Linearizability::ok) << "memory " << report.key << ":\n"
+                                                              << report.explanation;
+    EXPECT_GT(gets, h.size() / 10) << "the reader hardly read";
+  }
 
  private:
+  uint64_t now_us() const {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0_).count());
+  }
+
+  const Clock::time_point t0_ = Clock::now();
+  std::vector<KvOperation> history_;
+  std::pair<std::string, std::string> last_sent_[2];
   std::mutex mu_;
   std::vector<Ack> acked_;
   std::vector<std::string> errors_;
@@ -123,23 +228,6 @@ class Writers {
   const Clock::time_point give_up_ = Clock::now() + std::chrono::seconds(90);
   std::vector<std::thread> threads_;
 };
-
-// Every acknowledged write reads back through `addresses`; the number that do not.
-size_t missing_reads(const std::vector<Ack>& acked, const std::vector<std::string>& addresses) {
-  auto reader = Client::connect(addresses);
-  if (!reader) {
-    ADD_FAILURE() << reader.error().message;
-    return acked.size();
-  }
-  size_t missing = 0;
-  for (const auto& a : acked) {
-    auto got = (*reader)->get(a.id, a.persona);
-    if (!got.ok() && ++missing <= 5) {
-      ADD_FAILURE() << a.id << " (" << a.persona << "): " << got.error().message;
-    }
-  }
-  return missing;
-}
 
 void print_errors(const std::vector<std::string>& errors) {
   for (size_t i = 0; i < errors.size() && i < 5; ++i) std::cout << "  error: " << errors[i] << "\n";
@@ -193,7 +281,8 @@ TEST(ShardFailover, LeaderKilledWhileClientsWriteEveryAcknowledgedWriteReadsBack
   for (int i = 1; i <= 3; ++i) {
     if (i != victim) survivors.push_back(c.address(i));
   }
-  EXPECT_EQ(missing_reads(acked, survivors), 0u) << "of " << acked.size() << " acknowledged writes";
+  EXPECT_EQ(w.read_back(survivors), 0u) << "of " << acked.size() << " acknowledged writes";
+  w.expect_linearizable();
 }
 
 TEST(ShardFailover, RollingRestartUnderLoadFailsNoClientRequest) {
@@ -226,8 +315,9 @@ TEST(ShardFailover, RollingRestartUnderLoadFailsNoClientRequest) {
             << " failed\n";
   print_errors(errors);
   EXPECT_TRUE(errors.empty()) << errors.size() << " client requests failed";
-  EXPECT_EQ(missing_reads(acked, {c.address(1), c.address(2), c.address(3)}), 0u)
+  EXPECT_EQ(w.read_back({c.address(1), c.address(2), c.address(3)}), 0u)
       << "of " << acked.size() << " acknowledged writes";
+  w.expect_linearizable();
 }
 
 }  // namespace
