@@ -10,7 +10,11 @@
 //     it. Errors (caf::error with a message): the group is not hosted, this node is not its leader
 //     (the message names the leader it knows, if any), or leadership was lost before the entry
 //     committed (the caller retries; the entry may or may not have been applied elsewhere, which is
-//     why writes carry request ids). The caller's request timeout bounds the wait.
+//     why writes carry request ids). Every proposal is answered, so a caller may wait without a
+//     timeout: a leader that is handing the leadership over holds proposals until the hand-over is
+//     done (then fails them) or abandoned (then proposes them); a failed log save fails them all.
+//   * Frames, proposals and ticks mark the host dirty; one flush message queued behind them handles
+//     every group's Ready at once (cluster::RaftHost::process_ready: one sync for all groups).
 //   * (conf_change_atom, group, type, node) -> the change's index once applied here, with the
 //     errors of a proposal (and `conflict` while another change of the group is unapplied). `type`
 //     is a raft::ConfChangeType.
