@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
@@ -30,6 +31,7 @@ constexpr std::chrono::microseconds kRerouteEvery{25'000};
 struct Parked {
   std::shared_ptr<pb::Request> req;
   std::string persona;
+  uint32_t shard = 0;  // the persona's, computed once
   bool forwarded = false;
   caf::response_promise rp;
   TimeUs give_up_us = 0;
@@ -108,17 +110,13 @@ struct Destination {
   uint64_t leader = 0;  // otherwise: forward through the transport to this node
 };
 
-// Part of the message a node answers with when it was forwarded a request for a shard it no
-// longer leads: the forwarding node routes the request again.
-constexpr const char* kNoLongerLeads = "no longer leads shard";
-
 // `retry`: the cluster cannot serve the persona right now but will (an election, a leader still
 // applying its log); the request may wait and be routed again.
 Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
-                                   const std::string& persona, bool forwarded, bool* retry) {
+                                   const std::string& persona, uint32_t shard, bool forwarded,
+                                   bool* retry) {
   *retry = false;
   if (ctx.replicated()) {
-    const uint32_t shard = storage::shard_of(tenant, persona, ctx.policy.shards);
     auto r = ctx.routes->route(shard);
     if (r.kind == cluster::ShardRoutes::Kind::refuse) {
       *retry = true;
@@ -126,10 +124,12 @@ Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
     }
     if (r.kind == cluster::ShardRoutes::Kind::forward) {
       // One hop only: a node that was forwarded a request it cannot serve says so at once, and
-      // the node that forwarded it routes it again (leadership moved while it travelled).
+      // the node that forwarded it routes it again (leadership moved while it travelled), to the
+      // leader named here when it does not replicate the shard itself.
       if (forwarded) {
-        return make_error(ErrorCode::unavailable, "node '" + ctx.node_id + "' " + kNoLongerLeads +
-                                                      " " + std::to_string(shard) + " (node " +
+        return make_error(ErrorCode::unavailable, std::string(kLeadershipMoved) + ": node '" +
+                                                      ctx.node_id + "' does not lead shard " +
+                                                      std::to_string(shard) + " (node " +
                                                       std::to_string(r.leader) + " does); retry");
       }
       if (!ctx.transport) {
@@ -148,17 +148,28 @@ Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
   return Destination{*target, 0};
 }
 
+// The message of a reply that says the request should be routed again (it starts with
+// kLeadershipMoved: from a persona that lost its shard under the request, or from a node that was
+// forwarded a request for a shard it does not lead); nullopt for any other reply. Most replies are
+// told apart by a scan of their bytes, without parsing them.
+std::optional<std::string> leadership_moved(const std::string& bytes) {
+  if (bytes.find(kLeadershipMoved) == std::string::npos) return std::nullopt;
+  pb::Response resp;
+  if (!resp.ParseFromString(bytes) || resp.status().code() != pb::UNAVAILABLE ||
+      resp.status().message().rfind(kLeadershipMoved, 0) != 0) {
+    return std::nullopt;
+  }
+  return resp.status().message();
+}
+
 // A node that was forwarded a request for a shard it does not lead names the leader it knows,
 // "(node N does)": a node that does not replicate the shard forwards there next time.
-void learn_hint(NodeContext& ctx, const pb::Request& req, const std::string& persona,
-                const std::string& message) {
+void learn_hint(NodeContext& ctx, uint32_t shard, const std::string& message) {
   if (!ctx.routes) return;
   auto at = message.find("(node ");
   if (at == std::string::npos) return;
   const uint64_t leader = std::strtoull(message.c_str() + at + 6, nullptr, 10);
-  if (leader == 0) return;
-  ctx.routes->set_hint(storage::shard_of(req.header().tenant(), persona, ctx.policy.shards),
-                       leader);
+  if (leader != 0) ctx.routes->set_hint(shard, leader);
 }
 
 // Sends the request where its persona is served, or parks it to be routed again shortly when
@@ -171,7 +182,8 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
     return;
   }
   bool retry = false;
-  auto dest = destination_of(ctx, p.req->header().tenant(), p.persona, p.forwarded, &retry);
+  auto dest =
+      destination_of(ctx, p.req->header().tenant(), p.persona, p.shard, p.forwarded, &retry);
   if (!dest) {
     if (retry) return park(self, std::move(p), dest.error());
     return deliver(p.rp, method, error_response(dest.error()));
@@ -180,60 +192,40 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
     p.rp.delegate(dest->actor, handle_atom::value, RequestPtr(p.req));
     return;
   }
+  // On a node of a cluster the reply comes back here: a persona that lost its shard under the
+  // request, or a leader that moved on while a forwarded request travelled, says so, and the
+  // request goes round again; so does one the leader's node did not get (it just died).
   const TimeUs left = p.give_up_us - ctx.clock->now_us();
   auto timeout = std::chrono::microseconds(std::max<TimeUs>(left, 1000) + kRerouteEvery.count());
+  auto on_reply = [self, p](uint32_t m, std::string& bytes) mutable {
+    if (auto moved = leadership_moved(bytes)) {
+      learn_hint(*self->state.ctx, p.shard, *moved);
+      return park(self, std::move(p), make_error(ErrorCode::unavailable, *moved));
+    }
+    p.rp.deliver(m, std::move(bytes));
+  };
   if (dest->actor) {
-    // On a node of a cluster the reply comes back here: a persona that lost its shard's
-    // leadership under the request says so, and the request goes round again.
     self->request(dest->actor, timeout, handle_atom::value, RequestPtr(p.req))
-        .then(
-            [self, p](uint32_t m, std::string& bytes) mutable {
-              pb::Response resp;
-              if (resp.ParseFromString(bytes) && resp.status().code() == pb::UNAVAILABLE &&
-                  resp.status().message().rfind(kLeadershipMoved, 0) == 0) {
-                return park(self, std::move(p),
-                            make_error(ErrorCode::unavailable, resp.status().message()));
-              }
-              p.rp.deliver(m, std::move(bytes));
-            },
-            [self, p, method](caf::error& e) mutable {
-              Error why = make_error(ErrorCode::unavailable,
-                                     "the persona did not answer: " + self->system().render(e));
-              // The actor left (evicted, or the node is stopping) without the request.
-              if (e == caf::sec::request_receiver_down) return park(self, std::move(p), why);
-              deliver(p.rp, method, error_response(why));
-            });
+        .then(std::move(on_reply), [self, p, method](caf::error& e) mutable {
+          Error why = make_error(ErrorCode::unavailable,
+                                 "the persona did not answer: " + self->system().render(e));
+          // The actor left (evicted, or the node is stopping) without the request.
+          if (e == caf::sec::request_receiver_down) return park(self, std::move(p), why);
+          deliver(p.rp, method, error_response(why));
+        });
     return;
   }
-  // Forwarded as a request of this actor (not a delegation), so a leader that moved on, or a
-  // leader this node cannot reach (it just died), sends the request round again.
   self->request(ctx.transport, timeout, forward_atom::value, dest->leader, method,
                 p.req->SerializeAsString())
-      .then(
-          [self, p](uint32_t m, std::string& bytes) mutable {
-            pb::Response resp;
-            if (resp.ParseFromString(bytes) && resp.status().code() == pb::UNAVAILABLE &&
-                resp.status().message().find(kNoLongerLeads) != std::string::npos) {
-              learn_hint(*self->state.ctx, *p.req, p.persona, resp.status().message());
-              return park(self, std::move(p),
-                          make_error(ErrorCode::unavailable, resp.status().message()));
-            }
-            p.rp.deliver(m, std::move(bytes));
-          },
-          [self, p, method, leader = dest->leader](caf::error& e) mutable {
-            Error why = make_error(ErrorCode::unavailable, "the shard's leader did not answer: " +
-                                                               self->system().render(e));
-            if (e == caf::sec::no_route_to_receiving_node) {
-              if (self->state.ctx->routes) {
-                self->state.ctx->routes->unreachable(
-                    storage::shard_of(p.req->header().tenant(), p.persona,
-                                      self->state.ctx->policy.shards),
-                    leader);
-              }
-              return park(self, std::move(p), why);
-            }
-            deliver(p.rp, method, error_response(why));
-          });
+      .then(std::move(on_reply), [self, p, method, leader = dest->leader](caf::error& e) mutable {
+        Error why = make_error(ErrorCode::unavailable,
+                               "the shard's leader did not answer: " + self->system().render(e));
+        if (e == caf::sec::no_route_to_receiving_node) {
+          self->state.ctx->routes->unreachable(p.shard, leader);
+          return park(self, std::move(p), why);
+        }
+        deliver(p.rp, method, error_response(why));
+      });
 }
 
 void park(ApiSelf* self, Parked p, const Error& why) {
@@ -255,7 +247,11 @@ ApiResult route(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<pb::Reque
   const TimeUs deadline =
       req->header().deadline_us() != 0 ? req->header().deadline_us() : now + ctx.request_timeout_us;
   // Give up early enough for the answer to reach the client before its deadline.
-  Parked p{req, persona, forwarded, self->make_response_promise(),
+  Parked p{req,
+           persona,
+           storage::shard_of(req->header().tenant(), persona, ctx.policy.shards),
+           forwarded,
+           self->make_response_promise(),
            std::min(deadline - 2 * kRerouteEvery.count(), now + ctx.request_timeout_us)};
   auto rp = p.rp;
   dispatch(self, ctx, std::move(p));
@@ -349,8 +345,10 @@ ApiResult recall_with_shared(ApiSelf* self, NodeContext& ctx,
   auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
   for (const auto& sub : {own, shared}) {
     bool retry = false;
-    auto dest =
-        destination_of(ctx, req->header().tenant(), sub->recall().persona_id(), forwarded, &retry);
+    auto dest = destination_of(
+        ctx, req->header().tenant(), sub->recall().persona_id(),
+        storage::shard_of(req->header().tenant(), sub->recall().persona_id(), ctx.policy.shards),
+        forwarded, &retry);
     if (!dest) {
       g->error = dest.error().message;
       finish();
