@@ -173,6 +173,13 @@ int print_result(bool json, const std::function<std::string()>& json_text,
   return 0;
 }
 
+std::string table_number(double v, int decimals) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(decimals) << v;
+  return out.str();
+}
+
 nlohmann::ordered_json json_number(double v, int decimals) {
   if (std::isnan(v)) return nullptr;
   const double scale = std::pow(10.0, decimals);

@@ -97,6 +97,8 @@ bool parse_count_list(const std::string& text, size_t max_value, std::vector<siz
 
 // A number for a JSON result, rounded to `decimals`; null for NaN (a metric that was not measured).
 nlohmann::ordered_json json_number(double v, int decimals = 1);
+// The same for a results table: fixed-point with `decimals`; "n/a" for NaN.
+std::string table_number(double v, int decimals = 1);
 
 // "machine: 2 x <cpu model>, load average 1.20 at start, 1.35 at end" (no newline), for the header
 // of every results table.

@@ -462,15 +462,6 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-std::string fmt(double v, int decimals = 0) {
-  if (std::isnan(v)) return "n/a";
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(decimals);
-  s << v;
-  return s.str();
-}
-
 nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   nlohmann::ordered_json j;
   j["benchmark"] = "cluster";
@@ -511,19 +502,20 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
   const double failover = median(r.failover_ms);
   auto met = [](bool ok) { return std::string(ok ? "yes" : "NO"); };
   print_rows({
-      {"remember_per_s", fmt(r.remember.per_s), "single node " + fmt(r.single_remember.per_s),
-       ">= 0.5x", met(r.remember.per_s >= kThroughputRatio * r.single_remember.per_s)},
-      {"remember_p50_us", fmt(r.remember.latency.percentile(50)),
-       "single node " + fmt(r.single_remember.latency.percentile(50)), "", ""},
-      {"remember_p99_us", fmt(p99), "etcd put " + fmt(etcd_p99), "<= 2x",
+      {"remember_per_s", table_number(r.remember.per_s, 0),
+       "single node " + table_number(r.single_remember.per_s, 0), ">= 0.5x",
+       met(r.remember.per_s >= kThroughputRatio * r.single_remember.per_s)},
+      {"remember_p50_us", table_number(r.remember.latency.percentile(50), 0),
+       "single node " + table_number(r.single_remember.latency.percentile(50), 0), "", ""},
+      {"remember_p99_us", table_number(p99, 0), "etcd put " + table_number(etcd_p99, 0), "<= 2x",
        met(p99 <= kP99Ratio * etcd_p99)},
-      {"recall_p50_us", fmt(r.recall.latency.percentile(50)),
-       "single node " + fmt(r.single_recall.latency.percentile(50)), "", ""},
-      {"recall_p99_us", fmt(r.recall.latency.percentile(99)),
-       "single node " + fmt(r.single_recall.latency.percentile(99)), "", ""},
-      {"failover_ms_median", fmt(failover), std::to_string(r.failover_ms.size()) + " kills",
-       "<= 3000", met(failover <= kFailoverMs)},
-      {"etcd_put_per_s", fmt(r.etcd_put.per_s), "", "", ""},
+      {"recall_p50_us", table_number(r.recall.latency.percentile(50), 0),
+       "single node " + table_number(r.single_recall.latency.percentile(50), 0), "", ""},
+      {"recall_p99_us", table_number(r.recall.latency.percentile(99), 0),
+       "single node " + table_number(r.single_recall.latency.percentile(99), 0), "", ""},
+      {"failover_ms_median", table_number(failover, 0),
+       std::to_string(r.failover_ms.size()) + " kills", "<= 3000", met(failover <= kFailoverMs)},
+      {"etcd_put_per_s", table_number(r.etcd_put.per_s, 0), "", "", ""},
       {"errors (remember / etcd / failover)",
        std::to_string(r.remember.errors) + " / " + std::to_string(r.etcd_put.errors) + " / " +
            std::to_string(r.failover_errors),

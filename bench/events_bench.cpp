@@ -833,33 +833,31 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   return j;
 }
 
-std::string fmt(double v, int decimals = 1) {
-  if (std::isnan(v)) return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(decimals) << v;
-  return out.str();
-}
-
 void print_table(const EventsOptions& o, const Results& r) {
   auto yes = [](bool b) { return std::string(b ? "yes" : "NO"); };
-  const std::string raw = "raw RocksDB " + fmt(r.raw.writes_per_s);
+  const std::string raw = "raw RocksDB " + table_number(r.raw.writes_per_s);
   std::vector<TableRow> rows = {
-      {"events_sdk_per_s", fmt(r.sdk.events_per_s), raw, ">= 1/3 x raw RocksDB",
+      {"events_sdk_per_s", table_number(r.sdk.events_per_s), raw, ">= 1/3 x raw RocksDB",
        r.sdk.ran ? yes(target_met(r.sdk, r)) : ""},
-      {"events_inproc_per_s", fmt(r.inproc.events_per_s), raw, ">= 1/3 x raw RocksDB",
+      {"events_inproc_per_s", table_number(r.inproc.events_per_s), raw, ">= 1/3 x raw RocksDB",
        r.inproc.ran ? yes(target_met(r.inproc, r)) : ""},
-      {"deliver_sdk_p50_us", fmt(r.sdk.deliver_p50_us), "p99 " + fmt(r.sdk.deliver_p99_us), "", ""},
-      {"deliver_inproc_p50_us", fmt(r.inproc.deliver_p50_us), "p99 " + fmt(r.inproc.deliver_p99_us),
+      {"deliver_sdk_p50_us", table_number(r.sdk.deliver_p50_us),
+       "p99 " + table_number(r.sdk.deliver_p99_us), "", ""},
+      {"deliver_inproc_p50_us", table_number(r.inproc.deliver_p50_us),
+       "p99 " + table_number(r.inproc.deliver_p99_us), "", ""},
+      {"publish_sdk_p50_us", table_number(r.sdk.publish_p50_us),
+       "p99 " + table_number(r.sdk.publish_p99_us), "", ""},
+      {"publish_inproc_p50_us", table_number(r.inproc.publish_p50_us),
+       "p99 " + table_number(r.inproc.publish_p99_us), "", ""},
+      {"ack_sdk_p50_us", table_number(r.sdk.ack_p50_us), "p99 " + table_number(r.sdk.ack_p99_us),
        "", ""},
-      {"publish_sdk_p50_us", fmt(r.sdk.publish_p50_us), "p99 " + fmt(r.sdk.publish_p99_us), "", ""},
-      {"publish_inproc_p50_us", fmt(r.inproc.publish_p50_us), "p99 " + fmt(r.inproc.publish_p99_us),
+      {"ack_inproc_p50_us", table_number(r.inproc.ack_p50_us),
+       "p99 " + table_number(r.inproc.ack_p99_us), "", ""},
+      {"storage_syncs_per_event", table_number(r.sdk.storage_syncs_per_event, 3),
+       "in-process " + table_number(r.inproc.storage_syncs_per_event, 3), "", ""},
+      {"raw_rocksdb_sync_writes_per_s", table_number(r.raw.writes_per_s),
+       "Put p50 " + table_number(r.raw.p50_us) + " us, p99 " + table_number(r.raw.p99_us) + " us",
        "", ""},
-      {"ack_sdk_p50_us", fmt(r.sdk.ack_p50_us), "p99 " + fmt(r.sdk.ack_p99_us), "", ""},
-      {"ack_inproc_p50_us", fmt(r.inproc.ack_p50_us), "p99 " + fmt(r.inproc.ack_p99_us), "", ""},
-      {"storage_syncs_per_event", fmt(r.sdk.storage_syncs_per_event, 3),
-       "in-process " + fmt(r.inproc.storage_syncs_per_event, 3), "", ""},
-      {"raw_rocksdb_sync_writes_per_s", fmt(r.raw.writes_per_s),
-       "Put p50 " + fmt(r.raw.p50_us) + " us, p99 " + fmt(r.raw.p99_us) + " us", "", ""},
   };
   std::cout << "nca-bench events: personas=" << o.personas << " events=" << o.events
             << " workers=" << o.workers << " publishers=" << o.publishers

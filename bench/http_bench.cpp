@@ -544,13 +544,6 @@ nlohmann::ordered_json to_json(const HttpBenchOptions& o, const Results& r) {
   return j;
 }
 
-std::string fmt(double v, int decimals = 1) {
-  if (std::isnan(v)) return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(decimals) << v;
-  return out.str();
-}
-
 void print_table(const HttpBenchOptions& o, const Results& r) {
   std::cout << "nca-bench http: n=" << o.n << " dim=" << o.dim << " k=" << kK
             << " seconds_per_cell=" << o.seconds << " http_threads=" << r.http_threads
@@ -566,8 +559,9 @@ void print_table(const HttpBenchOptions& o, const Results& r) {
           {"http remember", &r.http_remember[i]},
           {"sdk remember", &r.sdk_remember[i]}}) {
       std::cout << std::left << std::setw(12) << o.concurrency[i] << std::setw(18) << name
-                << std::right << std::setw(12) << fmt(cell->per_s) << std::setw(12)
-                << fmt(cell->p50_us) << std::setw(12) << fmt(cell->p99_us) << "\n";
+                << std::right << std::setw(12) << table_number(cell->per_s) << std::setw(12)
+                << table_number(cell->p50_us) << std::setw(12) << table_number(cell->p99_us)
+                << "\n";
     }
   }
   const size_t h = headline_index(o);
@@ -575,9 +569,9 @@ void print_table(const HttpBenchOptions& o, const Results& r) {
   const Cell& sr = r.sdk_recall[h];
   const std::string target = "<= 2 x sdk_recall_p99_us (x" + std::to_string(o.headline) + ")";
   std::vector<TableRow> rows = {
-      {"http_recall_p99_us", fmt(hr.p99_us), "sdk " + fmt(sr.p99_us), target,
+      {"http_recall_p99_us", table_number(hr.p99_us), "sdk " + table_number(sr.p99_us), target,
        target_met(hr, sr) ? "yes" : "NO"},
-      {"http_recall_per_s", fmt(hr.per_s), "sdk " + fmt(sr.per_s), "", ""},
+      {"http_recall_per_s", table_number(hr.per_s), "sdk " + table_number(sr.per_s), "", ""},
   };
   std::cout << "\n";
   print_rows(rows);

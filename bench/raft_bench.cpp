@@ -718,12 +718,6 @@ nlohmann::ordered_json to_json(const RaftBenchOptions& o, const Results& r) {
   return j;
 }
 
-std::string fmt(double v, int decimals = 1) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(decimals) << v;
-  return out.str();
-}
-
 void print_table(const RaftBenchOptions& o, const Results& r) {
   std::vector<TableRow> rows;
   for (size_t i = 0; i < r.phases.size(); ++i) {
@@ -731,19 +725,19 @@ void print_table(const RaftBenchOptions& o, const Results& r) {
     const std::string at =
         " (" + std::to_string(p.proposers) + (p.proposers == 1 ? " proposer)" : " proposers)");
     const bool headline = i == r.headline;
-    rows.push_back({"commits_per_s" + at, fmt(p.commits_per_s),
-                    "raw RocksDB " + fmt(p.raw.writes_per_s) + " synced writes/s (" +
-                        std::to_string(p.proposers) + " threads), ratio " + fmt(ratio(p), 3),
-                    headline ? ">= 0.5 x raw" : "",
-                    headline ? (target_met(p) ? "yes" : "NO") : ""});
     rows.push_back(
-        {"commit_p50_us" + at, fmt(p.p50_us), "raw Put p50 " + fmt(p.raw.p50_us), "", ""});
-    rows.push_back(
-        {"commit_p99_us" + at, fmt(p.p99_us), "raw Put p99 " + fmt(p.raw.p99_us), "", ""});
-    rows.push_back({"entries_per_leader_save" + at, fmt(p.entries_per_leader_save, 2),
-                    "fsyncs per commit (3 nodes) " + fmt(p.fsyncs_per_commit, 3), "", ""});
-    rows.push_back(
-        {"save_mean_us" + at, fmt(p.save_mean_us), "raw Put p50 " + fmt(p.raw.p50_us), "", ""});
+        {"commits_per_s" + at, table_number(p.commits_per_s),
+         "raw RocksDB " + table_number(p.raw.writes_per_s) + " synced writes/s (" +
+             std::to_string(p.proposers) + " threads), ratio " + table_number(ratio(p), 3),
+         headline ? ">= 0.5 x raw" : "", headline ? (target_met(p) ? "yes" : "NO") : ""});
+    rows.push_back({"commit_p50_us" + at, table_number(p.p50_us),
+                    "raw Put p50 " + table_number(p.raw.p50_us), "", ""});
+    rows.push_back({"commit_p99_us" + at, table_number(p.p99_us),
+                    "raw Put p99 " + table_number(p.raw.p99_us), "", ""});
+    rows.push_back({"entries_per_leader_save" + at, table_number(p.entries_per_leader_save, 2),
+                    "fsyncs per commit (3 nodes) " + table_number(p.fsyncs_per_commit, 3), "", ""});
+    rows.push_back({"save_mean_us" + at, table_number(p.save_mean_us),
+                    "raw Put p50 " + table_number(p.raw.p50_us), "", ""});
   }
   std::cout << "nca-bench raft: 3 nodes in-process, RocksDB log (synced), value_bytes="
             << o.value_bytes << " seconds=" << o.seconds << " max_commits=" << o.commits
@@ -784,9 +778,10 @@ Status run_all(const RaftBenchOptions& o, Results* r) {
     progress("raft commits, " + std::to_string(proposers) + " proposers");
     result = run_phase(cluster, proposers, o, &phase);
     if (!result) break;
-    progress("  " + fmt(phase.commits_per_s) + " commits/s (raw " + fmt(phase.raw.writes_per_s) +
-             "), p50 " + fmt(phase.p50_us) + " us, p99 " + fmt(phase.p99_us) + " us, " +
-             fmt(phase.entries_per_leader_save, 2) + " entries per leader save");
+    progress("  " + table_number(phase.commits_per_s) + " commits/s (raw " +
+             table_number(phase.raw.writes_per_s) + "), p50 " + table_number(phase.p50_us) +
+             " us, p99 " + table_number(phase.p99_us) + " us, " +
+             table_number(phase.entries_per_leader_save, 2) + " entries per leader save");
     r->phases.push_back(phase);
   }
   r->leader_changes = cluster.leader_changes();

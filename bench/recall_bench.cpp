@@ -642,47 +642,43 @@ nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const T
   return j;
 }
 
-std::string fmt(double v, int decimals = 1) {
-  if (std::isnan(v)) return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(decimals) << v;
-  return out.str();
-}
-
 void print_table(const RecallOptions& o, const Results& r, const Targets& t) {
   auto yes = [](bool b) { return std::string(b ? "yes" : "NO"); };
   std::vector<TableRow> rows = {
-      {"ingest_sdk_per_s", fmt(r.ingest_sdk_per_s),
-       "raw hnswlib " + fmt(r.raw_hnswlib_insert_per_s), ">= 0.7 x raw hnswlib", yes(t.ingest_sdk)},
-      {"ingest_inproc_per_s", fmt(r.ingest_inproc_per_s),
-       "raw hnswlib " + fmt(r.raw_hnswlib_insert_per_s), "", ""},
-      {"faiss_hnsw_insert_per_s", fmt(r.faiss_hnsw_insert_per_s),
+      {"ingest_sdk_per_s", table_number(r.ingest_sdk_per_s),
+       "raw hnswlib " + table_number(r.raw_hnswlib_insert_per_s), ">= 0.7 x raw hnswlib",
+       yes(t.ingest_sdk)},
+      {"ingest_inproc_per_s", table_number(r.ingest_inproc_per_s),
+       "raw hnswlib " + table_number(r.raw_hnswlib_insert_per_s), "", ""},
+      {"faiss_hnsw_insert_per_s", table_number(r.faiss_hnsw_insert_per_s),
        "on " + std::to_string(r.faiss_build_threads) + " threads", "", ""},
-      {"recall_inproc_p50_us", fmt(r.recall_inproc_p50_us),
-       "raw hnswlib " + fmt(r.raw_hnswlib_p50_us), "", ""},
-      {"recall_inproc_p99_us", fmt(r.recall_inproc_p99_us),
-       "raw hnswlib " + fmt(r.raw_hnswlib_p99_us), "<= 1.5 x raw hnswlib p99",
+      {"recall_inproc_p50_us", table_number(r.recall_inproc_p50_us),
+       "raw hnswlib " + table_number(r.raw_hnswlib_p50_us), "", ""},
+      {"recall_inproc_p99_us", table_number(r.recall_inproc_p99_us),
+       "raw hnswlib " + table_number(r.raw_hnswlib_p99_us), "<= 1.5 x raw hnswlib p99",
        yes(t.recall_inproc_p99)},
-      {"recall_inproc_blocking_p50_us", fmt(r.recall_inproc_blocking_p50_us),
-       "p99 " + fmt(r.recall_inproc_blocking_p99_us), "", ""},
-      {"raw_hnswlib_solo_p50_us", fmt(r.raw_hnswlib_solo_p50_us),
-       "p99 " + fmt(r.raw_hnswlib_solo_p99_us), "", ""},
-      {"recall_sdk_p50_us", fmt(r.recall_sdk_p50_us),
-       "hnswlib+CAF rtt " + fmt(r.raw_hnswlib_p50_us + r.raw_caf_rtt_p50_us),
+      {"recall_inproc_blocking_p50_us", table_number(r.recall_inproc_blocking_p50_us),
+       "p99 " + table_number(r.recall_inproc_blocking_p99_us), "", ""},
+      {"raw_hnswlib_solo_p50_us", table_number(r.raw_hnswlib_solo_p50_us),
+       "p99 " + table_number(r.raw_hnswlib_solo_p99_us), "", ""},
+      {"recall_sdk_p50_us", table_number(r.recall_sdk_p50_us),
+       "hnswlib+CAF rtt " + table_number(r.raw_hnswlib_p50_us + r.raw_caf_rtt_p50_us),
        "<= 2 x (hnswlib p50 + CAF rtt p50)", yes(t.recall_sdk_p50)},
-      {"recall_sdk_p99_us", fmt(r.recall_sdk_p99_us), "", "", ""},
-      {"recall_hybrid_tubules_p50_us", fmt(r.recall_hybrid_tubules_p50_us),
-       "vector " + fmt(r.recall_inproc_p50_us), "<= 1.3 x vector p50",
+      {"recall_sdk_p99_us", table_number(r.recall_sdk_p99_us), "", "", ""},
+      {"recall_hybrid_tubules_p50_us", table_number(r.recall_hybrid_tubules_p50_us),
+       "vector " + table_number(r.recall_inproc_p50_us), "<= 1.3 x vector p50",
        yes(r.recall_hybrid_tubules_p50_us <= 1.3 * r.recall_inproc_p50_us)},
-      {"recall_hybrid_tubules_p99_us", fmt(r.recall_hybrid_tubules_p99_us),
-       "vector " + fmt(r.recall_inproc_p99_us), "", ""},
-      {"faiss_hnsw_p50_us", fmt(r.faiss_hnsw_p50_us), "p99 " + fmt(r.faiss_hnsw_p99_us), "", ""},
-      {"raw_caf_rtt_p50_us", fmt(r.raw_caf_rtt_p50_us), "p99 " + fmt(r.raw_caf_rtt_p99_us), "", ""},
-      {"recall_at_10", fmt(r.recall_at_10, 4),
-       "hnswlib " + fmt(r.raw_hnswlib_recall_at_10, 4) + ", FAISS " +
-           fmt(r.faiss_hnsw_recall_at_10, 4),
+      {"recall_hybrid_tubules_p99_us", table_number(r.recall_hybrid_tubules_p99_us),
+       "vector " + table_number(r.recall_inproc_p99_us), "", ""},
+      {"faiss_hnsw_p50_us", table_number(r.faiss_hnsw_p50_us),
+       "p99 " + table_number(r.faiss_hnsw_p99_us), "", ""},
+      {"raw_caf_rtt_p50_us", table_number(r.raw_caf_rtt_p50_us),
+       "p99 " + table_number(r.raw_caf_rtt_p99_us), "", ""},
+      {"recall_at_10", table_number(r.recall_at_10, 4),
+       "hnswlib " + table_number(r.raw_hnswlib_recall_at_10, 4) + ", FAISS " +
+           table_number(r.faiss_hnsw_recall_at_10, 4),
        ">= 0.95", yes(t.recall_at_10)},
-      {"bytes_per_item", fmt(r.bytes_per_item, 0), "", "", ""},
+      {"bytes_per_item", table_number(r.bytes_per_item, 0), "", "", ""},
   };
   std::cout << "nca-bench recall: n=" << o.n << " dim=" << o.dim << " queries=" << o.queries
             << " k=" << kK << " M=" << o.m << " efConstruction=" << o.ef_construction
