@@ -92,50 +92,52 @@ std::string describe(const cluster::RaftHost& host, uint64_t group) {
          " term=" + std::to_string(host.term_of(group).value_or(0));
 }
 
+// Why a proposal or change was not taken, with the leader this node knows when it does not lead.
+caf::error not_proposed(Self* self, uint64_t group, const Error& error) {
+  if (error.code != ErrorCode::unavailable) return failure(error.message);
+  auto s = self->state.host->state_of(group);
+  return failure("node " + std::to_string(self->state.config.host.node) + " does not lead group " +
+                 std::to_string(group) +
+                 (s && s->leader != raft::kNoNode ? "; leader is node " + std::to_string(s->leader)
+                                                  : "; no leader known"));
+}
+
 // Answers with the entry's index once this node has applied it, or with why it was not proposed.
 caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::Index> index) {
   auto& st = self->state;
-  if (!index) {
-    std::string why = index.error().message;
-    if (index.error().code == ErrorCode::unavailable) {
-      auto s = st.host->state_of(group);
-      why = "node " + std::to_string(st.config.host.node) + " does not lead group " +
-            std::to_string(group) +
-            (s && s->leader != raft::kNoNode ? "; leader is node " + std::to_string(s->leader)
-                                             : "; no leader known");
-    }
-    return failure(why);
-  }
+  if (!index) return not_proposed(self, group, index.error());
   auto rp = self->make_response_promise<uint64_t>();
   st.proposals->pending[{group, *index}] = PendingProposal{*st.host->term_of(group), rp};
   request_flush(self);
   return rp;
 }
 
-// Proposals held during a leadership hand-over: proposed once the leader takes them again, failed
-// once this node no longer leads (the caller retries on the new leader).
+// Proposes `h`: pending until applied when the leader takes it; held while this node leads but
+// refuses proposals (it is handing the leadership over: until the hand-over is done or abandoned,
+// an election timeout at most); failed, with the leader this node knows, otherwise.
+void try_propose(Self* self, HeldProposal h) {
+  auto& st = self->state;
+  if (st.host->handing_over(h.group)) {
+    st.held.push_back(std::move(h));
+    return;
+  }
+  auto index = st.host->propose(h.group, std::move(h.data));
+  if (!index) {
+    h.rp.deliver(not_proposed(self, h.group, index.error()));
+    return;
+  }
+  st.proposals->pending[{h.group, *index}] =
+      PendingProposal{*st.host->term_of(h.group), caf::response_promise(h.rp)};
+  request_flush(self);
+}
+
+// Proposals held during a hand-over, tried again.
 void retry_held(Self* self) {
   auto& st = self->state;
   if (st.held.empty()) return;
   std::vector<HeldProposal> held;
   held.swap(st.held);
-  for (auto& h : held) {
-    auto s = st.host->state_of(h.group);
-    const bool leading = s && s->role == raft::Role::leader && s->leader == st.config.host.node;
-    auto index = st.host->propose(h.group, h.data);
-    if (!index && index.error().code == ErrorCode::unavailable && leading) {
-      st.held.push_back(std::move(h));
-      continue;
-    }
-    if (!index) {
-      h.rp.deliver(failure("this node handed the leadership of group " + std::to_string(h.group) +
-                           " over before it took the entry; retry on the new leader"));
-      continue;
-    }
-    st.proposals->pending[{h.group, *index}] =
-        PendingProposal{*st.host->term_of(h.group), caf::response_promise(h.rp)};
-    request_flush(self);
-  }
+  for (auto& h : held) try_propose(self, std::move(h));
 }
 
 // Compacts every group whose log grew by `snapshot_entries` applied entries since its snapshot.
@@ -202,20 +204,9 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         // Liveness is the failure detector's business; Raft's own timers drive elections.
       },
       [=](propose_atom, uint64_t group, std::string& data) -> caf::result<uint64_t> {
-        auto& st = self->state;
-        auto s = st.host->state_of(group);
-        if (s && s->role == raft::Role::leader && s->leader == st.config.host.node) {
-          // A leader refuses proposals while it hands the leadership over; hold them until the
-          // hand-over is done or abandoned (an election timeout at most), then propose or fail.
-          auto index = st.host->propose(group, data);
-          if (!index && index.error().code == ErrorCode::unavailable) {
-            auto rp = self->make_response_promise<uint64_t>();
-            st.held.push_back(HeldProposal{group, std::move(data), rp});
-            return rp;
-          }
-          return wait_for_apply(self, group, std::move(index));
-        }
-        return wait_for_apply(self, group, st.host->propose(group, std::move(data)));
+        auto rp = self->make_response_promise<uint64_t>();
+        try_propose(self, HeldProposal{group, std::move(data), rp});
+        return rp;
       },
       [=](conf_change_atom, uint64_t group, uint8_t type, uint64_t node) -> caf::result<uint64_t> {
         if (type > static_cast<uint8_t>(raft::ConfChangeType::remove_node)) {

@@ -152,6 +152,12 @@ raft::Index RaftHost::applied_of(uint64_t group) const {
   return it == groups_.end() ? 0 : it->second.raft->log().applied();
 }
 
+bool RaftHost::handing_over(uint64_t group) const {
+  auto it = groups_.find(group);
+  return it != groups_.end() && it->second.raft->role() == raft::Role::leader &&
+         it->second.raft->transferee() != raft::kNoNode;
+}
+
 raft::Index RaftHost::snapshot_index(uint64_t group) const {
   auto it = groups_.find(group);
   if (it == groups_.end()) return 0;

@@ -85,6 +85,8 @@ class RaftHost {
   raft::Index snapshot_index(uint64_t group) const;
   // The last index the group handed to ApplyFn (0 for a group not hosted).
   raft::Index applied_of(uint64_t group) const;
+  // This node leads `group` and is handing the leadership over (it refuses proposals meanwhile).
+  bool handing_over(uint64_t group) const;
 
   Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready();
 
