@@ -45,6 +45,8 @@ using set_raft_atom = caf::atom_constant<caf::atom("setraft")>;
 constexpr uint64_t kMetadataGroup = 0;
 // Shard s is Raft group s + 1.
 constexpr uint64_t shard_group(uint32_t shard) { return uint64_t{shard} + 1; }
+// The shard whose log is `group` (group > kMetadataGroup).
+constexpr uint32_t group_shard(uint64_t group) { return static_cast<uint32_t>(group - 1); }
 
 struct MetadataActorConfig {
   uint64_t node = 0;  // membership::node_number(node.id)

@@ -58,7 +58,7 @@ void apply_shard_entry(storage::Db& db, uint64_t group, const raft::Entry& e) {
   if (!entry) {
     spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, entry.error().message);
   }
-  const auto shard = static_cast<uint32_t>(group - 1);
+  const auto shard = group_shard(group);
   auto s = storage::apply_replicated_batch(db, group, shard, e.index, rep);
   if (!s && s.error().code == ErrorCode::invalid_argument) {
     spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, s.error().message);
@@ -161,7 +161,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     PersonaDirectory* directory = ctx.directory;
     rc.leadership = [routes, directory, self](uint64_t group, raft::NodeId leader, bool serving) {
       if (group == kMetadataGroup) return;
-      auto shard = static_cast<uint32_t>(group - 1);
+      auto shard = group_shard(group);
       if (serving) {
         routes->set_serving(shard);
         return;
@@ -180,8 +180,8 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
       return;
     }
     // A replica that fell behind the leader's log start takes the shard's checkpoint.
-    auto restored = storage::restore_shard(*db, static_cast<uint32_t>(group - 1), shards, group,
-                                           snap.meta.index, snap.data);
+    auto restored =
+        storage::restore_shard(*db, group_shard(group), shards, group, snap.meta.index, snap.data);
     if (!restored) {
       spdlog::critical("raft group {}: {}", group, restored.error().message);
       return;
@@ -195,7 +195,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     if (group == kMetadataGroup) {
       return make_error(ErrorCode::not_found, "the metadata actor compacts group 0");
     }
-    return storage::dump_shard(*db, static_cast<uint32_t>(group - 1), shards);
+    return storage::dump_shard(*db, group_shard(group), shards);
   };
   auto raft = spawn_raft_host(sys, std::move(rc));
   if (!raft) {
