@@ -7,9 +7,12 @@
 #include <unordered_map>
 
 #include "actors/messages.hpp"
+#include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
 #include "actors/persona_directory.hpp"
 #include "actors/reply.hpp"
+#include "cluster/membership/node_number.hpp"
+#include "proto/cluster.pb.h"
 #include "proto/wire.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/persona_profile.hpp"
@@ -291,6 +294,91 @@ ApiResult cluster_status(ApiSelf* self, NodeContext& ctx) {
   return rp;
 }
 
+// An operator's command on the cluster map, or a peer's report of a settled shard: carried out by
+// the metadata leader, to which any other node forwards it once.
+ApiResult cluster_admin(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<pb::Request>& req,
+                        bool forwarded) {
+  constexpr uint32_t method = pb::Request::kClusterAdmin;
+  if (!ctx.metadata || !ctx.transport) {
+    return reply_error(method, make_error(ErrorCode::invalid_argument,
+                                          "this node is not part of a cluster (no cluster.seeds)"));
+  }
+  const auto& admin = req->cluster_admin();
+  pb::MetaCommand command;
+  command.set_schema_version(1);
+  uint64_t node = 0;
+  auto node_named = [](const std::string& name) -> uint64_t {
+    if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) {
+      return std::strtoull(name.c_str(), nullptr, 10);
+    }
+    return membership::node_number(name);
+  };
+  switch (admin.command_case()) {
+    case pb::ClusterAdminRequest::kDecommission:
+      node = node_named(admin.decommission());
+      command.set_drain(node);
+      break;
+    case pb::ClusterAdminRequest::kRecommission:
+      node = node_named(admin.recommission());
+      command.set_undrain(node);
+      break;
+    case pb::ClusterAdminRequest::kShardSettled:
+      // Only a peer node's metadata actor reports shards; the transport authenticated it.
+      if (!forwarded) {
+        return reply_error(method, make_error(ErrorCode::permission_denied,
+                                              "shard reports come from cluster nodes only"));
+      }
+      command.mutable_shard_settled()->set_shard(admin.shard_settled().shard());
+      command.mutable_shard_settled()->set_epoch(admin.shard_settled().epoch());
+      break;
+    case pb::ClusterAdminRequest::COMMAND_NOT_SET:
+      return reply_error(
+          method, make_error(ErrorCode::invalid_argument, "cluster_admin without a command"));
+  }
+  if (node == 0 && !command.has_shard_settled()) {
+    return reply_error(method, make_error(ErrorCode::invalid_argument,
+                                          "name the node by its cluster id or node.id"));
+  }
+  auto rp = self->make_response_promise();
+  const auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
+  caf::actor transport = ctx.transport;
+  self->request(ctx.metadata, timeout, meta_command_atom::value, command.SerializeAsString())
+      .then(
+          [=](uint64_t index, uint64_t leader, const std::string& refusal) mutable {
+            if (!refusal.empty()) {
+              return deliver(rp, method, error_response(make_error(ErrorCode::not_found, refusal)));
+            }
+            if (index != 0) {
+              pb::Response resp;
+              resp.mutable_cluster_admin()->set_node(node);
+              resp.mutable_cluster_admin()->set_applied_index(index);
+              return deliver(rp, method, resp);
+            }
+            if (leader == 0 || forwarded) {
+              return deliver(rp, method,
+                             error_response(make_error(
+                                 ErrorCode::unavailable,
+                                 "the cluster has no metadata leader right now; retry")));
+            }
+            self->request(transport, timeout, forward_atom::value, leader, method,
+                          req->SerializeAsString())
+                .then([rp](uint32_t m, const std::string& bytes) mutable { rp.deliver(m, bytes); },
+                      [rp](caf::error& e) mutable {
+                        deliver(rp, pb::Request::kClusterAdmin,
+                                error_response(make_error(ErrorCode::unavailable,
+                                                          "the metadata leader did not answer (" +
+                                                              caf::to_string(e) + "); retry")));
+                      });
+          },
+          [=](caf::error& e) mutable {
+            deliver(rp, method,
+                    error_response(make_error(
+                        ErrorCode::unavailable,
+                        "the command was not carried out (" + caf::to_string(e) + "); retry")));
+          });
+  return rp;
+}
+
 ApiResult to_router(NodeContext& ctx, ApiSelf* self, const std::shared_ptr<pb::Request>& req) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
   if (!ctx.router) {
@@ -453,6 +541,8 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
       return route(self, ctx, req, req->list().persona_id(), forwarded);
     case pb::Request::kClusterStatus:
       return cluster_status(self, ctx);
+    case pb::Request::kClusterAdmin:
+      return cluster_admin(self, ctx, req, forwarded);
     case pb::Request::kStats:
       if (req->stats().persona_id().empty()) return reply_bytes(method, node_stats(ctx));
       return route(self, ctx, req, req->stats().persona_id(), forwarded);

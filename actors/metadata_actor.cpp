@@ -12,6 +12,8 @@
 #include "actors/raft_host_actor.hpp"
 #include "cluster/metadata/cluster_map.hpp"
 #include "cluster/metadata/membership_planner.hpp"
+#include "cluster/metadata/rebalancer.hpp"
+#include "cluster/metadata/shard_reconciler.hpp"
 #include "proto/neuroca.pb.h"
 
 namespace nca::actors {
@@ -30,10 +32,15 @@ struct MetadataState {
   bool compacting = false;            // a compaction asked and not answered yet
   std::set<uint32_t> shards_asked;    // shards whose group this node asked the Raft host to host
   std::map<uint32_t, std::chrono::steady_clock::time_point> handed_over;  // last transfer asked
+  std::set<uint32_t> reconciling;  // shards with a membership change or report under way
+  std::set<uint32_t> dropping;     // shards whose group this node is leaving
   static inline const char* name = "nca.metadata";
 };
 
 using Self = caf::stateful_actor<MetadataState>;
+
+// A replica this close to its group's commit index counts as caught up (for /ready and status).
+constexpr uint64_t kCaughtUpLag = 16;
 
 std::vector<metadata::NodeSighting> sightings_of(const pb::ClusterStatusReply& status) {
   std::vector<metadata::NodeSighting> out;
@@ -86,13 +93,20 @@ void add_shards(const MetadataState& st,
     out->set_shard(s);
     *out->mutable_replicas() = a->replicas();
     out->set_epoch(a->epoch());
+    out->set_settled_epoch(a->settled_epoch());
     out->set_leader(a->leader_hint());
+    out->set_role("none");
     if (views == nullptr) continue;
     auto it = views->find(shard_group(s));
     if (it == views->end()) continue;
     const cluster::RaftHost::GroupView& v = it->second;
     out->set_hosted(true);
     out->set_leader(v.known_leader);
+    out->set_role(role_in(v.conf, st.config.node));
+    out->set_commit_index(v.commit_index);
+    out->set_applied_index(v.applied_index);
+    out->set_caught_up(raft::is_voter(v.conf, st.config.node) && v.known_leader != 0 &&
+                       v.applied_index + kCaughtUpLag >= v.commit_index);
     if (v.leader) {
       uint64_t lag = 0;
       for (const auto& [node, match] : v.match) {
@@ -137,19 +151,149 @@ void host_shards(Self* self) {
   }
 }
 
-// Leadership goes to each shard's preferred replica (the first; initial placement spreads them so
-// leaders per node differ by at most one): a leader that is not the preferred one hands over once
-// that replica has caught up, at most every few seconds per shard (a transfer that did not happen
-// is abandoned by Raft after an election timeout).
+// Leaves the group of every shard the map no longer places here, once the shard has settled (its
+// group's configuration no longer includes this node: until then this node may still be needed
+// for a majority).
+void drop_shards(Self* self) {
+  auto& st = self->state;
+  if (!st.raft || !st.map->has_shards()) return;
+  for (uint32_t s : std::vector<uint32_t>(st.shards_asked.begin(), st.shards_asked.end())) {
+    const pb::ShardAssignment* a = st.map->shard(s);
+    if (a == nullptr || st.dropping.count(s) != 0 || a->settled_epoch() < a->epoch() ||
+        std::find(a->replicas().begin(), a->replicas().end(), st.config.node) !=
+            a->replicas().end()) {
+      continue;
+    }
+    st.dropping.insert(s);
+    spdlog::info("cluster: shard {} moved away from this node (epoch {}); dropping its copy", s,
+                 a->epoch());
+    self->request(st.raft, st.config.request_timeout, remove_group_atom::value, shard_group(s))
+        .then(
+            [self, s](bool) {
+              self->state.dropping.erase(s);
+              self->state.shards_asked.erase(s);
+            },
+            [self, s](caf::error& e) {
+              self->state.dropping.erase(s);
+              spdlog::warn("cluster: shard {} could not be dropped ({}); tried again later", s,
+                           self->system().render(e));
+            });
+  }
+}
+
+// A metadata command from this node: proposed when this node leads the metadata group, else
+// forwarded to the leader it knows through the peer transport (a ClusterAdminRequest its api actor
+// hands to its own metadata actor). `done` runs once, with or without success.
+void submit(Self* self, const pb::MetaCommand& command, std::function<void(bool)> done) {
+  auto& st = self->state;
+  if (st.view.leader) {
+    self->request(st.raft, st.config.request_timeout, propose_atom::value, kMetadataGroup,
+                  command.SerializeAsString())
+        .then([done](uint64_t) { done(true); }, [done](caf::error&) { done(false); });
+    return;
+  }
+  if (st.view.known_leader == 0 || command.body_case() != pb::MetaCommand::kShardSettled) {
+    done(false);
+    return;
+  }
+  pb::Request req;
+  req.mutable_header()->set_schema_version(1);
+  auto* settled = req.mutable_cluster_admin()->mutable_shard_settled();
+  settled->set_shard(command.shard_settled().shard());
+  settled->set_epoch(command.shard_settled().epoch());
+  self->request(st.config.transport, st.config.request_timeout, forward_atom::value,
+                st.view.known_leader, static_cast<uint32_t>(pb::Request::kClusterAdmin),
+                req.SerializeAsString())
+      .then(
+          [done](uint32_t, const std::string& bytes) {
+            pb::Response resp;
+            done(resp.ParseFromString(bytes) && resp.status().code() == pb::OK);
+          },
+          [done](caf::error&) { done(false); });
+}
+
+// On every shard this node leads, the next step that makes the shard's group match the map
+// (cluster/metadata/shard_reconciler.hpp); one step per shard at a time.
+void reconcile_shards(Self* self, const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
+  auto& st = self->state;
+  for (const auto& [group, v] : views) {
+    if (group == kMetadataGroup || !v.leader) continue;
+    const uint32_t s = group_shard(group);
+    const pb::ShardAssignment* a = st.map->shard(s);
+    if (a == nullptr || st.reconciling.count(s) != 0) continue;
+    metadata::MetadataGroupView gv;
+    gv.leader = true;
+    gv.conf = v.conf;
+    gv.last_index = v.last_index;
+    gv.match = v.match;
+    const auto step = metadata::next_shard_step(*a, gv, st.config.node);
+    if (step.kind == metadata::ShardStep::Kind::none) continue;
+    spdlog::info("cluster: {}", step.why);
+    st.reconciling.insert(s);
+    auto finish = [self, s, why = step.why](bool ok) {
+      self->state.reconciling.erase(s);
+      if (!ok) spdlog::info("cluster: {} did not go through; planned again", why);
+    };
+    switch (step.kind) {
+      case metadata::ShardStep::Kind::conf_change:
+        self->request(st.raft, st.config.request_timeout, conf_change_atom::value, group,
+                      static_cast<uint8_t>(step.change.type), uint64_t{step.change.node})
+            .then([finish](uint64_t) { finish(true); }, [finish](caf::error&) { finish(false); });
+        break;
+      case metadata::ShardStep::Kind::transfer:
+        self->send(st.raft, transfer_atom::value, group, step.to);
+        // The transfer finishes (or is abandoned) within an election timeout; the next ticks
+        // see the outcome. A second ask meanwhile is refused by Raft, which is harmless.
+        finish(true);
+        break;
+      case metadata::ShardStep::Kind::settled: {
+        pb::MetaCommand c;
+        c.set_schema_version(1);
+        c.mutable_shard_settled()->set_shard(s);
+        c.mutable_shard_settled()->set_epoch(a->epoch());
+        submit(self, c, finish);
+        break;
+      }
+      case metadata::ShardStep::Kind::none:
+        break;
+    }
+  }
+}
+
+// The shards whose last change is not carried out yet.
+size_t unsettled_shards(const metadata::ClusterMap& map) {
+  size_t n = 0;
+  for (uint32_t s = 0; s < map.shard_count(); ++s) {
+    const pb::ShardAssignment* a = map.shard(s);
+    if (a != nullptr && a->settled_epoch() < a->epoch()) ++n;
+  }
+  return n;
+}
+
+// The shard's preferred leader: its leader hint when that is a replica, else its first replica.
+uint64_t preferred_leader(const pb::ShardAssignment& a) {
+  if (std::find(a.replicas().begin(), a.replicas().end(), a.leader_hint()) != a.replicas().end()) {
+    return a.leader_hint();
+  }
+  return a.replicas(0);
+}
+
+// Leadership goes to each shard's preferred leader (initial placement and the rebalancer spread
+// them so leaders per node differ by at most one): a leader that is not the preferred one hands
+// over once that voter has caught up, at most every few seconds per shard (a transfer that did not
+// happen is abandoned by Raft after an election timeout).
 void prefer_leaders(Self* self, const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
   auto& st = self->state;
   const auto now = std::chrono::steady_clock::now();
   for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
     const pb::ShardAssignment* a = st.map->shard(s);
     if (a == nullptr || a->replicas().empty()) continue;
-    const uint64_t preferred = a->replicas(0);
+    const uint64_t preferred = preferred_leader(*a);
     auto v = views.find(shard_group(s));
-    if (preferred == st.config.node || v == views.end() || !v->second.leader) continue;
+    if (preferred == st.config.node || v == views.end() || !v->second.leader ||
+        !raft::is_voter(v->second.conf, preferred)) {
+      continue;
+    }
     auto match = v->second.match.find(preferred);
     if (match == v->second.match.end() || match->second < v->second.last_index) continue;
     auto last = st.handed_over.find(s);
@@ -173,7 +317,10 @@ void on_tick(Self* self) {
             if (views) {
               auto meta = views->find(kMetadataGroup);
               if (meta != views->end()) st.view = meta->second;
-              if (st.map->has_shards()) prefer_leaders(self, *views);
+              if (st.map->has_shards()) {
+                reconcile_shards(self, *views);
+                prefer_leaders(self, *views);
+              }
             }
             self->request(st.config.transport, st.config.request_timeout,
                           cluster_status_atom::value)
@@ -195,7 +342,22 @@ void on_tick(Self* self) {
                       options.place_shards = st.config.place_shards;
                       auto step =
                           metadata::next_step(*st.map, group, me, sightings_of(status), options);
-                      if (step.kind != metadata::MembershipStep::Kind::none) carry_out(self, step);
+                      if (step.kind != metadata::MembershipStep::Kind::none) {
+                        carry_out(self, step);
+                        return;
+                      }
+                      if (!group.leader || !st.config.place_shards || !st.map->has_shards() ||
+                          unsettled_shards(*st.map) >= st.config.rebalance_concurrency) {
+                        return;
+                      }
+                      if (auto move = metadata::next_move(*st.map, st.map->replication_factor())) {
+                        metadata::MembershipStep m;
+                        m.kind = metadata::MembershipStep::Kind::command;
+                        m.command.set_schema_version(1);
+                        *m.command.mutable_set_shard() = move->next;
+                        m.why = "rebalance: " + metadata::to_string(*move);
+                        carry_out(self, m);
+                      }
                     },
                     [self](caf::error&) { self->state.tick_in_flight = false; });
           },
@@ -238,6 +400,7 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
         }
         maybe_compact(self, index);
         host_shards(self);
+        drop_shards(self);
       },
       [=](meta_restore_atom, uint64_t index, const std::string& data) {
         auto& st = self->state;
@@ -251,11 +414,37 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
         *st.map = std::move(*restored);
         st.snapshot_index = std::max(st.snapshot_index, index);
         host_shards(self);
+        drop_shards(self);
       },
       [=](meta_tick_atom) {
         host_shards(self);  // again after a refusal
+        drop_shards(self);
         on_tick(self);
         self->delayed_send(self, self->state.config.tick, meta_tick_atom::value);
+      },
+      [=](meta_command_atom,
+          const std::string& bytes) -> caf::result<uint64_t, uint64_t, std::string> {
+        auto& st = self->state;
+        pb::MetaCommand c;
+        if (!c.ParseFromString(bytes) || c.body_case() == pb::MetaCommand::BODY_NOT_SET) {
+          return {uint64_t{0}, uint64_t{0}, std::string("the command does not parse")};
+        }
+        if (c.body_case() == pb::MetaCommand::kDrain ||
+            c.body_case() == pb::MetaCommand::kUndrain) {
+          const uint64_t node = c.body_case() == pb::MetaCommand::kDrain ? c.drain() : c.undrain();
+          if (st.map->member(node) == nullptr) {
+            return {uint64_t{0}, uint64_t{0},
+                    "node " + std::to_string(node) +
+                        " is not a member of the cluster (see nca cluster status)"};
+          }
+        }
+        if (!st.view.leader) return {uint64_t{0}, uint64_t{st.view.known_leader}, std::string()};
+        auto rp = self->make_response_promise<uint64_t, uint64_t, std::string>();
+        self->request(st.raft, st.config.request_timeout, propose_atom::value, kMetadataGroup,
+                      c.SerializeAsString())
+            .then([rp](uint64_t index) mutable { rp.deliver(index, uint64_t{0}, std::string()); },
+                  [rp](caf::error& e) mutable { rp.deliver(e); });
+        return rp;
       },
       [=](cluster_status_atom) -> caf::result<std::string> {
         auto& st = self->state;

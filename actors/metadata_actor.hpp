@@ -18,10 +18,20 @@
 //     Every `snapshot_entries` applied entries the actor asks the Raft host to compact the log
 //     into a snapshot of the map (so the log stays short and late members catch up from it).
 //   * For every shard of the map this node is a replica of, it asks the Raft host to host the
-//     shard's group (group shard + 1), bootstrapped with the first placement's replicas. (The
-//     groups elect leaders and keep their logs; persona writes do not go through them yet.) A shard
-//     group's leader hands the leadership to the shard's preferred replica (its first) once that
-//     replica has caught up, so leaders spread evenly over the nodes.
+//     shard's group (group shard + 1), bootstrapped with the first placement's replicas. A shard
+//     group's leader hands the leadership to the shard's preferred leader (its leader hint) once
+//     that voter has caught up, so leaders spread evenly over the nodes.
+//   * Rebalancing. While it leads the metadata group and membership needs nothing, the actor
+//     proposes the rebalancer's next move (cluster/metadata/rebalancer.hpp) as a set_shard, with at
+//     most `rebalance_concurrency` shards unsettled at once. On every shard this node leads, it
+//     carries the map out (cluster/metadata/shard_reconciler.hpp): learners join and catch up,
+//     become voters, removed replicas leave, and the leader reports the shard settled (a
+//     shard_settled command, forwarded to the metadata leader as a ClusterAdminRequest). A shard
+//     the map no longer places here is dropped (its group, log and records) once it has settled.
+//   * (meta_command_atom, MetaCommand bytes) -> (index, leader, refusal): an operator's command
+//     (drain, undrain) or a peer's report. On the metadata leader it is proposed and answered with
+//     its index once applied; elsewhere with the leader to forward it to (0: none known). A command
+//     the map cannot take (an unknown node) is refused with a message.
 //   * (set_raft_atom, actor) names the Raft host (spawned after this actor, which its apply
 //     callback sends to).
 //
@@ -41,6 +51,7 @@ namespace nca::actors {
 using meta_apply_atom = caf::atom_constant<caf::atom("metaapply")>;
 using meta_restore_atom = caf::atom_constant<caf::atom("metarestor")>;
 using set_raft_atom = caf::atom_constant<caf::atom("setraft")>;
+using meta_command_atom = caf::atom_constant<caf::atom("metacmd")>;
 
 constexpr uint64_t kMetadataGroup = 0;
 // Shard s is Raft group s + 1.
@@ -61,6 +72,8 @@ struct MetadataActorConfig {
   caf::actor transport;  // actors/peer_transport.hpp
   // False on a standalone node: it places no shards (membership_planner.hpp).
   bool place_shards = true;
+  // How many shards may have a rebalancing change under way at once (cluster.rebalance-moves).
+  size_t rebalance_concurrency = 4;
   // Told the map's shard count and each shard's replicas (preferred first) whenever the actor has
   // applied a map with shards.
   std::function<void(uint32_t shards, const std::vector<std::vector<uint64_t>>& replicas)>

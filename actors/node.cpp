@@ -103,6 +103,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   mc.transport = ctx.transport;
   mc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
   mc.place_shards = !s.cluster.seeds.empty();
+  mc.rebalance_concurrency = static_cast<size_t>(s.cluster.rebalance_moves);
   if (mc.place_shards) {
     ctx.routes =
         std::make_unique<cluster::ShardRoutes>(self, static_cast<uint32_t>(s.cluster.shards));
@@ -189,6 +190,16 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     counters->shard_snapshots_installed++;
     spdlog::info("raft group {}: installed the shard's checkpoint at index {}", group,
                  snap.meta.index);
+  };
+  // A shard that moved away: its log, applied index and records go (the personas were evicted
+  // when the host reported no leader). A crash in between leaves records no group refers to; a
+  // later replica of the shard replaces them from the leader's checkpoint or log.
+  rc.dropped = [db, shards](uint64_t group, std::unique_ptr<raft::LogStorage> storage) -> Status {
+    storage.reset();
+    if (auto s = storage::RaftLogStore::destroy(db, group); !s) return s;
+    if (auto s = storage::drop_shard(*db, group_shard(group), shards); !s) return s;
+    spdlog::info("raft group {}: this node left the shard; its copy is dropped", group);
+    return {};
   };
   rc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
   rc.snapshot_of = [db, shards](uint64_t group) -> Result<std::string> {

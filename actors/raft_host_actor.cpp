@@ -232,6 +232,22 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         request_flush(self);
         return true;
       },
+      [=](remove_group_atom, uint64_t group) -> caf::result<bool> {
+        auto& st = self->state;
+        auto storage = st.host->remove_group(group);
+        if (!storage) return true;  // not hosted: nothing to remove
+        fail_pending(*st.proposals, group,
+                     "this node left group " + std::to_string(group) + "; retry on its leader");
+        st.proposals->serving.erase(group);
+        if (st.config.leadership) st.config.leadership(group, raft::kNoNode, false);
+        if (st.config.dropped) {
+          if (auto s = st.config.dropped(group, std::move(*storage)); !s) {
+            return failure(s.error().message);
+          }
+        }
+        retry_held(self);  // proposals held for the group now fail: it is not hosted
+        return true;
+      },
       [=](group_views_atom) -> GroupViewsPtr {
         auto& host = *self->state.host;
         auto out = std::make_shared<std::map<uint64_t, cluster::RaftHost::GroupView>>();

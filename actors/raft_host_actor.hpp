@@ -24,6 +24,9 @@
 //     storage_for(group), bootstrapped with `voters` when that storage is empty (the same list on
 //     every founding replica); already hosted is success. A group whose only voter is this node
 //     campaigns at once.
+//   * (remove_group_atom, group) -> true once the group is no longer hosted here (this replica left
+//     it): its waiting proposals fail, `leadership` hears that this node knows no leader, and
+//     `dropped` gets the group's storage to destroy. Not hosted is success.
 //   * (group_views_atom) -> GroupViewsPtr, every hosted group's view: role, configuration, last
 //     index and (on the leader) each member's matched index.
 //   * (transfer_atom, group, to): this node, leading `group`, hands the leadership to voter `to`
@@ -58,6 +61,7 @@ using compact_atom = caf::atom_constant<caf::atom("compact")>;
 using add_group_atom = caf::atom_constant<caf::atom("addgroup")>;
 using group_views_atom = caf::atom_constant<caf::atom("groupviews")>;
 using transfer_atom = caf::atom_constant<caf::atom("transfer")>;
+using remove_group_atom = caf::atom_constant<caf::atom("rmgroup")>;
 
 // Every hosted group's view (cluster::RaftHost::view_of), by group id, for membership management.
 using GroupViewsPtr = std::shared_ptr<const std::map<uint64_t, cluster::RaftHost::GroupView>>;
@@ -84,6 +88,9 @@ struct RaftHostActorConfig {
   // `snapshot_of`: the group is compacted by someone else (the metadata actor does its own).
   std::function<Result<std::string>(uint64_t group)> snapshot_of;
   uint64_t snapshot_entries = 0;
+  // A group this node left (remove_group_atom), with its storage: the application destroys the log
+  // and whatever state it keeps for the group. An error is the remove's answer.
+  std::function<Status(uint64_t group, std::unique_ptr<raft::LogStorage> storage)> dropped;
 };
 
 // The actor, or the error that kept a group from starting (its storage, or a bad config).

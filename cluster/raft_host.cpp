@@ -42,6 +42,17 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
   return {};
 }
 
+Result<std::unique_ptr<raft::LogStorage>> RaftHost::remove_group(uint64_t group) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  std::unique_ptr<raft::LogStorage> storage = std::move(it->second.storage);
+  groups_.erase(it);  // the Raft object goes first: it reads through the storage
+  return storage;
+}
+
 std::vector<uint64_t> RaftHost::groups() const {
   std::vector<uint64_t> out;
   for (const auto& [id, g] : groups_) out.push_back(id);
@@ -114,6 +125,8 @@ std::optional<RaftHost::GroupView> RaftHost::view_of(uint64_t group) const {
   v.known_leader = r.leader();
   v.conf = r.conf();
   v.last_index = r.log().last_index();
+  v.commit_index = r.log().committed();
+  v.applied_index = r.log().applied();
   if (v.leader) {
     for (const auto& [node, pr] : r.progress()) v.match[node] = pr.match;
   }

@@ -59,6 +59,10 @@ class RaftHost {
   // hosted; data_loss if `applied` is beyond what the log says is committed.
   Status add_group(uint64_t group, std::unique_ptr<raft::LogStorage> storage,
                    const std::vector<raft::NodeId>& bootstrap_voters, raft::Index applied = 0);
+  // Stops hosting `group` and hands its storage back (the caller destroys it: the replica left the
+  // group). Messages for it are dropped from then on, as for any group not hosted. not_found for a
+  // group not hosted.
+  Result<std::unique_ptr<raft::LogStorage>> remove_group(uint64_t group);
   bool hosts(uint64_t group) const { return groups_.count(group) != 0; }
   std::vector<uint64_t> groups() const;  // ascending
 
@@ -99,6 +103,8 @@ class RaftHost {
     raft::NodeId known_leader = raft::kNoNode;
     raft::ConfState conf;
     raft::Index last_index = 0;
+    raft::Index commit_index = 0;  // as this node knows it
+    raft::Index applied_index = 0;
     std::map<raft::NodeId, raft::Index> match;  // leader only: each member's matched index
   };
   std::optional<GroupView> view_of(uint64_t group) const;

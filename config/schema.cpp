@@ -169,6 +169,10 @@ std::vector<Def> rows() {
       key("cluster.heartbeat-interval", duration,
           at(&S::cluster, &ClusterSettings::heartbeat_interval),
           "Interval of membership heartbeats between nodes."),
+      key("cluster.rebalance-moves", integer, at(&S::cluster, &ClusterSettings::rebalance_moves),
+          "Shards that may be moving at once while the cluster rebalances (a node joined, died, or "
+          "is decommissioned); more moves finish sooner and load the nodes more.")
+          .ints(1, 64),
       key("cluster.join-secret", str, at(&S::cluster, &ClusterSettings::join_secret),
           "Shared secret a node must present to join; empty: no check (trusted network only).")
           .secret(),

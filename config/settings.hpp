@@ -37,6 +37,7 @@ struct ClusterSettings {
   int64_t replication_factor = 3;
   TimeUs dead_after = 30 * kUsPerSecond;
   TimeUs heartbeat_interval = 500'000;
+  int64_t rebalance_moves = 4;
   std::string join_secret;
   std::string advertise;  // empty: node.listen
 };

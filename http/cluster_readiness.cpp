@@ -14,6 +14,13 @@ std::string cluster_readiness(const pb::ClusterStatusReply& status) {
     if (s.hosted() && s.leader() == 0) {
       return "shard " + std::to_string(s.shard()) + " has no leader yet";
     }
+    const bool replica =
+        std::find(s.replicas().begin(), s.replicas().end(), status.node()) != s.replicas().end();
+    // A copy the map moved away is being dropped: it does not hold the node back.
+    if (s.hosted() && replica && !s.caught_up()) {
+      return "shard " + std::to_string(s.shard()) + " is catching up (" + s.role() + ", applied " +
+             std::to_string(s.applied_index()) + " of " + std::to_string(s.commit_index()) + ")";
+    }
   }
   return "ok";
 }

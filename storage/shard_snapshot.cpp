@@ -100,6 +100,21 @@ Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards) {
   return out;
 }
 
+// Adds to `batch` the deletion of every record of the shard and its personas' locators.
+static Status clear_shard(const Db& db, uint32_t shard, uint32_t shards, Batch& batch) {
+  const std::string begin = shard_prefix(shard);
+  const std::string end = shard_prefix(shard + 1);
+  for (Cf cf : kReplicated) batch.delete_range(cf, begin, end);
+  return for_each_locator(
+      db, shard, shards, [&](std::string_view key, std::string_view) { batch.del(Cf::meta, key); });
+}
+
+Status drop_shard(Db& db, uint32_t shard, uint32_t shards) {
+  Batch batch = db.batch();
+  if (auto s = clear_shard(db, shard, shards, batch); !s) return s.error();
+  return db.commit(std::move(batch));
+}
+
 Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
                      std::string_view blob) {
   const std::string what =
@@ -147,10 +162,7 @@ Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, ui
   }
 
   Batch batch = db.batch();
-  for (Cf cf : kReplicated) batch.delete_range(cf, begin, end);
-  auto s = for_each_locator(
-      db, shard, shards, [&](std::string_view key, std::string_view) { batch.del(Cf::meta, key); });
-  if (!s) return s.error();
+  if (auto s = clear_shard(db, shard, shards, batch); !s) return s.error();
   for (const auto& r : records) batch.put(r.cf, r.key, r.value);
   batch.put(Cf::raft_state, raft_applied_key(group), applied_index_value(index));
   return db.commit(std::move(batch));

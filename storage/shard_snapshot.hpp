@@ -34,4 +34,8 @@ Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards);
 Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
                      std::string_view blob);
 
+// Deletes the shard's records and its personas' locators, in one write: this node no longer
+// replicates the shard (it left the shard's group).
+Status drop_shard(Db& db, uint32_t shard, uint32_t shards);
+
 }  // namespace nca::storage

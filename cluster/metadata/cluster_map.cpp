@@ -99,10 +99,12 @@ Status ClusterMap::apply_body(const pb::MetaCommand& c) {
     }
     case pb::MetaCommand::kMarkDead:
     case pb::MetaCommand::kMarkAlive:
-    case pb::MetaCommand::kDrain: {
+    case pb::MetaCommand::kDrain:
+    case pb::MetaCommand::kUndrain: {
       const uint64_t node = c.body_case() == pb::MetaCommand::kMarkDead    ? c.mark_dead()
                             : c.body_case() == pb::MetaCommand::kMarkAlive ? c.mark_alive()
-                                                                           : c.drain();
+                            : c.body_case() == pb::MetaCommand::kDrain     ? c.drain()
+                                                                           : c.undrain();
       auto it = members_.find(node);
       if (it == members_.end()) {
         return make_error(ErrorCode::not_found, node_name(node) + " is not a member");
@@ -110,6 +112,7 @@ Status ClusterMap::apply_body(const pb::MetaCommand& c) {
       if (c.body_case() == pb::MetaCommand::kMarkDead) it->second.set_dead(true);
       if (c.body_case() == pb::MetaCommand::kMarkAlive) it->second.set_dead(false);
       if (c.body_case() == pb::MetaCommand::kDrain) it->second.set_draining(true);
+      if (c.body_case() == pb::MetaCommand::kUndrain) it->second.set_draining(false);
       return {};
     }
     case pb::MetaCommand::kCreateShards: {
@@ -126,8 +129,25 @@ Status ClusterMap::apply_body(const pb::MetaCommand& c) {
         return make_error(ErrorCode::unavailable, "no live member to place shards on");
       }
       for (auto& a : initial_placement(nodes, shard_count_, replication_factor_)) {
+        a.set_settled_epoch(1);  // every replica bootstraps the group with the same voters
         shards_[a.shard()] = std::move(a);
       }
+      return {};
+    }
+    case pb::MetaCommand::kShardSettled: {
+      const auto& s = c.shard_settled();
+      auto it = shards_.find(s.shard());
+      if (it == shards_.end()) {
+        return make_error(ErrorCode::not_found,
+                          "shard " + std::to_string(s.shard()) + " does not exist");
+      }
+      if (s.epoch() != it->second.epoch()) {
+        return make_error(ErrorCode::conflict,
+                          "shard " + std::to_string(s.shard()) + " is at epoch " +
+                              std::to_string(it->second.epoch()) + ", not " +
+                              std::to_string(s.epoch()) + "; the report is stale");
+      }
+      it->second.set_settled_epoch(s.epoch());
       return {};
     }
     case pb::MetaCommand::kSetShard: {
@@ -155,7 +175,9 @@ Status ClusterMap::apply_body(const pb::MetaCommand& c) {
       if (s.replicas_size() == 0) {
         return make_error(ErrorCode::invalid_argument, "a shard needs at least one replica");
       }
+      const uint64_t settled = it->second.settled_epoch();
       it->second = s;
+      it->second.set_settled_epoch(settled);  // only the shard's leader says when it has settled
       return {};
     }
     case pb::MetaCommand::BODY_NOT_SET:

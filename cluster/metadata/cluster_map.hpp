@@ -11,12 +11,16 @@
 //     refused with conflict). A rejoining member is alive again.
 //   * leave: removes a member that holds no replica (conflict otherwise: move its
 //     replicas first).
-//   * mark_dead / mark_alive / drain: flags on a member (not_found for unknown members).
+//   * mark_dead / mark_alive / drain / undrain: flags on a member (not_found for unknown members).
 //   * create_shards: the first placement of every shard over the live, non-draining members
 //     (initial_placement); refused once shards exist.
 //   * set_shard: replaces one shard's replicas; the command's epoch must be the current epoch + 1
 //     (conflict otherwise: a planner working from a stale map cannot clobber a newer change) and
-//     every replica must be a member.
+//     every replica must be a member. The shard's settled epoch is kept: a set_shard cannot
+//     claim its own change is carried out.
+//   * shard_settled: the shard's leader saw its group match the map at the command's epoch, which
+//     must be the current one (conflict: a stale report). create_shards' placement is settled at
+//     birth (every replica bootstraps the group with the same voters).
 // Personas map to shards by shard_of(), which is storage::shard_of (storage/keys.hpp): the key
 // layout and the shard map must agree on which shard owns a persona.
 //

@@ -29,6 +29,12 @@ Load load_of(const ClusterMap& map, const std::set<uint64_t>& live) {
   return l;
 }
 
+// A shard whose last change is not carried out yet waits: its group may still be catching a new
+// replica up, and moving it again could drop a replica that holds data the new one lacks.
+bool movable(const pb::ShardAssignment* a) {
+  return a != nullptr && a->settled_epoch() >= a->epoch();
+}
+
 bool holds(const pb::ShardAssignment& a, uint64_t node) {
   return std::find(a.replicas().begin(), a.replicas().end(), node) != a.replicas().end();
 }
@@ -92,7 +98,7 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // 1. Under-replicated shards.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (a == nullptr || live_replicas(*a) >= want) continue;
+    if (!movable(a) || live_replicas(*a) >= want) continue;
     std::vector<uint64_t> candidates;
     for (uint64_t n : live_list) {
       if (!holds(*a, n)) candidates.push_back(n);
@@ -103,7 +109,7 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // 2. Replicas on nodes that are not live, once the shard can spare them.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (a == nullptr || live_replicas(*a) < want) continue;
+    if (!movable(a) || live_replicas(*a) < want) continue;
     for (uint64_t r : a->replicas()) {
       if (!live.count(r)) return make(Move::remove_replica, *a, r);
     }
@@ -111,7 +117,7 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // 3. Over-replicated shards.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (a == nullptr || live_replicas(*a) <= want) continue;
+    if (!movable(a) || live_replicas(*a) <= want) continue;
     // The busiest replica goes, even the preferred leader (the hint moves with the removal); among
     // equally busy ones a non-leader first, which spares a leadership transfer. Keeping the leader
     // no matter what would undo rule 4's add on a shard of one replica, forever.
@@ -135,7 +141,7 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
     for (bool led_ok : {false, true}) {
       for (uint32_t s = 0; s < map.shard_count(); ++s) {
         const auto* a = map.shard(s);
-        if (a != nullptr && holds(*a, busiest) && !holds(*a, idlest) &&
+        if (movable(a) && holds(*a, busiest) && !holds(*a, idlest) &&
             (led_ok || a->leader_hint() != busiest)) {
           return make(Move::add_replica, *a, idlest);
         }
@@ -147,7 +153,7 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // lowers the sum of squared leader counts, so the rule stops.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (a == nullptr || !live.count(a->leader_hint())) continue;
+    if (!movable(a) || !live.count(a->leader_hint())) continue;
     std::vector<uint64_t> candidates;
     for (uint64_t r : a->replicas()) {
       if (r != a->leader_hint() && live.count(r)) candidates.push_back(r);

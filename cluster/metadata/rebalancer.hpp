@@ -15,7 +15,9 @@
 //      the idlest node lacks is added to the idlest node (rule 3 then removes the surplus);
 //   5. preferred leaders per live node differing by more than one: the leader hint of one shard
 //      moves from the node leading most to its replica leading fewest.
-// Each move carries the shard's next epoch. Ties break by lowest shard, then lowest node id, so
+// Only settled shards move (pb::ShardAssignment::settled_epoch: the shard's group matches its
+// last change), so a shard never has two changes under way. Each move carries the shard's next
+// epoch. Ties break by lowest shard, then lowest node id, so
 // every metadata leader plans the same move. nullopt: balanced (or nothing can be done).
 #pragma once
 

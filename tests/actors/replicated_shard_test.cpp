@@ -3,6 +3,7 @@
 // acknowledged, and a node that loses a shard's leadership stops its personas at once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -428,24 +429,127 @@ TEST(ReplicatedShardTest, APartitionedMinorityRefusesWritesAndConvergesAfterHeal
 // A node that joins after the placement replicates no shard (the rebalancer does not run yet); it
 // still answers every request, forwarding each to a replica, and follows a replica's hint to the
 // leader.
-TEST(ReplicatedShardTest, ANodeWithoutReplicasForwardsEveryRequest) {
+// Whether `m`'s view of the map is settled and balanced: every shard's change carried out, every
+// live member within one of the others in replicas and in leaders, `expect_members` of them
+// holding replicas. `why` says what is still off.
+bool balanced(Member& m, size_t expect_members, std::string* why) {
+  auto st = m.client->cluster_status();
+  if (!st) {
+    *why = st.error().message;
+    return false;
+  }
+  if (st->shards_size() != static_cast<int>(kShards)) {
+    *why = "no shards yet";
+    return false;
+  }
+  std::map<uint64_t, int> replicas, leaders;
+  for (const auto& s : st->shards()) {
+    if (s.settled_epoch() < s.epoch()) {
+      *why = "shard " + std::to_string(s.shard()) + " is still moving";
+      return false;
+    }
+    for (uint64_t r : s.replicas()) ++replicas[r];
+    ++leaders[s.leader()];
+    if (s.hosted() && !s.caught_up() &&
+        std::find(s.replicas().begin(), s.replicas().end(), st->node()) != s.replicas().end()) {
+      *why = "shard " + std::to_string(s.shard()) + " is catching up here";
+      return false;
+    }
+  }
+  if (replicas.size() != expect_members) {
+    *why = std::to_string(replicas.size()) + " members hold replicas";
+    return false;
+  }
+  auto spread = [](const std::map<uint64_t, int>& c) {
+    int lo = 1 << 30, hi = 0;
+    for (const auto& [n, k] : c) lo = std::min(lo, k), hi = std::max(hi, k);
+    return hi - lo;
+  };
+  if (spread(replicas) > 1 || spread(leaders) > 1 || leaders.count(0) != 0 ||
+      leaders.size() != std::min<size_t>(expect_members, kShards)) {
+    *why = "replicas or leaders differ by more than one";
+    return false;
+  }
+  return true;
+}
+
+bool replicates(Member& m, uint32_t shard) {
+  auto st = m.client->cluster_status();
+  if (!st) return false;
+  for (const auto& s : st->shards()) {
+    if (s.shard() == shard) {
+      return std::find(s.replicas().begin(), s.replicas().end(), st->node()) != s.replicas().end();
+    }
+  }
+  return false;
+}
+
+// Rebalancing: a node that joins receives shards (learner, catch-up, promotion, removal of an old
+// replica, leadership) until replicas and leaders per node differ by at most one, with every
+// acknowledged write on every replica; a decommissioned node hands everything back and keeps
+// answering by forwarding.
+TEST(ReplicatedShardTest, AJoiningNodeReceivesShardsAndADecommissionedOneGivesThemBack) {
   Cluster c;
   ASSERT_TRUE(c.start());
-  auto late = start_member("node-d", {c.seed}, "", "", "", c.tweak);
-  ASSERT_TRUE(late->client);
-  ASSERT_TRUE(wait_until([&] { return late->node->context().routes->shard_count() == kShards; }))
-      << "the late node never learned the placement";
+  std::map<std::string, std::string> written;  // memory id -> persona
   std::string err;
-  for (int i = 0; i < 8; ++i) {
-    const std::string persona = "late-" + std::to_string(i);
-    ASSERT_TRUE(remember_until_ok(*late, persona, "l" + std::to_string(i), "late fact", &err))
-        << persona << ": " << err;
-    auto got = late->client->get("l" + std::to_string(i), persona);
-    ASSERT_TRUE(got.ok()) << got.error().message;
-    EXPECT_TRUE(stored_on(*c.nodes[0], persona, "l" + std::to_string(i)));
-    EXPECT_FALSE(stored_on(*late, persona, "l" + std::to_string(i)))
-        << "the late node holds no replica";
+  for (int i = 0; i < 12; ++i) {
+    const std::string persona = "p" + std::to_string(i);
+    const std::string id = "before-" + std::to_string(i);
+    ASSERT_TRUE(remember_until_ok(*c.nodes[0], persona, id, "fact " + std::to_string(i), &err))
+        << err;
+    written[id] = persona;
   }
+  c.nodes.push_back(start_member("node-d", {c.seed}, "", "", "", c.tweak));
+  Member& late = *c.nodes.back();
+  ASSERT_TRUE(late.client);
+  ASSERT_TRUE(wait_until([&] { return balanced(late, 4, &err); }, std::chrono::seconds(60)))
+      << "never balanced: " << err;
+  const uint64_t late_number = membership::node_number(late.node->context().node_id);
+  int held = 0;
+  for (uint32_t s = 0; s < kShards; ++s) held += replicates(late, s) ? 1 : 0;
+  EXPECT_EQ(held, 3) << "4 shards x 3 replicas over 4 nodes";
+  // Every replica, the new one included, holds every write of its shards; a node the shard moved
+  // away from dropped its copy.
+  for (auto& n : c.nodes) {
+    for (const auto& [id, persona] : written) {
+      const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
+      const bool should = replicates(*n, shard);
+      EXPECT_TRUE(wait_until([&] { return stored_on(*n, persona, id) == should; }))
+          << id << " on " << n->node->context().node_id << ": expected "
+          << (should ? "stored" : "dropped");
+    }
+  }
+  // Reads and writes through the new node.
+  for (const auto& [id, persona] : written) {
+    auto got = late.client->get(id, persona);
+    ASSERT_TRUE(got.ok()) << id << ": " << got.error().message;
+  }
+  for (int i = 0; i < 12; ++i) {
+    const std::string persona = "p" + std::to_string(i);
+    const std::string id = "after-" + std::to_string(i);
+    ASSERT_TRUE(remember_until_ok(late, persona, id, "later fact", &err)) << err;
+    written[id] = persona;
+  }
+
+  // Decommission the new node through another node.
+  auto drained = c.nodes[0]->client->decommission(late.node->context().node_id);
+  ASSERT_TRUE(drained.ok()) << drained.error().message;
+  EXPECT_EQ(drained->node(), late_number);
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err); }, std::chrono::seconds(60)))
+      << "the drained node kept shards: " << err;
+  for (uint32_t s = 0; s < kShards; ++s) EXPECT_FALSE(replicates(late, s));
+  for (const auto& [id, persona] : written) {
+    EXPECT_TRUE(wait_until([&] { return !stored_on(late, persona, id); }))
+        << id << " was not dropped from the drained node";
+    auto got = late.client->get(id, persona);
+    ASSERT_TRUE(got.ok()) << id << " through the drained node: " << got.error().message;
+  }
+  // Unknown nodes are refused with a message, and nothing changes.
+  auto unknown = c.nodes[1]->client->decommission("no-such-node");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("not a member"), std::string::npos)
+      << unknown.error().message;
 }
 
 }  // namespace

@@ -554,6 +554,23 @@ TEST(CliRequests, ClusterStatusShowsPeersAndRefusesUnknownActions) {
   EXPECT_NE(none.exit_code, 0);
   EXPECT_NE(none.err.find("needs an action"), std::string::npos) << none.err;
   EXPECT_EQ(node.requests().size(), 2u) << "refused actions send nothing";
+  RunResult nameless = run_nca({addr(node), "cluster", "decommission"});
+  EXPECT_NE(nameless.exit_code, 0);
+  EXPECT_NE(nameless.err.find("needs a node"), std::string::npos) << nameless.err;
+
+  pb::Response drained;
+  drained.mutable_cluster_admin()->set_node(91);
+  drained.mutable_cluster_admin()->set_applied_index(12);
+  node.set_reply(pb::Request::kClusterAdmin, drained);
+  RunResult drain = run_nca({addr(node), "cluster", "decommission", "91"});
+  ASSERT_EQ(drain.exit_code, 0) << drain.err;
+  EXPECT_NE(drain.out.find("draining"), std::string::npos) << drain.out;
+  seen = node.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].request.cluster_admin().decommission(), "91");
+  RunResult undo = run_nca({addr(node), "cluster", "recommission", "node-b"});
+  ASSERT_EQ(undo.exit_code, 0) << undo.err;
+  EXPECT_EQ(node.requests()[3].request.cluster_admin().recommission(), "node-b");
 }
 
 TEST(CliOutput, RecallTableShowsScorePartsAndVia) {

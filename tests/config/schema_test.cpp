@@ -32,6 +32,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"cluster.replication-factor", "3"},
       {"cluster.dead-after", "30s"},
       {"cluster.heartbeat-interval", "500ms"},
+      {"cluster.rebalance-moves", "4"},
       {"cluster.join-secret", ""},
       {"cluster.advertise", ""},
       {"raft.tick", "100ms"},

@@ -23,6 +23,14 @@ TEST(ClusterReadiness, JoinedWithLeadersIsReady) {
   shard->set_shard(4);
   shard->set_hosted(true);
   shard->set_leader(3);
+  shard->add_replicas(3);
+  shard->add_replicas(7);
+  shard->set_caught_up(true);
+  auto* leaving = s.add_shards();  // moved away, not dropped yet: not waited for
+  leaving->set_shard(6);
+  leaving->set_hosted(true);
+  leaving->set_leader(3);
+  leaving->add_replicas(3);
   auto* elsewhere = s.add_shards();
   elsewhere->set_shard(5);  // not replicated here: its leader is not this node's business
   EXPECT_EQ(cluster_readiness(s), "ok");
@@ -40,6 +48,17 @@ TEST(ClusterReadiness, NamesWhatItWaitsFor) {
   shard->set_shard(9);
   shard->set_hosted(true);
   EXPECT_EQ(cluster_readiness(s), "shard 9 has no leader yet");
+  // A shard this node just received is not ready until its copy has caught up.
+  shard->set_leader(3);
+  shard->add_replicas(7);
+  shard->set_role("learner");
+  shard->set_applied_index(10);
+  shard->set_commit_index(900);
+  EXPECT_EQ(cluster_readiness(s), "shard 9 is catching up (learner, applied 10 of 900)");
+  shard->set_role("voter");
+  shard->set_applied_index(900);
+  shard->set_caught_up(true);
+  EXPECT_EQ(cluster_readiness(s), "ok");
 }
 
 }  // namespace

@@ -87,6 +87,30 @@ TEST(ShardSnapshotTest, RestoreReplacesTheShardAndNothingElse) {
   EXPECT_EQ(*applied_index(*dst, l.sa + 1), 42u);
 }
 
+TEST(ShardSnapshotTest, DropRemovesTheShardAndItsLocatorsOnly) {
+  Layout l;
+  TempDir dir;
+  auto db = open_db(dir.sub("db"));
+  {
+    Batch b = db->batch();
+    b.put(Cf::items, l.item(l.a, "m1"), "ada m1");
+    b.put(Cf::vectors, l.item(l.a, "m1"), "ada v1");
+    b.put(Cf::meta, locator_key("t", "m1"), locator_of(l.a));
+    b.put(Cf::events, event_key(events_prefix(l.sa, "t"), "e1"), "this node's event");
+    b.put(Cf::items, l.item(l.b, "m9"), "b m9");
+    b.put(Cf::meta, locator_key("t", "m9"), locator_of(l.b));
+    ASSERT_TRUE(db->commit(std::move(b)).ok());
+  }
+  ASSERT_TRUE(drop_shard(*db, l.sa, kShards).ok());
+  EXPECT_EQ(value_of(*db, Cf::items, l.item(l.a, "m1")), "<none>");
+  EXPECT_EQ(value_of(*db, Cf::vectors, l.item(l.a, "m1")), "<none>");
+  EXPECT_EQ(value_of(*db, Cf::meta, locator_key("t", "m1")), "<none>");
+  EXPECT_EQ(value_of(*db, Cf::events, event_key(events_prefix(l.sa, "t"), "e1")),
+            "this node's event");
+  EXPECT_EQ(value_of(*db, Cf::items, l.item(l.b, "m9")), "b m9");
+  EXPECT_EQ(value_of(*db, Cf::meta, locator_key("t", "m9")), locator_of(l.b));
+}
+
 TEST(ShardSnapshotTest, ADamagedSnapshotChangesNothing) {
   Layout l;
   TempDir src_dir, dst_dir;

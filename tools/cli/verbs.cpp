@@ -478,27 +478,56 @@ void append_counters(const pb::ConsolidationCounters& counters,
 
 // --- stats --------------------------------------------------------------------------------------
 
-// `nca cluster status`: the action is a positional word, so later actions (decommission NODE) fit.
+// `nca cluster status | decommission NODE | recommission NODE`: the action is a positional word.
 void declare_cluster(po::options_description&, po::options_description& hidden,
                      po::positional_options_description& positional) {
-  hidden.add_options()("action", po::value<std::string>());
-  positional.add("action", 1);
+  hidden.add_options()("action", po::value<std::string>())("node", po::value<std::string>());
+  positional.add("action", 1).add("node", 1);
 }
 
 Result<pb::Request> build_cluster(const po::variables_map& values) {
   const std::string action = text_of(values, "action");
-  if (action != "status") {
-    return make_error(ErrorCode::invalid_argument,
-                      action.empty() ? "nca cluster needs an action: status"
-                                     : "unknown cluster action '" + action + "'; known: status");
-  }
+  const std::string node = text_of(values, "node");
   pb::Request request;
-  request.mutable_cluster_status();
-  return request;
+  if (action == "status") {
+    request.mutable_cluster_status();
+    return request;
+  }
+  if (action == "decommission" || action == "recommission") {
+    if (node.empty()) {
+      return make_error(ErrorCode::invalid_argument,
+                        "nca cluster " + action +
+                            " needs a node: its number or node.id (see nca cluster status)");
+    }
+    if (action == "decommission") {
+      request.mutable_cluster_admin()->set_decommission(node);
+    } else {
+      request.mutable_cluster_admin()->set_recommission(node);
+    }
+    return request;
+  }
+  return make_error(ErrorCode::invalid_argument,
+                    action.empty() ? "nca cluster needs an action: status, decommission NODE, "
+                                     "recommission NODE"
+                                   : "unknown cluster action '" + action +
+                                         "'; known: status, decommission, recommission");
 }
 
-void print_cluster(const pb::Request&, const pb::Response& response, Output& out) {
+void print_cluster(const pb::Request& request, const pb::Response& response, Output& out) {
+  if (response.has_cluster_admin()) {
+    const bool drain = request.cluster_admin().has_decommission();
+    out.fields({{"node", std::to_string(response.cluster_admin().node())},
+                {"state", drain ? "draining: its replicas and leaderships move to the other nodes"
+                                : "taking replicas again"},
+                {"follow with", "nca cluster status (REPLICAS and LEADS per member)"}});
+    return;
+  }
   const pb::ClusterStatusReply& status = response.cluster_status();
+  std::map<uint64_t, int> replicas_of, leads_of;
+  for (const pb::ShardStatus& s : status.shards()) {
+    for (uint64_t r : s.replicas()) ++replicas_of[r];
+    if (s.leader() != 0) ++leads_of[s.leader()];
+  }
   out.fields(
       {{"node", status.node_name()},
        {"number", std::to_string(status.node())},
@@ -514,11 +543,19 @@ void print_cluster(const pb::Request&, const pb::Response& response, Output& out
                        m.dead()       ? "dead"
                        : m.draining() ? "draining"
                                       : "alive",
-                       std::to_string(m.incarnation()), m.metadata_role()});
+                       std::to_string(m.incarnation()), m.metadata_role(),
+                       std::to_string(replicas_of[m.node()]), std::to_string(leads_of[m.node()])});
   }
   if (!members.empty()) {
     out.line("");
-    out.table({{"MEMBER"}, {"ADDRESS"}, {"STATE"}, {"INCARNATION", true}, {"METADATA"}}, members);
+    out.table({{"MEMBER"},
+               {"ADDRESS"},
+               {"STATE"},
+               {"INCARNATION", true},
+               {"METADATA"},
+               {"REPLICAS", true},
+               {"LEADS", true}},
+              members);
   }
   std::vector<std::vector<std::string>> shards;
   for (const pb::ShardStatus& s : status.shards()) {
@@ -526,11 +563,18 @@ void print_cluster(const pb::Request&, const pb::Response& response, Output& out
     for (uint64_t r : s.replicas()) replicas += (replicas.empty() ? "" : ",") + std::to_string(r);
     shards.push_back({std::to_string(s.shard()), replicas,
                       s.leader() == 0 ? "-" : std::to_string(s.leader()), std::to_string(s.epoch()),
-                      s.hosted() ? "yes" : "no", std::to_string(s.lag())});
+                      s.settled_epoch() >= s.epoch() ? "yes" : "moving",
+                      s.hosted() ? s.role() : "no", std::to_string(s.lag())});
   }
   if (!shards.empty()) {
     out.line("");
-    out.table({{"SHARD", true}, {"REPLICAS"}, {"LEADER"}, {"EPOCH", true}, {"HERE"}, {"LAG", true}},
+    out.table({{"SHARD", true},
+               {"REPLICAS"},
+               {"LEADER"},
+               {"EPOCH", true},
+               {"SETTLED"},
+               {"HERE"},
+               {"LAG", true}},
               shards);
   }
   std::vector<std::vector<std::string>> rows;
@@ -789,10 +833,11 @@ const std::vector<VerbSpec> kVerbs = {
      declare_list, build_list, print_list},
     {"stats", "stats [--persona P]", "show node (and persona) counters", "nca stats --persona ada",
      declare_stats, build_stats, print_stats},
-    {"cluster", "cluster status",
-     "show the cluster as this node sees it: its peers and their state",
-     "nca cluster status\nnca --json cluster status", declare_cluster, build_cluster,
-     print_cluster},
+    {"cluster", "cluster status | decommission NODE | recommission NODE",
+     "show the cluster as this node sees it (members, shards, leaders, lag); drain a node before "
+     "removing it, or undo a drain",
+     "nca cluster status\nnca --json cluster status\nnca cluster decommission 4012345678",
+     declare_cluster, build_cluster, print_cluster},
     {"link", "link A B [--strength X]", "link two memories of one persona with a tubule",
      "nca link 0190f1c2-7a3b-7c4d-8e5f-0123456789ab 0190f1c2-7a3b-7c4d-8e5f-0123456789ac "
      "--strength 0.6",

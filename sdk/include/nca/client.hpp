@@ -141,6 +141,11 @@ class Client {
   // The connected node's view of the cluster: itself and the peers it knows, with their state.
   Result<pb::ClusterStatusReply> cluster_status();
   Future<pb::ClusterStatusReply> cluster_status_async();
+  // Drains a node (its cluster number, or its node.id) before it is removed: its shard replicas
+  // and leaderships move to the other live nodes (follow with cluster_status). recommission undoes
+  // a drain. Any node takes the command and forwards it to the metadata leader.
+  Result<pb::ClusterAdminReply> decommission(const std::string& node);
+  Result<pb::ClusterAdminReply> recommission(const std::string& node);
 
   // Tubules (links between two items of one persona). `strength` 0 means the node's default
   // session strength; link strengthens an existing tubule. unlink replies with the removed tubule.

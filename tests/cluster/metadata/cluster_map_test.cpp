@@ -135,6 +135,37 @@ TEST(ClusterMapTest, ShardChangesAreFencedByEpoch) {
             ErrorCode::not_found);
 }
 
+TEST(ClusterMapTest, OnlyTheCurrentEpochSettlesAndAChangeCannotSettleItself) {
+  ClusterMap map(4, 3);
+  for (uint64_t n = 1; n <= 4; ++n) ASSERT_TRUE(map.apply(n, join(n, 1)).ok());
+  ASSERT_TRUE(map.apply(5, with([](auto& c) { c.set_create_shards(4); })).ok());
+  EXPECT_EQ(map.shard(0)->settled_epoch(), 1u) << "the first placement is settled at birth";
+  auto settled = [](uint32_t shard, uint64_t epoch) {
+    return with([=](auto& c) {
+      c.mutable_shard_settled()->set_shard(shard);
+      c.mutable_shard_settled()->set_epoch(epoch);
+    });
+  };
+  pb::ShardAssignment next = *map.shard(0);
+  next.set_epoch(2);
+  next.add_replicas(4);
+  next.set_settled_epoch(2);  // a planner's claim, ignored
+  ASSERT_TRUE(map.apply(6, with([&](auto& c) { *c.mutable_set_shard() = next; })).ok());
+  EXPECT_EQ(map.shard(0)->settled_epoch(), 1u);
+  EXPECT_EQ(map.apply(7, settled(0, 1)).code(), ErrorCode::conflict) << "a stale report";
+  EXPECT_EQ(map.apply(8, settled(0, 3)).code(), ErrorCode::conflict);
+  EXPECT_EQ(map.apply(9, settled(7, 1)).code(), ErrorCode::not_found);
+  EXPECT_EQ(map.shard(0)->settled_epoch(), 1u);
+  ASSERT_TRUE(map.apply(10, settled(0, 2)).ok());
+  EXPECT_EQ(map.shard(0)->settled_epoch(), 2u);
+  // Drain and undrain.
+  ASSERT_TRUE(map.apply(11, with([](auto& c) { c.set_drain(4); })).ok());
+  EXPECT_TRUE(map.member(4)->draining());
+  ASSERT_TRUE(map.apply(12, with([](auto& c) { c.set_undrain(4); })).ok());
+  EXPECT_FALSE(map.member(4)->draining());
+  EXPECT_EQ(map.apply(13, with([](auto& c) { c.set_undrain(9); })).code(), ErrorCode::not_found);
+}
+
 TEST(ClusterMapTest, BadCommandsAndSnapshotsAreRefused) {
   ClusterMap map(4, 3);
   EXPECT_EQ(map.apply(1, std::string("\xff\xff garbage")).code(), ErrorCode::invalid_argument);

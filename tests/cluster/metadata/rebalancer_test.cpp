@@ -63,6 +63,11 @@ class Planner {
       c.set_schema_version(1);
       *c.mutable_set_shard() = m->next;
       EXPECT_TRUE(map_.apply(++index_, c).ok()) << to_string(*m);
+      // Until the shard's leader reports the change carried out, the shard does not move again.
+      if (auto again = next_move(map_, rf_)) {
+        EXPECT_NE(again->shard, m->shard) << "an unsettled shard moved: " << to_string(*again);
+      }
+      settle_shard(m->shard);
       const int live_after = live_replicas(*map_.shard(m->shard));
       // Never below the size the shard had (or should have), whatever the move.
       EXPECT_GE(live_after, std::min(live_before, want())) << to_string(*m);
@@ -71,6 +76,14 @@ class Planner {
       }
     }
     return -1;
+  }
+
+  void settle_shard(uint32_t shard) {
+    pb::MetaCommand c;
+    c.set_schema_version(1);
+    c.mutable_shard_settled()->set_shard(shard);
+    c.mutable_shard_settled()->set_epoch(map_.shard(shard)->epoch());
+    EXPECT_TRUE(map_.apply(++index_, c).ok());
   }
 
   // Replicas per node within one of each other, every shard at its size on live nodes only, and
