@@ -552,5 +552,33 @@ TEST(ReplicatedShardTest, AJoiningNodeReceivesShardsAndADecommissionedOneGivesTh
       << unknown.error().message;
 }
 
+// A node that stays away for cluster.dead-after is replaced: its replicas are rebuilt on the
+// others from the leaders' logs, so every shard is back at three live replicas with every write.
+TEST(ReplicatedShardTest, ADeadNodesReplicasAreReplacedOnTheOthers) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  c.nodes.push_back(start_member("node-d", {c.seed}, "", "", "", c.tweak));
+  std::string err;
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 4, &err); }, std::chrono::seconds(60)))
+      << err;
+  std::map<std::string, std::string> written;
+  for (int i = 0; i < 12; ++i) {
+    const std::string persona = "p" + std::to_string(i);
+    ASSERT_TRUE(remember_until_ok(*c.nodes[i % 4], persona, "m" + std::to_string(i), "fact", &err))
+        << err;
+    written["m" + std::to_string(i)] = persona;
+  }
+  c.nodes[3].reset();  // node-d stops and does not come back
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err); }, std::chrono::seconds(60)))
+      << "the dead node's replicas were not replaced: " << err;
+  for (auto& n : c.nodes) {
+    if (!n) continue;
+    for (const auto& [id, persona] : written) {
+      EXPECT_TRUE(wait_until([&] { return stored_on(*n, persona, id); }))
+          << id << " missing on " << n->node->context().node_id;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nca

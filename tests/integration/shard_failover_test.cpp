@@ -4,7 +4,11 @@
 //   (c) a rolling restart of every node (SIGTERM, then `local-cluster start I`): no client request
 //       fails (the SDK resends on transport failures; nodes route requests again while a shard has
 //       no serving leader), and every acknowledged write reads back.
-//   (e) for both, the client history (every remember as a put of its memory, a reader's gets of
+//   (d) a fourth node joins under load: the rebalancer moves shards to it (learner, catch-up,
+//       promotion, removal of an old replica, leadership) until replicas and leaders per node
+//       differ by at most one; no client request fails and every acknowledged write reads back;
+//   (e) for all three, the client history (every remember as a put of its memory, a reader's gets
+//   of
 //       memories being written and just acknowledged, the final read-back) is checked for
 //       linearizability with every memory item as a register (cluster/sim/linearizability).
 // Bounded: the writers stop by themselves after 90 s at most, every wait has a deadline.
@@ -14,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -316,6 +321,86 @@ TEST(ShardFailover, RollingRestartUnderLoadFailsNoClientRequest) {
   print_errors(errors);
   EXPECT_TRUE(errors.empty()) << errors.size() << " client requests failed";
   EXPECT_EQ(w.read_back({c.address(1), c.address(2), c.address(3)}), 0u)
+      << "of " << acked.size() << " acknowledged writes";
+  w.expect_linearizable();
+}
+
+// Node i's view of the shards: every change carried out, node i a caught-up voter of the ones it
+// replicates, and `members` nodes holding replicas and leaderships within one of each other.
+// `why` says what is still off.
+bool settled_and_balanced(LocalCluster& c, int i, size_t members, std::string* why) {
+  Json s = c.status(i);
+  if (!s.is_object() || !s.contains("shards") || s["shards"].size() != kShards) {
+    *why = "no status or no shards";
+    return false;
+  }
+  std::map<std::string, int> replicas, leaders;
+  for (const auto& sh : s["shards"]) {
+    const auto shard = field<uint32_t>(sh, "shard", 0);
+    if (field<std::string>(sh, "settled_epoch", "0") != field<std::string>(sh, "epoch", "0")) {
+      *why = "shard " + std::to_string(shard) + " is moving";
+      return false;
+    }
+    bool here = false;
+    for (const auto& r : sh["replicas"]) {
+      ++replicas[r.get<std::string>()];
+      here = here || r.get<std::string>() == number(i);
+    }
+    ++leaders[field<std::string>(sh, "leader", "0")];
+    if (here && !field<bool>(sh, "caught_up", false)) {
+      *why = "shard " + std::to_string(shard) + " is catching up on node " + std::to_string(i);
+      return false;
+    }
+  }
+  auto spread = [](const std::map<std::string, int>& m) {
+    int lo = 1 << 30, hi = 0;
+    for (const auto& [k, v] : m) lo = std::min(lo, v), hi = std::max(hi, v);
+    return hi - lo;
+  };
+  if (replicas.size() != members || leaders.count("0") != 0 ||
+      leaders.size() != std::min<size_t>(members, kShards) || spread(replicas) > 1 ||
+      spread(leaders) > 1) {
+    *why = std::to_string(replicas.size()) + " nodes hold replicas, " +
+           std::to_string(leaders.size()) + " lead; not balanced yet";
+    return false;
+  }
+  return true;
+}
+
+TEST(ShardFailover, NodeJoiningUnderLoadReceivesShardsAndLosesNothing) {
+  LocalCluster c("shard-join", kArgs);
+  auto started = c.run("3");
+  ASSERT_EQ(started.exit_code, 0) << started.out;
+  ASSERT_TRUE(poll([&] { return !shard_leaders(c, 1).empty(); }, std::chrono::seconds(30)))
+      << c.status(1).dump();
+  Writers w(c);
+  const auto start = Clock::now();
+  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)));
+  const auto joined_at = Clock::now();
+  auto joined = c.run("add");
+  ASSERT_EQ(joined.exit_code, 0) << joined.out;
+  std::string why;
+  ASSERT_TRUE(poll([&] { return settled_and_balanced(c, 4, 4, &why); }, std::chrono::seconds(60)))
+      << why << "\n"
+      << c.status(4).dump();
+  const auto balanced_at = Clock::now();
+  // Writes go on after the moves, to every shard.
+  for (uint32_t shard = 0; shard < kShards; ++shard) {
+    EXPECT_TRUE(
+        poll([&] { return w.acked_since(balanced_at, shard) >= 5; }, std::chrono::seconds(30)))
+        << "writes to shard " << shard << " did not go on after the rebalance";
+  }
+  w.stop();
+  auto acked = w.acked();
+  auto errors = w.errors();
+  std::cout
+      << "join under load: balanced "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(balanced_at - joined_at).count()
+      << " ms after node 4 started; acknowledged " << acked.size() << " writes, " << errors.size()
+      << " failed\n";
+  print_errors(errors);
+  EXPECT_TRUE(errors.empty()) << errors.size() << " client requests failed";
+  EXPECT_EQ(w.read_back({c.address(4), c.address(1), c.address(2), c.address(3)}), 0u)
       << "of " << acked.size() << " acknowledged writes";
   w.expect_linearizable();
 }
