@@ -17,9 +17,10 @@
 #include "cluster/routing/shard_entry.hpp"
 #include "runtime/annealing.hpp"
 #include "runtime/bm25_index.hpp"
-#include "runtime/idempotency_cache.hpp"
 #include "runtime/input_validation.hpp"
 #include "runtime/recall_ranker.hpp"
+#include "runtime/request_ledger.hpp"
+#include "storage/keys.hpp"
 
 namespace nca::actors {
 namespace {
@@ -37,8 +38,6 @@ constexpr size_t kMinCandidates = 20;
 constexpr std::array<pb::Tier, 3> kTiers = {pb::STM, pb::MTM, pb::LTM};
 
 size_t slot(pb::Tier t) { return t == pb::MTM ? 1 : t == pb::LTM ? 2 : 0; }
-
-using Reply = std::pair<uint32_t, std::string>;
 
 // A write waiting for its turn: a client request (validated, normalised), reinforcement after a
 // recall, or a lymphatic tick's actions.
@@ -78,7 +77,7 @@ struct PersonaState {
   std::vector<InFlight> group;
   size_t outstanding = 0;
   uint64_t group_no = 0;
-  std::unique_ptr<IdempotencyCache<Reply>> done;
+  std::unique_ptr<RequestLedger> done;  // replies to recent writes by request id, stored too
   std::unordered_map<std::string, std::vector<caf::response_promise>> duplicates;
   Bm25Index lexical;
   std::unordered_map<uint64_t, ItemRef> by_ordinal;
@@ -149,7 +148,7 @@ void finish_request(Self* self, const std::string& request_id, uint32_t method,
   std::string bytes = resp.SerializeAsString();
   if (rp.pending()) rp.deliver(method, bytes);
   if (request_id.empty()) return;
-  if (resp.status().code() == pb::OK) st.done->put(request_id, Reply{method, bytes});
+  if (resp.status().code() == pb::OK) st.done->remember(request_id, {method, bytes});
   auto it = st.duplicates.find(request_id);
   if (it != st.duplicates.end()) {
     for (auto& dup : it->second) {
@@ -327,6 +326,11 @@ void pump(Self* self) {
       if (method != 0) finish_request(self, rid, method, plan->response, w.rp);
       continue;
     }
+    // The reply goes into the write's own batch: a retry after a failover finds it on the next
+    // leader (runtime/request_ledger.hpp).
+    if (plan->response.status().code() == pb::OK && method != 0) {
+      st.done->stage(plan->batch, rid, {method, plan->response.SerializeAsString()});
+    }
     ids.insert(touched.begin(), touched.end());
     InFlight f(std::move(*plan));
     f.rp = w.rp;
@@ -461,7 +465,7 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
   const std::string& rid = req->header().request_id();
   if (!rid.empty()) {
     if (auto cached = st.done->find(rid)) {
-      return caf::result<uint32_t, std::string>(cached->first, cached->second);
+      return caf::result<uint32_t, std::string>(cached->method, cached->bytes);
     }
     auto dup = st.duplicates.find(rid);
     if (dup != st.duplicates.end()) {
@@ -1088,8 +1092,14 @@ caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
                             std::string persona) {
   auto& st = self->state;
   st.ctx = ctx;
-  st.done = std::make_unique<IdempotencyCache<Reply>>(*ctx->clock, kIdempotencyEntries,
-                                                      kIdempotencyTtlUs);
+  st.done = std::make_unique<RequestLedger>(
+      *ctx->clock,
+      storage::persona_prefix(storage::shard_of(tenant, persona, ctx->policy.shards), tenant,
+                              persona),
+      kIdempotencyEntries, kIdempotencyTtlUs);
+  if (auto n = st.done->load(*ctx->db); !n) {
+    spdlog::error("persona '{}': cannot load its request records: {}", persona, n.error().message);
+  }
   st.writer = std::make_unique<PersonaWriter>(
       *ctx->db, PersonaRef::make(tenant, persona, ctx->policy.shards), ctx->policy, ctx->health,
       *ctx->clock, *ctx->ids, ctx->policy.tubules, ctx->policy.session_window);

@@ -65,6 +65,19 @@ std::string history_key(std::string_view persona_prefix, std::string_view item_i
   return out;
 }
 
+std::string request_prefix(std::string_view persona_prefix) {
+  std::string out(persona_prefix);
+  out.append("\x01req", 4);
+  out.push_back('\0');
+  return out;
+}
+
+std::string request_key(std::string_view persona_prefix, std::string_view request_id) {
+  std::string out = request_prefix(persona_prefix);
+  out.append(request_id);
+  return out;
+}
+
 std::string lymphatic_key(std::string_view persona_prefix) {
   std::string out(persona_prefix);
   out.append(

@@ -40,6 +40,9 @@ std::string history_key(std::string_view persona_prefix, std::string_view item_i
 std::string counters_key(std::string_view persona_prefix);
 // In meta: prefix + "\x01lymphatic" (the persona's consolidation counters).
 std::string lymphatic_key(std::string_view persona_prefix);
+// In meta: prefix + "\x01req" '\0' + request id (a write's reply, runtime/request_ledger.hpp).
+std::string request_prefix(std::string_view persona_prefix);
+std::string request_key(std::string_view persona_prefix, std::string_view request_id);
 // In links: prefix + a + '\0' + b, with a < b (callers order the pair).
 std::string link_key(std::string_view persona_prefix, std::string_view a, std::string_view b);
 std::string locator_key(std::string_view tenant, std::string_view item_id);

@@ -202,6 +202,49 @@ TEST(ReplicatedShardTest, ANewLeaderServesWhatTheOldOneAcknowledged) {
   EXPECT_NE(new_leader, 0u);
 }
 
+// A write retried with the same request id after its shard's leader went away (the client never
+// saw the reply) is answered from the reply the old leader stored with the write, not applied
+// again: a memory without a client id is not stored twice.
+TEST(ReplicatedShardTest, AWriteRetriedAfterAFailoverIsAppliedOnce) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  const std::string persona = "retry";
+  const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
+  std::string err;
+  ASSERT_TRUE(remember_until_ok(*c.nodes[0], persona, "warm-up", "first fact", &err)) << err;
+  pb::Request req;
+  req.mutable_header()->set_request_id("retried-request-1");
+  req.mutable_remember()->set_persona_id(persona);
+  req.mutable_remember()->mutable_memory()->set_content("a fact without a client id");
+  auto first = c.nodes[0]->client->call(req);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(first->status().code(), pb::OK) << first->status().message();
+  const std::string id = first->remember().item().id();
+  ASSERT_FALSE(id.empty());
+
+  Member* leader = c.by_number(Cluster::leader_of(*c.nodes[0], shard));
+  ASSERT_NE(leader, nullptr);
+  for (auto& n : c.nodes) {
+    if (n.get() == leader) n.reset();
+  }
+  Member* survivor = c.nodes[0] ? c.nodes[0].get() : c.nodes[1].get();
+  pb::Response again;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = survivor->client->call(req);
+        if (!r.ok() || r->status().code() != pb::OK) return false;
+        again = *r;
+        return true;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(again.remember().item().id(), id) << "the retry was applied as a new memory";
+  pb::ListRequest list;
+  list.set_persona_id(persona);
+  auto listed = survivor->client->list(list);
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  EXPECT_EQ(listed->items_size(), 2) << "warm-up plus one";
+}
+
 TEST(ReplicatedShardTest, ALeaderThatLosesTheShardStopsItsPersonasAtOnce) {
   Cluster c;
   ASSERT_TRUE(c.start());
