@@ -10,6 +10,7 @@
 #include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
 #include "actors/persona_directory.hpp"
+#include "actors/raft_host_actor.hpp"
 #include "actors/reply.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "proto/cluster.pb.h"
@@ -175,6 +176,25 @@ void learn_hint(NodeContext& ctx, uint32_t shard, const std::string& message) {
   if (leader != 0) ctx.routes->set_hint(shard, leader);
 }
 
+// A read served on a cluster node under cluster.read-consistency = linearizable: it waits for the
+// shard's leadership to be confirmed by a quorum (actors/raft_host_actor.hpp, read_index_atom).
+bool linearizable_read(const NodeContext& ctx, const pb::Request& req) {
+  if (!ctx.replicated() || !ctx.raft || !ctx.linearizable_reads) return false;
+  switch (req.body_case()) {
+    case pb::Request::kRecall:
+    case pb::Request::kGet:
+    case pb::Request::kList:
+    case pb::Request::kHistory:
+    case pb::Request::kNeighbours:
+    case pb::Request::kContext:
+    case pb::Request::kGetPersona:
+    case pb::Request::kStats:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Sends the request where its persona is served, or parks it to be routed again shortly when
 // the cluster cannot serve it yet: a failover shows up as latency, not as an error, for as long
 // as the request's deadline allows.
@@ -208,13 +228,26 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
     p.rp.deliver(m, std::move(bytes));
   };
   if (dest->actor) {
-    self->request(dest->actor, timeout, handle_atom::value, RequestPtr(p.req))
-        .then(std::move(on_reply), [self, p, method](caf::error& e) mutable {
-          Error why = make_error(ErrorCode::unavailable,
-                                 "the persona did not answer: " + self->system().render(e));
-          // The actor left (evicted, or the node is stopping) without the request.
-          if (e == caf::sec::request_receiver_down) return park(self, std::move(p), why);
-          deliver(p.rp, method, error_response(why));
+    auto to_persona = [self, p, method, timeout, on_reply,
+                       actor = dest->actor](uint64_t = 0) mutable {
+      self->request(actor, timeout, handle_atom::value, RequestPtr(p.req))
+          .then(std::move(on_reply), [self, p, method](caf::error& e) mutable {
+            Error why = make_error(ErrorCode::unavailable,
+                                   "the persona did not answer: " + self->system().render(e));
+            // The actor left (evicted, or the node is stopping) without the request.
+            if (e == caf::sec::request_receiver_down) return park(self, std::move(p), why);
+            deliver(p.rp, method, error_response(why));
+          });
+    };
+    if (!linearizable_read(ctx, *p.req)) return to_persona();
+    // The leader confirms it still leads (and has applied what it confirmed) before the persona
+    // reads: a leader cut off from the others must not serve what a new leader has overwritten.
+    self->request(ctx.raft, timeout, read_index_atom::value, shard_group(p.shard))
+        .then(std::move(to_persona), [self, p](caf::error& e) mutable {
+          park(self, std::move(p),
+               make_error(ErrorCode::unavailable,
+                          "the shard's leadership was not confirmed for a read: " +
+                              self->system().render(e)));
         });
     return;
   }

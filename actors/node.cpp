@@ -285,6 +285,7 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   ctx->ids = std::make_unique<IdGenerator>(*ctx->clock);
   ctx->index_dir = settings.node.data_dir + "/index";
   ctx->request_timeout_us = settings.actors.request_timeout;
+  ctx->linearizable_reads = settings.cluster.read_consistency == "linearizable";
   ctx->idle_timeout_us = settings.actors.idle_timeout;
 
   storage::Db::Options dbo;

@@ -73,6 +73,8 @@ struct NodeContext {
   // clients resend them to another node instead of receiving "shutting down" as an answer.
   std::atomic<bool> stopping{false};
   bool replicated() const { return routes != nullptr; }
+  // cluster.read-consistency = linearizable: reads wait for a quorum to confirm the leadership.
+  bool linearizable_reads = true;
 };
 
 using NodeContextPtr = std::shared_ptr<NodeContext>;

@@ -25,6 +25,17 @@ struct Proposals {
   std::map<std::pair<uint64_t, raft::Index>, PendingProposal> pending;
   // Groups this node leads and has applied an entry of its term in (see `leadership`).
   std::set<uint64_t> serving;
+  // Linearizable reads: asked since the last flush (one read_index per group per flush), sent to
+  // Raft by context, and confirmed but waiting for the apply of their index.
+  std::map<uint64_t, std::vector<caf::response_promise>> reads_queued;
+  std::map<uint64_t, std::pair<uint64_t, std::vector<caf::response_promise>>> reads_asked;
+  struct ConfirmedRead {
+    uint64_t group;
+    raft::Index index;
+    std::vector<caf::response_promise> waiting;
+  };
+  std::vector<ConfirmedRead> reads_confirmed;
+  uint64_t next_read = 0;
   cluster::RaftHost* host = nullptr;  // set once the host exists; outlived by it
 };
 
@@ -55,10 +66,60 @@ void fail_pending(Proposals& p, uint64_t group, const std::string& why) {
     it->second.rp.deliver(failure(why));
     it = p.pending.erase(it);
   }
+  auto fail = [&](std::vector<caf::response_promise>& rps) {
+    for (auto& rp : rps) rp.deliver(failure(why));
+  };
+  if (auto q = p.reads_queued.find(group); q != p.reads_queued.end()) {
+    fail(q->second);
+    p.reads_queued.erase(q);
+  }
+  for (auto it = p.reads_asked.begin(); it != p.reads_asked.end();) {
+    if (it->second.first != group) {
+      ++it;
+      continue;
+    }
+    fail(it->second.second);
+    it = p.reads_asked.erase(it);
+  }
+  for (auto it = p.reads_confirmed.begin(); it != p.reads_confirmed.end();) {
+    if (it->group != group) {
+      ++it;
+      continue;
+    }
+    fail(it->waiting);
+    it = p.reads_confirmed.erase(it);
+  }
+}
+
+// One read_index per group with reads queued since the last flush: their heartbeat round goes out
+// with this flush's messages.
+void ask_reads(Proposals& p, cluster::RaftHost& host) {
+  for (auto& [group, rps] : p.reads_queued) {
+    const uint64_t context = ++p.next_read;
+    if (auto s = host.read_index(group, context); !s) {
+      for (auto& rp : rps) rp.deliver(failure(s.error().message));
+      continue;
+    }
+    p.reads_asked[context] = {group, std::move(rps)};
+  }
+  p.reads_queued.clear();
+}
+
+// Confirmed reads whose index this node has applied are answered.
+void answer_reads(Proposals& p, const cluster::RaftHost& host) {
+  for (auto it = p.reads_confirmed.begin(); it != p.reads_confirmed.end();) {
+    if (host.applied_of(it->group) < it->index) {
+      ++it;
+      continue;
+    }
+    for (auto& rp : it->waiting) rp.deliver(uint64_t{it->index});
+    it = p.reads_confirmed.erase(it);
+  }
 }
 
 void flush(Self* self) {
   auto& st = self->state;
+  ask_reads(*st.proposals, *st.host);
   auto out = st.host->process_ready();
   if (!out) {
     spdlog::error("raft: {}; the node's groups stop", out.error().message);
@@ -69,6 +130,7 @@ void flush(Self* self) {
     self->quit(caf::exit_reason::unhandled_exception);
     return;
   }
+  answer_reads(*st.proposals, *st.host);
   for (auto& [to, messages] : *out) {
     transport::RaftBatchHeader header{st.config.host.node, st.config.incarnation, to};
     self->send(st.config.transport, send_frame_atom::value, to,
@@ -248,6 +310,16 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         retry_held(self);  // proposals held for the group now fail: it is not hosted
         return true;
       },
+      [=](read_index_atom, uint64_t group) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (!st.host->hosts(group)) {
+          return failure("raft group " + std::to_string(group) + " is not hosted on this node");
+        }
+        auto rp = self->make_response_promise<uint64_t>();
+        st.proposals->reads_queued[group].push_back(caf::response_promise(rp));
+        request_flush(self);
+        return rp;
+      },
       [=](group_views_atom) -> GroupViewsPtr {
         auto& host = *self->state.host;
         auto out = std::make_shared<std::map<uint64_t, cluster::RaftHost::GroupView>>();
@@ -317,6 +389,12 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       },
       config.restore);
   proposals->host = host.get();
+  host->set_read_fn([proposals](uint64_t group, uint64_t context, raft::Index index) {
+    auto it = proposals->reads_asked.find(context);
+    if (it == proposals->reads_asked.end() || it->second.first != group) return;
+    proposals->reads_confirmed.push_back({group, index, std::move(it->second.second)});
+    proposals->reads_asked.erase(it);
+  });
   for (uint64_t g : config.groups) {
     if (auto s = add_and_start(*host, config, g, config.bootstrap_voters); !s) return s.error();
   }

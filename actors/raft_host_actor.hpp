@@ -27,6 +27,11 @@
 //   * (remove_group_atom, group) -> true once the group is no longer hosted here (this replica left
 //     it): its waiting proposals fail, `leadership` hears that this node knows no leader, and
 //     `dropped` gets the group's storage to destroy. Not hosted is success.
+//   * (read_index_atom, group) -> the index a linearizable read waited for, once a quorum has
+//     confirmed this node still leads `group` and this node has applied that index: state read
+//     afterwards includes every write acknowledged before the read began. Reads asked between two
+//     flushes share one heartbeat round. Fails when this node does not lead the group or loses
+//     the leadership first.
 //   * (group_views_atom) -> GroupViewsPtr, every hosted group's view: role, configuration, last
 //     index and (on the leader) each member's matched index.
 //   * (transfer_atom, group, to): this node, leading `group`, hands the leadership to voter `to`
@@ -62,6 +67,7 @@ using add_group_atom = caf::atom_constant<caf::atom("addgroup")>;
 using group_views_atom = caf::atom_constant<caf::atom("groupviews")>;
 using transfer_atom = caf::atom_constant<caf::atom("transfer")>;
 using remove_group_atom = caf::atom_constant<caf::atom("rmgroup")>;
+using read_index_atom = caf::atom_constant<caf::atom("readindex")>;
 
 // Every hosted group's view (cluster::RaftHost::view_of), by group id, for membership management.
 using GroupViewsPtr = std::shared_ptr<const std::map<uint64_t, cluster::RaftHost::GroupView>>;

@@ -241,9 +241,25 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     if (apply_) {
       for (const auto& e : rd.committed) apply_(id, e);
     }
+    if (read_) {
+      for (const auto& r : rd.read_states) read_(id, r.context, r.index);
+    }
     g.raft->advance(rd);
   }
   return out;
+}
+
+Status RaftHost::read_index(uint64_t group, uint64_t context) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  if (it->second.raft->role() != raft::Role::leader) {
+    return make_error(ErrorCode::unavailable,
+                      "this node does not lead raft group " + std::to_string(group));
+  }
+  return it->second.raft->read_index(context);
 }
 
 std::optional<raft::SoftState> RaftHost::state_of(uint64_t group) const {

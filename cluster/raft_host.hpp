@@ -49,8 +49,11 @@ class RaftHost {
   // snapshot when the group is added (entries after it follow through ApplyFn), and one received
   // from the leader (before any entry after it is applied).
   using RestoreFn = std::function<void(uint64_t group, const raft::Snapshot& snapshot)>;
+  // Called with a confirmed read (read_index), after the round's entries were applied.
+  using ReadFn = std::function<void(uint64_t group, uint64_t context, raft::Index index)>;
 
   RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr, RestoreFn restore = nullptr);
+  void set_read_fn(ReadFn fn) { read_ = std::move(fn); }
 
   // Hosts `group` with its log in `storage`. When the storage is empty and `bootstrap_voters` is
   // not, the group's bootstrap entries (raft::bootstrap_entries) are saved first, identically on
@@ -77,6 +80,11 @@ class RaftHost {
   // Leader only, one unapplied change per group at a time (conflict otherwise).
   Result<raft::Index> propose_conf_change(uint64_t group, const raft::ConfChange& change);
   Status campaign(uint64_t group);
+  // Leader only: a linearizable read (raft.hpp's read_index). Once a quorum confirms this node
+  // still leads, process_ready() hands ReadFn the context and the commit index the read must wait
+  // for (it has been applied when the application has applied that index). Never answered when
+  // the leadership is lost meanwhile: the caller fails its reads on the role change.
+  Status read_index(uint64_t group, uint64_t context);
   // Leader only: hands the group's leadership to voter `to` once its log is current (raft.hpp).
   Status transfer_leadership(uint64_t group, raft::NodeId to);
   // Takes a snapshot at `index` with `data`, the application's state as of that index, and drops
@@ -121,6 +129,7 @@ class RaftHost {
   ApplyFn apply_;
   RoleFn role_;
   RestoreFn restore_;
+  ReadFn read_;
   std::map<uint64_t, Group> groups_;
   uint64_t dropped_ = 0;
 };

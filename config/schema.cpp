@@ -173,6 +173,12 @@ std::vector<Def> rows() {
           "Shards that may be moving at once while the cluster rebalances (a node joined, died, or "
           "is decommissioned); more moves finish sooner and load the nodes more.")
           .ints(1, 64),
+      key("cluster.read-consistency", str, at(&S::cluster, &ClusterSettings::read_consistency),
+          "linearizable: a shard's leader confirms with a quorum that it still leads before it "
+          "serves a read (one heartbeat round, shared by the reads that arrive together); leader: "
+          "it serves reads at once, and a leader cut off from the others may serve stale reads "
+          "until it steps down (an election timeout).")
+          .one_of({"linearizable", "leader"}),
       key("cluster.join-secret", str, at(&S::cluster, &ClusterSettings::join_secret),
           "Shared secret a node must present to join; empty: no check (trusted network only).")
           .secret(),

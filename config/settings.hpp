@@ -38,6 +38,7 @@ struct ClusterSettings {
   TimeUs dead_after = 30 * kUsPerSecond;
   TimeUs heartbeat_interval = 500'000;
   int64_t rebalance_moves = 4;
+  std::string read_consistency = "linearizable";
   std::string join_secret;
   std::string advertise;  // empty: node.listen
 };

@@ -202,6 +202,51 @@ TEST(ReplicatedShardTest, ANewLeaderServesWhatTheOldOneAcknowledged) {
   EXPECT_NE(new_leader, 0u);
 }
 
+// A leader cut off from the others may believe it leads for up to two election timeouts, while
+// the others elect a new leader and take writes. Reads through the cut-off node must never miss an
+// acknowledged write (cluster.read-consistency = linearizable: the leader confirms its leadership
+// with a quorum before a read): they either see it or fail.
+TEST(ReplicatedShardTest, ACutOffLeaderServesNoStaleRead) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  const std::string persona = "stale";
+  const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
+  std::string err;
+  ASSERT_TRUE(remember_until_ok(*c.nodes[0], persona, "before", "before the cut", &err)) << err;
+  Member* leader = c.by_number(Cluster::leader_of(*c.nodes[0], shard));
+  ASSERT_NE(leader, nullptr);
+  const uint64_t cut_number = membership::node_number(leader->node->context().node_id);
+  Member* majority = nullptr;
+  for (auto& n : c.nodes) {
+    if (n.get() == leader) continue;
+    majority = n.get();
+    const uint64_t k = membership::node_number(n->node->context().node_id);
+    caf::anon_send(leader->node->context().transport, actors::partition_atom::value, k, true);
+    caf::anon_send(n->node->context().transport, actors::partition_atom::value, cut_number, true);
+  }
+  ClientOptions quick;
+  quick.request_timeout = std::chrono::milliseconds(300);
+  quick.max_attempts = 1;
+  auto cut_client = Client::connect({leader->address()}, quick);
+  ASSERT_TRUE(cut_client.ok());
+  int served = 0, refused = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "after-" + std::to_string(i);
+    ASSERT_TRUE(remember_until_ok(*majority, persona, id, "written by the majority", &err)) << err;
+    // Acknowledged by the majority's leader; read at once through the cut-off one.
+    auto got = (*cut_client)->get(id, persona);
+    if (got.ok()) {
+      ++served;
+    } else {
+      EXPECT_NE(got.error().code, ErrorCode::not_found)
+          << id << ": the cut-off leader served a stale read: " << got.error().message;
+      ++refused;
+    }
+  }
+  std::cout << "reads through the cut-off leader: " << served << " served, " << refused
+            << " refused\n";
+}
+
 // A write retried with the same request id after its shard's leader went away (the client never
 // saw the reply) is answered from the reply the old leader stored with the write, not applied
 // again: a memory without a client id is not stored twice.
@@ -469,9 +514,6 @@ TEST(ReplicatedShardTest, APartitionedMinorityRefusesWritesAndConvergesAfterHeal
   EXPECT_EQ(hits->hits_size(), 5);
 }
 
-// A node that joins after the placement replicates no shard (the rebalancer does not run yet); it
-// still answers every request, forwarding each to a replica, and follows a replica's hint to the
-// leader.
 // Whether `m`'s view of the map is settled and balanced: every shard's change carried out, every
 // live member within one of the others in replicas and in leaders, `expect_members` of them
 // holding replicas. `why` says what is still off.

@@ -33,6 +33,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"cluster.dead-after", "30s"},
       {"cluster.heartbeat-interval", "500ms"},
       {"cluster.rebalance-moves", "4"},
+      {"cluster.read-consistency", "linearizable"},
       {"cluster.join-secret", ""},
       {"cluster.advertise", ""},
       {"raft.tick", "100ms"},
