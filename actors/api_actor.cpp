@@ -1,6 +1,7 @@
 #include "actors/api_actor.hpp"
 
 #include <rocksdb/db.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <optional>
@@ -364,6 +365,25 @@ ApiResult cluster_admin(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<p
       command.mutable_shard_settled()->set_shard(admin.shard_settled().shard());
       command.mutable_shard_settled()->set_epoch(admin.shard_settled().epoch());
       break;
+    case pb::ClusterAdminRequest::kPartition: {
+      // This node's own transport, never forwarded: each side of a partition is told separately.
+      if (!ctx.settings.cluster.fault_injection) {
+        return reply_error(method, make_error(ErrorCode::permission_denied,
+                                              "fault injection is off on node '" + ctx.node_id +
+                                                  "' (cluster.fault-injection)"));
+      }
+      const uint64_t peer = node_named(admin.partition().peer());
+      if (peer == 0) {
+        return reply_error(method, make_error(ErrorCode::invalid_argument,
+                                              "name the peer by its cluster id or node.id"));
+      }
+      caf::anon_send(ctx.transport, partition_atom::value, peer, admin.partition().drop());
+      spdlog::warn("fault injection: frames to and from node {} {}", peer,
+                   admin.partition().drop() ? "are dropped" : "flow again");
+      pb::Response resp;
+      resp.mutable_cluster_admin()->set_node(peer);
+      return reply_bytes(method, resp);
+    }
     case pb::ClusterAdminRequest::COMMAND_NOT_SET:
       return reply_error(
           method, make_error(ErrorCode::invalid_argument, "cluster_admin without a command"));

@@ -260,6 +260,11 @@ ForwardResult forward(Self* self, uint64_t peer, uint32_t method, std::string by
                                          "node " + std::to_string(peer) + " is stopping"));
               return;
             }
+            // The peer refused it unseen (it drops this node's frames): nothing was carried out.
+            if (e == caf::sec::no_route_to_receiving_node) {
+              p->deliver(std::move(e));
+              return;
+            }
             p->deliver(forward_error("node " + std::to_string(peer) +
                                      " did not answer: " + self->system().render(e)));
           });
@@ -291,7 +296,9 @@ ForwardResult on_forwarded(Self* self, uint64_t from, uint64_t incarnation, uint
   }
   if (st.partitioned.count(from) != 0) {
     ++st.dropped;
-    return forward_error("node " + std::to_string(st.config.node_id) + " is not reachable; retry");
+    // Not carried out: the sender may route it again, as when its own side drops the frames.
+    return caf::make_error(caf::sec::no_route_to_receiving_node,
+                           "node " + std::to_string(st.config.node_id) + " is not reachable");
   }
   auto obs = st.detector->observe(from, incarnation, st.config.clock->now_us());
   if (obs.stale) {

@@ -179,6 +179,9 @@ std::vector<Def> rows() {
           "it serves reads at once, and a leader cut off from the others may serve stale reads "
           "until it steps down (an election timeout).")
           .one_of({"linearizable", "leader"}),
+      key("cluster.fault-injection", boolean, at(&S::cluster, &ClusterSettings::fault_injection),
+          "Accept fault-injection commands (nca cluster partition): for tests of a cluster's "
+          "failure handling only; never on a cluster that serves users."),
       key("cluster.join-secret", str, at(&S::cluster, &ClusterSettings::join_secret),
           "Shared secret a node must present to join; empty: no check (trusted network only).")
           .secret(),

@@ -39,6 +39,7 @@ struct ClusterSettings {
   TimeUs heartbeat_interval = 500'000;
   int64_t rebalance_moves = 4;
   std::string read_consistency = "linearizable";
+  bool fault_injection = false;
   std::string join_secret;
   std::string advertise;  // empty: node.listen
 };

@@ -635,6 +635,13 @@ TEST(ReplicatedShardTest, AJoiningNodeReceivesShardsAndADecommissionedOneGivesTh
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("not a member"), std::string::npos)
       << unknown.error().message;
+  // Fault injection is refused unless the node was started for it.
+  pb::Request cut;
+  cut.mutable_cluster_admin()->mutable_partition()->set_peer("node-b");
+  cut.mutable_cluster_admin()->mutable_partition()->set_drop(true);
+  auto refused = c.nodes[0]->client->call(cut);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::permission_denied) << refused.error().message;
 }
 
 // A node that stays away for cluster.dead-after is replaced: its replicas are rebuilt on the

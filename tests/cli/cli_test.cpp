@@ -571,6 +571,13 @@ TEST(CliRequests, ClusterStatusShowsPeersAndRefusesUnknownActions) {
   RunResult undo = run_nca({addr(node), "cluster", "recommission", "node-b"});
   ASSERT_EQ(undo.exit_code, 0) << undo.err;
   EXPECT_EQ(node.requests()[3].request.cluster_admin().recommission(), "node-b");
+  RunResult cut = run_nca({addr(node), "cluster", "partition", "91"});
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  EXPECT_NE(cut.out.find("dropped"), std::string::npos) << cut.out;
+  EXPECT_TRUE(node.requests()[4].request.cluster_admin().partition().drop());
+  RunResult heal = run_nca({addr(node), "cluster", "heal", "91"});
+  ASSERT_EQ(heal.exit_code, 0) << heal.err;
+  EXPECT_FALSE(node.requests()[5].request.cluster_admin().partition().drop());
 }
 
 TEST(CliOutput, RecallTableShowsScorePartsAndVia) {

@@ -34,6 +34,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"cluster.heartbeat-interval", "500ms"},
       {"cluster.rebalance-moves", "4"},
       {"cluster.read-consistency", "linearizable"},
+      {"cluster.fault-injection", "false"},
       {"cluster.join-secret", ""},
       {"cluster.advertise", ""},
       {"raft.tick", "100ms"},

@@ -54,6 +54,11 @@ class LocalCluster {
     Json j = Json::parse(r.out, nullptr, false);
     return j.is_discarded() ? Json(nullptr) : j;
   }
+  // `nca --addr <node i> <args>`, its exit code and output.
+  testing::CommandResult cli(int i, const std::string& args) {
+    return testing::run_shell(std::string(NCA_BIN_DIR) + "/nca --addr 127.0.0.1:" +
+                              std::to_string(base_ + i) + " " + args + " 2>&1");
+  }
   std::string address(int i) const { return "127.0.0.1:" + std::to_string(base_ + i); }
   int pid(int i) {
     std::ifstream in(dir_ + "/node-" + std::to_string(i) + "/pid");

@@ -4,6 +4,9 @@
 //   (c) a rolling restart of every node (SIGTERM, then `local-cluster start I`): no client request
 //       fails (the SDK resends on transport failures; nodes route requests again while a shard has
 //       no serving leader), and every acknowledged write reads back.
+//   (b) a partition (the nodes' fault-injection hook, `nca cluster partition`) cuts node 3 off:
+//       it refuses writes with `unavailable` and a reason, the majority goes on with every shard
+//       (electing leaders for node 3's), and after healing node 3 has caught up on every shard;
 //   (d) a fourth node joins under load: the rebalancer moves shards to it (learner, catch-up,
 //       promotion, removal of an old replica, leadership) until replicas and leaders per node
 //       differ by at most one; no client request fails and every acknowledged write reads back;
@@ -140,7 +143,7 @@ class Writers {
           if (r) {
             acked_.push_back({persona, m.id(), sent, Clock::now()});
           } else {
-            errors_.push_back(m.id() + ": " + r.error().message);
+            errors_.push_back(m.id() + ": " + to_string(r.error().code) + ": " + r.error().message);
           }
         }
       });
@@ -365,6 +368,63 @@ bool settled_and_balanced(LocalCluster& c, int i, size_t members, std::string* w
     return false;
   }
   return true;
+}
+
+TEST(ShardFailover, PartitionedMinorityRefusesWritesMajorityGoesOnAndAllConverge) {
+  LocalCluster c("shard-partition", std::string(kArgs) + " --cluster.fault-injection true");
+  auto started = c.run("3");
+  ASSERT_EQ(started.exit_code, 0) << started.out;
+  ASSERT_TRUE(poll([&] { return !shard_leaders(c, 1).empty(); }, std::chrono::seconds(30)))
+      << c.status(1).dump();
+  Writers w(c);
+  const auto start = Clock::now();
+  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)));
+  auto cut = [&](bool drop) {
+    const std::string verb = drop ? "cluster partition " : "cluster heal ";
+    for (int peer : {1, 2}) {
+      auto a = c.cli(3, verb + number(peer));
+      ASSERT_EQ(a.exit_code, 0) << a.out;
+      auto b = c.cli(peer, verb + number(3));
+      ASSERT_EQ(b.exit_code, 0) << b.out;
+    }
+  };
+  cut(true);
+  const auto cut_at = Clock::now();
+  // The majority goes on, on every shard (node 3's shards elect new leaders).
+  for (uint32_t shard = 0; shard < kShards; ++shard) {
+    EXPECT_TRUE(poll([&] { return w.acked_since(cut_at, shard) >= 5; }, std::chrono::seconds(40)))
+        << "shard " << shard << " stopped taking writes on the majority side";
+  }
+  // The minority refuses, with a reason.
+  ClientOptions quick;
+  quick.request_timeout = std::chrono::milliseconds(1500);
+  quick.max_attempts = 1;
+  auto minority = Client::connect({c.address(3)}, quick);
+  ASSERT_TRUE(minority.ok()) << minority.error().message;
+  pb::MemoryInput m;
+  m.set_id("minority-write");
+  m.set_content("written while cut off");
+  auto refused = (*minority)->remember("p0", m);
+  ASSERT_FALSE(refused.ok()) << "the cut-off node took a write";
+  EXPECT_EQ(refused.error().code, ErrorCode::unavailable) << refused.error().message;
+  std::cout << "minority: " << refused.error().message << "\n";
+  cut(false);
+  const auto healed_at = Clock::now();
+  std::string why;
+  EXPECT_TRUE(poll([&] { return settled_and_balanced(c, 3, 3, &why); }, std::chrono::seconds(40)))
+      << "node 3 did not catch up: " << why;
+  EXPECT_TRUE(poll([&] { return w.acked_since(healed_at) >= 20; }, std::chrono::seconds(30)));
+  w.stop();
+  auto acked = w.acked();
+  std::cout << "partition: acknowledged " << acked.size() << " writes, " << w.errors().size()
+            << " failed (through the cut-off node)\n";
+  print_errors(w.errors());
+  for (const auto& e : w.errors()) {
+    EXPECT_NE(e.find("unavailable"), std::string::npos) << "not a clear refusal: " << e;
+  }
+  EXPECT_EQ(w.read_back({c.address(3), c.address(1), c.address(2)}), 0u)
+      << "of " << acked.size() << " acknowledged writes";
+  w.expect_linearizable();
 }
 
 TEST(ShardFailover, NodeJoiningUnderLoadReceivesShardsAndLosesNothing) {

@@ -493,6 +493,16 @@ Result<pb::Request> build_cluster(const po::variables_map& values) {
     request.mutable_cluster_status();
     return request;
   }
+  if (action == "partition" || action == "heal") {
+    if (node.empty()) {
+      return make_error(ErrorCode::invalid_argument,
+                        "nca cluster " + action + " needs a peer: its number or node.id");
+    }
+    auto* p = request.mutable_cluster_admin()->mutable_partition();
+    p->set_peer(node);
+    p->set_drop(action == "partition");
+    return request;
+  }
   if (action == "decommission" || action == "recommission") {
     if (node.empty()) {
       return make_error(ErrorCode::invalid_argument,
@@ -508,12 +518,20 @@ Result<pb::Request> build_cluster(const po::variables_map& values) {
   }
   return make_error(ErrorCode::invalid_argument,
                     action.empty() ? "nca cluster needs an action: status, decommission NODE, "
-                                     "recommission NODE"
+                                     "recommission NODE, partition PEER, heal PEER"
                                    : "unknown cluster action '" + action +
-                                         "'; known: status, decommission, recommission");
+                                         "'; known: status, decommission, recommission, "
+                                         "partition, heal");
 }
 
 void print_cluster(const pb::Request& request, const pb::Response& response, Output& out) {
+  if (response.has_cluster_admin() && request.cluster_admin().has_partition()) {
+    out.fields({{"peer", std::to_string(response.cluster_admin().node())},
+                {"frames", request.cluster_admin().partition().drop()
+                               ? "dropped to and from it (fault injection)"
+                               : "flowing again"}});
+    return;
+  }
   if (response.has_cluster_admin()) {
     const bool drain = request.cluster_admin().has_decommission();
     out.fields({{"node", std::to_string(response.cluster_admin().node())},
@@ -833,9 +851,10 @@ const std::vector<VerbSpec> kVerbs = {
      declare_list, build_list, print_list},
     {"stats", "stats [--persona P]", "show node (and persona) counters", "nca stats --persona ada",
      declare_stats, build_stats, print_stats},
-    {"cluster", "cluster status | decommission NODE | recommission NODE",
+    {"cluster", "cluster status | decommission NODE | recommission NODE | partition|heal PEER",
      "show the cluster as this node sees it (members, shards, leaders, lag); drain a node before "
-     "removing it, or undo a drain",
+     "removing it, or undo a drain; cut this node off from a peer, or heal it (tests only: "
+     "cluster.fault-injection)",
      "nca cluster status\nnca --json cluster status\nnca cluster decommission 4012345678",
      declare_cluster, build_cluster, print_cluster},
     {"link", "link A B [--strength X]", "link two memories of one persona with a tubule",
