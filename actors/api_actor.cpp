@@ -38,6 +38,7 @@ struct Parked {
   std::string persona;
   uint32_t shard = 0;  // the persona's, computed once
   bool forwarded = false;
+  bool events = false;  // for the event router of the tenant's event shard, not a persona
   caf::response_promise rp;
   TimeUs give_up_us = 0;
 };
@@ -119,7 +120,7 @@ struct Destination {
 // applying its log); the request may wait and be routed again.
 Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
                                    const std::string& persona, uint32_t shard, bool forwarded,
-                                   bool* retry) {
+                                   bool* retry, bool events = false) {
   *retry = false;
   if (ctx.replicated()) {
     auto r = ctx.routes->route(shard);
@@ -143,6 +144,12 @@ Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
       }
       return Destination{caf::actor{}, r.leader};
     }
+  }
+  if (events) {
+    if (!ctx.router) {
+      return make_error(ErrorCode::unavailable, "the node is shutting down; retry on another node");
+    }
+    return Destination{ctx.router, 0};
   }
   auto target = ctx.directory->activate(tenant, persona);
   if (!target) {
@@ -190,6 +197,9 @@ bool linearizable_read(const NodeContext& ctx, const pb::Request& req) {
     case pb::Request::kContext:
     case pb::Request::kGetPersona:
     case pb::Request::kStats:
+    case pb::Request::kEventStatus:
+    case pb::Request::kListDeadLetters:
+    case pb::Request::kListPersonas:
       return true;
     default:
       return false;
@@ -206,8 +216,8 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
     return;
   }
   bool retry = false;
-  auto dest =
-      destination_of(ctx, p.req->header().tenant(), p.persona, p.shard, p.forwarded, &retry);
+  auto dest = destination_of(ctx, p.req->header().tenant(), p.persona, p.shard, p.forwarded, &retry,
+                             p.events);
   if (!dest) {
     if (retry) return park(self, std::move(p), dest.error());
     return deliver(p.rp, method, error_response(dest.error()));
@@ -288,6 +298,7 @@ ApiResult route(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<pb::Reque
            persona,
            storage::shard_of(req->header().tenant(), persona, ctx.policy.shards),
            forwarded,
+           false,
            self->make_response_promise(),
            std::min(deadline - 2 * kRerouteEvery.count(), now + ctx.request_timeout_us)};
   auto rp = p.rp;
@@ -365,6 +376,24 @@ ApiResult cluster_admin(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<p
       command.mutable_shard_settled()->set_shard(admin.shard_settled().shard());
       command.mutable_shard_settled()->set_epoch(admin.shard_settled().epoch());
       break;
+    case pb::ClusterAdminRequest::kPersonaProfile:
+    case pb::ClusterAdminRequest::kPersonaGone: {
+      // A peer's persona actor reports to the node that serves the tenant's events.
+      if (!forwarded) {
+        return reply_error(method, make_error(ErrorCode::permission_denied,
+                                              "persona reports come from cluster nodes only"));
+      }
+      if (ctx.router) {
+        if (admin.has_persona_profile()) {
+          caf::anon_send(ctx.router, profile_atom::value,
+                         std::make_shared<const pb::Persona>(admin.persona_profile()));
+        } else {
+          caf::anon_send(ctx.router, persona_gone_atom::value, admin.persona_gone().tenant(),
+                         admin.persona_gone().persona());
+        }
+      }
+      return reply_bytes(method, pb::Response());
+    }
     case pb::ClusterAdminRequest::kPartition: {
       // This node's own transport, never forwarded: each side of a partition is told separately.
       if (!ctx.settings.cluster.fault_injection) {
@@ -432,11 +461,30 @@ ApiResult cluster_admin(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<p
   return rp;
 }
 
-ApiResult to_router(NodeContext& ctx, ApiSelf* self, const std::shared_ptr<pb::Request>& req) {
+ApiResult to_router(NodeContext& ctx, ApiSelf* self, const std::shared_ptr<pb::Request>& req,
+                    bool forwarded) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
   if (!ctx.router) {
     return reply_error(method, make_error(ErrorCode::unavailable,
                                           "the node is shutting down; retry on another node"));
+  }
+  if (ctx.replicated()) {
+    // A tenant's events are served by the leader of its event shard (the shard its empty persona
+    // name hashes to), routed like a persona's requests.
+    const TimeUs now = ctx.clock->now_us();
+    TimeUs deadline = req->header().deadline_us() != 0 ? req->header().deadline_us()
+                                                       : now + ctx.request_timeout_us;
+    if (req->has_next_event()) deadline += TimeUs{req->next_event().wait_ms()} * 1000;
+    Parked p{req,
+             "",
+             storage::shard_of(req->header().tenant(), "", ctx.policy.shards),
+             forwarded,
+             true,
+             self->make_response_promise(),
+             std::max(now, deadline - 2 * kRerouteEvery.count())};
+    auto rp = p.rp;
+    dispatch(self, ctx, std::move(p));
+    return rp;
   }
   auto rp = self->make_response_promise();
   rp.delegate(ctx.router, handle_atom::value, RequestPtr(req));
@@ -589,7 +637,7 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
     case pb::Request::kListDeadLetters:
     case pb::Request::kRequeue:
     case pb::Request::kListPersonas:
-      return to_router(ctx, self, req);
+      return to_router(ctx, self, req, forwarded);
     case pb::Request::kList:
       return route(self, ctx, req, req->list().persona_id(), forwarded);
     case pb::Request::kClusterStatus:

@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
+#include "actors/metadata_actor.hpp"
+#include "actors/peer_transport.hpp"
 #include "actors/persona_directory.hpp"
+#include "actors/raft_host_actor.hpp"
 #include "actors/reply.hpp"
+#include "cluster/routing/shard_entry.hpp"
 #include "proto/wire.hpp"
 #include "runtime/event_input.hpp"
 #include "runtime/event_queue.hpp"
@@ -61,6 +66,8 @@ struct RouterState {
   uint64_t commit_seq = 0;
   std::unordered_map<uint64_t, std::function<void(Status)>> in_flight;
   bool reload_needed = false;
+  std::set<std::string> stale;  // tenants whose events another node served meanwhile
+  bool reload_queued = false;
   std::deque<std::pair<TimeUs, std::string>> acked;  // (finished_at, key) for retention
   uint64_t next_memory_request = 0;
   std::map<PersonaKey, PersonaMemories> memories;
@@ -69,9 +76,77 @@ struct RouterState {
 
 using Self = caf::stateful_actor<RouterState>;
 
+void reload(Self* self);
+
+// A persona's profile write or delete on a node that does not serve the tenant's events goes to
+// the node that does (through the peer transport, as a peer-only cluster_admin report). When no
+// node serves them right now it is dropped: the next leader reads profiles from its own copy, or
+// looks a persona up when it polls (do_next).
+void tell_event_leader(Self* self, const std::string& tenant, pb::Request report) {
+  auto& ctx = *self->state.ctx;
+  if (!ctx.replicated() || !ctx.transport) return;
+  auto route =
+      ctx.routes->route(storage::shard_of(tenant, "", static_cast<uint32_t>(ctx.policy.shards)));
+  if (route.kind != cluster::ShardRoutes::Kind::forward) return;
+  report.mutable_header()->set_schema_version(wire::kSchemaVersion);
+  report.mutable_header()->set_tenant(tenant);
+  self->request(ctx.transport, std::chrono::microseconds(ctx.request_timeout_us),
+                forward_atom::value, route.leader, uint32_t{pb::Request::kClusterAdmin},
+                report.SerializeAsString())
+      .then([](uint32_t, const std::string&) {},
+            [tenant](caf::error& e) {
+              spdlog::info(
+                  "event router: a persona change of tenant '{}' did not reach the "
+                  "event leader ({})",
+                  tenant, caf::to_string(e));
+            });
+}
+
+// A tenant's events live in one shard: the one its empty persona name hashes to.
+uint32_t event_shard(const NodeContext& ctx, const std::string& tenant) {
+  return storage::shard_of(tenant, "", static_cast<uint32_t>(ctx.policy.shards));
+}
+
 std::string prefix_of(const NodeContext& ctx, const std::string& tenant) {
-  return storage::events_prefix(
-      storage::shard_of(tenant, "", static_cast<uint32_t>(ctx.policy.shards)), tenant);
+  return storage::events_prefix(event_shard(ctx, tenant), tenant);
+}
+
+// On a cluster node the router changes a tenant's events only while this node serves the
+// tenant's event shard (it leads it and has applied everything before its term).
+bool serves(const NodeContext& ctx, const std::string& tenant) {
+  return !ctx.replicated() || ctx.routes->serving(event_shard(ctx, tenant));
+}
+
+// Writes a batch of event records: committed locally on a standalone node, through the event
+// shard's Raft log on a cluster node. `done` gets the outcome on the router's thread.
+void write_batch(Self* self, uint32_t shard, storage::Batch batch, uint64_t seq) {
+  auto& ctx = *self->state.ctx;
+  auto me = caf::actor_cast<caf::actor>(self);
+  if (!ctx.replicated()) {
+    ctx.db->commit_async(std::move(batch), [me, seq](Status s) {
+      caf::anon_send(me, committed_atom::value, seq, uint64_t{0}, s.ok(),
+                     s.ok() ? std::string{} : s.error().message);
+    });
+    return;
+  }
+  if (!ctx.raft) {
+    caf::anon_send(me, committed_atom::value, seq, uint64_t{0}, false,
+                   std::string("the node is shutting down"));
+    return;
+  }
+  // No CAF timeout: the Raft host answers every proposal (applied, or failed with the leadership).
+  self->request(ctx.raft, caf::infinite, propose_atom::value, shard_group(shard),
+                cluster::encode_persona_write(batch.rep().Data()))
+      .then(
+          [self, seq](uint64_t) {
+            caf::anon_send(caf::actor_cast<caf::actor>(self), committed_atom::value, seq,
+                           uint64_t{0}, true, std::string{});
+          },
+          [self, seq](caf::error& e) {
+            caf::anon_send(
+                caf::actor_cast<caf::actor>(self), committed_atom::value, seq, uint64_t{0}, false,
+                "the event shard's log did not take the write: " + self->system().render(e));
+          });
 }
 
 EventQueue& queue_for(RouterState& st, const std::string& tenant) {
@@ -273,6 +348,18 @@ void persist(Self* self, const std::string& tenant, EventChanges ch,
     if (then) then(Status{});
     return;
   }
+  if (!serves(*st.ctx, tenant)) {
+    // Another node leads the tenant's event shard: this copy of the queue is stale, and is
+    // rebuilt from storage when this node serves the shard again.
+    st.stale.insert(tenant);
+    if (then) {
+      then(make_error(ErrorCode::unavailable, std::string(kLeadershipMoved) +
+                                                  ": this node does not serve the events of "
+                                                  "tenant '" +
+                                                  tenant + "'; retry"));
+    }
+    return;
+  }
   auto batch = st.ctx->db->batch();
   const std::string prefix = prefix_of(*st.ctx, tenant);
   TimeUs now = st.ctx->clock->now_us();
@@ -288,11 +375,7 @@ void persist(Self* self, const std::string& tenant, EventChanges ch,
     if (s) remember_events(self, *assigned);
     if (then) then(s);
   };
-  auto me = caf::actor_cast<caf::actor>(self);
-  st.ctx->db->commit_async(std::move(batch), [me, seq](Status s) {
-    caf::anon_send(me, committed_atom::value, seq, uint64_t{0}, s.ok(),
-                   s.ok() ? std::string{} : s.error().message);
-  });
+  write_batch(self, event_shard(*st.ctx, tenant), std::move(batch), seq);
   // Deliveries to waiting polls commit after this batch, so they are durable only after it is.
   wake(self, tenant, ch.ready);
 }
@@ -309,11 +392,24 @@ void on_committed(Self* self, uint64_t seq, bool ok, const std::string& msg) {
   }
   done(ok ? Status{}
           : make_error(ErrorCode::unavailable, "event write failed: " + msg + "; retry"));
-  if (st.reload_needed && st.in_flight.empty()) {
-    st.reload_needed = false;
-    if (auto s = load(st); !s) spdlog::error("event router: reload failed: {}", s.error().message);
-    TimeUs now = st.ctx->clock->now_us();
-    for (auto& [tenant, q] : st.queues) persist(self, tenant, q.tick(now), {});
+  if (st.reload_needed && st.in_flight.empty()) reload(self);
+}
+
+// Rebuilds every queue from storage, then lets the served tenants' leases tick: after this node
+// became the leader of an event shard (its RocksDB then holds everything committed before), or
+// after a write failed. Waits for writes in flight first.
+void reload(Self* self) {
+  auto& st = self->state;
+  st.reload_needed = true;
+  if (!st.in_flight.empty()) return;  // on_committed reloads once the last one is answered
+  st.reload_needed = false;
+  st.stale.clear();
+  if (auto s = load(st); !s) spdlog::error("event router: reload failed: {}", s.error().message);
+  TimeUs now = st.ctx->clock->now_us();
+  for (auto& [tenant, q] : st.queues) {
+    if (!serves(*st.ctx, tenant)) continue;
+    remember_events(self, q.in_flight_events());
+    persist(self, tenant, q.tick(now), {});
   }
 }
 
@@ -458,6 +554,43 @@ Reply do_next(Self* self, const pb::Request& req) {
   }
   const std::string& tenant = req.header().tenant();
   auto& q = queue_for(st, tenant);
+  if (!q.has_persona(r.persona_id()) && via_api(*st.ctx)) {
+    // On a cluster node the persona may live on a shard this node does not replicate: its profile
+    // is asked from its leader (through the api actor), and the poll is handled again with it.
+    auto rp = self->make_response_promise();
+    pb::Request get;
+    get.mutable_header()->set_tenant(tenant);
+    get.mutable_header()->set_schema_version(req.header().schema_version());
+    get.mutable_get_persona()->set_persona_id(r.persona_id());
+    auto again = std::make_shared<pb::Request>(req);
+    self->request(st.ctx->api, std::chrono::microseconds(st.ctx->request_timeout_us),
+                  wire::envelope_atom::value, uint32_t{pb::Request::kGetPersona},
+                  get.SerializeAsString())
+        .then(
+            [self, rp, again, tenant](uint32_t, const std::string& bytes) mutable {
+              pb::Response resp;
+              if (!resp.ParseFromString(bytes) || resp.status().code() != pb::OK) {
+                const std::string why = resp.status().message().empty()
+                                            ? std::string("the persona could not be looked up")
+                                            : resp.status().message();
+                const auto code = resp.status().code() == pb::NOT_FOUND ? ErrorCode::not_found
+                                                                        : ErrorCode::unavailable;
+                return deliver(rp, method, error_response(make_error(code, why)));
+              }
+              auto& q = queue_for(self->state, tenant);
+              persist(self, tenant,
+                      q.put_persona(resp.get_persona().persona(), self->state.ctx->clock->now_us()),
+                      {});
+              rp.delegate(caf::actor_cast<caf::actor>(self), handle_atom::value, RequestPtr(again));
+            },
+            [rp](caf::error& e) mutable {
+              deliver(rp, method,
+                      error_response(
+                          make_error(ErrorCode::unavailable,
+                                     "the persona could not be looked up: " + caf::to_string(e))));
+            });
+    return rp;
+  }
   if (!q.has_persona(r.persona_id())) {
     return fail(method, make_error(ErrorCode::not_found,
                                    "persona '" + r.persona_id() +
@@ -763,20 +896,38 @@ Reply do_list_personas(Self* self, const pb::Request& req) {
   return reply_bytes(method, resp);
 }
 
-void sweep_acked(RouterState& st, TimeUs now) {
-  // Bounded: at most 10000 deletions per tick.
-  auto batch = st.ctx->db->batch();
+void sweep_acked(Self* self, TimeUs now) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  // Bounded: at most 10000 deletions per tick. On a cluster node the deletes go through each
+  // event shard's log, and only for shards this node serves (the leader of another sweeps it).
+  std::map<uint32_t, storage::Batch> batches;
   size_t n = 0;
   while (!st.acked.empty() && n < 10000 &&
-         st.acked.front().first + st.ctx->events.retention_us <= now) {
-    batch.del(storage::Cf::events, st.acked.front().second);
+         st.acked.front().first + ctx.events.retention_us <= now) {
+    const std::string& key = st.acked.front().second;
+    const uint32_t shard = key.size() >= 2 ? (uint32_t{static_cast<uint8_t>(key[0])} << 8) |
+                                                 uint32_t{static_cast<uint8_t>(key[1])}
+                                           : 0;
+    if (!ctx.replicated() || ctx.routes->serving(shard)) {
+      auto it = batches.find(shard);
+      if (it == batches.end()) it = batches.emplace(shard, ctx.db->batch()).first;
+      it->second.del(storage::Cf::events, key);
+    }
     st.acked.pop_front();
     ++n;
   }
-  if (n > 0) {
-    if (auto s = st.ctx->db->write_unsynced(std::move(batch)); !s) {
-      spdlog::warn("event router: expired acked events not deleted: {}", s.error().message);
+  for (auto& [shard, batch] : batches) {
+    if (!ctx.replicated()) {
+      if (auto s = ctx.db->write_unsynced(std::move(batch)); !s) {
+        spdlog::warn("event router: expired acked events not deleted: {}", s.error().message);
+      }
+      continue;
     }
+    // Garbage only: a lost proposal leaves the records for a later sweep after a reload.
+    self->request(ctx.raft, caf::infinite, propose_atom::value, shard_group(shard),
+                  cluster::encode_persona_write(batch.rep().Data()))
+        .then([](uint64_t) {}, [](caf::error&) {});
   }
 }
 
@@ -791,6 +942,7 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
   }
   TimeUs now = ctx->clock->now_us();
   for (auto& [tenant, q] : self->state.queues) {
+    if (!serves(*ctx, tenant)) continue;  // a cluster node reloads once it serves the shard
     // Memories of in-flight events are stored again (same ids: no duplicates) in case a crash came
     // between an assignment and its memory.
     remember_events(self, q.in_flight_events());
@@ -800,6 +952,15 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
   return {
       [=](handle_atom, RequestPtr req) -> Reply {
         uint32_t method = static_cast<uint32_t>(req->body_case());
+        const std::string& tenant = req->header().tenant();
+        if (!serves(*ctx, tenant)) {
+          // The api actor routes it again, to the node that serves the tenant's event shard.
+          return fail(method, make_error(ErrorCode::unavailable,
+                                         std::string(kLeadershipMoved) + ": node '" + ctx->node_id +
+                                             "' does not serve the events of " + "tenant '" +
+                                             tenant + "'; retry"));
+        }
+        if (self->state.stale.count(tenant) != 0) reload(self);
         switch (req->body_case()) {
           case pb::Request::kPublish:
             return do_publish(self, *req);
@@ -825,10 +986,22 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
         }
       },
       [=](profile_atom, PersonaPtr p) {
+        if (!serves(*ctx, p->tenant())) {
+          pb::Request report;
+          *report.mutable_cluster_admin()->mutable_persona_profile() = *p;
+          return tell_event_leader(self, p->tenant(), std::move(report));
+        }
         auto& q = queue_for(self->state, p->tenant());
         persist(self, p->tenant(), q.put_persona(*p, self->state.ctx->clock->now_us()), {});
       },
       [=](persona_gone_atom, const std::string& tenant, const std::string& persona) -> uint64_t {
+        if (!serves(*ctx, tenant)) {
+          pb::Request report;
+          report.mutable_cluster_admin()->mutable_persona_gone()->set_tenant(tenant);
+          report.mutable_cluster_admin()->mutable_persona_gone()->set_persona(persona);
+          tell_event_leader(self, tenant, std::move(report));
+          return 0;
+        }
         auto& q = queue_for(self->state, tenant);
         uint64_t held = q.in_flight(persona);
         persist(self, tenant, q.remove_persona(persona, self->state.ctx->clock->now_us()), {});
@@ -841,6 +1014,18 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
       },
       [=](committed_atom, uint64_t seq, uint64_t, bool ok, const std::string& msg) {
         on_committed(self, seq, ok, msg);
+      },
+      // This node now serves an event shard: its queues are rebuilt from what the log applied.
+      [=](reload_atom) {
+        // Several shards are often won at once (a restart, a hand-over): one reload for them all.
+        auto& st = self->state;
+        if (st.reload_queued) return;
+        st.reload_queued = true;
+        self->delayed_send(self, std::chrono::milliseconds(5), reload_atom::value, true);
+      },
+      [=](reload_atom, bool) {
+        self->state.reload_queued = false;
+        reload(self);
       },
       [=](wait_timeout_atom, const std::string& tenant, const std::string& persona, uint64_t id) {
         auto it = self->state.waiters.find({tenant, persona});
@@ -872,10 +1057,11 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
         auto& st = self->state;
         TimeUs t = st.ctx->clock->now_us();
         for (auto& [tenant, q] : st.queues) {
+          if (!serves(*st.ctx, tenant)) continue;
           auto next = q.next_lease_expiry();
           if (next && *next <= t) persist(self, tenant, q.tick(t), {});
         }
-        sweep_acked(st, t);
+        sweep_acked(self, t);
         expire_memory_requests(self, t);
         self->delayed_send(self, tick_interval(*st.ctx), tick_atom::value);
       },

@@ -14,6 +14,15 @@
 // list_dead_letters, requeue and list_personas, and learns profiles from persona actors
 // (profile_atom after a profile write is durable, persona_gone_atom after a delete). On start it
 // loads every persona profile and every event record from RocksDB; leases resume where they were.
+//
+// On a cluster node a tenant's events belong to one shard (storage::shard_of(tenant, "")), and go
+// through that shard's Raft log like persona writes: the router changes a tenant's events only
+// while this node serves the shard (requests for another tenant are answered with the
+// kLeadershipMoved marker, and the api actor routes them to the shard's leader). (reload_atom)
+// rebuilds the queues from storage when the node starts serving a shard; a node that does not
+// serve a tenant's events sends its persona actors' profile changes to the node that does, and a
+// serving router asks a persona it does not know for its profile (through the api actor) when it
+// polls.
 #pragma once
 
 #include <caf/all.hpp>

@@ -37,6 +37,8 @@ using wait_timeout_atom = caf::atom_constant<caf::atom("waitto")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using index_atom = caf::atom_constant<caf::atom("index")>;
 using estats_atom = caf::atom_constant<caf::atom("estats")>;
+// To the event router: this node now serves an event shard (rebuild the queues from storage).
+using reload_atom = caf::atom_constant<caf::atom("ereload")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
 

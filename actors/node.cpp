@@ -160,11 +160,16 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   if (ctx.routes) {
     cluster::ShardRoutes* routes = ctx.routes.get();
     PersonaDirectory* directory = ctx.directory;
-    rc.leadership = [routes, directory, self](uint64_t group, raft::NodeId leader, bool serving) {
+    NodeContext* node_ctx = &ctx;
+    rc.leadership = [routes, directory, self, node_ctx](uint64_t group, raft::NodeId leader,
+                                                        bool serving) {
       if (group == kMetadataGroup) return;
       auto shard = group_shard(group);
       if (serving) {
         routes->set_serving(shard);
+        // The shard may hold tenants' events: the router rebuilds their queues from this node's
+        // copy, which now includes everything committed before.
+        if (node_ctx->router) caf::anon_send(node_ctx->router, reload_atom::value);
         return;
       }
       routes->set_leader(shard, leader);

@@ -15,8 +15,8 @@ namespace {
 
 constexpr std::string_view kMagic = "NCSS";
 constexpr char kVersion = 1;
-constexpr std::array<Cf, 7> kReplicated = {Cf::items,   Cf::vectors, Cf::links, Cf::personas,
-                                           Cf::history, Cf::archive, Cf::meta};
+constexpr std::array<Cf, 8> kReplicated = {Cf::items,   Cf::vectors, Cf::links, Cf::personas,
+                                           Cf::history, Cf::archive, Cf::meta,  Cf::events};
 
 bool replicated(uint8_t cf) {
   for (Cf c : kReplicated) {

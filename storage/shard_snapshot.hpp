@@ -1,9 +1,9 @@
 // storage/shard_snapshot.hpp: a shard's replicated state as one blob, for Raft snapshots.
 //
 // A shard group's snapshot is a checkpoint of the shard's key range: every record of the shard in
-// the replicated column families (items, vectors, links, personas, history, archive, meta), plus
-// the item locators of its personas (they live outside the range, keyed by tenant and item id).
-// The events family is not part of it: events are still each node's own (docs/cluster.md).
+// the replicated column families (items, vectors, links, personas, history, archive, meta, and the
+// events of the tenants whose events the shard holds), plus the item locators of its personas
+// (they live outside the range, keyed by tenant and item id).
 //
 // Format: "NCSS", a version byte, then records (cf byte, key length varint, key, value length
 // varint, value), then a CRC-32C of everything before it (4 bytes, little-endian). restore_shard()

@@ -439,6 +439,69 @@ TEST(ReplicatedShardTest, EventMemoriesReachAPersonaLedByAnotherNode) {
   EXPECT_EQ(node_x.node->context().counters.event_memory_errors.load(), 0u);
 }
 
+// Events go through their tenant's event shard log: the leader of that shard stops with events
+// published, one delivered and not acked; a survivor serves every one of them, in the state it
+// had, and the rest are taken and acked there.
+TEST(ReplicatedShardTest, EventsSurviveTheLossOfTheirShardsLeader) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  const std::string persona = "worker";
+  pb::Persona profile;
+  profile.set_id(persona);
+  profile.set_capacity(8);
+  ASSERT_TRUE(wait_until([&] { return c.nodes[0]->client->create_persona(profile).ok(); },
+                         std::chrono::seconds(20)));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    pb::EventInput in;
+    in.set_id("job-" + std::to_string(i));
+    in.set_topic("review");
+    in.set_payload("{}");
+    in.set_target_persona(persona);
+    auto published = c.nodes[1]->client->publish(in);
+    ASSERT_TRUE(published.ok()) << published.error().message;
+    ids.push_back(in.id());
+  }
+  auto taken = c.nodes[2]->client->next_event(persona, std::chrono::seconds(5));
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_TRUE(taken->has_event());
+  const std::string held = taken->event().id();
+
+  const uint32_t event_shard = storage::shard_of(kTenant, "", kShards);
+  Member* leader = c.by_number(Cluster::leader_of(*c.nodes[0], event_shard));
+  ASSERT_NE(leader, nullptr);
+  for (auto& n : c.nodes) {
+    if (n.get() == leader) n.reset();
+  }
+  Member* survivor = c.nodes[0] ? c.nodes[0].get() : c.nodes[1].get();
+  for (const auto& id : ids) {
+    pb::EventReply st;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto r = survivor->client->event_status(id);
+          if (r.ok()) st = *r;
+          return r.ok();
+        },
+        std::chrono::seconds(20)))
+        << id << " was lost with the event shard's leader";
+    if (id == held) {
+      EXPECT_EQ(st.event().state(), pb::EVENT_DELIVERED) << id;
+    }
+  }
+  int acked = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto next = survivor->client->next_event(persona, std::chrono::seconds(5));
+    ASSERT_TRUE(next.ok()) << next.error().message;
+    ASSERT_TRUE(next->has_event()) << "event " << i << " of the 3 not taken before";
+    EXPECT_NE(next->event().id(), held)
+        << "the delivered one went out again before its lease ran out";
+    auto a = survivor->client->ack(next->event().id(), next->event().attempts(), "done");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    ++acked;
+  }
+  EXPECT_EQ(acked, 3);
+}
+
 // Fault test (b), in-process over the real transport with its message-dropping hook: one node is
 // cut off from the other two. It refuses writes with an error that says why, for shards it led and
 // for shards led across the partition; the majority elects leaders for the minority's shards and

@@ -60,14 +60,15 @@ TEST(ShardSnapshotTest, RestoreReplacesTheShardAndNothingElse) {
     b.put(Cf::meta, locator_key("t", "m1"), locator_of(l.a));
     b.put(Cf::items, l.item(l.b, "m9"), "b m9 on the source");
     b.put(Cf::meta, locator_key("t", "m9"), locator_of(l.b));
+    b.put(Cf::events, event_key(events_prefix(l.sa, "t"), "e2"), "the shard's event");
     ASSERT_TRUE(src->commit(std::move(b)).ok());
   }
   {
-    // The destination holds a stale item of ada's shard, its own events there, and another shard.
+    // The destination holds a stale item and event of ada's shard, and another shard.
     Batch b = dst->batch();
     b.put(Cf::items, l.item(l.a, "stale"), "gone after the restore");
     b.put(Cf::meta, locator_key("t", "stale"), locator_of(l.a));
-    b.put(Cf::events, event_key(events_prefix(l.sa, "t"), "e1"), "this node's event");
+    b.put(Cf::events, event_key(events_prefix(l.sa, "t"), "e1"), "a stale event");
     b.put(Cf::items, l.item(l.b, "m8"), "b m8 on the destination");
     ASSERT_TRUE(dst->commit(std::move(b)).ok());
   }
@@ -80,8 +81,10 @@ TEST(ShardSnapshotTest, RestoreReplacesTheShardAndNothingElse) {
   EXPECT_EQ(value_of(*dst, Cf::meta, locator_key("t", "m1")), locator_of(l.a));
   EXPECT_EQ(value_of(*dst, Cf::items, l.item(l.a, "stale")), "<none>");
   EXPECT_EQ(value_of(*dst, Cf::meta, locator_key("t", "stale")), "<none>");
-  EXPECT_EQ(value_of(*dst, Cf::events, event_key(events_prefix(l.sa, "t"), "e1")),
-            "this node's event");
+  EXPECT_EQ(value_of(*dst, Cf::events, event_key(events_prefix(l.sa, "t"), "e1")), "<none>")
+      << "the shard's events are replicated: the snapshot replaces them too";
+  EXPECT_EQ(value_of(*dst, Cf::events, event_key(events_prefix(l.sa, "t"), "e2")),
+            "the shard's event");
   EXPECT_EQ(value_of(*dst, Cf::items, l.item(l.b, "m8")), "b m8 on the destination");
   EXPECT_EQ(value_of(*dst, Cf::items, l.item(l.b, "m9")), "<none>");
   EXPECT_EQ(*applied_index(*dst, l.sa + 1), 42u);
@@ -105,8 +108,7 @@ TEST(ShardSnapshotTest, DropRemovesTheShardAndItsLocatorsOnly) {
   EXPECT_EQ(value_of(*db, Cf::items, l.item(l.a, "m1")), "<none>");
   EXPECT_EQ(value_of(*db, Cf::vectors, l.item(l.a, "m1")), "<none>");
   EXPECT_EQ(value_of(*db, Cf::meta, locator_key("t", "m1")), "<none>");
-  EXPECT_EQ(value_of(*db, Cf::events, event_key(events_prefix(l.sa, "t"), "e1")),
-            "this node's event");
+  EXPECT_EQ(value_of(*db, Cf::events, event_key(events_prefix(l.sa, "t"), "e1")), "<none>");
   EXPECT_EQ(value_of(*db, Cf::items, l.item(l.b, "m9")), "b m9");
   EXPECT_EQ(value_of(*db, Cf::meta, locator_key("t", "m9")), locator_of(l.b));
 }
