@@ -109,6 +109,8 @@ bool stored_on(Member& m, const std::string& persona, const std::string& id) {
   return v.ok() && v->has_value();
 }
 
+bool balanced(Member& m, size_t expect_members, std::string* why);
+
 TEST(ReplicatedShardTest, WritesReachEveryReplicaAndEveryNodeAnswers) {
   Cluster c;
   ASSERT_TRUE(c.start()) << "the shards never all had leaders";
@@ -500,6 +502,56 @@ TEST(ReplicatedShardTest, EventsSurviveTheLossOfTheirShardsLeader) {
     ++acked;
   }
   EXPECT_EQ(acked, 3);
+}
+
+// Five nodes, three replicas: the node that serves a tenant's events does not replicate every
+// persona's shard. A persona on a shard it lacks still gets events (its profile reaches the
+// event leader from the persona's leader), takes them through any node and acks them.
+TEST(ReplicatedShardTest, EventsReachAPersonaOnAShardTheEventLeaderDoesNotReplicate) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  for (const char* name : {"node-d", "node-e"}) {
+    c.nodes.push_back(start_member(name, {c.seed}, "", "", "", c.tweak));
+    ASSERT_TRUE(c.nodes.back()->client);
+  }
+  std::string err;
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 5, &err); }, std::chrono::seconds(60)))
+      << err;
+  auto st = c.nodes[0]->client->cluster_status();
+  ASSERT_TRUE(st.ok());
+  std::map<uint32_t, std::vector<uint64_t>> replicas;
+  for (const auto& sh : st->shards())
+    replicas[sh.shard()].assign(sh.replicas().begin(), sh.replicas().end());
+  const uint64_t event_leader =
+      Cluster::leader_of(*c.nodes[0], storage::shard_of(kTenant, "", kShards));
+  ASSERT_NE(event_leader, 0u);
+  std::string persona;
+  for (int i = 0; persona.empty() && i < 1000; ++i) {
+    const std::string p = "far-" + std::to_string(i);
+    const auto& r = replicas[storage::shard_of(kTenant, p, kShards)];
+    if (std::find(r.begin(), r.end(), event_leader) == r.end()) persona = p;
+  }
+  ASSERT_FALSE(persona.empty()) << "every shard has a replica on the event leader";
+  pb::Persona profile;
+  profile.set_id(persona);
+  profile.set_capacity(4);
+  ASSERT_TRUE(wait_until([&] { return c.nodes[3]->client->create_persona(profile).ok(); },
+                         std::chrono::seconds(20)));
+  pb::EventInput in;
+  in.set_id("far-job");
+  in.set_topic("review");
+  in.set_payload("{}");
+  in.set_target_persona(persona);
+  auto published = c.nodes[4]->client->publish(in);
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  auto next = c.nodes[1]->client->next_event(persona, std::chrono::seconds(5));
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  ASSERT_TRUE(next->has_event()) << persona << " got no event";
+  auto acked = c.nodes[2]->client->ack(next->event().id(), next->event().attempts(), "done far");
+  ASSERT_TRUE(acked.ok()) << acked.error().message;
+  EXPECT_TRUE(wait_until([&] {
+    return c.nodes[0]->client->get(next->event().memory_id(), persona).ok();
+  })) << "the event's memory did not reach the persona";
 }
 
 // Fault test (b), in-process over the real transport with its message-dropping hook: one node is
