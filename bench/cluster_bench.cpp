@@ -31,6 +31,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -234,19 +235,38 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
   return {};
 }
 
-// The shard leaders node `via` reports, all of them, or empty. `settled`: only once every shard is
-// led by its preferred replica (leaders move there after the placement and after a restart;
-// measuring during those hand-overs would measure them).
-std::vector<uint64_t> shard_leaders(Client& via, uint32_t shards, bool settled = false) {
+// The shard leaders node `via` reports, all of them, or empty. `nodes` > 0: only once the cluster
+// has settled on that many nodes: every shard's last move carried out, every node holding
+// replicas, and replicas and leaders per node within one of each other (the rebalancer moves
+// shards and leaderships after the placement, after a join and after a restart; measuring during
+// those moves would measure them).
+std::vector<uint64_t> shard_leaders(Client& via, uint32_t shards, size_t nodes = 0) {
   auto st = via.cluster_status();
   if (!st || st->shards_size() != static_cast<int>(shards)) return {};
   std::vector<uint64_t> out(shards, 0);
+  std::map<uint64_t, int> replicas, leaders;
   for (const auto& s : st->shards()) {
-    if (settled && (s.replicas_size() == 0 || s.leader() != s.replicas(0))) return {};
+    if (nodes > 0 && s.settled_epoch() < s.epoch()) return {};
     if (s.shard() < shards) out[s.shard()] = s.leader();
+    for (uint64_t n : s.replicas()) {
+      ++replicas[n];
+      leaders.emplace(n, 0);
+    }
+    ++leaders[s.leader()];
   }
   for (uint64_t l : out) {
     if (l == 0) return {};
+  }
+  if (nodes > 0) {
+    auto spread = [](const std::map<uint64_t, int>& m) {
+      int lo = 1 << 30, hi = 0;
+      for (const auto& [n, k] : m) lo = std::min(lo, k), hi = std::max(hi, k);
+      return hi - lo;
+    };
+    if (replicas.size() < std::min<size_t>(nodes, size_t{shards} * 3) || spread(replicas) > 1 ||
+        spread(leaders) > 1) {
+      return {};
+    }
   }
   return out;
 }
@@ -289,7 +309,7 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
               auto c = Client::connect(addresses);
               if (c) admin = std::move(*c);
             }
-            return admin && !shard_leaders(*admin, o.shards, true).empty();
+            return admin && !shard_leaders(*admin, o.shards, o.nodes).empty();
           },
           std::chrono::seconds(60))) {
     return make_error(
@@ -303,7 +323,7 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
     const std::string persona = "failover-" + std::to_string(round);
     const uint32_t shard = storage::shard_of("default", persona, o.shards);
     std::vector<uint64_t> leaders;
-    if (!await([&] { return !(leaders = shard_leaders(*admin, o.shards, true)).empty(); },
+    if (!await([&] { return !(leaders = shard_leaders(*admin, o.shards, o.nodes)).empty(); },
                std::chrono::seconds(30))) {
       return make_error(ErrorCode::unavailable,
                         "no leader for every shard before round " + std::to_string(round));
@@ -344,7 +364,7 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
                 auto c = Client::connect({addresses[victim]});
                 if (c) restarted = std::move(*c);
               }
-              return restarted && !shard_leaders(*restarted, o.shards, true).empty();
+              return restarted && !shard_leaders(*restarted, o.shards, o.nodes).empty();
             },
             std::chrono::seconds(60))) {
       return make_error(ErrorCode::unavailable, "node " + std::to_string(victim + 1) +
