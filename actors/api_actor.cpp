@@ -95,6 +95,7 @@ pb::Response node_stats(const NodeContext& ctx) {
   c["requests"] = ctx.counters.requests.load();
   c["request_errors"] = ctx.counters.request_errors.load();
   c["index_rebuilds"] = ctx.counters.index_rebuilds.load();
+  c["indices_warmed"] = ctx.counters.indices_warmed.load();
   c["corrupt_records"] = ctx.counters.corrupt_records.load();
   c["storage_syncs"] = ctx.db->sync_count();
   c["storage_commits"] = ctx.db->commit_count();

@@ -9,6 +9,7 @@
 
 #include "actors/api_actor.hpp"
 #include "actors/event_router.hpp"
+#include "actors/index_warmer.hpp"
 #include "actors/messages.hpp"
 #include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
@@ -144,7 +145,9 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     return std::move(*store);
   };
   caf::actor meta = ctx.metadata;
-  rc.apply = [meta, db](uint64_t group, const raft::Entry& e) {
+  caf::actor warmer = ctx.warmer;
+  cluster::ShardRoutes* warm_routes = ctx.routes.get();
+  rc.apply = [meta, db, warmer, warm_routes](uint64_t group, const raft::Entry& e) {
     if (e.type != raft::EntryType::normal) return;
     if (group == kMetadataGroup) {
       caf::anon_send(meta, meta_apply_atom::value, uint64_t{e.index}, e.data);
@@ -152,6 +155,16 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     }
     if (e.data.empty()) return;  // a leader's no-op
     apply_shard_entry(*db, group, e);
+    // A follower notes whose items changed, for the index warmer.
+    if (warmer && warm_routes != nullptr && !warm_routes->serving(group_shard(group))) {
+      if (auto entry = cluster::decode_shard_entry(e.data)) {
+        auto personas = storage::item_personas(*db, entry->payload);
+        if (!personas.empty()) {
+          caf::anon_send(warmer, warm_dirty_atom::value,
+                         std::make_shared<const std::vector<std::string>>(std::move(personas)));
+        }
+      }
+    }
   };
   rc.applied_for = [db](uint64_t group) -> Result<raft::Index> {
     if (group == kMetadataGroup) return raft::Index{0};  // the map is rebuilt from the log
@@ -327,6 +340,10 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   node->ctx_ = ctx;
   ctx->events = event_policy_from(settings);
   ctx->router = spawn_event_router(*node->sys_, ctx);
+  if (!settings.cluster.seeds.empty() && settings.cluster.follower_index_refresh > 0) {
+    ctx->warmer = spawn_index_warmer(
+        *node->sys_, ctx, std::chrono::microseconds(settings.cluster.follower_index_refresh));
+  }
   ctx->transport = spawn_peer_transport(*node->sys_, transport_config(settings, *ctx));
   node->api_ = spawn_api(*node->sys_, ctx);
   ctx->api = node->api_;
@@ -377,7 +394,8 @@ Status Node::stop() {
     }
     if (ctx_) {
       // The metadata actor and the Raft host before the transport they send through.
-      for (caf::actor* a : {&ctx_->router, &ctx_->metadata, &ctx_->raft, &ctx_->transport}) {
+      for (caf::actor* a :
+           {&ctx_->router, &ctx_->warmer, &ctx_->metadata, &ctx_->raft, &ctx_->transport}) {
         if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = caf::actor{};
       }

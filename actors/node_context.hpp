@@ -31,6 +31,7 @@ struct NodeCounters {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> request_errors{0};
   std::atomic<uint64_t> index_rebuilds{0};
+  std::atomic<uint64_t> indices_warmed{0};  // personas whose indices a follower refreshed
   std::atomic<uint64_t> corrupt_records{0};
   std::atomic<uint64_t> events_published{0};
   std::atomic<uint64_t> events_delivered{0};
@@ -59,6 +60,7 @@ struct NodeContext {
   TimeUs idle_timeout_us = 60 * kUsPerSecond;
   PersonaDirectory* directory = nullptr;
   caf::actor router;     // the event router (actors/event_router.hpp)
+  caf::actor warmer;     // follower index warmer (actors/index_warmer.hpp); invalid: off
   caf::actor transport;  // the peer transport (actors/peer_transport.hpp)
   caf::actor raft;       // the node's Raft groups (actors/raft_host_actor.hpp)
   caf::actor metadata;   // the metadata group's shell (actors/metadata_actor.hpp)

@@ -36,52 +36,7 @@ struct TierManagerState {
 };
 
 void load_tier(TierManagerState& st, std::vector<ItemMeta> items) {
-  auto& ctx = *st.ctx;
-  const char* tname = tier_name(st.tier->tier());
-  size_t n = items.size();
-  auto report = st.tier->load(st.path, std::move(items));
-  if (!report.used_saved_index && n > 0) {
-    ctx.counters.index_rebuilds++;
-    spdlog::info("persona '{}' tier {}: rebuilding the vector index of {} items from RocksDB ({})",
-                 st.ref.persona, tname, n, report.reason);
-  }
-  auto& need = report.need_vectors;
-  for (size_t start = 0; start < need.size(); start += kVectorFetchChunk) {
-    size_t end = std::min(need.size(), start + kVectorFetchChunk);
-    std::vector<std::string> keys;
-    for (size_t i = start; i < end; ++i) keys.push_back(storage::item_key(st.ref.prefix, need[i]));
-    auto values = ctx.db->multi_get(storage::Cf::vectors, keys);
-    std::vector<ItemMeta> metas;
-    std::vector<std::vector<float>> vecs;
-    for (size_t i = start; i < end; ++i) {
-      auto& v = values[i - start];
-      const ItemMeta* meta = st.tier->find(need[i]);
-      if (meta == nullptr) continue;
-      if (!v || !v->has_value()) {
-        ctx.counters.corrupt_records++;
-        spdlog::error(
-            "persona '{}' tier {}: embedding of memory '{}' is missing; it cannot be "
-            "recalled until it is updated or deleted",
-            st.ref.persona, tname, need[i]);
-        continue;
-      }
-      auto rec = storage::decode_record<pb::EmbeddingRecord>(**v, "embedding of '" + need[i] + "'");
-      if (!rec || static_cast<size_t>(rec->values_size()) != ctx.policy.dim) {
-        ctx.counters.corrupt_records++;
-        spdlog::error("persona '{}' tier {}: embedding of memory '{}' is corrupt", st.ref.persona,
-                      tname, need[i]);
-        continue;
-      }
-      metas.push_back(*meta);
-      vecs.emplace_back(rec->values().begin(), rec->values().end());
-    }
-    std::vector<const float*> ptrs;
-    for (auto& v : vecs) ptrs.push_back(v.data());
-    if (auto s = st.tier->upsert_batch(metas, ptrs); !s) {
-      spdlog::error("persona '{}' tier {}: cannot index items: {}", st.ref.persona, tname,
-                    s.error().message);
-    }
-  }
+  load_tier_from_storage(*st.ctx, st.ref, *st.tier, st.path, std::move(items));
 }
 
 TierSearchResultPtr run_search(TierManagerState& st, const TierSearch& q) {
@@ -239,6 +194,57 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
 }
 
 }  // namespace
+
+Tier::LoadReport load_tier_from_storage(NodeContext& ctx, const PersonaRef& ref, Tier& tier,
+                                        const std::string& path, std::vector<ItemMeta> items,
+                                        bool activation) {
+  const char* tname = tier_name(tier.tier());
+  size_t n = items.size();
+  auto report = tier.load(path, std::move(items));
+  if (!report.used_saved_index && n > 0 && activation) {
+    ctx.counters.index_rebuilds++;
+    spdlog::info("persona '{}' tier {}: rebuilding the vector index of {} items from RocksDB ({})",
+                 ref.persona, tname, n, report.reason);
+  }
+  const auto& need = report.need_vectors;
+  for (size_t start = 0; start < need.size(); start += kVectorFetchChunk) {
+    size_t end = std::min(need.size(), start + kVectorFetchChunk);
+    std::vector<std::string> keys;
+    for (size_t i = start; i < end; ++i) keys.push_back(storage::item_key(ref.prefix, need[i]));
+    auto values = ctx.db->multi_get(storage::Cf::vectors, keys);
+    std::vector<ItemMeta> metas;
+    std::vector<std::vector<float>> vecs;
+    for (size_t i = start; i < end; ++i) {
+      auto& v = values[i - start];
+      const ItemMeta* meta = tier.find(need[i]);
+      if (meta == nullptr) continue;
+      if (!v || !v->has_value()) {
+        ctx.counters.corrupt_records++;
+        spdlog::error(
+            "persona '{}' tier {}: embedding of memory '{}' is missing; it cannot be "
+            "recalled until it is updated or deleted",
+            ref.persona, tname, need[i]);
+        continue;
+      }
+      auto rec = storage::decode_record<pb::EmbeddingRecord>(**v, "embedding of '" + need[i] + "'");
+      if (!rec || static_cast<size_t>(rec->values_size()) != ctx.policy.dim) {
+        ctx.counters.corrupt_records++;
+        spdlog::error("persona '{}' tier {}: embedding of memory '{}' is corrupt", ref.persona,
+                      tname, need[i]);
+        continue;
+      }
+      metas.push_back(*meta);
+      vecs.emplace_back(rec->values().begin(), rec->values().end());
+    }
+    std::vector<const float*> ptrs;
+    for (auto& v : vecs) ptrs.push_back(v.data());
+    if (auto s = tier.upsert_batch(metas, ptrs); !s) {
+      spdlog::error("persona '{}' tier {}: cannot index items: {}", ref.persona, tname,
+                    s.error().message);
+    }
+  }
+  return report;
+}
 
 std::string index_path(const NodeContext& ctx, const PersonaRef& ref, pb::Tier tier) {
   return ctx.index_dir + "/" + hex(ref.tenant) + "/" + hex(ref.persona) + "/" + tier_name(tier) +

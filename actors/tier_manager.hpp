@@ -21,6 +21,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
+#include "runtime/tier.hpp"
 
 namespace nca::actors {
 
@@ -39,6 +40,14 @@ struct TierManagerInit {
 // The index file of one persona's tier below ctx.index_dir; tenant and persona are hex-encoded so
 // no id can name a path outside it.
 std::string index_path(const NodeContext& ctx, const PersonaRef& ref, pb::Tier tier);
+
+// Loads `tier` with `items`: from its saved vector index at `path` when that is usable, plus the
+// embeddings (read from RocksDB) of items the saved index lacks. An `activation`'s rebuild is
+// counted (index_rebuilds) and logged. Used by the tier manager when a persona activates and by
+// the follower index warmer.
+Tier::LoadReport load_tier_from_storage(NodeContext& ctx, const PersonaRef& ref, Tier& tier,
+                                        const std::string& path, std::vector<ItemMeta> items,
+                                        bool activation = true);
 
 caf::actor spawn_tier_manager(caf::local_actor* parent, NodeContextPtr ctx,
                               std::shared_ptr<TierManagerInit> init);

@@ -179,6 +179,12 @@ std::vector<Def> rows() {
           "it serves reads at once, and a leader cut off from the others may serve stale reads "
           "until it steps down (an election timeout).")
           .one_of({"linearizable", "leader"}),
+      key("cluster.follower-index-refresh", duration,
+          at(&S::cluster, &ClusterSettings::follower_index_refresh),
+          "How often a node refreshes the saved vector indices of the personas it replicates "
+          "but does not lead, so a failover reads a current index instead of rebuilding it; "
+          "0: never (a new leader rebuilds or catches up the index when it first serves a "
+          "persona)."),
       key("cluster.fault-injection", boolean, at(&S::cluster, &ClusterSettings::fault_injection),
           "Accept fault-injection commands (nca cluster partition): for tests of a cluster's "
           "failure handling only; never on a cluster that serves users."),

@@ -40,6 +40,7 @@ struct ClusterSettings {
   int64_t rebalance_moves = 4;
   std::string read_consistency = "linearizable";
   bool fault_injection = false;
+  TimeUs follower_index_refresh = 10 * kUsPerSecond;
   std::string join_secret;
   std::string advertise;  // empty: node.listen
 };

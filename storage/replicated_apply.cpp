@@ -3,7 +3,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
@@ -74,7 +76,48 @@ class Checker : public rocksdb::WriteBatch::Handler {
   std::string locator_prefix_;
 };
 
+// Collects the persona prefixes of item records a batch writes or deletes.
+class ItemPersonas : public rocksdb::WriteBatch::Handler {
+ public:
+  ItemPersonas(uint32_t items_cf, std::vector<std::string>* out) : items_(items_cf), out_(out) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice&) override {
+    note(cf, key);
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    note(cf, key);
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
+                                const rocksdb::Slice&) override {
+    note(cf, begin);
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  void note(uint32_t cf, const rocksdb::Slice& key) {
+    if (cf != items_) return;
+    auto p = parse_persona_prefix(std::string_view(key.data(), key.size()));
+    if (!p) return;
+    std::string prefix = persona_prefix(p->shard, p->tenant, p->persona);
+    if (out_->empty() || out_->back() != prefix) out_->push_back(std::move(prefix));
+  }
+  uint32_t items_;
+  std::vector<std::string>* out_;
+};
+
 }  // namespace
+
+std::vector<std::string> item_personas(const Db& db, std::string_view rep) {
+  std::vector<std::string> out;
+  if (rep.size() < 12) return out;
+  rocksdb::WriteBatch batch{std::string(rep)};
+  ItemPersonas visitor(db.handle(Cf::items)->GetID(), &out);
+  (void)batch.Iterate(&visitor);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
                               std::string_view rep) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nca/result.hpp"
 #include "storage/db.hpp"
@@ -26,6 +27,11 @@ namespace nca::storage {
 // locators; unavailable/data_loss from RocksDB.
 Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
                               std::string_view rep);
+
+// The persona prefixes (storage/keys.hpp) whose item records the batch representation `rep`
+// writes or deletes, sorted and distinct; empty for a batch that does not parse. For the follower
+// index warmer (actors/index_warmer.hpp).
+std::vector<std::string> item_personas(const Db& db, std::string_view rep);
 
 // The stored form of an applied index (8 bytes, big-endian), for writers that record one with
 // other state (storage/shard_snapshot.hpp).

@@ -441,6 +441,59 @@ TEST(ReplicatedShardTest, EventMemoriesReachAPersonaLedByAnotherNode) {
   EXPECT_EQ(node_x.node->context().counters.event_memory_errors.load(), 0u);
 }
 
+// Followers keep the vector indices of personas they replicate warm
+// (cluster.follower-index-refresh): when the leader goes, the new leader's first activation of the
+// persona loads a current saved index instead of rebuilding it from RocksDB.
+TEST(ReplicatedShardTest, WarmFollowerIndicesSpareTheNewLeaderARebuild) {
+  Cluster c;
+  c.tweak = [](config::Settings& s) {
+    small_cluster(s);
+    s.cluster.follower_index_refresh = 100'000;
+  };
+  ASSERT_TRUE(c.start());
+  const std::string persona = "warm";
+  const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
+  std::string err;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(remember_until_ok(*c.nodes[0], persona, "w-" + std::to_string(i),
+                                  "warm fact number " + std::to_string(i), &err))
+        << err;
+  }
+  Member* leader = c.by_number(Cluster::leader_of(*c.nodes[0], shard));
+  ASSERT_NE(leader, nullptr);
+  std::vector<Member*> followers;
+  for (auto& n : c.nodes) {
+    if (n.get() != leader) followers.push_back(n.get());
+  }
+  // One more write after reading the counters: each follower refreshes the persona after it.
+  std::vector<uint64_t> before;
+  for (Member* f : followers) before.push_back(f->node->context().counters.indices_warmed.load());
+  ASSERT_TRUE(remember_until_ok(*c.nodes[0], persona, "w-last", "the last warm fact", &err)) << err;
+  for (size_t i = 0; i < followers.size(); ++i) {
+    EXPECT_TRUE(wait_until([&] {
+      return followers[i]->node->context().counters.indices_warmed.load() > before[i];
+    })) << "follower "
+        << i << " never refreshed the persona's indices";
+  }
+  std::vector<uint64_t> rebuilds;
+  for (Member* f : followers) {
+    rebuilds.push_back(f->node->context().counters.index_rebuilds.load());
+    EXPECT_EQ(rebuilds.back(), 0u) << "the warmer's builds are not activations' rebuilds";
+  }
+  for (auto& n : c.nodes) {
+    if (n.get() == leader) n.reset();
+  }
+  auto hits = followers[0]->client->recall(persona, "warm fact", 5);
+  ASSERT_TRUE(hits.ok()) << hits.error().message;
+  EXPECT_EQ(hits->hits_size(), 5);
+  const uint64_t new_leader = Cluster::leader_of(*followers[0], shard);
+  for (size_t i = 0; i < followers.size(); ++i) {
+    if (membership::node_number(followers[i]->node->context().node_id) != new_leader) continue;
+    EXPECT_EQ(followers[i]->node->context().counters.index_rebuilds.load(), rebuilds[i])
+        << "the new leader rebuilt the persona's index";
+  }
+}
+
 // Events go through their tenant's event shard log: the leader of that shard stops with events
 // published, one delivered and not acked; a survivor serves every one of them, in the state it
 // had, and the rest are taken and acked there.

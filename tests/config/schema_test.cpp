@@ -35,6 +35,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"cluster.rebalance-moves", "4"},
       {"cluster.read-consistency", "linearizable"},
       {"cluster.fault-injection", "false"},
+      {"cluster.follower-index-refresh", "10s"},
       {"cluster.join-secret", ""},
       {"cluster.advertise", ""},
       {"raft.tick", "100ms"},

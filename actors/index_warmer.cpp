@@ -1,0 +1,88 @@
+#include "actors/index_warmer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <filesystem>
+#include <set>
+
+#include "actors/tier_manager.hpp"
+#include "runtime/persona_writer.hpp"
+#include "runtime/tier.hpp"
+#include "storage/keys.hpp"
+
+namespace nca::actors {
+namespace {
+
+using warm_tick_atom = caf::atom_constant<caf::atom("warmtick")>;
+
+constexpr std::array<pb::Tier, 3> kWarmTiers = {pb::STM, pb::MTM, pb::LTM};
+
+struct WarmerState {
+  NodeContextPtr ctx;
+  std::chrono::microseconds interval{0};
+  std::set<std::string> dirty;  // persona prefixes
+  static inline const char* name = "nca.index_warmer";
+};
+
+using Self = caf::stateful_actor<WarmerState>;
+
+// Loads each of the persona's tiers from its saved index plus what the index lacks, and saves the
+// result: what an activation would do, done ahead of it.
+void warm(NodeContext& ctx, const storage::PersonaKey& key) {
+  PersonaRef ref = PersonaRef::make(key.tenant, key.persona, ctx.policy.shards);
+  PersonaWriter writer(*ctx.db, ref, ctx.policy, ctx.health, *ctx.clock, *ctx.ids,
+                       ctx.policy.tubules, ctx.policy.session_window);
+  auto items = writer.open();
+  if (!items) {
+    spdlog::warn("index warmer: persona '{}' not loaded: {}", key.persona, items.error().message);
+    return;
+  }
+  for (size_t i = 0; i < kWarmTiers.size(); ++i) {
+    Tier tier(kWarmTiers[i], ctx.policy, ctx.health);
+    const std::string path = index_path(ctx, ref, kWarmTiers[i]);
+    const bool empty = (*items)[i].empty();
+    auto report = load_tier_from_storage(ctx, ref, tier, path, std::move((*items)[i]), false);
+    if (empty || (report.used_saved_index && report.need_vectors.empty())) continue;
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    if (auto s = tier.save(path); !s) {
+      spdlog::warn("index warmer: persona '{}': {}", key.persona, s.error().message);
+    }
+  }
+  ctx.counters.indices_warmed++;
+}
+
+caf::behavior index_warmer(Self* self, NodeContextPtr ctx, std::chrono::microseconds interval) {
+  self->state.ctx = std::move(ctx);
+  self->state.interval = interval;
+  self->delayed_send(self, interval, warm_tick_atom::value);
+  return {
+      [=](warm_dirty_atom, PrefixesPtr prefixes) {
+        if (prefixes) self->state.dirty.insert(prefixes->begin(), prefixes->end());
+      },
+      [=](warm_tick_atom) {
+        auto& st = self->state;
+        auto& ctx = *st.ctx;
+        std::set<std::string> dirty;
+        dirty.swap(st.dirty);
+        for (const auto& prefix : dirty) {
+          if (ctx.stopping) break;
+          auto key = storage::parse_persona_prefix(prefix);
+          if (!key) continue;
+          if (ctx.routes && ctx.routes->serving(key->shard)) continue;  // its actor owns the files
+          warm(ctx, *key);
+        }
+        self->delayed_send(self, st.interval, warm_tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_index_warmer(caf::actor_system& sys, NodeContextPtr ctx,
+                              std::chrono::microseconds interval) {
+  return sys.spawn<caf::detached>(index_warmer, std::move(ctx), interval);
+}
+
+}  // namespace nca::actors
