@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "cluster/sim/linearizability.hpp"
+#include "cluster/sim/set_history.hpp"
 #include "nca/client.hpp"
 #include "storage/keys.hpp"
 #include "tests/integration/local_cluster_util.hpp"
@@ -43,9 +44,11 @@ using testing::poll;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kShards = 4;
+// No consolidation and room in short-term memory: a persona's memories only grow during a test,
+// so its history can be checked as a grow-only set.
 constexpr const char* kArgs =
     "--cluster.shards 4 --raft.tick 20ms --cluster.dead-after 2s --cluster.heartbeat-interval "
-    "200ms";
+    "200ms --lymphatic.enabled false --memory.stm-capacity 100000";
 
 // The leader of every shard as node i reports it ("" while one has none).
 std::vector<std::string> shard_leaders(LocalCluster& c, int i) {
@@ -109,6 +112,31 @@ class Writers {
         history_.push_back(op);
       }
     });
+    // A reader of whole personas: list, recorded as a read of the persona's set of memories.
+    threads_.emplace_back([this, &c] {
+      auto client = Client::connect({c.address(2), c.address(3), c.address(1)});
+      if (!client) return;
+      for (uint64_t n = 0; !stop_.load() && Clock::now() < give_up_; ++n) {
+        raft::sim::SetOperation op;
+        op.client = 300;
+        op.kind = raft::sim::SetOperation::Kind::read;
+        op.set = "p" + std::to_string(n % 8);
+        pb::ListRequest list;
+        list.set_persona_id(op.set);
+        list.set_page_size(1000);
+        op.call = now_us();
+        auto got = (*client)->list(list);
+        op.ret = now_us();
+        // A persona not created yet reads as empty; a partial page or an error observes nothing.
+        op.completed = (got.ok() && got->next_page_token().empty()) ||
+                       (!got.ok() && got.error().code == ErrorCode::not_found);
+        if (got.ok()) {
+          for (const auto& item : got->items()) op.elements.push_back(item.id());
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        sets_.push_back(std::move(op));
+      }
+    });
     for (int t = 0; t < 2; ++t) {
       threads_.emplace_back([this, &c, t] {
         std::vector<std::string> addresses = {c.address(1 + t), c.address(1 + (t + 1) % 3),
@@ -138,8 +166,17 @@ class Writers {
           auto r = (*client)->remember(persona, m);
           op.ret = now_us();
           op.completed = r.ok();  // a failed write may or may not have taken effect
+          raft::sim::SetOperation add;
+          add.client = op.client;
+          add.kind = raft::sim::SetOperation::Kind::add;
+          add.set = persona;
+          add.element = m.id();
+          add.call = op.call;
+          add.ret = op.ret;
+          add.completed = op.completed;
           std::lock_guard<std::mutex> lock(mu_);
           history_.push_back(op);
+          sets_.push_back(std::move(add));
           if (r) {
             acked_.push_back({persona, m.id(), sent, Clock::now()});
           } else {
@@ -218,6 +255,16 @@ class Writers {
     EXPECT_EQ(report.verdict, raft::sim::Linearizability::ok) << "memory " << report.key << ":\n"
                                                               << report.explanation;
     EXPECT_GT(gets, h.size() / 10) << "the reader hardly read";
+    std::vector<raft::sim::SetOperation> sets;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sets = sets_;
+    }
+    auto personas = raft::sim::check_grow_only_sets(sets);
+    std::cout << "persona histories: " << sets.size() << " operations (" << personas.reads
+              << " whole-persona reads), " << (personas.ok ? "consistent" : "NOT") << "\n";
+    EXPECT_TRUE(personas.ok) << "persona " << personas.set << ": " << personas.explanation;
+    EXPECT_GT(personas.reads, 10u) << "the persona reader hardly read";
   }
 
  private:
@@ -228,6 +275,7 @@ class Writers {
 
   const Clock::time_point t0_ = Clock::now();
   std::vector<KvOperation> history_;
+  std::vector<raft::sim::SetOperation> sets_;  // remembers and lists, per persona
   std::pair<std::string, std::string> last_sent_[2];
   std::mutex mu_;
   std::vector<Ack> acked_;
