@@ -406,20 +406,22 @@ Client::Future<pb::ClusterStatusReply> Client::cluster_status_async() {
                      &pb::Response::mutable_cluster_status);
 }
 
-Result<pb::ClusterAdminReply> Client::decommission(const std::string& node) {
-  pb::ClusterAdminRequest request;
-  request.set_decommission(node);
+Result<pb::ClusterAdminReply> Client::cluster_admin(pb::ClusterAdminRequest request) {
   return unary_async(make_request(&pb::Request::mutable_cluster_admin, std::move(request)),
                      &pb::Response::mutable_cluster_admin)
       .get();
 }
 
+Result<pb::ClusterAdminReply> Client::decommission(const std::string& node) {
+  pb::ClusterAdminRequest request;
+  request.set_decommission(node);
+  return cluster_admin(std::move(request));
+}
+
 Result<pb::ClusterAdminReply> Client::recommission(const std::string& node) {
   pb::ClusterAdminRequest request;
   request.set_recommission(node);
-  return unary_async(make_request(&pb::Request::mutable_cluster_admin, std::move(request)),
-                     &pb::Response::mutable_cluster_admin)
-      .get();
+  return cluster_admin(std::move(request));
 }
 
 Result<pb::LinkReply> Client::link(const std::string& a, const std::string& b, double strength) {

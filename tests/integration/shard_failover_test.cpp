@@ -289,14 +289,26 @@ void print_errors(const std::vector<std::string>& errors) {
   for (size_t i = 0; i < errors.size() && i < 5; ++i) std::cout << "  error: " << errors[i] << "\n";
 }
 
-TEST(ShardFailover, LeaderKilledWhileClientsWriteEveryAcknowledgedWriteReadsBack) {
-  LocalCluster c("shard-failover", kArgs);
+// Three nodes with a leader for every shard.
+void start_three(LocalCluster& c) {
   auto started = c.run("3");
   ASSERT_EQ(started.exit_code, 0) << started.out;
-  std::vector<std::string> leaders;
-  ASSERT_TRUE(
-      poll([&] { return !(leaders = shard_leaders(c, 1)).empty(); }, std::chrono::seconds(30)))
+  ASSERT_TRUE(poll([&] { return !shard_leaders(c, 1).empty(); }, std::chrono::seconds(30)))
       << c.status(1).dump();
+}
+
+// The writers' first 40 acknowledged writes: the load is on before the fault.
+void await_load(Writers& w) {
+  const auto start = Clock::now();
+  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)))
+      << "no writes before the fault";
+}
+
+TEST(ShardFailover, LeaderKilledWhileClientsWriteEveryAcknowledgedWriteReadsBack) {
+  LocalCluster c("shard-failover", kArgs);
+  ASSERT_NO_FATAL_FAILURE(start_three(c));
+  const std::vector<std::string> leaders = shard_leaders(c, 1);
+  ASSERT_FALSE(leaders.empty());
   const uint32_t victim_shard = storage::shard_of("default", "p0", kShards);
   int victim = 0;
   for (int i = 1; i <= 3; ++i) {
@@ -305,9 +317,7 @@ TEST(ShardFailover, LeaderKilledWhileClientsWriteEveryAcknowledgedWriteReadsBack
   ASSERT_NE(victim, 0) << "leader " << leaders[victim_shard] << " is none of the three nodes";
 
   Writers w(c);
-  const auto start = Clock::now();
-  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)))
-      << "no writes before the kill";
+  await_load(w);
   const auto killed_at = Clock::now();
   const int victim_pid = c.pid(victim);
   ASSERT_EQ(::kill(victim_pid, SIGKILL), 0);
@@ -343,13 +353,9 @@ TEST(ShardFailover, LeaderKilledWhileClientsWriteEveryAcknowledgedWriteReadsBack
 
 TEST(ShardFailover, RollingRestartUnderLoadFailsNoClientRequest) {
   LocalCluster c("rolling-restart", kArgs);
-  auto started = c.run("3");
-  ASSERT_EQ(started.exit_code, 0) << started.out;
-  ASSERT_TRUE(poll([&] { return !shard_leaders(c, 1).empty(); }, std::chrono::seconds(30)))
-      << c.status(1).dump();
+  ASSERT_NO_FATAL_FAILURE(start_three(c));
   Writers w(c);
-  const auto start = Clock::now();
-  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)));
+  await_load(w);
   for (int i = 1; i <= 3; ++i) {
     const int pid = c.pid(i);
     ASSERT_EQ(::kill(pid, SIGTERM), 0) << "node " << i;
@@ -420,13 +426,9 @@ bool settled_and_balanced(LocalCluster& c, int i, size_t members, std::string* w
 
 TEST(ShardFailover, PartitionedMinorityRefusesWritesMajorityGoesOnAndAllConverge) {
   LocalCluster c("shard-partition", std::string(kArgs) + " --cluster.fault-injection true");
-  auto started = c.run("3");
-  ASSERT_EQ(started.exit_code, 0) << started.out;
-  ASSERT_TRUE(poll([&] { return !shard_leaders(c, 1).empty(); }, std::chrono::seconds(30)))
-      << c.status(1).dump();
+  ASSERT_NO_FATAL_FAILURE(start_three(c));
   Writers w(c);
-  const auto start = Clock::now();
-  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)));
+  await_load(w);
   auto cut = [&](bool drop) {
     const std::string verb = drop ? "cluster partition " : "cluster heal ";
     for (int peer : {1, 2}) {
@@ -477,13 +479,9 @@ TEST(ShardFailover, PartitionedMinorityRefusesWritesMajorityGoesOnAndAllConverge
 
 TEST(ShardFailover, NodeJoiningUnderLoadReceivesShardsAndLosesNothing) {
   LocalCluster c("shard-join", kArgs);
-  auto started = c.run("3");
-  ASSERT_EQ(started.exit_code, 0) << started.out;
-  ASSERT_TRUE(poll([&] { return !shard_leaders(c, 1).empty(); }, std::chrono::seconds(30)))
-      << c.status(1).dump();
+  ASSERT_NO_FATAL_FAILURE(start_three(c));
   Writers w(c);
-  const auto start = Clock::now();
-  EXPECT_TRUE(poll([&] { return w.acked_since(start) >= 40; }, std::chrono::seconds(30)));
+  await_load(w);
   const auto joined_at = Clock::now();
   auto joined = c.run("add");
   ASSERT_EQ(joined.exit_code, 0) << joined.out;

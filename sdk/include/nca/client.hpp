@@ -146,6 +146,8 @@ class Client {
   // a drain. Any node takes the command and forwards it to the metadata leader.
   Result<pb::ClusterAdminReply> decommission(const std::string& node);
   Result<pb::ClusterAdminReply> recommission(const std::string& node);
+  // Any cluster_admin command (decommission, recommission; partition for fault tests).
+  Result<pb::ClusterAdminReply> cluster_admin(pb::ClusterAdminRequest request);
 
   // Tubules (links between two items of one persona). `strength` 0 means the node's default
   // session strength; link strengthens an existing tubule. unlink replies with the removed tubule.
