@@ -494,7 +494,7 @@ ApiResult to_router(NodeContext& ctx, ApiSelf* self, const std::shared_ptr<pb::R
 
 // recall(include_shared): the persona's and the tenant's shared persona's hits, merged by score.
 ApiResult recall_with_shared(ApiSelf* self, NodeContext& ctx,
-                             const std::shared_ptr<pb::Request>& req, bool forwarded) {
+                             const std::shared_ptr<pb::Request>& req) {
   constexpr uint32_t method = pb::Request::kRecall;
   const std::string persona = req->recall().persona_id();
   if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
@@ -533,32 +533,22 @@ ApiResult recall_with_shared(ApiSelf* self, NodeContext& ctx,
     deliver(rp, method, resp);
   };
   auto timeout = std::chrono::microseconds(ctx.request_timeout_us);
+  // Each half goes through this actor's own routing (forwarding, parking while a shard has no
+  // serving leader, the ReadIndex round of a linearizable read), as a request of its own.
   for (const auto& sub : {own, shared}) {
-    bool retry = false;
-    auto dest = destination_of(
-        ctx, req->header().tenant(), sub->recall().persona_id(),
-        storage::shard_of(req->header().tenant(), sub->recall().persona_id(), ctx.policy.shards),
-        forwarded, &retry);
-    if (!dest) {
-      g->error = dest.error().message;
-      finish();
-      continue;
-    }
-    auto sent = dest->actor
-                    ? self->request(dest->actor, timeout, handle_atom::value, RequestPtr(sub))
-                    : self->request(ctx.transport, timeout, forward_atom::value, dest->leader,
-                                    method, sub->SerializeAsString());
-    std::move(sent).then(
-        [g, finish](uint32_t, const std::string& bytes) mutable {
-          pb::Response r;
-          if (!r.ParseFromString(bytes)) g->error = "unparseable reply from a persona";
-          g->replies.push_back(std::move(r));
-          finish();
-        },
-        [g, finish](caf::error& e) mutable {
-          g->error = "recall failed: " + caf::to_string(e);
-          finish();
-        });
+    self->request(caf::actor_cast<caf::actor>(self), timeout, wire::envelope_atom::value, method,
+                  sub->SerializeAsString())
+        .then(
+            [g, finish](uint32_t, const std::string& bytes) mutable {
+              pb::Response r;
+              if (!r.ParseFromString(bytes)) g->error = "unparseable reply from a persona";
+              g->replies.push_back(std::move(r));
+              finish();
+            },
+            [g, finish](caf::error& e) mutable {
+              g->error = "recall failed: " + caf::to_string(e);
+              finish();
+            });
   }
   return rp;
 }
@@ -614,7 +604,7 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
       return route(self, ctx, req, req->remember_batch().persona_id(), forwarded);
     case pb::Request::kRecall:
       if (req->recall().include_shared() && req->recall().persona_id() != kSharedPersona) {
-        return recall_with_shared(self, ctx, req, forwarded);
+        return recall_with_shared(self, ctx, req);
       }
       return route(self, ctx, req, req->recall().persona_id(), forwarded);
     case pb::Request::kCreatePersona:
