@@ -120,7 +120,15 @@ void answer_reads(Proposals& p, const cluster::RaftHost& host) {
 void flush(Self* self) {
   auto& st = self->state;
   ask_reads(*st.proposals, *st.host);
-  auto out = st.host->process_ready();
+  auto send = [self](std::map<raft::NodeId, std::vector<transport::GroupMessage>> batches) {
+    auto& st = self->state;
+    for (auto& [to, messages] : batches) {
+      transport::RaftBatchHeader header{st.config.host.node, st.config.incarnation, to};
+      self->send(st.config.transport, send_frame_atom::value, to,
+                 transport::encode_batch(header, messages));
+    }
+  };
+  auto out = st.host->process_ready(send);
   if (!out) {
     spdlog::error("raft: {}; the node's groups stop", out.error().message);
     for (auto& [key, p] : st.proposals->pending) p.rp.deliver(failure(out.error().message));
@@ -131,11 +139,7 @@ void flush(Self* self) {
     return;
   }
   answer_reads(*st.proposals, *st.host);
-  for (auto& [to, messages] : *out) {
-    transport::RaftBatchHeader header{st.config.host.node, st.config.incarnation, to};
-    self->send(st.config.transport, send_frame_atom::value, to,
-               transport::encode_batch(header, messages));
-  }
+  send(std::move(*out));
 }
 
 // Frames, proposals and ticks only mark the host dirty; one flush message, queued behind whatever

@@ -197,13 +197,18 @@ Status RaftHost::campaign(uint64_t group) {
   return {};
 }
 
-Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::process_ready() {
+Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::process_ready(
+    const SendFn& send_early) {
   std::map<raft::NodeId, std::vector<transport::GroupMessage>> out;
-  auto route = [&](uint64_t group, std::vector<raft::Message>& messages) {
+  std::map<raft::NodeId, std::vector<transport::GroupMessage>> early;
+  auto route_to = [&](auto& into, uint64_t group, std::vector<raft::Message>& messages) {
     for (auto& m : messages) {
       if (m.to == options_.node || m.to == raft::kNoNode) continue;
-      out[m.to].push_back(transport::GroupMessage{group, std::move(m)});
+      into[m.to].push_back(transport::GroupMessage{group, std::move(m)});
     }
+  };
+  auto route = [&](uint64_t group, std::vector<raft::Message>& messages) {
+    route_to(out, group, messages);
   };
   // Two passes: every group's Ready is saved first without an fsync, then each storage that
   // deferred one syncs (on one Db the first pays, the rest find nothing new), and only then are
@@ -213,6 +218,10 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
   for (auto& [id, g] : groups_) {
     if (!g.raft->has_ready()) continue;
     raft::Ready rd = g.raft->ready();
+    // A leader's appends and heartbeats may travel while its own log is being saved (Raft thesis
+    // 10.2.1): followers write in parallel, and nothing in them depends on this round's save
+    // (commit indices reflect acknowledgements of earlier, saved rounds).
+    if (send_early) route_to(early, id, rd.messages);
     if (rd.hard_state || rd.snapshot || !rd.entries.empty()) {
       if (auto s = g.storage->save_unsynced(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
                                             rd.snapshot ? &*rd.snapshot : nullptr);
@@ -223,6 +232,7 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     }
     readies.emplace_back(id, std::move(rd));
   }
+  if (send_early && !early.empty()) send_early(std::move(early));
   for (auto& [id, rd] : readies) {
     if (auto s = groups_.at(id).storage->sync(); !s) {
       return make_error(s.error().code, "raft group " + std::to_string(id) +

@@ -100,7 +100,13 @@ class RaftHost {
   // This node leads `group` and is handing the leadership over (it refuses proposals meanwhile).
   bool handing_over(uint64_t group) const;
 
-  Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready();
+  // `send_early`, when given, gets the messages that may leave before the round's save (a
+  // leader's appends and heartbeats: Ready::messages), once every group's Ready is saved unsynced
+  // and before the sync; the rest (Ready::persisted_messages, and all messages without
+  // `send_early`) is returned.
+  using SendFn = std::function<void(std::map<raft::NodeId, std::vector<transport::GroupMessage>>)>;
+  Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready(
+      const SendFn& send_early = nullptr);
 
   std::optional<raft::SoftState> state_of(uint64_t group) const;
   std::optional<raft::Term> term_of(uint64_t group) const;
