@@ -246,7 +246,7 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
       if (role_) role_(id, rd.soft_state);
     }
     if (rd.snapshot && !rd.snapshot->empty() && restore_) restore_(id, *rd.snapshot);
-    route(id, rd.messages);
+    if (!send_early) route(id, rd.messages);  // else they left before the sync
     route(id, rd.persisted_messages);
     if (apply_) {
       for (const auto& e : rd.committed) apply_(id, e);

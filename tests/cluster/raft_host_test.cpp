@@ -125,6 +125,47 @@ TEST(RaftHostTest, ManyGroupsReplicateThroughOneBatchPerPeer) {
   EXPECT_GT(c.max_batch_groups(), 1u);
 }
 
+// With a send_early callback, a leader's appends leave before its round's sync, and a follower's
+// acknowledgements only after its own: the order that keeps a leader from counting an ack before
+// its own entries are durable.
+TEST(RaftHostTest, AppendsLeaveBeforeTheSyncAcknowledgementsAfterIt) {
+  Cluster c(1);
+  ASSERT_TRUE(c.await_leaders(1));
+  const NodeId leader = *c.leader(1);
+  ASSERT_TRUE(c.host(leader).propose(1, "early").ok());
+  using Batches = std::map<NodeId, std::vector<transport::GroupMessage>>;
+  Batches early;
+  auto late = c.host(leader).process_ready([&](Batches b) { early = std::move(b); });
+  ASSERT_TRUE(late.ok());
+  size_t appends = 0;
+  for (const auto& [to, msgs] : early) {
+    for (const auto& m : msgs) appends += m.message.type == raft::MessageType::append;
+  }
+  EXPECT_EQ(appends, 2u) << "one append per follower before the sync";
+  for (const auto& [to, msgs] : *late) {
+    for (const auto& m : msgs) EXPECT_NE(m.message.type, raft::MessageType::append);
+  }
+  for (auto& [to, msgs] : early) {
+    auto decoded = transport::decode_batch(transport::encode_batch({leader, 1, to}, msgs));
+    ASSERT_TRUE(decoded.ok());
+    ASSERT_TRUE(c.host(to).step(*decoded).ok());
+    Batches follower_early;
+    auto follower_late =
+        c.host(to).process_ready([&](Batches b) { follower_early = std::move(b); });
+    ASSERT_TRUE(follower_late.ok());
+    for (const auto& [dest, fm] : follower_early) {
+      for (const auto& m : fm) {
+        EXPECT_NE(m.message.type, raft::MessageType::append_resp) << "an ack before the sync";
+      }
+    }
+    size_t acks = 0;
+    for (const auto& [dest, fm] : *follower_late) {
+      for (const auto& m : fm) acks += m.message.type == raft::MessageType::append_resp;
+    }
+    EXPECT_EQ(acks, 1u);
+  }
+}
+
 TEST(RaftHostTest, GroupsFailOverWhenTheirLeaderIsCutOff) {
   Cluster c(3);
   ASSERT_TRUE(c.await_leaders(3));
