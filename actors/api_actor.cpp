@@ -287,21 +287,30 @@ void park(ApiSelf* self, Parked p, const Error& why) {
   self->delayed_send(self, kRerouteEvery, reroute_atom::value, id);
 }
 
+// Routes a persona's request, or (`events`) a tenant's event request to the leader of the tenant's
+// event shard, through dispatch().
 ApiResult route(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<pb::Request>& req,
-                const std::string& persona, bool forwarded) {
+                const std::string& persona, bool forwarded, bool events = false) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
-  if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
+  if (!events) {
+    if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
+  }
   const TimeUs now = ctx.clock->now_us();
-  const TimeUs deadline =
-      req->header().deadline_us() != 0 ? req->header().deadline_us() : now + ctx.request_timeout_us;
+  // A long poll may be held for its whole wait on top of the request's time.
+  const TimeUs wait = req->has_next_event() ? TimeUs{req->next_event().wait_ms()} * 1000 : 0;
+  const TimeUs deadline = (req->header().deadline_us() != 0 ? req->header().deadline_us()
+                                                            : now + ctx.request_timeout_us) +
+                          wait;
+  const std::string& tenant = req->header().tenant();
   // Give up early enough for the answer to reach the client before its deadline.
   Parked p{req,
            persona,
-           storage::shard_of(req->header().tenant(), persona, ctx.policy.shards),
+           events ? storage::events_shard(tenant, ctx.policy.shards)
+                  : storage::shard_of(tenant, persona, ctx.policy.shards),
            forwarded,
-           false,
+           events,
            self->make_response_promise(),
-           std::min(deadline - 2 * kRerouteEvery.count(), now + ctx.request_timeout_us)};
+           std::min(deadline - 2 * kRerouteEvery.count(), now + ctx.request_timeout_us + wait)};
   auto rp = p.rp;
   dispatch(self, ctx, std::move(p));
   return rp;
@@ -469,24 +478,8 @@ ApiResult to_router(NodeContext& ctx, ApiSelf* self, const std::shared_ptr<pb::R
     return reply_error(method, make_error(ErrorCode::unavailable,
                                           "the node is shutting down; retry on another node"));
   }
-  if (ctx.replicated()) {
-    // A tenant's events are served by the leader of its event shard (the shard its empty persona
-    // name hashes to), routed like a persona's requests.
-    const TimeUs now = ctx.clock->now_us();
-    TimeUs deadline = req->header().deadline_us() != 0 ? req->header().deadline_us()
-                                                       : now + ctx.request_timeout_us;
-    if (req->has_next_event()) deadline += TimeUs{req->next_event().wait_ms()} * 1000;
-    Parked p{req,
-             "",
-             storage::shard_of(req->header().tenant(), "", ctx.policy.shards),
-             forwarded,
-             true,
-             self->make_response_promise(),
-             std::max(now, deadline - 2 * kRerouteEvery.count())};
-    auto rp = p.rp;
-    dispatch(self, ctx, std::move(p));
-    return rp;
-  }
+  // A tenant's events are served by the leader of its event shard, routed like a persona's.
+  if (ctx.replicated()) return route(self, ctx, req, "", forwarded, true);
   auto rp = self->make_response_promise();
   rp.delegate(ctx.router, handle_atom::value, RequestPtr(req));
   return rp;

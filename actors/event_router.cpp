@@ -15,7 +15,7 @@
 #include "actors/persona_directory.hpp"
 #include "actors/raft_host_actor.hpp"
 #include "actors/reply.hpp"
-#include "cluster/routing/shard_entry.hpp"
+#include "actors/shard_log.hpp"
 #include "proto/wire.hpp"
 #include "runtime/event_input.hpp"
 #include "runtime/event_queue.hpp"
@@ -76,6 +76,11 @@ struct RouterState {
 
 using Self = caf::stateful_actor<RouterState>;
 
+// A tenant's events live in one shard: the one its empty persona name hashes to.
+uint32_t event_shard(const NodeContext& ctx, const std::string& tenant) {
+  return storage::events_shard(tenant, static_cast<uint32_t>(ctx.policy.shards));
+}
+
 void reload(Self* self);
 
 // A persona's profile write or delete on a node that does not serve the tenant's events goes to
@@ -85,8 +90,7 @@ void reload(Self* self);
 void tell_event_leader(Self* self, const std::string& tenant, pb::Request report) {
   auto& ctx = *self->state.ctx;
   if (!ctx.replicated() || !ctx.transport) return;
-  auto route =
-      ctx.routes->route(storage::shard_of(tenant, "", static_cast<uint32_t>(ctx.policy.shards)));
+  auto route = ctx.routes->route(event_shard(ctx, tenant));
   if (route.kind != cluster::ShardRoutes::Kind::forward) return;
   report.mutable_header()->set_schema_version(wire::kSchemaVersion);
   report.mutable_header()->set_tenant(tenant);
@@ -100,11 +104,6 @@ void tell_event_leader(Self* self, const std::string& tenant, pb::Request report
                   "event leader ({})",
                   tenant, caf::to_string(e));
             });
-}
-
-// A tenant's events live in one shard: the one its empty persona name hashes to.
-uint32_t event_shard(const NodeContext& ctx, const std::string& tenant) {
-  return storage::shard_of(tenant, "", static_cast<uint32_t>(ctx.policy.shards));
 }
 
 std::string prefix_of(const NodeContext& ctx, const std::string& tenant) {
@@ -134,9 +133,7 @@ void write_batch(Self* self, uint32_t shard, storage::Batch batch, uint64_t seq)
                    std::string("the node is shutting down"));
     return;
   }
-  // No CAF timeout: the Raft host answers every proposal (applied, or failed with the leadership).
-  self->request(ctx.raft, caf::infinite, propose_atom::value, shard_group(shard),
-                cluster::encode_persona_write(batch.rep().Data()))
+  propose_batch(self, ctx, shard, batch.rep().Data())
       .then(
           [self, seq](uint64_t) {
             caf::anon_send(caf::actor_cast<caf::actor>(self), committed_atom::value, seq,
@@ -906,9 +903,8 @@ void sweep_acked(Self* self, TimeUs now) {
   while (!st.acked.empty() && n < 10000 &&
          st.acked.front().first + ctx.events.retention_us <= now) {
     const std::string& key = st.acked.front().second;
-    const uint32_t shard = key.size() >= 2 ? (uint32_t{static_cast<uint8_t>(key[0])} << 8) |
-                                                 uint32_t{static_cast<uint8_t>(key[1])}
-                                           : 0;
+    auto parsed = storage::parse_persona_prefix(key);
+    const uint32_t shard = parsed ? parsed->shard : 0;
     if (!ctx.replicated() || ctx.routes->serving(shard)) {
       auto it = batches.find(shard);
       if (it == batches.end()) it = batches.emplace(shard, ctx.db->batch()).first;
@@ -925,9 +921,7 @@ void sweep_acked(Self* self, TimeUs now) {
       continue;
     }
     // Garbage only: a lost proposal leaves the records for a later sweep after a reload.
-    self->request(ctx.raft, caf::infinite, propose_atom::value, shard_group(shard),
-                  cluster::encode_persona_write(batch.rep().Data()))
-        .then([](uint64_t) {}, [](caf::error&) {});
+    propose_batch(self, ctx, shard, batch.rep().Data()).then([](uint64_t) {}, [](caf::error&) {});
   }
 }
 

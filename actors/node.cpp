@@ -52,8 +52,8 @@ class NodeCafConfig : public caf::actor_system_config {
 // Applies a committed entry of a shard group to this replica's RocksDB. An entry no replica can
 // apply (a newer kind, bytes that are not a persona write) is skipped identically everywhere, and
 // its index recorded; a RocksDB failure leaves the index behind, so the entry is applied again
-// after a restart.
-void apply_shard_entry(storage::Db& db, uint64_t group, const raft::Entry& e) {
+// after a restart. Returns the batch it applied (empty when skipped), a view into `e`.
+std::string_view apply_shard_entry(storage::Db& db, uint64_t group, const raft::Entry& e) {
   auto entry = cluster::decode_shard_entry(e.data);
   std::string_view rep = entry ? entry->payload : std::string_view{};
   if (!entry) {
@@ -64,8 +64,10 @@ void apply_shard_entry(storage::Db& db, uint64_t group, const raft::Entry& e) {
   if (!s && s.error().code == ErrorCode::invalid_argument) {
     spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, s.error().message);
     s = storage::apply_replicated_batch(db, group, shard, e.index, "");
+    rep = {};
   }
   if (!s) spdlog::critical("raft group {}: {}", group, s.error().message);
+  return s ? rep : std::string_view{};
 }
 
 PeerTransportConfig transport_config(const config::Settings& s, const NodeContext& ctx) {
@@ -154,15 +156,13 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
       return;
     }
     if (e.data.empty()) return;  // a leader's no-op
-    apply_shard_entry(*db, group, e);
+    const std::string_view applied = apply_shard_entry(*db, group, e);
     // A follower notes whose items changed, for the index warmer.
-    if (warmer && warm_routes != nullptr && !warm_routes->serving(group_shard(group))) {
-      if (auto entry = cluster::decode_shard_entry(e.data)) {
-        auto personas = storage::item_personas(*db, entry->payload);
-        if (!personas.empty()) {
-          caf::anon_send(warmer, warm_dirty_atom::value,
-                         std::make_shared<const std::vector<std::string>>(std::move(personas)));
-        }
+    if (warmer && !applied.empty() && !warm_routes->serving(group_shard(group))) {
+      auto personas = storage::item_personas(*db, applied);
+      if (!personas.empty()) {
+        caf::anon_send(warmer, warm_dirty_atom::value,
+                       std::make_shared<const std::vector<std::string>>(std::move(personas)));
       }
     }
   };

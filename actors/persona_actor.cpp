@@ -13,8 +13,8 @@
 #include "actors/persona_directory.hpp"
 #include "actors/raft_host_actor.hpp"
 #include "actors/reply.hpp"
+#include "actors/shard_log.hpp"
 #include "actors/tier_manager.hpp"
-#include "cluster/routing/shard_entry.hpp"
 #include "runtime/annealing.hpp"
 #include "runtime/bm25_index.hpp"
 #include "runtime/input_validation.hpp"
@@ -58,6 +58,7 @@ struct InFlight {
   caf::response_promise rp;
   std::string request_id;
   uint32_t method = 0;
+  std::string reply;  // the serialized response, when the request has an id ("" otherwise)
 };
 
 // Where each item is, for the persona-wide views (lexical index, tier filters, counts).
@@ -142,13 +143,14 @@ void with_embeddings(Self* self, std::vector<std::string> texts,
             });
 }
 
-void finish_request(Self* self, const std::string& request_id, uint32_t method,
-                    const pb::Response& resp, caf::response_promise& rp) {
+// Answers a request (and its duplicates) with `bytes`, a serialized Response; an `ok` one answers
+// its retries from now on.
+void finish_request(Self* self, const std::string& request_id, uint32_t method, bool ok,
+                    std::string bytes, caf::response_promise& rp) {
   auto& st = self->state;
-  std::string bytes = resp.SerializeAsString();
   if (rp.pending()) rp.deliver(method, bytes);
   if (request_id.empty()) return;
-  if (resp.status().code() == pb::OK) st.done->remember(request_id, {method, bytes});
+  if (ok) st.done->remember(request_id, {method, bytes});
   auto it = st.duplicates.find(request_id);
   if (it != st.duplicates.end()) {
     for (auto& dup : it->second) {
@@ -156,6 +158,12 @@ void finish_request(Self* self, const std::string& request_id, uint32_t method,
     }
     st.duplicates.erase(it);
   }
+}
+
+void finish_request(Self* self, const std::string& request_id, uint32_t method,
+                    const pb::Response& resp, caf::response_promise& rp) {
+  finish_request(self, request_id, method, resp.status().code() == pb::OK, resp.SerializeAsString(),
+                 rp);
 }
 
 bool deletes_persona(const PendingWrite& w) {
@@ -280,10 +288,8 @@ void propose(Self* self, uint64_t gno, size_t i) {
                    std::string("the node is shutting down"));
     return;
   }
-  std::string entry = cluster::encode_persona_write(st.group[i].plan.batch.rep().Data());
   auto idx = static_cast<uint64_t>(i);
-  self->request(st.ctx->raft, caf::infinite, propose_atom::value,
-                shard_group(st.writer->ref().shard), std::move(entry))
+  propose_batch(self, *st.ctx, st.writer->ref().shard, st.group[i].plan.batch.rep().Data())
       .then([self, gno, idx](uint64_t) { on_committed(self, gno, idx, true, {}); },
             [self, gno, idx](caf::error& e) {
               on_committed(self, gno, idx, false,
@@ -328,14 +334,18 @@ void pump(Self* self) {
     }
     // The reply goes into the write's own batch: a retry after a failover finds it on the next
     // leader (runtime/request_ledger.hpp).
+    // Serialized once: the same bytes answer the request when the write has committed.
+    std::string reply;
     if (plan->response.status().code() == pb::OK && method != 0) {
-      st.done->stage(plan->batch, rid, {method, plan->response.SerializeAsString()});
+      if (!rid.empty()) reply = plan->response.SerializeAsString();
+      st.done->stage(plan->batch, rid, {method, reply});
     }
     ids.insert(touched.begin(), touched.end());
     InFlight f(std::move(*plan));
     f.rp = w.rp;
     f.request_id = rid;
     f.method = method;
+    f.reply = std::move(reply);
     st.group.push_back(std::move(f));
   }
   if (st.group.empty()) {
@@ -431,6 +441,8 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
       // Answered by finish_delete, once the router says how many events it took back.
       st.deleted = true;
       st.delete_reply = std::make_shared<InFlight>(std::move(f));
+    } else if (f.method != 0 && !f.reply.empty()) {
+      finish_request(self, f.request_id, f.method, true, std::move(f.reply), f.rp);
     } else if (f.method != 0) {
       finish_request(self, f.request_id, f.method, f.plan.response, f.rp);
     }

@@ -110,6 +110,10 @@ std::string locator_key(std::string_view tenant, std::string_view item_id) {
   return out;
 }
 
+uint32_t events_shard(std::string_view tenant, uint32_t shards) {
+  return shard_of(tenant, "", shards);
+}
+
 std::string events_prefix(uint32_t shard, std::string_view tenant) {
   return persona_prefix(shard, tenant, std::string_view("\x02", 1));
 }

@@ -49,6 +49,8 @@ std::string locator_key(std::string_view tenant, std::string_view item_id);
 // In events: a tenant's events live under persona_prefix(shard, tenant, "\x02") (no persona id can
 // hold '\x02'), keyed by event id.
 std::string events_prefix(uint32_t shard, std::string_view tenant);
+// The shard that holds a tenant's events: the one its empty persona name hashes to.
+uint32_t events_shard(std::string_view tenant, uint32_t shards);
 std::string event_key(std::string_view events_prefix, std::string_view event_id);
 std::string node_meta_key(std::string_view name);
 
