@@ -18,6 +18,8 @@
 #include "proto/wire.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/persona_profile.hpp"
+#include "runtime/principal.hpp"
+#include "runtime/rate_limiter.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
 
@@ -47,9 +49,49 @@ struct ApiState {
   NodeContextPtr ctx;
   std::unordered_map<uint64_t, Parked> parked;
   uint64_t next_parked = 0;
+  std::unique_ptr<RateLimiter> limiter;
 };
 
 using ApiSelf = caf::stateful_actor<ApiState>;
+
+// Where a request came from: a client (credentials checked), a peer node's transport (checked by
+// the node that took it first, and not forwarded again), or an actor of this node.
+enum class Origin { client, peer, local };
+
+bool sent_from_this_node(ApiSelf* self) {
+  const auto& sender = self->current_sender();
+  return sender != nullptr && sender->node() == self->node();
+}
+
+// Authenticates a client's request, settles its tenant, checks its role and its tenant's rate.
+// The credential is dropped from the request: it is never forwarded, logged or stored.
+Status admit_client(ApiSelf* self, pb::Request& req) {
+  NodeContext& ctx = *self->state.ctx;
+  if (!ctx.auth) return {};
+  if (auto reload = ctx.auth->refresh_if_due(); !reload) {
+    spdlog::error("auth.api-keys-file: {}", reload.error().message);
+  }
+  auto who = ctx.auth->authenticate(req.header().auth_token());
+  req.mutable_header()->clear_auth_token();
+  if (!who) {
+    ctx.counters.refused_unauthenticated++;
+    return who.error();
+  }
+  if (auto s = authorize(*who, req, kDefaultTenant); !s) {
+    ctx.counters.refused_permission++;
+    return s;
+  }
+  RateLimiter& limiter = *self->state.limiter;
+  if (TimeUs wait = limiter.admit(req.header().tenant(), ctx.clock->now_us()); wait > 0) {
+    ctx.counters.refused_rate++;
+    return make_error(ErrorCode::resource_exhausted,
+                      "tenant '" + req.header().tenant() + "' is over its request rate (" +
+                          std::to_string(ctx.settings.limits.rate_per_tenant) + "/s, burst " +
+                          std::to_string(ctx.settings.limits.burst_per_tenant) + "); retry in " +
+                          std::to_string((wait + 999) / 1000) + " ms");
+  }
+  return {};
+}
 
 void park(ApiSelf* self, Parked p, const Error& why);
 
@@ -529,7 +571,7 @@ ApiResult recall_with_shared(ApiSelf* self, NodeContext& ctx,
   // Each half goes through this actor's own routing (forwarding, parking while a shard has no
   // serving leader, the ReadIndex round of a linearizable read), as a request of its own.
   for (const auto& sub : {own, shared}) {
-    self->request(caf::actor_cast<caf::actor>(self), timeout, wire::envelope_atom::value, method,
+    self->request(caf::actor_cast<caf::actor>(self), timeout, local_request_atom::value, method,
                   sub->SerializeAsString())
         .then(
             [g, finish](uint32_t, const std::string& bytes) mutable {
@@ -546,10 +588,11 @@ ApiResult recall_with_shared(ApiSelf* self, NodeContext& ctx,
   return rp;
 }
 
-// `forwarded`: a peer sent it on (actors/peer_transport.hpp); it is not forwarded again.
 ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::string& bytes,
-                 bool forwarded) {
+                 Origin origin) {
   if (ctx.stopping) return stopping_error();
+  // A forwarded request is not forwarded again (actors/peer_transport.hpp).
+  const bool forwarded = origin == Origin::peer;
   ctx.counters.requests++;
   auto req = std::make_shared<pb::Request>();
   auto invalid = [&](std::string msg) {
@@ -570,6 +613,12 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
     return invalid("request schema_version " + std::to_string(header->schema_version()) +
                    " is newer than this node understands (" + std::to_string(wire::kSchemaVersion) +
                    "); upgrade the node");
+  }
+  if (origin == Origin::client) {
+    if (auto s = admit_client(self, *req); !s) {
+      ctx.counters.request_errors++;
+      return reply_error(method, s.error());
+    }
   }
   if (header->tenant().empty()) header->set_tenant(kDefaultTenant);
   if (auto s = validate_id(header->tenant(), "tenant"); !s) return invalid(s.error().message);
@@ -660,8 +709,17 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
   }
 }
 
+// A client that speaks the node-internal messages: refused like a bad credential.
+ApiResult not_from_this_node(uint32_t method) {
+  return reply_error(method, make_error(ErrorCode::permission_denied,
+                                        "node-internal requests are accepted only from the node "
+                                        "itself; clients send the wire envelope"));
+}
+
 caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
   self->state.ctx = ctx;
+  self->state.limiter = std::make_unique<RateLimiter>(ctx->settings.limits.rate_per_tenant,
+                                                      ctx->settings.limits.burst_per_tenant);
   // Told to stop with requests still parked: their clients resend them elsewhere.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, p] : self->state.parked) p.rp.deliver(stopping_error());
@@ -670,6 +728,7 @@ caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
   });
   return {
       [=](reroute_atom, uint64_t id) {
+        if (!sent_from_this_node(self)) return;
         auto it = self->state.parked.find(id);
         if (it == self->state.parked.end()) return;
         Parked p = std::move(it->second);
@@ -677,10 +736,15 @@ caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
         dispatch(self, *ctx, std::move(p));
       },
       [=](wire::envelope_atom, uint32_t method, const std::string& bytes) -> ApiResult {
-        return handle(self, *ctx, method, bytes, false);
+        return handle(self, *ctx, method, bytes, Origin::client);
       },
       [=](forwarded_atom, uint32_t method, const std::string& bytes) -> ApiResult {
-        return handle(self, *ctx, method, bytes, true);
+        if (!sent_from_this_node(self)) return not_from_this_node(method);
+        return handle(self, *ctx, method, bytes, Origin::peer);
+      },
+      [=](local_request_atom, uint32_t method, const std::string& bytes) -> ApiResult {
+        if (!sent_from_this_node(self)) return not_from_this_node(method);
+        return handle(self, *ctx, method, bytes, Origin::local);
       },
       // A peer's transport dials the node's published port and finds this actor: the handshake
       // is the transport's business.

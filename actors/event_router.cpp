@@ -9,6 +9,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "actors/api_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
@@ -295,7 +296,7 @@ void flush_memories(Self* self, const PersonaKey& who) {
   const uint64_t id = pm.request;
   auto sent = persona
                   ? self->request(persona, caf::infinite, handle_atom::value, RequestPtr(req))
-                  : self->request(ctx.api, caf::infinite, wire::envelope_atom::value,
+                  : self->request(ctx.api, caf::infinite, local_request_atom::value,
                                   uint32_t{pb::Request::kRememberBatch}, req->SerializeAsString());
   std::move(sent).then(
       [self, who, id](uint32_t, const std::string& bytes) {
@@ -561,7 +562,7 @@ Reply do_next(Self* self, const pb::Request& req) {
     get.mutable_get_persona()->set_persona_id(r.persona_id());
     auto again = std::make_shared<pb::Request>(req);
     self->request(st.ctx->api, std::chrono::microseconds(st.ctx->request_timeout_us),
-                  wire::envelope_atom::value, uint32_t{pb::Request::kGetPersona},
+                  local_request_atom::value, uint32_t{pb::Request::kGetPersona},
                   get.SerializeAsString())
         .then(
             [self, rp, again, tenant](uint32_t, const std::string& bytes) mutable {
@@ -697,7 +698,7 @@ bool ack_with_result(Self* self, const std::string& tenant, const pb::AckRequest
   auto ack = std::make_shared<pb::AckRequest>(r);
   auto timeout = std::chrono::microseconds(st.ctx->request_timeout_us);
   auto sent = persona ? self->request(persona, timeout, handle_atom::value, RequestPtr(mem))
-                      : self->request(st.ctx->api, timeout, wire::envelope_atom::value,
+                      : self->request(st.ctx->api, timeout, local_request_atom::value,
                                       uint32_t{pb::Request::kRemember}, mem->SerializeAsString());
   std::move(sent).then(
       [=](uint32_t, const std::string& bytes) {

@@ -296,10 +296,15 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
         "cannot create node.data-dir '" + settings.node.data_dir + "': " + ec.message());
   }
   auto ctx = std::make_shared<NodeContext>();
+  ctx->clock = clock != nullptr ? clock : &node->system_clock_;
+  // Credentials first: a node that cannot check them must not start at all.
+  auto auth = Authenticator::create(
+      {settings.auth.enabled, settings.auth.api_keys_file, settings.auth.jwt_secret}, ctx->clock);
+  if (!auth) return auth.error();
+  ctx->auth = std::move(*auth);
   ctx->settings = settings;
   ctx->policy = policy_from(settings);
   ctx->health = HealthModel(ctx->policy.health);
-  ctx->clock = clock != nullptr ? clock : &node->system_clock_;
   ctx->ids = std::make_unique<IdGenerator>(*ctx->clock);
   ctx->index_dir = settings.node.data_dir + "/index";
   ctx->request_timeout_us = settings.actors.request_timeout;

@@ -13,6 +13,7 @@
 
 #include "cluster/routing/shard_routes.hpp"
 #include "config/settings.hpp"
+#include "runtime/authenticator.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/embedder.hpp"
 #include "runtime/event_policy.hpp"
@@ -42,6 +43,10 @@ struct NodeCounters {
   std::atomic<uint64_t> personas_evicted{0};
   // Shard checkpoints this replica installed (it had fallen behind its leader's compacted log).
   std::atomic<uint64_t> shard_snapshots_installed{0};
+  // Requests refused before they reached any data (DESIGN §8), by reason.
+  std::atomic<uint64_t> refused_unauthenticated{0};
+  std::atomic<uint64_t> refused_permission{0};
+  std::atomic<uint64_t> refused_rate{0};
 };
 
 struct NodeContext {
@@ -67,6 +72,9 @@ struct NodeContext {
   caf::actor api;        // the node's front door (actors/api_actor.hpp)
   EventPolicy events;
   NodeCounters counters;
+  // Checks client credentials (thread-safe: the HTTP gateway shares it). Null only in tests that
+  // build a context by hand: then every client is an admin of every tenant.
+  std::shared_ptr<Authenticator> auth;
   // Null on a standalone node (no cluster.seeds), which serves every persona from its own RocksDB.
   // Otherwise persona writes go through their shard's Raft group, and only the shard's caught-up
   // leader serves a persona (docs/cluster.md).

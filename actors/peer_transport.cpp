@@ -309,8 +309,13 @@ ForwardResult on_forwarded(Self* self, uint64_t from, uint64_t incarnation, uint
   report(self, obs.changes);
   if (!st.api) return forward_error("the node is not serving requests yet; retry");
   ++st.received;
+  // Asked, not delegated: a delegated message keeps the peer as its sender, and the api actor
+  // accepts forwarded requests only from an actor of its own node.
   auto rp = self->make_response_promise<uint32_t, std::string>();
-  return rp.delegate(st.api, forwarded_atom::value, method, std::move(bytes));
+  self->request(st.api, st.config.forward_timeout, forwarded_atom::value, method, std::move(bytes))
+      .then([rp](uint32_t m, std::string& reply) mutable { rp.deliver(m, std::move(reply)); },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
 }
 
 void on_frame(Self* self, uint64_t from, uint64_t incarnation, std::string bytes) {

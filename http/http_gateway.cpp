@@ -21,6 +21,7 @@
 #include "http/route_table.hpp"
 #include "proto/wire.hpp"
 #include "runtime/ids.hpp"
+#include "runtime/principal.hpp"
 
 namespace nca::http {
 namespace {
@@ -28,7 +29,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kJson = "application/json";
-constexpr const char* kDefaultTenant = "default";
 // An open connection holds a worker thread (cpp-httplib), so idle keep-alive connections must not
 // starve other clients for long; 2 s still keeps the connections of busy clients (benchmarks, the
 // dashboard's refreshes) alive.
@@ -39,11 +39,24 @@ constexpr auto kReadyPingTimeout = std::chrono::seconds(1);
 void send_error(httplib::Response& res, int status, std::string_view code, std::string_view message,
                 std::map<std::string, std::string> details = {}) {
   res.status = status;
+  if (status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"neuroca\"");
   res.set_content(error_body(code, message, details), kJson);
 }
 
 void send_error(httplib::Response& res, const Error& e) {
   send_error(res, http_status_of(e.code), code_name(e.code), e.message);
+}
+
+// The credential of "Authorization: Bearer <token>"; empty when the header is absent.
+Result<std::string> bearer_token(const httplib::Request& req) {
+  if (!req.has_header("Authorization")) return std::string();
+  std::string value = req.get_header_value("Authorization");
+  constexpr std::string_view kScheme = "Bearer ";
+  if (value.size() <= kScheme.size() || value.compare(0, kScheme.size(), kScheme) != 0) {
+    return make_error(ErrorCode::unauthenticated,
+                      "the Authorization header must be 'Bearer <API key or JWT>'");
+  }
+  return value.substr(kScheme.size());
 }
 
 // The query of the request target, parsed here rather than taken from Request::params, which
@@ -233,10 +246,16 @@ void HttpGateway::dispatch(const httplib::Request& req, const RouteMatch& match,
   auto header_ms = header_timeout(req);
   if (!header_ms) return send_error(res, header_ms.error());
   TimeUs timeout = settings_.http.timeout;
+  auto token = bearer_token(req);
+  if (!token) return send_error(res, token.error());
 
   if (!is_api_op(route.op)) {
     if (header_ms->has_value()) timeout = std::min(timeout, **header_ms);
     const auto deadline = Clock::now() + std::chrono::microseconds(timeout);
+    if (route.op == Op::metrics || route.op == Op::event_stats || route.op == Op::cluster) {
+      // Node-wide views: their counts cover every tenant.
+      if (auto s = require_admin(*token); !s) return send_error(res, s.error());
+    }
     switch (route.op) {
       case Op::health:
         return res.set_content(R"({"status":"ok"})", kJson);
@@ -280,11 +299,12 @@ void HttpGateway::dispatch(const httplib::Request& req, const RouteMatch& match,
     timeout += wait;
   }
   if (header_ms->has_value()) timeout = std::min(timeout, **header_ms);
-  std::string tenant = req.get_header_value("X-Neuroca-Tenant");
   auto* header = request.mutable_header();
   header->set_schema_version(wire::kSchemaVersion);
   header->set_request_id(request_id);
-  header->set_tenant(tenant.empty() ? kDefaultTenant : tenant);
+  // No tenant header: the credential's tenant (the node's default one without auth).
+  header->set_tenant(req.get_header_value("X-Neuroca-Tenant"));
+  header->set_auth_token(*token);
   header->set_deadline_us(node_.context().clock->now_us() + timeout);
   const auto deadline = Clock::now() + std::chrono::microseconds(timeout);
 
@@ -306,6 +326,24 @@ void HttpGateway::dispatch(const httplib::Request& req, const RouteMatch& match,
   res.set_content(std::move(*json), kJson);
 }
 
+Status HttpGateway::require_admin(const std::string& token) {
+  auto& ctx = node_.context();
+  if (!ctx.auth || !ctx.auth->enabled()) return {};
+  auto who = ctx.auth->authenticate(token);
+  if (!who) {
+    ctx.counters.refused_unauthenticated++;
+    return who.error();
+  }
+  if (who->role != Role::admin || who->tenant != kAnyTenant) {
+    ctx.counters.refused_permission++;
+    return make_error(ErrorCode::permission_denied,
+                      "this view covers every tenant: it needs an admin credential for tenant "
+                      "'*', not a " +
+                          std::string(to_string(who->role)) + " of tenant '" + who->tenant + "'");
+  }
+  return {};
+}
+
 void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res) {
   std::map<std::string, std::string> checks;
   bool ready = true;
@@ -321,7 +359,8 @@ void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res
   pb::Request ping;
   ping.mutable_header()->set_schema_version(wire::kSchemaVersion);
   ping.mutable_ping();
-  auto resp = calls_->call(ping, std::min(deadline, Clock::now() + kReadyPingTimeout));
+  auto resp = calls_->call(ping, std::min(deadline, Clock::now() + kReadyPingTimeout),
+                           NodeCalls::Caller::node);
   if (resp.status().code() == pb::OK) {
     checks["api"] = "ok";
   } else {
@@ -332,7 +371,8 @@ void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res
   pb::Request cluster;
   cluster.mutable_header()->set_schema_version(wire::kSchemaVersion);
   cluster.mutable_cluster_status();
-  auto joined = calls_->call(cluster, std::min(deadline, Clock::now() + kReadyPingTimeout));
+  auto joined = calls_->call(cluster, std::min(deadline, Clock::now() + kReadyPingTimeout),
+                             NodeCalls::Caller::node);
   if (joined.status().code() != pb::OK) {
     checks["cluster"] = joined.status().message();
   } else {
@@ -404,7 +444,7 @@ void HttpGateway::serve_cluster(Clock::time_point deadline, httplib::Response& r
   pb::Request status;
   status.mutable_cluster_status();
   status.mutable_header()->set_request_id(ctx.ids->uuid_v7());
-  pb::Response reply = calls_->call(status, deadline);
+  pb::Response reply = calls_->call(status, deadline, NodeCalls::Caller::node);
   nlohmann::json peers = nlohmann::json::array();
   nlohmann::json members = nlohmann::json::array();
   nlohmann::json shards = nlohmann::json::array();

@@ -80,6 +80,8 @@ class HttpGateway {
   void serve_metrics(std::chrono::steady_clock::time_point deadline, httplib::Response& res);
   void serve_event_stats(std::chrono::steady_clock::time_point deadline, httplib::Response& res);
   void serve_cluster(std::chrono::steady_clock::time_point deadline, httplib::Response& res);
+  // Views whose figures cover every tenant need an admin credential for every tenant.
+  Status require_admin(const std::string& token);
 
   config::Settings settings_;
   actors::Node& node_;

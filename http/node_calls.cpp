@@ -1,5 +1,6 @@
 #include "http/node_calls.hpp"
 
+#include "actors/api_actor.hpp"
 #include "actors/persona_directory.hpp"
 #include "proto/wire.hpp"
 
@@ -30,24 +31,32 @@ Error transport_error(const caf::error& e, const std::string& what) {
 
 class ApiCallJob : public BridgeJob {
  public:
-  ApiCallJob(caf::actor api, uint32_t method, std::string bytes, caf::timespan timeout)
-      : api_(std::move(api)), method_(method), bytes_(std::move(bytes)), timeout_(timeout) {}
+  ApiCallJob(caf::actor api, uint32_t method, std::string bytes, caf::timespan timeout,
+             bool as_node)
+      : api_(std::move(api)),
+        method_(method),
+        bytes_(std::move(bytes)),
+        timeout_(timeout),
+        as_node_(as_node) {}
 
   void start(caf::event_based_actor* self) override {
     auto keep = shared_from_this();
-    self->request(api_, timeout_, wire::envelope_atom::value, method_, std::move(bytes_))
-        .then(
-            [this, keep](uint32_t, const std::string& reply) {
-              if (!response.ParseFromString(reply)) {
-                response = error_response(
-                    make_error(ErrorCode::internal, "the node's reply does not parse"));
-              }
-              finish();
-            },
-            [this, keep](caf::error& e) {
-              response = error_response(transport_error(e, "the node"));
-              finish();
-            });
+    auto sent = as_node_ ? self->request(api_, timeout_, actors::local_request_atom::value, method_,
+                                         std::move(bytes_))
+                         : self->request(api_, timeout_, wire::envelope_atom::value, method_,
+                                         std::move(bytes_));
+    std::move(sent).then(
+        [this, keep](uint32_t, const std::string& reply) {
+          if (!response.ParseFromString(reply)) {
+            response =
+                error_response(make_error(ErrorCode::internal, "the node's reply does not parse"));
+          }
+          finish();
+        },
+        [this, keep](caf::error& e) {
+          response = error_response(transport_error(e, "the node"));
+          finish();
+        });
   }
 
   pb::Response response;
@@ -57,6 +66,7 @@ class ApiCallJob : public BridgeJob {
   uint32_t method_;
   std::string bytes_;
   caf::timespan timeout_;
+  bool as_node_;
 };
 
 class EventStatsJob : public BridgeJob {
@@ -142,14 +152,14 @@ Error wait_error(ActorBridge::Outcome outcome, const std::string& what) {
                     what + " did not finish within its deadline (http.timeout or X-Timeout-Ms)");
 }
 
-pb::Response NodeCalls::call(const pb::Request& request, SteadyTime deadline) {
+pb::Response NodeCalls::call(const pb::Request& request, SteadyTime deadline, Caller caller) {
   caf::actor api = api_ ? api_ : node_.api();
   if (!api) {
     return error_response(make_error(ErrorCode::unavailable, "the node is not serving requests"));
   }
-  auto job =
-      std::make_shared<ApiCallJob>(std::move(api), static_cast<uint32_t>(request.body_case()),
-                                   request.SerializeAsString(), actor_timeout(deadline));
+  auto job = std::make_shared<ApiCallJob>(
+      std::move(api), static_cast<uint32_t>(request.body_case()), request.SerializeAsString(),
+      actor_timeout(deadline), caller == Caller::node);
   auto outcome = bridge_.run(job, deadline);
   if (outcome != ActorBridge::Outcome::done) {
     return error_response(wait_error(outcome, "the request"));

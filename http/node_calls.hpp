@@ -24,8 +24,13 @@ class NodeCalls {
   NodeCalls(actors::Node& node, ActorBridge& bridge, caf::actor api = {})
       : node_(node), bridge_(bridge), api_(std::move(api)) {}
 
+  // Who a call is from: a client (its request carries the client's credential, which the api actor
+  // checks) or the gateway itself (readiness, metrics, and views it has already authorized).
+  enum class Caller { client, node };
+
   // The node's reply; an error status when the call itself failed.
-  pb::Response call(const pb::Request& request, SteadyTime deadline);
+  pb::Response call(const pb::Request& request, SteadyTime deadline,
+                    Caller caller = Caller::client);
 
   Result<actors::EventStatsPtr> event_stats(SteadyTime deadline);
 

@@ -118,7 +118,7 @@ NodeFigures collect_node_figures(actors::Node& node, NodeCalls& calls, SteadyTim
   pb::Request stats;
   stats.mutable_header()->set_schema_version(wire::kSchemaVersion);
   stats.mutable_stats();
-  auto resp = calls.call(stats, deadline);
+  auto resp = calls.call(stats, deadline, NodeCalls::Caller::node);
   if (resp.status().code() == pb::OK) {
     out.node_stats = resp.stats();
   } else {

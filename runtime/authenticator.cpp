@@ -6,10 +6,12 @@
 
 namespace nca {
 
-Result<Authenticator> Authenticator::create(Options options, const Clock* clock) {
-  Authenticator auth(std::move(options), clock);
+Result<std::shared_ptr<Authenticator>> Authenticator::create(Options options,
+                                                             const Clock* clock) {
+  std::shared_ptr<Authenticator> made(new Authenticator(std::move(options), clock));
+  Authenticator& auth = *made;
   const Options& o = auth.options_;
-  if (!o.enabled) return auth;
+  if (!o.enabled) return made;
   if (o.api_keys_file.empty() && o.jwt_secret.empty()) {
     return make_error(ErrorCode::invalid_argument,
                       "auth.enabled needs auth.api-keys-file or auth.jwt-secret (or both); "
@@ -27,7 +29,12 @@ Result<Authenticator> Authenticator::create(Options options, const Clock* clock)
     auth.keys_ = std::move(*keys);
   }
   auth.next_look_us_ = clock->now_us() + kUsPerSecond;
-  return auth;
+  return made;
+}
+
+size_t Authenticator::key_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return keys_.size();
 }
 
 std::string Authenticator::file_stamp() const {
@@ -39,6 +46,7 @@ std::string Authenticator::file_stamp() const {
 
 Status Authenticator::refresh_if_due() {
   if (!options_.enabled || options_.api_keys_file.empty()) return {};
+  std::lock_guard<std::mutex> lock(mu_);
   TimeUs now = clock_->now_us();
   if (now < next_look_us_) return {};
   next_look_us_ = now + kUsPerSecond;
@@ -73,6 +81,7 @@ Result<Principal> Authenticator::authenticate(std::string_view credential) const
     return Principal{claims->tenant, claims->role,
                      claims->subject.empty() ? "jwt" : "jwt " + claims->subject};
   }
+  std::lock_guard<std::mutex> lock(mu_);
   if (auto who = keys_.find(credential)) return *who;
   return make_error(ErrorCode::unauthenticated,
                     credential.substr(0, 4) == "nca_"

@@ -5,9 +5,11 @@
 // auth.jwt-secret; anything else is unauthenticated with a message that says what to send. The
 // keys file is re-read when it changes (checked at most once a second), so keys are added and
 // revoked without a restart; a file that no longer parses changes nothing and is reported.
-// Not thread-safe: one owner (the api actor) calls it.
+// Thread-safe: the api actor and the HTTP gateway's threads share one.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -28,10 +30,10 @@ class Authenticator {
 
   // invalid_argument when auth is on but neither keys nor JWTs are configured, when the JWT
   // secret is shorter than 32 bytes, or when the keys file cannot be read or parsed.
-  static Result<Authenticator> create(Options options, const Clock* clock);
+  static Result<std::shared_ptr<Authenticator>> create(Options options, const Clock* clock);
 
   bool enabled() const { return options_.enabled; }
-  size_t key_count() const { return keys_.size(); }
+  size_t key_count() const;
 
   Result<Principal> authenticate(std::string_view credential) const;
 
@@ -45,8 +47,9 @@ class Authenticator {
       : options_(std::move(options)), clock_(clock) {}
   std::string file_stamp() const;
 
-  Options options_;
+  const Options options_;
   const Clock* clock_;
+  mutable std::mutex mu_;  // guards the members below
   ApiKeyStore keys_;
   std::string stamp_;  // modification time and size of the file last read (or tried)
   TimeUs next_look_us_ = 0;

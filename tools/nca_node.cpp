@@ -73,10 +73,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   if (settings.node.dev) {
+    spdlog::warn("dev mode: one node, data in {}", settings.node.data_dir);
+  }
+  if (!settings.auth.enabled) {
     spdlog::warn(
-        "dev mode: one node, data in {}, NO AUTHENTICATION — do not expose {} beyond this "
-        "machine",
-        settings.node.data_dir, settings.node.listen);
+        "NO AUTHENTICATION (auth.enabled = false): every client may read and change every "
+        "tenant's data; do not expose {} or the HTTP port beyond this machine",
+        settings.node.listen);
   }
   auto node = nca::actors::Node::start(settings);
   if (!node) {

@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "actors/api_actor.hpp"
 #include "http/logging.hpp"
 #include "proto/wire.hpp"
 #include "storage/column_family.hpp"
@@ -184,34 +185,43 @@ TEST_F(HttpOpsTest, StopCutsRequestsThatOutlastTheDrainWith503) {
 
 // A scripted api actor: answers ping with UNAVAILABLE, every other request with the status its
 // request id names ("status-<code>"), or with the request's own header echoed into an ItemReply.
+caf::result<uint32_t, std::string> scripted_reply(uint32_t method, const std::string& bytes) {
+  pb::Request req;
+  pb::Response resp;
+  if (!req.ParseFromString(bytes)) {
+    resp.mutable_status()->set_code(pb::INTERNAL);
+    return caf::result<uint32_t, std::string>(method, resp.SerializeAsString());
+  }
+  const std::string& id = req.header().request_id();
+  if (req.has_ping()) {
+    resp.mutable_status()->set_code(pb::UNAVAILABLE);
+    resp.mutable_status()->set_message("warming up");
+  } else if (id.rfind("status-", 0) == 0) {
+    resp.mutable_status()->set_code(static_cast<pb::StatusCode>(std::stoi(id.substr(7))));
+    resp.mutable_status()->set_message("scripted: " + id);
+    (*resp.mutable_status()->mutable_details())["scripted"] = "yes";
+  } else {
+    auto* item = resp.mutable_get()->mutable_item();
+    item->set_id(id);
+    item->set_tenant(req.header().tenant());
+    item->set_persona_id(std::to_string(method));
+    item->set_content(std::to_string(req.body_case()));
+    item->set_created_at_us(req.header().deadline_us());
+    item->set_schema_version(req.header().schema_version());
+    // The credential, so a test can see it travel (never done by the real api actor).
+    (*item->mutable_metadata())["auth_token"] = req.header().auth_token();
+  }
+  return caf::result<uint32_t, std::string>(method, resp.SerializeAsString());
+}
+
+// The gateway's own calls (readiness) come as node-local requests, a client's as envelopes.
 caf::behavior scripted_api(caf::event_based_actor*) {
   return {
-      [](wire::envelope_atom, uint32_t method,
-         const std::string& bytes) -> caf::result<uint32_t, std::string> {
-        pb::Request req;
-        pb::Response resp;
-        if (!req.ParseFromString(bytes)) {
-          resp.mutable_status()->set_code(pb::INTERNAL);
-          return caf::result<uint32_t, std::string>(method, resp.SerializeAsString());
-        }
-        const std::string& id = req.header().request_id();
-        if (req.has_ping()) {
-          resp.mutable_status()->set_code(pb::UNAVAILABLE);
-          resp.mutable_status()->set_message("warming up");
-        } else if (id.rfind("status-", 0) == 0) {
-          resp.mutable_status()->set_code(static_cast<pb::StatusCode>(std::stoi(id.substr(7))));
-          resp.mutable_status()->set_message("scripted: " + id);
-          (*resp.mutable_status()->mutable_details())["scripted"] = "yes";
-        } else {
-          auto* item = resp.mutable_get()->mutable_item();
-          item->set_id(id);
-          item->set_tenant(req.header().tenant());
-          item->set_persona_id(std::to_string(method));
-          item->set_content(std::to_string(req.body_case()));
-          item->set_created_at_us(req.header().deadline_us());
-          item->set_schema_version(req.header().schema_version());
-        }
-        return caf::result<uint32_t, std::string>(method, resp.SerializeAsString());
+      [](wire::envelope_atom, uint32_t method, const std::string& bytes) {
+        return scripted_reply(method, bytes);
+      },
+      [](actors::local_request_atom, uint32_t method, const std::string& bytes) {
+        return scripted_reply(method, bytes);
       },
   };
 }
@@ -268,9 +278,15 @@ TEST_F(ScriptedApiTest, RequestsCarryTenantRequestIdDeadlineAndTheRightMethod) {
   int64_t deadline = std::stoll(item["created_at_us"].get<std::string>());
   EXPECT_GE(deadline, before + 2'000'000);
   EXPECT_LE(deadline, node_->context().clock->now_us() + 2'000'000) << "X-Timeout-Ms applies";
-  auto plain = call("GET", "/v1/memories/m1");
+  EXPECT_EQ(item["metadata"]["auth_token"], "");
+  // No tenant header: the api actor decides (the credential's tenant, or the default one).
+  auto plain = call("GET", "/v1/memories/m1", "", {{"Authorization", "Bearer nca_0123_abc"}});
   ASSERT_EQ(plain.status, 200);
-  EXPECT_EQ(plain.json["item"]["tenant"], "default");
+  EXPECT_EQ(plain.json["item"]["tenant"], "");
+  EXPECT_EQ(plain.json["item"]["metadata"]["auth_token"], "nca_0123_abc");
+  auto basic = call("GET", "/v1/memories/m1", "", {{"Authorization", "Basic dTpw"}});
+  EXPECT_EQ(basic.status, 401);
+  EXPECT_EQ(basic.json["message"], "the Authorization header must be 'Bearer <API key or JWT>'");
 }
 
 TEST_F(HttpOpsTest, EveryLogLineOfARequestCarriesItsId) {

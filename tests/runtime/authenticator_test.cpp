@@ -30,7 +30,7 @@ class AuthenticatorTest : public ::testing::Test {
     // Modification times can be coarse: the size differs too whenever a test rewrites the file.
   }
 
-  Result<Authenticator> make(bool enabled = true) {
+  Result<std::shared_ptr<Authenticator>> make(bool enabled = true) {
     return Authenticator::create({enabled, keys_file_, kSecret}, &clock_);
   }
 
@@ -42,7 +42,7 @@ class AuthenticatorTest : public ::testing::Test {
 TEST_F(AuthenticatorTest, OffMeansAnAdminOfEveryTenant) {
   auto auth = Authenticator::create({false, "", ""}, &clock_);
   ASSERT_TRUE(auth.ok());
-  auto who = auth->authenticate("");
+  auto who = (*auth)->authenticate("");
   ASSERT_TRUE(who.ok());
   EXPECT_EQ(who->tenant, kAnyTenant);
   EXPECT_EQ(who->role, Role::admin);
@@ -54,9 +54,9 @@ TEST_F(AuthenticatorTest, AcceptsKeysAndJwtsAndSaysWhatIsWrongOtherwise) {
   write_keys(key->line + "\n");
   auto auth = make();
   ASSERT_TRUE(auth.ok()) << auth.error().message;
-  EXPECT_EQ(auth->key_count(), 1u);
+  EXPECT_EQ((*auth)->key_count(), 1u);
 
-  auto by_key = auth->authenticate(key->key);
+  auto by_key = (*auth)->authenticate(key->key);
   ASSERT_TRUE(by_key.ok());
   EXPECT_EQ(by_key->tenant, "acme");
 
@@ -65,21 +65,21 @@ TEST_F(AuthenticatorTest, AcceptsKeysAndJwtsAndSaysWhatIsWrongOtherwise) {
   claims.role = Role::writer;
   claims.subject = "svc";
   claims.expires_at_s = clock_.now_us() / kUsPerSecond + 60;
-  auto by_jwt = auth->authenticate(sign_jwt(claims, kSecret));
+  auto by_jwt = (*auth)->authenticate(sign_jwt(claims, kSecret));
   ASSERT_TRUE(by_jwt.ok()) << by_jwt.error().message;
   EXPECT_EQ(by_jwt->tenant, "globex");
   EXPECT_EQ(by_jwt->name, "jwt svc");
 
-  auto none = auth->authenticate("");
+  auto none = (*auth)->authenticate("");
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code, ErrorCode::unauthenticated);
   EXPECT_NE(none.error().message.find("Authorization: Bearer"), std::string::npos);
-  EXPECT_EQ(auth->authenticate("nca_0123456789ab_xyz").error().message,
+  EXPECT_EQ((*auth)->authenticate("nca_0123456789ab_xyz").error().message,
             "unknown or revoked API key");
-  EXPECT_EQ(auth->authenticate("hunter2").error().message,
+  EXPECT_EQ((*auth)->authenticate("hunter2").error().message,
             "the credential is neither an API key (nca_...) nor a JWT");
   clock_.advance_us(3600 * kUsPerSecond);
-  EXPECT_EQ(auth->authenticate(sign_jwt(claims, kSecret)).error().code, ErrorCode::unauthenticated);
+  EXPECT_EQ((*auth)->authenticate(sign_jwt(claims, kSecret)).error().code, ErrorCode::unauthenticated);
 }
 
 TEST_F(AuthenticatorTest, PicksUpANewKeysFileAndKeepsTheOldOneWhenTheNewIsBad) {
@@ -89,26 +89,26 @@ TEST_F(AuthenticatorTest, PicksUpANewKeysFileAndKeepsTheOldOneWhenTheNewIsBad) {
   write_keys(first->line + "\n");
   auto auth = make();
   ASSERT_TRUE(auth.ok());
-  EXPECT_FALSE(auth->authenticate(second->key).ok());
+  EXPECT_FALSE((*auth)->authenticate(second->key).ok());
 
   // Revoke the first key, add the second.
   write_keys(second->line + "\n");
-  EXPECT_TRUE(auth->refresh_if_due().ok());
-  EXPECT_FALSE(auth->authenticate(second->key).ok()) << "looked again within a second";
+  EXPECT_TRUE((*auth)->refresh_if_due().ok());
+  EXPECT_FALSE((*auth)->authenticate(second->key).ok()) << "looked again within a second";
   clock_.advance_us(kUsPerSecond);
-  EXPECT_TRUE(auth->refresh_if_due().ok());
-  EXPECT_TRUE(auth->authenticate(second->key).ok());
-  EXPECT_FALSE(auth->authenticate(first->key).ok());
+  EXPECT_TRUE((*auth)->refresh_if_due().ok());
+  EXPECT_TRUE((*auth)->authenticate(second->key).ok());
+  EXPECT_FALSE((*auth)->authenticate(first->key).ok());
 
   // A broken edit changes nothing, and is reported once.
   write_keys(second->line + "\nthis line is not a key line\n");
   clock_.advance_us(kUsPerSecond);
-  Status reload = auth->refresh_if_due();
+  Status reload = (*auth)->refresh_if_due();
   ASSERT_FALSE(reload.ok());
   EXPECT_NE(reload.error().message.find("the keys loaded before stay in force"), std::string::npos);
-  EXPECT_TRUE(auth->authenticate(second->key).ok());
+  EXPECT_TRUE((*auth)->authenticate(second->key).ok());
   clock_.advance_us(kUsPerSecond);
-  EXPECT_TRUE(auth->refresh_if_due().ok());
+  EXPECT_TRUE((*auth)->refresh_if_due().ok());
 }
 
 TEST_F(AuthenticatorTest, RefusesConfigurationsThatCannotWork) {
