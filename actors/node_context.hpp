@@ -47,6 +47,9 @@ struct NodeCounters {
   std::atomic<uint64_t> refused_unauthenticated{0};
   std::atomic<uint64_t> refused_permission{0};
   std::atomic<uint64_t> refused_rate{0};
+  std::atomic<uint64_t> refused_size{0};    // a request, content, metadata or batch too large
+  std::atomic<uint64_t> refused_count{0};   // personas, memories or events in flight at a limit
+  std::atomic<uint64_t> refused_memory{0};  // the node was under memory pressure
 };
 
 struct NodeContext {

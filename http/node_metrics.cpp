@@ -86,6 +86,12 @@ void collect_counters(actors::Node& node, NodeFigures& out) {
       {"events_acked", c.events_acked.load()},
       {"events_dead_lettered", c.events_dead_lettered.load()},
       {"event_memory_errors", c.event_memory_errors.load()},
+      {"refused_unauthenticated", c.refused_unauthenticated.load()},
+      {"refused_permission", c.refused_permission.load()},
+      {"refused_rate", c.refused_rate.load()},
+      {"refused_size", c.refused_size.load()},
+      {"refused_count", c.refused_count.load()},
+      {"refused_memory", c.refused_memory.load()},
   };
 }
 
@@ -279,6 +285,22 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
   for (const auto& c : kCounters) {
     out.push_back(
         single(c.metric, MetricType::counter, c.help, static_cast<double>(counter(f, c.counter))));
+  }
+  {
+    auto refused = family("nca_requests_refused_total", MetricType::counter,
+                          "Requests refused before they touched any data, by reason (DESIGN 8).");
+    const std::pair<const char*, const char*> kReasons[] = {
+        {"unauthenticated", "refused_unauthenticated"},
+        {"permission_denied", "refused_permission"},
+        {"rate_limited", "refused_rate"},
+        {"too_large", "refused_size"},
+        {"over_count", "refused_count"},
+        {"memory_pressure", "refused_memory"},
+    };
+    for (const auto& [reason, name] : kReasons) {
+      refused.add({{"reason", reason}}, static_cast<double>(counter(f, name)));
+    }
+    out.push_back(std::move(refused));
   }
   if (f.node_stats) {
     const auto& c = f.node_stats->counters();
