@@ -12,6 +12,9 @@ int exit_code_of(const Error& error, bool from_node) {
       return kExitDeadline;
     case ErrorCode::invalid_argument:
       return from_node ? kExitInvalidArgument : kExitUsage;
+    case ErrorCode::unauthenticated:
+    case ErrorCode::permission_denied:
+      return kExitAuth;
     default:
       return kExitOther;
   }

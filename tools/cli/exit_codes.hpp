@@ -17,12 +17,13 @@ constexpr int kExitNotFound = 3;
 constexpr int kExitUnavailable = 4;
 constexpr int kExitDeadline = 5;
 constexpr int kExitInvalidArgument = 6;
+constexpr int kExitAuth = 7;  // unauthenticated or permission denied
 
 constexpr char kExitCodesHelp[] =
     "Exit codes: 0 ok, 1 other error, 2 usage error, 3 not found, 4 unavailable (cannot connect),\n"
     "            5 deadline exceeded, 6 invalid argument (rejected by the node, or bad lines in "
     "an\n"
-    "            import file).\n";
+    "            import file), 7 refused credentials (unauthenticated or permission denied).\n";
 
 // The exit code for `error`; `from_node` tells a server-side invalid_argument (6) from a
 // client-side one such as a malformed --addr (2).

@@ -257,6 +257,11 @@ int run(int argc, char** argv) {
 
   Result<pb::Request> request = verb->build(values);
   if (!request.ok()) return usage_error(request.error().message, verb->name);
+  if (verb->offline != nullptr) {
+    int code = verb->offline(values, values["json"].as<bool>(), std::cout, std::cerr);
+    std::cout.flush();
+    return std::cout.good() || code != kExitOk ? code : kExitOther;
+  }
 
   auto client = Client::connect(addresses, options);
   if (!client.ok()) return report(client.error(), false);

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "tools/cli/output.hpp"
-#include "tools/cli/sha256.hpp"
+#include "runtime/crypto.hpp"
 
 namespace nca::cli {
 

@@ -882,7 +882,7 @@ const std::vector<VerbSpec>& verbs() {
     std::vector<VerbSpec> table = kVerbs;
     table.push_back(import_verb());
     table.push_back(export_verb());
-    for (const auto* group : {&persona_verbs(), &event_verbs()}) {
+    for (const auto* group : {&persona_verbs(), &event_verbs(), &auth_verbs()}) {
       table.insert(table.end(), group->begin(), group->end());
     }
     return table;

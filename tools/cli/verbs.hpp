@@ -59,6 +59,9 @@ struct VerbSpec {
   // Set for verbs whose successful reply can still report refused items (a batch): the exit code
   // for the reply (kExitOk when every item was taken).
   int (*outcome)(const pb::Response& response) = nullptr;
+  // Set for verbs that need no node (`nca auth ...`): runs instead of connecting; `json` is --json.
+  int (*offline)(const po::variables_map& values, bool json, std::ostream& out,
+                 std::ostream& err) = nullptr;
 };
 
 // Every verb: the single-word ones, then the persona and event groups.
@@ -74,6 +77,7 @@ std::vector<const VerbSpec*> verbs_in_group(const std::string& group);
 // (import_verb.cpp, export_verb.cpp).
 const std::vector<VerbSpec>& persona_verbs();
 const std::vector<VerbSpec>& event_verbs();
+const std::vector<VerbSpec>& auth_verbs();
 const VerbSpec& import_verb();
 const VerbSpec& export_verb();
 
