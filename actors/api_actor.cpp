@@ -17,6 +17,7 @@
 #include "proto/cluster.pb.h"
 #include "proto/wire.hpp"
 #include "runtime/ids.hpp"
+#include "runtime/memory_guard.hpp"
 #include "runtime/persona_profile.hpp"
 #include "runtime/principal.hpp"
 #include "runtime/rate_limiter.hpp"
@@ -50,6 +51,7 @@ struct ApiState {
   std::unordered_map<uint64_t, Parked> parked;
   uint64_t next_parked = 0;
   std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<MemoryGuard> memory;
 };
 
 using ApiSelf = caf::stateful_actor<ApiState>;
@@ -61,6 +63,22 @@ enum class Origin { client, peer, local };
 bool sent_from_this_node(ApiSelf* self) {
   const auto& sender = self->current_sender();
   return sender != nullptr && sender->node() == self->node();
+}
+
+// Requests that make the node hold more: refused while it is under memory pressure. Reads,
+// deletes, forgets and acknowledgements go on: they are how memory is given back.
+bool grows_memory(const pb::Request& req) {
+  switch (req.body_case()) {
+    case pb::Request::kRemember:
+    case pb::Request::kRememberBatch:
+    case pb::Request::kUpdate:
+    case pb::Request::kCreatePersona:
+    case pb::Request::kPublish:
+    case pb::Request::kLink:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // Authenticates a client's request, settles its tenant, checks its role and its tenant's rate.
@@ -599,6 +617,13 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
     ctx.counters.request_errors++;
     return reply_error(method, make_error(ErrorCode::invalid_argument, std::move(msg)));
   };
+  // Checked before parsing: a huge request is refused without the cost of decoding it.
+  if (origin == Origin::client && bytes.size() > ctx.settings.limits.request_bytes) {
+    ctx.counters.refused_size++;
+    return invalid("the request is " + std::to_string(bytes.size()) +
+                   " bytes; limits.request-bytes allows " +
+                   std::to_string(ctx.settings.limits.request_bytes));
+  }
   if (!req->ParseFromString(bytes)) {
     return invalid("malformed request: " + std::to_string(bytes.size()) +
                    " bytes do not parse as nca.pb.Request");
@@ -619,6 +644,17 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
       ctx.counters.request_errors++;
       return reply_error(method, s.error());
     }
+  }
+  if (origin != Origin::local && grows_memory(*req) && self->state.memory->under_pressure()) {
+    ctx.counters.refused_memory++;
+    const MemoryGuard& m = *self->state.memory;
+    return reply_error(
+        method, make_error(ErrorCode::resource_exhausted,
+                           "node " + ctx.node_id + " is under memory pressure (resident " +
+                               std::to_string(m.last_rss() >> 20) + " MiB; limits.memory-high is " +
+                               std::to_string(m.high() >> 20) +
+                               " MiB): it takes no new writes until memory is freed; "
+                               "reads go on, retry later or on another node"));
   }
   if (header->tenant().empty()) header->set_tenant(kDefaultTenant);
   if (auto s = validate_id(header->tenant(), "tenant"); !s) return invalid(s.error().message);
@@ -720,6 +756,7 @@ caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
   self->state.ctx = ctx;
   self->state.limiter = std::make_unique<RateLimiter>(ctx->settings.limits.rate_per_tenant,
                                                       ctx->settings.limits.burst_per_tenant);
+  self->state.memory = std::make_unique<MemoryGuard>(ctx->settings.limits.memory_high, ctx->clock);
   // Told to stop with requests still parked: their clients resend them elsewhere.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, p] : self->state.parked) p.rp.deliver(stopping_error());

@@ -325,6 +325,7 @@ void pump(Self* self) {
                             : (w.consolidation ? uint32_t{pb::Request::kConsolidate} : 0u);
     auto plan = make_plan(self, w);
     if (!plan) {
+      if (plan.code() == ErrorCode::resource_exhausted) st.ctx->counters.refused_count++;
       if (method != 0) finish_request(self, rid, method, error_response(plan.error()), w.rp);
       continue;
     }
@@ -546,7 +547,10 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
       break;
     }
   }
-  if (!valid) return reply_error(method, valid.error());
+  if (!valid) {
+    if (is_limit_error(valid.error())) ctx.counters.refused_size++;
+    return reply_error(method, valid.error());
+  }
   auto rp = self->make_response_promise();
   if (!rid.empty()) st.duplicates[rid];  // in flight: a retry now waits for this one's reply
   with_embeddings(self, std::move(texts), [=](Result<std::vector<std::vector<float>>> emb) mutable {

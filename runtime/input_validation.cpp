@@ -125,6 +125,11 @@ Status validate_metadata(const google::protobuf::Map<std::string, std::string>& 
   return {};
 }
 
+bool is_limit_error(const Error& error) {
+  return error.code == ErrorCode::invalid_argument &&
+         error.message.find(" allows ") != std::string::npos;
+}
+
 Status validate_memory_input(pb::MemoryInput& in, const MemoryPolicy& policy) {
   if (!in.id().empty()) {
     if (auto st = validate_id(in.id(), "memory id"); !st) return st;

@@ -1,7 +1,9 @@
-// runtime/input_validation.hpp: the one place where client input is checked before it changes anything.
+// runtime/input_validation.hpp: the one place where client input is checked before it changes
+// anything.
 //
-// Each function either accepts the message (normalising it in place: embeddings L2-normalised, defaults
-// filled) or returns invalid_argument with a message that names the field and the limit. Pure functions.
+// Each function either accepts the message (normalising it in place: embeddings L2-normalised,
+// defaults filled) or returns invalid_argument with a message that names the field and the limit.
+// Pure functions.
 #pragma once
 
 #include <string_view>
@@ -22,5 +24,10 @@ Status validate_tags(const google::protobuf::RepeatedPtrField<std::string>& tags
                      const MemoryPolicy& policy);
 Status validate_metadata(const google::protobuf::Map<std::string, std::string>& metadata,
                          const MemoryPolicy& policy);
+
+// Whether `error` is a size or count limit (content, tags, metadata, batch, k): those messages
+// name the setting that allows less ("...; memory.max-tags allows 64"), which is what operators
+// grep for and what the refusal metric counts.
+bool is_limit_error(const Error& error);
 
 }  // namespace nca

@@ -39,6 +39,7 @@ MemoryPolicy policy_from(const config::Settings& s) {
   p.archive_retention_us = s.memory.archive_retention;
   p.max_content_bytes = static_cast<size_t>(s.memory.max_content_bytes);
   p.max_batch = static_cast<size_t>(s.memory.max_batch);
+  p.max_items = static_cast<size_t>(std::max<int64_t>(s.limits.memories_per_persona, 0));
   p.default_importance = s.memory.default_importance;
   p.max_tags = static_cast<size_t>(s.memory.max_tags);
   p.max_metadata = static_cast<size_t>(s.memory.max_metadata);

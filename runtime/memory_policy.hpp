@@ -27,6 +27,7 @@ struct MemoryPolicy {
   TimeUs archive_retention_us = 30 * kUsPerDay;
   size_t max_content_bytes = 64 * 1024;
   size_t max_batch = 1000;
+  size_t max_items = 0;  // stored (not archived) memories per persona; 0: unlimited
   double default_importance = 0.5;
   size_t max_tags = 64;
   size_t max_metadata = 64;

@@ -166,6 +166,9 @@ Result<std::array<std::vector<ItemMeta>, 3>> PersonaWriter::open(
         return true;
       });
   if (!st) return st.error();
+  stored_items_ = 0;
+  for (const auto& t : tiers) stored_items_ += static_cast<int64_t>(t.size());
+  planned_items_ = 0;
   session_tail_.clear();
   for (auto& [session, members] : sessions) {
     std::sort(members.begin(), members.end());
@@ -379,6 +382,16 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
       id = ids_.uuid_v7();
       ids_in_call.insert(id);
     }
+    if (policy_.max_items != 0 && stored_items_ + planned_items_ + plan.stored_items_delta + 1 >
+                                      static_cast<int64_t>(policy_.max_items)) {
+      return fail(make_error(ErrorCode::resource_exhausted,
+                             where + "persona '" + ref_.persona + "' holds " +
+                                 std::to_string(stored_items_ + planned_items_) +
+                                 " memories; limits.memories-per-persona allows " +
+                                 std::to_string(policy_.max_items) +
+                                 ": forget or delete some, or raise the limit"));
+    }
+    ++plan.stored_items_delta;
     pb::MemoryItem item;
     item.set_schema_version(kSchema);
     item.set_id(id);
@@ -443,6 +456,7 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
   } else {
     *plan.response.mutable_remember() = std::move(*replies.mutable_results(0));
   }
+  planned_items_ += plan.stored_items_delta;
   return plan;
 }
 
@@ -508,6 +522,7 @@ Status PersonaWriter::archive_item(Plan& plan, const pb::MemoryItem& item,
   for (const auto& t : tubules_of(id)) *arch.add_tubules() = to_pb(t);
   plan.batch.put_proto(storage::Cf::archive, storage::item_key(ref_.prefix, id), arch);
   plan.batch.del(storage::Cf::items, storage::item_key(ref_.prefix, id));
+  --plan.stored_items_delta;
   plan.batch.del(storage::Cf::vectors, storage::item_key(ref_.prefix, id));
   pb::MemoryItem hist_item = item;
   add_history(plan, hist_item, action, reason, item.tier(), prev_health, item.content(),
@@ -537,6 +552,7 @@ Result<Plan> PersonaWriter::plan_forget(const std::string& id, const std::string
   }
   put_counters(plan);
   *plan.response.mutable_forget()->mutable_item() = present(std::move(*current));
+  planned_items_ += plan.stored_items_delta;
   return plan;
 }
 
@@ -573,6 +589,8 @@ Result<Plan> PersonaWriter::plan_restore(const std::string& id, const std::strin
   Plan plan = new_plan();
   put_item(plan, item, &vec);
   plan.batch.del(storage::Cf::archive, storage::item_key(ref_.prefix, id));
+  plan.stored_items_delta = 1;
+  planned_items_ += 1;
   add_history(plan, item, pb::RESTORE, "restored from archive (" + rec.reason() + ")",
               pb::TIER_UNSPECIFIED, 0, "", request_id);
   put_counters(plan);
@@ -630,6 +648,10 @@ Result<Plan> PersonaWriter::plan_delete(const std::string& id, const std::string
   Plan plan = new_plan();
   plan.batch.del(storage::Cf::items, storage::item_key(ref_.prefix, id));
   plan.batch.del(storage::Cf::vectors, storage::item_key(ref_.prefix, id));
+  if (current) {
+    plan.stored_items_delta = -1;
+    planned_items_ -= 1;
+  }
   plan.batch.del(storage::Cf::archive, storage::item_key(ref_.prefix, id));
   pb::ItemLocator loc;
   loc.set_schema_version(kSchema);
@@ -862,6 +884,7 @@ Result<Plan> PersonaWriter::plan_consolidation(const std::vector<ConsolidationAc
   put_counters(plan);
   *plan.response.mutable_consolidate()->mutable_tick() = tick;
   *plan.response.mutable_consolidate()->mutable_total() = lymph_;
+  planned_items_ += plan.stored_items_delta;
   return plan;
 }
 
@@ -899,6 +922,8 @@ std::vector<std::optional<pb::MemoryItem>> PersonaWriter::read_items(
 }
 
 void PersonaWriter::committed(const Plan& plan) {
+  stored_items_ += plan.stored_items_delta;
+  planned_items_ -= plan.stored_items_delta;
   if (plan.creates_persona) exists_ = true;
   if (plan.profile) {
     exists_ = true;
@@ -916,6 +941,7 @@ void PersonaWriter::committed(const Plan& plan) {
 }
 
 void PersonaWriter::abandoned() {
+  planned_items_ = 0;
   planned_profile_.reset();
   planned_delete_ = false;
 }

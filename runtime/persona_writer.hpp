@@ -85,6 +85,8 @@ struct Plan {
   std::optional<pb::Persona> profile;
   // The persona and everything it stored are gone once this plan is durable.
   bool deletes_persona = false;
+  // Change in the number of stored (not archived) items once this plan is durable.
+  int64_t stored_items_delta = 0;
 };
 
 // Item ids a request touches, for conflict detection within one commit group. Fresh server ids
@@ -199,6 +201,9 @@ class PersonaWriter {
   std::optional<pb::Persona> planned_profile_;
   bool planned_delete_ = false;
   size_t corrupt_items_ = 0;
+  // Stored items (the memories-per-persona limit): committed, and planned but not yet committed.
+  int64_t stored_items_ = 0;
+  int64_t planned_items_ = 0;
   TubuleGraph graph_;
   size_t session_window_;
   // The last `session_window_` items of each session, newest last: new items link to them.

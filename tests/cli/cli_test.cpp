@@ -117,7 +117,8 @@ TEST(CliErrors, NodeStatusesMapToExitCodes) {
   };
   for (const Case& c :
        {Case{pb::NOT_FOUND, 3, "not_found"}, Case{pb::INVALID_ARGUMENT, 6, "invalid_argument"},
-        Case{pb::INTERNAL, 1, "internal"}, Case{pb::PERMISSION_DENIED, 1, "permission_denied"}}) {
+        Case{pb::INTERNAL, 1, "internal"}, Case{pb::PERMISSION_DENIED, 7, "permission_denied"},
+        Case{pb::UNAUTHENTICATED, 7, "unauthenticated"}}) {
     SCOPED_TRACE(c.name);
     node.set_status(pb::Request::kGet, c.code, "message for " + c.name);
     RunResult result = run_nca({addr(node), "get", "m-1"});

@@ -228,7 +228,7 @@ TEST(CliImport, NodeErrorsThatAreNotAboutALineStopTheImport) {
 
   node.set_status(pb::Request::kRememberBatch, pb::PERMISSION_DENIED, "tenant is read-only");
   RunResult denied = run_nca({addr(node), "import", "--continue-on-error", "-"}, {}, input);
-  EXPECT_EQ(denied.exit_code, 1) << "not a line's fault: --continue-on-error does not go on";
+  EXPECT_EQ(denied.exit_code, 7) << "not a line's fault: --continue-on-error does not go on";
   EXPECT_NE(denied.err.find("nca: permission_denied: lines 1-3"), std::string::npos) << denied.err;
   EXPECT_EQ(node.requests_of(pb::Request::kRememberBatch).size(), 3u);
 }
