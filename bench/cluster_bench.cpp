@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "bench/bench_util.hpp"
+#include "bench/local_cluster.hpp"
 #include "bench/subcommands.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "nca/client.hpp"
@@ -91,68 +92,6 @@ std::optional<ClusterBenchOptions> parse_options(const std::vector<std::string>&
     return std::nullopt;
   }
   return o;
-}
-
-std::string self_dir() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : exe.parent_path().string();
-}
-
-// A child process with its output in a log file; killed (SIGKILL) when the object goes.
-class Process {
- public:
-  Process() = default;
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  ~Process() { kill(); }
-
-  Status start(const std::vector<std::string>& argv, const std::string& log) {
-    kill();
-    argv_ = argv;
-    log_ = log;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int rc = posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      pid_ = 0;
-      return make_error(ErrorCode::unavailable,
-                        "cannot start " + argv[0] + ": " + std::strerror(rc));
-    }
-    return {};
-  }
-  Status restart() { return start(argv_, log_); }
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = 0;
-  }
-  bool running() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = 0;
-  std::vector<std::string> argv_;
-  std::string log_;
-};
-
-std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
-
-// Polls `cond` every 50 ms until `limit`.
-bool await(const std::function<bool()>& cond, std::chrono::seconds limit) {
-  const auto until = Clock::now() + limit;
-  while (Clock::now() < until) {  // bounded by the deadline
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
 }
 
 struct Phase {
@@ -240,63 +179,14 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
 // replicas, and replicas and leaders per node within one of each other (the rebalancer moves
 // shards and leaderships after the placement, after a join and after a restart; measuring during
 // those moves would measure them).
-std::vector<uint64_t> shard_leaders(Client& via, uint32_t shards, size_t nodes = 0) {
-  auto st = via.cluster_status();
-  if (!st || st->shards_size() != static_cast<int>(shards)) return {};
-  std::vector<uint64_t> out(shards, 0);
-  std::map<uint64_t, int> replicas, leaders;
-  for (const auto& s : st->shards()) {
-    if (nodes > 0 && s.settled_epoch() < s.epoch()) return {};
-    if (s.shard() < shards) out[s.shard()] = s.leader();
-    for (uint64_t n : s.replicas()) {
-      ++replicas[n];
-      leaders.emplace(n, 0);
-    }
-    ++leaders[s.leader()];
-  }
-  for (uint64_t l : out) {
-    if (l == 0) return {};
-  }
-  if (nodes > 0) {
-    auto spread = [](const std::map<uint64_t, int>& m) {
-      int lo = 1 << 30, hi = 0;
-      for (const auto& [n, k] : m) lo = std::min(lo, k), hi = std::max(hi, k);
-      return hi - lo;
-    };
-    if (replicas.size() < std::min<size_t>(nodes, size_t{shards} * 3) || spread(replicas) > 1 ||
-        spread(leaders) > 1) {
-      return {};
-    }
-  }
-  return out;
-}
-
 Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
-  const std::string node_bin = self_dir() + "/nca-node";
-  std::vector<uint16_t> ports;
-  for (size_t i = 0; i < o.nodes; ++i) ports.push_back(testing::unused_loopback_port());
-  std::vector<std::unique_ptr<Process>> nodes;
   std::vector<std::string> addresses;
+  for (size_t i = 0; i < o.nodes; ++i)
+    addresses.push_back(loopback(testing::unused_loopback_port()));
+  std::vector<std::unique_ptr<Process>> nodes;
   for (size_t i = 0; i < o.nodes; ++i) {
-    addresses.push_back(loopback(ports[i]));
     nodes.push_back(std::make_unique<Process>());
-    std::vector<std::string> argv = {node_bin,
-                                     "--node.id",
-                                     "node-" + std::to_string(i + 1),
-                                     "--node.data-dir",
-                                     dir + "/node-" + std::to_string(i + 1),
-                                     "--node.listen",
-                                     addresses.back(),
-                                     "--http.listen",
-                                     "127.0.0.1:0",
-                                     "--cluster.seeds",
-                                     loopback(ports[0]),
-                                     "--cluster.shards",
-                                     std::to_string(o.shards),
-                                     "--cluster.dead-after",
-                                     "2s",
-                                     "--cluster.heartbeat-interval",
-                                     "200ms"};
+    auto argv = node_argv(i, dir, addresses, o.shards);
     if (auto s = nodes.back()->start(argv, dir + "/node-" + std::to_string(i + 1) + ".log"); !s) {
       return s;
     }

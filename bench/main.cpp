@@ -37,6 +37,10 @@ constexpr Subcommand kSubcommands[] = {
      "three nca-node processes through the SDK: remember/recall latency and throughput, leader "
      "failover time; vs one standalone node and a three-member etcd cluster",
      nca::bench::run_cluster},
+    {"soak",
+     "mixed load on a local cluster with a SIGKILL and restart every --kill-every s for --minutes; "
+     "verifies that no acknowledged write was lost",
+     nca::bench::run_soak},
 };
 
 }  // namespace

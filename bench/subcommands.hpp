@@ -31,4 +31,8 @@ int run_raft(const std::vector<std::string>& args);
 // against one standalone node and a three-member etcd cluster in the same run.
 int run_cluster(const std::vector<std::string>& args);
 
+// Mixed load on a local cluster with periodic SIGKILLs and restarts; at the end every acknowledged
+// write must read back (exit 1 if one is lost or differs).
+int run_soak(const std::vector<std::string>& args);
+
 }  // namespace nca::bench

@@ -1,0 +1,56 @@
+// bench/local_cluster.hpp: nca-node processes on loopback for the benchmarks that need a real
+// cluster (`nca-bench cluster`, `nca-bench soak`): spawning and SIGKILLing them, and asking a node
+// whether every shard has a leader. Not thread-safe: one bench thread drives a Process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nca/client.hpp"
+#include "nca/result.hpp"
+
+namespace nca::bench {
+
+// The directory of the running executable (nca-node is built next to nca-bench).
+std::string self_dir();
+
+// A child process with its output in a log file; killed (SIGKILL) when the object goes.
+class Process {
+ public:
+  Process() = default;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process() { kill(); }
+
+  Status start(const std::vector<std::string>& argv, const std::string& log);
+  Status restart() { return start(argv_, log_); }
+  void kill();
+  bool running() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = 0;
+  std::vector<std::string> argv_;
+  std::string log_;
+};
+
+std::string loopback(uint16_t port);
+
+// The command line of node i (0-based) of a loopback cluster whose first node is the seed: node id
+// node-<i+1>, data in dir/node-<i+1>, quick failure detection (dead after 2 s).
+std::vector<std::string> node_argv(size_t i, const std::string& dir,
+                                   const std::vector<std::string>& addresses, uint32_t shards);
+
+// Polls `cond` every 50 ms until `limit`.
+bool await(const std::function<bool()>& cond, std::chrono::seconds limit);
+
+// Each shard's leader as `via` sees it; empty unless every shard has one. With `nodes` > 0, also
+// empty until the rebalancer has settled: every shard settled, replicas and leaderships spread
+// over the nodes within one of each other.
+std::vector<uint64_t> shard_leaders(Client& via, uint32_t shards, size_t nodes = 0);
+
+}  // namespace nca::bench

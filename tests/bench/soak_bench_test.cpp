@@ -1,0 +1,41 @@
+// `nca-bench soak` briefly in CI: three nca-node processes under mixed load, SIGKILLed and
+// restarted twice; every acknowledged write must read back (lost 0, corrupt 0). The 10-minute run
+// is reported in docs/benchmarks.md. Bad arguments are refused with exit code 2.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "tests/support/shell_command.hpp"
+
+namespace {
+
+nca::testing::CommandResult soak(const std::string& args) {
+  return nca::testing::run_shell(std::string(NCA_BIN_DIR) + "/nca-bench soak --json " + args +
+                                 " 2>/dev/null");
+}
+
+TEST(SoakBench, LosesNoAcknowledgedWriteAcrossKills) {
+  auto r = soak("--minutes 0.3 --kill-every 7 --callers 3 --shards 8");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  std::cout << "[ soak     ] seed " << j["seed"] << ", " << j["kills"] << " kills, "
+            << j["remembers_acknowledged"] << " writes acknowledged" << std::endl;
+  EXPECT_GE(j["kills"].get<int>(), 2);
+  EXPECT_GT(j["remembers_acknowledged"].get<int>(), 0);
+  EXPECT_EQ(j["verified"], j["remembers_acknowledged"]);
+  EXPECT_EQ(j["lost"], 0) << j["lost_examples"];
+  EXPECT_EQ(j["corrupt"], 0);
+  EXPECT_EQ(j["get_mismatches"], 0);
+}
+
+TEST(SoakBench, RejectsBadArguments) {
+  for (const char* args : {"--nodes 2", "--minutes 0", "--kill-every 0.5", "--no-such-option"}) {
+    auto r = soak(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_TRUE(r.out.empty()) << args << ": " << r.out;
+  }
+}
+
+}  // namespace
