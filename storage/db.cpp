@@ -210,9 +210,17 @@ Status Db::write_group(std::vector<Batch*>& batches, bool sync) {
   return {};
 }
 
-Result<std::optional<std::string>> Db::get(Cf cf, std::string_view key) const {
+Db::View Db::read_view() const {
+  rocksdb::DB* db = db_.get();
+  return View(db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+}
+
+Result<std::optional<std::string>> Db::get(Cf cf, std::string_view key,
+                                           const rocksdb::Snapshot* at) const {
   rocksdb::PinnableSlice value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(cf), slice(key), &value);
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = at;
+  rocksdb::Status s = db_->Get(read_options, handle(cf), slice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) {
     return error_from_rocksdb(s, std::string("read of ") + printable_key(key) + " in '" +
@@ -250,8 +258,9 @@ std::vector<Result<std::optional<std::string>>> Db::multi_get(
 
 Status Db::scan(Cf cf, std::string_view prefix,
                 const std::function<bool(std::string_view key, std::string_view value)>& visit,
-                std::string_view start_after) const {
+                std::string_view start_after, const rocksdb::Snapshot* at) const {
   rocksdb::ReadOptions read_options;
+  read_options.snapshot = at;
   std::string upper = prefix_successor(prefix);
   rocksdb::Slice upper_slice(upper);
   if (!upper.empty()) read_options.iterate_upper_bound = &upper_slice;

@@ -26,6 +26,10 @@
 
 #include "nca/result.hpp"
 #include "storage/batch.hpp"
+
+namespace rocksdb {
+class Snapshot;
+}
 #include "storage/column_family.hpp"
 #include "storage/group_committer.hpp"
 
@@ -54,14 +58,22 @@ class Db {
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
-  Result<std::optional<std::string>> get(Cf cf, std::string_view key) const;
+  // A point-in-time view for reads that must agree with each other (a backup's checkpoint):
+  // reads given it see the database as it was when it was taken, whatever commits meanwhile.
+  // The view is released when the last copy goes.
+  using View = std::shared_ptr<const rocksdb::Snapshot>;
+  View read_view() const;
+
+  // `at`: read at that view (null: the latest committed state).
+  Result<std::optional<std::string>> get(Cf cf, std::string_view key,
+                                         const rocksdb::Snapshot* at = nullptr) const;
   std::vector<Result<std::optional<std::string>>> multi_get(
       Cf cf, const std::vector<std::string>& keys) const;
   // Visits keys with `prefix` in key order until `visit` returns false. A non-empty `start_after`
   // resumes a scan after that key. An error (e.g. a corrupt block) stops the scan and is returned.
   Status scan(Cf cf, std::string_view prefix,
               const std::function<bool(std::string_view key, std::string_view value)>& visit,
-              std::string_view start_after = {}) const;
+              std::string_view start_after = {}, const rocksdb::Snapshot* at = nullptr) const;
 
   Batch batch();
 

@@ -155,8 +155,8 @@ std::string applied_index_value(uint64_t index) {
   return out;
 }
 
-Result<uint64_t> applied_index(const Db& db, uint64_t group) {
-  auto raw = db.get(Cf::raft_state, raft_applied_key(group));
+Result<uint64_t> applied_index(const Db& db, uint64_t group, const rocksdb::Snapshot* at) {
+  auto raw = db.get(Cf::raft_state, raft_applied_key(group), at);
   if (!raw) return raw.error();
   if (!raw->has_value()) return uint64_t{0};
   const std::string& v = **raw;

@@ -38,6 +38,6 @@ std::vector<std::string> item_personas(const Db& db, std::string_view rep);
 std::string applied_index_value(uint64_t index);
 
 // The last index apply_replicated_batch recorded for `group` (0: none).
-Result<uint64_t> applied_index(const Db& db, uint64_t group);
+Result<uint64_t> applied_index(const Db& db, uint64_t group, const rocksdb::Snapshot* at = nullptr);
 
 }  // namespace nca::storage

@@ -67,33 +67,42 @@ std::string_view tenant_of_locator(std::string_view key, size_t prefix_size) {
 
 // Visits the locators of the shard's personas.
 Status for_each_locator(const Db& db, uint32_t shard, uint32_t shards,
-                        const std::function<void(std::string_view, std::string_view)>& visit) {
+                        const std::function<void(std::string_view, std::string_view)>& visit,
+                        const rocksdb::Snapshot* at = nullptr) {
   const std::string prefix = locators_prefix();
-  return db.scan(Cf::meta, prefix, [&](std::string_view key, std::string_view value) {
-    auto loc = decode_record<pb::ItemLocator>(value, "locator");
-    std::string_view tenant = tenant_of_locator(key, prefix.size());
-    // A corrupt locator goes with no shard: its item is reached through the persona hint.
-    if (loc && shard_of(tenant, loc->persona_id(), shards) == shard) visit(key, value);
-    return true;
-  });
+  return db.scan(
+      Cf::meta, prefix,
+      [&](std::string_view key, std::string_view value) {
+        auto loc = decode_record<pb::ItemLocator>(value, "locator");
+        std::string_view tenant = tenant_of_locator(key, prefix.size());
+        // A corrupt locator goes with no shard: its item is reached through the persona hint.
+        if (loc && shard_of(tenant, loc->persona_id(), shards) == shard) visit(key, value);
+        return true;
+      },
+      {}, at);
 }
 
 }  // namespace
 
-Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards) {
+Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards,
+                               const rocksdb::Snapshot* at) {
   std::string out(kMagic);
   out.push_back(kVersion);
   const std::string prefix = shard_prefix(shard);
   for (Cf cf : kReplicated) {
-    auto s = db.scan(cf, prefix, [&](std::string_view key, std::string_view value) {
-      put_record(out, cf, key, value);
-      return true;
-    });
+    auto s = db.scan(
+        cf, prefix,
+        [&](std::string_view key, std::string_view value) {
+          put_record(out, cf, key, value);
+          return true;
+        },
+        {}, at);
     if (!s) return s.error();
   }
-  auto s = for_each_locator(db, shard, shards, [&](std::string_view key, std::string_view value) {
-    put_record(out, Cf::meta, key, value);
-  });
+  auto s = for_each_locator(
+      db, shard, shards,
+      [&](std::string_view key, std::string_view value) { put_record(out, Cf::meta, key, value); },
+      at);
   if (!s) return s.error();
   uint32_t crc = crc32c_extend(0, out);
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
@@ -115,10 +124,8 @@ Status drop_shard(Db& db, uint32_t shard, uint32_t shards) {
   return db.commit(std::move(batch));
 }
 
-Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
-                     std::string_view blob) {
-  const std::string what =
-      "snapshot of shard " + std::to_string(shard) + " at index " + std::to_string(index);
+Result<std::vector<ShardRecord>> parse_shard(std::string_view blob, uint32_t shard,
+                                             const std::string& what) {
   auto bad = [&](const std::string& why) {
     return make_error(ErrorCode::invalid_argument, what + " is damaged: " + why);
   };
@@ -138,11 +145,7 @@ Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, ui
   const std::string begin = shard_prefix(shard);
   const std::string end = shard_prefix(shard + 1);
   const std::string locators = locators_prefix();
-  struct Record {
-    Cf cf;
-    std::string_view key, value;
-  };
-  std::vector<Record> records;
+  std::vector<ShardRecord> records;
   while (!body.empty()) {
     auto cf = static_cast<uint8_t>(body[0]);
     body.remove_prefix(1);
@@ -160,10 +163,43 @@ Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, ui
     if (!in_shard && !locator) return bad("a key outside the shard");
     records.push_back({static_cast<Cf>(cf), key, value});
   }
+  return records;
+}
 
+Result<ShardCheckpoint> checkpoint_shard(const Db& db, uint32_t shard, uint32_t shards,
+                                         uint64_t group) {
+  Db::View view = db.read_view();
+  ShardCheckpoint out;
+  auto blob = dump_shard(db, shard, shards, view.get());
+  if (!blob) return blob.error();
+  out.blob = std::move(*blob);
+  auto applied = applied_index(db, group, view.get());
+  if (!applied) return applied.error();
+  out.applied_index = *applied;
+  return out;
+}
+
+Result<bool> shard_is_empty(const Db& db, uint32_t shard) {
+  bool empty = true;
+  for (Cf cf : {Cf::personas, Cf::items}) {
+    auto s = db.scan(cf, shard_prefix(shard), [&](std::string_view, std::string_view) {
+      empty = false;
+      return false;
+    });
+    if (!s) return s.error();
+  }
+  return empty;
+}
+
+Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
+                     std::string_view blob) {
+  const std::string what =
+      "snapshot of shard " + std::to_string(shard) + " at index " + std::to_string(index);
+  auto records = parse_shard(blob, shard, what);
+  if (!records) return records.error();
   Batch batch = db.batch();
   if (auto s = clear_shard(db, shard, shards, batch); !s) return s.error();
-  for (const auto& r : records) batch.put(r.cf, r.key, r.value);
+  for (const auto& r : *records) batch.put(r.cf, r.key, r.value);
   batch.put(Cf::raft_state, raft_applied_key(group), applied_index_value(index));
   return db.commit(std::move(batch));
 }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nca/result.hpp"
 #include "storage/db.hpp"
@@ -26,8 +27,31 @@
 namespace nca::storage {
 
 // The shard's records as one blob; `shards` is the cluster's shard count (locators are matched to
-// shards by their persona).
-Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards);
+// shards by their persona). `at`: read at that view of the database.
+Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards,
+                               const rocksdb::Snapshot* at = nullptr);
+
+// An online backup of a shard (nca backup): its blob and its group's applied index, read at one
+// view of the database, so both agree however the shard is written meanwhile.
+struct ShardCheckpoint {
+  std::string blob;
+  uint64_t applied_index = 0;
+};
+Result<ShardCheckpoint> checkpoint_shard(const Db& db, uint32_t shard, uint32_t shards,
+                                         uint64_t group);
+
+// One record of a blob; views into the blob.
+struct ShardRecord {
+  Cf cf;
+  std::string_view key, value;
+};
+// The blob's records, after checking its header, checksum and that every key belongs to `shard`;
+// invalid_argument naming `what` and the damage otherwise.
+Result<std::vector<ShardRecord>> parse_shard(std::string_view blob, uint32_t shard,
+                                             const std::string& what);
+
+// Whether the shard holds no persona and no item (restores go into empty shards only).
+Result<bool> shard_is_empty(const Db& db, uint32_t shard);
 
 // Replaces the shard's records with the blob's and sets `group`'s applied index to `index`.
 // invalid_argument (nothing written) for a blob that is damaged or holds a key outside the shard.

@@ -6,6 +6,7 @@
 
 #include "proto/neuroca.pb.h"
 #include "storage/keys.hpp"
+#include "storage/raft_log_store.hpp"
 #include "storage/replicated_apply.hpp"
 #include "tests/storage/storage_test_util.hpp"
 
@@ -157,6 +158,47 @@ TEST(ShardSnapshotTest, ADamagedSnapshotChangesNothing) {
   EXPECT_EQ(value_of(*dst, Cf::items, l.item(l.a, "old")), "kept");
   EXPECT_EQ(value_of(*dst, Cf::items, l.item(l.a, "m1")), "<none>");
   EXPECT_EQ(*applied_index(*dst, l.sa + 1), 0u);
+}
+
+TEST(ShardSnapshotTest, ACheckpointIsOneViewWhateverIsWrittenMeanwhile) {
+  Layout l;
+  TempDir dir;
+  auto db = open_db(dir.sub("db"));
+  const uint64_t group = l.sa + 1;
+  {
+    Batch b = db->batch();
+    b.put(Cf::items, l.item(l.a, "m1"), "ada m1");
+    b.put(Cf::meta, locator_key("t", "m1"), locator_of(l.a));
+    b.put(Cf::raft_state, raft_applied_key(group), applied_index_value(41));
+    ASSERT_TRUE(db->commit(std::move(b)).ok());
+  }
+  ASSERT_EQ(shard_is_empty(*db, l.sa).value(), false);
+  ASSERT_EQ(shard_is_empty(*db, l.sb).value(), true);
+  // A view taken before a write does not see it: the blob and the index agree.
+  Db::View view = db->read_view();
+  {
+    Batch b = db->batch();
+    b.put(Cf::items, l.item(l.a, "m2"), "ada m2");
+    b.put(Cf::meta, locator_key("t", "m2"), locator_of(l.a));
+    b.put(Cf::raft_state, raft_applied_key(group), applied_index_value(42));
+    ASSERT_TRUE(db->commit(std::move(b)).ok());
+  }
+  auto old_blob = dump_shard(*db, l.sa, kShards, view.get());
+  ASSERT_TRUE(old_blob.ok());
+  auto old_records = parse_shard(*old_blob, l.sa, "old");
+  ASSERT_TRUE(old_records.ok()) << old_records.error().message;
+  EXPECT_EQ(old_records->size(), 2u) << "m1 and its locator only";
+
+  auto now = checkpoint_shard(*db, l.sa, kShards, group);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->applied_index, 42u);
+  auto records = parse_shard(now->blob, l.sa, "now");
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ(records->size(), 4u);
+  // The blob of one shard is refused for another.
+  auto wrong = parse_shard(now->blob, l.sb, "checkpoint of shard " + std::to_string(l.sa));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message.find("a key outside the shard"), std::string::npos);
 }
 
 }  // namespace
