@@ -35,13 +35,20 @@ using reroute_atom = caf::atom_constant<caf::atom("reroute")>;
 // How often a request that waits for its shard to have a serving leader is routed again.
 constexpr std::chrono::microseconds kRerouteEvery{25'000};
 
+// Who serves a routed request on the node that serves its shard.
+enum class Target {
+  persona,  // the persona's actor
+  events,   // the event router of the tenant's event shard
+  archive,  // the shard archiver (backup_shard, restore_shard)
+};
+
 // A persona request waiting to be routed again (see dispatch()).
 struct Parked {
   std::shared_ptr<pb::Request> req;
   std::string persona;
   uint32_t shard = 0;  // the persona's, computed once
   bool forwarded = false;
-  bool events = false;  // for the event router of the tenant's event shard, not a persona
+  Target target = Target::persona;
   caf::response_promise rp;
   TimeUs give_up_us = 0;
 };
@@ -181,7 +188,7 @@ struct Destination {
 // applying its log); the request may wait and be routed again.
 Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
                                    const std::string& persona, uint32_t shard, bool forwarded,
-                                   bool* retry, bool events = false) {
+                                   bool* retry, Target target = Target::persona) {
   *retry = false;
   if (ctx.replicated()) {
     auto r = ctx.routes->route(shard);
@@ -206,19 +213,20 @@ Result<Destination> destination_of(NodeContext& ctx, const std::string& tenant,
       return Destination{caf::actor{}, r.leader};
     }
   }
-  if (events) {
-    if (!ctx.router) {
+  if (target != Target::persona) {
+    caf::actor actor = target == Target::events ? ctx.router : ctx.archiver;
+    if (!actor) {
       return make_error(ErrorCode::unavailable, "the node is shutting down; retry on another node");
     }
-    return Destination{ctx.router, 0};
+    return Destination{actor, 0};
   }
-  auto target = ctx.directory->activate(tenant, persona);
-  if (!target) {
+  auto actor = ctx.directory->activate(tenant, persona);
+  if (!actor) {
     // The routes said serve, the directory did not: the leadership moved in between.
-    *retry = ctx.replicated() && target.error().message.find("shutting down") == std::string::npos;
-    return target.error();
+    *retry = ctx.replicated() && actor.error().message.find("shutting down") == std::string::npos;
+    return actor.error();
   }
-  return Destination{*target, 0};
+  return Destination{*actor, 0};
 }
 
 // The message of a reply that says the request should be routed again (it starts with
@@ -278,7 +286,7 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
   }
   bool retry = false;
   auto dest = destination_of(ctx, p.req->header().tenant(), p.persona, p.shard, p.forwarded, &retry,
-                             p.events);
+                             p.target);
   if (!dest) {
     if (retry) return park(self, std::move(p), dest.error());
     return deliver(p.rp, method, error_response(dest.error()));
@@ -350,9 +358,9 @@ void park(ApiSelf* self, Parked p, const Error& why) {
 // Routes a persona's request, or (`events`) a tenant's event request to the leader of the tenant's
 // event shard, through dispatch().
 ApiResult route(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<pb::Request>& req,
-                const std::string& persona, bool forwarded, bool events = false) {
+                const std::string& persona, bool forwarded, Target target = Target::persona) {
   uint32_t method = static_cast<uint32_t>(req->body_case());
-  if (!events) {
+  if (target == Target::persona) {
     if (auto s = validate_persona_id(persona); !s) return reply_error(method, s.error());
   }
   const TimeUs now = ctx.clock->now_us();
@@ -363,12 +371,29 @@ ApiResult route(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<pb::Reque
                           wait;
   const std::string& tenant = req->header().tenant();
   // Give up early enough for the answer to reach the client before its deadline.
+  uint32_t shard = 0;
+  switch (target) {
+    case Target::persona:
+      shard = storage::shard_of(tenant, persona, ctx.policy.shards);
+      break;
+    case Target::events:
+      shard = storage::events_shard(tenant, ctx.policy.shards);
+      break;
+    case Target::archive:
+      shard = req->has_backup_shard() ? req->backup_shard().shard() : req->restore_shard().shard();
+      if (shard >= ctx.policy.shards) {
+        return reply_error(method, make_error(ErrorCode::invalid_argument,
+                                              "shard " + std::to_string(shard) +
+                                                  " does not exist; this cluster has " +
+                                                  std::to_string(ctx.policy.shards) + " shards"));
+      }
+      break;
+  }
   Parked p{req,
            persona,
-           events ? storage::events_shard(tenant, ctx.policy.shards)
-                  : storage::shard_of(tenant, persona, ctx.policy.shards),
+           shard,
            forwarded,
-           events,
+           target,
            self->make_response_promise(),
            std::min(deadline - 2 * kRerouteEvery.count(), now + ctx.request_timeout_us + wait)};
   auto rp = p.rp;
@@ -539,7 +564,7 @@ ApiResult to_router(NodeContext& ctx, ApiSelf* self, const std::shared_ptr<pb::R
                                           "the node is shutting down; retry on another node"));
   }
   // A tenant's events are served by the leader of its event shard, routed like a persona's.
-  if (ctx.replicated()) return route(self, ctx, req, "", forwarded, true);
+  if (ctx.replicated()) return route(self, ctx, req, "", forwarded, Target::events);
   auto rp = self->make_response_promise();
   rp.delegate(ctx.router, handle_atom::value, RequestPtr(req));
   return rp;
@@ -713,6 +738,9 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
       return cluster_status(self, ctx);
     case pb::Request::kClusterAdmin:
       return cluster_admin(self, ctx, req, forwarded);
+    case pb::Request::kBackupShard:
+    case pb::Request::kRestoreShard:
+      return route(self, ctx, req, "", forwarded, Target::archive);
     case pb::Request::kStats:
       if (req->stats().persona_id().empty()) return reply_bytes(method, node_stats(ctx));
       return route(self, ctx, req, req->stats().persona_id(), forwarded);

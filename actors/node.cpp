@@ -10,6 +10,7 @@
 #include "actors/api_actor.hpp"
 #include "actors/event_router.hpp"
 #include "actors/index_warmer.hpp"
+#include "actors/shard_archiver.hpp"
 #include "actors/messages.hpp"
 #include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
@@ -345,6 +346,7 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   node->ctx_ = ctx;
   ctx->events = event_policy_from(settings);
   ctx->router = spawn_event_router(*node->sys_, ctx);
+  ctx->archiver = spawn_shard_archiver(*node->sys_, ctx);
   if (!settings.cluster.seeds.empty() && settings.cluster.follower_index_refresh > 0) {
     ctx->warmer = spawn_index_warmer(
         *node->sys_, ctx, std::chrono::microseconds(settings.cluster.follower_index_refresh));
@@ -400,7 +402,8 @@ Status Node::stop() {
     if (ctx_) {
       // The metadata actor and the Raft host before the transport they send through.
       for (caf::actor* a :
-           {&ctx_->router, &ctx_->warmer, &ctx_->metadata, &ctx_->raft, &ctx_->transport}) {
+           {&ctx_->router, &ctx_->warmer, &ctx_->archiver, &ctx_->metadata, &ctx_->raft,
+            &ctx_->transport}) {
         if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = caf::actor{};
       }

@@ -69,6 +69,7 @@ struct NodeContext {
   PersonaDirectory* directory = nullptr;
   caf::actor router;     // the event router (actors/event_router.hpp)
   caf::actor warmer;     // follower index warmer (actors/index_warmer.hpp); invalid: off
+  caf::actor archiver;   // shard backups and restores (actors/shard_archiver.hpp)
   caf::actor transport;  // the peer transport (actors/peer_transport.hpp)
   caf::actor raft;       // the node's Raft groups (actors/raft_host_actor.hpp)
   caf::actor metadata;   // the metadata group's shell (actors/metadata_actor.hpp)

@@ -41,6 +41,8 @@ Role required_role(const pb::Request& request) {
       return request.stats().persona_id().empty() ? Role::admin : Role::reader;
     case R::kClusterStatus:
     case R::kClusterAdmin:
+    case R::kBackupShard:
+    case R::kRestoreShard:
       return Role::admin;
     default:
       // Everything else changes state (a touch strengthens, a poll leases an event); a method added

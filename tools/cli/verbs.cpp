@@ -1,4 +1,5 @@
 #include "tools/cli/verbs.hpp"
+#include "tools/cli/exit_codes.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -295,6 +296,42 @@ void declare_forget(po::options_description& options, po::options_description& h
 void print_forget(const pb::Request& request, const pb::Response& response, Output& out) {
   out.line("forgot " + out.bold(response.forget().item().id()) +
            " (archived; undo with: nca restore " + request.forget().id() + ")");
+}
+
+void print_restore(const pb::Request&, const pb::Response& response, Output& out);
+
+void declare_restore(po::options_description& options, po::options_description& hidden,
+                     po::positional_options_description& positional) {
+  declare_id(options, hidden, positional);
+  options.add_options()("from", po::value<std::string>()->value_name("DIR"),
+                        "a directory made by nca backup: load it instead");
+}
+
+Result<pb::Request> build_restore(const po::variables_map& values) {
+  if (has(values, "from")) {
+    if (has(values, "id")) {
+      return make_error(ErrorCode::invalid_argument, "give a memory ID or --from DIR, not both");
+    }
+    if (text_of(values, "from").empty()) {
+      return make_error(ErrorCode::invalid_argument, "--from needs a directory");
+    }
+    return pb::Request();
+  }
+  return build_item_verb<&pb::Request::mutable_restore>(values);
+}
+
+int run_restore(const po::variables_map& values, RunContext& context) {
+  if (has(values, "from")) return restore_from_backup(values, context);
+  auto request = build_restore(values);
+  auto response = context.client.call(*request);
+  if (!response) return report(response.error(), true, context.err);
+  if (context.json) {
+    Output json_out = Output(context.out_stream, false, 0);
+    json_out.json(reply_body(*response));
+  } else {
+    print_restore(*request, *response, context.out);
+  }
+  return kExitOk;
 }
 
 void print_restore(const pb::Request&, const pb::Response& response, Output& out) {
@@ -833,9 +870,12 @@ const std::vector<VerbSpec> kVerbs = {
     {"forget", "forget ID [--reason R]", "archive a memory (restorable until the archive expires)",
      "nca forget 0190f1c2-7a3b-7c4d-8e5f-0123456789ab --reason outdated", declare_forget,
      build_item_verb<&pb::Request::mutable_forget>, print_forget},
-    {"restore", "restore ID", "bring a forgotten memory back",
-     "nca restore 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
-     build_item_verb<&pb::Request::mutable_restore>, print_restore},
+    {"restore", "restore ID | restore --from DIR",
+     "bring a forgotten memory back; with --from, load a backup into a fresh node or cluster "
+     "(admin)",
+     "nca restore 0190f1c2-7a3b-7c4d-8e5f-0123456789ab\n"
+     "nca --addr 10.0.0.5:7420 restore --from /backups/neuroca-2026-11-23",
+     declare_restore, build_restore, nullptr, run_restore},
     {"touch", "touch ID", "count an access: reinforces the memory's health",
      "nca touch 0190f1c2-7a3b-7c4d-8e5f-0123456789ab", declare_id,
      build_item_verb<&pb::Request::mutable_touch>, print_touch},
@@ -882,6 +922,7 @@ const std::vector<VerbSpec>& verbs() {
     std::vector<VerbSpec> table = kVerbs;
     table.push_back(import_verb());
     table.push_back(export_verb());
+    table.push_back(backup_verb());
     for (const auto* group : {&persona_verbs(), &event_verbs(), &auth_verbs()}) {
       table.insert(table.end(), group->begin(), group->end());
     }

@@ -80,6 +80,9 @@ const std::vector<VerbSpec>& event_verbs();
 const std::vector<VerbSpec>& auth_verbs();
 const VerbSpec& import_verb();
 const VerbSpec& export_verb();
+const VerbSpec& backup_verb();
+// `nca restore --from DIR` (backup_verbs.cpp): the restore verb's other form.
+int restore_from_backup(const po::variables_map& values, RunContext& context);
 
 // The reply's body message (e.g. the RecallReply), or the whole Response if it has none: what
 // --json prints.
