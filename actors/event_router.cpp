@@ -524,6 +524,16 @@ Reply do_publish(Self* self, const pb::Request& req) {
     events.push_back(event_from_input(e, tenant, id, now));
   }
   size_t fresh = events.size();
+  const auto limit = static_cast<size_t>(ctx.settings.limits.events_per_tenant);
+  if (fresh > 0 && q.live() + fresh > limit) {
+    ctx.counters.refused_count++;
+    return fail(method, make_error(ErrorCode::resource_exhausted,
+                                   "tenant '" + tenant + "' has " + std::to_string(q.live()) +
+                                       " events not yet acknowledged; limits.events-per-tenant "
+                                       "allows " +
+                                       std::to_string(limit) +
+                                       ": ack or requeue some, or raise the limit"));
+  }
   auto out = std::make_shared<std::vector<pb::Event>>();
   auto ch = q.publish(std::move(events), now, out.get());
   ctx.counters.events_published += fresh;

@@ -502,6 +502,10 @@ std::vector<Def> rows() {
       key("limits.burst-per-tenant", integer, at(&S::limits, &LimitsSettings::burst_per_tenant),
           "Requests a tenant may send at once above its rate.")
           .ints(1, 1000000000),
+      key("limits.events-per-tenant", integer, at(&S::limits, &LimitsSettings::events_per_tenant),
+          "Most events one tenant may have published and not yet acknowledged (pending, in "
+          "flight or dead-lettered).")
+          .ints(1, 1000000000000),
       key("limits.memory-high", size, at(&S::limits, &LimitsSettings::memory_high),
           "Resident memory above which the node refuses new writes (reads go on); 0: 85% of the "
           "cgroup limit or physical RAM.")

@@ -195,6 +195,7 @@ struct LimitsSettings {
   int64_t memories_per_persona = 10000000;
   double rate_per_tenant = 0;  // requests per second; 0: off
   int64_t burst_per_tenant = 1000;
+  int64_t events_per_tenant = 1000000;  // published and not yet acknowledged
   uint64_t memory_high = 0;  // resident bytes above which writes are refused; 0: 85% of the limit
 };
 

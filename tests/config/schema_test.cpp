@@ -134,6 +134,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"limits.memories-per-persona", "10000000"},
       {"limits.rate-per-tenant", "0"},
       {"limits.burst-per-tenant", "1000"},
+      {"limits.events-per-tenant", "1000000"},
       {"limits.memory-high", "0"},
   };
   return m;

@@ -15,6 +15,7 @@ class LimitsTest : public GatewayFixture {
     s.limits.memories_per_persona = 3;
     s.limits.request_bytes = 4096;
     s.memory.max_content_bytes = 1024;
+    s.limits.events_per_tenant = 2;
   }
   double refused(const std::string& reason) {
     auto metrics = call("GET", "/metrics");
@@ -66,6 +67,20 @@ TEST_F(LimitsTest, OversizedRequestsAndContentAreRefusedAndCounted) {
                                            "allows 4096")));
   EXPECT_EQ(refused("too_large"), 2);
   EXPECT_EQ(remember("small").status, 201) << "the node goes on";
+}
+
+TEST_F(LimitsTest, ATenantHoldsAtMostItsLimitOfUnacknowledgedEvents) {
+  auto two = call("POST", "/v1/events", R"({"events": [{"topic": "a"}, {"topic": "b"}]})");
+  ASSERT_EQ(two.status, 201) << describe(two);
+  auto third = call("POST", "/v1/events", R"({"topic": "c"})");
+  EXPECT_EQ(third.status, 429) << describe(third);
+  EXPECT_EQ(third.json["message"],
+            "tenant 'default' has 2 events not yet acknowledged; limits.events-per-tenant allows "
+            "2: ack or requeue some, or raise the limit");
+  // Another tenant has its own count.
+  EXPECT_EQ(call("POST", "/v1/events", R"({"topic": "c"})", {{"X-Neuroca-Tenant", "other"}}).status,
+            201);
+  EXPECT_EQ(refused("over_count"), 1);
 }
 
 class MemoryPressureTest : public GatewayFixture {
