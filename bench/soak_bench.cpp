@@ -183,23 +183,43 @@ Status soak(const SoakOptions& o, const std::string& dir, Outcome& out) {
   const auto verify_start = Clock::now();
   auto reader = Client::connect(addresses);
   if (!reader) return reader.error();
-  for (const Acked& a : out.acked) {
-    pb::Request req;
-    req.mutable_get()->set_id(a.id);
-    req.mutable_get()->set_persona_id(a.persona);
-    Result<pb::Response> r = make_error(ErrorCode::unavailable, "not asked");
-    // A transient refusal (a shard between leaders) is asked again; not_found is an answer.
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      r = (*reader)->call(req);
-      if (r || (r.code() != ErrorCode::unavailable && r.code() != ErrorCode::deadline_exceeded)) {
-        break;
+  // Each persona is read whole, a page at a time, and every acknowledged write looked up in it.
+  std::map<std::string, std::map<std::string, std::string>> stored;  // persona -> id -> content
+  std::map<std::string, bool> wanted;
+  for (const Acked& a : out.acked) wanted[a.persona] = true;
+  for (const auto& [persona, unused] : wanted) {
+    std::string token;
+    for (int page = 0; page < 100000; ++page) {
+      pb::ListRequest list;
+      list.set_persona_id(persona);
+      list.set_page_size(1000);
+      list.set_page_token(token);
+      Result<pb::ListReply> r = make_error(ErrorCode::unavailable, "not asked");
+      // A transient refusal (a shard between leaders) is asked again.
+      for (int attempt = 0; attempt < 50; ++attempt) {
+        r = (*reader)->list(list);
+        if (r || (r.code() != ErrorCode::unavailable && r.code() != ErrorCode::deadline_exceeded)) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!r) {
+        if (r.code() == ErrorCode::not_found) break;
+        return make_error(r.code(),
+                          "cannot read persona " + persona + " back: " + r.error().message);
+      }
+      for (const auto& item : r->items()) stored[persona][item.id()] = item.content();
+      token = r->next_page_token();
+      if (token.empty()) break;
     }
-    if (!r) {
+  }
+  for (const Acked& a : out.acked) {
+    auto& mine = stored[a.persona];
+    auto it = mine.find(a.id);
+    if (it == mine.end()) {
       out.lost++;
-      if (out.lost_ids.size() < 10) out.lost_ids.push_back(a.id + " (" + r.error().message + ")");
-    } else if (r->get().item().content() != a.content) {
+      if (out.lost_ids.size() < 10) out.lost_ids.push_back(a.persona + "/" + a.id);
+    } else if (it->second != a.content) {
       out.corrupt++;
     } else {
       out.verified++;
