@@ -181,16 +181,8 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
 // those moves would measure them).
 Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
   std::vector<std::string> addresses;
-  for (size_t i = 0; i < o.nodes; ++i)
-    addresses.push_back(loopback(testing::unused_loopback_port()));
   std::vector<std::unique_ptr<Process>> nodes;
-  for (size_t i = 0; i < o.nodes; ++i) {
-    nodes.push_back(std::make_unique<Process>());
-    auto argv = node_argv(i, dir, addresses, o.shards);
-    if (auto s = nodes.back()->start(argv, dir + "/node-" + std::to_string(i + 1) + ".log"); !s) {
-      return s;
-    }
-  }
+  if (auto s = start_nodes(o.nodes, dir, o.shards, &addresses, &nodes); !s) return s;
   progress("cluster: " + std::to_string(o.nodes) + " nodes starting");
   std::unique_ptr<Client> admin;
   if (!await(

@@ -12,6 +12,8 @@
 #include <map>
 #include <thread>
 
+#include "tests/support/loopback_port.hpp"
+
 extern char** environ;
 
 namespace nca::bench {
@@ -72,6 +74,20 @@ std::vector<std::string> node_argv(size_t i, const std::string& dir,
           "2s",
           "--cluster.heartbeat-interval",
           "200ms"};
+}
+
+Status start_nodes(size_t n, const std::string& dir, uint32_t shards,
+                   std::vector<std::string>* addresses,
+                   std::vector<std::unique_ptr<Process>>* nodes) {
+  for (size_t i = 0; i < n; ++i) addresses->push_back(loopback(testing::unused_loopback_port()));
+  for (size_t i = 0; i < n; ++i) {
+    nodes->push_back(std::make_unique<Process>());
+    auto argv = node_argv(i, dir, *addresses, shards);
+    if (auto s = nodes->back()->start(argv, dir + "/node-" + std::to_string(i + 1) + ".log"); !s) {
+      return s;
+    }
+  }
+  return {};
 }
 
 bool await(const std::function<bool()>& cond, std::chrono::seconds limit) {

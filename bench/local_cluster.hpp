@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,12 @@ std::string loopback(uint16_t port);
 // node-<i+1>, data in dir/node-<i+1>, quick failure detection (dead after 2 s).
 std::vector<std::string> node_argv(size_t i, const std::string& dir,
                                    const std::vector<std::string>& addresses, uint32_t shards);
+
+// Starts `n` nodes (node_argv) on OS-chosen loopback ports, logs in dir/node-<i>.log; their
+// addresses and processes go to `addresses` and `nodes`.
+Status start_nodes(size_t n, const std::string& dir, uint32_t shards,
+                   std::vector<std::string>* addresses,
+                   std::vector<std::unique_ptr<Process>>* nodes);
 
 // Polls `cond` every 50 ms until `limit`.
 bool await(const std::function<bool()>& cond, std::chrono::seconds limit);

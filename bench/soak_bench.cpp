@@ -121,17 +121,8 @@ bool cluster_led(const std::vector<std::string>& addresses, uint32_t shards) {
 
 Status soak(const SoakOptions& o, const std::string& dir, Outcome& out) {
   std::vector<std::string> addresses;
-  for (size_t i = 0; i < o.nodes; ++i) {
-    addresses.push_back(loopback(testing::unused_loopback_port()));
-  }
   std::vector<std::unique_ptr<Process>> nodes;
-  for (size_t i = 0; i < o.nodes; ++i) {
-    nodes.push_back(std::make_unique<Process>());
-    auto argv = node_argv(i, dir, addresses, o.shards);
-    if (auto s = nodes.back()->start(argv, dir + "/node-" + std::to_string(i + 1) + ".log"); !s) {
-      return s;
-    }
-  }
+  if (auto s = start_nodes(o.nodes, dir, o.shards, &addresses, &nodes); !s) return s;
   progress("soak: " + std::to_string(o.nodes) + " nodes starting");
   if (!await([&] { return cluster_led(addresses, o.shards); }, std::chrono::seconds(60))) {
     return make_error(ErrorCode::unavailable, "the cluster did not lead its shards within 60 s");

@@ -25,10 +25,8 @@ using testing::LocalCluster;
 using testing::poll;
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kShards = 4;
-constexpr const char* kArgs =
-    "--cluster.shards 4 --raft.tick 20ms --cluster.dead-after 2s --cluster.heartbeat-interval "
-    "200ms --lymphatic.enabled false --memory.stm-capacity 100000";
+constexpr uint32_t kShards = testing::kFaultTestShards;
+constexpr const char* kArgs = testing::kFaultTestArgs;
 
 bool every_shard_led(LocalCluster& c) {
   Json s = c.status(1);

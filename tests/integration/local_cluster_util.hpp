@@ -23,6 +23,14 @@ namespace nca::testing {
 
 using Json = nlohmann::json;
 
+// The fault tests' clusters: four shards, quick elections and failure detection; no consolidation
+// and room in short-term memory, so a persona's memories only grow during a test (its history can
+// be checked as a grow-only set).
+constexpr uint32_t kFaultTestShards = 4;
+constexpr const char* kFaultTestArgs =
+    "--cluster.shards 4 --raft.tick 20ms --cluster.dead-after 2s --cluster.heartbeat-interval "
+    "200ms --lymphatic.enabled false --memory.stm-capacity 100000";
+
 class LocalCluster {
  public:
   // `name` keeps the directories of parallel tests apart; `args` go to every node.

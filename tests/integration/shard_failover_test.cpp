@@ -43,12 +43,8 @@ using testing::number;
 using testing::poll;
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kShards = 4;
-// No consolidation and room in short-term memory: a persona's memories only grow during a test,
-// so its history can be checked as a grow-only set.
-constexpr const char* kArgs =
-    "--cluster.shards 4 --raft.tick 20ms --cluster.dead-after 2s --cluster.heartbeat-interval "
-    "200ms --lymphatic.enabled false --memory.stm-capacity 100000";
+constexpr uint32_t kShards = testing::kFaultTestShards;
+constexpr const char* kArgs = testing::kFaultTestArgs;
 
 // The leader of every shard as node i reports it ("" while one has none).
 std::vector<std::string> shard_leaders(LocalCluster& c, int i) {
