@@ -1045,8 +1045,10 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
       [=](estats_atom) -> EventStatsPtr {
         auto out = std::make_shared<EventStats>();
         std::map<std::tuple<std::string, int, int>, uint64_t> counts;
-        for (const auto& [tenant, q] : self->state.queues) {
-          q.for_each_event([&](const pb::Event& e) {
+        for (const auto& entry : self->state.queues) {
+          // Not a structured binding: C++17 lambdas may not capture those.
+          const std::string& tenant = entry.first;
+          entry.second.for_each_event([&](const pb::Event& e) {
             counts[{tenant, e.state(), e.priority()}]++;
           });
         }

@@ -4,10 +4,13 @@
 // shard led, each acknowledged remember is read back by id: the run fails (exit 1) if any is
 // missing (lost) or differs (corrupt). Errors while nodes die are expected and counted by code;
 // losing an acknowledged write is not.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -169,6 +172,19 @@ Status soak(const SoakOptions& o, const std::string& dir, Outcome& out) {
 
   progress("soak: verifying " + std::to_string(out.acked.size()) + " acknowledged writes");
   if (!await([&] { return cluster_led(addresses, o.shards); }, std::chrono::seconds(60))) {
+    // What each node sees, for whoever reads the kept logs.
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      auto c = Client::connect({addresses[i]});
+      auto st = c ? (*c)->cluster_status() : Result<pb::ClusterStatusReply>(c.error());
+      std::string leaders;
+      if (st) {
+        for (const auto& sh : st->shards()) {
+          leaders += " " + std::to_string(sh.shard()) + ":" + std::to_string(sh.leader());
+        }
+      }
+      progress("node " + std::to_string(i + 1) + ": " +
+               (st ? "shard:leader" + leaders : st.error().message));
+    }
     return make_error(ErrorCode::unavailable, "the cluster did not settle after the soak");
   }
   const auto verify_start = Clock::now();
@@ -262,6 +278,20 @@ void print_table(const SoakOptions& o, const Outcome& r) {
   print_rows(rows);
 }
 
+// The run's directory goes with it: the nodes' logs are kept for whoever looks at a failure.
+void keep_logs(const std::string& dir) {
+  const std::string keep = std::filesystem::temp_directory_path().string() +
+                           "/nca-bench-soak-logs-" + std::to_string(::getpid());
+  std::error_code ec;
+  std::filesystem::create_directories(keep, ec);
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    if (f.path().extension() == ".log") {
+      std::filesystem::copy_file(f.path(), keep + "/" + f.path().filename().string(), ec);
+    }
+  }
+  progress("the nodes' logs are in " + keep);
+}
+
 }  // namespace
 
 int run_soak(const std::vector<std::string>& args) {
@@ -297,8 +327,10 @@ int run_soak(const std::vector<std::string>& args) {
   Outcome out;
   if (auto s = soak(o, dir.path(), out); !s) {
     std::cerr << "nca-bench soak: " << s.error().to_string() << "\n";
+    keep_logs(dir.path());
     return 1;
   }
+  if (out.lost + out.corrupt + out.get_mismatches.load() > 0) keep_logs(dir.path());
   int code = print_result(
       o.json, [&] { return to_json(o, out).dump(); }, [&] { print_table(o, out); });
   return out.lost + out.corrupt + out.get_mismatches.load() == 0 ? code : 1;
