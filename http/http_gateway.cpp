@@ -334,14 +334,9 @@ Status HttpGateway::require_admin(const std::string& token) {
     ctx.counters.refused_unauthenticated++;
     return who.error();
   }
-  if (who->role != Role::admin || who->tenant != kAnyTenant) {
-    ctx.counters.refused_permission++;
-    return make_error(ErrorCode::permission_denied,
-                      "this view covers every tenant: it needs an admin credential for tenant "
-                      "'*', not a " +
-                          std::string(to_string(who->role)) + " of tenant '" + who->tenant + "'");
-  }
-  return {};
+  Status allowed = authorize_node_wide(*who);
+  if (!allowed) ctx.counters.refused_permission++;
+  return allowed;
 }
 
 void HttpGateway::serve_ready(Clock::time_point deadline, httplib::Response& res) {

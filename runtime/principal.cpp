@@ -22,6 +22,29 @@ Result<Role> parse_role(std::string_view text) {
                     "unknown role '" + std::string(text) + "': expected reader, writer or admin");
 }
 
+bool is_node_wide(const pb::Request& request) {
+  using R = pb::Request;
+  switch (request.body_case()) {
+    case R::kStats:
+      return request.stats().persona_id().empty();
+    case R::kClusterStatus:
+    case R::kClusterAdmin:
+    case R::kBackupShard:
+    case R::kRestoreShard:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status authorize_node_wide(const Principal& who) {
+  if (who.role == Role::admin && who.tenant == kAnyTenant) return {};
+  return make_error(ErrorCode::permission_denied,
+                    "this view covers every tenant: it needs an admin credential for tenant '*', "
+                    "not a " +
+                        std::string(to_string(who.role)) + " of tenant '" + who.tenant + "'");
+}
+
 Role required_role(const pb::Request& request) {
   using R = pb::Request;
   switch (request.body_case()) {
@@ -60,6 +83,7 @@ Status authorize(const Principal& who, pb::Request& request, const std::string& 
                       "the credentials are for tenant '" + who.tenant +
                           "'; this request names tenant '" + header->tenant() + "'");
   }
+  if (is_node_wide(request)) return authorize_node_wide(who);
   Role needed = required_role(request);
   if (static_cast<int>(who.role) < static_cast<int>(needed)) {
     return make_error(ErrorCode::permission_denied,

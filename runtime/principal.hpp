@@ -33,6 +33,13 @@ struct Principal {
 // counts cover every tenant, so a tenant could watch another's activity through them.
 Role required_role(const pb::Request& request);
 
+// Requests whose data or counts span every tenant: node stats, cluster status and operations,
+// shard backups and restores. They need an admin of every tenant (kAnyTenant): an admin of one
+// tenant must not read the others' memories through a shard checkpoint.
+bool is_node_wide(const pb::Request& request);
+// permission_denied unless `who` is an admin of every tenant.
+Status authorize_node_wide(const Principal& who);
+
 // Decides whether `who` may send `request`, and settles the request's tenant: an empty header
 // tenant becomes the principal's (or `default_tenant` for an any-tenant principal). A request for
 // another tenant, or one that needs a higher role, is permission_denied with a message that says

@@ -45,7 +45,17 @@ TEST(Principal, RolesAreOrdered) {
   pb::Request admin;
   admin.mutable_cluster_admin();
   EXPECT_FALSE(authorize({"acme", Role::writer, "k"}, admin, "default").ok());
-  EXPECT_TRUE(authorize({"acme", Role::admin, "k"}, admin, "default").ok());
+  EXPECT_TRUE(authorize({kAnyTenant, Role::admin, "k"}, admin, "default").ok());
+  // An admin of one tenant may not run what spans all of them (a backup holds every tenant).
+  pb::Request backup;
+  backup.mutable_backup_shard();
+  for (pb::Request* node_wide : {&admin, &backup}) {
+    Status refused = authorize({"acme", Role::admin, "k"}, *node_wide, "default");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().message,
+              "this view covers every tenant: it needs an admin credential for tenant '*', not a "
+              "admin of tenant 'acme'");
+  }
 }
 
 TEST(Principal, NodeWideViewsNeedAdmin) {
