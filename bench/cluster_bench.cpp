@@ -451,17 +451,7 @@ int run_cluster(const std::vector<std::string>& args) {
   }
   r.load_end = load_average_1m();
   if (r.remember.errors + r.recall.errors + r.failover_errors + r.etcd_put.errors > 0) {
-    // The run's directory goes with it: keep the nodes' logs for whoever looks at the errors.
-    const std::string keep = std::filesystem::temp_directory_path().string() +
-                             "/nca-bench-cluster-logs-" + std::to_string(::getpid());
-    std::error_code ec;
-    std::filesystem::create_directories(keep, ec);
-    for (const auto& f : std::filesystem::directory_iterator(dir.path(), ec)) {
-      if (f.path().extension() == ".log") {
-        std::filesystem::copy_file(f.path(), keep + "/" + f.path().filename().string(), ec);
-      }
-    }
-    progress("errors: the nodes' logs are in " + keep);
+    keep_node_logs(dir.path(), "cluster");
   }
   return print_result(
       o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });

@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "bench/bench_util.hpp"
 #include "tests/support/loopback_port.hpp"
 
 extern char** environ;
@@ -88,6 +89,19 @@ Status start_nodes(size_t n, const std::string& dir, uint32_t shards,
     }
   }
   return {};
+}
+
+void keep_node_logs(const std::string& dir, const std::string& name) {
+  const std::string keep = std::filesystem::temp_directory_path().string() + "/nca-bench-" + name +
+                           "-logs-" + std::to_string(::getpid());
+  std::error_code ec;
+  std::filesystem::create_directories(keep, ec);
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    if (f.path().extension() == ".log") {
+      std::filesystem::copy_file(f.path(), keep + "/" + f.path().filename().string(), ec);
+    }
+  }
+  progress("the nodes' logs are in " + keep);
 }
 
 bool await(const std::function<bool()>& cond, std::chrono::seconds limit) {

@@ -52,6 +52,10 @@ Status start_nodes(size_t n, const std::string& dir, uint32_t shards,
                    std::vector<std::string>* addresses,
                    std::vector<std::unique_ptr<Process>>* nodes);
 
+// Copies the nodes' logs (dir/*.log) to <tmp>/nca-bench-<name>-logs-<pid> and says where: a run's
+// directory goes with it, and whoever looks at a failure needs them.
+void keep_node_logs(const std::string& dir, const std::string& name);
+
 // Polls `cond` every 50 ms until `limit`.
 bool await(const std::function<bool()>& cond, std::chrono::seconds limit);
 

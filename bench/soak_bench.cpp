@@ -278,20 +278,6 @@ void print_table(const SoakOptions& o, const Outcome& r) {
   print_rows(rows);
 }
 
-// The run's directory goes with it: the nodes' logs are kept for whoever looks at a failure.
-void keep_logs(const std::string& dir) {
-  const std::string keep = std::filesystem::temp_directory_path().string() +
-                           "/nca-bench-soak-logs-" + std::to_string(::getpid());
-  std::error_code ec;
-  std::filesystem::create_directories(keep, ec);
-  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
-    if (f.path().extension() == ".log") {
-      std::filesystem::copy_file(f.path(), keep + "/" + f.path().filename().string(), ec);
-    }
-  }
-  progress("the nodes' logs are in " + keep);
-}
-
 }  // namespace
 
 int run_soak(const std::vector<std::string>& args) {
@@ -327,10 +313,10 @@ int run_soak(const std::vector<std::string>& args) {
   Outcome out;
   if (auto s = soak(o, dir.path(), out); !s) {
     std::cerr << "nca-bench soak: " << s.error().to_string() << "\n";
-    keep_logs(dir.path());
+    keep_node_logs(dir.path(), "soak");
     return 1;
   }
-  if (out.lost + out.corrupt + out.get_mismatches.load() > 0) keep_logs(dir.path());
+  if (out.lost + out.corrupt + out.get_mismatches.load() > 0) keep_node_logs(dir.path(), "soak");
   int code = print_result(
       o.json, [&] { return to_json(o, out).dump(); }, [&] { print_table(o, out); });
   return out.lost + out.corrupt + out.get_mismatches.load() == 0 ? code : 1;
