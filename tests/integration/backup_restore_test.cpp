@@ -25,17 +25,7 @@ using testing::LocalCluster;
 using testing::poll;
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kShards = testing::kFaultTestShards;
 constexpr const char* kArgs = testing::kFaultTestArgs;
-
-bool every_shard_led(LocalCluster& c) {
-  Json s = c.status(1);
-  if (!s.is_object() || !s.contains("shards") || s["shards"].size() != kShards) return false;
-  for (const auto& sh : s["shards"]) {
-    if (testing::field<std::string>(sh, "leader", "0") == "0") return false;
-  }
-  return true;
-}
 
 struct Write {
   std::string persona, id, content;
@@ -97,7 +87,8 @@ class Writers {
 TEST(BackupRestore, ABackupUnderLoadRestoresEveryEarlierWriteIntoAFreshCluster) {
   LocalCluster source("backup-source", kArgs);
   ASSERT_EQ(source.run("3").exit_code, 0);
-  ASSERT_TRUE(poll([&] { return every_shard_led(source); }, std::chrono::seconds(30)));
+  ASSERT_TRUE(
+      poll([&] { return !testing::shard_leaders(source, 1).empty(); }, std::chrono::seconds(30)));
   std::string event_id;
   {
     auto client = Client::connect({source.address(1)});
@@ -133,7 +124,8 @@ TEST(BackupRestore, ABackupUnderLoadRestoresEveryEarlierWriteIntoAFreshCluster) 
 
   LocalCluster target("backup-target", kArgs);
   ASSERT_EQ(target.run("3").exit_code, 0);
-  ASSERT_TRUE(poll([&] { return every_shard_led(target); }, std::chrono::seconds(30)));
+  ASSERT_TRUE(
+      poll([&] { return !testing::shard_leaders(target, 1).empty(); }, std::chrono::seconds(30)));
   const auto restore_began = Clock::now();
   auto restored = target.cli(2, "--timeout 60s restore --from " + dir);
   const auto restore_ms =

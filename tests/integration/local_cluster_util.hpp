@@ -110,4 +110,20 @@ inline bool poll(const std::function<bool()>& cond, std::chrono::seconds limit) 
   return cond();
 }
 
+// The leader of every shard of a fault-test cluster as node i reports it ("" while one has none).
+inline std::vector<std::string> shard_leaders(LocalCluster& c, int i) {
+  Json s = c.status(i);
+  std::vector<std::string> out(kFaultTestShards);
+  if (!s.is_object() || !s.contains("shards")) return {};
+  for (const auto& sh : s["shards"]) {
+    auto shard = field<uint32_t>(sh, "shard", 0);
+    std::string leader = field<std::string>(sh, "leader", "");
+    if (shard < kFaultTestShards && leader != "0") out[shard] = leader;
+  }
+  for (const auto& l : out) {
+    if (l.empty()) return {};
+  }
+  return out;
+}
+
 }  // namespace nca::testing

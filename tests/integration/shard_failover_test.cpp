@@ -41,26 +41,11 @@ using testing::Json;
 using testing::LocalCluster;
 using testing::number;
 using testing::poll;
+using testing::shard_leaders;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kShards = testing::kFaultTestShards;
 constexpr const char* kArgs = testing::kFaultTestArgs;
-
-// The leader of every shard as node i reports it ("" while one has none).
-std::vector<std::string> shard_leaders(LocalCluster& c, int i) {
-  Json s = c.status(i);
-  std::vector<std::string> out(kShards);
-  if (!s.is_object() || !s.contains("shards")) return {};
-  for (const auto& sh : s["shards"]) {
-    auto shard = field<uint32_t>(sh, "shard", 0);
-    std::string leader = field<std::string>(sh, "leader", "");
-    if (shard < kShards && leader != "0") out[shard] = leader;
-  }
-  for (const auto& l : out) {
-    if (l.empty()) return {};
-  }
-  return out;
-}
 
 struct Ack {
   std::string persona, id;
