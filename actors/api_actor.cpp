@@ -14,6 +14,7 @@
 #include "actors/raft_host_actor.hpp"
 #include "actors/reply.hpp"
 #include "cluster/membership/node_number.hpp"
+#include "config/values.hpp"
 #include "proto/cluster.pb.h"
 #include "proto/wire.hpp"
 #include "runtime/ids.hpp"
@@ -111,9 +112,9 @@ Status admit_client(ApiSelf* self, pb::Request& req) {
     ctx.counters.refused_rate++;
     return make_error(ErrorCode::resource_exhausted,
                       "tenant '" + req.header().tenant() + "' is over its request rate (" +
-                          std::to_string(ctx.settings.limits.rate_per_tenant) + "/s, burst " +
-                          std::to_string(ctx.settings.limits.burst_per_tenant) + "); retry in " +
-                          std::to_string((wait + 999) / 1000) + " ms");
+                          config::format_double(ctx.settings.limits.rate_per_tenant) +
+                          "/s, burst " + std::to_string(ctx.settings.limits.burst_per_tenant) +
+                          "); retry in " + std::to_string((wait + 999) / 1000) + " ms");
   }
   return {};
 }
