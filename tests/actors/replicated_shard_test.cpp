@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,21 @@ bool remember_until_ok(Member& via, const std::string& persona, const std::strin
         return r.ok();
       },
       std::chrono::seconds(20));
+}
+
+// Repeats `call` while it answers unavailable: a leader change between a node's check that it
+// serves a shard and its proposal refuses the request with unavailable ("retry"), as a client
+// sees it. Any other answer, or unavailable after 20 s, is returned.
+template <class Call>
+auto until_available(Call call) -> decltype(call()) {
+  std::optional<decltype(call())> last;
+  wait_until(
+      [&] {
+        last.emplace(call());
+        return last->ok() || last->error().code != ErrorCode::unavailable;
+      },
+      std::chrono::seconds(20));
+  return std::move(*last);
 }
 
 bool stored_on(Member& m, const std::string& persona, const std::string& id) {
@@ -424,12 +440,15 @@ TEST(ReplicatedShardTest, EventMemoriesReachAPersonaLedByAnotherNode) {
   in.set_topic("review");
   in.set_payload("{\"doc\": 7}");
   in.set_target_persona(persona);
-  auto published = node_x.client->publish(in);
+  auto published = until_available([&] { return node_x.client->publish(in); });
   ASSERT_TRUE(published.ok()) << published.error().message;
-  auto next = node_x.client->next_event(persona, std::chrono::seconds(5));
+  auto next =
+      until_available([&] { return node_x.client->next_event(persona, std::chrono::seconds(5)); });
   ASSERT_TRUE(next.ok()) << next.error().message;
   ASSERT_TRUE(next->has_event());
-  auto acked = node_x.client->ack(next->event().id(), next->event().attempts(), "reviewed doc 7");
+  auto acked = until_available([&] {
+    return node_x.client->ack(next->event().id(), next->event().attempts(), "reviewed doc 7");
+  });
   ASSERT_TRUE(acked.ok()) << acked.error().message;
   // The ack's result and the event's memory are the persona's, on its leader and every replica.
   for (auto& n : c.nodes) {
@@ -513,11 +532,12 @@ TEST(ReplicatedShardTest, EventsSurviveTheLossOfTheirShardsLeader) {
     in.set_topic("review");
     in.set_payload("{}");
     in.set_target_persona(persona);
-    auto published = c.nodes[1]->client->publish(in);
+    auto published = until_available([&] { return c.nodes[1]->client->publish(in); });
     ASSERT_TRUE(published.ok()) << published.error().message;
     ids.push_back(in.id());
   }
-  auto taken = c.nodes[2]->client->next_event(persona, std::chrono::seconds(5));
+  auto taken = until_available(
+      [&] { return c.nodes[2]->client->next_event(persona, std::chrono::seconds(5)); });
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_TRUE(taken->has_event());
   const std::string held = taken->event().id();
@@ -545,12 +565,15 @@ TEST(ReplicatedShardTest, EventsSurviveTheLossOfTheirShardsLeader) {
   }
   int acked = 0;
   for (int i = 0; i < 3; ++i) {
-    auto next = survivor->client->next_event(persona, std::chrono::seconds(5));
+    auto next = until_available(
+        [&] { return survivor->client->next_event(persona, std::chrono::seconds(5)); });
     ASSERT_TRUE(next.ok()) << next.error().message;
     ASSERT_TRUE(next->has_event()) << "event " << i << " of the 3 not taken before";
     EXPECT_NE(next->event().id(), held)
         << "the delivered one went out again before its lease ran out";
-    auto a = survivor->client->ack(next->event().id(), next->event().attempts(), "done");
+    auto a = until_available([&] {
+      return survivor->client->ack(next->event().id(), next->event().attempts(), "done");
+    });
     ASSERT_TRUE(a.ok()) << a.error().message;
     ++acked;
   }
@@ -595,12 +618,15 @@ TEST(ReplicatedShardTest, EventsReachAPersonaOnAShardTheEventLeaderDoesNotReplic
   in.set_topic("review");
   in.set_payload("{}");
   in.set_target_persona(persona);
-  auto published = c.nodes[4]->client->publish(in);
+  auto published = until_available([&] { return c.nodes[4]->client->publish(in); });
   ASSERT_TRUE(published.ok()) << published.error().message;
-  auto next = c.nodes[1]->client->next_event(persona, std::chrono::seconds(5));
+  auto next = until_available(
+      [&] { return c.nodes[1]->client->next_event(persona, std::chrono::seconds(5)); });
   ASSERT_TRUE(next.ok()) << next.error().message;
   ASSERT_TRUE(next->has_event()) << persona << " got no event";
-  auto acked = c.nodes[2]->client->ack(next->event().id(), next->event().attempts(), "done far");
+  auto acked = until_available([&] {
+    return c.nodes[2]->client->ack(next->event().id(), next->event().attempts(), "done far");
+  });
   ASSERT_TRUE(acked.ok()) << acked.error().message;
   EXPECT_TRUE(wait_until([&] {
     return c.nodes[0]->client->get(next->event().memory_id(), persona).ok();
