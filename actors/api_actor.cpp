@@ -820,6 +820,16 @@ caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
         if (!ctx->transport) {
           return caf::make_error(caf::sec::invalid_argument, "the node is shutting down");
         }
+        // With mutual TLS, peers link only through the TLS port, where the transport is
+        // published: a handshake here comes from something without a cluster certificate.
+        if (ctx->settings.tls.enabled) {
+          spdlog::warn(
+              "cluster: node {} tried to link through the client port; with tls.enabled "
+              "peers link through tls.listen",
+              node);
+          return caf::make_error(caf::sec::request_receiver_down,
+                                 "this node links peers only by mutual TLS on its tls.listen port");
+        }
         auto rp = self->make_response_promise<uint64_t, uint64_t, caf::actor, std::string>();
         return rp.delegate(ctx->transport, hello_atom::value, node, incarnation, secret, theirs,
                            advertise);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -10,15 +11,16 @@
 #include "actors/api_actor.hpp"
 #include "actors/event_router.hpp"
 #include "actors/index_warmer.hpp"
-#include "actors/shard_archiver.hpp"
 #include "actors/messages.hpp"
 #include "actors/metadata_actor.hpp"
 #include "actors/peer_transport.hpp"
 #include "actors/persona_directory.hpp"
 #include "actors/raft_host_actor.hpp"
+#include "actors/shard_archiver.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "cluster/metadata/membership_planner.hpp"
 #include "cluster/routing/shard_entry.hpp"
+#include "runtime/tls_credentials.hpp"
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
 #include "storage/replicated_apply.hpp"
@@ -33,6 +35,15 @@ class NodeCafConfig : public caf::actor_system_config {
  public:
   explicit NodeCafConfig(const config::Settings& s) {
     load<caf::io::middleman>();
+    if (s.tls.enabled) {
+      // Any of these set makes CAF require and verify a peer certificate on every TLS connection,
+      // in both directions, against tls.ca alone (no system store): the cluster CA is pinned.
+      load<caf::openssl::manager>();
+      openssl_certificate = s.tls.cert;
+      openssl_key = s.tls.key;
+      openssl_passphrase = s.tls.passphrase;
+      openssl_cafile = s.tls.ca;
+    }
     // Work sharing answers sparse requests in tens of microseconds; work stealing sleeps idle
     // workers and adds about a millisecond (measured, see docs/benchmarks.md).
     set("scheduler.policy",
@@ -76,6 +87,7 @@ PeerTransportConfig transport_config(const config::Settings& s, const NodeContex
   c.node_id = membership::node_number(ctx.node_id);
   c.incarnation = ctx.incarnation;
   c.join_secret = s.cluster.join_secret;
+  c.tls = s.tls.enabled;
   c.heartbeat_interval =
       std::chrono::milliseconds(std::max<TimeUs>(1, s.cluster.heartbeat_interval / 1000));
   // Three missed heartbeats make a peer suspected; cluster.dead-after makes it dead.
@@ -288,6 +300,13 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   std::unique_ptr<Node> node(new Node());
   auto listen = parse_host_port(settings.node.listen, "node.listen");
   if (!listen) return listen.error();
+  auto peer_listen = parse_host_port(settings.tls.listen, "tls.listen");
+  if (!peer_listen) return peer_listen.error();
+  if (settings.tls.enabled) {
+    auto ok = check_tls_credentials(
+        {settings.tls.cert, settings.tls.key, settings.tls.ca, settings.tls.passphrase});
+    if (!ok) return ok.error();
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(settings.node.data_dir, ec);
@@ -366,12 +385,27 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
                       "cannot listen on node.listen " + settings.node.listen + ": " + why);
   }
   node->port_ = *port;
-  // Peers reach this node at cluster.advertise, or at its listen address (a wildcard host is
-  // useless to a peer: loopback then, and operators of real clusters set cluster.advertise).
+  std::string peer_host = host;
+  uint16_t peer_port = node->port_;
+  if (settings.tls.enabled) {
+    peer_host = peer_listen->first;
+    auto bound = caf::openssl::publish(ctx->transport, peer_listen->second,
+                                       peer_host.empty() ? nullptr : peer_host.c_str(), true);
+    if (!bound) {
+      std::string why = node->sys_->render(bound.error());
+      (void)node->stop();
+      return make_error(ErrorCode::unavailable,
+                        "cannot listen on tls.listen " + settings.tls.listen + ": " + why);
+    }
+    node->peer_port_ = peer_port = *bound;
+  }
+  // Peers reach this node at cluster.advertise, or at its (peer) listen address (a wildcard host
+  // is useless to a peer: loopback then, and operators of real clusters set cluster.advertise).
   std::string advertise = settings.cluster.advertise;
   if (advertise.empty()) {
-    advertise = (host.empty() || host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" +
-                std::to_string(node->port_);
+    advertise =
+        (peer_host.empty() || peer_host == "0.0.0.0" ? std::string("127.0.0.1") : peer_host) + ":" +
+        std::to_string(peer_port);
   }
   caf::anon_send(ctx->transport, advertise_atom::value, advertise);
   if (auto s = start_metadata_group(*node->sys_, settings, advertise, *ctx); !s) {
@@ -383,6 +417,15 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
   }
   spdlog::info("node {} (incarnation {}) serving on {}:{} with data in {}", ctx->node_id,
                ctx->incarnation, host, node->port_, settings.node.data_dir);
+  if (settings.tls.enabled) {
+    spdlog::info("peers link by mutual TLS on {}:{} (advertised as {}), trusting only {}",
+                 peer_host, node->peer_port_, advertise, settings.tls.ca);
+  } else if (!settings.cluster.seeds.empty()) {
+    spdlog::warn(
+        "tls.enabled is off: node-to-node traffic is not encrypted or authenticated by "
+        "certificate{}",
+        settings.cluster.join_secret.empty() ? ", and no cluster.join-secret is set" : "");
+  }
   return node;
 }
 
@@ -401,9 +444,8 @@ Status Node::stop() {
     }
     if (ctx_) {
       // The metadata actor and the Raft host before the transport they send through.
-      for (caf::actor* a :
-           {&ctx_->router, &ctx_->warmer, &ctx_->archiver, &ctx_->metadata, &ctx_->raft,
-            &ctx_->transport}) {
+      for (caf::actor* a : {&ctx_->router, &ctx_->warmer, &ctx_->archiver, &ctx_->metadata,
+                            &ctx_->raft, &ctx_->transport}) {
         if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = caf::actor{};
       }

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include <cstdlib>
 #include <map>
@@ -34,6 +35,7 @@ struct TransportState {
   std::map<std::string, bool> seeds;
   std::set<uint64_t> partitioned;
   uint64_t sent = 0, received = 0, dropped = 0, refused = 0;
+  uint64_t dials_failed = 0;  // connects or handshakes of ours that did not link
   caf::actor api;  // the node's api actor, for requests forwarded by peers
   // Requests forwarded to each peer and not answered yet: failed at once when its link goes down
   // (CAF would leave them to their timeout).
@@ -138,9 +140,13 @@ void dial(Self* self, const std::string& host, uint16_t port, uint64_t expected)
   };
   auto failed = [=](const caf::error& e) {
     done();
+    ++self->state.dials_failed;
     spdlog::debug("cluster: cannot link {}: {}", address, self->system().render(e));
   };
-  auto mm = self->system().middleman().actor_handle();
+  // With TLS, the openssl module's middleman: its connections present this node's certificate and
+  // accept only peers whose certificate the cluster CA signed.
+  auto mm = st.config.tls ? self->system().openssl_manager().actor_handle()
+                          : self->system().middleman().actor_handle();
   const auto timeout = st.config.connect_timeout;
   self->request(mm, timeout, caf::connect_atom::value, host, port)
       .then(
@@ -462,7 +468,8 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
       [=](counters_atom) {
         const auto& st = self->state;
         return "sent=" + std::to_string(st.sent) + " received=" + std::to_string(st.received) +
-               " dropped=" + std::to_string(st.dropped) + " refused=" + std::to_string(st.refused);
+               " dropped=" + std::to_string(st.dropped) + " refused=" + std::to_string(st.refused) +
+               " dials_failed=" + std::to_string(st.dials_failed);
       },
       [=](tick_atom) {
         auto& st = self->state;

@@ -29,7 +29,9 @@
 //     message-dropping hook fault tests use for partitions.
 //   * (peers_atom) -> a line per known peer: "node state incarnation linked|unlinked".
 //   * (cluster_status_atom) -> a serialized nca.pb.ClusterStatusReply (node_name left empty).
-//   * (counters_atom) -> "sent=N received=N dropped=N refused=N" (refused: failed authentication).
+//   * (counters_atom) -> "sent=N received=N dropped=N refused=N dials_failed=N" (refused: peers
+//     that failed authentication here; dials_failed: connects or handshakes of this node that
+//     linked nothing, e.g. a TLS handshake a peer refused).
 //   * Client requests for another node (the leader of a persona's shard): (forward_atom, peer,
 //     method, bytes) -> (method, reply bytes), delegated to the peer's transport, which checks the
 //     sender as for frames and hands it to its node's api actor as (forwarded_atom, method, bytes).
@@ -76,6 +78,7 @@ struct PeerTransportConfig {
   uint64_t node_id = 0;      // this node's id in the cluster (never 0)
   uint64_t incarnation = 0;  // this run of the node (never 0; higher after every restart)
   std::string join_secret;   // cluster.join-secret; empty: no check
+  bool tls = false;          // dial peers through CAF's openssl module (mutual TLS)
   std::string advertise;     // "host:port" peers reach this node at; empty: not told to peers
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds connect_timeout{2000};

@@ -192,7 +192,8 @@ std::vector<Def> rows() {
           "Shared secret a node must present to join; empty: no check (trusted network only).")
           .secret(),
       key("cluster.advertise", str, at(&S::cluster, &ClusterSettings::advertise),
-          "host:port other nodes and clients use to reach this node; empty: node.listen.")
+          "host:port other nodes use to reach this node; empty: node.listen (tls.listen with "
+          "tls.enabled).")
           .note("host:port or empty"),
       // raft
       key("raft.tick", duration, at(&S::raft, &RaftSettings::tick), "Raft logical clock tick."),
@@ -452,11 +453,17 @@ std::vector<Def> rows() {
           .secret(),
       // tls
       key("tls.enabled", boolean, at(&S::tls, &TlsSettings::enabled),
-          "Serve HTTPS and TLS between nodes and clients; needs tls.cert and tls.key."),
-      key("tls.cert", str, at(&S::tls, &TlsSettings::cert), "PEM certificate (chain) file."),
-      key("tls.key", str, at(&S::tls, &TlsSettings::key), "PEM private key file."),
+          "Mutual TLS between nodes: peers link only through tls.listen, each presenting a "
+          "certificate signed by tls.ca; needs tls.cert, tls.key and tls.ca."),
+      key("tls.listen", str, at(&S::tls, &TlsSettings::listen),
+          "host:port of the TLS port peers link through (port 0: any free port); with "
+          "tls.enabled, cluster.seeds and cluster.advertise name this port."),
+      key("tls.cert", str, at(&S::tls, &TlsSettings::cert),
+          "PEM certificate (chain) of this node, signed by the cluster CA."),
+      key("tls.key", str, at(&S::tls, &TlsSettings::key), "PEM private key of tls.cert."),
       key("tls.ca", str, at(&S::tls, &TlsSettings::ca),
-          "PEM CA bundle to verify peers with; empty: the system's."),
+          "PEM certificate of the cluster CA, the only issuer trusted for peers (pinned: CAF "
+          "checks no host names)."),
       key("tls.passphrase", str, at(&S::tls, &TlsSettings::passphrase),
           "Passphrase of tls.key, if it is encrypted.")
           .secret(),
@@ -804,9 +811,15 @@ Status validate(const Settings& s, const std::map<std::string, Source>& sources)
           describe("tubules.threshold") + " must be below " + describe("tubules.consolidate"));
   require(s.embedder.kind != "http" || !s.embedder.url.empty(),
           describe("embedder.kind") + " requires embedder.url (the embeddings server's base URL)");
-  require(!s.tls.enabled || (!s.tls.cert.empty() && !s.tls.key.empty()),
-          describe("tls.enabled") + " requires tls.cert and tls.key");
-  for (const char* key : {"node.listen", "http.listen", "cluster.advertise"}) {
+  require(!s.tls.enabled || (!s.tls.cert.empty() && !s.tls.key.empty() && !s.tls.ca.empty()),
+          describe("tls.enabled") +
+              " requires tls.cert, tls.key and tls.ca (scripts/gen-certs "
+              "makes development ones)");
+  require(
+      !s.tls.enabled || s.tls.listen != s.node.listen ||
+          (s.tls.listen.size() > 2 && s.tls.listen.compare(s.tls.listen.size() - 2, 2, ":0") == 0),
+      describe("tls.listen") + " must differ from node.listen: peers use their own port");
+  for (const char* key : {"node.listen", "http.listen", "cluster.advertise", "tls.listen"}) {
     std::string value = *get(s, key);
     if (std::string(key) == "cluster.advertise" && value.empty()) continue;
     Status ok = check_host_port(value);

@@ -42,7 +42,7 @@ struct ClusterSettings {
   bool fault_injection = false;
   TimeUs follower_index_refresh = 10 * kUsPerSecond;
   std::string join_secret;
-  std::string advertise;  // empty: node.listen
+  std::string advertise;  // empty: node.listen, or tls.listen with tls.enabled
 };
 
 struct RaftSettings {
@@ -167,6 +167,7 @@ struct AuthSettings {
 
 struct TlsSettings {
   bool enabled = false;
+  std::string listen = "127.0.0.1:7421";  // the peers' TLS port
   std::string cert;
   std::string key;
   std::string ca;
