@@ -490,6 +490,19 @@ ApiResult cluster_admin(ApiSelf* self, NodeContext& ctx, const std::shared_ptr<p
       }
       return reply_bytes(method, pb::Response());
     }
+    case pb::ClusterAdminRequest::kPersonaQuota: {
+      if (!forwarded) {
+        return reply_error(method, make_error(ErrorCode::permission_denied,
+                                              "persona counts are asked by cluster nodes only"));
+      }
+      if (!ctx.router) {
+        return reply_error(method, make_error(ErrorCode::unavailable, "the node is stopping"));
+      }
+      // The router answers with (method, Response) itself.
+      auto rp = self->make_response_promise<uint32_t, std::string>();
+      return rp.delegate(ctx.router, persona_quota_atom::value, admin.persona_quota().tenant(),
+                         admin.persona_quota().persona());
+    }
     case pb::ClusterAdminRequest::kPartition: {
       // This node's own transport, never forwarded: each side of a partition is told separately.
       if (!ctx.settings.cluster.fault_injection) {

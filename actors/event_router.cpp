@@ -22,6 +22,7 @@
 #include "runtime/event_queue.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/persona_profile.hpp"
+#include "runtime/persona_quota.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
 
@@ -72,6 +73,7 @@ struct RouterState {
   std::deque<std::pair<TimeUs, std::string>> acked;  // (finished_at, key) for retention
   uint64_t next_memory_request = 0;
   std::map<PersonaKey, PersonaMemories> memories;
+  std::unique_ptr<PersonaQuota> quota;  // limits.personas-per-tenant, for tenants served here
   static inline const char* name = "nca.event_router";
 };
 
@@ -106,6 +108,11 @@ void tell_event_leader(Self* self, const std::string& tenant, pb::Request report
                   tenant, caf::to_string(e));
             });
 }
+
+// limits.personas-per-tenant is kept where every persona of a tenant is known: the router that
+// serves the tenant's events. Another node's router asks that one.
+caf::result<uint32_t, std::string> persona_quota(Self* self, const std::string& tenant,
+                                                 const std::string& persona);
 
 std::string prefix_of(const NodeContext& ctx, const std::string& tenant) {
   return storage::events_prefix(event_shard(ctx, tenant), tenant);
@@ -940,8 +947,49 @@ std::chrono::microseconds tick_interval(const NodeContext& ctx) {
   return std::chrono::microseconds(std::clamp<TimeUs>(ctx.events.lease_us / 10, 10'000, 1'000'000));
 }
 
+caf::result<uint32_t, std::string> persona_quota(Self* self, const std::string& tenant,
+                                                 const std::string& persona) {
+  constexpr uint32_t method = pb::Request::kClusterAdmin;
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  if (serves(ctx, tenant)) {
+    auto& q = queue_for(st, tenant);
+    auto ok = st.quota->admit(tenant, persona, q.persona_count(), q.has_persona(persona),
+                              ctx.clock->now_us());
+    return ok ? reply_bytes(method, pb::Response()) : reply_error(method, ok.error());
+  }
+  auto route = ctx.routes->route(event_shard(ctx, tenant));
+  if (route.kind != cluster::ShardRoutes::Kind::forward || !ctx.transport) {
+    return reply_error(method, make_error(ErrorCode::unavailable,
+                                          "no node serves tenant '" + tenant +
+                                              "' right now, so its persona count is not known; "
+                                              "retry"));
+  }
+  pb::Request ask;
+  ask.mutable_header()->set_schema_version(wire::kSchemaVersion);
+  ask.mutable_header()->set_tenant(tenant);
+  ask.mutable_cluster_admin()->mutable_persona_quota()->set_tenant(tenant);
+  ask.mutable_cluster_admin()->mutable_persona_quota()->set_persona(persona);
+  auto rp = self->make_response_promise<uint32_t, std::string>();
+  self->request(ctx.transport, std::chrono::microseconds(ctx.request_timeout_us),
+                forward_atom::value, route.leader, method, ask.SerializeAsString())
+      .then([rp](uint32_t m, std::string& bytes) mutable { rp.deliver(m, std::move(bytes)); },
+            [rp, self](caf::error& e) mutable {
+              rp.deliver(uint32_t{pb::Request::kClusterAdmin},
+                         error_response(make_error(ErrorCode::unavailable,
+                                                   "the node serving the tenant's events did not "
+                                                   "answer on its persona count (" +
+                                                       self->system().render(e) + "); retry"))
+                             .SerializeAsString());
+            });
+  return rp;
+}
+
 caf::behavior event_router(Self* self, NodeContextPtr ctx) {
   self->state.ctx = ctx;
+  // A place held for a persona being created outlasts its write: the write's own deadline.
+  self->state.quota = std::make_unique<PersonaQuota>(ctx->settings.limits.personas_per_tenant,
+                                                     2 * ctx->request_timeout_us);
   if (auto s = load(self->state); !s) {
     spdlog::error("event router: loading events failed: {}", s.error().message);
   }
@@ -996,10 +1044,15 @@ caf::behavior event_router(Self* self, NodeContextPtr ctx) {
           *report.mutable_cluster_admin()->mutable_persona_profile() = *p;
           return tell_event_leader(self, p->tenant(), std::move(report));
         }
+        self->state.quota->settled(p->tenant(), p->id());
         auto& q = queue_for(self->state, p->tenant());
         persist(self, p->tenant(), q.put_persona(*p, self->state.ctx->clock->now_us()), {});
       },
+      [=](persona_quota_atom, const std::string& tenant, const std::string& persona) {
+        return persona_quota(self, tenant, persona);
+      },
       [=](persona_gone_atom, const std::string& tenant, const std::string& persona) -> uint64_t {
+        self->state.quota->settled(tenant, persona);
         if (!serves(*ctx, tenant)) {
           pb::Request report;
           report.mutable_cluster_admin()->mutable_persona_gone()->set_tenant(tenant);

@@ -33,6 +33,8 @@ using context_atom = caf::atom_constant<caf::atom("context")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using profile_atom = caf::atom_constant<caf::atom("profile")>;
 using persona_gone_atom = caf::atom_constant<caf::atom("pgone")>;
+// To the event router: (tenant, persona) may the persona come into being? -> (method, Response).
+using persona_quota_atom = caf::atom_constant<caf::atom("pquota")>;
 using wait_timeout_atom = caf::atom_constant<caf::atom("waitto")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using index_atom = caf::atom_constant<caf::atom("index")>;

@@ -94,6 +94,8 @@ struct PersonaState {
   std::shared_ptr<InFlight> delete_reply;  // the delete_persona waiting for the router
   std::array<uint64_t, 3> applies_sent{};
   bool pump_scheduled = false;  // a pump_atom retry is pending (tier backlog full)
+  // limits.personas-per-tenant: the tenant's event router said this persona may come into being.
+  bool quota_admitted = false;
   std::array<std::shared_ptr<std::atomic<uint64_t>>, 3> applied{
       std::make_shared<std::atomic<uint64_t>>(0), std::make_shared<std::atomic<uint64_t>>(0),
       std::make_shared<std::atomic<uint64_t>>(0)};
@@ -471,6 +473,21 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
   }
 }
 
+// Whether `method` would create the persona and must first be admitted under
+// limits.personas-per-tenant (asked once per activation; a persona that exists needs no check).
+bool needs_quota(const PersonaState& st, uint32_t method) {
+  if (st.quota_admitted || st.ctx->settings.limits.personas_per_tenant <= 0 ||
+      st.writer->exists()) {
+    return false;
+  }
+  return method == pb::Request::kRemember || method == pb::Request::kRememberBatch ||
+         method == pb::Request::kCreatePersona;
+}
+
+void embed_and_queue(Self* self, std::shared_ptr<pb::Request> mreq, caf::response_promise rp,
+                     std::vector<std::string> texts, std::vector<size_t> text_slots,
+                     size_t n_inputs);
+
 caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& req) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
@@ -553,6 +570,49 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
   }
   auto rp = self->make_response_promise();
   if (!rid.empty()) st.duplicates[rid];  // in flight: a retry now waits for this one's reply
+  auto proceed = [=]() mutable {
+    embed_and_queue(self, mreq, rp, std::move(texts), std::move(text_slots), n_inputs);
+  };
+  if (!needs_quota(st, method)) {
+    proceed();
+    return rp;
+  }
+  // The write would create the persona: first the tenant's event router (which knows all of the
+  // tenant's personas) must say there is room for it.
+  const auto& ref = st.writer->ref();
+  self->request(ctx.router, timeout_of(ctx), persona_quota_atom::value, ref.tenant, ref.persona)
+      .then(
+          [self, rid, method, rp, proceed](uint32_t, const std::string& bytes) mutable {
+            pb::Response r;
+            if (!r.ParseFromString(bytes)) {
+              r = error_response(
+                  make_error(ErrorCode::internal, "the persona count came back unreadable"));
+            }
+            if (r.status().code() != pb::OK) {
+              if (r.status().code() == pb::RESOURCE_EXHAUSTED) {
+                self->state.ctx->counters.refused_count++;
+              }
+              finish_request(self, rid, method, r, rp);
+              return;
+            }
+            self->state.quota_admitted = true;
+            proceed();
+          },
+          [self, rid, method, rp](caf::error& e) mutable {
+            finish_request(self, rid, method,
+                           error_response(make_error(ErrorCode::unavailable,
+                                                     "the tenant's persona count did not come (" +
+                                                         self->system().render(e) + "); retry")),
+                           rp);
+          });
+  return rp;
+}
+
+void embed_and_queue(Self* self, std::shared_ptr<pb::Request> mreq, caf::response_promise rp,
+                     std::vector<std::string> texts, std::vector<size_t> text_slots,
+                     size_t n_inputs) {
+  const uint32_t method = static_cast<uint32_t>(mreq->body_case());
+  const std::string rid = mreq->header().request_id();
   with_embeddings(self, std::move(texts), [=](Result<std::vector<std::vector<float>>> emb) mutable {
     auto& s = self->state;
     if (!emb) {
@@ -580,7 +640,6 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
     s.queue.push_back(std::move(w));
     pump(self);
   });
-  return rp;
 }
 
 // ---------------------------------------------------------------------------------------------

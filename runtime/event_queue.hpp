@@ -63,6 +63,7 @@ class EventQueue {
   // The persona is gone: its assigned and delivered events go back to the queue.
   EventChanges remove_persona(const std::string& id, TimeUs now);
   bool has_persona(const std::string& id) const { return personas_.count(id) > 0; }
+  size_t persona_count() const { return personas_.size(); }
   std::vector<pb::Persona> personas(const std::string& after, size_t limit) const;
   size_t in_flight(const std::string& persona) const;
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -458,6 +459,46 @@ TEST(ReplicatedShardTest, EventMemoriesReachAPersonaLedByAnotherNode) {
         << "the event's memory on " << n->node->context().node_id;
   }
   EXPECT_EQ(node_x.node->context().counters.event_memory_errors.load(), 0u);
+}
+
+// limits.personas-per-tenant holds across the cluster: personas on shards led by different nodes
+// are counted by the one node that serves the tenant's events, whichever node a write comes
+// through.
+TEST(ReplicatedShardTest, APersonaLimitHoldsAcrossShardsAndNodes) {
+  Cluster c;
+  c.tweak = [](config::Settings& s) {
+    small_cluster(s);
+    s.limits.personas_per_tenant = 3;
+  };
+  ASSERT_TRUE(c.start());
+  std::set<uint32_t> shards;
+  std::string err;
+  for (int i = 0; i < 3; ++i) {
+    const std::string persona = "p" + std::to_string(i);
+    shards.insert(storage::shard_of(kTenant, persona, kShards));
+    ASSERT_TRUE(
+        remember_until_ok(*c.nodes[i], persona, persona + "-first", "the first memory", &err))
+        << err;
+  }
+  EXPECT_GT(shards.size(), 1u) << "the personas should live on several shards";
+  for (int i = 3; i < 6; ++i) {
+    const std::string persona = "p" + std::to_string(i);
+    Member& via = *c.nodes[i % 3];
+    auto r = until_available(
+        [&] { return via.client->remember(persona, memory(persona + "-x", "one more")); });
+    ASSERT_FALSE(r.ok()) << persona << " was created past the limit";
+    EXPECT_EQ(r.error().code, ErrorCode::resource_exhausted) << r.error().message;
+    EXPECT_NE(r.error().message.find("limits.personas-per-tenant allows 3"), std::string::npos)
+        << r.error().message;
+  }
+  // Existing personas go on; deleting one makes room for another.
+  EXPECT_TRUE(remember_until_ok(*c.nodes[2], "p0", "p0-second", "still room in p0", &err)) << err;
+  auto gone = until_available([&] { return c.nodes[1]->client->delete_persona("p1", true); });
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_TRUE(remember_until_ok(*c.nodes[0], "p4", "p4-first", "p4 at last", &err)) << err;
+  auto r =
+      until_available([&] { return c.nodes[1]->client->remember("p5", memory("p5-x", "no")); });
+  EXPECT_EQ(r.ok() ? ErrorCode::ok : r.error().code, ErrorCode::resource_exhausted);
 }
 
 // Followers keep the vector indices of personas they replicate warm

@@ -83,6 +83,38 @@ TEST_F(LimitsTest, ATenantHoldsAtMostItsLimitOfUnacknowledgedEvents) {
   EXPECT_EQ(refused("over_count"), 1);
 }
 
+class PersonaLimitTest : public LimitsTest {
+ protected:
+  void customize(config::Settings& s) override { s.limits.personas_per_tenant = 2; }
+};
+
+// Personas come into being by being created or by their first memory; both count, per tenant.
+TEST_F(PersonaLimitTest, ATenantHoldsAtMostItsLimitOfPersonasAndGetsRoomBackOnDelete) {
+  ASSERT_EQ(call("POST", "/v1/personas", R"({"id": "ada"})").status, 201);
+  ASSERT_EQ(call("POST", "/v1/personas/bob/memories", R"({"content": "bob's first"})").status, 201);
+  auto third = call("POST", "/v1/personas/cyd/memories", R"({"content": "cyd's first"})");
+  EXPECT_EQ(third.status, 429) << describe(third);
+  EXPECT_EQ(third.json["message"],
+            "tenant 'default' has 2 personas; limits.personas-per-tenant allows 2: delete one, or "
+            "raise the limit");
+  auto created = call("POST", "/v1/personas", R"({"id": "dee"})");
+  EXPECT_EQ(created.status, 429) << describe(created);
+  EXPECT_EQ(call("GET", "/v1/personas/cyd").status, 404) << "the refused write created nothing";
+  // The personas there go on taking memories; another tenant has its own count.
+  EXPECT_EQ(call("POST", "/v1/personas/ada/memories", R"({"content": "more"})").status, 201);
+  EXPECT_EQ(call("POST", "/v1/personas/cyd/memories", R"({"content": "x"})",
+                 {{"X-Neuroca-Tenant", "other"}})
+                .status,
+            201);
+  // Deleting one gives its place back.
+  ASSERT_EQ(call("DELETE", "/v1/personas/bob?confirm=true").status, 200);
+  EXPECT_TRUE(wait_until([&] {
+    return call("POST", "/v1/personas/cyd/memories", R"({"content": "cyd at last"})").status == 201;
+  })) << "bob's place never came back";
+  EXPECT_EQ(call("POST", "/v1/personas/eve/memories", R"({"content": "e"})").status, 429);
+  EXPECT_GE(refused("over_count"), 3);
+}
+
 class MemoryPressureTest : public GatewayFixture {
  protected:
   void customize(config::Settings& s) override { s.limits.memory_high = 1; }
