@@ -170,6 +170,7 @@ pb::Response node_stats(const NodeContext& ctx) {
   c["incarnation"] = ctx.incarnation;
   c["personas_evicted"] = ctx.counters.personas_evicted.load();
   c["shard_snapshots_installed"] = ctx.counters.shard_snapshots_installed.load();
+  c["shard_copies_dropped"] = ctx.counters.shard_copies_dropped.load();
   return resp;
 }
 

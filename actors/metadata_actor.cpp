@@ -34,6 +34,10 @@ struct MetadataState {
   std::map<uint32_t, std::chrono::steady_clock::time_point> handed_over;  // last transfer asked
   std::set<uint32_t> reconciling;  // shards with a membership change or report under way
   std::set<uint32_t> dropping;     // shards whose group this node is leaving
+  // Shards whose drop failed: asked again until it succeeds, unless the map places them here
+  // again first (then they are hosted again, not skipped as already asked).
+  std::set<uint32_t> drop_failed;
+  uint64_t applied = 0;  // the highest metadata index applied (or restored)
   static inline const char* name = "nca.metadata";
 };
 
@@ -119,9 +123,11 @@ void add_shards(const MetadataState& st,
 
 // Asks the Raft host to host the group of every shard this node is a replica of. The first
 // placement (epoch 1) bootstraps the group with its replicas, the same list on each of them.
+bool replaying(const MetadataState& st) { return st.applied < st.config.replay_until; }
+
 void host_shards(Self* self) {
   auto& st = self->state;
-  if (!st.raft || !st.map->has_shards()) return;
+  if (!st.raft || !st.map->has_shards() || replaying(st)) return;
   if (st.config.shards_placed) {
     std::vector<std::vector<uint64_t>> replicas(st.map->shard_count());
     for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
@@ -156,12 +162,16 @@ void host_shards(Self* self) {
 // for a majority).
 void drop_shards(Self* self) {
   auto& st = self->state;
-  if (!st.raft || !st.map->has_shards()) return;
-  for (uint32_t s : std::vector<uint32_t>(st.shards_asked.begin(), st.shards_asked.end())) {
+  if (!st.raft || !st.map->has_shards() || replaying(st)) return;
+  std::set<uint32_t> candidates = st.shards_asked;
+  candidates.insert(st.drop_failed.begin(), st.drop_failed.end());
+  for (uint32_t s : candidates) {
     const pb::ShardAssignment* a = st.map->shard(s);
+    const bool placed_here = a != nullptr && std::find(a->replicas().begin(), a->replicas().end(),
+                                                       st.config.node) != a->replicas().end();
+    if (placed_here) st.drop_failed.erase(s);  // host_shards takes it from here
     if (a == nullptr || st.dropping.count(s) != 0 || a->settled_epoch() < a->epoch() ||
-        std::find(a->replicas().begin(), a->replicas().end(), st.config.node) !=
-            a->replicas().end()) {
+        placed_here) {
       continue;
     }
     st.dropping.insert(s);
@@ -172,9 +182,14 @@ void drop_shards(Self* self) {
             [self, s](bool) {
               self->state.dropping.erase(s);
               self->state.shards_asked.erase(s);
+              self->state.drop_failed.erase(s);
             },
             [self, s](caf::error& e) {
+              // The group may be gone already (the copy's deletion failed, or the answer was
+              // late): not "asked" any more, so a map that places the shard here again hosts it.
               self->state.dropping.erase(s);
+              self->state.shards_asked.erase(s);
+              self->state.drop_failed.insert(s);
               spdlog::warn("cluster: shard {} could not be dropped ({}); tried again later", s,
                            self->system().render(e));
             });
@@ -394,6 +409,7 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
       [=](set_raft_atom, caf::actor raft) { self->state.raft = std::move(raft); },
       [=](meta_apply_atom, uint64_t index, const std::string& data) {
         auto& st = self->state;
+        st.applied = std::max(st.applied, index);
         if (data.empty()) return;  // a leader's no-op
         if (auto s = st.map->apply(index, data); !s) {
           spdlog::info("cluster: metadata entry {} refused: {}", index, s.error().message);
@@ -413,6 +429,7 @@ caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
         }
         *st.map = std::move(*restored);
         st.snapshot_index = std::max(st.snapshot_index, index);
+        st.applied = std::max(st.applied, index);
         host_shards(self);
         drop_shards(self);
       },

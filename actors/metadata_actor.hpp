@@ -74,6 +74,11 @@ struct MetadataActorConfig {
   bool place_shards = true;
   // How many shards may have a rebalancing change under way at once (cluster.rebalance-moves).
   size_t rebalance_concurrency = 4;
+  // The metadata log's commit index this node had persisted when it started. Entries up to it are
+  // a replay of history: they rebuild the map, but shards are hosted and dropped only on the map as
+  // it stands after them. (Acting on a historical map dropped shard copies the node holds as a
+  // voter today, when history had moved the shard away and back: a voter lost its log.)
+  uint64_t replay_until = 0;
   // Told the map's shard count and each shard's replicas (preferred first) whenever the actor has
   // applied a map with shards.
   std::function<void(uint32_t shards, const std::vector<std::vector<uint64_t>>& replicas)>

@@ -120,6 +120,9 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   mc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
   mc.place_shards = !s.cluster.seeds.empty();
   mc.rebalance_concurrency = static_cast<size_t>(s.cluster.rebalance_moves);
+  auto replay = storage::RaftLogStore::persisted_commit(ctx.db.get(), kMetadataGroup);
+  if (!replay) return replay.error();
+  mc.replay_until = *replay;
   if (mc.place_shards) {
     ctx.routes =
         std::make_unique<cluster::ShardRoutes>(self, static_cast<uint32_t>(s.cluster.shards));
@@ -225,10 +228,12 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   // A shard that moved away: its log, applied index and records go (the personas were evicted
   // when the host reported no leader). A crash in between leaves records no group refers to; a
   // later replica of the shard replaces them from the leader's checkpoint or log.
-  rc.dropped = [db, shards](uint64_t group, std::unique_ptr<raft::LogStorage> storage) -> Status {
+  rc.dropped = [db, shards, counters](uint64_t group,
+                                     std::unique_ptr<raft::LogStorage> storage) -> Status {
     storage.reset();
     if (auto s = storage::RaftLogStore::destroy(db, group); !s) return s;
     if (auto s = storage::drop_shard(*db, group_shard(group), shards); !s) return s;
+    counters->shard_copies_dropped++;
     spdlog::info("raft group {}: this node left the shard; its copy is dropped", group);
     return {};
   };

@@ -229,6 +229,16 @@ std::string raft_log_key(uint64_t group, Index index) {
 }
 
 std::string raft_hard_state_key(uint64_t group) { return state_key(group, kHardStateSuffix); }
+
+Result<raft::Index> RaftLogStore::persisted_commit(Db* db, uint64_t group) {
+  const std::string key = raft_hard_state_key(group);
+  auto value = db->get(Cf::raft_state, key);
+  if (!value) return value.error();
+  if (!value->has_value()) return raft::Index{0};
+  auto hs = decode_hard_state(key, **value);
+  if (!hs) return hs.error();
+  return hs->commit;
+}
 std::string raft_snapshot_meta_key(uint64_t group) { return state_key(group, kSnapshotMetaSuffix); }
 std::string raft_snapshot_data_key(uint64_t group) { return state_key(group, kSnapshotDataSuffix); }
 std::string raft_applied_key(uint64_t group) { return state_key(group, kAppliedSuffix); }

@@ -77,6 +77,9 @@ class RaftLogStore final : public raft::LogStorage {
   // Deletes every record of `group` in one synced commit (a replica removed from this node). No
   // store may be open for the group.
   static Status destroy(Db* db, uint64_t group);
+  // The commit index `group`'s hard state holds (0 when it has none), read without opening a
+  // store: what a restarting node already knew to be committed.
+  static Result<raft::Index> persisted_commit(Db* db, uint64_t group);
 
   ~RaftLogStore() override;
   RaftLogStore(const RaftLogStore&) = delete;

@@ -94,6 +94,19 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
     for (uint64_t r : a.replicas()) n += live.count(r) ? 1 : 0;
     return n;
   };
+  // A removal is a configuration change the shard's current voters (its replicas, once settled)
+  // must commit by majority. Planned without one, it never commits, the shard never settles, and
+  // the removed node, no longer listed, never hosts the group again to vote it through: the shard
+  // is stuck for good. Waiting instead lets the dead replica come back and count. A draining
+  // node still votes: only dead ones are missing.
+  auto can_commit = [&](const pb::ShardAssignment& a) {
+    int voting = 0;
+    for (uint64_t r : a.replicas()) {
+      const auto* m = map.member(r);
+      voting += (m != nullptr && !m->dead()) ? 1 : 0;
+    }
+    return voting >= a.replicas_size() / 2 + 1;
+  };
 
   // 1. Under-replicated shards.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
@@ -109,7 +122,7 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // 2. Replicas on nodes that are not live, once the shard can spare them.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (!movable(a) || live_replicas(*a) < want) continue;
+    if (!movable(a) || live_replicas(*a) < want || !can_commit(*a)) continue;
     for (uint64_t r : a->replicas()) {
       if (!live.count(r)) return make(Move::remove_replica, *a, r);
     }
@@ -117,7 +130,7 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // 3. Over-replicated shards.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (!movable(a) || live_replicas(*a) <= want) continue;
+    if (!movable(a) || live_replicas(*a) <= want || !can_commit(*a)) continue;
     // The busiest replica goes, even the preferred leader (the hint moves with the removal); among
     // equally busy ones a non-leader first, which spares a leadership transfer. Keeping the leader
     // no matter what would undo rule 4's add on a shard of one replica, forever.
