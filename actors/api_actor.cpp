@@ -171,6 +171,7 @@ pb::Response node_stats(const NodeContext& ctx) {
   c["personas_evicted"] = ctx.counters.personas_evicted.load();
   c["shard_snapshots_installed"] = ctx.counters.shard_snapshots_installed.load();
   c["shard_copies_dropped"] = ctx.counters.shard_copies_dropped.load();
+  c["requests_forwarded"] = ctx.counters.requests_forwarded.load();
   return resp;
 }
 
@@ -333,6 +334,7 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
         });
     return;
   }
+  ctx.counters.requests_forwarded++;
   self->request(ctx.transport, timeout, forward_atom::value, dest->leader, method,
                 p.req->SerializeAsString())
       .then(std::move(on_reply), [self, p, method, leader = dest->leader](caf::error& e) mutable {

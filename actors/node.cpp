@@ -229,7 +229,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   // when the host reported no leader). A crash in between leaves records no group refers to; a
   // later replica of the shard replaces them from the leader's checkpoint or log.
   rc.dropped = [db, shards, counters](uint64_t group,
-                                     std::unique_ptr<raft::LogStorage> storage) -> Status {
+                                      std::unique_ptr<raft::LogStorage> storage) -> Status {
     storage.reset();
     if (auto s = storage::RaftLogStore::destroy(db, group); !s) return s;
     if (auto s = storage::drop_shard(*db, group_shard(group), shards); !s) return s;
@@ -413,6 +413,11 @@ Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, cons
         std::to_string(peer_port);
   }
   caf::anon_send(ctx->transport, advertise_atom::value, advertise);
+  // Clients reach this node on node.listen; a wildcard host is told as the advertised one.
+  const std::string client_host =
+      host.empty() || host == "0.0.0.0" ? advertise.substr(0, advertise.rfind(':')) : host;
+  caf::anon_send(ctx->transport, served_by_atom::value,
+                 client_host + ":" + std::to_string(node->port_));
   if (auto s = start_metadata_group(*node->sys_, settings, advertise, *ctx); !s) {
     (void)node->stop();
     return s.error();

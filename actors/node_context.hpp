@@ -44,6 +44,7 @@ struct NodeCounters {
   // Shard checkpoints this replica installed (it had fallen behind its leader's compacted log).
   std::atomic<uint64_t> shard_snapshots_installed{0};
   std::atomic<uint64_t> shard_copies_dropped{0};  // replicas this node left, their records deleted
+  std::atomic<uint64_t> requests_forwarded{0};    // client requests sent on to a shard's leader
   // Requests refused before they reached any data (DESIGN §8), by reason.
   std::atomic<uint64_t> refused_unauthenticated{0};
   std::atomic<uint64_t> refused_permission{0};

@@ -36,7 +36,10 @@ struct TransportState {
   std::set<uint64_t> partitioned;
   uint64_t sent = 0, received = 0, dropped = 0, refused = 0;
   uint64_t dials_failed = 0;  // connects or handshakes of ours that did not link
-  caf::actor api;  // the node's api actor, for requests forwarded by peers
+  caf::actor api;             // the node's api actor, for requests forwarded by peers
+  // pb::Response.served_by with this node's client address, serialized: appended to the replies of
+  // forwarded requests (protobuf merges concatenated messages, so no parse is needed).
+  std::string served_by;
   // Requests forwarded to each peer and not answered yet: failed at once when its link goes down
   // (CAF would leave them to their timeout).
   std::map<uint64_t, std::map<uint64_t, caf::typed_response_promise<uint32_t, std::string>>>
@@ -319,8 +322,12 @@ ForwardResult on_forwarded(Self* self, uint64_t from, uint64_t incarnation, uint
   // accepts forwarded requests only from an actor of its own node.
   auto rp = self->make_response_promise<uint32_t, std::string>();
   self->request(st.api, st.config.forward_timeout, forwarded_atom::value, method, std::move(bytes))
-      .then([rp](uint32_t m, std::string& reply) mutable { rp.deliver(m, std::move(reply)); },
-            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      .then(
+          [rp, self](uint32_t m, std::string& reply) mutable {
+            reply += self->state.served_by;
+            rp.deliver(m, std::move(reply));
+          },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
   return rp;
 }
 
@@ -460,6 +467,11 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
         return on_forwarded(self, from, incarnation, method, std::move(bytes));
       },
       [=](api_atom, caf::actor api) { self->state.api = std::move(api); },
+      [=](served_by_atom, const std::string& address) {
+        pb::Response r;
+        r.set_served_by(address);
+        self->state.served_by = r.SerializeAsString();
+      },
       [=](listener_atom, caf::actor listener) {
         self->state.config.listener = std::move(listener);
       },

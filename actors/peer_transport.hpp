@@ -40,6 +40,8 @@
 //     carries its request id). No api actor on the peer, or no answer within `forward_timeout`, is
 //     another caf::error.
 //   * (api_atom, actor) names the node's api actor (spawned after the transport).
+//   * (served_by_atom, "host:port") names this node's client address: replies to requests peers
+//     forwarded here carry it (pb::Response.served_by), so clients learn where a persona is served.
 //   * (listener_atom, actor) replaces the listener (the Raft host is spawned after the transport it
 //     sends through); (advertise_atom, "host:port") sets the advertised address (known only once
 //     the node's port is bound).
@@ -73,6 +75,7 @@ using cluster_status_atom = caf::atom_constant<caf::atom("clstatus")>;
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using forwarded_atom = caf::atom_constant<caf::atom("forwarded")>;
 using api_atom = caf::atom_constant<caf::atom("api")>;
+using served_by_atom = caf::atom_constant<caf::atom("servedby")>;
 
 struct PeerTransportConfig {
   uint64_t node_id = 0;      // this node's id in the cluster (never 0)

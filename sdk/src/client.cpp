@@ -7,6 +7,7 @@
 #include "sdk/src/address.hpp"
 #include "sdk/src/callback_executor.hpp"
 #include "sdk/src/request_id.hpp"
+#include "sdk/src/route_cache.hpp"
 #include "sdk/src/transport.hpp"
 
 namespace nca {
@@ -174,9 +175,20 @@ class Client::Impl {
       done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
       return;
     }
-    transport_.send(method, std::move(bytes), deadline,
-                    [method, done = std::move(done)](Result<RawReply> raw) {
-                      done(decode_reply(method, std::move(raw)));
+    std::string key = sdk::route_key(request);
+    transport_.send(method, std::move(bytes), deadline, key,
+                    [this, method, key, done = std::move(done)](Result<RawReply> raw) {
+                      Result<pb::Response> reply = decode_reply(method, std::move(raw));
+                      if (key.empty()) return done(std::move(reply));
+                      if (reply.ok() && !reply->served_by().empty()) {
+                        transport_.learn_route(key, reply->served_by());
+                      } else if (!reply.ok() && (reply.code() == ErrorCode::unavailable ||
+                                                 reply.code() == ErrorCode::deadline_exceeded)) {
+                        // The node may be cut off or no longer lead: a retry goes through the
+                        // client's own node, which finds the leader (and names it again).
+                        transport_.forget_route(key);
+                      }
+                      done(std::move(reply));
                     });
   }
 

@@ -1,5 +1,7 @@
 #include "sdk/src/transport.hpp"
 
+#include "sdk/src/route_cache.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
@@ -13,6 +15,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -118,6 +121,20 @@ struct Transport::Shared {
     std::lock_guard<std::mutex> lock(mu);
     inflight.erase(id);
   }
+  caf::actor route_link(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = route_links.find(address);
+    return it == route_links.end() ? caf::actor{} : it->second;
+  }
+  void add_route_link(const std::string& address, const caf::actor& actor) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!closed) route_links[address] = actor;
+  }
+  void drop_route_link(const std::string& address, const caf::actor& actor) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = route_links.find(address);
+    if (it != route_links.end() && (!actor || it->second == actor)) route_links.erase(it);
+  }
 
   const std::vector<Endpoint> endpoints;
   TransportOptions options;
@@ -132,6 +149,8 @@ struct Transport::Shared {
   size_t preferred = 0;
   uint64_t last_op_id = 0;
   std::unordered_map<uint64_t, caf::actor> inflight;
+  std::unordered_map<std::string, caf::actor> route_links;  // by "host:port"
+  RouteCache routes;                                        // thread-safe on its own
 };
 
 namespace {
@@ -143,13 +162,14 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   using Done = std::function<void(Result<RawReply>)>;
 
   SendOp(std::shared_ptr<Transport::Shared> shared, uint64_t id, uint32_t method, std::string bytes,
-         SteadyTime deadline, bool connect_only, Done done)
+         SteadyTime deadline, bool connect_only, std::string route_key, Done done)
       : shared_(std::move(shared)),
         id_(id),
         method_(method),
         bytes_(std::move(bytes)),
         deadline_(deadline),
         connect_only_(connect_only),
+        route_key_(std::move(route_key)),
         done_(std::move(done)) {}
 
   void start(caf::event_based_actor* self) {
@@ -161,6 +181,7 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
     if (connect_only_) {
       connect_round();
     } else {
+      if (!route_key_.empty()) route_ = shared_->routes.find(route_key_);
       attempt();
     }
   }
@@ -174,13 +195,49 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   Micros remaining() const {
     return std::chrono::duration_cast<Micros>(deadline_ - std::chrono::steady_clock::now());
   }
-  std::string address(size_t index) const { return shared_->endpoints[index].to_string(); }
+  // The index of a send to the route's node rather than to one of the client's addresses.
+  static constexpr size_t kRouted = static_cast<size_t>(-1);
+
+  std::string address(size_t index) const {
+    return index == kRouted ? route_->to_string() : shared_->endpoints[index].to_string();
+  }
 
   void attempt() {
     if (remaining().count() <= 0) return finish(deadline_error("before the request was sent"));
+    if (route_) {
+      if (caf::actor linked = shared_->route_link(route_->to_string())) {
+        return send_to(linked, kRouted);
+      }
+      return connect_route();
+    }
     Transport::Shared::Link link = shared_->current();
     if (!link.actor) return connect_round();
     send_to(link.actor, link.index);
+  }
+
+  // A connection of its own to the route's node, kept for the sends that follow.
+  void connect_route() {
+    Micros timeout = std::min<Micros>(shared_->options.connect_timeout, remaining());
+    auto op = shared_from_this();
+    self_
+        ->request(shared_->middleman, timeout, caf::connect_atom::value, route_->host, route_->port)
+        .then(
+            [op](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+              if (!ptr) return op->give_up_route(caf::actor{});
+              auto actor = caf::actor_cast<caf::actor>(std::move(ptr));
+              op->shared_->add_route_link(op->route_->to_string(), actor);
+              op->send_to(actor, kRouted);
+            },
+            [op](caf::error&) { op->give_up_route(caf::actor{}); });
+  }
+
+  // The route's node cannot be reached: forget the route; this send goes the usual way.
+  void give_up_route(const caf::actor& failed) {
+    const std::string address = route_->to_string();
+    shared_->routes.forget(route_key_, address);
+    shared_->drop_route_link(address, failed);
+    route_.reset();
+    attempt();
   }
 
   void connect_round() {
@@ -283,6 +340,7 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
     caf::actor failed = std::move(target_);
     target_ = caf::actor{};
     self_->demonitor(failed);
+    if (index == kRouted) return give_up_route(failed);
     shared_->drop(failed, index);
     last_send_failure_ = address(index) + ": " + why;
     if (attempts_ >= shared_->options.max_attempts) {
@@ -333,6 +391,8 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   const std::string bytes_;
   const SteadyTime deadline_;
   const bool connect_only_;
+  const std::string route_key_;
+  std::optional<Endpoint> route_;  // where this send goes first, from the route cache
   Done done_;
   std::atomic<bool> completed_{false};
 
@@ -366,7 +426,7 @@ class SendOpActor final : public caf::event_based_actor {
 };
 
 void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method, std::string bytes,
-              SteadyTime deadline, bool connect_only, SendOp::Done done) {
+              SteadyTime deadline, bool connect_only, std::string route_key, SendOp::Done done) {
   ReleaseThreadLogger release_logger;
   std::unique_lock<std::mutex> lock(shared->mu);
   if (shared->closed) {
@@ -376,7 +436,7 @@ void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method,
   }
   uint64_t id = ++shared->last_op_id;
   auto op = std::make_shared<SendOp>(shared, id, method, std::move(bytes), deadline, connect_only,
-                                     std::move(done));
+                                     std::move(route_key), std::move(done));
   // spawn() only enqueues the actor, so holding the lock here cannot deadlock with its first step;
   // registering under the same lock guarantees the destructor sees every op it must fail.
   caf::actor actor = shared->system->spawn<SendOpActor>(op);
@@ -394,6 +454,7 @@ Transport::~Transport() {
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->closed = true;
     shared_->connected = caf::actor{};
+    shared_->route_links.clear();
     for (auto& entry : shared_->inflight) running.push_back(entry.second);
   }
   for (auto& actor : running) caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
@@ -407,17 +468,26 @@ Transport::~Transport() {
 Status Transport::connect(SteadyTime deadline) {
   std::promise<Result<RawReply>> promise;
   std::future<Result<RawReply>> future = promise.get_future();
-  start_op(shared_, 0, std::string(), deadline, true,
+  start_op(shared_, 0, std::string(), deadline, true, std::string(),
            [&promise](Result<RawReply> result) { promise.set_value(std::move(result)); });
   Result<RawReply> result = future.get();
   if (!result.ok()) return result.error();
   return {};
 }
 
-void Transport::send(uint32_t method, std::string bytes, SteadyTime deadline,
+void Transport::send(uint32_t method, std::string bytes, SteadyTime deadline, std::string route_key,
                      std::function<void(Result<RawReply>)> done) {
-  start_op(shared_, method, std::move(bytes), deadline, false, std::move(done));
+  start_op(shared_, method, std::move(bytes), deadline, false, std::move(route_key),
+           std::move(done));
 }
+
+void Transport::learn_route(const std::string& route_key, const std::string& address) {
+  shared_->routes.learn(route_key, address);
+}
+
+void Transport::forget_route(const std::string& route_key) { shared_->routes.forget(route_key); }
+
+size_t Transport::routes_known() const { return shared_->routes.size(); }
 
 std::string Transport::address() const {
   std::lock_guard<std::mutex> lock(shared_->mu);

@@ -8,6 +8,10 @@
 // up to max_attempts or the deadline. Connecting never blocks on a dead address for longer than
 // connect_timeout.
 //
+// Routes (sdk/src/route_cache.hpp): a send with a route key whose node is known goes to that node,
+// over a connection of its own kept for later sends; if that node cannot be reached the route is
+// forgotten and the send goes through the client's connection as usual.
+//
 // Thread-safe: connect() and send() may be called from any thread. The destructor fails every send
 // still in flight with unavailable, then stops the actor system; do not call into a Transport being
 // destroyed.
@@ -53,8 +57,14 @@ class Transport {
   // Sends one envelope; `done` runs exactly once, on a CAF thread (or on the caller's thread when
   // the transport is already closed), with the reply or an unavailable / deadline_exceeded /
   // internal error.
-  void send(uint32_t method, std::string bytes, SteadyTime deadline,
+  void send(uint32_t method, std::string bytes, SteadyTime deadline, std::string route_key,
             std::function<void(Result<RawReply>)> done);
+
+  // A reply to a send with `route_key` was served by the node at `address` (served_by).
+  void learn_route(const std::string& route_key, const std::string& address);
+  // Sends with `route_key` go through the client's own connection again.
+  void forget_route(const std::string& route_key);
+  size_t routes_known() const;
 
   // "host:port" of the node currently connected, or of the one that would be tried next.
   std::string address() const;

@@ -501,6 +501,56 @@ TEST(ReplicatedShardTest, APersonaLimitHoldsAcrossShardsAndNodes) {
   EXPECT_EQ(r.ok() ? ErrorCode::ok : r.error().code, ErrorCode::resource_exhausted);
 }
 
+// The SDK learns where a persona is served from the first forwarded reply (served_by) and sends
+// that persona's next requests to its leader directly; when the leader dies the route is given up
+// and the client's own node forwards again, to the new leader.
+TEST(ReplicatedShardTest, TheSdkSendsAPersonasRequestsToItsLeaderOnceItKnowsIt) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  const std::string persona = "routed";
+  const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
+  Member* leader = c.by_number(Cluster::leader_of(*c.nodes[0], shard));
+  ASSERT_NE(leader, nullptr);
+  Member* via = nullptr;  // a node that does not lead the shard
+  for (auto& n : c.nodes) {
+    if (n.get() != leader) via = n.get();
+  }
+  auto client = Client::connect({via->address()});
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  auto& counters = via->node->context().counters;
+  auto write = [&](int i) {
+    return until_available([&] {
+      return (*client)->remember(persona, memory("r-" + std::to_string(i), "routed fact"));
+    });
+  };
+  const uint64_t before = counters.requests_forwarded.load();
+  auto first = write(0);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_GE(counters.requests_forwarded.load(), before + 1)
+      << "the first one goes through " << via->node->context().node_id;
+  const uint64_t learned = counters.requests_forwarded.load();
+  for (int i = 1; i <= 10; ++i) {
+    auto r = write(i);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  auto hits = (*client)->recall(persona, "routed fact", 20);
+  ASSERT_TRUE(hits.ok()) << hits.error().message;
+  EXPECT_EQ(hits->hits_size(), 11);
+  EXPECT_EQ(counters.requests_forwarded.load(), learned)
+      << "requests after the first still went through the client's own node";
+  // The leader dies: the cached route fails, the request goes through `via` again and the reply
+  // names the new leader.
+  for (auto& n : c.nodes) {
+    if (n.get() == leader) n.reset();
+  }
+  auto after = write(11);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_TRUE(wait_until([&] {
+    auto got = (*client)->get("r-11", persona);
+    return got.ok();
+  }));
+}
+
 // Followers keep the vector indices of personas they replicate warm
 // (cluster.follower-index-refresh): when the leader goes, the new leader's first activation of the
 // persona loads a current saved index instead of rebuilding it from RocksDB.
@@ -937,21 +987,24 @@ TEST(ReplicatedShardTest, ARestartKeepsTheShardCopiesHistoryMovedAwayAndBack) {
       << "node-c's replicas were not removed: " << err;
   start_c();
   ASSERT_TRUE(c.nodes[2]->client);
-  // Both views: node-c's own map may still be the one it replayed, from before the removal.
-  ASSERT_TRUE(
-      wait_until([&] { return balanced(*c.nodes[0], 3, &err) && balanced(*c.nodes[2], 3, &err); },
-                 std::chrono::seconds(60)))
+  // The map says so, and node-c holds every write again (read from its RocksDB).
+  auto has_all = [&] {
+    for (const auto& [id, persona] : written) {
+      if (!stored_on(*c.nodes[2], persona, id)) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err) && has_all(); },
+                         std::chrono::seconds(60)))
       << "node-c did not get its replicas back: " << err;
   // A clean restart: the replay walks through the removal and the return.
   restart(2)();
   ASSERT_TRUE(c.nodes[2]->client);
-  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[2], 3, &err); }, std::chrono::seconds(60)))
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err) && has_all(); },
+                         std::chrono::seconds(60)))
       << err;
   EXPECT_EQ(c.nodes[2]->node->context().counters.shard_copies_dropped.load(), 0u)
       << "the restart dropped copies the node replicates";
-  for (const auto& [id, persona] : written) {
-    EXPECT_TRUE(stored_on(*c.nodes[2], persona, id)) << id;
-  }
 }
 
 }  // namespace
