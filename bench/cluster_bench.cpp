@@ -64,6 +64,7 @@ struct ClusterBenchOptions {
   size_t value_bytes = 256;
   size_t failovers = 10;
   uint32_t shards = 8;
+  bool route_requests = true;  // ClientOptions::route_requests of the callers' clients
   bool json = false;
 };
 
@@ -81,8 +82,11 @@ std::optional<ClusterBenchOptions> parse_options(const std::vector<std::string>&
       "bytes of each memory's content and each etcd value")(
       "failovers", po::value<size_t>(&o.failovers)->default_value(o.failovers),
       "leader kills (0: skip)")("shards", po::value<uint32_t>(&o.shards)->default_value(o.shards),
-                                "cluster.shards")("json", po::bool_switch(&o.json),
-                                                  "print one JSON object instead of a table");
+                                "cluster.shards")(
+      "route-requests", po::value<bool>(&o.route_requests)->default_value(o.route_requests),
+      "SDK route cache of the callers (false: every request through the node each caller is "
+      "connected to)")("json", po::bool_switch(&o.json),
+                       "print one JSON object instead of a table");
   auto vm = parse_subcommand_args("cluster", desc, args, exit_code);
   if (!vm) return std::nullopt;
   if (o.nodes < 3 || o.clients == 0 || o.writes == 0 || o.personas == 0 || o.shards == 0) {
@@ -155,7 +159,9 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
     std::vector<std::string> mine;
     for (size_t k = 0; k < addresses.size(); ++k)
       mine.push_back(addresses[(c + k) % addresses.size()]);
-    auto client = Client::connect(mine);
+    ClientOptions options;
+    options.route_requests = o.route_requests;
+    auto client = Client::connect(mine, options);
     if (!client) return client.error();
     clients.push_back(std::move(*client));
   }

@@ -175,7 +175,7 @@ class Client::Impl {
       done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
       return;
     }
-    std::string key = sdk::route_key(request);
+    std::string key = options_.route_requests ? sdk::route_key(request) : std::string();
     transport_.send(method, std::move(bytes), deadline, key,
                     [this, method, key, done = std::move(done)](Result<RawReply> raw) {
                       Result<pb::Response> reply = decode_reply(method, std::move(raw));

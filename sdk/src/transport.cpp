@@ -81,6 +81,8 @@ std::string describe_send_error(caf::actor_system& system, const caf::error& err
 
 }  // namespace
 
+constexpr std::chrono::seconds kUnreachableFor{30};
+
 struct Transport::Shared {
   Shared(std::vector<Endpoint> endpoints_in, TransportOptions options_in)
       : endpoints(std::move(endpoints_in)), options(options_in) {
@@ -150,7 +152,11 @@ struct Transport::Shared {
   uint64_t last_op_id = 0;
   std::unordered_map<uint64_t, caf::actor> inflight;
   std::unordered_map<std::string, caf::actor> route_links;  // by "host:port"
-  RouteCache routes;                                        // thread-safe on its own
+  // Routed nodes that could not be connected to, and until when no route to them is learned: a
+  // node whose address is not reachable from the client would otherwise cost a connect timeout
+  // every time a reply names it again.
+  std::unordered_map<std::string, SteadyTime> unreachable;
+  RouteCache routes;  // thread-safe on its own
 };
 
 namespace {
@@ -234,6 +240,10 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   // The route's node cannot be reached: forget the route; this send goes the usual way.
   void give_up_route(const caf::actor& failed) {
     const std::string address = route_->to_string();
+    if (!failed) {  // not even connected
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->unreachable[address] = std::chrono::steady_clock::now() + kUnreachableFor;
+    }
     shared_->routes.forget(route_key_, address);
     shared_->drop_route_link(address, failed);
     route_.reset();
@@ -482,6 +492,14 @@ void Transport::send(uint32_t method, std::string bytes, SteadyTime deadline, st
 }
 
 void Transport::learn_route(const std::string& route_key, const std::string& address) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto it = shared_->unreachable.find(address);
+    if (it != shared_->unreachable.end()) {
+      if (std::chrono::steady_clock::now() < it->second) return;
+      shared_->unreachable.erase(it);
+    }
+  }
   shared_->routes.learn(route_key, address);
 }
 

@@ -58,6 +58,12 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{10000};
   // Sends per call, including the first; transport failures only (never error statuses).
   int max_attempts = 3;
+  // Once a reply names the node that served a persona (a node forwarded the request to the
+  // persona's shard leader), send that persona's later requests to that node directly. Off: always
+  // through the connected node, e.g. when the nodes' own addresses cannot be reached from here (a
+  // proxy or load balancer in between). A node that cannot be reached is skipped for 30 s either
+  // way.
+  bool route_requests = true;
 };
 
 class Client {
