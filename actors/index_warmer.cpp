@@ -4,6 +4,7 @@
 
 #include <array>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "actors/tier_manager.hpp"
@@ -17,11 +18,14 @@ namespace {
 using warm_tick_atom = caf::atom_constant<caf::atom("warmtick")>;
 
 constexpr std::array<pb::Tier, 3> kWarmTiers = {pb::STM, pb::MTM, pb::LTM};
+constexpr size_t kRefreshFraction = 4;
 
 struct WarmerState {
   NodeContextPtr ctx;
   std::chrono::microseconds interval{0};
-  std::set<std::string> dirty;  // persona prefixes
+  // Persona prefix -> shard entries applied to it since its last refresh, and its items then.
+  std::map<std::string, uint64_t> changes;
+  std::map<std::string, size_t> sizes;
   static inline const char* name = "nca.index_warmer";
 };
 
@@ -29,15 +33,18 @@ using Self = caf::stateful_actor<WarmerState>;
 
 // Loads each of the persona's tiers from its saved index plus what the index lacks, and saves the
 // result: what an activation would do, done ahead of it.
-void warm(NodeContext& ctx, const storage::PersonaKey& key) {
+// Returns the persona's items (every tier).
+size_t warm(NodeContext& ctx, const storage::PersonaKey& key) {
   PersonaRef ref = PersonaRef::make(key.tenant, key.persona, ctx.policy.shards);
   PersonaWriter writer(*ctx.db, ref, ctx.policy, ctx.health, *ctx.clock, *ctx.ids,
                        ctx.policy.tubules, ctx.policy.session_window);
   auto items = writer.open();
   if (!items) {
     spdlog::warn("index warmer: persona '{}' not loaded: {}", key.persona, items.error().message);
-    return;
+    return 0;
   }
+  size_t total = 0;
+  for (const auto& tier_items : *items) total += tier_items.size();
   for (size_t i = 0; i < kWarmTiers.size(); ++i) {
     Tier tier(kWarmTiers[i], ctx.policy, ctx.health);
     const std::string path = index_path(ctx, ref, kWarmTiers[i]);
@@ -51,6 +58,7 @@ void warm(NodeContext& ctx, const storage::PersonaKey& key) {
     }
   }
   ctx.counters.indices_warmed++;
+  return total;
 }
 
 caf::behavior index_warmer(Self* self, NodeContextPtr ctx, std::chrono::microseconds interval) {
@@ -59,19 +67,31 @@ caf::behavior index_warmer(Self* self, NodeContextPtr ctx, std::chrono::microsec
   self->delayed_send(self, interval, warm_tick_atom::value);
   return {
       [=](warm_dirty_atom, PrefixesPtr prefixes) {
-        if (prefixes) self->state.dirty.insert(prefixes->begin(), prefixes->end());
+        if (!prefixes) return;
+        for (const auto& prefix : *prefixes) ++self->state.changes[prefix];
       },
       [=](warm_tick_atom) {
         auto& st = self->state;
         auto& ctx = *st.ctx;
-        std::set<std::string> dirty;
-        dirty.swap(st.dirty);
-        for (const auto& prefix : dirty) {
-          if (ctx.stopping) break;
-          auto key = storage::parse_persona_prefix(prefix);
-          if (!key) continue;
-          if (ctx.routes && ctx.routes->serving(key->shard)) continue;  // its actor owns the files
-          warm(ctx, *key);
+        for (auto it = st.changes.begin(); it != st.changes.end() && !ctx.stopping;) {
+          auto key = storage::parse_persona_prefix(it->first);
+          // Personas this node serves: their actors own the index files.
+          if (!key || (ctx.routes && ctx.routes->serving(key->shard))) {
+            it = st.changes.erase(it);
+            continue;
+          }
+          // A refresh reads and writes the whole persona: it waits until the changes since the
+          // last one reach a quarter of the persona, so its cost per write stays constant as
+          // personas grow (refreshing every changed persona every interval made followers spend
+          // their CPU rewriting large indices; the soak's write rate fell tenfold). A new leader's
+          // activation then reads at most that quarter's embeddings.
+          const size_t size = st.sizes[it->first];
+          if (it->second < std::max<uint64_t>(1, size / kRefreshFraction)) {
+            ++it;
+            continue;
+          }
+          st.sizes[it->first] = warm(ctx, *key);
+          it = st.changes.erase(it);
         }
         self->delayed_send(self, st.interval, warm_tick_atom::value);
       },

@@ -5,10 +5,13 @@
 //   * (warm_dirty_atom, prefixes) from the apply path: the personas whose items a shard entry
 //     applied on this node changed (storage::item_personas), noted for the next round.
 //   * Every `interval` (cluster.follower-index-refresh; the actor is not spawned when it is 0) it
-//     takes the noted personas of shards this node does not serve, loads each tier the way an
-//     activation would (actors/tier_manager.hpp: the saved index plus what it lacks) and saves
+//     takes the noted personas of shards this node does not serve whose changes since their last
+//     refresh reach a quarter of their items (any change, the first time), loads each tier the way
+//     an activation would (actors/tier_manager.hpp: the saved index plus what it lacks) and saves
 //     the index back, atomically (runtime/vector_index: temp file and rename). A new leader's
-//     activation then finds a current saved index and reads only the embeddings added since.
+//     activation then finds a recent saved index and reads only the embeddings added since (at
+//     most about a quarter of the persona's). Refreshing costs O(persona) reads and writes, so the
+//     quarter keeps its cost per applied write constant as personas grow.
 //     Personas this node serves are skipped: their actors own their index files.
 //   * `indices_warmed` counts the personas refreshed.
 //

@@ -57,33 +57,37 @@ std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port)
 
 // Polls `cond` every 50 ms until `limit`.
 std::vector<std::string> node_argv(size_t i, const std::string& dir,
-                                   const std::vector<std::string>& addresses, uint32_t shards) {
-  return {self_dir() + "/nca-node",
-          "--node.id",
-          "node-" + std::to_string(i + 1),
-          "--node.data-dir",
-          dir + "/node-" + std::to_string(i + 1),
-          "--node.listen",
-          addresses[i],
-          "--http.listen",
-          "127.0.0.1:0",
-          "--cluster.seeds",
-          addresses[0],
-          "--cluster.shards",
-          std::to_string(shards),
-          "--cluster.dead-after",
-          "2s",
-          "--cluster.heartbeat-interval",
-          "200ms"};
+                                   const std::vector<std::string>& addresses, uint32_t shards,
+                                   const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {self_dir() + "/nca-node",
+                                   "--node.id",
+                                   "node-" + std::to_string(i + 1),
+                                   "--node.data-dir",
+                                   dir + "/node-" + std::to_string(i + 1),
+                                   "--node.listen",
+                                   addresses[i],
+                                   "--http.listen",
+                                   "127.0.0.1:0",
+                                   "--cluster.seeds",
+                                   addresses[0],
+                                   "--cluster.shards",
+                                   std::to_string(shards),
+                                   "--cluster.dead-after",
+                                   "2s",
+                                   "--cluster.heartbeat-interval",
+                                   "200ms"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
 }
 
 Status start_nodes(size_t n, const std::string& dir, uint32_t shards,
                    std::vector<std::string>* addresses,
-                   std::vector<std::unique_ptr<Process>>* nodes) {
+                   std::vector<std::unique_ptr<Process>>* nodes,
+                   const std::vector<std::string>& extra) {
   for (size_t i = 0; i < n; ++i) addresses->push_back(loopback(testing::unused_loopback_port()));
   for (size_t i = 0; i < n; ++i) {
     nodes->push_back(std::make_unique<Process>());
-    auto argv = node_argv(i, dir, *addresses, shards);
+    auto argv = node_argv(i, dir, *addresses, shards, extra);
     if (auto s = nodes->back()->start(argv, dir + "/node-" + std::to_string(i + 1) + ".log"); !s) {
       return s;
     }

@@ -42,15 +42,17 @@ class Process {
 std::string loopback(uint16_t port);
 
 // The command line of node i (0-based) of a loopback cluster whose first node is the seed: node id
-// node-<i+1>, data in dir/node-<i+1>, quick failure detection (dead after 2 s).
+// node-<i+1>, data in dir/node-<i+1>, quick failure detection (dead after 2 s), then `extra`.
 std::vector<std::string> node_argv(size_t i, const std::string& dir,
-                                   const std::vector<std::string>& addresses, uint32_t shards);
+                                   const std::vector<std::string>& addresses, uint32_t shards,
+                                   const std::vector<std::string>& extra = {});
 
 // Starts `n` nodes (node_argv) on OS-chosen loopback ports, logs in dir/node-<i>.log; their
 // addresses and processes go to `addresses` and `nodes`.
 Status start_nodes(size_t n, const std::string& dir, uint32_t shards,
                    std::vector<std::string>* addresses,
-                   std::vector<std::unique_ptr<Process>>* nodes);
+                   std::vector<std::unique_ptr<Process>>* nodes,
+                   const std::vector<std::string>& extra = {});
 
 // Copies the nodes' logs (dir/*.log) to <tmp>/nca-bench-<name>-logs-<pid> and says where: a run's
 // directory goes with it, and whoever looks at a failure needs them.

@@ -125,7 +125,11 @@ bool cluster_led(const std::vector<std::string>& addresses, uint32_t shards) {
 Status soak(const SoakOptions& o, const std::string& dir, Outcome& out) {
   std::vector<std::string> addresses;
   std::vector<std::unique_ptr<Process>> nodes;
-  if (auto s = start_nodes(o.nodes, dir, o.shards, &addresses, &nodes); !s) return s;
+  // Short-term memory past its capacity forgets its least healthy items at the persona's next
+  // lymphatic tick, by design; the soak writes more than that per persona, and checks that
+  // nothing acknowledged is lost to failures, so capacity must not forget any of it.
+  const std::vector<std::string> extra = {"--memory.stm-capacity", "100000000"};
+  if (auto s = start_nodes(o.nodes, dir, o.shards, &addresses, &nodes, extra); !s) return s;
   progress("soak: " + std::to_string(o.nodes) + " nodes starting");
   if (!await([&] { return cluster_led(addresses, o.shards); }, std::chrono::seconds(60))) {
     return make_error(ErrorCode::unavailable, "the cluster did not lead its shards within 60 s");
