@@ -295,5 +295,55 @@ TEST(RaftHostSnapshotTest, ALateMemberCatchesUpFromTheSnapshot) {
   EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
 }
 
+// Counts snapshot() calls of the storage it wraps: reading a snapshot reads its data (a shard's
+// whole checkpoint), which a host must do only to send or restore it.
+class SnapshotCountingStorage : public raft::LogStorage {
+ public:
+  explicit SnapshotCountingStorage(int* reads) : reads_(reads) {}
+  Result<raft::InitialState> initial_state() const override { return inner_.initial_state(); }
+  Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi,
+                                           uint64_t max_bytes) const override {
+    return inner_.entries(lo, hi, max_bytes);
+  }
+  Result<raft::Term> term(raft::Index index) const override { return inner_.term(index); }
+  raft::Index first_index() const override { return inner_.first_index(); }
+  raft::Index last_index() const override { return inner_.last_index(); }
+  Result<raft::Snapshot> snapshot() const override {
+    ++*reads_;
+    return inner_.snapshot();
+  }
+  Status save(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
+              const raft::Snapshot* snapshot) override {
+    return inner_.save(hs, entries, snapshot);
+  }
+  Status compact(const raft::Snapshot& snapshot) override { return inner_.compact(snapshot); }
+
+ private:
+  raft::MemoryStorage inner_;
+  int* reads_;
+};
+
+TEST(RaftHostSnapshotTest, TheSnapshotIndexDoesNotReadTheSnapshot) {
+  RaftHost::Options o;
+  o.node = 1;
+  RaftHost host(
+      o, [](uint64_t, const raft::Entry&) {}, nullptr, nullptr);
+  int reads = 0;
+  ASSERT_TRUE(host.add_group(1, std::make_unique<SnapshotCountingStorage>(&reads), {1}).ok());
+  for (int i = 0; i < 200 && !(host.view_of(1) && host.view_of(1)->leader); ++i) {
+    host.tick();
+    ASSERT_TRUE(host.process_ready().ok());
+  }
+  ASSERT_TRUE(host.view_of(1) && host.view_of(1)->leader);
+  ASSERT_TRUE(host.propose(1, "x").ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(host.process_ready().ok());
+  const raft::Index applied = host.applied_of(1);
+  ASSERT_GT(applied, 0u);
+  ASSERT_TRUE(host.compact(1, applied, "state").ok());
+  const int before = reads;
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(host.snapshot_index(1), applied);
+  EXPECT_EQ(reads, before) << "snapshot_index() read the snapshot's data";
+}
+
 }  // namespace
 }  // namespace nca::cluster
