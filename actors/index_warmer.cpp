@@ -82,9 +82,9 @@ caf::behavior index_warmer(Self* self, NodeContextPtr ctx, std::chrono::microsec
           }
           // A refresh reads and writes the whole persona: it waits until the changes since the
           // last one reach a quarter of the persona, so its cost per write stays constant as
-          // personas grow (refreshing every changed persona every interval made followers spend
-          // their CPU rewriting large indices; the soak's write rate fell tenfold). A new leader's
-          // activation then reads at most that quarter's embeddings.
+          // personas grow (refreshing every changed persona every interval cost a whole persona's
+          // reads and writes per interval). A new leader's activation then reads at most that
+          // quarter's embeddings.
           const size_t size = st.sizes[it->first];
           if (it->second < std::max<uint64_t>(1, size / kRefreshFraction)) {
             ++it;
