@@ -1,6 +1,7 @@
 #include "actors/peer_transport.hpp"
 
 #include "proto/neuroca.pb.h"
+#include "runtime/crypto.hpp"
 
 #include <spdlog/spdlog.h>
 #include <caf/io/all.hpp>
@@ -48,16 +49,6 @@ struct TransportState {
 };
 
 using Self = caf::stateful_actor<TransportState>;
-
-// Compares in time independent of where the first difference is, so the secret cannot be guessed
-// byte by byte from response times.
-bool same_secret(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
 
 // "host:port" -> (host, port); false if it is not one.
 bool split_address(const std::string& address, std::string* host, uint16_t* port) {
@@ -403,7 +394,7 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
           -> caf::result<uint64_t, uint64_t, caf::actor, std::string> {
         auto& st = self->state;
         const auto& c = st.config;
-        if (!c.join_secret.empty() && !same_secret(secret, c.join_secret)) {
+        if (!c.join_secret.empty() && !constant_time_equal(secret, c.join_secret)) {
           ++st.refused;
           spdlog::warn("cluster: node {} presented a wrong join secret", node);
           return caf::make_error(caf::sec::request_receiver_down, "wrong join secret");
