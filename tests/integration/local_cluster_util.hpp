@@ -54,13 +54,23 @@ class LocalCluster {
   testing::CommandResult run(const std::string& args) {
     return testing::run_shell(env_ + script_ + " " + args + " 2>&1");
   }
-  // `nca --json cluster status` of node i, parsed; null when it does not answer.
-  Json status(int i) {
+  // `nca --json cluster status` of node i, parsed; null when it does not answer, and then
+  // `*error` (if given) holds what the CLI said.
+  Json status(int i, std::string* error = nullptr) {
     auto r = testing::run_shell(std::string(NCA_BIN_DIR) + "/nca --json --addr 127.0.0.1:" +
-                                std::to_string(base_ + i) + " cluster status 2>/dev/null");
-    if (r.exit_code != 0) return nullptr;
-    Json j = Json::parse(r.out, nullptr, false);
-    return j.is_discarded() ? Json(nullptr) : j;
+                                std::to_string(base_ + i) + " cluster status 2>&1");
+    Json j = r.exit_code == 0 ? Json::parse(r.out, nullptr, false) : Json();
+    if (r.exit_code != 0 || j.is_discarded()) {
+      if (error != nullptr) *error = "exit " + std::to_string(r.exit_code) + ": " + r.out;
+      return nullptr;
+    }
+    return j;
+  }
+  // The last `lines` lines of node i's log, for a failure message.
+  std::string log_tail(int i, int lines = 40) {
+    auto r = testing::run_shell("tail -n " + std::to_string(lines) + " " + dir_ + "/node-" +
+                                std::to_string(i) + "/log 2>&1");
+    return r.out;
   }
   // `nca --addr <node i> <args>`, its exit code and output.
   testing::CommandResult cli(int i, const std::string& args) {

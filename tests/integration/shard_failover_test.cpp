@@ -367,9 +367,15 @@ TEST(ShardFailover, RollingRestartUnderLoadFailsNoClientRequest) {
 // replicates, and `members` nodes holding replicas and leaderships within one of each other.
 // `why` says what is still off.
 bool settled_and_balanced(LocalCluster& c, int i, size_t members, std::string* why) {
-  Json s = c.status(i);
-  if (!s.is_object() || !s.contains("shards") || s["shards"].size() != kShards) {
-    *why = "no status or no shards";
+  std::string error;
+  Json s = c.status(i, &error);
+  if (s.is_null()) {
+    *why = "no status from node " + std::to_string(i) + ": " + error;
+    return false;
+  }
+  if (!s.contains("shards") || s["shards"].size() != kShards) {
+    *why = "node " + std::to_string(i) + " lists " +
+           std::to_string(s.contains("shards") ? s["shards"].size() : 0) + " shards";
     return false;
   }
   std::map<std::string, int> replicas, leaders;
@@ -469,7 +475,8 @@ TEST(ShardFailover, NodeJoiningUnderLoadReceivesShardsAndLosesNothing) {
   std::string why;
   ASSERT_TRUE(poll([&] { return settled_and_balanced(c, 4, 4, &why); }, std::chrono::seconds(60)))
       << why << "\n"
-      << c.status(4).dump();
+      << c.status(4).dump() << "\nnode 4's log:\n"
+      << c.log_tail(4);
   const auto balanced_at = Clock::now();
   // Writes go on after the moves, to every shard.
   for (uint32_t shard = 0; shard < kShards; ++shard) {
