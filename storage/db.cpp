@@ -351,10 +351,31 @@ uint64_t Db::sync_count() const { return committer_->sync_count() + wal_syncs_.l
 
 Status Db::sync_wal() {
   if (!options_.sync) return {};
+  // RocksDB publishes a write's sequence number only after its WAL record is written, so a sync
+  // that starts after reading `latest` covers every write up to it.
+  const uint64_t latest = db_->GetLatestSequenceNumber();
+  if (latest <= synced_sequence_.load(std::memory_order_acquire)) return {};
   auto s = db_->SyncWAL();
   if (!s.ok())
     return error_from_rocksdb(s, "syncing the write-ahead log at '" + options_.path + "' failed");
   wal_syncs_.fetch_add(1, std::memory_order_acq_rel);
+  uint64_t seen = synced_sequence_.load(std::memory_order_acquire);
+  while (seen < latest &&
+         !synced_sequence_.compare_exchange_weak(seen, latest, std::memory_order_acq_rel)) {
+  }
+  return {};
+}
+
+Status Db::write_direct(Batch batch) {
+  if (batch.empty()) return {};
+  if (batch.handles() != &handles_) {
+    return make_error(ErrorCode::invalid_argument, "batch was not created by the Db at '" +
+                                                       options_.path + "'; nothing written");
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = false;
+  auto s = db_->Write(write_options, &batch.rep());
+  if (!s.ok()) return error_from_rocksdb(s, "write to RocksDB at '" + options_.path + "' failed");
   return {};
 }
 uint64_t Db::commit_count() const { return committer_->commit_count(); }

@@ -81,8 +81,15 @@ class Db {
   void commit_async(Batch batch, std::function<void(Status)> done);
   Status commit(Batch batch);
   Status write_unsynced(Batch batch);
+  // Writes `batch` on the caller's thread, unsynced, without passing through the committer: no
+  // hand-off to its thread and back, but also no order against batches queued there. Only for a
+  // writer whose keys no queued or concurrent commit touches (a Raft log store writes its group's
+  // log and state keys alone, and waits for its own synced saves).
+  Status write_direct(Batch batch);
   // Makes every write that has returned durable (an fsync of the write-ahead log), for writers
-  // that wrote several batches unsynced and pay for one fsync at the end. Counted in sync_count().
+  // that wrote several batches unsynced and pay for one fsync at the end. Counted in sync_count()
+  // when it syncs; a call that finds nothing written since the last completed sync returns at
+  // once (a node's Raft groups share the Db, and each asks after the same round).
   Status sync_wal();
   // Deletes keys in [begin, end) of `cf` with a synced commit.
   Status delete_range(Cf cf, std::string_view begin, std::string_view end);
@@ -112,7 +119,10 @@ class Db {
   // Handles of the default family and of families this build does not know (kept open, never used).
   std::vector<rocksdb::ColumnFamilyHandle*> other_handles_;
   std::unique_ptr<GroupCommitter> committer_;
-  std::atomic<uint64_t> wal_syncs_{0};  // sync_wal() calls
+  std::atomic<uint64_t> wal_syncs_{0};  // sync_wal() calls that synced
+  // The last sequence number a completed sync_wal() covered: every write published at or below
+  // it had reached the WAL file before that sync began.
+  std::atomic<uint64_t> synced_sequence_{0};
 };
 
 }  // namespace nca::storage

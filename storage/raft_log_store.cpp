@@ -796,7 +796,7 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
     needs_sync_ = true;
   }
   Status committed =
-      must_sync ? db_->commit(std::move(batch)) : db_->write_unsynced(std::move(batch));
+      must_sync ? db_->commit(std::move(batch)) : db_->write_direct(std::move(batch));
   if (!committed.ok()) return with_context(committed.error(), group_name + ": save failed");
 
   std::lock_guard<std::mutex> lock(mutex_);

@@ -242,6 +242,55 @@ TEST(Db, WriteUnsyncedIsVisibleAndDoesNotFsync) {
   EXPECT_EQ(**v, "derived");
 }
 
+TEST(Db, WriteDirectIsVisibleDoesNotFsyncAndRefusesForeignBatches) {
+  TempDir dir;
+  auto db = open_db(dir.sub("db"));
+  auto other = open_db(dir.sub("other"));
+  ASSERT_TRUE(db && other);
+  Batch b = db->batch();
+  b.put(Cf::raft_log, "k", "direct");
+  ASSERT_TRUE(db->write_direct(std::move(b)).ok());
+  EXPECT_EQ(db->sync_count(), 0u);
+  EXPECT_EQ(db->commit_count(), 0u);  // the committer never saw it
+  auto v = db->get(Cf::raft_log, "k");
+  ASSERT_TRUE(v.ok() && v->has_value());
+  EXPECT_EQ(**v, "direct");
+  Batch foreign = other->batch();
+  foreign.put(Cf::raft_log, "k2", "v");
+  EXPECT_EQ(db->write_direct(std::move(foreign)).code(), ErrorCode::invalid_argument);
+  v = db->get(Cf::raft_log, "k2");
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->has_value());
+}
+
+// Several Raft groups share a Db and each asks for a sync after the same round: only the first
+// finds anything to sync.
+TEST(Db, SyncWalSyncsOnlyWhenSomethingWasWrittenSinceTheLastSync) {
+  TempDir dir;
+  auto db = open_db(dir.sub("db"));
+  ASSERT_TRUE(db);
+  auto write = [&](const std::string& key) {
+    Batch b = db->batch();
+    b.put(Cf::raft_log, key, "v");
+    ASSERT_TRUE(db->write_direct(std::move(b)).ok());
+  };
+  write("a");
+  ASSERT_TRUE(db->sync_wal().ok());
+  EXPECT_EQ(db->sync_count(), 1u);
+  ASSERT_TRUE(db->sync_wal().ok());
+  ASSERT_TRUE(db->sync_wal().ok());
+  EXPECT_EQ(db->sync_count(), 1u);
+  write("b");
+  ASSERT_TRUE(db->sync_wal().ok());
+  EXPECT_EQ(db->sync_count(), 2u);
+  // An unsynced write through the committer counts as new too.
+  Batch b = db->batch();
+  b.put(Cf::items, "c", "v");
+  ASSERT_TRUE(db->write_unsynced(std::move(b)).ok());
+  ASSERT_TRUE(db->sync_wal().ok());
+  EXPECT_EQ(db->sync_count(), 3u);
+}
+
 TEST(Db, SyncOffNeverFsyncs) {
   TempDir dir;
   Db::Options options;
