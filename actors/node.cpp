@@ -61,26 +61,36 @@ class NodeCafConfig : public caf::actor_system_config {
   }
 };
 
-// Applies a committed entry of a shard group to this replica's RocksDB. An entry no replica can
-// apply (a newer kind, bytes that are not a persona write) is skipped identically everywhere, and
-// its index recorded; a RocksDB failure leaves the index behind, so the entry is applied again
-// after a restart. Returns the batch it applied (empty when skipped), a view into `e`.
-std::string_view apply_shard_entry(storage::Db& db, uint64_t group, const raft::Entry& e) {
+// Stages a committed entry of a shard group for this replica's RocksDB, in the round's one write
+// (storage::ApplyRound). An entry no replica can apply (a newer kind, bytes that are not a persona
+// write) is skipped identically everywhere, and its index recorded; a RocksDB failure leaves the
+// index behind, so the entry is applied again after a restart. Returns the batch it staged (empty
+// when skipped), a view into `e`.
+std::string_view stage_shard_entry(storage::ApplyRound& round, uint64_t group,
+                                   const raft::Entry& e) {
   auto entry = cluster::decode_shard_entry(e.data);
   std::string_view rep = entry ? entry->payload : std::string_view{};
   if (!entry) {
     spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, entry.error().message);
   }
   const auto shard = group_shard(group);
-  auto s = storage::apply_replicated_batch(db, group, shard, e.index, rep);
+  auto s = round.add(group, shard, e.index, rep);
   if (!s && s.error().code == ErrorCode::invalid_argument) {
     spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, s.error().message);
-    s = storage::apply_replicated_batch(db, group, shard, e.index, "");
+    s = round.add(group, shard, e.index, "");
     rep = {};
   }
   if (!s) spdlog::critical("raft group {}: {}", group, s.error().message);
   return s ? rep : std::string_view{};
 }
+
+// What a round of applied entries leaves for after its write: the personas whose items changed on
+// a follower, for the index warmer.
+struct AppliedRound {
+  explicit AppliedRound(storage::Db& db) : round(db) {}
+  storage::ApplyRound round;
+  std::vector<std::string> warm;
+};
 
 PeerTransportConfig transport_config(const config::Settings& s, const NodeContext& ctx) {
   PeerTransportConfig c;
@@ -165,22 +175,32 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   caf::actor meta = ctx.metadata;
   caf::actor warmer = ctx.warmer;
   cluster::ShardRoutes* warm_routes = ctx.routes.get();
-  rc.apply = [meta, db, warmer, warm_routes](uint64_t group, const raft::Entry& e) {
+  auto applied_round = std::make_shared<AppliedRound>(*db);
+  rc.apply = [meta, db, warmer, warm_routes, applied_round](uint64_t group, const raft::Entry& e) {
     if (e.type != raft::EntryType::normal) return;
     if (group == kMetadataGroup) {
       caf::anon_send(meta, meta_apply_atom::value, uint64_t{e.index}, e.data);
       return;
     }
     if (e.data.empty()) return;  // a leader's no-op
-    const std::string_view applied = apply_shard_entry(*db, group, e);
+    const std::string_view applied = stage_shard_entry(applied_round->round, group, e);
     // A follower notes whose items changed, for the index warmer.
     if (warmer && !applied.empty() && !warm_routes->serving(group_shard(group))) {
       auto personas = storage::item_personas(*db, applied);
-      if (!personas.empty()) {
-        caf::anon_send(warmer, warm_dirty_atom::value,
-                       std::make_shared<const std::vector<std::string>>(std::move(personas)));
-      }
+      for (auto& p : personas) applied_round->warm.push_back(std::move(p));
     }
+  };
+  rc.round_applied = [warmer, applied_round] {
+    if (auto s = applied_round->round.write(); !s) {
+      spdlog::critical("raft: {}", s.error().message);
+    }
+    auto& warm = applied_round->warm;
+    if (warm.empty()) return;
+    std::sort(warm.begin(), warm.end());
+    warm.erase(std::unique(warm.begin(), warm.end()), warm.end());
+    caf::anon_send(warmer, warm_dirty_atom::value,
+                   std::make_shared<const std::vector<std::string>>(std::move(warm)));
+    warm.clear();
   };
   rc.applied_for = [db](uint64_t group) -> Result<raft::Index> {
     if (group == kMetadataGroup) return raft::Index{0};  // the map is rebuilt from the log

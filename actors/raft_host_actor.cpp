@@ -36,6 +36,13 @@ struct Proposals {
   };
   std::vector<ConfirmedRead> reads_confirmed;
   uint64_t next_read = 0;
+  // Answers and serving notices of the round being applied, held until its write (round_applied).
+  struct Answer {
+    caf::response_promise rp;
+    uint64_t index = 0;  // 0: the entry committed in another term than proposed
+  };
+  std::vector<Answer> answers;
+  std::vector<uint64_t> now_serving;
   cluster::RaftHost* host = nullptr;  // set once the host exists; outlived by it
 };
 
@@ -129,6 +136,20 @@ void flush(Self* self) {
     }
   };
   auto out = st.host->process_ready(send);
+  if (st.config.round_applied) st.config.round_applied();
+  auto& p = *st.proposals;
+  for (uint64_t group : p.now_serving) {
+    if (st.config.leadership) st.config.leadership(group, st.config.host.node, true);
+  }
+  p.now_serving.clear();
+  for (auto& a : p.answers) {
+    if (a.index != 0) {
+      a.rp.deliver(a.index);
+    } else {
+      a.rp.deliver(failure("leadership changed before the entry committed; retry"));
+    }
+  }
+  p.answers.clear();
   if (!out) {
     spdlog::error("raft: {}; the node's groups stop", out.error().message);
     for (auto& [key, p] : st.proposals->pending) p.rp.deliver(failure(out.error().message));
@@ -362,25 +383,21 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
   auto proposals = std::make_shared<Proposals>();
   auto user_apply = config.apply;
   auto leadership = config.leadership;
-  const raft::NodeId self_node = config.host.node;
   auto host = std::make_shared<cluster::RaftHost>(
       config.host,
-      [proposals, user_apply, leadership, self_node](uint64_t group, const raft::Entry& e) {
+      [proposals, user_apply, leadership](uint64_t group, const raft::Entry& e) {
         if (user_apply) user_apply(group, e);
         if (leadership && proposals->host != nullptr && proposals->serving.count(group) == 0) {
           auto s = proposals->host->state_of(group);
           if (s && s->role == raft::Role::leader && proposals->host->term_of(group) == e.term) {
             proposals->serving.insert(group);
-            leadership(group, self_node, true);
+            proposals->now_serving.push_back(group);
           }
         }
         auto it = proposals->pending.find({group, e.index});
         if (it == proposals->pending.end()) return;
-        if (it->second.term == e.term) {
-          it->second.rp.deliver(uint64_t{e.index});
-        } else {
-          it->second.rp.deliver(failure("leadership changed before the entry committed; retry"));
-        }
+        proposals->answers.push_back(Proposals::Answer{
+            std::move(it->second.rp), it->second.term == e.term ? uint64_t{e.index} : 0});
         proposals->pending.erase(it);
       },
       [proposals, leadership](uint64_t group, const raft::SoftState& s) {

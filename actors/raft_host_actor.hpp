@@ -81,6 +81,10 @@ struct RaftHostActorConfig {
   std::vector<raft::NodeId> bootstrap_voters;
   std::function<std::unique_ptr<raft::LogStorage>(uint64_t group)> storage_for;
   cluster::RaftHost::ApplyFn apply;
+  // Called on the actor's thread after each round's entries went through `apply` (null: nothing
+  // to do): an application that stages applies writes them here. Only then are the round's
+  // proposals answered and `leadership(..., true)` told, so both see the round's state.
+  std::function<void()> round_applied;
   cluster::RaftHost::RestoreFn restore;  // snapshots to install (runs on the actor's thread)
   // The last index the application holds for a group (cluster::RaftHost::add_group); null: 0.
   std::function<Result<raft::Index>(uint64_t group)> applied_for;

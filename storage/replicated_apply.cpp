@@ -119,31 +119,77 @@ std::vector<std::string> item_personas(const Db& db, std::string_view rep) {
   return out;
 }
 
-Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
-                              std::string_view rep) {
+namespace {
+
+// rocksdb::WriteBatch's representation (write_batch.cc): an 8-byte sequence number and a 4-byte
+// little-endian record count, then the records.
+constexpr size_t kBatchHeader = 12;
+
+uint32_t record_count(std::string_view rep) {
+  uint32_t n = 0;
+  for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(rep[8 + i]);
+  return n;
+}
+
+}  // namespace
+
+ApplyRound::ApplyRound(Db& db) : db_(db), rep_(kBatchHeader, '\0') {}
+
+Status ApplyRound::add(uint64_t group, uint32_t shard, uint64_t index, std::string_view rep) {
   const std::string what =
       "entry " + std::to_string(index) + " of raft group " + std::to_string(group);
-  rocksdb::WriteBatch batch;
   if (!rep.empty()) {
-    // The 12-byte header (sequence, count) is what RocksDB's own constructor assumes is there.
-    if (rep.size() < 12) {
+    if (rep.size() < kBatchHeader) {
       return make_error(ErrorCode::invalid_argument,
                         what + " is not a write batch (" + std::to_string(rep.size()) + " bytes)");
     }
-    batch = rocksdb::WriteBatch(std::string(rep));
-    Checker checker(db, shard);
+    rocksdb::WriteBatch batch{std::string(rep)};
+    Checker checker(db_, shard);
     auto s = batch.Iterate(&checker);
     if (!s.ok()) {
       return make_error(ErrorCode::invalid_argument,
                         what + " is not a valid persona write: " + s.ToString());
     }
+    rep_.append(rep.data() + kBatchHeader, rep.size() - kBatchHeader);
+    count_ += record_count(rep);
   }
-  batch.Put(db.handle(Cf::raft_state), raft_applied_key(group), applied_index_value(index));
+  auto it = std::find_if(applied_.begin(), applied_.end(),
+                         [group](const auto& a) { return a.first == group; });
+  if (it == applied_.end()) {
+    applied_.emplace_back(group, index);
+  } else {
+    it->second = index;
+  }
+  if (rep_.size() >= kFlushBytes) return write();
+  return {};
+}
+
+Status ApplyRound::write() {
+  if (empty()) return {};
+  rocksdb::WriteBatch indices;
+  for (const auto& [group, index] : applied_) {
+    indices.Put(db_.handle(Cf::raft_state), raft_applied_key(group), applied_index_value(index));
+  }
+  const std::string& tail = indices.Data();
+  rep_.append(tail.data() + kBatchHeader, tail.size() - kBatchHeader);
+  count_ += static_cast<uint32_t>(indices.Count());
+  for (int i = 0; i < 4; ++i) rep_[8 + i] = static_cast<char>((count_ >> (8 * i)) & 0xff);
+  rocksdb::WriteBatch batch(std::move(rep_));
+  rep_.assign(kBatchHeader, '\0');
+  count_ = 0;
+  applied_.clear();
   rocksdb::WriteOptions options;
   options.sync = false;
-  auto s = db.raw()->Write(options, &batch);
-  if (!s.ok()) return error_from_rocksdb(s, "applying " + what + " failed");
+  auto s = db_.raw()->Write(options, &batch);
+  if (!s.ok()) return error_from_rocksdb(s, "applying a round of raft entries failed");
   return {};
+}
+
+Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
+                              std::string_view rep) {
+  ApplyRound round(db);
+  if (auto s = round.add(group, shard, index, rep); !s) return s;
+  return round.write();
 }
 
 std::string applied_index_value(uint64_t index) {

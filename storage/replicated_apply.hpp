@@ -28,6 +28,31 @@ namespace nca::storage {
 Status apply_replicated_batch(Db& db, uint64_t group, uint32_t shard, uint64_t index,
                               std::string_view rep);
 
+// The committed entries of one Raft round, of any of the node's groups, applied as one RocksDB
+// write instead of one per entry (one WAL record and one write(2) per round). Each add() is
+// checked as apply_replicated_batch() checks it; write() writes every record added since the last
+// write, in the order added, with each group's last added index. Nothing added is visible before
+// write() returns, so whoever answers for an entry must wait for it. Once the added records pass
+// kFlushBytes, add() writes them itself.
+//
+// Thread-safety: none; one owner (the Raft host's thread). Holds a reference to `db`.
+class ApplyRound {
+ public:
+  static constexpr size_t kFlushBytes = 8 << 20;
+
+  explicit ApplyRound(Db& db);
+  // invalid_argument (nothing added) as apply_replicated_batch; errors of an early write().
+  Status add(uint64_t group, uint32_t shard, uint64_t index, std::string_view rep);
+  Status write();
+  bool empty() const { return count_ == 0 && applied_.empty(); }
+
+ private:
+  Db& db_;
+  std::string rep_;  // a WriteBatch representation: header, then the records added
+  uint32_t count_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> applied_;  // (group, last index), groups distinct
+};
+
 // The persona prefixes (storage/keys.hpp) whose item records the batch representation `rep`
 // writes or deletes, sorted and distinct; empty for a batch that does not parse. For the follower
 // index warmer (actors/index_warmer.hpp).

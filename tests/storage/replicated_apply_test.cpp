@@ -49,6 +49,62 @@ TEST(ReplicatedApplyTest, AppliesTheLeadersBatchAndRecordsTheIndex) {
   EXPECT_EQ(*applied_index(*replica, 4), 18u);
 }
 
+// A Raft round's entries of several groups land in one write, in log order, with each group's
+// last index; nothing of them is visible before it, and a refused entry leaves the others staged.
+TEST(ReplicatedApplyTest, ARoundAppliesEveryGroupsEntriesInOneWriteAtItsEnd) {
+  TempDir leader_dir, replica_dir;
+  auto leader = open_db(leader_dir.sub("db"));
+  auto replica = open_db(replica_dir.sub("db"));
+  const std::string a = item_key(persona_prefix(1, "t", "p"), "m1");
+  const std::string b = item_key(persona_prefix(2, "t", "q"), "m2");
+  auto put = [&](const std::string& key, const std::string& value) {
+    Batch batch = leader->batch();
+    batch.put(Cf::items, key, value);
+    return batch.rep().Data();
+  };
+  ApplyRound round(*replica);
+  EXPECT_TRUE(round.empty());
+  ASSERT_TRUE(round.add(10, 1, 7, put(a, "first")).ok());
+  ASSERT_TRUE(round.add(20, 2, 3, put(b, "only")).ok());
+  ASSERT_TRUE(round.add(10, 1, 8, put(a, "second")).ok());
+  // Group 10's entry 9 writes into shard 2's range: refused, the round keeps the rest.
+  auto refused = round.add(10, 1, 9, put(b, "must not land"));
+  EXPECT_EQ(refused.code(), ErrorCode::invalid_argument);
+  EXPECT_FALSE(round.empty());
+  EXPECT_EQ(value_of(*replica, Cf::items, a), "<none>") << "visible before the round's write";
+  EXPECT_EQ(*applied_index(*replica, 10), 0u);
+  ASSERT_TRUE(round.write().ok());
+  EXPECT_TRUE(round.empty());
+  EXPECT_EQ(value_of(*replica, Cf::items, a), "second") << "entries apply in log order";
+  EXPECT_EQ(value_of(*replica, Cf::items, b), "only");
+  EXPECT_EQ(*applied_index(*replica, 10), 8u);
+  EXPECT_EQ(*applied_index(*replica, 20), 3u);
+  // The next round starts empty; a no-op entry only moves its group's index.
+  ASSERT_TRUE(round.add(20, 2, 4, "").ok());
+  ASSERT_TRUE(round.write().ok());
+  EXPECT_EQ(*applied_index(*replica, 20), 4u);
+  EXPECT_EQ(*applied_index(*replica, 10), 8u);
+  EXPECT_EQ(value_of(*replica, Cf::items, b), "only");
+}
+
+TEST(ReplicatedApplyTest, ARoundWritesByItselfOnceItHoldsManyBytes) {
+  TempDir leader_dir, replica_dir;
+  auto leader = open_db(leader_dir.sub("db"));
+  auto replica = open_db(replica_dir.sub("db"));
+  ApplyRound round(*replica);
+  const std::string big(1 << 20, 'x');
+  uint64_t index = 0;
+  for (; index < 20 &&
+         value_of(*replica, Cf::items, item_key(persona_prefix(1, "t", "p"), "m0")) == "<none>";
+       ++index) {  // bounded: 20 MiB at most
+    Batch batch = leader->batch();
+    batch.put(Cf::items, item_key(persona_prefix(1, "t", "p"), "m" + std::to_string(index)), big);
+    ASSERT_TRUE(round.add(10, 1, index + 1, batch.rep().Data()).ok());
+  }
+  EXPECT_EQ(index, ApplyRound::kFlushBytes / big.size());
+  EXPECT_EQ(*applied_index(*replica, 10), index);
+}
+
 TEST(ReplicatedApplyTest, RefusesWhatAPersonaPlanNeverWritesAndWritesNothing) {
   TempDir leader_dir, replica_dir;
   auto leader = open_db(leader_dir.sub("db"));
