@@ -177,7 +177,8 @@ class Importer {
   }
 
   bool flush_all() {
-    while (!stop_ && !pending_.empty()) flush(pending_.begin()->first);
+    // A copy: flush() erases the map entry whose key this is.
+    while (!stop_ && !pending_.empty()) flush(std::string(pending_.begin()->first));
     return !stop_;
   }
 
