@@ -3,7 +3,7 @@
 //
 // Contract.
 //   * (warm_dirty_atom, prefixes) from the apply path: the personas whose items a shard entry
-//     applied on this node changed (storage::item_personas), noted for the next round.
+//     applied on this node changed (storage::ApplyRound::add), noted for the next round.
 //   * Every `interval` (cluster.follower-index-refresh; the actor is not spawned when it is 0) it
 //     takes the noted personas of shards this node does not serve whose changes since their last
 //     refresh reach a quarter of their items (any change, the first time), loads each tier the way

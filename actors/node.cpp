@@ -64,24 +64,22 @@ class NodeCafConfig : public caf::actor_system_config {
 // Stages a committed entry of a shard group for this replica's RocksDB, in the round's one write
 // (storage::ApplyRound). An entry no replica can apply (a newer kind, bytes that are not a persona
 // write) is skipped identically everywhere, and its index recorded; a RocksDB failure leaves the
-// index behind, so the entry is applied again after a restart. Returns the batch it staged (empty
-// when skipped), a view into `e`.
-std::string_view stage_shard_entry(storage::ApplyRound& round, uint64_t group,
-                                   const raft::Entry& e) {
+// index behind, so the entry is applied again after a restart. `item_personas` (null: not
+// wanted) gets the personas whose items the entry changes.
+void stage_shard_entry(storage::ApplyRound& round, uint64_t group, const raft::Entry& e,
+                       std::vector<std::string>* item_personas) {
   auto entry = cluster::decode_shard_entry(e.data);
   std::string_view rep = entry ? entry->payload : std::string_view{};
   if (!entry) {
     spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, entry.error().message);
   }
   const auto shard = group_shard(group);
-  auto s = round.add(group, shard, e.index, rep);
+  auto s = round.add(group, shard, e.index, rep, item_personas);
   if (!s && s.error().code == ErrorCode::invalid_argument) {
     spdlog::error("raft group {}: entry {} skipped: {}", group, e.index, s.error().message);
     s = round.add(group, shard, e.index, "");
-    rep = {};
   }
   if (!s) spdlog::critical("raft group {}: {}", group, s.error().message);
-  return s ? rep : std::string_view{};
 }
 
 // What a round of applied entries leaves for after its write: the personas whose items changed on
@@ -183,12 +181,9 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
       return;
     }
     if (e.data.empty()) return;  // a leader's no-op
-    const std::string_view applied = stage_shard_entry(applied_round->round, group, e);
     // A follower notes whose items changed, for the index warmer.
-    if (warmer && !applied.empty() && !warm_routes->serving(group_shard(group))) {
-      auto personas = storage::item_personas(*db, applied);
-      for (auto& p : personas) applied_round->warm.push_back(std::move(p));
-    }
+    const bool warm = warmer && !warm_routes->serving(group_shard(group));
+    stage_shard_entry(applied_round->round, group, e, warm ? &applied_round->warm : nullptr);
   };
   rc.round_applied = [warmer, applied_round] {
     if (auto s = applied_round->round.write(); !s) {

@@ -135,21 +135,28 @@ void flush(Self* self) {
                  transport::encode_batch(header, messages));
     }
   };
-  auto out = st.host->process_ready(send);
-  if (st.config.round_applied) st.config.round_applied();
-  auto& p = *st.proposals;
-  for (uint64_t group : p.now_serving) {
-    if (st.config.leadership) st.config.leadership(group, st.config.host.node, true);
-  }
-  p.now_serving.clear();
-  for (auto& a : p.answers) {
-    if (a.index != 0) {
-      a.rp.deliver(a.index);
-    } else {
-      a.rp.deliver(failure("leadership changed before the entry committed; retry"));
+  // The round's applied entries are written, and their proposals answered, before the round's
+  // fsync of newer entries (RaftHost::process_ready's `applied_early`): an answer waits for the
+  // commit, not for the next save. The second call covers groups that installed a snapshot.
+  auto applied = [self] {
+    auto& st = self->state;
+    if (st.config.round_applied) st.config.round_applied();
+    auto& p = *st.proposals;
+    for (uint64_t group : p.now_serving) {
+      if (st.config.leadership) st.config.leadership(group, st.config.host.node, true);
     }
-  }
-  p.answers.clear();
+    p.now_serving.clear();
+    for (auto& a : p.answers) {
+      if (a.index != 0) {
+        a.rp.deliver(a.index);
+      } else {
+        a.rp.deliver(failure("leadership changed before the entry committed; retry"));
+      }
+    }
+    p.answers.clear();
+  };
+  auto out = st.host->process_ready(send, applied);
+  applied();
   if (!out) {
     spdlog::error("raft: {}; the node's groups stop", out.error().message);
     for (auto& [key, p] : st.proposals->pending) p.rp.deliver(failure(out.error().message));

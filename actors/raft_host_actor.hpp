@@ -83,7 +83,10 @@ struct RaftHostActorConfig {
   cluster::RaftHost::ApplyFn apply;
   // Called on the actor's thread after each round's entries went through `apply` (null: nothing
   // to do): an application that stages applies writes them here. Only then are the round's
-  // proposals answered and `leadership(..., true)` told, so both see the round's state.
+  // proposals answered and `leadership(..., true)` told, so both see the round's state. Entries
+  // are applied before the round syncs its log (RaftHost::process_ready's `applied_early`): the
+  // application's applied state must share the logs' write-ahead log, so that a crash cannot
+  // keep an applied entry whose log write it lost.
   std::function<void()> round_applied;
   cluster::RaftHost::RestoreFn restore;  // snapshots to install (runs on the actor's thread)
   // The last index the application holds for a group (cluster::RaftHost::add_group); null: 0.

@@ -201,7 +201,7 @@ Status RaftHost::campaign(uint64_t group) {
 }
 
 Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::process_ready(
-    const SendFn& send_early) {
+    const SendFn& send_early, const std::function<void()>& applied_early) {
   std::map<raft::NodeId, std::vector<transport::GroupMessage>> out;
   std::map<raft::NodeId, std::vector<transport::GroupMessage>> early;
   auto route_to = [&](auto& into, uint64_t group, std::vector<raft::Message>& messages) {
@@ -236,6 +236,17 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     readies.emplace_back(id, std::move(rd));
   }
   if (send_early && !early.empty()) send_early(std::move(early));
+  // Which groups apply before the sync (see the header): those without a snapshot to install.
+  auto apply_early = [&](const raft::Ready& rd) {
+    return applied_early && !(rd.snapshot && !rd.snapshot->empty());
+  };
+  if (applied_early) {
+    for (auto& [id, rd] : readies) {
+      if (!apply_early(rd) || !apply_) continue;
+      for (const auto& e : rd.committed) apply_(id, e);
+    }
+    applied_early();
+  }
   for (auto& [id, rd] : readies) {
     if (auto s = groups_.at(id).storage->sync(); !s) {
       return make_error(s.error().code, "raft group " + std::to_string(id) +
@@ -251,7 +262,7 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     if (rd.snapshot && !rd.snapshot->empty() && restore_) restore_(id, *rd.snapshot);
     if (!send_early) route(id, rd.messages);  // else they left before the sync
     route(id, rd.persisted_messages);
-    if (apply_) {
+    if (apply_ && !apply_early(rd)) {
       for (const auto& e : rd.committed) apply_(id, e);
     }
     if (read_) {

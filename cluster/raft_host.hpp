@@ -104,9 +104,18 @@ class RaftHost {
   // leader's appends and heartbeats: Ready::messages), once every group's Ready is saved unsynced
   // and before the sync; the rest (Ready::persisted_messages, and all messages without
   // `send_early`) is returned.
+  //
+  // `applied_early`, when given, moves the apply before the sync as well: committed entries are
+  // durable on a majority already (a leader counts itself only for entries it has synced), so
+  // they need not wait for this round's fsync of newer entries, and neither do the answers to
+  // their proposals. ApplyFn gets the committed entries of every group whose Ready holds no
+  // snapshot, then `applied_early` is called, then the round syncs; a group receiving a snapshot
+  // installs it and applies after the sync, as without the callback. A follower may so apply an
+  // entry before its own copy is synced: the owner must keep its applied state from outliving
+  // the log on a crash, e.g. by writing both through one write-ahead log, log first.
   using SendFn = std::function<void(std::map<raft::NodeId, std::vector<transport::GroupMessage>>)>;
   Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> process_ready(
-      const SendFn& send_early = nullptr);
+      const SendFn& send_early = nullptr, const std::function<void()>& applied_early = nullptr);
 
   std::optional<raft::SoftState> state_of(uint64_t group) const;
   std::optional<raft::Term> term_of(uint64_t group) const;

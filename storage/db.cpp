@@ -13,6 +13,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 
 #include "storage/keys.hpp"
+#include "storage/merged_batch.hpp"
 #include "storage/rocksdb_status.hpp"
 
 namespace nca::storage {
@@ -158,28 +159,17 @@ Db::~Db() {
 
 namespace {
 
-// rocksdb::WriteBatch's representation (write_batch.cc, also the WAL record format): an 8-byte
-// sequence number and a 4-byte little-endian record count, then the records. Concatenating the
-// records of several batches under one header is what RocksDB's own write groups do.
-constexpr size_t kBatchHeader = 12;
 // Batches are merged up to this size, so a group of large batches is not copied whole at once.
 constexpr size_t kMergeLimit = 16 << 20;
 
 rocksdb::WriteBatch merged(std::vector<Batch*>::const_iterator first,
                            std::vector<Batch*>::const_iterator last) {
-  size_t bytes = kBatchHeader;
-  uint64_t count = 0;
-  for (auto it = first; it != last; ++it) {
-    Batch* b = *it;
-    bytes += b->rep().GetDataSize() - kBatchHeader;
-    count += static_cast<uint64_t>(b->rep().Count());
-  }
-  std::string rep;
-  rep.reserve(bytes);
-  rep.append(kBatchHeader, '\0');  // RocksDB assigns the sequence number
-  for (auto it = first; it != last; ++it) rep.append((*it)->rep().Data(), kBatchHeader);
-  for (int i = 0; i < 4; ++i) rep[8 + i] = static_cast<char>((count >> (8 * i)) & 0xff);
-  return rocksdb::WriteBatch(std::move(rep));
+  size_t bytes = MergedBatch::kHeader;
+  for (auto it = first; it != last; ++it) bytes += (*it)->rep().GetDataSize();
+  MergedBatch m;
+  m.reserve(bytes);
+  for (auto it = first; it != last; ++it) m.append((*it)->rep().Data());
+  return m.take();
 }
 
 }  // namespace

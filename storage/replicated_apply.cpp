@@ -17,10 +17,14 @@ namespace {
 // Accepts only what a persona plan of `shard` writes: puts, deletes and range deletes of keys in
 // the shard's range (every persona record starts with the shard), and item locators in the meta
 // family. A log entry must never touch the Raft state, the node's own records, or another shard.
+// With `personas`, it also notes the persona prefixes of the item records the batch writes or
+// deletes (for the follower index warmer), in the same pass.
 class Checker : public rocksdb::WriteBatch::Handler {
  public:
-  Checker(const Db& db, uint32_t shard)
-      : shard_begin_(shard_prefix(shard)), shard_end_(shard_prefix(shard + 1)) {
+  Checker(const Db& db, uint32_t shard, std::vector<std::string>* personas)
+      : shard_begin_(shard_prefix(shard)),
+        shard_end_(shard_prefix(shard + 1)),
+        personas_(personas) {
     for (Cf cf : kAllCfs) {
       ids_[cf_index(cf)] = db.handle(cf)->GetID();
     }
@@ -50,7 +54,7 @@ class Checker : public rocksdb::WriteBatch::Handler {
 
  private:
   // `range_end`: the exclusive end of a range delete, which may be the next shard's first key.
-  rocksdb::Status check(uint32_t id, const rocksdb::Slice& key, bool range_end) const {
+  rocksdb::Status check(uint32_t id, const rocksdb::Slice& key, bool range_end) {
     for (Cf cf : kAllCfs) {
       if (ids_[cf_index(cf)] != id) continue;
       if (cf == Cf::raft_log || cf == Cf::raft_state) {
@@ -66,92 +70,51 @@ class Checker : public rocksdb::WriteBatch::Handler {
         return rocksdb::Status::InvalidArgument(std::string("a key of ") + cf_name(cf) +
                                                 " outside the shard's range");
       }
+      if (cf == Cf::items && !range_end) note(key);
       return rocksdb::Status::OK();
     }
     return rocksdb::Status::InvalidArgument("unknown column family " + std::to_string(id));
   }
 
-  std::array<uint32_t, kCfCount> ids_{};
-  std::string shard_begin_, shard_end_;
-  std::string locator_prefix_;
-};
-
-// Collects the persona prefixes of item records a batch writes or deletes.
-class ItemPersonas : public rocksdb::WriteBatch::Handler {
- public:
-  ItemPersonas(uint32_t items_cf, std::vector<std::string>* out) : items_(items_cf), out_(out) {}
-  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice&) override {
-    note(cf, key);
-    return rocksdb::Status::OK();
-  }
-  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
-    note(cf, key);
-    return rocksdb::Status::OK();
-  }
-  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
-                                const rocksdb::Slice&) override {
-    note(cf, begin);
-    return rocksdb::Status::OK();
-  }
-
- private:
-  void note(uint32_t cf, const rocksdb::Slice& key) {
-    if (cf != items_) return;
+  void note(const rocksdb::Slice& key) {
+    if (personas_ == nullptr) return;
     auto p = parse_persona_prefix(std::string_view(key.data(), key.size()));
     if (!p) return;
     std::string prefix = persona_prefix(p->shard, p->tenant, p->persona);
-    if (out_->empty() || out_->back() != prefix) out_->push_back(std::move(prefix));
+    if (personas_->empty() || personas_->back() != prefix) personas_->push_back(std::move(prefix));
   }
-  uint32_t items_;
-  std::vector<std::string>* out_;
+
+  std::array<uint32_t, kCfCount> ids_{};
+  std::string shard_begin_, shard_end_;
+  std::string locator_prefix_;
+  std::vector<std::string>* personas_;
 };
 
 }  // namespace
 
-std::vector<std::string> item_personas(const Db& db, std::string_view rep) {
-  std::vector<std::string> out;
-  if (rep.size() < 12) return out;
-  rocksdb::WriteBatch batch{std::string(rep)};
-  ItemPersonas visitor(db.handle(Cf::items)->GetID(), &out);
-  (void)batch.Iterate(&visitor);
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
+ApplyRound::ApplyRound(Db& db) : db_(db) {}
 
-namespace {
-
-// rocksdb::WriteBatch's representation (write_batch.cc): an 8-byte sequence number and a 4-byte
-// little-endian record count, then the records.
-constexpr size_t kBatchHeader = 12;
-
-uint32_t record_count(std::string_view rep) {
-  uint32_t n = 0;
-  for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(rep[8 + i]);
-  return n;
-}
-
-}  // namespace
-
-ApplyRound::ApplyRound(Db& db) : db_(db), rep_(kBatchHeader, '\0') {}
-
-Status ApplyRound::add(uint64_t group, uint32_t shard, uint64_t index, std::string_view rep) {
+Status ApplyRound::add(uint64_t group, uint32_t shard, uint64_t index, std::string_view rep,
+                       std::vector<std::string>* item_personas) {
   const std::string what =
       "entry " + std::to_string(index) + " of raft group " + std::to_string(group);
   if (!rep.empty()) {
-    if (rep.size() < kBatchHeader) {
+    if (rep.size() < MergedBatch::kHeader) {
       return make_error(ErrorCode::invalid_argument,
                         what + " is not a write batch (" + std::to_string(rep.size()) + " bytes)");
     }
     rocksdb::WriteBatch batch{std::string(rep)};
-    Checker checker(db_, shard);
+    std::vector<std::string> personas;
+    Checker checker(db_, shard, item_personas != nullptr ? &personas : nullptr);
     auto s = batch.Iterate(&checker);
     if (!s.ok()) {
       return make_error(ErrorCode::invalid_argument,
                         what + " is not a valid persona write: " + s.ToString());
     }
-    rep_.append(rep.data() + kBatchHeader, rep.size() - kBatchHeader);
-    count_ += record_count(rep);
+    records_.append(rep);
+    if (item_personas != nullptr) {
+      for (auto& p : personas) item_personas->push_back(std::move(p));
+    }
   }
   auto it = std::find_if(applied_.begin(), applied_.end(),
                          [group](const auto& a) { return a.first == group; });
@@ -160,7 +123,7 @@ Status ApplyRound::add(uint64_t group, uint32_t shard, uint64_t index, std::stri
   } else {
     it->second = index;
   }
-  if (rep_.size() >= kFlushBytes) return write();
+  if (records_.bytes() >= kFlushBytes) return write();
   return {};
 }
 
@@ -170,13 +133,8 @@ Status ApplyRound::write() {
   for (const auto& [group, index] : applied_) {
     indices.Put(db_.handle(Cf::raft_state), raft_applied_key(group), applied_index_value(index));
   }
-  const std::string& tail = indices.Data();
-  rep_.append(tail.data() + kBatchHeader, tail.size() - kBatchHeader);
-  count_ += static_cast<uint32_t>(indices.Count());
-  for (int i = 0; i < 4; ++i) rep_[8 + i] = static_cast<char>((count_ >> (8 * i)) & 0xff);
-  rocksdb::WriteBatch batch(std::move(rep_));
-  rep_.assign(kBatchHeader, '\0');
-  count_ = 0;
+  records_.append(indices.Data());
+  rocksdb::WriteBatch batch = records_.take();
   applied_.clear();
   rocksdb::WriteOptions options;
   options.sync = false;

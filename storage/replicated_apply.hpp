@@ -4,8 +4,10 @@
 // travels in the log, and every replica applies the same bytes. apply_replicated_batch() checks
 // the representation (a batch that does not parse is refused before anything is written: a
 // corrupt entry never reaches the memtable half-applied) and writes it together with the group's
-// applied index, in one RocksDB write without an fsync: the log itself is durable, and after a
-// crash the entries after the stored applied index are applied again. Re-applying is harmless
+// applied index, in one RocksDB write without an fsync: the log itself is durable, or written
+// before it into the same write-ahead log (a round may apply before it syncs, see
+// cluster/raft_host.hpp), and after a crash the entries after the stored applied index are
+// applied again. Re-applying is harmless
 // because entries carry whole-key puts and deletes, replayed in log order.
 //
 // Thread-safety: as Db (any thread); one writer per group, in log order. Pure functions of the Db.
@@ -18,6 +20,7 @@
 
 #include "nca/result.hpp"
 #include "storage/db.hpp"
+#include "storage/merged_batch.hpp"
 
 namespace nca::storage {
 
@@ -42,21 +45,19 @@ class ApplyRound {
 
   explicit ApplyRound(Db& db);
   // invalid_argument (nothing added) as apply_replicated_batch; errors of an early write().
-  Status add(uint64_t group, uint32_t shard, uint64_t index, std::string_view rep);
+  // `item_personas`, when given, gets the persona prefixes (storage/keys.hpp) whose item records
+  // `rep` writes or deletes, noted while it is checked (for the follower index warmer,
+  // actors/index_warmer.hpp); possibly repeated across entries.
+  Status add(uint64_t group, uint32_t shard, uint64_t index, std::string_view rep,
+             std::vector<std::string>* item_personas = nullptr);
   Status write();
-  bool empty() const { return count_ == 0 && applied_.empty(); }
+  bool empty() const { return records_.count() == 0 && applied_.empty(); }
 
  private:
   Db& db_;
-  std::string rep_;  // a WriteBatch representation: header, then the records added
-  uint32_t count_ = 0;
+  MergedBatch records_;
   std::vector<std::pair<uint64_t, uint64_t>> applied_;  // (group, last index), groups distinct
 };
-
-// The persona prefixes (storage/keys.hpp) whose item records the batch representation `rep`
-// writes or deletes, sorted and distinct; empty for a batch that does not parse. For the follower
-// index warmer (actors/index_warmer.hpp).
-std::vector<std::string> item_personas(const Db& db, std::string_view rep);
 
 // The stored form of an applied index (8 bytes, big-endian), for writers that record one with
 // other state (storage/shard_snapshot.hpp).

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "cluster/raft/memory_storage.hpp"
@@ -322,6 +324,72 @@ class SnapshotCountingStorage : public raft::LogStorage {
   raft::MemoryStorage inner_;
   int* reads_;
 };
+
+// Records the order of saves and syncs into a log the test shares with its apply callback.
+class SyncRecordingStorage : public raft::LogStorage {
+ public:
+  explicit SyncRecordingStorage(std::vector<std::string>* events) : events_(events) {}
+  Result<raft::InitialState> initial_state() const override { return inner_.initial_state(); }
+  Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi,
+                                           uint64_t max_bytes) const override {
+    return inner_.entries(lo, hi, max_bytes);
+  }
+  Result<raft::Term> term(raft::Index index) const override { return inner_.term(index); }
+  raft::Index first_index() const override { return inner_.first_index(); }
+  raft::Index last_index() const override { return inner_.last_index(); }
+  Result<raft::Snapshot> snapshot() const override { return inner_.snapshot(); }
+  Status save(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
+              const raft::Snapshot* snapshot) override {
+    return inner_.save(hs, entries, snapshot);
+  }
+  Status save_unsynced(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
+                       const raft::Snapshot* snapshot) override {
+    for (const auto& e : entries) {
+      if (!e.data.empty()) events_->push_back("save " + e.data);
+    }
+    return inner_.save(hs, entries, snapshot);
+  }
+  Status sync() override {
+    events_->push_back("sync");
+    return {};
+  }
+  Status compact(const raft::Snapshot& snapshot) override { return inner_.compact(snapshot); }
+
+ private:
+  raft::MemoryStorage inner_;
+  std::vector<std::string>* events_;
+};
+
+// Runs one voter's group until entry "a" is committed and "b" waits to be saved, then returns
+// the order of the round that applies "a".
+std::vector<std::string> round_order(bool apply_early) {
+  std::vector<std::string> events;
+  RaftHost::Options o;
+  o.node = 1;
+  RaftHost host(o, [&](uint64_t, const raft::Entry& e) {
+    if (!e.data.empty()) events.push_back("apply " + e.data);
+  });
+  EXPECT_TRUE(host.add_group(1, std::make_unique<SyncRecordingStorage>(&events), {1}).ok());
+  for (int i = 0; i < 200 && !(host.view_of(1) && host.view_of(1)->leader); ++i) {
+    host.tick();
+    EXPECT_TRUE(host.process_ready().ok());
+  }
+  EXPECT_TRUE(host.view_of(1) && host.view_of(1)->leader);
+  EXPECT_TRUE(host.propose(1, "a").ok());
+  EXPECT_TRUE(host.process_ready().ok());  // saves and syncs "a"; it commits on the sync
+  EXPECT_TRUE(host.propose(1, "b").ok());
+  events.clear();
+  std::function<void()> applied = [&] { events.push_back("applied"); };
+  EXPECT_TRUE(host.process_ready(nullptr, apply_early ? applied : nullptr).ok());
+  return events;
+}
+
+// A committed entry is durable on a majority already: with `applied_early` it is applied, and
+// the owner told, before the round's fsync of newer entries, so its answer need not wait for it.
+TEST(RaftHostTest, CommittedEntriesAreAppliedBeforeTheRoundsSyncWhenAsked) {
+  EXPECT_EQ(round_order(true), (std::vector<std::string>{"save b", "apply a", "applied", "sync"}));
+  EXPECT_EQ(round_order(false), (std::vector<std::string>{"save b", "sync", "apply a"}));
+}
 
 TEST(RaftHostSnapshotTest, TheSnapshotIndexDoesNotReadTheSnapshot) {
   RaftHost::Options o;

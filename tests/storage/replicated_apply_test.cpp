@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
 #include "tests/storage/storage_test_util.hpp"
@@ -85,6 +88,37 @@ TEST(ReplicatedApplyTest, ARoundAppliesEveryGroupsEntriesInOneWriteAtItsEnd) {
   EXPECT_EQ(*applied_index(*replica, 20), 4u);
   EXPECT_EQ(*applied_index(*replica, 10), 8u);
   EXPECT_EQ(value_of(*replica, Cf::items, b), "only");
+}
+
+// The follower index warmer learns whose items an entry changes from the same pass that checks
+// it: item puts, deletes and range deletes count; other families and refused entries do not.
+TEST(ReplicatedApplyTest, ARoundNotesThePersonasWhoseItemsAnEntryChanges) {
+  TempDir leader_dir, replica_dir;
+  auto leader = open_db(leader_dir.sub("db"));
+  auto replica = open_db(replica_dir.sub("db"));
+  const std::string p = persona_prefix(1, "t", "p");
+  const std::string q = persona_prefix(1, "t", "q");
+  const std::string r = persona_prefix(1, "t", "r");
+  const std::string s = persona_prefix(1, "t", "s");
+  Batch b = leader->batch();
+  b.put(Cf::items, item_key(p, "m1"), "x");
+  b.put(Cf::items, item_key(p, "m2"), "x");
+  b.del(Cf::items, item_key(q, "m3"));
+  b.delete_range(Cf::items, item_key(r, ""), item_key(r, "\xff"));
+  b.put(Cf::links, item_key(s, "m4"), "not an item");
+  b.put(Cf::meta, locator_key("t", "m1"), "locator");
+  ApplyRound round(*replica);
+  std::vector<std::string> personas;
+  ASSERT_TRUE(round.add(10, 1, 1, b.rep().Data(), &personas).ok());
+  EXPECT_EQ(personas, (std::vector<std::string>{p, q, r}));
+
+  Batch outside = leader->batch();
+  outside.put(Cf::items, item_key(s, "m5"), "x");
+  outside.put(Cf::items, item_key(persona_prefix(2, "t", "u"), "m6"), "another shard's");
+  personas.clear();
+  EXPECT_FALSE(round.add(10, 1, 2, outside.rep().Data(), &personas).ok());
+  EXPECT_TRUE(personas.empty()) << "a refused entry changes nothing";
+  ASSERT_TRUE(round.write().ok());
 }
 
 TEST(ReplicatedApplyTest, ARoundWritesByItselfOnceItHoldsManyBytes) {
