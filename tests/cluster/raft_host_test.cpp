@@ -297,38 +297,9 @@ TEST(RaftHostSnapshotTest, ALateMemberCatchesUpFromTheSnapshot) {
   EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
 }
 
-// Counts snapshot() calls of the storage it wraps: reading a snapshot reads its data (a shard's
-// whole checkpoint), which a host must do only to send or restore it.
-class SnapshotCountingStorage : public raft::LogStorage {
+// A MemoryStorage behind the LogStorage interface, for test storages that watch one call.
+class WrappedStorage : public raft::LogStorage {
  public:
-  explicit SnapshotCountingStorage(int* reads) : reads_(reads) {}
-  Result<raft::InitialState> initial_state() const override { return inner_.initial_state(); }
-  Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi,
-                                           uint64_t max_bytes) const override {
-    return inner_.entries(lo, hi, max_bytes);
-  }
-  Result<raft::Term> term(raft::Index index) const override { return inner_.term(index); }
-  raft::Index first_index() const override { return inner_.first_index(); }
-  raft::Index last_index() const override { return inner_.last_index(); }
-  Result<raft::Snapshot> snapshot() const override {
-    ++*reads_;
-    return inner_.snapshot();
-  }
-  Status save(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
-              const raft::Snapshot* snapshot) override {
-    return inner_.save(hs, entries, snapshot);
-  }
-  Status compact(const raft::Snapshot& snapshot) override { return inner_.compact(snapshot); }
-
- private:
-  raft::MemoryStorage inner_;
-  int* reads_;
-};
-
-// Records the order of saves and syncs into a log the test shares with its apply callback.
-class SyncRecordingStorage : public raft::LogStorage {
- public:
-  explicit SyncRecordingStorage(std::vector<std::string>* events) : events_(events) {}
   Result<raft::InitialState> initial_state() const override { return inner_.initial_state(); }
   Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi,
                                            uint64_t max_bytes) const override {
@@ -342,21 +313,52 @@ class SyncRecordingStorage : public raft::LogStorage {
               const raft::Snapshot* snapshot) override {
     return inner_.save(hs, entries, snapshot);
   }
+  Status compact(const raft::Snapshot& snapshot) override { return inner_.compact(snapshot); }
+
+ private:
+  raft::MemoryStorage inner_;
+};
+
+// Counts snapshot() calls of the storage it wraps: reading a snapshot reads its data (a shard's
+// whole checkpoint), which a host must do only to send or restore it.
+class SnapshotCountingStorage : public WrappedStorage {
+ public:
+  explicit SnapshotCountingStorage(int* reads) : reads_(reads) {}
+  Result<raft::Snapshot> snapshot() const override {
+    ++*reads_;
+    return WrappedStorage::snapshot();
+  }
+
+ private:
+  int* reads_;
+};
+
+// Ticks a host whose group 1 has it as its only voter until it leads; false after 200 ticks.
+bool elect_sole_voter(RaftHost& host) {
+  for (int i = 0; i < 200 && !(host.view_of(1) && host.view_of(1)->leader); ++i) {
+    host.tick();
+    if (!host.process_ready().ok()) return false;
+  }
+  return host.view_of(1) && host.view_of(1)->leader;
+}
+
+// Records the order of saves and syncs into a log the test shares with its apply callback.
+class SyncRecordingStorage : public WrappedStorage {
+ public:
+  explicit SyncRecordingStorage(std::vector<std::string>* events) : events_(events) {}
   Status save_unsynced(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
                        const raft::Snapshot* snapshot) override {
     for (const auto& e : entries) {
       if (!e.data.empty()) events_->push_back("save " + e.data);
     }
-    return inner_.save(hs, entries, snapshot);
+    return save(hs, entries, snapshot);
   }
   Status sync() override {
     events_->push_back("sync");
     return {};
   }
-  Status compact(const raft::Snapshot& snapshot) override { return inner_.compact(snapshot); }
 
  private:
-  raft::MemoryStorage inner_;
   std::vector<std::string>* events_;
 };
 
@@ -370,11 +372,7 @@ std::vector<std::string> round_order(bool apply_early) {
     if (!e.data.empty()) events.push_back("apply " + e.data);
   });
   EXPECT_TRUE(host.add_group(1, std::make_unique<SyncRecordingStorage>(&events), {1}).ok());
-  for (int i = 0; i < 200 && !(host.view_of(1) && host.view_of(1)->leader); ++i) {
-    host.tick();
-    EXPECT_TRUE(host.process_ready().ok());
-  }
-  EXPECT_TRUE(host.view_of(1) && host.view_of(1)->leader);
+  EXPECT_TRUE(elect_sole_voter(host));
   EXPECT_TRUE(host.propose(1, "a").ok());
   EXPECT_TRUE(host.process_ready().ok());  // saves and syncs "a"; it commits on the sync
   EXPECT_TRUE(host.propose(1, "b").ok());
@@ -398,11 +396,7 @@ TEST(RaftHostSnapshotTest, TheSnapshotIndexDoesNotReadTheSnapshot) {
       o, [](uint64_t, const raft::Entry&) {}, nullptr, nullptr);
   int reads = 0;
   ASSERT_TRUE(host.add_group(1, std::make_unique<SnapshotCountingStorage>(&reads), {1}).ok());
-  for (int i = 0; i < 200 && !(host.view_of(1) && host.view_of(1)->leader); ++i) {
-    host.tick();
-    ASSERT_TRUE(host.process_ready().ok());
-  }
-  ASSERT_TRUE(host.view_of(1) && host.view_of(1)->leader);
+  ASSERT_TRUE(elect_sole_voter(host));
   ASSERT_TRUE(host.propose(1, "x").ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(host.process_ready().ok());
   const raft::Index applied = host.applied_of(1);
