@@ -83,6 +83,10 @@ std::string describe_send_error(caf::actor_system& system, const caf::error& err
 
 constexpr std::chrono::seconds kUnreachableFor{30};
 
+namespace {
+class SendOp;
+}  // namespace
+
 struct Transport::Shared {
   Shared(std::vector<Endpoint> endpoints_in, TransportOptions options_in)
       : endpoints(std::move(endpoints_in)), options(options_in) {
@@ -119,10 +123,6 @@ struct Transport::Shared {
     if (connected == actor) connected = caf::actor{};
     if (preferred == index) preferred = (index + 1) % endpoints.size();
   }
-  void forget_op(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu);
-    inflight.erase(id);
-  }
   caf::actor route_link(const std::string& address) {
     std::lock_guard<std::mutex> lock(mu);
     auto it = route_links.find(address);
@@ -150,7 +150,8 @@ struct Transport::Shared {
   size_t connected_index = 0;
   size_t preferred = 0;
   uint64_t last_op_id = 0;
-  std::unordered_map<uint64_t, caf::actor> inflight;
+  caf::actor runner;                                        // runs every op (OpRunner)
+  std::vector<std::shared_ptr<SendOp>> pending;             // handed to the runner, not started yet
   std::unordered_map<std::string, caf::actor> route_links;  // by "host:port"
   // Routed nodes that could not be connected to, and until when no route to them is learned: a
   // node whose address is not reachable from the client would otherwise cost a connect timeout
@@ -161,7 +162,17 @@ struct Transport::Shared {
 
 namespace {
 
-// One send (or, with connect_only, one connect) and its retries, run by its own event-based actor.
+// What a SendOp needs of the actor that runs it besides the actor itself.
+class OpHost {
+ public:
+  virtual ~OpHost() = default;
+  // Monitors `actor` once for all ops: its down_msg reaches every op (SendOp::on_down).
+  virtual void watch(const caf::actor& actor) = 0;
+  // The op with this id is finished and can go.
+  virtual void done(uint64_t id) = 0;
+};
+
+// One send (or, with connect_only, one connect) and its retries, run by the transport's OpRunner.
 // All methods but abandon() run in that actor's context, one at a time.
 class SendOp : public std::enable_shared_from_this<SendOp> {
  public:
@@ -178,12 +189,11 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
         route_key_(std::move(route_key)),
         done_(std::move(done)) {}
 
-  void start(caf::event_based_actor* self) {
+  uint64_t id() const { return id_; }
+
+  void start(caf::event_based_actor* self, OpHost* host) {
     self_ = self;
-    // A request already on the wire when its node dies gets no reply at all; the monitor turns that
-    // into a transport failure now instead of a timeout at the deadline.
-    auto op = shared_from_this();
-    self_->set_down_handler([op](caf::down_msg& msg) { op->on_down(msg); });
+    host_ = host;
     if (connect_only_) {
       connect_round();
     } else {
@@ -192,7 +202,13 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
     }
   }
 
-  // The actor terminated (client closing): fail the call unless it already completed.
+  // An actor the runner watches went down: this op fails over if it was waiting on it.
+  void on_down(const caf::down_msg& msg) {
+    if (!target_ || msg.source != target_.address()) return;
+    transport_failed(target_index_, "the node's api actor is gone");
+  }
+
+  // The runner terminated (client closing): fail the call unless it already completed.
   void abandon() {
     complete(make_error(ErrorCode::unavailable, "the client was closed before the call completed"));
   }
@@ -307,7 +323,9 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
     uint64_t attempt = attempts_;
     target_ = actor;
     target_index_ = index;
-    self_->monitor(actor);
+    // A request already on the wire when its node dies gets no reply at all; the monitor turns that
+    // into a transport failure now instead of a timeout at the deadline.
+    host_->watch(actor);
     auto op = shared_from_this();
     self_->request(actor, left, wire::envelope_atom::value, method_, bytes_)
         .then(
@@ -324,11 +342,6 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   // A reply (or error) for an attempt already given up on, after its target went down.
   bool is_stale(uint64_t attempt) const {
     return attempt != static_cast<uint64_t>(attempts_) || !target_;
-  }
-
-  void on_down(const caf::down_msg& msg) {
-    if (!target_ || msg.source != target_.address()) return;
-    transport_failed(target_index_, "the node's api actor is gone");
   }
 
   void on_send_failed(size_t index, const caf::error& err, Micros timeout) {
@@ -349,7 +362,6 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   void transport_failed(size_t index, const std::string& why) {
     caf::actor failed = std::move(target_);
     target_ = caf::actor{};
-    self_->demonitor(failed);
     if (index == kRouted) return give_up_route(failed);
     shared_->drop(failed, index);
     last_send_failure_ = address(index) + ": " + why;
@@ -385,13 +397,13 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   }
 
   void finish(Result<RawReply> result) {
+    auto keep = shared_from_this();  // done() drops the runner's reference
     complete(std::move(result));
-    self_->quit();
+    host_->done(id_);
   }
 
   void complete(Result<RawReply> result) {
     if (completed_.exchange(true)) return;
-    shared_->forget_op(id_);
     done_(std::move(result));
   }
 
@@ -407,6 +419,7 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   std::atomic<bool> completed_{false};
 
   caf::event_based_actor* self_ = nullptr;
+  OpHost* host_ = nullptr;
   int attempts_ = 0;
   caf::actor target_;  // the node actor the current attempt waits on; null between attempts
   size_t target_index_ = 0;
@@ -416,62 +429,108 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   std::string last_send_failure_;
 };
 
-// The actor that runs one SendOp. (A class rather than a spawned function: CAF 0.17's function
-// actors trip UBSan inside CAF's own headers.)
-class SendOpActor final : public caf::event_based_actor {
+using run_ops_atom = caf::atom_constant<caf::atom("runops")>;
+
+// Runs every SendOp of one transport, any number at a time. One long-lived actor rather than one
+// per call: a node makes a proxy for every remote actor that sends it a request and asks the
+// client's side to report that actor's end, so an actor per call cost both processes a proxy,
+// two more messages and registry work on every call. (A class rather than a spawned function:
+// CAF 0.17's function actors trip UBSan inside CAF's own headers.)
+class OpRunner final : public caf::event_based_actor, public OpHost {
  public:
-  SendOpActor(caf::actor_config& config, std::shared_ptr<SendOp> op)
-      : caf::event_based_actor(config), op_(std::move(op)) {}
+  OpRunner(caf::actor_config& config, Transport::Shared* shared)
+      : caf::event_based_actor(config), shared_(shared) {}
 
   caf::behavior make_behavior() override {
-    std::shared_ptr<SendOp> op = op_;
-    attach_functor([op](const caf::error&) { op->abandon(); });
-    op_->start(this);
-    // No behavior: the actor lives as long as it awaits a response, and quits when the op finishes.
-    return {};
+    attach_functor([this](const caf::error&) { abandon_all(); });
+    set_down_handler([this](caf::down_msg& msg) {
+      watched_.erase(msg.source);
+      std::vector<std::shared_ptr<SendOp>> ops;  // on_down may finish ops, which leave live_
+      ops.reserve(live_.size());
+      for (auto& entry : live_) ops.push_back(entry.second);
+      for (auto& op : ops) op->on_down(msg);
+    });
+    return {[this](run_ops_atom) { start_pending(); }};
   }
 
+  void watch(const caf::actor& actor) override {
+    if (watched_.insert(actor.address()).second) monitor(actor);
+  }
+  void done(uint64_t id) override { live_.erase(id); }
+
  private:
-  std::shared_ptr<SendOp> op_;
+  void start_pending() {
+    std::vector<std::shared_ptr<SendOp>> ops;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      ops.swap(shared_->pending);
+    }
+    for (auto& op : ops) {
+      live_.emplace(op->id(), op);
+      op->start(this, this);
+    }
+  }
+
+  void abandon_all() {
+    std::vector<std::shared_ptr<SendOp>> ops;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      ops.swap(shared_->pending);
+    }
+    for (auto& entry : live_) ops.push_back(entry.second);
+    live_.clear();
+    for (auto& op : ops) op->abandon();
+  }
+
+  Transport::Shared* shared_;  // outlives the actor: ~Transport waits for it to end
+  std::unordered_map<uint64_t, std::shared_ptr<SendOp>> live_;
+  std::set<caf::actor_addr> watched_;
 };
 
 void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method, std::string bytes,
               SteadyTime deadline, bool connect_only, std::string route_key, SendOp::Done done) {
   ReleaseThreadLogger release_logger;
-  std::unique_lock<std::mutex> lock(shared->mu);
-  if (shared->closed) {
-    lock.unlock();
-    done(make_error(ErrorCode::unavailable, "the client is closed"));
-    return;
+  caf::actor runner;
+  {
+    std::unique_lock<std::mutex> lock(shared->mu);
+    if (shared->closed) {
+      lock.unlock();
+      done(make_error(ErrorCode::unavailable, "the client is closed"));
+      return;
+    }
+    uint64_t id = ++shared->last_op_id;
+    // Registered under the lock that ~Transport takes, so the runner abandons every op it must
+    // fail, started or not.
+    shared->pending.push_back(std::make_shared<SendOp>(shared, id, method, std::move(bytes),
+                                                       deadline, connect_only, std::move(route_key),
+                                                       std::move(done)));
+    runner = shared->runner;
   }
-  uint64_t id = ++shared->last_op_id;
-  auto op = std::make_shared<SendOp>(shared, id, method, std::move(bytes), deadline, connect_only,
-                                     std::move(route_key), std::move(done));
-  // spawn() only enqueues the actor, so holding the lock here cannot deadlock with its first step;
-  // registering under the same lock guarantees the destructor sees every op it must fail.
-  caf::actor actor = shared->system->spawn<SendOpActor>(op);
-  shared->inflight.emplace(id, std::move(actor));
+  caf::anon_send(runner, run_ops_atom::value);
 }
 
 }  // namespace
 
 Transport::Transport(std::vector<Endpoint> endpoints, TransportOptions options)
-    : shared_(std::make_shared<Shared>(std::move(endpoints), options)) {}
+    : shared_(std::make_shared<Shared>(std::move(endpoints), options)) {
+  ReleaseThreadLogger release_logger;
+  shared_->runner = shared_->system->spawn<OpRunner>(shared_.get());
+}
 
 Transport::~Transport() {
-  std::vector<caf::actor> running;
+  caf::actor runner;
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->closed = true;
     shared_->connected = caf::actor{};
     shared_->route_links.clear();
-    for (auto& entry : shared_->inflight) running.push_back(entry.second);
+    runner = std::move(shared_->runner);
   }
-  for (auto& actor : running) caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
-  running.clear();
+  if (runner) caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
+  runner = caf::actor{};
   shared_->middleman = caf::io::middleman_actor{};
-  // Waits for every op actor to terminate (each fails its call through abandon()) and closes
-  // sockets.
+  // Waits for the runner to terminate (it fails every call still open through abandon()) and
+  // closes sockets.
   shared_->system.reset();
 }
 

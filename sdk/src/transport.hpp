@@ -2,11 +2,12 @@
 // time, and the send/retry loop for envelope requests.
 //
 // Transport carries opaque (method, bytes) envelopes; it knows nothing of the protobuf messages
-// inside. Each send runs in its own short-lived event-based actor, so nothing blocks a CAF thread
-// and any number of calls can be in flight. A send that fails in transport (a caf::error other than
-// its own timeout) drops the connection, connects to the next address and resends the same bytes,
-// up to max_attempts or the deadline. Connecting never blocks on a dead address for longer than
-// connect_timeout.
+// inside. Every send runs in one long-lived event-based actor of the transport (nothing blocks a
+// CAF thread, and any number of calls can be in flight), so a node sees one sender per client
+// rather than a new actor, with a proxy of its own, per call. A send that fails in transport (a
+// caf::error other than its own timeout) drops the connection, connects to the next address and
+// resends the same bytes, up to max_attempts or the deadline. Connecting never blocks on a dead
+// address for longer than connect_timeout.
 //
 // Routes (sdk/src/route_cache.hpp): a send with a route key whose node is known goes to that node,
 // over a connection of its own kept for later sends; if that node cannot be reached the route is

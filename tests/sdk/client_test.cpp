@@ -486,6 +486,24 @@ TEST(ClientRetry, GivesUpAfterMaxAttemptsWithUnavailable) {
   EXPECT_EQ(seen[0].request.header().request_id(), seen[2].request.header().request_id());
 }
 
+// A node makes a proxy for every remote actor that sends it a request: a client's calls, one at a
+// time or many at once, come from one actor, not from a new one per call.
+TEST(ClientCall, EveryCallComesFromTheSameActor) {
+  FakeNode node;
+  auto client = connect_or_die({node.address()});
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->ping().ok());
+  std::vector<std::future<Result<pb::PingReply>>> many;
+  for (int i = 0; i < 5; ++i) many.push_back(client->ping_async());
+  for (auto& f : many) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    ASSERT_TRUE(f.get().ok());
+  }
+  std::set<std::string> senders;
+  for (const auto& seen : node.requests()) senders.insert(seen.sender);
+  EXPECT_EQ(senders.size(), 1u) << "one sender per client";
+}
+
 TEST(ClientAsync, FutureAndCallbackForms) {
   FakeNode node;
   pb::Response ping;

@@ -52,6 +52,7 @@ class FakeNode {
     uint32_t method = 0;
     bool parsed = false;  // whether the bytes parsed as an nca.pb.Request
     pb::Request request;
+    std::string sender;  // the requesting actor (caf::to_string of its address)
   };
 
   FakeNode() : system_(config_) {
@@ -193,6 +194,7 @@ class FakeNode {
       Seen entry;
       entry.method = method;
       entry.parsed = entry.request.ParseFromString(bytes);
+      entry.sender = caf::to_string(self->current_sender());
       seen.push_back(std::move(entry));
       arrived.notify_all();
       if (failures_left > 0) {
