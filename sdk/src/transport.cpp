@@ -471,10 +471,13 @@ class OpRunner final : public caf::event_based_actor, public OpHost {
     }
   }
 
+  // The runner ends with the client, or if an op threw: either way later calls could not run,
+  // so they fail at once as calls on a closed client.
   void abandon_all() {
     std::vector<std::shared_ptr<SendOp>> ops;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->closed = true;
       ops.swap(shared_->pending);
     }
     for (auto& entry : live_) ops.push_back(entry.second);
