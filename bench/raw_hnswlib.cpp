@@ -6,6 +6,8 @@
 // translation unit avoids duplicate definitions without changing any hnswlib code path: the SIMD
 // kernels are chosen by the same compile-time macros and the same runtime checks as in the node.
 // The system headers that hnswlib.h includes come first so the renames cannot touch them.
+#include "runtime/hnswlib_sanitizer.hpp"  // the same kernels as the node's under sanitizers
+
 #include <assert.h>
 #include <cpuid.h>
 #include <immintrin.h>

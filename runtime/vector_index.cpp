@@ -2,17 +2,8 @@
 
 // hnswlib.h defines non-inline functions and globals (cpuid, AVXCapable, the SIMD dispatch
 // pointers): it must be included by exactly one translation unit of a binary, and this is it.
-//
-// Its SSE path prefetches the neighbour after the last one of a link list, reading one id past the
-// list: harmless in practice (the read stays inside the malloc chunk and only feeds a prefetch) but
-// reported by AddressSanitizer, so sanitised builds use hnswlib's plain scalar path.
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_MANUAL_VECTORIZATION
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_MANUAL_VECTORIZATION
-#endif
-#endif
+#include "runtime/hnswlib_sanitizer.hpp"  // first: it chooses hnswlib's kernels
+
 #include <hnswlib/hnswlib.h>
 
 #include <fcntl.h>

@@ -305,6 +305,10 @@ TEST_F(NodeTest, RestartReloadsSavedIndexAndRebuildsMissingOrCorruptOne) {
 // the write pipeline waits for the tier instead of letting a fast writer queue unbounded index work
 // (which every later tier request would wait behind).
 class BackpressureTest : public NodeFixture {
+ protected:
+  // The stats call waits for the tiers to drain their backlog; under the sanitizers (hnswlib's
+  // scalar kernels, every access checked) that takes longer than the SDK's default 10 s.
+  BackpressureTest() { client_options_.request_timeout = std::chrono::seconds(60); }
   void customize(config::Settings& s) override { s.scheduler.threads = 2; }
 };
 

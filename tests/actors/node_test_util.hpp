@@ -1,5 +1,5 @@
-// Test support: an in-process node on an OS-chosen port with its own temp data directory, and a bounded
-// wait on a condition (no sleeps as synchronization).
+// Test support: an in-process node on an OS-chosen port with its own temp data directory, and a
+// bounded wait on a condition (no sleeps as synchronization).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -67,7 +67,7 @@ class NodeFixture : public ::testing::Test {
     auto node = actors::Node::start(settings_, clock_);
     ASSERT_TRUE(node.ok()) << node.error().message;
     node_ = std::move(*node);
-    auto client = Client::connect({"127.0.0.1:" + std::to_string(node_->port())});
+    auto client = Client::connect({"127.0.0.1:" + std::to_string(node_->port())}, client_options_);
     ASSERT_TRUE(client.ok()) << client.error().message;
     client_ = std::move(*client);
   }
@@ -90,6 +90,7 @@ class NodeFixture : public ::testing::Test {
   const Clock* clock_ = nullptr;
   std::unique_ptr<actors::Node> node_;
   std::unique_ptr<Client> client_;
+  ClientOptions client_options_;  // for client_; a fixture may change them before SetUp
 };
 
 }  // namespace nca::testing

@@ -4,20 +4,31 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/support/shell_command.hpp"
 
 namespace {
 
-nca::testing::CommandResult soak(const std::string& args) {
+// The benchmark's log goes to `log` (a file), kept for a failure's message: a sanitizer's report
+// is printed there.
+nca::testing::CommandResult soak(const std::string& args, const std::string& log = "/dev/null") {
   return nca::testing::run_shell(std::string(NCA_BIN_DIR) + "/nca-bench soak --json " + args +
-                                 " 2>/dev/null");
+                                 " 2>" + log);
+}
+
+std::string tail_of(const std::string& path, size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
 TEST(SoakBench, LosesNoAcknowledgedWriteAcrossKills) {
-  auto r = soak("--minutes 0.3 --kill-every 7 --callers 3 --shards 8");
-  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string log = ::testing::TempDir() + "soak_bench_test.log";
+  auto r = soak("--minutes 0.3 --kill-every 7 --callers 3 --shards 8", log);
+  ASSERT_EQ(r.exit_code, 0) << r.out << "\nthe benchmark's log ends:\n" << tail_of(log, 8000);
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;
   std::cout << "[ soak     ] seed " << j["seed"] << ", " << j["kills"] << " kills, "
