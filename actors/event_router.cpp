@@ -416,6 +416,13 @@ void reload(Self* self) {
     remember_events(self, q.in_flight_events());
     persist(self, tenant, q.tick(now), {});
   }
+  // Long polls parked before the reload: the rebuilt queues may hold events for them (a node that
+  // starts serving a shard learns its events from its own copy), which no publish will announce.
+  std::map<std::string, std::set<std::string>> parked;
+  for (const auto& entry : st.waiters) parked[entry.first.first].insert(entry.first.second);
+  for (const auto& entry : parked) {
+    if (serves(*st.ctx, entry.first)) wake(self, entry.first, entry.second);
+  }
 }
 
 pb::Response event_response(uint32_t method, const pb::Event& e) {

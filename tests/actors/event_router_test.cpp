@@ -2,6 +2,13 @@
 // dead letters, memories of events, shared knowledge and restart.
 #include <gtest/gtest.h>
 
+#include <caf/send.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "actors/messages.hpp"
+#include "storage/column_family.hpp"
 #include "tests/actors/node_test_util.hpp"
 
 namespace nca::testing {
@@ -194,6 +201,46 @@ TEST_F(EventRouterTest, LongPollWakesOnPublishAndTimesOutEmpty) {
   ASSERT_TRUE(got->next_event().has_event());
   EXPECT_EQ(got->next_event().event().id(), e->id());
   EXPECT_EQ(next("nobody").code(), ErrorCode::not_found);
+}
+
+// A router that reloads its queues (its node starts serving the tenant's event shard and learns
+// the events from its own copy) hands a long poll parked before the reload what the reload found.
+TEST_F(EventRouterTest, ALongPollParkedBeforeAReloadGetsWhatTheReloadFound) {
+  ASSERT_TRUE(create("bob"));
+  auto e = publish("a.b");  // bob is the only persona: assigned to him
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->persona_id(), "bob");
+  ASSERT_TRUE(create("ada"));
+  pb::Request req;
+  req.mutable_next_event()->set_persona_id("ada");
+  req.mutable_next_event()->set_wait_ms(8000);
+  auto pending = client_->call_async(req);
+  EXPECT_FALSE(status("no-such-event"));  // answered after the poll was parked (one connection)
+
+  // The stored event becomes ada's behind the router's back, as a new leader's copy would differ
+  // from what the old leader's router held.
+  auto& ctx = node_->context();
+  std::string key;
+  pb::Event stored;
+  ASSERT_TRUE(ctx.db->scan(storage::Cf::events, "", [&](std::string_view k, std::string_view v) {
+    pb::Event x;
+    if (x.ParseFromArray(v.data(), static_cast<int>(v.size())) && x.id() == e->id()) {
+      key = std::string(k);
+      stored = x;
+    }
+    return true;
+  }));
+  ASSERT_FALSE(key.empty());
+  stored.set_persona_id("ada");
+  auto batch = ctx.db->batch();
+  batch.put_proto(storage::Cf::events, key, stored);
+  ASSERT_TRUE(ctx.db->commit(std::move(batch)));
+  caf::anon_send(ctx.router, actors::reload_atom::value);
+
+  auto got = pending.get();
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_TRUE(got->next_event().has_event()) << "the parked poll waited out its 8 s, empty";
+  EXPECT_EQ(got->next_event().event().id(), e->id());
 }
 
 // next_event with max_events hands out several events in one durable write; ack_batch settles
