@@ -307,9 +307,13 @@ TEST_F(NodeTest, RestartReloadsSavedIndexAndRebuildsMissingOrCorruptOne) {
 class BackpressureTest : public NodeFixture {
  protected:
   // The stats call waits for the tiers to drain their backlog; under the sanitizers (hnswlib's
-  // scalar kernels, every access checked) that takes longer than the SDK's default 10 s.
+  // scalar kernels, every access checked) that takes longer than the default 10 s, both for the
+  // SDK's call and for the persona's request to its tiers.
   BackpressureTest() { client_options_.request_timeout = std::chrono::seconds(60); }
-  void customize(config::Settings& s) override { s.scheduler.threads = 2; }
+  void customize(config::Settings& s) override {
+    s.scheduler.threads = 2;
+    s.actors.request_timeout = 60 * kUsPerSecond;
+  }
 };
 
 TEST_F(BackpressureTest, AFastWriterNeverQueuesMoreThanAFewIndexBatchesPerTier) {
