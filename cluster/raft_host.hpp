@@ -4,8 +4,9 @@
 // calls process_ready(), which handles each group's Ready in the order raft.hpp prescribes (save
 // entries, hard state and snapshot to the group's LogStorage; apply committed entries through the
 // apply callback; advance) and returns what to send, coalesced into one batch per peer node across
-// all groups (so heartbeats of many groups share one frame). Everything goes out after the save,
-// which is always safe (raft.hpp allows `messages` earlier, as an optimisation this host forgoes).
+// all groups (so heartbeats of many groups share one frame). By default everything goes out and
+// is applied after the save's sync; process_ready()'s callbacks let a leader's appends leave, and
+// committed entries be applied, before it (see there).
 //
 // A batch from a peer is checked before any group sees it: it must name this node as recipient and
 // every message must come from the batch's sender; messages for groups this node does not host are
