@@ -9,19 +9,13 @@
 #include <map>
 #include <string_view>
 
+#include "config/values.hpp"
+
 namespace nca::config {
 namespace {
 
 // Config files are small; anything bigger is a mistake (a wrong path), not a config.
 constexpr size_t kMaxFileBytes = 4 << 20;
-
-std::string_view trim(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 Error syntax_error(const std::string& origin, int line, const std::string& what) {
   return make_error(ErrorCode::invalid_argument,

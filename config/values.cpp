@@ -17,14 +17,6 @@ constexpr const char* kSizeHint = "not a size (use e.g. 64KiB, 8MiB, 1GiB or a n
 constexpr double kMaxDurationUs = 1000.0 * 366 * 24 * 3600 * 1e6;  // about 1000 years
 constexpr double kMaxSizeBytes = 9.2e18;                           // below 2^63
 
-std::string_view trim(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -56,6 +48,14 @@ bool read_unsigned_decimal(std::string_view s, size_t& pos, double& out) {
 }
 
 }  // namespace
+
+std::string_view trim(std::string_view s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
 
 Result<bool> parse_bool(const std::string& text) {
   std::string t = lower(trim(text));

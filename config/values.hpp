@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nca/result.hpp"
@@ -27,6 +28,8 @@ Result<TimeUs> parse_duration(const std::string& text);
 // A number of bytes, optionally with a unit: B; KiB, MiB, GiB, TiB (and K, M, G, T: also powers of
 // 1024); KB, MB, GB, TB (powers of 1000). Case-insensitive.
 Result<uint64_t> parse_size(const std::string& text);
+// `s` without leading and trailing whitespace (config files and values).
+std::string_view trim(std::string_view s);
 // Comma-separated items, each trimmed; empty items are dropped.
 std::vector<std::string> parse_list(const std::string& text);
 

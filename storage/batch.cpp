@@ -4,12 +4,9 @@
 
 #include <rocksdb/slice.h>
 
+#include "storage/rocksdb_slice.hpp"
+
 namespace nca::storage {
-namespace {
-
-rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-
-}  // namespace
 
 rocksdb::ColumnFamilyHandle* Batch::handle(Cf cf) const {
   // A null handle means RocksDB's default family: only unbound batches (never written to a Db) get

@@ -1,5 +1,7 @@
 #include "storage/crc32.hpp"
 
+#include "storage/encoding.hpp"
+
 namespace nca::storage {
 namespace {
 
@@ -25,11 +27,6 @@ constexpr Tables make_tables(uint32_t reflected_polynomial) {
 
 constexpr Tables kCastagnoli = make_tables(0x82F63B78u);
 constexpr Tables kIeee = make_tables(0xEDB88320u);
-
-uint32_t load_le32(const unsigned char* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
 
 uint32_t extend(const Tables& t, uint32_t crc, const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);

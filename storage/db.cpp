@@ -14,12 +14,12 @@
 
 #include "storage/keys.hpp"
 #include "storage/merged_batch.hpp"
+#include "storage/rocksdb_slice.hpp"
 #include "storage/rocksdb_status.hpp"
 
 namespace nca::storage {
 namespace {
 
-rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
 bool wants_bloom_filter(Cf cf) { return cf == Cf::items || cf == Cf::vectors; }

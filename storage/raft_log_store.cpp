@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "storage/crc32.hpp"
+#include "storage/encoding.hpp"
 
 namespace nca::storage {
 
@@ -38,11 +39,6 @@ constexpr size_t kCachedEntryOverhead = 64;
 // Deleting a few keys one by one is cheaper for later reads than a range tombstone.
 constexpr Index kPointDeleteLimit = 16;
 
-uint32_t load_le32(const unsigned char* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
 void put_be64(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8)
     out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -52,30 +48,6 @@ uint64_t get_be64(std::string_view in) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<unsigned char>(in[i]);
   return v;
-}
-
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-// Consumes one varint from the front of `in`; false on a truncated or overlong one.
-bool get_varint(std::string_view& in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto byte = static_cast<unsigned char>(in.front());
-    in.remove_prefix(1);
-    if (shift == 63 && byte > 1) return false;
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
 }
 
 std::string group_prefix(uint64_t group) {

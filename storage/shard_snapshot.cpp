@@ -5,6 +5,7 @@
 
 #include "proto/neuroca.pb.h"
 #include "storage/crc32.hpp"
+#include "storage/encoding.hpp"
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
 #include "storage/records.hpp"
@@ -21,25 +22,6 @@ constexpr std::array<Cf, 8> kReplicated = {Cf::items,   Cf::vectors, Cf::links, 
 bool replicated(uint8_t cf) {
   for (Cf c : kReplicated) {
     if (static_cast<uint8_t>(c) == cf) return true;
-  }
-  return false;
-}
-
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool get_varint(std::string_view& in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto b = static_cast<uint8_t>(in[0]);
-    in.remove_prefix(1);
-    *v |= uint64_t{b & 0x7fu} << shift;
-    if ((b & 0x80) == 0) return true;
   }
   return false;
 }
