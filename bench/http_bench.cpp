@@ -17,7 +17,6 @@
 //
 // The gateway holds one worker thread per open connection, so it gets as many threads as the
 // largest concurrency (--http-threads 0).
-#include <httplib.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <boost/program_options.hpp>
@@ -42,8 +41,10 @@
 #include "config/schema.hpp"
 #include "http/http_gateway.hpp"
 #include "nca/client.hpp"
+#include "runtime/httplib.hpp"
 
 namespace nca::bench {
+namespace http_bench {
 namespace {
 
 namespace po = boost::program_options;
@@ -577,9 +578,7 @@ void print_table(const HttpBenchOptions& o, const Results& r) {
   print_rows(rows);
 }
 
-}  // namespace
-
-int run_http(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& args) {
   int exit_code = 0;
   auto parsed = parse_options(args, &exit_code);
   if (!parsed) return exit_code;
@@ -600,5 +599,10 @@ int run_http(const std::vector<std::string>& args) {
   return print_result(
       o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
 }
+
+}  // namespace
+}  // namespace http_bench
+
+int run_http(const std::vector<std::string>& args) { return http_bench::run(args); }
 
 }  // namespace nca::bench

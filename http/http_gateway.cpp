@@ -1,6 +1,5 @@
 #include "http/http_gateway.hpp"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 #include "http/request_mapping.hpp"
 #include "http/route_table.hpp"
 #include "proto/wire.hpp"
+#include "runtime/httplib.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/principal.hpp"
 

@@ -1,7 +1,5 @@
 #include "runtime/http_embedder.hpp"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "runtime/httplib.hpp"
 #include "runtime/vector_math.hpp"
 
 namespace nca {

@@ -4,7 +4,6 @@
 // the page's scripts ran (the dashboard marks what it shows with ids and data-* attributes) and
 // save a screenshot next to the build's binaries (build/dashboard.png).
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "nca/client.hpp"
+#include "runtime/httplib.hpp"
 #include "tests/dashboard/dom_query.hpp"
 #include "tests/dashboard/headless_browser.hpp"
 #include "tests/integration/process.hpp"

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -14,6 +13,7 @@
 
 #include "actors/node.hpp"
 #include "http/http_gateway.hpp"
+#include "runtime/httplib.hpp"
 #include "tests/actors/node_test_util.hpp"
 
 namespace nca::testing {

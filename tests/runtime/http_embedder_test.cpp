@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "runtime/hashing_embedder.hpp"
+#include "runtime/httplib.hpp"
 #include "runtime/vector_math.hpp"
 
 namespace nca {
