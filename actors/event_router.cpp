@@ -77,20 +77,20 @@ struct RouterState {
   static inline const char* name = "nca.event_router";
 };
 
-using Self = caf::stateful_actor<RouterState>;
+using RouterSelf = caf::stateful_actor<RouterState>;
 
 // A tenant's events live in one shard: the one its empty persona name hashes to.
 uint32_t event_shard(const NodeContext& ctx, const std::string& tenant) {
   return storage::events_shard(tenant, static_cast<uint32_t>(ctx.policy.shards));
 }
 
-void reload(Self* self);
+void reload(RouterSelf* self);
 
 // A persona's profile write or delete on a node that does not serve the tenant's events goes to
 // the node that does (through the peer transport, as a peer-only cluster_admin report). When no
 // node serves them right now it is dropped: the next leader reads profiles from its own copy, or
 // looks a persona up when it polls (do_next).
-void tell_event_leader(Self* self, const std::string& tenant, pb::Request report) {
+void tell_event_leader(RouterSelf* self, const std::string& tenant, pb::Request report) {
   auto& ctx = *self->state.ctx;
   if (!ctx.replicated() || !ctx.transport) return;
   auto route = ctx.routes->route(event_shard(ctx, tenant));
@@ -111,7 +111,7 @@ void tell_event_leader(Self* self, const std::string& tenant, pb::Request report
 
 // limits.personas-per-tenant is kept where every persona of a tenant is known: the router that
 // serves the tenant's events. Another node's router asks that one.
-caf::result<uint32_t, std::string> persona_quota(Self* self, const std::string& tenant,
+caf::result<uint32_t, std::string> persona_quota(RouterSelf* self, const std::string& tenant,
                                                  const std::string& persona);
 
 std::string prefix_of(const NodeContext& ctx, const std::string& tenant) {
@@ -126,7 +126,7 @@ bool serves(const NodeContext& ctx, const std::string& tenant) {
 
 // Writes a batch of event records: committed locally on a standalone node, through the event
 // shard's Raft log on a cluster node. `done` gets the outcome on the router's thread.
-void write_batch(Self* self, uint32_t shard, storage::Batch batch, uint64_t seq) {
+void write_batch(RouterSelf* self, uint32_t shard, storage::Batch batch, uint64_t seq) {
   auto& ctx = *self->state.ctx;
   auto me = caf::actor_cast<caf::actor>(self);
   if (!ctx.replicated()) {
@@ -195,11 +195,11 @@ Status load(RouterState& st) {
   return s;
 }
 
-void wake(Self* self, const std::string& tenant, const std::set<std::string>& personas);
+void wake(RouterSelf* self, const std::string& tenant, const std::set<std::string>& personas);
 
 // Writes `ch` durably, then runs `then`. Memories of new assignments are created and waiting
 // long polls served only after the write is durable.
-void persist(Self* self, const std::string& tenant, EventChanges ch,
+void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
              std::function<void(Status)> then);
 
 // The STM memory of one assignment (its id is derived from the event, so storing it again is
@@ -232,10 +232,10 @@ void memory_failed(RouterState& st, const std::string& what, const std::string& 
   spdlog::warn("event memories {} were not stored: {}", what, why);
 }
 
-void flush_memories(Self* self, const PersonaKey& who);
+void flush_memories(RouterSelf* self, const PersonaKey& who);
 
 // The persona's request ended (answered, failed or given up on): the next one may go.
-void memories_done(Self* self, const PersonaKey& who, uint64_t id, const std::string& error) {
+void memories_done(RouterSelf* self, const PersonaKey& who, uint64_t id, const std::string& error) {
   auto& st = self->state;
   auto it = st.memories.find(who);
   if (it == st.memories.end() || it->second.request != id) return;  // given up on in a tick
@@ -262,7 +262,7 @@ void memories_done(Self* self, const PersonaKey& who, uint64_t id, const std::st
 // under load the memories of many assignments share one persona write instead of one each.
 // Nobody waits for these replies, so the requests carry no CAF timeout (each would cost the timer
 // thread two wake-ups); the router's tick gives up on one older than the node's request timeout.
-void flush_memories(Self* self, const PersonaKey& who) {
+void flush_memories(RouterSelf* self, const PersonaKey& who) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   auto it = st.memories.find(who);
@@ -321,7 +321,7 @@ void flush_memories(Self* self, const PersonaKey& who) {
 
 // Queues the memories of `events` (assignments made durable together) for their personas, in
 // assignment order.
-void remember_events(Self* self, const std::vector<pb::Event>& events) {
+void remember_events(RouterSelf* self, const std::vector<pb::Event>& events) {
   auto& st = self->state;
   if (st.ctx->directory == nullptr || events.empty()) return;
   std::vector<PersonaKey> touched;
@@ -335,7 +335,7 @@ void remember_events(Self* self, const std::vector<pb::Event>& events) {
 }
 
 // Gives up on memory requests past their deadline (see flush_memories).
-void expire_memory_requests(Self* self, TimeUs now) {
+void expire_memory_requests(RouterSelf* self, TimeUs now) {
   std::vector<std::pair<PersonaKey, uint64_t>> late;
   for (const auto& [who, pm] : self->state.memories) {
     if (pm.request != 0 && pm.deadline_us <= now) late.emplace_back(who, pm.request);
@@ -345,7 +345,7 @@ void expire_memory_requests(Self* self, TimeUs now) {
   }
 }
 
-void persist(Self* self, const std::string& tenant, EventChanges ch,
+void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
              std::function<void(Status)> then) {
   auto& st = self->state;
   if (ch.writes.empty()) {
@@ -385,7 +385,7 @@ void persist(Self* self, const std::string& tenant, EventChanges ch,
   wake(self, tenant, ch.ready);
 }
 
-void on_committed(Self* self, uint64_t seq, bool ok, const std::string& msg) {
+void on_committed(RouterSelf* self, uint64_t seq, bool ok, const std::string& msg) {
   auto& st = self->state;
   auto it = st.in_flight.find(seq);
   if (it == st.in_flight.end()) return;
@@ -403,7 +403,7 @@ void on_committed(Self* self, uint64_t seq, bool ok, const std::string& msg) {
 // Rebuilds every queue from storage, then lets the served tenants' leases tick: after this node
 // became the leader of an event shard (its RocksDB then holds everything committed before), or
 // after a write failed. Waits for writes in flight first.
-void reload(Self* self) {
+void reload(RouterSelf* self) {
   auto& st = self->state;
   st.reload_needed = true;
   if (!st.in_flight.empty()) return;  // on_committed reloads once the last one is answered
@@ -456,7 +456,7 @@ pb::Response next_event_response(uint32_t max_events, std::vector<pb::Event>& ev
 
 // Hands up to max(1, max_events) of `persona`'s assigned events to `rp` once their delivery is
 // durable (one write for all of them).
-void deliver_next(Self* self, const std::string& tenant, const std::string& persona,
+void deliver_next(RouterSelf* self, const std::string& tenant, const std::string& persona,
                   uint32_t max_events, caf::response_promise rp) {
   auto& q = queue_for(self->state, tenant);
   EventChanges ch;
@@ -479,7 +479,7 @@ void deliver_next(Self* self, const std::string& tenant, const std::string& pers
   });
 }
 
-void wake(Self* self, const std::string& tenant, const std::set<std::string>& personas) {
+void wake(RouterSelf* self, const std::string& tenant, const std::set<std::string>& personas) {
   auto& st = self->state;
   for (const auto& p : personas) {
     auto it = st.waiters.find({tenant, p});
@@ -497,7 +497,7 @@ void wake(Self* self, const std::string& tenant, const std::set<std::string>& pe
 
 Reply fail(uint32_t method, const Error& e) { return reply_error(method, e); }
 
-Reply do_publish(Self* self, const pb::Request& req) {
+Reply do_publish(RouterSelf* self, const pb::Request& req) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   constexpr uint32_t method = pb::Request::kPublish;
@@ -562,7 +562,7 @@ Reply do_publish(Self* self, const pb::Request& req) {
   return rp;
 }
 
-Reply do_next(Self* self, const pb::Request& req) {
+Reply do_next(RouterSelf* self, const pb::Request& req) {
   auto& st = self->state;
   constexpr uint32_t method = pb::Request::kNextEvent;
   const auto& r = req.next_event();
@@ -656,7 +656,7 @@ Status validate_ack(const NodeContext& ctx, const pb::AckRequest& r) {
 // Applies one ack to the queue. The event as it is to be stored, with its record added to `ch`
 // (`*changed`); or, for a retry of an ack already written, the stored record and nothing to write;
 // or why the ack is refused.
-Result<pb::Event> apply_ack(Self* self, const std::string& tenant, const pb::AckRequest& r,
+Result<pb::Event> apply_ack(RouterSelf* self, const std::string& tenant, const pb::AckRequest& r,
                             EventChanges* ch, bool* changed) {
   auto& st = self->state;
   *changed = false;
@@ -683,7 +683,8 @@ Result<pb::Event> apply_ack(Self* self, const std::string& tenant, const pb::Ack
 }
 
 // Acks one event and calls `then` once the ack is durable (or refused).
-void finish_ack(Self* self, const std::string& tenant, const pb::AckRequest& r, AckDone then) {
+void finish_ack(RouterSelf* self, const std::string& tenant, const pb::AckRequest& r,
+                AckDone then) {
   EventChanges ch;
   bool changed = false;
   auto done = apply_ack(self, tenant, r, &ch, &changed);
@@ -698,7 +699,8 @@ void finish_ack(Self* self, const std::string& tenant, const pb::AckRequest& r, 
 // An ack whose result becomes a memory: the memory is stored before the ack is written (a crash in
 // between redelivers the event, and storing the same memory id again is harmless). False when the
 // ack has no memory to store first.
-bool ack_with_result(Self* self, const std::string& tenant, const pb::AckRequest& r, AckDone then) {
+bool ack_with_result(RouterSelf* self, const std::string& tenant, const pb::AckRequest& r,
+                     AckDone then) {
   auto& st = self->state;
   const pb::Event* e = queue_for(st, tenant).find(r.event_id());
   if (r.result().empty() || e == nullptr || e->state() != pb::EVENT_DELIVERED ||
@@ -742,7 +744,7 @@ bool ack_with_result(Self* self, const std::string& tenant, const pb::AckRequest
   return true;
 }
 
-Reply do_ack(Self* self, const pb::Request& req) {
+Reply do_ack(RouterSelf* self, const pb::Request& req) {
   constexpr uint32_t method = pb::Request::kAck;
   const auto& r = req.ack();
   if (auto s = validate_ack(*self->state.ctx, r); !s) return fail(method, s.error());
@@ -756,7 +758,7 @@ Reply do_ack(Self* self, const pb::Request& req) {
 }
 
 // Several acks, each judged on its own; those without a result share one durable write.
-Reply do_ack_batch(Self* self, const pb::Request& req) {
+Reply do_ack_batch(RouterSelf* self, const pb::Request& req) {
   auto& ctx = *self->state.ctx;
   constexpr uint32_t method = pb::Request::kAckBatch;
   const auto& acks = req.ack_batch().acks();
@@ -825,7 +827,7 @@ Reply do_ack_batch(Self* self, const pb::Request& req) {
   return batch->rp;
 }
 
-Reply do_nack(Self* self, const pb::Request& req) {
+Reply do_nack(RouterSelf* self, const pb::Request& req) {
   auto& st = self->state;
   constexpr uint32_t method = pb::Request::kNack;
   const auto& r = req.nack();
@@ -847,7 +849,7 @@ Reply do_nack(Self* self, const pb::Request& req) {
   return rp;
 }
 
-Reply do_status(Self* self, const pb::Request& req) {
+Reply do_status(RouterSelf* self, const pb::Request& req) {
   auto& st = self->state;
   constexpr uint32_t method = pb::Request::kEventStatus;
   const std::string& id = req.event_status().event_id();
@@ -870,7 +872,7 @@ Reply do_status(Self* self, const pb::Request& req) {
 
 size_t page_size_of(uint32_t asked) { return asked == 0 ? 100 : std::min<uint32_t>(asked, 1000); }
 
-Reply do_dead_letters(Self* self, const pb::Request& req) {
+Reply do_dead_letters(RouterSelf* self, const pb::Request& req) {
   constexpr uint32_t method = pb::Request::kListDeadLetters;
   const auto& r = req.list_dead_letters();
   size_t n = page_size_of(r.page_size());
@@ -882,7 +884,7 @@ Reply do_dead_letters(Self* self, const pb::Request& req) {
   return reply_bytes(method, resp);
 }
 
-Reply do_requeue(Self* self, const pb::Request& req) {
+Reply do_requeue(RouterSelf* self, const pb::Request& req) {
   auto& st = self->state;
   constexpr uint32_t method = pb::Request::kRequeue;
   std::vector<std::string> ids(req.requeue().event_ids().begin(), req.requeue().event_ids().end());
@@ -906,7 +908,7 @@ Reply do_requeue(Self* self, const pb::Request& req) {
   return rp;
 }
 
-Reply do_list_personas(Self* self, const pb::Request& req) {
+Reply do_list_personas(RouterSelf* self, const pb::Request& req) {
   constexpr uint32_t method = pb::Request::kListPersonas;
   const auto& r = req.list_personas();
   size_t n = page_size_of(r.page_size());
@@ -918,7 +920,7 @@ Reply do_list_personas(Self* self, const pb::Request& req) {
   return reply_bytes(method, resp);
 }
 
-void sweep_acked(Self* self, TimeUs now) {
+void sweep_acked(RouterSelf* self, TimeUs now) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   // Bounded: at most 10000 deletions per tick. On a cluster node the deletes go through each
@@ -954,7 +956,7 @@ std::chrono::microseconds tick_interval(const NodeContext& ctx) {
   return std::chrono::microseconds(std::clamp<TimeUs>(ctx.events.lease_us / 10, 10'000, 1'000'000));
 }
 
-caf::result<uint32_t, std::string> persona_quota(Self* self, const std::string& tenant,
+caf::result<uint32_t, std::string> persona_quota(RouterSelf* self, const std::string& tenant,
                                                  const std::string& persona) {
   constexpr uint32_t method = pb::Request::kClusterAdmin;
   auto& st = self->state;
@@ -992,7 +994,7 @@ caf::result<uint32_t, std::string> persona_quota(Self* self, const std::string& 
   return rp;
 }
 
-caf::behavior event_router(Self* self, NodeContextPtr ctx) {
+caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
   self->state.ctx = ctx;
   // A place held for a persona being created outlasts its write: the write's own deadline.
   self->state.quota = std::make_unique<PersonaQuota>(ctx->settings.limits.personas_per_tenant,

@@ -29,7 +29,7 @@ struct WarmerState {
   static inline const char* name = "nca.index_warmer";
 };
 
-using Self = caf::stateful_actor<WarmerState>;
+using WarmerSelf = caf::stateful_actor<WarmerState>;
 
 // Loads each of the persona's tiers from its saved index plus what the index lacks, and saves the
 // result: what an activation would do, done ahead of it.
@@ -61,7 +61,8 @@ size_t warm(NodeContext& ctx, const storage::PersonaKey& key) {
   return total;
 }
 
-caf::behavior index_warmer(Self* self, NodeContextPtr ctx, std::chrono::microseconds interval) {
+caf::behavior index_warmer(WarmerSelf* self, NodeContextPtr ctx,
+                           std::chrono::microseconds interval) {
   self->state.ctx = std::move(ctx);
   self->state.interval = interval;
   self->delayed_send(self, interval, warm_tick_atom::value);

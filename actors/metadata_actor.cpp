@@ -41,7 +41,7 @@ struct MetadataState {
   static inline const char* name = "nca.metadata";
 };
 
-using Self = caf::stateful_actor<MetadataState>;
+using MetadataSelf = caf::stateful_actor<MetadataState>;
 
 // A replica this close to its group's commit index counts as caught up (for /ready and status).
 constexpr uint64_t kCaughtUpLag = 16;
@@ -61,7 +61,7 @@ std::string role_in(const raft::ConfState& conf, uint64_t node) {
   return "none";
 }
 
-void carry_out(Self* self, const metadata::MembershipStep& step) {
+void carry_out(MetadataSelf* self, const metadata::MembershipStep& step) {
   auto& st = self->state;
   st.step_in_flight = true;
   spdlog::info("cluster: {}", step.why);
@@ -125,7 +125,7 @@ void add_shards(const MetadataState& st,
 // placement (epoch 1) bootstraps the group with its replicas, the same list on each of them.
 bool replaying(const MetadataState& st) { return st.applied < st.config.replay_until; }
 
-void host_shards(Self* self) {
+void host_shards(MetadataSelf* self) {
   auto& st = self->state;
   if (!st.raft || !st.map->has_shards() || replaying(st)) return;
   if (st.config.shards_placed) {
@@ -160,7 +160,7 @@ void host_shards(Self* self) {
 // Leaves the group of every shard the map no longer places here, once the shard has settled (its
 // group's configuration no longer includes this node: until then this node may still be needed
 // for a majority).
-void drop_shards(Self* self) {
+void drop_shards(MetadataSelf* self) {
   auto& st = self->state;
   if (!st.raft || !st.map->has_shards() || replaying(st)) return;
   std::set<uint32_t> candidates = st.shards_asked;
@@ -199,7 +199,7 @@ void drop_shards(Self* self) {
 // A metadata command from this node: proposed when this node leads the metadata group, else
 // forwarded to the leader it knows through the peer transport (a ClusterAdminRequest its api actor
 // hands to its own metadata actor). `done` runs once, with or without success.
-void submit(Self* self, const pb::MetaCommand& command, std::function<void(bool)> done) {
+void submit(MetadataSelf* self, const pb::MetaCommand& command, std::function<void(bool)> done) {
   auto& st = self->state;
   if (st.view.leader) {
     self->request(st.raft, st.config.request_timeout, propose_atom::value, kMetadataGroup,
@@ -229,7 +229,8 @@ void submit(Self* self, const pb::MetaCommand& command, std::function<void(bool)
 
 // On every shard this node leads, the next step that makes the shard's group match the map
 // (cluster/metadata/shard_reconciler.hpp); one step per shard at a time.
-void reconcile_shards(Self* self, const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
+void reconcile_shards(MetadataSelf* self,
+                      const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
   auto& st = self->state;
   for (const auto& [group, v] : views) {
     if (group == kMetadataGroup || !v.leader) continue;
@@ -297,7 +298,8 @@ uint64_t preferred_leader(const pb::ShardAssignment& a) {
 // them so leaders per node differ by at most one): a leader that is not the preferred one hands
 // over once that voter has caught up, at most every few seconds per shard (a transfer that did not
 // happen is abandoned by Raft after an election timeout).
-void prefer_leaders(Self* self, const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
+void prefer_leaders(MetadataSelf* self,
+                    const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
   auto& st = self->state;
   const auto now = std::chrono::steady_clock::now();
   for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
@@ -321,7 +323,7 @@ void prefer_leaders(Self* self, const std::map<uint64_t, cluster::RaftHost::Grou
 // Gathers the groups' views (one request for all of them) and the transport's peers; then, on the
 // shards this node leads, prefers the preferred replicas, and for the metadata group plans (and,
 // leading, acts).
-void on_tick(Self* self) {
+void on_tick(MetadataSelf* self) {
   auto& st = self->state;
   if (!st.raft || st.tick_in_flight) return;
   st.tick_in_flight = true;
@@ -382,7 +384,7 @@ void on_tick(Self* self) {
 // Every snapshot_entries entries, the log up to `index` (just applied, no-ops included) becomes a
 // snapshot of the map. The Raft host refuses when it has applied more meanwhile; the next entry
 // tries again.
-void maybe_compact(Self* self, uint64_t index) {
+void maybe_compact(MetadataSelf* self, uint64_t index) {
   auto& st = self->state;
   if (!st.raft || st.compacting || st.config.snapshot_entries == 0 ||
       index < st.snapshot_index + st.config.snapshot_entries) {
@@ -400,7 +402,7 @@ void maybe_compact(Self* self, uint64_t index) {
           [self](caf::error&) { self->state.compacting = false; });
 }
 
-caf::behavior metadata_actor(Self* self, MetadataActorConfig config) {
+caf::behavior metadata_actor(MetadataSelf* self, MetadataActorConfig config) {
   auto& st = self->state;
   st.map = std::make_unique<metadata::ClusterMap>(config.shards, config.replication_factor);
   st.config = std::move(config);

@@ -18,7 +18,7 @@ namespace {
 
 using membership::FailureDetector;
 using membership::PeerChange;
-using tick_atom = caf::atom_constant<caf::atom("ptick")>;
+using transport_tick_atom = caf::atom_constant<caf::atom("ptick")>;
 
 struct Link {
   std::string host;
@@ -48,7 +48,7 @@ struct TransportState {
   uint64_t next_forward = 0;
 };
 
-using Self = caf::stateful_actor<TransportState>;
+using TransportSelf = caf::stateful_actor<TransportState>;
 
 // "host:port" -> (host, port); false if it is not one.
 bool split_address(const std::string& address, std::string* host, uint16_t* port) {
@@ -82,7 +82,7 @@ std::string known_addresses(const TransportState& st, uint64_t except) {
   return out;
 }
 
-void report(Self* self, const std::vector<PeerChange>& changes) {
+void report(TransportSelf* self, const std::vector<PeerChange>& changes) {
   for (const auto& c : changes) {
     spdlog::info("cluster: {}", membership::to_string(c));
     if (self->state.config.listener) {
@@ -93,7 +93,7 @@ void report(Self* self, const std::vector<PeerChange>& changes) {
 }
 
 // Records `remote` as the link to `node` after a handshake in either direction.
-bool link(Self* self, uint64_t node, uint64_t incarnation, const caf::actor& remote) {
+bool link(TransportSelf* self, uint64_t node, uint64_t incarnation, const caf::actor& remote) {
   auto& st = self->state;
   auto obs = st.detector->observe(node, incarnation, st.config.clock->now_us());
   if (obs.stale) return false;
@@ -107,11 +107,11 @@ bool link(Self* self, uint64_t node, uint64_t incarnation, const caf::actor& rem
   return true;
 }
 
-void learn(Self* self, const std::string& known);
+void learn(TransportSelf* self, const std::string& known);
 
 // Dials `host:port` and shakes hands. `expected` is the node that should answer there (0: a seed,
 // any node). On success the link is recorded under the node that answered.
-void dial(Self* self, const std::string& host, uint16_t port, uint64_t expected) {
+void dial(TransportSelf* self, const std::string& host, uint16_t port, uint64_t expected) {
   auto& st = self->state;
   const std::string address = host + ":" + std::to_string(port);
   if (expected != 0) {
@@ -175,7 +175,7 @@ void dial(Self* self, const std::string& host, uint16_t port, uint64_t expected)
           failed);
 }
 
-void connect(Self* self, uint64_t peer) {
+void connect(TransportSelf* self, uint64_t peer) {
   auto& st = self->state;
   auto it = st.links.find(peer);
   if (it == st.links.end() || it->second.host.empty()) return;
@@ -183,7 +183,7 @@ void connect(Self* self, uint64_t peer) {
 }
 
 // Addresses a peer knows become seeds to dial, unless they are ours or already linked.
-void learn(Self* self, const std::string& known) {
+void learn(TransportSelf* self, const std::string& known) {
   auto& st = self->state;
   size_t start = 0;
   while (start < known.size()) {
@@ -200,7 +200,7 @@ void learn(Self* self, const std::string& known) {
   }
 }
 
-void send_frame(Self* self, uint64_t peer, std::string bytes) {
+void send_frame(TransportSelf* self, uint64_t peer, std::string bytes) {
   auto& st = self->state;
   auto it = st.links.find(peer);
   if (st.partitioned.count(peer) != 0 || it == st.links.end() || !it->second.remote) {
@@ -218,7 +218,7 @@ caf::error forward_error(const std::string& why) {
   return caf::make_error(caf::sec::runtime_error, why);
 }
 
-ForwardResult forward(Self* self, uint64_t peer, uint32_t method, std::string bytes) {
+ForwardResult forward(TransportSelf* self, uint64_t peer, uint32_t method, std::string bytes) {
   auto& st = self->state;
   auto it = st.links.find(peer);
   if (st.partitioned.count(peer) != 0 || it == st.links.end() || !it->second.remote) {
@@ -273,7 +273,7 @@ ForwardResult forward(Self* self, uint64_t peer, uint32_t method, std::string by
 
 // The link to `peer` is gone: its forwarded requests get no answer. They may have been carried out
 // before it went, so the caller decides whether to send them again (requests carry ids).
-void fail_forwards(Self* self, uint64_t peer) {
+void fail_forwards(TransportSelf* self, uint64_t peer) {
   auto it = self->state.forwards.find(peer);
   if (it == self->state.forwards.end()) return;
   auto pending = std::move(it->second);
@@ -285,8 +285,8 @@ void fail_forwards(Self* self, uint64_t peer) {
   }
 }
 
-ForwardResult on_forwarded(Self* self, uint64_t from, uint64_t incarnation, uint32_t method,
-                           std::string bytes) {
+ForwardResult on_forwarded(TransportSelf* self, uint64_t from, uint64_t incarnation,
+                           uint32_t method, std::string bytes) {
   auto& st = self->state;
   auto it = st.links.find(from);
   if (it == st.links.end() || !it->second.remote ||
@@ -322,7 +322,7 @@ ForwardResult on_forwarded(Self* self, uint64_t from, uint64_t incarnation, uint
   return rp;
 }
 
-void on_frame(Self* self, uint64_t from, uint64_t incarnation, std::string bytes) {
+void on_frame(TransportSelf* self, uint64_t from, uint64_t incarnation, std::string bytes) {
   auto& st = self->state;
   auto it = st.links.find(from);
   const auto sender = self->current_sender();
@@ -375,7 +375,7 @@ std::string describe_peers(const TransportState& st) {
   return out.str();
 }
 
-caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
+caf::behavior peer_transport(TransportSelf* self, PeerTransportConfig config) {
   self->state.config = std::move(config);
   self->state.detector = std::make_unique<FailureDetector>(self->state.config.detector);
   self->set_down_handler([=](caf::down_msg& msg) {
@@ -387,7 +387,7 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
       }
     }
   });
-  self->send(self, tick_atom::value);
+  self->send(self, transport_tick_atom::value);
   return {
       [=](hello_atom, uint64_t node, uint64_t incarnation, const std::string& secret,
           caf::actor theirs, const std::string& advertise)
@@ -474,7 +474,7 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
                " dropped=" + std::to_string(st.dropped) + " refused=" + std::to_string(st.refused) +
                " dials_failed=" + std::to_string(st.dials_failed);
       },
-      [=](tick_atom) {
+      [=](transport_tick_atom) {
         auto& st = self->state;
         report(self, st.detector->tick(st.config.clock->now_us()));
         for (auto& [id, l] : st.links) {
@@ -491,7 +491,7 @@ caf::behavior peer_transport(Self* self, PeerTransportConfig config) {
             dial(self, host, port, 0);
           }
         }
-        self->delayed_send(self, st.config.heartbeat_interval, tick_atom::value);
+        self->delayed_send(self, st.config.heartbeat_interval, transport_tick_atom::value);
       },
   };
 }

@@ -101,7 +101,7 @@ struct PersonaState {
       std::make_shared<std::atomic<uint64_t>>(0)};
 };
 
-using Self = caf::stateful_actor<PersonaState>;
+using PersonaSelf = caf::stateful_actor<PersonaState>;
 
 std::chrono::microseconds timeout_of(const NodeContext& ctx) {
   return std::chrono::microseconds(ctx.request_timeout_us);
@@ -131,7 +131,7 @@ void apply_index_effect(PersonaState& st, const ItemIndexEffect& e) {
 
 // Runs `cont` with the embeddings of `texts`: inline for a fast embedder, on the embed worker (off
 // the scheduler threads) for one that blocks on I/O.
-void with_embeddings(Self* self, std::vector<std::string> texts,
+void with_embeddings(PersonaSelf* self, std::vector<std::string> texts,
                      std::function<void(Result<std::vector<std::vector<float>>>)> cont) {
   auto& ctx = *self->state.ctx;
   if (texts.empty()) return cont(std::vector<std::vector<float>>{});
@@ -147,7 +147,7 @@ void with_embeddings(Self* self, std::vector<std::string> texts,
 
 // Answers a request (and its duplicates) with `bytes`, a serialized Response; an `ok` one answers
 // its retries from now on.
-void finish_request(Self* self, const std::string& request_id, uint32_t method, bool ok,
+void finish_request(PersonaSelf* self, const std::string& request_id, uint32_t method, bool ok,
                     std::string bytes, caf::response_promise& rp) {
   auto& st = self->state;
   if (rp.pending()) rp.deliver(method, bytes);
@@ -162,7 +162,7 @@ void finish_request(Self* self, const std::string& request_id, uint32_t method, 
   }
 }
 
-void finish_request(Self* self, const std::string& request_id, uint32_t method,
+void finish_request(PersonaSelf* self, const std::string& request_id, uint32_t method,
                     const pb::Response& resp, caf::response_promise& rp) {
   finish_request(self, request_id, method, resp.status().code() == pb::OK, resp.SerializeAsString(),
                  rp);
@@ -183,7 +183,7 @@ std::vector<std::string> ids_of(const PendingWrite& w) {
   return out;
 }
 
-Result<Plan> make_plan(Self* self, PendingWrite& w) {
+Result<Plan> make_plan(PersonaSelf* self, PendingWrite& w) {
   auto& st = self->state;
   auto& writer = *st.writer;
   if (w.consolidation) {
@@ -234,7 +234,7 @@ Result<Plan> make_plan(Self* self, PendingWrite& w) {
   }
 }
 
-void apply_effects(Self* self, const Plan& plan, uint32_t method) {
+void apply_effects(PersonaSelf* self, const Plan& plan, uint32_t method) {
   auto& st = self->state;
   std::array<std::shared_ptr<std::vector<TierEffect>>, 3> per_tier;
   for (const auto& e : plan.tier_effects) {
@@ -273,7 +273,7 @@ bool tier_backlog_full(const PersonaState& st) {
   return false;
 }
 
-void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg);
+void on_committed(PersonaSelf* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg);
 
 // On a node of a cluster a plan's batch is an entry of the persona's shard log: the Raft host
 // answers once the entry is committed and applied to this node's RocksDB (on every replica it is
@@ -283,7 +283,7 @@ void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::st
 // after an election timeout) or its log fails. So the actor never gives up on an entry that may
 // still be applied behind its back; on an error the node no longer leads the shard and the
 // directory evicts this actor.
-void propose(Self* self, uint64_t gno, size_t i) {
+void propose(PersonaSelf* self, uint64_t gno, size_t i) {
   auto& st = self->state;
   if (!st.ctx->raft) {
     caf::anon_send(self, committed_atom::value, gno, static_cast<uint64_t>(i), false,
@@ -299,7 +299,7 @@ void propose(Self* self, uint64_t gno, size_t i) {
             });
 }
 
-void pump(Self* self) {
+void pump(PersonaSelf* self) {
   auto& st = self->state;
   if (st.outstanding > 0 || st.queue.empty()) return;
   if (tier_backlog_full(st)) {
@@ -372,7 +372,7 @@ void pump(Self* self) {
 
 // The persona's records are gone: drop its indices, tell the router, leave the directory and quit.
 // Writes queued behind the delete fail (a retry reaches a fresh, empty persona).
-void finish_delete(Self* self) {
+void finish_delete(PersonaSelf* self) {
   auto& st = self->state;
   const auto& ref = st.writer->ref();
   for (auto& w : st.queue) {
@@ -406,7 +406,7 @@ void finish_delete(Self* self) {
 // This node lost the leadership of the persona's shard (actors/persona_directory.hpp): every
 // request the actor holds is answered, so no client waits for a reply that would never come, and
 // the actor leaves. Writes whose entries were proposed may still be applied by the new leader.
-void evicted(Self* self) {
+void evicted(PersonaSelf* self) {
   auto& st = self->state;
   const std::string why = std::string(kLeadershipMoved) +
                           ": this node no longer leads the shard of "
@@ -429,7 +429,7 @@ void evicted(Self* self) {
   self->quit(caf::exit_reason::user_shutdown);
 }
 
-void on_committed(Self* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
+void on_committed(PersonaSelf* self, uint64_t gno, uint64_t idx, bool ok, const std::string& msg) {
   auto& st = self->state;
   if (gno != st.group_no || idx >= st.group.size()) return;
   InFlight& f = st.group[idx];
@@ -484,11 +484,11 @@ bool needs_quota(const PersonaState& st, uint32_t method) {
          method == pb::Request::kCreatePersona;
 }
 
-void embed_and_queue(Self* self, std::shared_ptr<pb::Request> mreq, caf::response_promise rp,
+void embed_and_queue(PersonaSelf* self, std::shared_ptr<pb::Request> mreq, caf::response_promise rp,
                      std::vector<std::string> texts, std::vector<size_t> text_slots,
                      size_t n_inputs);
 
-caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& req) {
+caf::result<uint32_t, std::string> enqueue_write(PersonaSelf* self, const RequestPtr& req) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   uint32_t method = static_cast<uint32_t>(req->body_case());
@@ -608,7 +608,7 @@ caf::result<uint32_t, std::string> enqueue_write(Self* self, const RequestPtr& r
   return rp;
 }
 
-void embed_and_queue(Self* self, std::shared_ptr<pb::Request> mreq, caf::response_promise rp,
+void embed_and_queue(PersonaSelf* self, std::shared_ptr<pb::Request> mreq, caf::response_promise rp,
                      std::vector<std::string> texts, std::vector<size_t> text_slots,
                      size_t n_inputs) {
   const uint32_t method = static_cast<uint32_t>(mreq->body_case());
@@ -687,7 +687,7 @@ bool record_matches(const pb::MemoryItem& item, const pb::RecallFilter& f) {
   return true;
 }
 
-void finish_recall(Self* self, const std::shared_ptr<RecallGather>& g) {
+void finish_recall(PersonaSelf* self, const std::shared_ptr<RecallGather>& g) {
   constexpr uint32_t method = pb::Request::kRecall;
   auto& st = self->state;
   if (!g->error.empty()) {
@@ -862,7 +862,7 @@ void search_index(const PersonaState& st, pb::Tier tier, const TierSearch& q, co
   }
 }
 
-caf::result<uint32_t, std::string> do_recall(Self* self, const RequestPtr& req) {
+caf::result<uint32_t, std::string> do_recall(PersonaSelf* self, const RequestPtr& req) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   auto mreq = std::make_shared<pb::Request>(*req);
@@ -977,7 +977,7 @@ double current_temperature(const PersonaState& st, TimeUs now) {
 
 // One lymphatic tick: the tiers propose (at most the batch size checked in all), the persona
 // writes.
-void run_tick(Self* self, caf::response_promise rp) {
+void run_tick(PersonaSelf* self, caf::response_promise rp) {
   auto& st = self->state;
   if (st.tick_running) {
     if (rp.pending()) {
@@ -1044,7 +1044,7 @@ void run_tick(Self* self, caf::response_promise rp) {
   }
 }
 
-caf::result<uint32_t, std::string> do_context(Self* self, const RequestPtr& req) {
+caf::result<uint32_t, std::string> do_context(PersonaSelf* self, const RequestPtr& req) {
   auto& st = self->state;
   size_t n = req->context().n() == 0 ? 10 : req->context().n();
   n = std::min(n, st.ctx->policy.working_size);
@@ -1092,7 +1092,7 @@ caf::result<uint32_t, std::string> do_context(Self* self, const RequestPtr& req)
   return g->rp;
 }
 
-caf::result<uint32_t, std::string> do_get(Self* self, const RequestPtr& req) {
+caf::result<uint32_t, std::string> do_get(PersonaSelf* self, const RequestPtr& req) {
   auto& st = self->state;
   const std::string& id = req->get().id();
   if (auto s = validate_id(id, "memory id"); !s) return reply_error(pb::Request::kGet, s.error());
@@ -1109,7 +1109,7 @@ caf::result<uint32_t, std::string> do_get(Self* self, const RequestPtr& req) {
   return rp;
 }
 
-caf::result<uint32_t, std::string> do_stats(Self* self) {
+caf::result<uint32_t, std::string> do_stats(PersonaSelf* self) {
   auto& st = self->state;
   struct Gather {
     size_t pending = 3;
@@ -1163,7 +1163,7 @@ caf::result<uint32_t, std::string> do_stats(Self* self) {
   return g->rp;
 }
 
-caf::behavior persona_actor(Self* self, NodeContextPtr ctx, std::string tenant,
+caf::behavior persona_actor(PersonaSelf* self, NodeContextPtr ctx, std::string tenant,
                             std::string persona) {
   auto& st = self->state;
   st.ctx = ctx;

@@ -11,7 +11,7 @@
 namespace nca::actors {
 namespace {
 
-using tick_atom = caf::atom_constant<caf::atom("rtick")>;
+using raft_tick_atom = caf::atom_constant<caf::atom("rtick")>;
 using flush_atom = caf::atom_constant<caf::atom("rflush")>;
 
 struct PendingProposal {
@@ -61,7 +61,7 @@ struct HostState {
   std::shared_ptr<Proposals> proposals;
 };
 
-using Self = caf::stateful_actor<HostState>;
+using RaftHostSelf = caf::stateful_actor<HostState>;
 
 caf::error failure(const std::string& message) {
   return caf::make_error(caf::sec::runtime_error, message);
@@ -124,7 +124,7 @@ void answer_reads(Proposals& p, const cluster::RaftHost& host) {
   }
 }
 
-void flush(Self* self) {
+void flush(RaftHostSelf* self) {
   auto& st = self->state;
   ask_reads(*st.proposals, *st.host);
   auto send = [self](std::map<raft::NodeId, std::vector<transport::GroupMessage>> batches) {
@@ -173,7 +173,7 @@ void flush(Self* self) {
 // Frames, proposals and ticks only mark the host dirty; one flush message, queued behind whatever
 // is already in the mailbox, then handles all their Readies together: a burst of proposals and
 // acknowledgements costs one save round (one fsync) instead of one each.
-void request_flush(Self* self) {
+void request_flush(RaftHostSelf* self) {
   if (self->state.flush_queued) return;
   self->state.flush_queued = true;
   self->send(self, flush_atom::value);
@@ -187,7 +187,7 @@ std::string describe(const cluster::RaftHost& host, uint64_t group) {
 }
 
 // Why a proposal or change was not taken, with the leader this node knows when it does not lead.
-caf::error not_proposed(Self* self, uint64_t group, const Error& error) {
+caf::error not_proposed(RaftHostSelf* self, uint64_t group, const Error& error) {
   if (error.code != ErrorCode::unavailable) return failure(error.message);
   auto s = self->state.host->state_of(group);
   return failure("node " + std::to_string(self->state.config.host.node) + " does not lead group " +
@@ -197,7 +197,8 @@ caf::error not_proposed(Self* self, uint64_t group, const Error& error) {
 }
 
 // Answers with the entry's index once this node has applied it, or with why it was not proposed.
-caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::Index> index) {
+caf::result<uint64_t> wait_for_apply(RaftHostSelf* self, uint64_t group,
+                                     Result<raft::Index> index) {
   auto& st = self->state;
   if (!index) return not_proposed(self, group, index.error());
   auto rp = self->make_response_promise<uint64_t>();
@@ -209,7 +210,7 @@ caf::result<uint64_t> wait_for_apply(Self* self, uint64_t group, Result<raft::In
 // Proposes `h`: pending until applied when the leader takes it; held while this node leads but
 // refuses proposals (it is handing the leadership over: until the hand-over is done or abandoned,
 // an election timeout at most); failed, with the leader this node knows, otherwise.
-void try_propose(Self* self, HeldProposal h) {
+void try_propose(RaftHostSelf* self, HeldProposal h) {
   auto& st = self->state;
   if (st.host->handing_over(h.group)) {
     st.held.push_back(std::move(h));
@@ -226,7 +227,7 @@ void try_propose(Self* self, HeldProposal h) {
 }
 
 // Proposals held during a hand-over, tried again.
-void retry_held(Self* self) {
+void retry_held(RaftHostSelf* self) {
   auto& st = self->state;
   if (st.held.empty()) return;
   std::vector<HeldProposal> held;
@@ -235,7 +236,7 @@ void retry_held(Self* self) {
 }
 
 // Compacts every group whose log grew by `snapshot_entries` applied entries since its snapshot.
-void compact_due(Self* self) {
+void compact_due(RaftHostSelf* self) {
   auto& st = self->state;
   if (!st.config.snapshot_of || st.config.snapshot_entries == 0) return;
   for (uint64_t g : st.host->groups()) {
@@ -271,11 +272,11 @@ Status add_and_start(cluster::RaftHost& host, const RaftHostActorConfig& config,
   return host.add_group(group, std::move(storage), bootstrap, applied);
 }
 
-caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> host,
+caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftHost> host,
                               RaftHostActorConfig config) {
   self->state.host = std::move(host);
   self->state.config = std::move(config);
-  self->send(self, tick_atom::value);
+  self->send(self, raft_tick_atom::value);
   return {
       [=](frame_atom, uint64_t from, uint64_t, const std::string& bytes) {
         auto batch = transport::decode_batch(bytes);
@@ -369,12 +370,12 @@ caf::behavior raft_host_actor(Self* self, std::shared_ptr<cluster::RaftHost> hos
         flush(self);
         retry_held(self);
       },
-      [=](tick_atom) {
+      [=](raft_tick_atom) {
         retry_held(self);
         compact_due(self);
         self->state.host->tick();
         request_flush(self);
-        self->delayed_send(self, self->state.config.tick, tick_atom::value);
+        self->delayed_send(self, self->state.config.tick, raft_tick_atom::value);
       },
   };
 }
@@ -426,7 +427,7 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
   for (uint64_t g : config.groups) {
     if (auto s = add_and_start(*host, config, g, config.bootstrap_voters); !s) return s.error();
   }
-  auto actor = sys.spawn([host, proposals, config](Self* self) mutable {
+  auto actor = sys.spawn([host, proposals, config](RaftHostSelf* self) mutable {
     self->state.proposals = proposals;
     return raft_host_actor(self, host, std::move(config));
   });

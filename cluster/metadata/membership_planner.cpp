@@ -35,7 +35,8 @@ MembershipStep command_on(uint64_t node, bool dead, const std::string& why) {
   return step;
 }
 
-MembershipStep change(raft::ConfChangeType type, raft::NodeId node, const std::string& why) {
+MembershipStep membership_change(raft::ConfChangeType type, raft::NodeId node,
+                                 const std::string& why) {
   MembershipStep step;
   step.kind = MembershipStep::Kind::conf_change;
   step.change = raft::ConfChange{type, node};
@@ -78,7 +79,7 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
   for (const auto& m : map.members()) {  // ascending ids
     if (m.dead()) continue;
     if (!raft::is_voter(group.conf, m.node()) && !raft::is_learner(group.conf, m.node())) {
-      return change(
+      return membership_change(
           raft::ConfChangeType::add_learner, m.node(),
           "node " + std::to_string(m.node()) + " becomes a learner of the metadata group");
     }
@@ -97,10 +98,10 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
       auto it = group.match.find(learner);
       if (!is_live || it == group.match.end()) continue;
       if (it->second + options.catch_up_lag < group.last_index) continue;
-      return change(raft::ConfChangeType::add_voter, learner,
-                    "node " + std::to_string(learner) + " has caught up and becomes voter " +
-                        std::to_string(working_voters + 1) + " of " +
-                        std::to_string(options.voters));
+      return membership_change(
+          raft::ConfChangeType::add_voter, learner,
+          "node " + std::to_string(learner) + " has caught up and becomes voter " +
+              std::to_string(working_voters + 1) + " of " + std::to_string(options.voters));
     }
   }
   if (options.place_shards && !map.has_shards() &&
@@ -121,18 +122,19 @@ MembershipStep next_step(const ClusterMap& map, const MetadataGroupView& group,
   if (group.conf.voters.size() > options.voters) {
     for (raft::NodeId v : group.conf.voters) {
       if (dead(v) && v != self.node) {
-        return change(raft::ConfChangeType::remove_node, v,
-                      "dead node " + std::to_string(v) + " leaves the metadata group's voters");
+        return membership_change(
+            raft::ConfChangeType::remove_node, v,
+            "dead node " + std::to_string(v) + " leaves the metadata group's voters");
       }
     }
     // A replaced voter came back before it was removed: one voter too many, the highest id goes
     // back to learning.
     for (auto it = group.conf.voters.rbegin(); it != group.conf.voters.rend(); ++it) {
       if (*it != self.node) {
-        return change(raft::ConfChangeType::add_learner, *it,
-                      "node " + std::to_string(*it) + " steps back to learner (" +
-                          std::to_string(group.conf.voters.size()) + " voters, " +
-                          std::to_string(options.voters) + " wanted)");
+        return membership_change(raft::ConfChangeType::add_learner, *it,
+                                 "node " + std::to_string(*it) + " steps back to learner (" +
+                                     std::to_string(group.conf.voters.size()) + " voters, " +
+                                     std::to_string(options.voters) + " wanted)");
       }
     }
   }

@@ -11,7 +11,7 @@ std::string shard_name(const pb::ShardAssignment& shard) {
          ")";
 }
 
-ShardStep change(raft::ConfChangeType type, uint64_t node, std::string why) {
+ShardStep shard_change(raft::ConfChangeType type, uint64_t node, std::string why) {
   ShardStep s;
   s.kind = ShardStep::Kind::conf_change;
   s.change = raft::ConfChange{type, node};
@@ -34,8 +34,8 @@ ShardStep next_shard_step(const pb::ShardAssignment& shard, const MetadataGroupV
   // 1. Missing replicas join as learners, in the map's order.
   for (uint64_t r : shard.replicas()) {
     if (!raft::is_voter(group.conf, r) && !raft::is_learner(group.conf, r)) {
-      return change(raft::ConfChangeType::add_learner, r,
-                    name + ": node " + std::to_string(r) + " joins as a learner");
+      return shard_change(raft::ConfChangeType::add_learner, r,
+                          name + ": node " + std::to_string(r) + " joins as a learner");
     }
   }
   // 2. Wanted learners vote once caught up; until then nothing leaves.
@@ -43,8 +43,9 @@ ShardStep next_shard_step(const pb::ShardAssignment& shard, const MetadataGroupV
   for (uint64_t r : group.conf.learners) {
     if (!wanted.count(r)) continue;
     if (caught_up(r, catch_up_lag)) {
-      return change(raft::ConfChangeType::add_voter, r,
-                    name + ": node " + std::to_string(r) + " has caught up and becomes a voter");
+      return shard_change(
+          raft::ConfChangeType::add_voter, r,
+          name + ": node " + std::to_string(r) + " has caught up and becomes a voter");
     }
     behind = true;
   }
@@ -52,16 +53,16 @@ ShardStep next_shard_step(const pb::ShardAssignment& shard, const MetadataGroupV
   // 3. Learners the map does not list.
   for (uint64_t r : group.conf.learners) {
     if (!wanted.count(r)) {
-      return change(raft::ConfChangeType::remove_node, r,
-                    name + ": learner " + std::to_string(r) + " is no longer a replica");
+      return shard_change(raft::ConfChangeType::remove_node, r,
+                          name + ": learner " + std::to_string(r) + " is no longer a replica");
     }
   }
   // 4. Voters the map does not list; the leader hands over before it goes.
   for (uint64_t r : group.conf.voters) {
     if (wanted.count(r)) continue;
     if (r != self) {
-      return change(raft::ConfChangeType::remove_node, r,
-                    name + ": voter " + std::to_string(r) + " is no longer a replica");
+      return shard_change(raft::ConfChangeType::remove_node, r,
+                          name + ": voter " + std::to_string(r) + " is no longer a replica");
     }
     std::vector<uint64_t> candidates;
     if (wanted.count(shard.leader_hint())) candidates.push_back(shard.leader_hint());
