@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/shell_command.hpp"
+#include "tests/bench/quiet_command.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -12,16 +12,12 @@
 
 namespace {
 
-std::string run(const std::string& cmd, int* exit_code) {
-  nca::testing::CommandResult r = nca::testing::run_shell(cmd + " 2>/dev/null");
-  *exit_code = r.exit_code;
-  return r.out;
-}
+using nca::testing::run_quiet;
 
 TEST(BenchSmoke, RecallPrintsEveryKey) {
   int code = -1;
   std::string out =
-      run(std::string(NCA_BIN_DIR) + "/nca-bench recall --n 1000 --queries 50 --json", &code);
+      run_quiet(std::string(NCA_BIN_DIR) + "/nca-bench recall --n 1000 --queries 50 --json", &code);
   ASSERT_EQ(code, 0) << out;
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
@@ -29,9 +25,8 @@ TEST(BenchSmoke, RecallPrintsEveryKey) {
        {"n", "dim", "ingest_sdk_per_s", "ingest_inproc_per_s", "raw_hnswlib_insert_per_s",
         "recall_inproc_p50_us", "recall_inproc_p99_us", "recall_sdk_p50_us", "recall_sdk_p99_us",
         "raw_hnswlib_p50_us", "raw_hnswlib_p99_us", "faiss_hnsw_p50_us", "raw_caf_rtt_p50_us",
-        "recall_at_10", "faiss_hnsw_recall_at_10", "bytes_per_item",
-        "recall_hybrid_tubules_p50_us", "recall_inproc_blocking_p50_us",
-        "raw_hnswlib_solo_p50_us"}) {
+        "recall_at_10", "faiss_hnsw_recall_at_10", "bytes_per_item", "recall_hybrid_tubules_p50_us",
+        "recall_inproc_blocking_p50_us", "raw_hnswlib_solo_p50_us"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["n"], 1000);
@@ -50,7 +45,7 @@ TEST(BenchSmoke, LocomoHybridWithTubulesBeatsPlainBm25) {
   if (!std::filesystem::exists(data)) GTEST_SKIP() << "no LoCoMo data at " << data;
   int code = -1;
   std::string out =
-      run(std::string(NCA_BIN_DIR) + "/nca-bench locomo --json --data " + data, &code);
+      run_quiet(std::string(NCA_BIN_DIR) + "/nca-bench locomo --json --data " + data, &code);
   ASSERT_EQ(code, 0) << out;
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
@@ -67,10 +62,10 @@ TEST(BenchSmoke, LocomoHybridWithTubulesBeatsPlainBm25) {
 
 TEST(BenchSmoke, EventsPrintsEveryKeyAndAcksEveryEventOnce) {
   int code = -1;
-  std::string out = run(std::string(NCA_BIN_DIR) +
-                            "/nca-bench events --personas 4 --events 300 --publish-batch 3 "
-                            "--wait-ms 200 --timeout-s 120 --json",
-                        &code);
+  std::string out = run_quiet(std::string(NCA_BIN_DIR) +
+                                  "/nca-bench events --personas 4 --events 300 --publish-batch 3 "
+                                  "--wait-ms 200 --timeout-s 120 --json",
+                              &code);
   ASSERT_EQ(code, 0) << out;
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
@@ -98,7 +93,7 @@ TEST(BenchSmoke, EventsPrintsEveryKeyAndAcksEveryEventOnce) {
 
 TEST(BenchSmoke, EventsRawBaselineAloneLeavesTheEventKeysNull) {
   int code = -1;
-  std::string out = run(
+  std::string out = run_quiet(
       std::string(NCA_BIN_DIR) + "/nca-bench events --paths none --workers 3 --events 200 --json",
       &code);
   ASSERT_EQ(code, 0) << out;
@@ -115,7 +110,8 @@ TEST(BenchSmoke, EventsRejectsBadArguments) {
   for (const char* args : {"--window 2 --publish-batch 5", "--paths disk", "--personas 0",
                            "--wait-ms 60000", "--events 0"}) {
     int code = -1;
-    std::string out = run(std::string(NCA_BIN_DIR) + "/nca-bench events --json " + args, &code);
+    std::string out =
+        run_quiet(std::string(NCA_BIN_DIR) + "/nca-bench events --json " + args, &code);
     EXPECT_EQ(code, 2) << args;
     EXPECT_TRUE(out.empty()) << args << ": " << out;  // nothing on stdout, the reason on stderr
   }

@@ -4,25 +4,21 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/shell_command.hpp"
+#include "tests/bench/quiet_command.hpp"
 
 #include <cstdio>
 #include <string>
 
 namespace {
 
-std::string run(const std::string& cmd, int* exit_code) {
-  nca::testing::CommandResult r = nca::testing::run_shell(cmd + " 2>/dev/null");
-  *exit_code = r.exit_code;
-  return r.out;
-}
+using nca::testing::run_quiet;
 
 TEST(RaftBench, PrintsEveryKeyWithPositiveValues) {
   int code = -1;
-  std::string out = run(std::string(NCA_BIN_DIR) +
-                            "/nca-bench raft --proposers 1,4 --seconds 0.3 --commits 200 "
-                            "--value-bytes 64 --json",
-                        &code);
+  std::string out = run_quiet(std::string(NCA_BIN_DIR) +
+                                  "/nca-bench raft --proposers 1,4 --seconds 0.3 --commits 200 "
+                                  "--value-bytes 64 --json",
+                              &code);
   ASSERT_EQ(code, 0) << out;
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
@@ -55,7 +51,7 @@ TEST(RaftBench, RejectsBadArguments) {
   for (const char* args : {"--proposers 0", "--proposers 1,x", "--seconds 0", "--commits 0",
                            "--value-bytes 0", "--no-such-option"}) {
     int code = -1;
-    std::string out = run(std::string(NCA_BIN_DIR) + "/nca-bench raft --json " + args, &code);
+    std::string out = run_quiet(std::string(NCA_BIN_DIR) + "/nca-bench raft --json " + args, &code);
     EXPECT_EQ(code, 2) << args;
     EXPECT_TRUE(out.empty()) << args << ": " << out;  // nothing on stdout, the reason on stderr
   }

@@ -25,7 +25,7 @@ using testing::LocalCluster;
 using testing::poll;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kArgs = testing::kFaultTestArgs;
+using testing::kFaultTestArgs;
 
 struct Write {
   std::string persona, id, content;
@@ -33,9 +33,9 @@ struct Write {
 };
 
 // Two writers remembering with client ids over six personas until stopped.
-class Writers {
+class BackupWriters {
  public:
-  explicit Writers(LocalCluster& c) {
+  explicit BackupWriters(LocalCluster& c) {
     for (int t = 0; t < 2; ++t) {
       threads_.emplace_back([this, &c, t] {
         auto client = Client::connect({c.address(1 + t), c.address(2 + t), c.address(3 - t)});
@@ -57,7 +57,7 @@ class Writers {
       });
     }
   }
-  ~Writers() { stop(); }
+  ~BackupWriters() { stop(); }
   void stop() {
     stop_ = true;
     for (auto& t : threads_) {
@@ -85,7 +85,7 @@ class Writers {
 };
 
 TEST(BackupRestore, ABackupUnderLoadRestoresEveryEarlierWriteIntoAFreshCluster) {
-  LocalCluster source("backup-source", kArgs);
+  LocalCluster source("backup-source", kFaultTestArgs);
   ASSERT_EQ(source.run("3").exit_code, 0);
   ASSERT_TRUE(
       poll([&] { return !testing::shard_leaders(source, 1).empty(); }, std::chrono::seconds(30)));
@@ -108,7 +108,7 @@ TEST(BackupRestore, ABackupUnderLoadRestoresEveryEarlierWriteIntoAFreshCluster) 
     event_id = published->events(0).id();
   }
 
-  Writers writers(source);
+  BackupWriters writers(source);
   ASSERT_TRUE(poll([&] { return writers.count() >= 200; }, std::chrono::seconds(60)));
   const std::string dir =
       (std::filesystem::temp_directory_path() / ("nca-backup-" + std::to_string(::getpid())))
@@ -125,7 +125,7 @@ TEST(BackupRestore, ABackupUnderLoadRestoresEveryEarlierWriteIntoAFreshCluster) 
   EXPECT_GT(writers.count(), before.size()) << "the writers kept writing during the backup";
   ASSERT_TRUE(std::filesystem::exists(dir + "/manifest.json"));
 
-  LocalCluster target("backup-target", kArgs);
+  LocalCluster target("backup-target", kFaultTestArgs);
   ASSERT_EQ(target.run("3").exit_code, 0);
   ASSERT_TRUE(
       poll([&] { return !testing::shard_leaders(target, 1).empty(); }, std::chrono::seconds(30)));
@@ -177,7 +177,7 @@ TEST(BackupRestore, ABackupUnderLoadRestoresEveryEarlierWriteIntoAFreshCluster) 
     f.seekp(6);
     f.put('\x7f');
   }
-  LocalCluster third("backup-third", kArgs);
+  LocalCluster third("backup-third", kFaultTestArgs);
   ASSERT_EQ(third.run("3").exit_code, 0);
   auto damaged = third.cli(1, "restore --from " + dir);
   EXPECT_NE(damaged.exit_code, 0);

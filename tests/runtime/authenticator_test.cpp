@@ -13,7 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSecret = "an-hs256-secret-of-at-least-32-bytes!";
+const std::string kAuthSecret = "an-hs256-secret-of-at-least-32-bytes!";
 
 class AuthenticatorTest : public ::testing::Test {
  protected:
@@ -31,7 +31,7 @@ class AuthenticatorTest : public ::testing::Test {
   }
 
   Result<std::shared_ptr<Authenticator>> make(bool enabled = true) {
-    return Authenticator::create({enabled, keys_file_, kSecret}, &clock_);
+    return Authenticator::create({enabled, keys_file_, kAuthSecret}, &clock_);
   }
 
   std::string dir_;
@@ -65,7 +65,7 @@ TEST_F(AuthenticatorTest, AcceptsKeysAndJwtsAndSaysWhatIsWrongOtherwise) {
   claims.role = Role::writer;
   claims.subject = "svc";
   claims.expires_at_s = clock_.now_us() / kUsPerSecond + 60;
-  auto by_jwt = (*auth)->authenticate(sign_jwt(claims, kSecret));
+  auto by_jwt = (*auth)->authenticate(sign_jwt(claims, kAuthSecret));
   ASSERT_TRUE(by_jwt.ok()) << by_jwt.error().message;
   EXPECT_EQ(by_jwt->tenant, "globex");
   EXPECT_EQ(by_jwt->name, "jwt svc");
@@ -79,7 +79,8 @@ TEST_F(AuthenticatorTest, AcceptsKeysAndJwtsAndSaysWhatIsWrongOtherwise) {
   EXPECT_EQ((*auth)->authenticate("hunter2").error().message,
             "the credential is neither an API key (nca_...) nor a JWT");
   clock_.advance_us(3600 * kUsPerSecond);
-  EXPECT_EQ((*auth)->authenticate(sign_jwt(claims, kSecret)).error().code, ErrorCode::unauthenticated);
+  EXPECT_EQ((*auth)->authenticate(sign_jwt(claims, kAuthSecret)).error().code,
+            ErrorCode::unauthenticated);
 }
 
 TEST_F(AuthenticatorTest, PicksUpANewKeysFileAndKeepsTheOldOneWhenTheNewIsBad) {

@@ -14,7 +14,7 @@ std::vector<float> unit(size_t dim, size_t hot) {
   return v;
 }
 
-MemoryPolicy small_policy() {
+MemoryPolicy tier_policy() {
   MemoryPolicy p;
   p.dim = 8;
   p.index_exact_below = 4;
@@ -34,7 +34,7 @@ void fill(Tier& tier, size_t n) {
 }
 
 TEST(TierTest, ShortTermMemoryStaysExactLongerThanTheOtherTiers) {
-  const MemoryPolicy policy = small_policy();
+  const MemoryPolicy policy = tier_policy();
   const HealthModel health;
   Tier stm(pb::STM, policy, health), mtm(pb::MTM, policy, health), ltm(pb::LTM, policy, health);
   fill(stm, 10);

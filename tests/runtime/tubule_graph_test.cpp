@@ -12,7 +12,7 @@
 namespace nca {
 namespace {
 
-std::string item(int i) {
+std::string tubule_item(int i) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "item-%03d", i);
   return buf;
@@ -123,32 +123,33 @@ TEST(TubuleGraph, CapEvictsTheWeakestLinkOfTheItem) {
   p.max_per_item = 5;
   TubuleGraph g(p);
   for (int i = 0; i < 5; ++i) {
-    auto c = g.link("hub", item(i), 0.2 + 0.1 * i, clock.now_us());
+    auto c = g.link("hub", tubule_item(i), 0.2 + 0.1 * i, clock.now_us());
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c->size(), 1u);
   }
-  auto c = g.link("hub", item(9), 0.5, clock.now_us());
+  auto c = g.link("hub", tubule_item(9), 0.5, clock.now_us());
   ASSERT_TRUE(c.ok());
   ASSERT_EQ(c->size(), 2u);
   EXPECT_EQ(g.degree("hub"), 5u);
   bool evicted_weakest = false;
   for (const auto& ch : *c) {
-    if (ch.removed) evicted_weakest = ch.tubule.b == item(0) || ch.tubule.a == item(0);
+    if (ch.removed)
+      evicted_weakest = ch.tubule.b == tubule_item(0) || ch.tubule.a == tubule_item(0);
   }
   EXPECT_TRUE(evicted_weakest) << "the 0.2 link goes";
-  EXPECT_EQ(g.find("hub", item(0)), nullptr);
-  EXPECT_EQ(g.degree(item(0)), 0u);
+  EXPECT_EQ(g.find("hub", tubule_item(0)), nullptr);
+  EXPECT_EQ(g.degree(tubule_item(0)), 0u);
 
   // A new link weaker than all existing ones is itself the weakest and goes.
-  auto weak = g.link("hub", item(10), 0.1, clock.now_us());
+  auto weak = g.link("hub", tubule_item(10), 0.1, clock.now_us());
   ASSERT_TRUE(weak.ok());
   ASSERT_EQ(weak->size(), 1u);
   EXPECT_TRUE((*weak)[0].removed);
-  EXPECT_EQ(g.find("hub", item(10)), nullptr);
+  EXPECT_EQ(g.find("hub", tubule_item(10)), nullptr);
 
   // Hebbian inserts respect the cap too, for every item touched.
   std::vector<std::string> group;
-  for (int i = 20; i < 30; ++i) group.push_back(item(i));
+  for (int i = 20; i < 30; ++i) group.push_back(tubule_item(i));
   g.hebbian(group, clock.now_us());
   for (const auto& id : group) EXPECT_LE(g.degree(id), 5u);
 }

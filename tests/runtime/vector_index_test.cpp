@@ -80,14 +80,14 @@ VectorIndex::Options small_options(size_t dim) {
   return o;
 }
 
-class TempDir {
+class IndexTempDir {
  public:
-  TempDir() {
+  IndexTempDir() {
     std::string templ = (fs::temp_directory_path() / "nca-vector-index-XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr) std::abort();
     path_ = templ;
   }
-  ~TempDir() {
+  ~IndexTempDir() {
     std::error_code ec;
     fs::remove_all(path_, ec);
   }
@@ -422,7 +422,7 @@ class VectorIndexFileTest : public ::testing::Test {
     EXPECT_NE(loaded.error().message.find(damaged), std::string::npos);
   }
 
-  TempDir dir_;
+  IndexTempDir dir_;
   std::vector<std::vector<float>> data_;
   std::unique_ptr<VectorIndex> index_;
   std::string path_;
@@ -658,7 +658,7 @@ TEST(VectorIndexExactTest, BuildsTheGraphAtTheThresholdAndReturnsAfterARebuild) 
 }
 
 TEST(VectorIndexExactTest, FlatFilesRoundTripAndDamageIsDataLoss) {
-  TempDir dir;
+  IndexTempDir dir;
   const auto data = clustered_vectors(50, 16, 3, 12);
   VectorIndex index(exact_options(16, 100));
   for (size_t i = 0; i < data.size(); ++i) ASSERT_TRUE(index.upsert(i + 7, data[i].data()).ok());

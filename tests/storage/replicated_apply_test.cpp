@@ -17,7 +17,8 @@ namespace {
 using testing::open_db;
 using testing::TempDir;
 
-std::string value_of(const Db& db, Cf cf, const std::string& key) {
+// The value at `key` in `cf`, or "<none>" when absent; a failed read also fails the test.
+std::string checked_value_of(const Db& db, Cf cf, const std::string& key) {
   auto v = db.get(cf, key);
   EXPECT_TRUE(v.ok());
   if (!v.ok() || !v->has_value()) return "<none>";
@@ -40,13 +41,13 @@ TEST(ReplicatedApplyTest, AppliesTheLeadersBatchAndRecordsTheIndex) {
 
   EXPECT_EQ(*applied_index(*replica, 4), 0u);
   ASSERT_TRUE(apply_replicated_batch(*replica, 4, 3, 17, rep).ok());
-  EXPECT_EQ(value_of(*replica, Cf::items, item), "record");
-  EXPECT_EQ(value_of(*replica, Cf::meta, loc), "locator");
+  EXPECT_EQ(checked_value_of(*replica, Cf::items, item), "record");
+  EXPECT_EQ(checked_value_of(*replica, Cf::meta, loc), "locator");
   EXPECT_EQ(*applied_index(*replica, 4), 17u);
   EXPECT_EQ(*applied_index(*replica, 5), 0u) << "each group has its own index";
   // Applied again after a crash: same state.
   ASSERT_TRUE(apply_replicated_batch(*replica, 4, 3, 17, rep).ok());
-  EXPECT_EQ(value_of(*replica, Cf::items, item), "record");
+  EXPECT_EQ(checked_value_of(*replica, Cf::items, item), "record");
   // An entry without a batch (a no-op) only moves the index.
   ASSERT_TRUE(apply_replicated_batch(*replica, 4, 3, 18, "").ok());
   EXPECT_EQ(*applied_index(*replica, 4), 18u);
@@ -74,12 +75,13 @@ TEST(ReplicatedApplyTest, ARoundAppliesEveryGroupsEntriesInOneWriteAtItsEnd) {
   auto refused = round.add(10, 1, 9, put(b, "must not land"));
   EXPECT_EQ(refused.code(), ErrorCode::invalid_argument);
   EXPECT_FALSE(round.empty());
-  EXPECT_EQ(value_of(*replica, Cf::items, a), "<none>") << "visible before the round's write";
+  EXPECT_EQ(checked_value_of(*replica, Cf::items, a), "<none>")
+      << "visible before the round's write";
   EXPECT_EQ(*applied_index(*replica, 10), 0u);
   ASSERT_TRUE(round.write().ok());
   EXPECT_TRUE(round.empty());
-  EXPECT_EQ(value_of(*replica, Cf::items, a), "second") << "entries apply in log order";
-  EXPECT_EQ(value_of(*replica, Cf::items, b), "only");
+  EXPECT_EQ(checked_value_of(*replica, Cf::items, a), "second") << "entries apply in log order";
+  EXPECT_EQ(checked_value_of(*replica, Cf::items, b), "only");
   EXPECT_EQ(*applied_index(*replica, 10), 8u);
   EXPECT_EQ(*applied_index(*replica, 20), 3u);
   // The next round starts empty; a no-op entry only moves its group's index.
@@ -87,7 +89,7 @@ TEST(ReplicatedApplyTest, ARoundAppliesEveryGroupsEntriesInOneWriteAtItsEnd) {
   ASSERT_TRUE(round.write().ok());
   EXPECT_EQ(*applied_index(*replica, 20), 4u);
   EXPECT_EQ(*applied_index(*replica, 10), 8u);
-  EXPECT_EQ(value_of(*replica, Cf::items, b), "only");
+  EXPECT_EQ(checked_value_of(*replica, Cf::items, b), "only");
 }
 
 // The follower index warmer learns whose items an entry changes from the same pass that checks
@@ -128,8 +130,8 @@ TEST(ReplicatedApplyTest, ARoundWritesByItselfOnceItHoldsManyBytes) {
   ApplyRound round(*replica);
   const std::string big(1 << 20, 'x');
   uint64_t index = 0;
-  for (; index < 20 &&
-         value_of(*replica, Cf::items, item_key(persona_prefix(1, "t", "p"), "m0")) == "<none>";
+  for (; index < 20 && checked_value_of(*replica, Cf::items,
+                                        item_key(persona_prefix(1, "t", "p"), "m0")) == "<none>";
        ++index) {  // bounded: 20 MiB at most
     Batch batch = leader->batch();
     batch.put(Cf::items, item_key(persona_prefix(1, "t", "p"), "m" + std::to_string(index)), big);
@@ -153,7 +155,7 @@ TEST(ReplicatedApplyTest, RefusesWhatAPersonaPlanNeverWritesAndWritesNothing) {
       EXPECT_NE(s.error().message.find("entry 5 of raft group 2"), std::string::npos)
           << s.error().message;
     }
-    EXPECT_EQ(value_of(*replica, Cf::items, item), "<none>") << why;
+    EXPECT_EQ(checked_value_of(*replica, Cf::items, item), "<none>") << why;
     EXPECT_EQ(*applied_index(*replica, 2), 0u) << why;
   };
   {

@@ -1,6 +1,7 @@
 // tests/cluster/raft/memory_storage_test.cpp: the in-memory LogStorage: bounds, suffix
 // replacement, snapshots, compaction and the errors of bad reads and writes.
 #include "cluster/raft/memory_storage.hpp"
+#include "tests/cluster/raft/raft_entry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,9 +12,7 @@
 namespace nca::raft {
 namespace {
 
-Entry entry(Term term, Index index, std::string data = "") {
-  return Entry{term, index, EntryType::normal, std::move(data)};
-}
+using test_support::entry;
 
 // Entries lo..hi (inclusive) of `term`, each with data "d<index>".
 std::vector<Entry> entries(Index lo, Index hi, Term term) {

@@ -11,13 +11,12 @@
 #include <vector>
 
 #include "cluster/raft/memory_storage.hpp"
+#include "tests/cluster/raft/raft_entry.hpp"
 
 namespace nca::raft {
 namespace {
 
-Entry entry(Term term, Index index, std::string data = "") {
-  return Entry{term, index, EntryType::normal, std::move(data)};
-}
+using test_support::entry;
 
 // One entry per term in `terms`, at indices first, first+1, ...; data "d<index>".
 std::vector<Entry> with_terms(Index first, const std::vector<Term>& terms) {
@@ -29,7 +28,7 @@ std::vector<Entry> with_terms(Index first, const std::vector<Term>& terms) {
   return out;
 }
 
-Snapshot snapshot_at(Index index, Term term) {
+Snapshot one_voter_snapshot_at(Index index, Term term) {
   Snapshot s;
   s.meta.index = index;
   s.meta.term = term;
@@ -93,7 +92,7 @@ TEST(RaftLogTest, InitReadsTheStorageBounds) {
 TEST(RaftLogTest, InitAfterCompactionStartsCommittedAndAppliedAtTheSnapshot) {
   MemoryStorage storage;
   ASSERT_TRUE(storage.save(nullptr, with_terms(1, {1, 1, 2, 2, 2}), nullptr).ok());
-  ASSERT_TRUE(storage.compact(snapshot_at(3, 2)).ok());
+  ASSERT_TRUE(storage.compact(one_voter_snapshot_at(3, 2)).ok());
   RaftLog log(&storage);
   ASSERT_TRUE(log.init(0).ok());  // an older hard state commit never goes below the snapshot
   EXPECT_EQ(log.first_index(), 4u);
@@ -253,7 +252,7 @@ TEST(RaftLogTest, MaybeAppendCommitIsCappedByTheLastNewIndex) {
 TEST(RaftLogTest, TermAcrossSnapshotStorageAndUnstable) {
   MemoryStorage storage;
   ASSERT_TRUE(storage.save(nullptr, with_terms(1, {1, 1, 2, 2, 3}), nullptr).ok());
-  ASSERT_TRUE(storage.compact(snapshot_at(3, 2)).ok());
+  ASSERT_TRUE(storage.compact(one_voter_snapshot_at(3, 2)).ok());
   RaftLog log(&storage);
   ASSERT_TRUE(log.init(3).ok());
   log.append(with_terms(6, {4, 5}));
@@ -421,7 +420,7 @@ TEST(RaftLogTest, StableToIgnoresAReplacedEntry) {
 TEST(RaftLogTest, RestoreMakesTheSnapshotTheCommittedLog) {
   Fixture f({1, 1, 2}, 2);
   f.log.append(with_terms(4, {2}));
-  f.log.restore(snapshot_at(10, 4));
+  f.log.restore(one_voter_snapshot_at(10, 4));
   EXPECT_EQ(f.log.first_index(), 11u);
   EXPECT_EQ(f.log.last_index(), 10u);
   EXPECT_EQ(f.log.last_term(), 4u);

@@ -13,14 +13,14 @@
 namespace nca::raft::sim {
 namespace {
 
-using Kind = KvCommand::Kind;
+using CommandKind = KvCommand::Kind;
 
 KvCommand put(uint64_t client, uint64_t seq, std::string key, std::string value) {
-  return KvCommand{Kind::put, client, seq, std::move(key), std::move(value)};
+  return KvCommand{CommandKind::put, client, seq, std::move(key), std::move(value)};
 }
 
 KvCommand get(uint64_t client, uint64_t seq, std::string key) {
-  return KvCommand{Kind::get, client, seq, std::move(key), ""};
+  return KvCommand{CommandKind::get, client, seq, std::move(key), ""};
 }
 
 ::testing::AssertionResult same(const KvCommand& a, const KvCommand& b) {
@@ -192,7 +192,7 @@ TEST(KvStateMachineTest, GetThroughTheLogObservesTheCurrentValue) {
   KvStateMachine kv;
   auto missing = kv.apply(encode_command(get(1, 1, "k")));
   ASSERT_TRUE(missing.has_value());
-  EXPECT_EQ(missing->kind, Kind::get);
+  EXPECT_EQ(missing->kind, CommandKind::get);
   EXPECT_EQ(missing->value, "");
   kv.apply(encode_command(put(2, 1, "k", "one")));
   auto seen = kv.apply(encode_command(get(1, 2, "k")));
