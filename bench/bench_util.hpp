@@ -18,6 +18,9 @@
 
 namespace nca::bench {
 
+// The monotonic clock of the benchmarks' deadlines and durations.
+using Clock = std::chrono::steady_clock;
+
 // Monotonic stopwatch in microseconds, started on construction.
 class Stopwatch {
  public:

@@ -21,7 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <httplib.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
@@ -44,14 +43,15 @@
 #include "bench/subcommands.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "nca/client.hpp"
+#include "runtime/httplib.hpp"
 #include "storage/keys.hpp"
 #include "tests/support/loopback_port.hpp"
 
 namespace nca::bench {
+namespace cluster_bench {
 namespace {
 
 namespace po = boost::program_options;
-using Clock = std::chrono::steady_clock;
 
 constexpr double kP99Ratio = 2.0, kThroughputRatio = 0.5, kFailoverMs = 3000;
 
@@ -65,6 +65,7 @@ struct ClusterBenchOptions {
   size_t failovers = 10;
   uint32_t shards = 8;
   bool route_requests = true;  // ClientOptions::route_requests of the callers' clients
+  size_t sdk_clients = 0;      // SDK clients the callers share, round robin; 0: one per caller
   bool json = false;
 };
 
@@ -85,8 +86,10 @@ std::optional<ClusterBenchOptions> parse_options(const std::vector<std::string>&
                                 "cluster.shards")(
       "route-requests", po::value<bool>(&o.route_requests)->default_value(o.route_requests),
       "SDK route cache of the callers (false: every request through the node each caller is "
-      "connected to)")("json", po::bool_switch(&o.json),
-                       "print one JSON object instead of a table");
+      "connected to)")(
+      "sdk-clients", po::value<size_t>(&o.sdk_clients)->default_value(o.sdk_clients),
+      "SDK clients (each with its own actor system) the callers share; 0: one per caller")(
+      "json", po::bool_switch(&o.json), "print one JSON object instead of a table");
   auto vm = parse_subcommand_args("cluster", desc, args, exit_code);
   if (!vm) return std::nullopt;
   if (o.nodes < 3 || o.clients == 0 || o.writes == 0 || o.personas == 0 || o.shards == 0) {
@@ -151,11 +154,13 @@ std::string content_of(size_t i, size_t bytes) {
   return s;
 }
 
-// remember then recall against `addresses`, with one SDK client per caller.
+// remember then recall against `addresses`, the callers sharing --sdk-clients SDK clients round
+// robin (one per caller by default).
 Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>& addresses,
                    Phase* remember, Phase* recall) {
   std::vector<std::unique_ptr<Client>> clients;
-  for (size_t c = 0; c < o.clients; ++c) {
+  const size_t sdk_clients = o.sdk_clients == 0 ? o.clients : std::min(o.sdk_clients, o.clients);
+  for (size_t c = 0; c < sdk_clients; ++c) {
     std::vector<std::string> mine;
     for (size_t k = 0; k < addresses.size(); ++k)
       mine.push_back(addresses[(c + k) % addresses.size()]);
@@ -169,12 +174,12 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
     pb::MemoryInput m;
     m.set_id("bench-" + std::to_string(i));
     m.set_content(content_of(i, o.value_bytes));
-    auto r = clients[c]->remember("persona-" + std::to_string(i % o.personas), m);
+    auto r = clients[c % sdk_clients]->remember("persona-" + std::to_string(i % o.personas), m);
     return r ? std::string() : r.error().message;
   });
   *recall = run_phase(o.clients, o.recalls, [&](size_t c, size_t i) {
-    auto r = clients[c]->recall("persona-" + std::to_string(i % o.personas),
-                                "memory " + std::to_string(i), 5);
+    auto r = clients[c % sdk_clients]->recall("persona-" + std::to_string(i % o.personas),
+                                              "memory " + std::to_string(i), 5);
     return r ? std::string() : r.error().message;
   });
   return {};
@@ -375,6 +380,7 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["benchmark"] = "cluster";
   j["nodes"] = o.nodes;
   j["clients"] = o.clients;
+  j["sdk_clients"] = o.sdk_clients == 0 ? o.clients : std::min(o.sdk_clients, o.clients);
   j["value_bytes"] = o.value_bytes;
   j["shards"] = o.shards;
   j["remember_per_s"] = json_number(r.remember.per_s);
@@ -403,7 +409,9 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
 
 void print_table(const ClusterBenchOptions& o, const Results& r) {
   std::cout << "nca-bench cluster: " << o.nodes << " nodes on loopback, " << o.clients
-            << " SDK callers, " << o.value_bytes << "-byte memories, " << o.shards << " shards\n"
+            << " SDK callers on "
+            << (o.sdk_clients == 0 ? o.clients : std::min(o.sdk_clients, o.clients))
+            << " SDK clients, " << o.value_bytes << "-byte memories, " << o.shards << " shards\n"
             << machine_line(r.load_start, r.load_end) << "\n";
   const double p99 = r.remember.latency.percentile(99);
   const double etcd_p99 = r.etcd_put.latency.percentile(99);
@@ -435,9 +443,7 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
     std::cout << "first etcd error: " << r.etcd_put.first_error << "\n";
 }
 
-}  // namespace
-
-int run_cluster(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& args) {
   int exit_code = 0;
   auto parsed = parse_options(args, &exit_code);
   if (!parsed) return exit_code;
@@ -462,5 +468,10 @@ int run_cluster(const std::vector<std::string>& args) {
   return print_result(
       o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
 }
+
+}  // namespace
+}  // namespace cluster_bench
+
+int run_cluster(const std::vector<std::string>& args) { return cluster_bench::run(args); }
 
 }  // namespace nca::bench

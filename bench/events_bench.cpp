@@ -66,7 +66,7 @@
 #include "proto/wire.hpp"
 #include "storage/db.hpp"
 
-namespace nca::bench {
+namespace nca::bench::events_bench {
 
 // One in-process call handed to a driver actor (see InprocCaller).
 struct InprocCall {
@@ -77,11 +77,12 @@ struct InprocCall {
 using InprocCallPtr = std::shared_ptr<InprocCall>;
 using call_atom = caf::atom_constant<caf::atom("bcall")>;
 
-}  // namespace nca::bench
+}  // namespace nca::bench::events_bench
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::bench::InprocCallPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nca::bench::events_bench::InprocCallPtr)
 
 namespace nca::bench {
+namespace events_bench {
 namespace {
 
 namespace po = boost::program_options;
@@ -869,9 +870,7 @@ void print_table(const EventsOptions& o, const Results& r) {
   print_rows(rows);
 }
 
-}  // namespace
-
-int run_events(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& args) {
   int exit_code = 0;
   auto parsed = parse_options(args, &exit_code);
   if (!parsed) return exit_code;
@@ -895,5 +894,10 @@ int run_events(const std::vector<std::string>& args) {
   return print_result(
       o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
 }
+
+}  // namespace
+}  // namespace events_bench
+
+int run_events(const std::vector<std::string>& args) { return events_bench::run(args); }
 
 }  // namespace nca::bench

@@ -10,8 +10,6 @@
 namespace nca::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 struct DriverState {
   InterleavedQueries queries;
   caf::actor api;

@@ -19,8 +19,6 @@ extern char** environ;
 
 namespace nca::bench {
 
-using Clock = std::chrono::steady_clock;
-
 std::string self_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);

@@ -28,6 +28,7 @@
 #include "nca/client.hpp"
 
 namespace nca::bench {
+namespace locomo_bench {
 namespace {
 
 using Json = nlohmann::json;
@@ -264,9 +265,7 @@ struct Mode {
   bool spread;
 };
 
-}  // namespace
-
-int run_locomo(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& args) {
   std::string data_dir = "../shared/data/locomo";
   bool json = false;
   std::vector<std::pair<std::string, std::string>> overrides;
@@ -454,5 +453,10 @@ int run_locomo(const std::vector<std::string>& args) {
             << (gain >= 0.08 ? " (target +0.08 met)" : " (target +0.08 MISSED)") << "\n";
   return 0;
 }
+
+}  // namespace
+}  // namespace locomo_bench
+
+int run_locomo(const std::vector<std::string>& args) { return locomo_bench::run(args); }
 
 }  // namespace nca::bench

@@ -65,6 +65,7 @@
 #include "storage/raft_log_store.hpp"
 
 namespace nca::bench {
+namespace raft_bench {
 namespace {
 
 namespace po = boost::program_options;
@@ -796,9 +797,7 @@ Status run_all(const RaftBenchOptions& o, Results* r) {
   return {};
 }
 
-}  // namespace
-
-int run_raft(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& args) {
   int exit_code = 0;
   auto parsed = parse_options(args, &exit_code);
   if (!parsed) return exit_code;
@@ -814,5 +813,10 @@ int run_raft(const std::vector<std::string>& args) {
   return print_result(
       o.json, [&] { return to_json(o, r).dump(); }, [&] { print_table(o, r); });
 }
+
+}  // namespace
+}  // namespace raft_bench
+
+int run_raft(const std::vector<std::string>& args) { return raft_bench::run(args); }
 
 }  // namespace nca::bench

@@ -39,6 +39,7 @@
 #include "storage/column_family.hpp"
 
 namespace nca::bench {
+namespace recall_bench {
 namespace {
 
 namespace po = boost::program_options;
@@ -688,9 +689,7 @@ void print_table(const RecallOptions& o, const Results& r, const Targets& t) {
   print_rows(rows);
 }
 
-}  // namespace
-
-int run_recall(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& args) {
   int exit_code = 0;
   auto parsed = parse_options(args, &exit_code);
   if (!parsed) return exit_code;
@@ -752,5 +751,10 @@ int run_recall(const std::vector<std::string>& args) {
   return print_result(
       o.json, [&] { return to_json(o, r, t).dump(); }, [&] { print_table(o, r, t); });
 }
+
+}  // namespace
+}  // namespace recall_bench
+
+int run_recall(const std::vector<std::string>& args) { return recall_bench::run(args); }
 
 }  // namespace nca::bench

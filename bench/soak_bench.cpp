@@ -28,10 +28,10 @@
 #include "tests/support/loopback_port.hpp"
 
 namespace nca::bench {
+namespace soak_bench {
 namespace {
 
 namespace po = boost::program_options;
-using Clock = std::chrono::steady_clock;
 
 struct SoakOptions {
   double minutes = 10;
@@ -282,9 +282,7 @@ void print_table(const SoakOptions& o, const Outcome& r) {
   print_rows(rows);
 }
 
-}  // namespace
-
-int run_soak(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& args) {
   SoakOptions o;
   po::options_description desc("nca-bench soak options");
   desc.add_options()                                                                              //
@@ -325,5 +323,10 @@ int run_soak(const std::vector<std::string>& args) {
       o.json, [&] { return to_json(o, out).dump(); }, [&] { print_table(o, out); });
   return out.lost + out.corrupt + out.get_mismatches.load() == 0 ? code : 1;
 }
+
+}  // namespace
+}  // namespace soak_bench
+
+int run_soak(const std::vector<std::string>& args) { return soak_bench::run(args); }
 
 }  // namespace nca::bench

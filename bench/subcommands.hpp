@@ -2,6 +2,10 @@
 // after its name, prints its result on stdout (a table, or one JSON object with --json) and
 // progress on stderr, and returns the process exit code: 0 on success, 1 when the benchmark could
 // not run, 2 for bad arguments.
+//
+// nca-bench is a unity build (its files are compiled together), so each subcommand's file keeps
+// its helpers in a namespace named for the file, around an anonymous one (nca::bench::raft_bench),
+// and its entry point below calls that namespace's run().
 #pragma once
 
 #include <string>

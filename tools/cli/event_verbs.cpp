@@ -15,8 +15,6 @@ namespace nca::cli {
 
 namespace {
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -54,8 +54,6 @@ int usage_error(const std::string& message, const std::string& verb = "") {
   return kExitUsage;
 }
 
-int report(const Error& error, bool from_node) { return cli::report(error, from_node, std::cerr); }
-
 void print_global_help(std::ostream& out) {
   out << "nca: command-line client for neuroca, the memory runtime for LLM agents\n\n"
          "Usage: nca [global options] VERB [options] [arguments]\n\n"
@@ -264,7 +262,7 @@ int run(int argc, char** argv) {
   }
 
   auto client = Client::connect(addresses, options);
-  if (!client.ok()) return report(client.error(), false);
+  if (!client.ok()) return report(client.error(), false, std::cerr);
   if (verb->run != nullptr) {
     Output out = Output::for_stdout(std::cout);
     SystemClock clock;
@@ -280,7 +278,7 @@ int run(int argc, char** argv) {
     return std::cout.good() || code != kExitOk ? code : kExitOther;
   }
   Result<pb::Response> response = (*client)->call(*request);
-  if (!response.ok()) return report(response.error(), true);
+  if (!response.ok()) return report(response.error(), true, std::cerr);
 
   Output out = Output::for_stdout(std::cout);
   if (values["json"].as<bool>()) {

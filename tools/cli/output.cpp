@@ -192,7 +192,7 @@ void Output::table(const std::vector<Column>& columns,
   for (const auto& row : shown) print_row(row, false);
 }
 
-void Output::fields(const std::vector<std::pair<std::string, std::string>>& fields) {
+void Output::fields(const Fields& fields) {
   size_t width = 0;
   for (const auto& field : fields) width = std::max(width, display_width(field.first));
   for (const auto& field : fields) {

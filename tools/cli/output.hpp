@@ -21,6 +21,9 @@
 
 namespace nca::cli {
 
+// "key value" lines for Output::fields, in the order shown.
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
 struct Column {
   std::string header;
   bool right_aligned = false;
@@ -38,7 +41,7 @@ class Output {
 
   void table(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows);
   // "key   value" lines with the keys aligned.
-  void fields(const std::vector<std::pair<std::string, std::string>>& fields);
+  void fields(const Fields& fields);
   void line(const std::string& text);
 
   // Decorations; identity when colour is off.

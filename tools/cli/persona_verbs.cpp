@@ -11,9 +11,11 @@
 
 namespace nca::cli {
 
+// The helpers of the persona verbs share names with those of the memory verbs in verbs.cpp
+// (build_list, print_delete, ...), and `nca` is a unity build (its files compiled together): they
+// live in a namespace of their own.
+namespace persona_group {
 namespace {
-
-using Fields = std::vector<std::pair<std::string, std::string>>;
 
 // The profile fields update_persona can replace, as PersonaWriteRequest.fields names them.
 const std::set<std::string> kProfileFields = {
@@ -395,9 +397,7 @@ void print_delete(const pb::Request& request, const pb::Response& response, Outp
            " events back in the queue");
 }
 
-}  // namespace
-
-const std::vector<VerbSpec>& persona_verbs() {
+const std::vector<VerbSpec>& rows() {
   static const std::vector<VerbSpec> table = {
       {"persona create",
        "persona create ID [--name N] [--role R] [--description D] [--skill S=P]... "
@@ -434,5 +434,10 @@ const std::vector<VerbSpec>& persona_verbs() {
   };
   return table;
 }
+
+}  // namespace
+}  // namespace persona_group
+
+const std::vector<VerbSpec>& persona_verbs() { return persona_group::rows(); }
 
 }  // namespace nca::cli
