@@ -174,7 +174,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   caf::actor warmer = ctx.warmer;
   cluster::ShardRoutes* warm_routes = ctx.routes.get();
   auto applied_round = std::make_shared<AppliedRound>(*db);
-  rc.apply = [meta, db, warmer, warm_routes, applied_round](uint64_t group, const raft::Entry& e) {
+  rc.apply = [meta, warmer, warm_routes, applied_round](uint64_t group, const raft::Entry& e) {
     if (e.type != raft::EntryType::normal) return;
     if (group == kMetadataGroup) {
       caf::anon_send(meta, meta_apply_atom::value, uint64_t{e.index}, e.data);
