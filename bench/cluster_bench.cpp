@@ -98,6 +98,7 @@ std::optional<ClusterBenchOptions> parse_options(const std::vector<std::string>&
     *exit_code = 2;
     return std::nullopt;
   }
+  if (o.sdk_clients == 0 || o.sdk_clients > o.clients) o.sdk_clients = o.clients;
   return o;
 }
 
@@ -159,8 +160,7 @@ std::string content_of(size_t i, size_t bytes) {
 Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>& addresses,
                    Phase* remember, Phase* recall) {
   std::vector<std::unique_ptr<Client>> clients;
-  const size_t sdk_clients = o.sdk_clients == 0 ? o.clients : std::min(o.sdk_clients, o.clients);
-  for (size_t c = 0; c < sdk_clients; ++c) {
+  for (size_t c = 0; c < o.sdk_clients; ++c) {
     std::vector<std::string> mine;
     for (size_t k = 0; k < addresses.size(); ++k)
       mine.push_back(addresses[(c + k) % addresses.size()]);
@@ -174,12 +174,12 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
     pb::MemoryInput m;
     m.set_id("bench-" + std::to_string(i));
     m.set_content(content_of(i, o.value_bytes));
-    auto r = clients[c % sdk_clients]->remember("persona-" + std::to_string(i % o.personas), m);
+    auto r = clients[c % o.sdk_clients]->remember("persona-" + std::to_string(i % o.personas), m);
     return r ? std::string() : r.error().message;
   });
   *recall = run_phase(o.clients, o.recalls, [&](size_t c, size_t i) {
-    auto r = clients[c % sdk_clients]->recall("persona-" + std::to_string(i % o.personas),
-                                              "memory " + std::to_string(i), 5);
+    auto r = clients[c % o.sdk_clients]->recall("persona-" + std::to_string(i % o.personas),
+                                                "memory " + std::to_string(i), 5);
     return r ? std::string() : r.error().message;
   });
   return {};
@@ -380,7 +380,7 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["benchmark"] = "cluster";
   j["nodes"] = o.nodes;
   j["clients"] = o.clients;
-  j["sdk_clients"] = o.sdk_clients == 0 ? o.clients : std::min(o.sdk_clients, o.clients);
+  j["sdk_clients"] = o.sdk_clients;
   j["value_bytes"] = o.value_bytes;
   j["shards"] = o.shards;
   j["remember_per_s"] = json_number(r.remember.per_s);
@@ -409,9 +409,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
 
 void print_table(const ClusterBenchOptions& o, const Results& r) {
   std::cout << "nca-bench cluster: " << o.nodes << " nodes on loopback, " << o.clients
-            << " SDK callers on "
-            << (o.sdk_clients == 0 ? o.clients : std::min(o.sdk_clients, o.clients))
-            << " SDK clients, " << o.value_bytes << "-byte memories, " << o.shards << " shards\n"
+            << " SDK callers on " << o.sdk_clients << " SDK clients, " << o.value_bytes
+            << "-byte memories, " << o.shards << " shards\n"
             << machine_line(r.load_start, r.load_end) << "\n";
   const double p99 = r.remember.latency.percentile(99);
   const double etcd_p99 = r.etcd_put.latency.percentile(99);

@@ -507,9 +507,11 @@ void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method,
     shared->pending.push_back(std::make_shared<SendOp>(shared, id, method, std::move(bytes),
                                                        deadline, connect_only, std::move(route_key),
                                                        std::move(done)));
-    runner = shared->runner;
+    // The runner takes the whole list per message: only the op that found it empty needs to send
+    // one (the others join a list whose message is queued, or about to be).
+    if (shared->pending.size() == 1) runner = shared->runner;
   }
-  caf::anon_send(runner, run_ops_atom::value);
+  if (runner) caf::anon_send(runner, run_ops_atom::value);
 }
 
 }  // namespace
