@@ -12,7 +12,8 @@
 //      it; the killed node is started again on its data and the cluster settles before the next
 //      round;
 //   5. etcd: three members (Debian's etcd-server), puts of the same value size and concurrency
-//      through the v3 JSON gateway.
+//      through the v3 JSON gateway; then the same puts on one member, so the run also shows what
+//      replication costs a mature system on this machine (etcd_single_put_per_s).
 // Targets (issue #7): remember_p99_us <= 2 x etcd_put_p99_us; remember_per_s >= 0.5 x
 // single_node_remember_per_s; failover_ms_median <= 3,000.
 #include <fcntl.h>
@@ -141,7 +142,7 @@ Phase run_phase(size_t callers, size_t calls,
 }
 
 struct Results {
-  Phase remember, recall, single_remember, single_recall, etcd_put;
+  Phase remember, recall, single_remember, single_recall, etcd_put, etcd_single_put;
   std::vector<double> failover_ms;
   size_t failover_errors = 0;
   double load_start = -1, load_end = -1;
@@ -305,7 +306,9 @@ std::string base64(const std::string& in) {
   return out;
 }
 
-Status bench_etcd(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
+// etcd with `size` members (names e<prefix>0...), puts by the callers spread over the members.
+Status bench_etcd_members(const ClusterBenchOptions& o, const std::string& dir, int size,
+                          const std::string& prefix, Phase* puts, std::string* version) {
   const std::string etcd = "/usr/bin/etcd";
   if (access(etcd.c_str(), X_OK) != 0) {
     return make_error(ErrorCode::unavailable,
@@ -313,16 +316,16 @@ Status bench_etcd(const ClusterBenchOptions& o, const std::string& dir, Results*
   }
   std::vector<uint16_t> client_ports, peer_ports;
   std::string initial;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < size; ++i) {
     client_ports.push_back(testing::unused_loopback_port());
     peer_ports.push_back(testing::unused_loopback_port());
-    initial += (i ? "," : "") + std::string("e") + std::to_string(i) + "=http://" +
+    initial += std::string(i ? "," : "") + "e" + prefix + std::to_string(i) + "=http://" +
                loopback(peer_ports.back());
   }
   std::vector<std::unique_ptr<Process>> members;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < size; ++i) {
     members.push_back(std::make_unique<Process>());
-    const std::string name = "e" + std::to_string(i);
+    const std::string name = "e" + prefix + std::to_string(i);
     if (auto s = members.back()->start(
             {etcd, "--name", name, "--data-dir", dir + "/" + name, "--listen-client-urls",
              "http://" + loopback(client_ports[i]), "--advertise-client-urls",
@@ -335,29 +338,30 @@ Status bench_etcd(const ClusterBenchOptions& o, const std::string& dir, Results*
       return s;
     }
   }
-  progress("etcd: three members starting");
+  const std::string what = "etcd (" + std::to_string(size) + (size == 1 ? " member)" : " members)");
+  progress(what + ": starting");
   if (!await(
           [&] {
             httplib::Client c("127.0.0.1", client_ports[0]);
             auto res = c.Get("/health");
             if (res && res->status == 200) {
               auto v = c.Get("/version");
-              if (v) r->etcd_version = v->body;
+              if (v) *version = v->body;
             }
             return res && res->status == 200 && res->body.find("true") != std::string::npos;
           },
           std::chrono::seconds(60))) {
     return make_error(ErrorCode::unavailable,
-                      "etcd did not become healthy within 60 s (logs in " + dir + ")");
+                      what + " did not become healthy within 60 s (logs in " + dir + ")");
   }
   std::vector<std::unique_ptr<httplib::Client>> clients;
   for (size_t c = 0; c < o.clients; ++c) {
-    clients.push_back(std::make_unique<httplib::Client>("127.0.0.1", client_ports[c % 3]));
+    clients.push_back(std::make_unique<httplib::Client>("127.0.0.1", client_ports[c % size]));
     clients.back()->set_keep_alive(true);
     clients.back()->set_tcp_nodelay(true);
   }
-  progress("etcd: puts");
-  r->etcd_put = run_phase(o.clients, o.writes, [&](size_t c, size_t i) {
+  progress(what + ": puts");
+  *puts = run_phase(o.clients, o.writes, [&](size_t c, size_t i) {
     nlohmann::json body = {{"key", base64("bench-" + std::to_string(i))},
                            {"value", base64(content_of(i, o.value_bytes))}};
     auto res = clients[c]->Post("/v3/kv/put", body.dump(), "application/json");
@@ -366,6 +370,14 @@ Status bench_etcd(const ClusterBenchOptions& o, const std::string& dir, Results*
     return std::string();
   });
   return {};
+}
+
+// The baseline of the targets, three members, and the same puts on one member: what replication
+// costs etcd on this machine, the context of the remember_per_s ratio (docs/benchmarks.md).
+Status bench_etcd(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
+  if (auto s = bench_etcd_members(o, dir, 3, "", &r->etcd_put, &r->etcd_version); !s) return s;
+  std::string version;
+  return bench_etcd_members(o, dir, 1, "single", &r->etcd_single_put, &version);
 }
 
 double median(std::vector<double> v) {
@@ -402,6 +414,9 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["etcd_put_p50_us"] = json_number(r.etcd_put.latency.percentile(50));
   j["etcd_put_p99_us"] = json_number(r.etcd_put.latency.percentile(99));
   j["etcd_put_errors"] = r.etcd_put.errors;
+  j["etcd_single_put_per_s"] = json_number(r.etcd_single_put.per_s);
+  j["etcd_single_put_p99_us"] = json_number(r.etcd_single_put.latency.percentile(99));
+  j["etcd_single_put_errors"] = r.etcd_single_put.errors;
   j["load_average_start"] = r.load_start;
   j["load_average_end"] = r.load_end;
   return j;
@@ -430,16 +445,20 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
        "single node " + table_number(r.single_recall.latency.percentile(99), 0), "", ""},
       {"failover_ms_median", table_number(failover, 0),
        std::to_string(r.failover_ms.size()) + " kills", "<= 3000", met(failover <= kFailoverMs)},
-      {"etcd_put_per_s", table_number(r.etcd_put.per_s, 0), "", "", ""},
+      {"etcd_put_per_s", table_number(r.etcd_put.per_s, 0),
+       "one member " + table_number(r.etcd_single_put.per_s, 0), "", ""},
       {"errors (remember / etcd / failover)",
-       std::to_string(r.remember.errors) + " / " + std::to_string(r.etcd_put.errors) + " / " +
+       std::to_string(r.remember.errors) + " / " +
+           std::to_string(r.etcd_put.errors + r.etcd_single_put.errors) + " / " +
            std::to_string(r.failover_errors),
-       "", "0", met(r.remember.errors + r.etcd_put.errors == 0)},
+       "", "0", met(r.remember.errors + r.etcd_put.errors + r.etcd_single_put.errors == 0)},
   });
   if (!r.remember.first_error.empty())
     std::cout << "first remember error: " << r.remember.first_error << "\n";
   if (!r.etcd_put.first_error.empty())
     std::cout << "first etcd error: " << r.etcd_put.first_error << "\n";
+  if (!r.etcd_single_put.first_error.empty())
+    std::cout << "first error of one etcd member: " << r.etcd_single_put.first_error << "\n";
 }
 
 int run(const std::vector<std::string>& args) {
@@ -461,7 +480,9 @@ int run(const std::vector<std::string>& args) {
     }
   }
   r.load_end = load_average_1m();
-  if (r.remember.errors + r.recall.errors + r.failover_errors + r.etcd_put.errors > 0) {
+  if (r.remember.errors + r.recall.errors + r.failover_errors + r.etcd_put.errors +
+          r.etcd_single_put.errors >
+      0) {
     keep_node_logs(dir.path(), "cluster");
   }
   return print_result(
