@@ -6,6 +6,7 @@
 #include <iomanip>
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +43,32 @@ uint64_t resident_bytes() {
   if (!(statm >> size_pages >> resident_pages)) return 0;
   long page = sysconf(_SC_PAGESIZE);
   return resident_pages * static_cast<uint64_t>(page > 0 ? page : 4096);
+}
+
+double self_cpu_seconds() {
+  struct rusage u {};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return NAN;
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+double process_cpu_seconds(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return NAN;
+  // The command name (field 2) may hold spaces; fields 14 and 15 follow its closing parenthesis.
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return NAN;
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  double utime = NAN, stime = NAN;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+    if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+  }
+  const long ticks = sysconf(_SC_CLK_TCK);
+  if (std::isnan(stime) || ticks <= 0) return NAN;
+  return (utime + stime) / static_cast<double>(ticks);
 }
 
 TempDir::TempDir(const std::string& prefix) {

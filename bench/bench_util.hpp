@@ -54,6 +54,14 @@ class Latencies {
 // Resident set size of this process in bytes, from /proc/self/statm; 0 if it cannot be read.
 uint64_t resident_bytes();
 
+// CPU time (user + system, all threads) this process has used, in seconds (getrusage).
+double self_cpu_seconds();
+// CPU time (user + system) process `pid` has used, in seconds, from /proc/<pid>/stat (clock-tick
+// resolution, 10 ms here); NaN when it cannot be read. The benchmarks sum it over the processes of
+// a phase: on this 2-core machine the CPU a write costs, not the throughput of one run (which
+// moves by 20% with the VM), is what decides how a cluster compares with one node.
+double process_cpu_seconds(long pid);
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 // path() is empty if it could not be created.
 class TempDir {

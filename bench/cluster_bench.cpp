@@ -105,16 +105,34 @@ std::optional<ClusterBenchOptions> parse_options(const std::vector<std::string>&
 
 struct Phase {
   double per_s = NAN;
+  double cpu_us = NAN;  // CPU per call of every process of the phase, servers and callers
   Latencies latency;
   size_t errors = 0;
   std::string first_error;
 };
 
+// The CPU seconds the servers `pids` and this process (the callers) have used so far.
+std::function<double()> cpu_of(const std::vector<pid_t>& pids) {
+  return [pids] {
+    double sum = self_cpu_seconds();
+    for (pid_t p : pids) sum += process_cpu_seconds(p);
+    return sum;
+  };
+}
+
+std::vector<pid_t> pids_of(const std::vector<std::unique_ptr<Process>>& processes) {
+  std::vector<pid_t> out;
+  for (const auto& p : processes) out.push_back(p->pid());
+  return out;
+}
+
 // Runs `calls` calls of `call(caller, i)` over `callers` threads; each returns the error text or
-// "".
+// "". `cpu` (the CPU seconds of the phase's processes so far) gives Phase::cpu_us.
 Phase run_phase(size_t callers, size_t calls,
-                const std::function<std::string(size_t caller, size_t i)>& call) {
+                const std::function<std::string(size_t caller, size_t i)>& call,
+                const std::function<double()>& cpu) {
   Phase out;
+  const double cpu_before = cpu();
   std::mutex mu;
   std::atomic<size_t> next{0};
   std::vector<Latencies> lat(callers);
@@ -135,6 +153,7 @@ Phase run_phase(size_t callers, size_t calls,
   }
   for (auto& t : threads) t.join();
   out.per_s = static_cast<double>(calls) / total.elapsed_s();
+  out.cpu_us = (cpu() - cpu_before) * 1e6 / static_cast<double>(calls);
   for (auto& l : lat) {
     for (double v : l.samples()) out.latency.add(v);
   }
@@ -159,7 +178,7 @@ std::string content_of(size_t i, size_t bytes) {
 // remember then recall against `addresses`, the callers sharing --sdk-clients SDK clients round
 // robin (one per caller by default).
 Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>& addresses,
-                   Phase* remember, Phase* recall) {
+                   const std::function<double()>& cpu, Phase* remember, Phase* recall) {
   std::vector<std::unique_ptr<Client>> clients;
   for (size_t c = 0; c < o.sdk_clients; ++c) {
     std::vector<std::string> mine;
@@ -171,18 +190,25 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
     if (!client) return client.error();
     clients.push_back(std::move(*client));
   }
-  *remember = run_phase(o.clients, o.writes, [&](size_t c, size_t i) {
-    pb::MemoryInput m;
-    m.set_id("bench-" + std::to_string(i));
-    m.set_content(content_of(i, o.value_bytes));
-    auto r = clients[c % o.sdk_clients]->remember("persona-" + std::to_string(i % o.personas), m);
-    return r ? std::string() : r.error().message;
-  });
-  *recall = run_phase(o.clients, o.recalls, [&](size_t c, size_t i) {
-    auto r = clients[c % o.sdk_clients]->recall("persona-" + std::to_string(i % o.personas),
-                                                "memory " + std::to_string(i), 5);
-    return r ? std::string() : r.error().message;
-  });
+  *remember = run_phase(
+      o.clients, o.writes,
+      [&](size_t c, size_t i) {
+        pb::MemoryInput m;
+        m.set_id("bench-" + std::to_string(i));
+        m.set_content(content_of(i, o.value_bytes));
+        auto r =
+            clients[c % o.sdk_clients]->remember("persona-" + std::to_string(i % o.personas), m);
+        return r ? std::string() : r.error().message;
+      },
+      cpu);
+  *recall = run_phase(
+      o.clients, o.recalls,
+      [&](size_t c, size_t i) {
+        auto r = clients[c % o.sdk_clients]->recall("persona-" + std::to_string(i % o.personas),
+                                                    "memory " + std::to_string(i), 5);
+        return r ? std::string() : r.error().message;
+      },
+      cpu);
   return {};
 }
 
@@ -211,7 +237,8 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
         "the cluster did not place and lead its shards within 60 s (logs in " + dir + ")");
   }
   progress("cluster: remember and recall");
-  if (auto s = measure_nca(o, addresses, &r->remember, &r->recall); !s) return s;
+  if (auto s = measure_nca(o, addresses, cpu_of(pids_of(nodes)), &r->remember, &r->recall); !s)
+    return s;
 
   for (size_t round = 0; round < o.failovers; ++round) {
     const std::string persona = "failover-" + std::to_string(round);
@@ -284,7 +311,7 @@ Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Result
     return make_error(ErrorCode::unavailable, "the single node did not answer within 30 s");
   }
   progress("single node: remember and recall");
-  return measure_nca(o, {address}, &r->single_remember, &r->single_recall);
+  return measure_nca(o, {address}, cpu_of({node.pid()}), &r->single_remember, &r->single_recall);
 }
 
 std::string base64(const std::string& in) {
@@ -361,14 +388,17 @@ Status bench_etcd_members(const ClusterBenchOptions& o, const std::string& dir, 
     clients.back()->set_tcp_nodelay(true);
   }
   progress(what + ": puts");
-  *puts = run_phase(o.clients, o.writes, [&](size_t c, size_t i) {
-    nlohmann::json body = {{"key", base64("bench-" + std::to_string(i))},
-                           {"value", base64(content_of(i, o.value_bytes))}};
-    auto res = clients[c]->Post("/v3/kv/put", body.dump(), "application/json");
-    if (!res) return std::string("no reply: ") + httplib::to_string(res.error());
-    if (res->status != 200) return "HTTP " + std::to_string(res->status) + ": " + res->body;
-    return std::string();
-  });
+  *puts = run_phase(
+      o.clients, o.writes,
+      [&](size_t c, size_t i) {
+        nlohmann::json body = {{"key", base64("bench-" + std::to_string(i))},
+                               {"value", base64(content_of(i, o.value_bytes))}};
+        auto res = clients[c]->Post("/v3/kv/put", body.dump(), "application/json");
+        if (!res) return std::string("no reply: ") + httplib::to_string(res.error());
+        if (res->status != 200) return "HTTP " + std::to_string(res->status) + ": " + res->body;
+        return std::string();
+      },
+      cpu_of(pids_of(members)));
   return {};
 }
 
@@ -399,6 +429,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["remember_p50_us"] = json_number(r.remember.latency.percentile(50));
   j["remember_p99_us"] = json_number(r.remember.latency.percentile(99));
   j["remember_errors"] = r.remember.errors;
+  j["remember_cpu_us"] = json_number(r.remember.cpu_us);
+  j["single_node_remember_cpu_us"] = json_number(r.single_remember.cpu_us);
   j["recall_p50_us"] = json_number(r.recall.latency.percentile(50));
   j["recall_p99_us"] = json_number(r.recall.latency.percentile(99));
   j["single_node_remember_per_s"] = json_number(r.single_remember.per_s);
@@ -417,6 +449,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["etcd_single_put_per_s"] = json_number(r.etcd_single_put.per_s);
   j["etcd_single_put_p99_us"] = json_number(r.etcd_single_put.latency.percentile(99));
   j["etcd_single_put_errors"] = r.etcd_single_put.errors;
+  j["etcd_put_cpu_us"] = json_number(r.etcd_put.cpu_us);
+  j["etcd_single_put_cpu_us"] = json_number(r.etcd_single_put.cpu_us);
   j["load_average_start"] = r.load_start;
   j["load_average_end"] = r.load_end;
   return j;
@@ -447,6 +481,10 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
        std::to_string(r.failover_ms.size()) + " kills", "<= 3000", met(failover <= kFailoverMs)},
       {"etcd_put_per_s", table_number(r.etcd_put.per_s, 0),
        "one member " + table_number(r.etcd_single_put.per_s, 0), "", ""},
+      {"remember_cpu_us (all processes)", table_number(r.remember.cpu_us, 0),
+       "single node " + table_number(r.single_remember.cpu_us, 0), "", ""},
+      {"etcd_put_cpu_us (all processes)", table_number(r.etcd_put.cpu_us, 0),
+       "one member " + table_number(r.etcd_single_put.cpu_us, 0), "", ""},
       {"errors (remember / etcd / failover)",
        std::to_string(r.remember.errors) + " / " +
            std::to_string(r.etcd_put.errors + r.etcd_single_put.errors) + " / " +

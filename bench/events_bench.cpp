@@ -123,6 +123,8 @@ struct PathResult {
   double publish_p50_us = NAN, publish_p99_us = NAN;
   double ack_p50_us = NAN, ack_p99_us = NAN;
   double storage_syncs_per_event = NAN;
+  // CPU of the whole benchmark process (node, SDK client and drivers) per event.
+  double cpu_us_per_event = NAN;
   size_t deliveries = 0;
   size_t redeliveries = 0;
 };
@@ -131,6 +133,7 @@ struct Results {
   PathResult inproc;
   PathResult sdk;
   RawRocksdbSyncResult raw;
+  double raw_cpu_us_per_write = NAN;
   double load_start = -1, load_end = -1;
 };
 
@@ -679,11 +682,13 @@ Status run_phase(const std::string& name, const EventsOptions& o, AsyncCaller& c
            std::to_string(o.publishers) + " publishers (batches of " +
            std::to_string(o.publish_batch) + "), window " + std::to_string(o.window));
   auto phase = std::make_shared<Phase>(o, caller);
+  const double cpu_before = self_cpu_seconds();
   phase->start_workers();
   const uint64_t syncs_before = storage_syncs();
   phase->start_publishers();
   phase->run(name, o.timeout_s);
   const uint64_t syncs_after = storage_syncs();
+  const double cpu_after = self_cpu_seconds();
   if (auto e = phase->error()) return *e;
   if (phase->acked() < o.events) {
     return make_error(ErrorCode::deadline_exceeded,
@@ -716,6 +721,7 @@ Status run_phase(const std::string& name, const EventsOptions& o, AsyncCaller& c
   out->redeliveries = phase->redeliveries();
   out->storage_syncs_per_event =
       static_cast<double>(syncs_after - syncs_before) / static_cast<double>(o.events);
+  out->cpu_us_per_event = (cpu_after - cpu_before) * 1e6 / static_cast<double>(o.events);
   progress("  " + name + ": " + std::to_string(static_cast<int64_t>(out->events_per_s)) +
            " events/s, delivery p50 " + std::to_string(static_cast<int64_t>(out->deliver_p50_us)) +
            " us, p99 " + std::to_string(static_cast<int64_t>(out->deliver_p99_us)) + " us");
@@ -766,9 +772,14 @@ Status run_raw_baseline(const EventsOptions& o, Results* r) {
   ropt.max_seconds = o.timeout_s;
   progress("raw RocksDB: " + std::to_string(ropt.writes) + " synced single-key Puts on " +
            std::to_string(ropt.threads) + " threads");
+  const double cpu_before = self_cpu_seconds();
   auto raw = measure_raw_rocksdb_sync_writes(dir.path() + "/db", ropt);
   if (!raw) return raw.error();
   r->raw = *raw;
+  if (raw->writes > 0) {
+    r->raw_cpu_us_per_write =
+        (self_cpu_seconds() - cpu_before) * 1e6 / static_cast<double>(raw->writes);
+  }
   progress("  " + std::to_string(static_cast<int64_t>(raw->writes_per_s)) + " writes/s (" +
            std::to_string(raw->writes) + " in " + std::to_string(raw->seconds) + " s)");
   return {};
@@ -794,6 +805,7 @@ void path_json(const std::string& prefix, const PathResult& p, nlohmann::ordered
   (*j)["ack_" + prefix + "_p50_us"] = json_number(p.ack_p50_us);
   (*j)["ack_" + prefix + "_p99_us"] = json_number(p.ack_p99_us);
   (*j)["storage_syncs_per_event_" + prefix] = json_number(p.storage_syncs_per_event, 3);
+  (*j)["cpu_us_per_event_" + prefix] = json_number(p.cpu_us_per_event);
   (*j)["redeliveries_" + prefix] = p.redeliveries;
   (*j)["seconds_" + prefix] = json_number(p.seconds, 3);
 }
@@ -817,6 +829,7 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   j["events_per_s"] = json_number(h.events_per_s);
   j["deliver_p50_us"] = json_number(h.deliver_p50_us);
   j["deliver_p99_us"] = json_number(h.deliver_p99_us);
+  j["cpu_us_per_event"] = json_number(h.cpu_us_per_event);
   path_json("inproc", r.inproc, &j);
   path_json("sdk", r.sdk, &j);
   j["raw_rocksdb_sync_writes_per_s"] = json_number(r.raw.writes_per_s);
@@ -824,6 +837,7 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   j["raw_rocksdb_sync_p99_us"] = json_number(r.raw.p99_us);
   j["raw_rocksdb_writes"] = r.raw.writes;
   j["raw_rocksdb_threads"] = o.workers;
+  j["raw_rocksdb_cpu_us_per_write"] = json_number(r.raw_cpu_us_per_write);
   j["events_over_raw_writes"] = json_number(h.events_per_s / r.raw.writes_per_s, 3);
   j["nproc"] = online_cpus();
   j["cpu"] = cpu_model();
@@ -856,6 +870,10 @@ void print_table(const EventsOptions& o, const Results& r) {
        "p99 " + table_number(r.inproc.ack_p99_us), "", ""},
       {"storage_syncs_per_event", table_number(r.sdk.storage_syncs_per_event, 3),
        "in-process " + table_number(r.inproc.storage_syncs_per_event, 3), "", ""},
+      {"cpu_us_per_event", table_number(r.sdk.cpu_us_per_event),
+       "in-process " + table_number(r.inproc.cpu_us_per_event) + ", raw write " +
+           table_number(r.raw_cpu_us_per_write),
+       "", ""},
       {"raw_rocksdb_sync_writes_per_s", table_number(r.raw.writes_per_s),
        "Put p50 " + table_number(r.raw.p50_us) + " us, p99 " + table_number(r.raw.p99_us) + " us",
        "", ""},

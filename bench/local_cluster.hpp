@@ -32,6 +32,7 @@ class Process {
   Status restart() { return start(argv_, log_); }
   void kill();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // 0 when not running
 
  private:
   pid_t pid_ = 0;

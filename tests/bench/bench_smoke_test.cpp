@@ -80,7 +80,8 @@ TEST(BenchSmoke, EventsPrintsEveryKeyAndAcksEveryEventOnce) {
   EXPECT_EQ(j["headline_path"], "sdk");
   for (const char* key :
        {"events_per_s", "deliver_p50_us", "deliver_p99_us", "raw_rocksdb_sync_writes_per_s",
-        "events_inproc_per_s", "deliver_inproc_p50_us", "events_sdk_per_s"}) {
+        "events_inproc_per_s", "deliver_inproc_p50_us", "events_sdk_per_s", "cpu_us_per_event",
+        "cpu_us_per_event_inproc", "cpu_us_per_event_sdk", "raw_rocksdb_cpu_us_per_write"}) {
     ASSERT_TRUE(j[key].is_number()) << key << " = " << j[key];
     EXPECT_GT(j[key].get<double>(), 0) << key;
   }
