@@ -105,16 +105,17 @@ std::optional<ClusterBenchOptions> parse_options(const std::vector<std::string>&
 
 struct Phase {
   double per_s = NAN;
-  double cpu_us = NAN;  // CPU per call of every process of the phase, servers and callers
+  double cpu_us = NAN;         // CPU per call of every process of the phase, servers and callers
+  double server_cpu_us = NAN;  // of that, the servers' (the rest is the callers' and clients')
   Latencies latency;
   size_t errors = 0;
   std::string first_error;
 };
 
-// The CPU seconds the servers `pids` and this process (the callers) have used so far.
+// The CPU seconds the servers `pids` have used so far.
 std::function<double()> cpu_of(const std::vector<pid_t>& pids) {
   return [pids] {
-    double sum = self_cpu_seconds();
+    double sum = 0;
     for (pid_t p : pids) sum += process_cpu_seconds(p);
     return sum;
   };
@@ -127,12 +128,14 @@ std::vector<pid_t> pids_of(const std::vector<std::unique_ptr<Process>>& processe
 }
 
 // Runs `calls` calls of `call(caller, i)` over `callers` threads; each returns the error text or
-// "". `cpu` (the CPU seconds of the phase's processes so far) gives Phase::cpu_us.
+// "". `server_cpu` (the CPU seconds of the phase's servers so far) and this process's CPU (the
+// callers and their clients) give Phase::cpu_us.
 Phase run_phase(size_t callers, size_t calls,
                 const std::function<std::string(size_t caller, size_t i)>& call,
-                const std::function<double()>& cpu) {
+                const std::function<double()>& server_cpu) {
   Phase out;
-  const double cpu_before = cpu();
+  const double server_before = server_cpu();
+  const double self_before = self_cpu_seconds();
   std::mutex mu;
   std::atomic<size_t> next{0};
   std::vector<Latencies> lat(callers);
@@ -153,7 +156,9 @@ Phase run_phase(size_t callers, size_t calls,
   }
   for (auto& t : threads) t.join();
   out.per_s = static_cast<double>(calls) / total.elapsed_s();
-  out.cpu_us = (cpu() - cpu_before) * 1e6 / static_cast<double>(calls);
+  const double server = server_cpu() - server_before;
+  out.server_cpu_us = server * 1e6 / static_cast<double>(calls);
+  out.cpu_us = (server + self_cpu_seconds() - self_before) * 1e6 / static_cast<double>(calls);
   for (auto& l : lat) {
     for (double v : l.samples()) out.latency.add(v);
   }
@@ -431,6 +436,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["remember_errors"] = r.remember.errors;
   j["remember_cpu_us"] = json_number(r.remember.cpu_us);
   j["single_node_remember_cpu_us"] = json_number(r.single_remember.cpu_us);
+  j["remember_server_cpu_us"] = json_number(r.remember.server_cpu_us);
+  j["single_node_remember_server_cpu_us"] = json_number(r.single_remember.server_cpu_us);
   j["recall_p50_us"] = json_number(r.recall.latency.percentile(50));
   j["recall_p99_us"] = json_number(r.recall.latency.percentile(99));
   j["single_node_remember_per_s"] = json_number(r.single_remember.per_s);
@@ -451,6 +458,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["etcd_single_put_errors"] = r.etcd_single_put.errors;
   j["etcd_put_cpu_us"] = json_number(r.etcd_put.cpu_us);
   j["etcd_single_put_cpu_us"] = json_number(r.etcd_single_put.cpu_us);
+  j["etcd_put_server_cpu_us"] = json_number(r.etcd_put.server_cpu_us);
+  j["etcd_single_put_server_cpu_us"] = json_number(r.etcd_single_put.server_cpu_us);
   j["load_average_start"] = r.load_start;
   j["load_average_end"] = r.load_end;
   return j;
@@ -483,8 +492,12 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
        "one member " + table_number(r.etcd_single_put.per_s, 0), "", ""},
       {"remember_cpu_us (all processes)", table_number(r.remember.cpu_us, 0),
        "single node " + table_number(r.single_remember.cpu_us, 0), "", ""},
+      {"remember_server_cpu_us (nodes)", table_number(r.remember.server_cpu_us, 0),
+       "single node " + table_number(r.single_remember.server_cpu_us, 0), "", ""},
       {"etcd_put_cpu_us (all processes)", table_number(r.etcd_put.cpu_us, 0),
        "one member " + table_number(r.etcd_single_put.cpu_us, 0), "", ""},
+      {"etcd_put_server_cpu_us (members)", table_number(r.etcd_put.server_cpu_us, 0),
+       "one member " + table_number(r.etcd_single_put.server_cpu_us, 0), "", ""},
       {"errors (remember / etcd / failover)",
        std::to_string(r.remember.errors) + " / " +
            std::to_string(r.etcd_put.errors + r.etcd_single_put.errors) + " / " +

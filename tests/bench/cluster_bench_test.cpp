@@ -29,7 +29,9 @@ TEST(ClusterBench, PrintsEveryKeyWithPositiveValues) {
        {"remember_per_s", "remember_p99_us", "single_node_remember_per_s", "failover_ms_median",
         "etcd_put_per_s", "etcd_put_p99_us", "recall_p50_us", "recall_p99_us",
         "etcd_single_put_per_s", "etcd_single_put_p99_us", "remember_cpu_us",
-        "single_node_remember_cpu_us", "etcd_put_cpu_us", "etcd_single_put_cpu_us"}) {
+        "single_node_remember_cpu_us", "etcd_put_cpu_us", "etcd_single_put_cpu_us",
+        "remember_server_cpu_us", "single_node_remember_server_cpu_us", "etcd_put_server_cpu_us",
+        "etcd_single_put_server_cpu_us"}) {
     ASSERT_TRUE(j.contains(key)) << key;
     ASSERT_TRUE(j[key].is_number()) << key << " = " << j[key];
     EXPECT_GT(j[key].get<double>(), 0) << key;
