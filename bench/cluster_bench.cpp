@@ -422,6 +422,12 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
+// <name>_cpu_us and <name>_server_cpu_us of a phase.
+void cpu_json(const std::string& name, const Phase& p, nlohmann::ordered_json* j) {
+  (*j)[name + "_cpu_us"] = json_number(p.cpu_us);
+  (*j)[name + "_server_cpu_us"] = json_number(p.server_cpu_us);
+}
+
 nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   nlohmann::ordered_json j;
   j["benchmark"] = "cluster";
@@ -434,10 +440,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["remember_p50_us"] = json_number(r.remember.latency.percentile(50));
   j["remember_p99_us"] = json_number(r.remember.latency.percentile(99));
   j["remember_errors"] = r.remember.errors;
-  j["remember_cpu_us"] = json_number(r.remember.cpu_us);
-  j["single_node_remember_cpu_us"] = json_number(r.single_remember.cpu_us);
-  j["remember_server_cpu_us"] = json_number(r.remember.server_cpu_us);
-  j["single_node_remember_server_cpu_us"] = json_number(r.single_remember.server_cpu_us);
+  cpu_json("remember", r.remember, &j);
+  cpu_json("single_node_remember", r.single_remember, &j);
   j["recall_p50_us"] = json_number(r.recall.latency.percentile(50));
   j["recall_p99_us"] = json_number(r.recall.latency.percentile(99));
   j["single_node_remember_per_s"] = json_number(r.single_remember.per_s);
@@ -456,10 +460,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["etcd_single_put_per_s"] = json_number(r.etcd_single_put.per_s);
   j["etcd_single_put_p99_us"] = json_number(r.etcd_single_put.latency.percentile(99));
   j["etcd_single_put_errors"] = r.etcd_single_put.errors;
-  j["etcd_put_cpu_us"] = json_number(r.etcd_put.cpu_us);
-  j["etcd_single_put_cpu_us"] = json_number(r.etcd_single_put.cpu_us);
-  j["etcd_put_server_cpu_us"] = json_number(r.etcd_put.server_cpu_us);
-  j["etcd_single_put_server_cpu_us"] = json_number(r.etcd_single_put.server_cpu_us);
+  cpu_json("etcd_put", r.etcd_put, &j);
+  cpu_json("etcd_single_put", r.etcd_single_put, &j);
   j["load_average_start"] = r.load_start;
   j["load_average_end"] = r.load_end;
   return j;
