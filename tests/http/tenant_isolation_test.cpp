@@ -36,6 +36,12 @@ class TenantIsolationTest : public AuthFixture {
     // An id of the same shape that no tenant has.
     ghost_event_ = event_.substr(0, event_.size() - 4) +
                    (event_.substr(event_.size() - 4) == "0000" ? "0001" : "0000");
+    // The event becomes an STM memory of ada once its assignment is written, which may be after
+    // the publish answers: A's state is settled, and comparable, only from then on.
+    ASSERT_TRUE(wait_until([&] {
+      auto r = call_as("a_reader", "GET", "/v1/personas/ada/memories");
+      return r.status == 200 && r.json.contains("items") && r.json["items"].size() == 3;
+    })) << "the event's memory never appeared among ada's memories";
     before_ = a_snapshot();
   }
 
