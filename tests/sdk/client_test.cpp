@@ -405,6 +405,38 @@ TEST(ClientCall, UnansweredRequestFailsWithDeadlineExceeded) {
   EXPECT_EQ(node.requests().size(), 1u);
 }
 
+// An overdue call fails alone, the calls around it go on, and its reply, arriving late, completes
+// nothing.
+TEST(ClientCall, AnOverdueCallFailsAloneAndItsLateReplyIsIgnored) {
+  FakeNode node;
+  node.set_silent(pb::Request::kPing);
+  ClientOptions options = fast_options();
+  options.request_timeout = milliseconds(300);
+  auto client = connect_or_die({node.address()}, options);
+  ASSERT_NE(client, nullptr);
+  auto start = Clock::now();
+  auto overdue = client->ping_async();
+  pb::Request other;
+  other.mutable_recall()->set_persona_id("ada");
+  other.mutable_recall()->set_query("launch");
+  EXPECT_TRUE(client->call(other).ok()) << "a call next to an overdue one is answered";
+  ASSERT_EQ(overdue.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "an overdue call must end by itself";
+  auto reply = overdue.get();
+  int64_t took = elapsed_ms(start);
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.code(), ErrorCode::deadline_exceeded) << reply.error().to_string();
+  EXPECT_GE(took, 250);
+  EXPECT_LT(took, 3000);
+
+  node.release_silent();  // the overdue ping's reply arrives now, late
+  pb::Response pong;
+  pong.mutable_ping();
+  node.set_reply(pb::Request::kPing, pong);
+  EXPECT_TRUE(client->ping().ok()) << "the client goes on after a late reply";
+  EXPECT_EQ(node.requests_of(pb::Request::kPing).size(), 2u);
+}
+
 TEST(ClientCall, CallerHeaderFieldsAreKept) {
   FakeNode node;
   auto client = connect_or_die({node.address()});

@@ -101,6 +101,9 @@ class FakeNode {
     state_->rules[method] = Rule{Rule::kSilent, 0, std::string()};
   }
 
+  // Answers every request held by set_silent() so far with the method's default reply, late.
+  void release_silent() { caf::anon_send(api_, release_atom::value); }
+
   // Queues one reply for `method`: the next request for it (or one held in a long poll) gets it.
   void queue_reply(uint32_t method, const pb::Response& response) {
     std::string bytes;
@@ -163,6 +166,7 @@ class FakeNode {
 
   using flush_atom = caf::atom_constant<caf::atom("flush")>;
   using poll_end_atom = caf::atom_constant<caf::atom("pollend")>;
+  using release_atom = caf::atom_constant<caf::atom("release")>;
 
   struct Rule {
     enum Kind { kRaw, kSilent } kind = kRaw;
@@ -183,7 +187,8 @@ class FakeNode {
     std::map<uint32_t, Rule> rules;
     int failures_left = 0;
     std::vector<Seen> seen;
-    std::vector<caf::response_promise> held;  // silent requests, kept so they never resolve
+    // Silent requests and their methods, kept so they resolve only on release_silent().
+    std::vector<std::pair<uint32_t, caf::response_promise>> held;
     std::map<uint32_t, std::deque<std::string>> queued;
     std::deque<HeldPoll> polls;
     uint64_t next_poll_id = 0;
@@ -218,8 +223,8 @@ class FakeNode {
       }
       if (rule != rules.end()) {
         if (rule->second.kind == Rule::kSilent) {
-          held.push_back(self->make_response_promise());
-          return held.back();
+          held.emplace_back(method, self->make_response_promise());
+          return held.back().second;
         }
         return {rule->second.reply_method, rule->second.bytes};
       }
@@ -245,6 +250,12 @@ class FakeNode {
         queue.pop_front();
         poll = polls.erase(poll);
       }
+    }
+
+    void release() {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto& [method, promise] : held) promise.deliver(method, default_reply(method));
+      held.clear();
     }
 
     // A held poll's wait is over: it gets no event (unless a reply answered it already).
@@ -287,6 +298,7 @@ class FakeNode {
               -> caf::result<uint32_t, std::string> { return state_->handle(this, method, bytes); },
           [this](flush_atom) { state_->flush(); },
           [this](poll_end_atom, uint64_t id) { state_->end_poll(id); },
+          [this](release_atom) { state_->release(); },
       };
     }
 
