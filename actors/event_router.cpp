@@ -1023,6 +1023,16 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
                                              tenant + "'; retry"));
         }
         if (self->state.stale.count(tenant) != 0) reload(self);
+        if (self->state.reload_needed) {
+          // A write failed (or this node came to serve a tenant) and the queues are rebuilt from
+          // storage once the writes in flight are answered. Until then memory may hold changes
+          // that never became durable (an ack whose write failed has already taken its event
+          // out of flight), so nothing is judged against it: a retry is answered after the
+          // reload, from what storage holds.
+          return fail(method, make_error(ErrorCode::unavailable,
+                                         "the event router is reloading its queues from storage "
+                                         "after a failed write; retry"));
+        }
         switch (req->body_case()) {
           case pb::Request::kPublish:
             return do_publish(self, *req);
