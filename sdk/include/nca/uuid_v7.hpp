@@ -1,12 +1,12 @@
-// nca/uuid_v7.hpp: UUIDv7 strings (RFC 9562), shared by the SDK (request ids) and the node (item ids).
+// nca/uuid_v7.hpp: UUIDv7 strings (RFC 9562), shared by the SDK (request ids) and the node (item
+// ids).
 //
-// Time-ordered: ids made later sort later, also within one millisecond (a 12-bit counter, method 1) and
-// when the caller's clock steps back (the last millisecond is kept). Not thread-safe: callers that share
-// one generator hold their own lock. The caller supplies the time, so tests can fix it.
+// Time-ordered: ids made later sort later, also within one millisecond (a 12-bit counter, method 1)
+// and when the caller's clock steps back (the last millisecond is kept). Not thread-safe: callers
+// that share one generator hold their own lock. The caller supplies the time, so tests can fix it.
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <random>
 #include <string>
 
@@ -37,12 +37,17 @@ class UuidV7 {
       b[8 + i] = static_cast<unsigned char>((random_bits >> (56 - 8 * i)) & 0xFF);
     }
     b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3F));
-    char out[37];
-    std::snprintf(out, sizeof(out),
-                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                  b[14], b[15]);
-    return std::string(out, 36);
+    // By hand, not snprintf: ids are made on every publish and every SDK call, and glibc's
+    // snprintf with 16 arguments takes its positional path, which allocates.
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(36, '-');
+    size_t at = 0;
+    for (int i = 0; i < 16; ++i) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) ++at;  // the dashes of 8-4-4-4-12
+      out[at++] = kHex[b[i] >> 4];
+      out[at++] = kHex[b[i] & 0x0F];
+    }
+    return out;
   }
 
  private:
