@@ -368,11 +368,11 @@ void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
   auto batch = st.ctx->db->batch();
   const std::string prefix = prefix_of(*st.ctx, tenant);
   TimeUs now = st.ctx->clock->now_us();
-  for (const auto& e : ch.writes) {
-    std::string key = storage::event_key(prefix, e.id());
-    batch.put_proto(storage::Cf::events, key, e);
-    if (e.state() == pb::EVENT_ACKED) st.acked.emplace_back(now, key);
-    if (e.state() == pb::EVENT_DEAD) st.ctx->counters.events_dead_lettered++;
+  for (const auto& w : ch.writes) {
+    std::string key = storage::event_key(prefix, w.id);
+    batch.put(storage::Cf::events, key, w.record);
+    if (w.state == pb::EVENT_ACKED) st.acked.emplace_back(now, key);
+    if (w.state == pb::EVENT_DEAD) st.ctx->counters.events_dead_lettered++;
   }
   uint64_t seq = ++st.commit_seq;
   auto assigned = std::make_shared<std::vector<pb::Event>>(std::move(ch.assigned));

@@ -25,7 +25,9 @@ size_t EventQueue::capacity_of(const Slot& s) const {
 
 bool EventQueue::active(const Slot& s) const { return s.profile.status() != pb::PERSONA_PAUSED; }
 
-void EventQueue::record(const pb::Event& e, EventChanges* changes) { changes->writes.push_back(e); }
+void EventQueue::record(const pb::Event& e, EventChanges* changes) {
+  changes->writes.push_back({e.id(), e.state(), e.SerializeAsString()});
+}
 
 // ---- recovery ---------------------------------------------------------------------------------
 

@@ -38,8 +38,16 @@
 
 namespace nca {
 
+// One record to store: an event as it was when it changed, already serialized (a change set is
+// written once, and copying whole Event messages into it cost more than serializing them).
+struct EventWrite {
+  std::string id;
+  pb::EventState state = pb::EVENT_PENDING;
+  std::string record;  // pb::Event bytes
+};
+
 struct EventChanges {
-  std::vector<pb::Event> writes;    // records to store (their latest state), in change order
+  std::vector<EventWrite> writes;   // records to store (their latest state), in change order
   std::vector<pb::Event> assigned;  // newly assigned: each becomes a memory of its persona
   std::set<std::string> ready;      // personas whose inbox gained an event
   bool empty() const { return writes.empty(); }
