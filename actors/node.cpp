@@ -253,11 +253,16 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     return {};
   };
   rc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
-  rc.snapshot_of = [db, shards](uint64_t group) -> Result<std::string> {
+  rc.compacts = [](uint64_t group) { return group != kMetadataGroup; };  // it compacts its own
+  rc.checkpoint_of = [db, shards](uint64_t group) -> Result<cluster::RaftHost::StateCheckpoint> {
     if (group == kMetadataGroup) {
-      return make_error(ErrorCode::not_found, "the metadata actor compacts group 0");
+      return make_error(ErrorCode::not_found, "the metadata actor snapshots group 0 itself");
     }
-    return storage::dump_shard(*db, group_shard(group), shards);
+    // The records and the applied index read at one view, so they agree.
+    auto checkpoint = storage::checkpoint_shard(*db, group_shard(group), shards, group);
+    if (!checkpoint) return checkpoint.error();
+    return cluster::RaftHost::StateCheckpoint{std::move(checkpoint->blob),
+                                              checkpoint->applied_index};
   };
   auto raft = spawn_raft_host(sys, std::move(rc));
   if (!raft) {

@@ -235,21 +235,16 @@ void retry_held(RaftHostSelf* self) {
   for (auto& h : held) try_propose(self, std::move(h));
 }
 
-// Compacts every group whose log grew by `snapshot_entries` applied entries since its snapshot.
+// Compacts every group whose log grew by `snapshot_entries` applied entries since its snapshot,
+// to its state: nothing is copied (a snapshot's data is made when a follower needs one).
 void compact_due(RaftHostSelf* self) {
   auto& st = self->state;
-  if (!st.config.snapshot_of || st.config.snapshot_entries == 0) return;
+  if (!st.config.compacts || !st.config.checkpoint_of || st.config.snapshot_entries == 0) return;
   for (uint64_t g : st.host->groups()) {
+    if (!st.config.compacts(g)) continue;
     const raft::Index applied = st.host->applied_of(g);
     if (applied < st.host->snapshot_index(g) + st.config.snapshot_entries) continue;
-    auto data = st.config.snapshot_of(g);
-    if (!data) {
-      if (data.error().code != ErrorCode::not_found) {
-        spdlog::warn("raft group {}: no snapshot at {}: {}", g, applied, data.error().message);
-      }
-      continue;
-    }
-    if (auto s = st.host->compact(g, applied, std::move(*data)); !s) {
+    if (auto s = st.host->compact_to_state(g); !s) {
       spdlog::warn("raft group {}: compaction at {} failed: {}", g, applied, s.error().message);
     }
   }
@@ -418,6 +413,7 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       },
       config.restore);
   proposals->host = host.get();
+  if (config.checkpoint_of) host->set_checkpoint_fn(config.checkpoint_of);
   host->set_read_fn([proposals](uint64_t group, uint64_t context, raft::Index index) {
     auto it = proposals->reads_asked.find(context);
     if (it == proposals->reads_asked.end() || it->second.first != group) return;

@@ -95,11 +95,14 @@ struct RaftHostActorConfig {
   // once more with `serving` true when this node leads and has applied an entry of its own term:
   // from then on its state includes everything committed before, and it may serve the group.
   std::function<void(uint64_t group, raft::NodeId leader, bool serving)> leadership;
-  // Every `snapshot_entries` applied entries of a group (0: never) the actor compacts the group's
-  // log into a snapshot of `snapshot_of(group)`, the application's state as of the applied index
-  // (the apply callback runs on this actor's thread, so nothing moves meanwhile). not_found from
-  // `snapshot_of`: the group is compacted by someone else (the metadata actor does its own).
-  std::function<Result<std::string>(uint64_t group)> snapshot_of;
+  // Every `snapshot_entries` applied entries of a group (0: never) for which `compacts(group)` is
+  // true, the actor compacts the group's log to its state (cluster::RaftHost::compact_to_state):
+  // a compaction copies nothing, and `checkpoint_of(group)` makes a snapshot's data, the state as
+  // of the applied index, only when a follower behind the log's start needs one (the apply
+  // callback runs on this actor's thread, so nothing moves meanwhile). Groups for which
+  // `compacts` is false are compacted by someone else (the metadata actor does its own).
+  cluster::RaftHost::CheckpointFn checkpoint_of;
+  std::function<bool(uint64_t group)> compacts;
   uint64_t snapshot_entries = 0;
   // A group this node left (remove_group_atom), with its storage: the application destroys the log
   // and whatever state it keeps for the group. An error is the remove's answer.

@@ -31,10 +31,24 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
   config.applied = applied;
   auto r = raft::Raft::create(config);
   if (!r) return r.error();
-  auto snap = storage->snapshot();
-  if (!snap) return snap.error();
-  // The application holds its state up to `applied`: an older snapshot is not news to it.
-  if (!snap->empty() && restore_ && snap->meta.index > applied) restore_(group, *snap);
+  auto meta = storage->snapshot_meta();
+  if (!meta) return meta.error();
+  // The application holds its state up to `applied`: an older snapshot is not news to it (and its
+  // data is not read: a shard's snapshot is its whole checkpoint).
+  if (meta->index > applied && restore_) {
+    auto snap = storage->snapshot();
+    if (!snap) {
+      return make_error(snap.error().code,
+                        "raft group " + std::to_string(group) + ": its log starts after index " +
+                            std::to_string(meta->index) + ", the application holds only index " +
+                            std::to_string(applied) +
+                            ", and the snapshot cannot be read: " + snap.error().message);
+    }
+    restore_(group, *snap);
+  }
+  if (checkpoint_) {
+    storage->set_snapshot_source([this, group] { return state_snapshot(group); });
+  }
   Group g;
   g.storage = std::move(storage);
   g.raft = std::move(*r);
@@ -50,6 +64,7 @@ Result<std::unique_ptr<raft::LogStorage>> RaftHost::remove_group(uint64_t group)
   }
   std::unique_ptr<raft::LogStorage> storage = std::move(it->second.storage);
   groups_.erase(it);  // the Raft object goes first: it reads through the storage
+  storage->set_snapshot_source(nullptr);  // it refers to this host's group
   return storage;
 }
 
@@ -158,6 +173,60 @@ Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
   snap.meta.term = *term;
   snap.data = std::move(data);
   return it->second.storage->compact(snap);
+}
+
+Status RaftHost::compact_to_state(uint64_t group) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  if (!checkpoint_) {
+    return make_error(ErrorCode::invalid_argument,
+                      "raft group " + std::to_string(group) +
+                          ": no checkpoint function, so its log cannot be compacted to its state");
+  }
+  const raft::Raft& r = *it->second.raft;
+  raft::SnapshotMeta meta;
+  meta.index = r.log().applied();
+  if (meta.index <= snapshot_index(group)) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
+                                               ": nothing applied since the last snapshot");
+  }
+  auto term = r.log().term(meta.index);
+  if (!term) return term.error();
+  meta.term = *term;
+  // Conf changes take effect when applied, so the configuration now is the one as of `applied`.
+  meta.conf = r.conf();
+  return it->second.storage->compact_to_state(meta);
+}
+
+Result<raft::Snapshot> RaftHost::state_snapshot(uint64_t group) const {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  const raft::Raft& r = *it->second.raft;
+  const raft::Index applied = r.log().applied();
+  auto checkpoint = checkpoint_(group);
+  if (!checkpoint) return checkpoint.error();
+  if (checkpoint->index != applied) {
+    // The state and the configuration must be of the same index; the application is behind (a
+    // failed write) or ahead of what Raft applied. A later attempt may find them agreeing.
+    return make_error(ErrorCode::unavailable,
+                      "raft group " + std::to_string(group) + ": the state holds index " +
+                          std::to_string(checkpoint->index) + " but Raft applied " +
+                          std::to_string(applied) + "; no snapshot now");
+  }
+  auto term = r.log().term(applied);
+  if (!term) return term.error();
+  raft::Snapshot snap;
+  snap.meta.index = applied;
+  snap.meta.term = *term;
+  snap.meta.conf = r.conf();
+  snap.data = std::move(checkpoint->data);
+  return snap;
 }
 
 raft::Index RaftHost::applied_of(uint64_t group) const {

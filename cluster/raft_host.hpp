@@ -47,14 +47,26 @@ class RaftHost {
   // Called when this node's role or known leader of a group changes.
   using RoleFn = std::function<void(uint64_t group, const raft::SoftState& state)>;
   // Called with a snapshot the application must install instead of its state: the group's stored
-  // snapshot when the group is added (entries after it follow through ApplyFn), and one received
-  // from the leader (before any entry after it is applied).
+  // snapshot when the group is added and it is newer than the application's applied index
+  // (entries after it follow through ApplyFn), and one received from the leader (before any entry
+  // after it is applied).
   using RestoreFn = std::function<void(uint64_t group, const raft::Snapshot& snapshot)>;
   // Called with a confirmed read (read_index), after the round's entries were applied.
   using ReadFn = std::function<void(uint64_t group, uint64_t context, raft::Index index)>;
 
+  // The application's state of a group as one blob, and the applied index it holds (which must be
+  // the one the host handed to ApplyFn last, or no snapshot is made from it).
+  struct StateCheckpoint {
+    std::string data;
+    raft::Index index = 0;
+  };
+  using CheckpointFn = std::function<Result<StateCheckpoint>(uint64_t group)>;
+
   RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr, RestoreFn restore = nullptr);
   void set_read_fn(ReadFn fn) { read_ = std::move(fn); }
+  // Before any add_group(): lets compact_to_state() compact groups without a copy of their state;
+  // a follower that needs a snapshot then gets one made by `fn` from the state as it is then.
+  void set_checkpoint_fn(CheckpointFn fn) { checkpoint_ = std::move(fn); }
 
   // Hosts `group` with its log in `storage`. When the storage is empty and `bootstrap_voters` is
   // not, the group's bootstrap entries (raft::bootstrap_entries) are saved first, identically on
@@ -94,6 +106,14 @@ class RaftHost {
   // not_found for a group not hosted; conflict when `index` is not the applied index (the
   // application is behind: try again) or nothing new was applied since the last snapshot.
   Status compact(uint64_t group, raft::Index index, std::string data);
+  // Compacts the log at the applied index without copying the state: the application's own
+  // durable state is the snapshot (raft::LogStorage::compact_to_state), and a follower behind the
+  // log's start gets a snapshot made then by the CheckpointFn, at the applied index of that
+  // moment. The application must have written its state up to the applied index through the same
+  // write-ahead log as the log, before this call (the compaction is synced). Errors: not_found;
+  // conflict when nothing was applied since the last snapshot; invalid_argument without a
+  // CheckpointFn or when the storage cannot.
+  Status compact_to_state(uint64_t group);
   // The index of the group's latest snapshot (0: none).
   raft::Index snapshot_index(uint64_t group) const;
   // The last index the group handed to ApplyFn (0 for a group not hosted).
@@ -141,7 +161,11 @@ class RaftHost {
     raft::SoftState reported;
   };
 
+  // A snapshot of the state as it is now (the storage's source for state snapshots).
+  Result<raft::Snapshot> state_snapshot(uint64_t group) const;
+
   Options options_;
+  CheckpointFn checkpoint_;
   ApplyFn apply_;
   RoleFn role_;
   RestoreFn restore_;

@@ -27,6 +27,8 @@ constexpr Index kMaxIndex = std::numeric_limits<Index>::max();
 constexpr char kHardStateSuffix = 'h';
 constexpr char kSnapshotMetaSuffix = 'm';
 constexpr char kSnapshotDataSuffix = 'd';
+// Snapshot meta flags: the snapshot is the application's own state (compact_to_state).
+constexpr uint64_t kSnapshotStateFlag = 1;
 constexpr char kAppliedSuffix = 'a';
 // First byte of every record body; a record with another value was written by a newer build.
 constexpr uint8_t kRecordFormat = 1;
@@ -286,7 +288,18 @@ Status RaftLogStore::load() {
     if (!get_varint(in, &record.meta.index) || !get_varint(in, &record.meta.term) ||
         !get_ids(in, &record.meta.conf.voters) || !get_ids(in, &record.meta.conf.learners) ||
         !get_varint(in, &record.data_size) || !get_varint(in, &data_crc) ||
-        data_crc > 0xffffffffULL || !in.empty()) {
+        data_crc > 0xffffffffULL) {
+      return make_error(ErrorCode::data_loss,
+                        group_name + ": snapshot meta is corrupt (malformed)");
+    }
+    // Flags follow in records written since state snapshots exist; older records end here.
+    uint64_t flags = 0;
+    if (!in.empty() && (!get_varint(in, &flags) || flags > kSnapshotStateFlag)) {
+      return make_error(ErrorCode::data_loss,
+                        group_name + ": snapshot meta is corrupt (unknown flags)");
+    }
+    record.state = (flags & kSnapshotStateFlag) != 0;
+    if (!in.empty()) {
       return make_error(ErrorCode::data_loss,
                         group_name + ": snapshot meta is corrupt (malformed)");
     }
@@ -298,13 +311,21 @@ Status RaftLogStore::load() {
                             std::to_string(record.meta.index) +
                             (problem.empty() ? std::string() : ", " + problem) + ")");
     }
-    if (!data_value->has_value()) {
+    if (record.state) {
+      if (data_value->has_value()) {
+        return make_error(ErrorCode::data_loss,
+                          group_name + ": the snapshot at index " +
+                              std::to_string(record.meta.index) +
+                              " is the shard's state, but a data record is stored too");
+      }
+    } else if (!data_value->has_value()) {
       return make_error(ErrorCode::data_loss, group_name + ": data of the snapshot at index " +
                                                   std::to_string(record.meta.index) +
                                                   " is missing");
     }
-    const std::string& data = **data_value;
-    if (data.size() != record.data_size || crc32c_extend(0, data) != record.data_crc) {
+    if (!record.state && ((**data_value).size() != record.data_size ||
+                          crc32c_extend(0, **data_value) != record.data_crc)) {
+      const std::string& data = **data_value;
       return make_error(ErrorCode::data_loss,
                         group_name + ": data of the snapshot at index " +
                             std::to_string(record.meta.index) + " is corrupt (" +
@@ -582,9 +603,30 @@ Result<std::vector<Entry>> RaftLogStore::entries(Index lo, Index hi, uint64_t ma
 }
 
 Result<Snapshot> RaftLogStore::snapshot() const {
-  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  std::unique_lock<std::mutex> write_lock(write_mutex_);
   Snapshot out;
   if (snapshot_.meta.index == 0) return out;
+  if (snapshot_.state) {
+    SnapshotSource source = source_;
+    const Index stored = snapshot_.meta.index;
+    write_lock.unlock();
+    if (!source) {
+      return make_error(ErrorCode::unavailable,
+                        "raft group " + std::to_string(group_) + ": the snapshot at index " +
+                            std::to_string(stored) +
+                            " is the application's state, and nothing makes one from it yet");
+    }
+    auto made = source();
+    if (!made) return made.error();
+    // A snapshot older than the log's start would leave a follower a gap it cannot fill.
+    if (made->meta.index < stored) {
+      return make_error(ErrorCode::unavailable,
+                        "raft group " + std::to_string(group_) + ": the state's snapshot is at " +
+                            std::to_string(made->meta.index) + ", behind the log's start at " +
+                            std::to_string(stored + 1) + "; try again");
+    }
+    return made;
+  }
   storage_reads_.fetch_add(1, std::memory_order_relaxed);
   const std::string what = "raft group " + std::to_string(group_) +
                            ": data of the snapshot at index " +
@@ -615,18 +657,26 @@ std::string snapshot_problem(const Snapshot& snapshot) {
   return {};
 }
 
-void put_snapshot(Batch& batch, uint64_t group, const Snapshot& snapshot) {
+// `data` null: a state snapshot (no data record; a stored one is deleted).
+void put_snapshot(Batch& batch, uint64_t group, const SnapshotMeta& snapshot,
+                  const std::string* data) {
   std::string meta_key = raft_snapshot_meta_key(group);
   std::string meta = begin_record();
-  put_varint(meta, snapshot.meta.index);
-  put_varint(meta, snapshot.meta.term);
-  put_ids(meta, snapshot.meta.conf.voters);
-  put_ids(meta, snapshot.meta.conf.learners);
-  put_varint(meta, snapshot.data.size());
-  put_varint(meta, crc32c_extend(0, snapshot.data));
+  put_varint(meta, snapshot.index);
+  put_varint(meta, snapshot.term);
+  put_ids(meta, snapshot.conf.voters);
+  put_ids(meta, snapshot.conf.learners);
+  put_varint(meta, data != nullptr ? data->size() : 0);
+  put_varint(meta, data != nullptr ? crc32c_extend(0, *data) : 0);
+  // No flags for a data snapshot: its record reads the same as before state snapshots existed.
+  if (data == nullptr) put_varint(meta, kSnapshotStateFlag);
   seal_record(meta_key, meta);
   batch.put(Cf::raft_state, meta_key, meta);
-  batch.put(Cf::raft_state, raft_snapshot_data_key(group), snapshot.data);
+  if (data != nullptr) {
+    batch.put(Cf::raft_state, raft_snapshot_data_key(group), *data);
+  } else {
+    batch.del(Cf::raft_state, raft_snapshot_data_key(group));
+  }
 }
 
 // Deletes the log keys [lo, hi) of `group`.
@@ -742,7 +792,7 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
   }
 
   Batch batch = db_->batch();
-  if (snapshot != nullptr) put_snapshot(batch, group_, *snapshot);
+  if (snapshot != nullptr) put_snapshot(batch, group_, snapshot->meta, &snapshot->data);
   // Old keys outside the new log go; those inside it are either kept or overwritten below.
   if (first_index_ <= last_index_) {
     delete_log_range(batch, group_, first_index_, std::min(last_index_ + 1, new_first));
@@ -776,6 +826,7 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
     snapshot_.meta = snapshot->meta;
     snapshot_.data_size = snapshot->data.size();
     snapshot_.data_crc = crc32c_extend(0, snapshot->data);
+    snapshot_.state = false;
     cache_.clear();
     cache_bytes_ = 0;
   }
@@ -787,14 +838,41 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
 }
 
 Status RaftLogStore::compact(const Snapshot& snapshot) {
+  if (snapshot.data.size() > kMaxValueBytes) {
+    return make_error(
+        ErrorCode::invalid_argument,
+        "raft group " + std::to_string(group_) +
+            ": compaction refused, nothing written: the snapshot data is too large (" +
+            std::to_string(snapshot.data.size()) + " bytes)");
+  }
+  return compact_impl(snapshot.meta, &snapshot.data);
+}
+
+Status RaftLogStore::compact_to_state(const SnapshotMeta& meta) {
+  return compact_impl(meta, nullptr);
+}
+
+void RaftLogStore::set_snapshot_source(SnapshotSource source) {
+  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  source_ = std::move(source);
+}
+
+Result<SnapshotMeta> RaftLogStore::snapshot_meta() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return snapshot_.meta;
+}
+
+Status RaftLogStore::compact_impl(const SnapshotMeta& meta, const std::string* data) {
   std::lock_guard<std::mutex> write_lock(write_mutex_);
   const std::string group_name = "raft group " + std::to_string(group_);
   auto refuse = [&](ErrorCode code, const std::string& why) {
     return make_error(code, group_name + ": compaction refused, nothing written: " + why);
   };
-  std::string problem = snapshot_problem(snapshot);
+  Snapshot checked;
+  checked.meta = meta;
+  std::string problem = snapshot_problem(checked);
   if (!problem.empty()) return refuse(ErrorCode::invalid_argument, problem);
-  Index index = snapshot.meta.index;
+  Index index = meta.index;
   if (index < snapshot_.meta.index) {
     return refuse(ErrorCode::conflict, "the snapshot at index " + std::to_string(index) +
                                            " is older than the stored one at " +
@@ -807,23 +885,24 @@ Status RaftLogStore::compact(const Snapshot& snapshot) {
   }
   auto term_at = term_locked(index);
   if (!term_at.ok()) return term_at.error();
-  if (*term_at != snapshot.meta.term) {
-    return refuse(ErrorCode::invalid_argument,
-                  "the snapshot says entry " + std::to_string(index) + " has term " +
-                      std::to_string(snapshot.meta.term) + ", but the log has term " +
-                      std::to_string(*term_at));
+  if (*term_at != meta.term) {
+    return refuse(ErrorCode::invalid_argument, "the snapshot says entry " + std::to_string(index) +
+                                                   " has term " + std::to_string(meta.term) +
+                                                   ", but the log has term " +
+                                                   std::to_string(*term_at));
   }
 
   Batch batch = db_->batch();
-  put_snapshot(batch, group_, snapshot);
+  put_snapshot(batch, group_, meta, data);
   delete_log_range(batch, group_, first_index_, index + 1);
   Status committed = db_->commit(std::move(batch));
   if (!committed.ok()) return with_context(committed.error(), group_name + ": compaction failed");
 
   std::lock_guard<std::mutex> lock(mutex_);
-  snapshot_.meta = snapshot.meta;
-  snapshot_.data_size = snapshot.data.size();
-  snapshot_.data_crc = crc32c_extend(0, snapshot.data);
+  snapshot_.meta = meta;
+  snapshot_.data_size = data != nullptr ? data->size() : 0;
+  snapshot_.data_crc = data != nullptr ? crc32c_extend(0, *data) : 0;
+  snapshot_.state = data == nullptr;
   first_index_ = index + 1;
   while (!cache_.empty() && cache_.front().index <= index) {
     cache_bytes_ -= entry_cache_bytes(cache_.front());

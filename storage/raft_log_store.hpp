@@ -4,7 +4,8 @@
 //
 //   raft_log    group(8B BE) index(8B BE)   -> entry     (a group is one contiguous, ordered range)
 //   raft_state  group(8B BE) 'h'            -> hard state
-//   raft_state  group(8B BE) 'm'            -> snapshot meta (index, term, conf, data size and crc)
+//   raft_state  group(8B BE) 'm'            -> snapshot meta (index, term, conf, data size and crc;
+//                                              a state snapshot adds a flag and has no data)
 //   raft_state  group(8B BE) 'd'            -> snapshot data (raw bytes, checked against the meta)
 //   raft_state  group(8B BE) 'a'            -> the application's applied index (written by the
 //                                              application with what it applies; see
@@ -100,6 +101,11 @@ class RaftLogStore final : public raft::LogStorage {
                        const raft::Snapshot* snapshot) override;
   Status sync() override;
   Status compact(const raft::Snapshot& snapshot) override;
+  // A state snapshot (log_storage.hpp): the meta record alone, synced, with the entries it covers
+  // deleted and any stored data with them. snapshot() then calls the source (no lock held).
+  Status compact_to_state(const raft::SnapshotMeta& meta) override;
+  void set_snapshot_source(SnapshotSource source) override;
+  Result<raft::SnapshotMeta> snapshot_meta() const override;
 
   uint64_t group() const { return group_; }
   // Reads that went to RocksDB since open (cache misses and snapshot data), for tests and
@@ -113,11 +119,14 @@ class RaftLogStore final : public raft::LogStorage {
     raft::SnapshotMeta meta;
     uint64_t data_size = 0;
     uint32_t data_crc = 0;
+    bool state = false;  // the application's state is the snapshot; no data is stored
   };
 
   RaftLogStore(Db* db, uint64_t group, const Options& options);
 
   Status load();
+  // compact() and compact_to_state(): `data` null for a state snapshot.
+  Status compact_impl(const raft::SnapshotMeta& meta, const std::string* data);
   Status save_impl(const raft::HardState* hard_state, const std::vector<raft::Entry>& entries,
                    const raft::Snapshot* snapshot, bool defer_sync);
   // The helpers below read state that only writers change; callers hold write_mutex_ or mutex_.
@@ -141,6 +150,7 @@ class RaftLogStore final : public raft::LogStorage {
   bool needs_sync_ = false;  // guarded by write_mutex_: a save_unsynced wrote without an fsync
   raft::HardState hard_state_;
   SnapshotRecord snapshot_;
+  SnapshotSource source_;  // guarded by write_mutex_
   raft::Index first_index_ = 1;
   raft::Index last_index_ = 0;
   // The newest entries, contiguous, ending at last_index_ (or empty).

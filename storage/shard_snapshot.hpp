@@ -1,6 +1,8 @@
 // storage/shard_snapshot.hpp: a shard's replicated state as one blob, for Raft snapshots.
 //
-// A shard group's snapshot is a checkpoint of the shard's key range: every record of the shard in
+// A shard group's snapshot, made when a replica behind the compacted log needs one (shard logs are
+// compacted to the shard's state without a copy: cluster/raft_host.hpp, compact_to_state), is a
+// checkpoint of the shard's key range: every record of the shard in
 // the replicated column families (items, vectors, links, personas, history, archive, meta, and the
 // events of the tenants whose events the shard holds), plus the item locators of its personas
 // (they live outside the range, keyed by tenant and item id).

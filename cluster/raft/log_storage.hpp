@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "cluster/raft/types.hpp"
@@ -63,6 +64,27 @@ class LogStorage {
   // the entries it covers. A snapshot older than the current one is refused with
   // ErrorCode::conflict and changes nothing.
   virtual Status compact(const Snapshot& snapshot) = 0;
+
+  // ---- snapshots that are the application's own state ----
+  // An application whose state lives durably beside the log (a shard in the same RocksDB) need not
+  // copy it at every compaction: compact_to_state() records only `meta` (the application has
+  // applied, durably, everything up to meta.index) and drops the entries it covers, checked as
+  // compact() checks. snapshot() then asks the source for a current snapshot, made only when a
+  // follower needs one. Storages that cannot do this refuse with ErrorCode::invalid_argument.
+  using SnapshotSource = std::function<Result<Snapshot>()>;
+  virtual Status compact_to_state(const SnapshotMeta& meta) {
+    (void)meta;
+    return make_error(ErrorCode::invalid_argument, "this log storage keeps no state snapshots");
+  }
+  // Installs the source snapshot() uses while the stored snapshot is a state snapshot (called
+  // without any of the storage's locks held). Without one, snapshot() answers unavailable.
+  virtual void set_snapshot_source(SnapshotSource source) { (void)source; }
+  // The stored snapshot's meta (index 0: none), without reading or making its data.
+  virtual Result<SnapshotMeta> snapshot_meta() const {
+    auto s = snapshot();
+    if (!s) return s.error();
+    return s->meta;
+  }
 };
 
 }  // namespace nca::raft

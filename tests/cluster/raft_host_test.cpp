@@ -315,9 +315,148 @@ class WrappedStorage : public raft::LogStorage {
   }
   Status compact(const raft::Snapshot& snapshot) override { return inner_.compact(snapshot); }
 
- private:
+ protected:
   raft::MemoryStorage inner_;
 };
+
+// State snapshots as RaftLogStore keeps them (storage/raft_log_store.hpp), in memory: a
+// compaction records the meta only, and snapshot() asks the host's source.
+class StateSnapshotStorage : public WrappedStorage {
+ public:
+  Status compact_to_state(const raft::SnapshotMeta& meta) override {
+    raft::Snapshot s;
+    s.meta = meta;
+    if (auto r = inner_.compact(s); !r) return r;
+    state_ = true;
+    return {};
+  }
+  void set_snapshot_source(SnapshotSource source) override { source_ = std::move(source); }
+  Result<raft::SnapshotMeta> snapshot_meta() const override { return inner_.snapshot()->meta; }
+  Result<raft::Snapshot> snapshot() const override {
+    if (!state_) return inner_.snapshot();
+    if (!source_) return make_error(ErrorCode::unavailable, "no source");
+    return source_();
+  }
+  Status save(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
+              const raft::Snapshot* snapshot) override {
+    if (snapshot != nullptr) state_ = false;
+    return inner_.save(hs, entries, snapshot);
+  }
+
+ private:
+  bool state_ = false;
+  SnapshotSource source_;
+};
+
+// Logs compacted to their state copy nothing: the state's checkpoint is made only when a late
+// member needs a snapshot, by its leader, at the leader's applied index of that moment; the late
+// member restores it and applies what follows like the others.
+TEST(RaftHostSnapshotTest, AStateSnapshotIsMadeOnlyWhenALateMemberNeedsIt) {
+  std::map<NodeId, std::string> state;    // each host's application state: the entries, in order
+  std::map<NodeId, raft::Index> applied;  // the last index each host's application applied
+  std::map<NodeId, int> restores, checkpoints;
+  std::map<NodeId, std::unique_ptr<RaftHost>> hosts;
+  std::map<NodeId, StateSnapshotStorage*> storages;
+  for (NodeId n = 1; n <= 4; ++n) {
+    RaftHost::Options o;
+    o.node = n;
+    o.seed = 11;
+    hosts[n] = std::make_unique<RaftHost>(
+        o,
+        [&state, &applied, n](uint64_t, const raft::Entry& e) {
+          if (!e.data.empty() && e.type == raft::EntryType::normal) state[n] += e.data + ";";
+          applied[n] = e.index;
+        },
+        nullptr,
+        [&state, &applied, &restores, n](uint64_t, const raft::Snapshot& s) {
+          state[n] = s.data;
+          applied[n] = s.meta.index;
+          restores[n]++;
+        });
+    hosts[n]->set_checkpoint_fn(
+        [&state, &applied, &checkpoints, n](uint64_t) -> Result<RaftHost::StateCheckpoint> {
+          checkpoints[n]++;
+          return RaftHost::StateCheckpoint{state[n], applied[n]};
+        });
+    std::vector<NodeId> voters;
+    if (n <= 3) voters = {1, 2, 3};  // host 4 starts empty and waits for the leader
+    auto storage = std::make_unique<StateSnapshotStorage>();
+    storages[n] = storage.get();
+    ASSERT_TRUE(hosts[n]->add_group(1, std::move(storage), voters).ok());
+  }
+  auto step_all = [&] {
+    for (auto& [n, h] : hosts) h->tick();
+    for (int round = 0; round < 10; ++round) {  // bounded
+      bool any = false;
+      for (auto& [n, h] : hosts) {
+        auto out = h->process_ready();
+        ASSERT_TRUE(out.ok()) << out.error().to_string();
+        for (auto& [to, msgs] : *out) {
+          any = true;
+          auto decoded = transport::decode_batch(transport::encode_batch({n, 1, to}, msgs));
+          ASSERT_TRUE(decoded.ok());
+          ASSERT_TRUE(hosts.at(to)->step(*decoded).ok());
+        }
+      }
+      if (!any) break;
+    }
+  };
+  auto leader = [&]() -> NodeId {
+    for (auto& [n, h] : hosts) {
+      auto v = h->view_of(1);
+      if (v && v->leader) return n;
+    }
+    return raft::kNoNode;
+  };
+  for (int i = 0; i < 500 && leader() == raft::kNoNode; ++i) step_all();
+  const NodeId l = leader();
+  ASSERT_NE(l, raft::kNoNode);
+  ASSERT_NE(l, 4u) << "host 4 is not a voter";
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(hosts[l]->propose(1, "e" + std::to_string(i)).ok());
+  for (int i = 0; i < 10; ++i) step_all();
+  for (NodeId n = 1; n <= 3; ++n) {
+    ASSERT_EQ(state[n], state[l]) << "host " << n;
+    ASSERT_TRUE(hosts[n]->compact_to_state(1).ok()) << "host " << n;
+    EXPECT_EQ(hosts[n]->snapshot_index(1), applied[n]);
+    EXPECT_EQ(hosts[n]->compact_to_state(1).code(), ErrorCode::conflict) << "nothing new";
+  }
+  EXPECT_EQ(checkpoints[1] + checkpoints[2] + checkpoints[3], 0) << "a compaction copied the state";
+
+  // The source refuses a checkpoint of another index than Raft applied (the state is behind).
+  applied[l] -= 1;
+  auto behind = storages[l]->snapshot();
+  EXPECT_EQ(behind.code(), ErrorCode::unavailable);
+  applied[l] += 1;
+  auto now = storages[l]->snapshot();
+  ASSERT_TRUE(now.ok()) << now.error().to_string();
+  EXPECT_EQ(now->meta.index, applied[l]);
+  EXPECT_EQ(now->data, state[l]);
+  checkpoints[l] = 0;
+
+  ASSERT_TRUE(
+      hosts[l]->propose_conf_change(1, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
+  ASSERT_TRUE(hosts[l]->propose(1, "after").ok());
+  for (int i = 0; i < 30 && state[4] != state[l]; ++i) step_all();
+  EXPECT_EQ(restores[4], 1) << "host 4 got the snapshot, not the compacted entries";
+  EXPECT_GE(checkpoints[l], 1) << "the leader made no snapshot";
+  EXPECT_EQ(state[4], state[l]);
+  EXPECT_NE(state[4].find("e19;after;"), std::string::npos) << state[4];
+  for (NodeId n = 1; n <= 3; ++n) {
+    if (n != l) {
+      EXPECT_EQ(checkpoints[n], 0) << "follower " << n << " made a snapshot";
+    }
+  }
+  EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
+}
+
+TEST(RaftHostSnapshotTest, CompactingToTheStateNeedsACheckpointFunction) {
+  RaftHost::Options o;
+  o.node = 1;
+  RaftHost host(o, [](uint64_t, const raft::Entry&) {});
+  ASSERT_TRUE(host.add_group(1, std::make_unique<StateSnapshotStorage>(), {1}).ok());
+  EXPECT_EQ(host.compact_to_state(1).code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(host.compact_to_state(2).code(), ErrorCode::not_found);
+}
 
 // Counts snapshot() calls of the storage it wraps: reading a snapshot reads its data (a shard's
 // whole checkpoint), which a host must do only to send or restore it.

@@ -131,6 +131,10 @@ struct Observed {
   }
 };
 
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
 Observed observe(const RaftLogStore& store) {
   Observed out;
   out.first = store.first_index();
@@ -141,9 +145,17 @@ Observed observe(const RaftLogStore& store) {
     out.hard_state = init->hard_state;
     out.conf = init->conf;
   }
+  auto meta = store.snapshot_meta();
+  EXPECT_TRUE(meta.ok()) << meta.error().to_string();
+  if (meta.ok()) out.snapshot.meta = *meta;
   auto snap = store.snapshot();
-  EXPECT_TRUE(snap.ok()) << snap.error().to_string();
-  if (snap.ok()) out.snapshot = *snap;
+  if (snap.ok()) {
+    EXPECT_EQ(snap->meta, out.snapshot.meta);
+    out.snapshot = *snap;
+  } else {
+    // Only a state snapshot without a source may have no data to show.
+    EXPECT_TRUE(contains(snap.error().message, "application's state")) << snap.error().to_string();
+  }
   for (Index i = out.first - 1; i <= out.last; ++i) {
     auto t = store.term(i);
     EXPECT_TRUE(t.ok()) << "term(" << i << "): " << t.error().to_string();
@@ -160,10 +172,6 @@ void expect_entries(const RaftLogStore& store, Index lo, Index hi,
   auto got = store.entries(lo, hi, kNoLimit);
   ASSERT_TRUE(got.ok()) << got.error().to_string();
   EXPECT_EQ(*got, expected);
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 TEST(RaftLogStore, EmptyStore) {
@@ -381,6 +389,65 @@ TEST(RaftLogStore, CompactionDropsCoveredEntries) {
   EXPECT_EQ(*h.store().term(41), 5u);
 }
 
+// A state snapshot (compact_to_state) stores its meta and no data; snapshot() asks the source,
+// refuses one older than the log's start, and says so without a source. The meta survives a
+// reopen, and a later data snapshot (one a follower installs) replaces it.
+TEST(RaftLogStore, StateSnapshotsStoreNoDataAndAskTheirSource) {
+  Harness h;
+  RaftLogStore& s = h.store();
+  ASSERT_TRUE(s.save(nullptr, run(1, 10, 1), nullptr).ok());
+  ASSERT_TRUE(s.compact(make_snapshot(3, 1, "a copy")).ok());
+  const raft::SnapshotMeta meta = make_snapshot(6, 1, "").meta;
+  ASSERT_TRUE(s.compact_to_state(meta).ok());
+  EXPECT_EQ(s.first_index(), 7u);
+  EXPECT_EQ(*s.term(6), 1u);
+  EXPECT_EQ(*s.snapshot_meta(), meta);
+  auto data = h.db().get(Cf::raft_state, raft_snapshot_data_key(kGroup));
+  ASSERT_TRUE(data.ok());
+  EXPECT_FALSE(data->has_value()) << "the earlier snapshot's copy is still stored";
+
+  auto none = s.snapshot();
+  EXPECT_EQ(none.code(), ErrorCode::unavailable);
+  EXPECT_TRUE(contains(none.error().message, "index 6")) << none.error().message;
+  int calls = 0;
+  Snapshot made = make_snapshot(9, 1, "the state at 9");
+  s.set_snapshot_source([&]() -> Result<Snapshot> {
+    ++calls;
+    return made;
+  });
+  auto got = s.snapshot();
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_EQ(*got, made);
+  EXPECT_EQ(calls, 1);
+  made = make_snapshot(5, 1, "older than the log's start");
+  EXPECT_EQ(s.snapshot().code(), ErrorCode::unavailable);
+  s.set_snapshot_source(
+      []() -> Result<Snapshot> { return make_error(ErrorCode::unavailable, "state behind"); });
+  EXPECT_EQ(s.snapshot().code(), ErrorCode::unavailable);
+
+  EXPECT_EQ(s.compact_to_state(make_snapshot(5, 1, "").meta).code(), ErrorCode::conflict);
+  EXPECT_EQ(s.compact_to_state(make_snapshot(11, 1, "").meta).code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(s.compact_to_state(make_snapshot(8, 2, "").meta).code(), ErrorCode::invalid_argument)
+      << "wrong term";
+  EXPECT_EQ(s.first_index(), 7u) << "a refused compaction changed the log";
+
+  s.set_snapshot_source(nullptr);
+  Observed before = observe(s);
+  ASSERT_TRUE(h.reopen().ok());
+  EXPECT_EQ(observe(h.store()), before);
+  EXPECT_EQ(*h.store().snapshot_meta(), meta);
+  EXPECT_EQ(h.store().snapshot().code(), ErrorCode::unavailable)
+      << "a reopened store has no source";
+
+  // A follower installs a leader's snapshot: a data snapshot again, read back as stored.
+  const Snapshot installed = make_snapshot(20, 3, "the leader's state at 20");
+  ASSERT_TRUE(h.store().save(nullptr, {}, &installed).ok());
+  ASSERT_TRUE(h.reopen().ok());
+  auto read = h.store().snapshot();
+  ASSERT_TRUE(read.ok()) << read.error().to_string();
+  EXPECT_EQ(*read, installed);
+}
+
 TEST(RaftLogStore, ReopenRecoversIdenticalState) {
   for (size_t cache_entries : {size_t{4096}, size_t{3}}) {
     SCOPED_TRACE("cache_entries " + std::to_string(cache_entries));
@@ -551,6 +618,18 @@ TEST(RaftLogStoreCorruption, GarbageSnapshot) {
                     {"snapshot at index 3", "missing"});
   expect_open_fails([](Harness& h) { h.raw_del(Cf::raft_state, raft_snapshot_meta_key(kGroup)); },
                     {"meta record is missing"});
+}
+
+TEST(RaftLogStoreCorruption, DataBesideAStateSnapshot) {
+  Harness h;
+  ASSERT_TRUE(h.store().save(nullptr, run(1, 8, 3), nullptr).ok());
+  ASSERT_TRUE(h.store().compact_to_state(make_snapshot(4, 3, "").meta).ok());
+  ASSERT_TRUE(h.reopen().ok());
+  h.raw_put(Cf::raft_state, raft_snapshot_data_key(kGroup), "stray data");
+  Status reopened = h.reopen();
+  EXPECT_EQ(reopened.code(), ErrorCode::data_loss);
+  EXPECT_TRUE(contains(reopened.error().message, "snapshot at index 4"))
+      << reopened.error().message;
 }
 
 TEST(RaftLogStoreCorruption, GapInTheLog) {
