@@ -221,32 +221,42 @@ TEST(RaftHostTest, MisaddressedBatchesAndUnknownGroupsChangeNothing) {
 namespace nca::cluster {
 namespace {
 
-// Snapshots: three hosts compact their group's log; a fourth host added later cannot get the
-// compacted entries, so it is sent the snapshot, restores its state from it through RestoreFn, and
-// then applies what follows it like the others.
-TEST(RaftHostSnapshotTest, ALateMemberCatchesUpFromTheSnapshot) {
-  std::map<NodeId, std::string> state;  // each host's application state: the entries, in order
-  std::map<NodeId, int> restores;
-  std::map<NodeId, std::unique_ptr<RaftHost>> hosts;
-  for (NodeId n = 1; n <= 4; ++n) {
-    RaftHost::Options o;
-    o.node = n;
-    o.seed = 7;
-    hosts[n] = std::make_unique<RaftHost>(
-        o,
-        [&state, n](uint64_t, const raft::Entry& e) {
-          if (!e.data.empty() && e.type == raft::EntryType::normal) state[n] += e.data + ";";
-        },
-        nullptr,
-        [&state, &restores, n](uint64_t, const raft::Snapshot& s) {
-          state[n] = s.data;
-          restores[n]++;
+// Four hosts of group 1, hosts 1-3 its voters and host 4 empty until the leader adds it; each
+// host's application state is the entries it applied, in order, or a snapshot it restored.
+// `storage_for(n)` gives each host's storage; with `checkpoints`, the hosts make state snapshots.
+class SnapshotHosts {
+ public:
+  SnapshotHosts(const std::function<std::unique_ptr<raft::LogStorage>(NodeId)>& storage_for,
+                bool checkpoints) {
+    for (NodeId n = 1; n <= 4; ++n) {
+      RaftHost::Options o;
+      o.node = n;
+      o.seed = 7;
+      hosts[n] = std::make_unique<RaftHost>(
+          o,
+          [this, n](uint64_t, const raft::Entry& e) {
+            if (!e.data.empty() && e.type == raft::EntryType::normal) state[n] += e.data + ";";
+            applied[n] = e.index;
+          },
+          nullptr,
+          [this, n](uint64_t, const raft::Snapshot& s) {
+            state[n] = s.data;
+            applied[n] = s.meta.index;
+            restores[n]++;
+          });
+      if (checkpoints) {
+        hosts[n]->set_checkpoint_fn([this, n](uint64_t) -> Result<RaftHost::StateCheckpoint> {
+          checkpoints_made[n]++;
+          return RaftHost::StateCheckpoint{state[n], applied[n]};
         });
-    std::vector<NodeId> voters;
-    if (n <= 3) voters = {1, 2, 3};  // host 4 starts empty and waits for the leader
-    ASSERT_TRUE(hosts[n]->add_group(1, std::make_unique<raft::MemoryStorage>(), voters).ok());
+      }
+      std::vector<NodeId> voters;
+      if (n <= 3) voters = {1, 2, 3};
+      EXPECT_TRUE(hosts[n]->add_group(1, storage_for(n), voters).ok());
+    }
   }
-  auto step_all = [&] {
+
+  void step_all() {
     for (auto& [n, h] : hosts) h->tick();
     for (int round = 0; round < 10; ++round) {  // bounded
       bool any = false;
@@ -262,39 +272,65 @@ TEST(RaftHostSnapshotTest, ALateMemberCatchesUpFromTheSnapshot) {
       }
       if (!any) break;
     }
-  };
-  auto leader = [&]() -> NodeId {
+  }
+
+  NodeId leader() {
     for (auto& [n, h] : hosts) {
       auto v = h->view_of(1);
       if (v && v->leader) return n;
     }
     return raft::kNoNode;
-  };
-  for (int i = 0; i < 500 && leader() == raft::kNoNode; ++i) step_all();
-  const NodeId l = leader();
-  ASSERT_NE(l, raft::kNoNode);
-  ASSERT_NE(l, 4u) << "host 4 is not a voter";
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(hosts[l]->propose(1, "e" + std::to_string(i)).ok());
-  for (int i = 0; i < 10; ++i) step_all();
-  for (NodeId n = 1; n <= 3; ++n) {
-    ASSERT_EQ(state[n], state[l]) << "host " << n;
-    const raft::Index applied = hosts[n]->view_of(1)->last_index;  // all applied by now
-    EXPECT_EQ(hosts[n]->compact(1, applied - 1, state[n]).code(), ErrorCode::conflict)
-        << "not the applied index";
-    ASSERT_TRUE(hosts[n]->compact(1, applied, state[n]).ok()) << "host " << n;
-    EXPECT_EQ(hosts[n]->snapshot_index(1), applied);
-    EXPECT_EQ(hosts[n]->compact(1, applied, state[n]).code(), ErrorCode::conflict) << "nothing new";
   }
-  EXPECT_TRUE(state[4].empty());
 
-  ASSERT_TRUE(
-      hosts[l]->propose_conf_change(1, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
-  ASSERT_TRUE(hosts[l]->propose(1, "after").ok());
-  for (int i = 0; i < 30 && state[4] != state[l]; ++i) step_all();
-  EXPECT_EQ(restores[4], 1) << "host 4 got the snapshot, not the compacted entries";
-  EXPECT_EQ(state[4], state[l]);
-  EXPECT_NE(state[4].find("e19;after;"), std::string::npos) << state[4];
-  EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
+  // Elects a leader among hosts 1-3 and has it commit e0..e19 everywhere; the leader.
+  NodeId elect_and_write() {
+    for (int i = 0; i < 500 && leader() == raft::kNoNode; ++i) step_all();
+    const NodeId l = leader();
+    EXPECT_NE(l, raft::kNoNode);
+    EXPECT_NE(l, 4u) << "host 4 is not a voter";
+    if (l == raft::kNoNode || l == 4) return raft::kNoNode;
+    for (int i = 0; i < 20; ++i) EXPECT_TRUE(hosts[l]->propose(1, "e" + std::to_string(i)).ok());
+    for (int i = 0; i < 10; ++i) step_all();
+    return l;
+  }
+
+  // Adds host 4 as a learner through leader `l`, writes "after", and runs until host 4 matches.
+  void add_late_member(NodeId l) {
+    ASSERT_TRUE(
+        hosts[l]->propose_conf_change(1, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
+    ASSERT_TRUE(hosts[l]->propose(1, "after").ok());
+    for (int i = 0; i < 30 && state[4] != state[l]; ++i) step_all();
+    EXPECT_EQ(restores[4], 1) << "host 4 got the snapshot, not the compacted entries";
+    EXPECT_EQ(state[4], state[l]);
+    EXPECT_NE(state[4].find("e19;after;"), std::string::npos) << state[4];
+    EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
+  }
+
+  std::map<NodeId, std::unique_ptr<RaftHost>> hosts;
+  std::map<NodeId, std::string> state;
+  std::map<NodeId, raft::Index> applied;  // the last index each host's application holds
+  std::map<NodeId, int> restores, checkpoints_made;
+};
+
+// Snapshots: three hosts compact their group's log; a fourth host added later cannot get the
+// compacted entries, so it is sent the snapshot, restores its state from it through RestoreFn, and
+// then applies what follows it like the others.
+TEST(RaftHostSnapshotTest, ALateMemberCatchesUpFromTheSnapshot) {
+  SnapshotHosts c([](NodeId) { return std::make_unique<raft::MemoryStorage>(); }, false);
+  const NodeId l = c.elect_and_write();
+  ASSERT_NE(l, raft::kNoNode);
+  for (NodeId n = 1; n <= 3; ++n) {
+    ASSERT_EQ(c.state[n], c.state[l]) << "host " << n;
+    auto& host = *c.hosts[n];
+    const raft::Index applied = host.view_of(1)->last_index;  // all applied by now
+    EXPECT_EQ(host.compact(1, applied - 1, c.state[n]).code(), ErrorCode::conflict)
+        << "not the applied index";
+    ASSERT_TRUE(host.compact(1, applied, c.state[n]).ok()) << "host " << n;
+    EXPECT_EQ(host.snapshot_index(1), applied);
+    EXPECT_EQ(host.compact(1, applied, c.state[n]).code(), ErrorCode::conflict) << "nothing new";
+  }
+  EXPECT_TRUE(c.state[4].empty());
+  c.add_late_member(l);
 }
 
 // A MemoryStorage behind the LogStorage interface, for test storages that watch one call.
@@ -352,101 +388,42 @@ class StateSnapshotStorage : public WrappedStorage {
 // member needs a snapshot, by its leader, at the leader's applied index of that moment; the late
 // member restores it and applies what follows like the others.
 TEST(RaftHostSnapshotTest, AStateSnapshotIsMadeOnlyWhenALateMemberNeedsIt) {
-  std::map<NodeId, std::string> state;    // each host's application state: the entries, in order
-  std::map<NodeId, raft::Index> applied;  // the last index each host's application applied
-  std::map<NodeId, int> restores, checkpoints;
-  std::map<NodeId, std::unique_ptr<RaftHost>> hosts;
   std::map<NodeId, StateSnapshotStorage*> storages;
-  for (NodeId n = 1; n <= 4; ++n) {
-    RaftHost::Options o;
-    o.node = n;
-    o.seed = 11;
-    hosts[n] = std::make_unique<RaftHost>(
-        o,
-        [&state, &applied, n](uint64_t, const raft::Entry& e) {
-          if (!e.data.empty() && e.type == raft::EntryType::normal) state[n] += e.data + ";";
-          applied[n] = e.index;
-        },
-        nullptr,
-        [&state, &applied, &restores, n](uint64_t, const raft::Snapshot& s) {
-          state[n] = s.data;
-          applied[n] = s.meta.index;
-          restores[n]++;
-        });
-    hosts[n]->set_checkpoint_fn(
-        [&state, &applied, &checkpoints, n](uint64_t) -> Result<RaftHost::StateCheckpoint> {
-          checkpoints[n]++;
-          return RaftHost::StateCheckpoint{state[n], applied[n]};
-        });
-    std::vector<NodeId> voters;
-    if (n <= 3) voters = {1, 2, 3};  // host 4 starts empty and waits for the leader
-    auto storage = std::make_unique<StateSnapshotStorage>();
-    storages[n] = storage.get();
-    ASSERT_TRUE(hosts[n]->add_group(1, std::move(storage), voters).ok());
-  }
-  auto step_all = [&] {
-    for (auto& [n, h] : hosts) h->tick();
-    for (int round = 0; round < 10; ++round) {  // bounded
-      bool any = false;
-      for (auto& [n, h] : hosts) {
-        auto out = h->process_ready();
-        ASSERT_TRUE(out.ok()) << out.error().to_string();
-        for (auto& [to, msgs] : *out) {
-          any = true;
-          auto decoded = transport::decode_batch(transport::encode_batch({n, 1, to}, msgs));
-          ASSERT_TRUE(decoded.ok());
-          ASSERT_TRUE(hosts.at(to)->step(*decoded).ok());
-        }
-      }
-      if (!any) break;
-    }
-  };
-  auto leader = [&]() -> NodeId {
-    for (auto& [n, h] : hosts) {
-      auto v = h->view_of(1);
-      if (v && v->leader) return n;
-    }
-    return raft::kNoNode;
-  };
-  for (int i = 0; i < 500 && leader() == raft::kNoNode; ++i) step_all();
-  const NodeId l = leader();
+  SnapshotHosts c(
+      [&storages](NodeId n) {
+        auto storage = std::make_unique<StateSnapshotStorage>();
+        storages[n] = storage.get();
+        return storage;
+      },
+      true);
+  const NodeId l = c.elect_and_write();
   ASSERT_NE(l, raft::kNoNode);
-  ASSERT_NE(l, 4u) << "host 4 is not a voter";
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(hosts[l]->propose(1, "e" + std::to_string(i)).ok());
-  for (int i = 0; i < 10; ++i) step_all();
   for (NodeId n = 1; n <= 3; ++n) {
-    ASSERT_EQ(state[n], state[l]) << "host " << n;
-    ASSERT_TRUE(hosts[n]->compact_to_state(1).ok()) << "host " << n;
-    EXPECT_EQ(hosts[n]->snapshot_index(1), applied[n]);
-    EXPECT_EQ(hosts[n]->compact_to_state(1).code(), ErrorCode::conflict) << "nothing new";
+    ASSERT_EQ(c.state[n], c.state[l]) << "host " << n;
+    ASSERT_TRUE(c.hosts[n]->compact_to_state(1).ok()) << "host " << n;
+    EXPECT_EQ(c.hosts[n]->snapshot_index(1), c.applied[n]);
+    EXPECT_EQ(c.hosts[n]->compact_to_state(1).code(), ErrorCode::conflict) << "nothing new";
   }
-  EXPECT_EQ(checkpoints[1] + checkpoints[2] + checkpoints[3], 0) << "a compaction copied the state";
+  EXPECT_EQ(c.checkpoints_made[1] + c.checkpoints_made[2] + c.checkpoints_made[3], 0)
+      << "a compaction copied the state";
 
   // The source refuses a checkpoint of another index than Raft applied (the state is behind).
-  applied[l] -= 1;
-  auto behind = storages[l]->snapshot();
-  EXPECT_EQ(behind.code(), ErrorCode::unavailable);
-  applied[l] += 1;
+  c.applied[l] -= 1;
+  EXPECT_EQ(storages[l]->snapshot().code(), ErrorCode::unavailable);
+  c.applied[l] += 1;
   auto now = storages[l]->snapshot();
   ASSERT_TRUE(now.ok()) << now.error().to_string();
-  EXPECT_EQ(now->meta.index, applied[l]);
-  EXPECT_EQ(now->data, state[l]);
-  checkpoints[l] = 0;
+  EXPECT_EQ(now->meta.index, c.applied[l]);
+  EXPECT_EQ(now->data, c.state[l]);
+  c.checkpoints_made[l] = 0;
 
-  ASSERT_TRUE(
-      hosts[l]->propose_conf_change(1, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
-  ASSERT_TRUE(hosts[l]->propose(1, "after").ok());
-  for (int i = 0; i < 30 && state[4] != state[l]; ++i) step_all();
-  EXPECT_EQ(restores[4], 1) << "host 4 got the snapshot, not the compacted entries";
-  EXPECT_GE(checkpoints[l], 1) << "the leader made no snapshot";
-  EXPECT_EQ(state[4], state[l]);
-  EXPECT_NE(state[4].find("e19;after;"), std::string::npos) << state[4];
+  c.add_late_member(l);
+  EXPECT_GE(c.checkpoints_made[l], 1) << "the leader made no snapshot";
   for (NodeId n = 1; n <= 3; ++n) {
     if (n != l) {
-      EXPECT_EQ(checkpoints[n], 0) << "follower " << n << " made a snapshot";
+      EXPECT_EQ(c.checkpoints_made[n], 0) << "follower " << n << " made a snapshot";
     }
   }
-  EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
 }
 
 TEST(RaftHostSnapshotTest, CompactingToTheStateNeedsACheckpointFunction) {

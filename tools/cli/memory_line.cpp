@@ -9,8 +9,9 @@
 #include <cstdio>
 #include <utility>
 
-#include "tools/cli/output.hpp"
+#include "nca/uuid_v7.hpp"
 #include "runtime/crypto.hpp"
+#include "tools/cli/output.hpp"
 
 namespace nca::cli {
 
@@ -184,18 +185,13 @@ std::string derived_memory_id(const std::string& persona, const pb::MemoryInput&
   std::array<uint8_t, 32> hash = sha256(identity);
   uint64_t ms =
       memory.created_at_us() > 0 ? static_cast<uint64_t>(memory.created_at_us()) / 1000 : 0;
-  uint8_t b[16];
-  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
-  b[6] = static_cast<uint8_t>(0x80 | (hash[0] & 0x0F));  // version 8
+  unsigned char b[16];
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>(0x80 | (hash[0] & 0x0F));  // version 8
   b[7] = hash[1];
-  b[8] = static_cast<uint8_t>(0x80 | (hash[2] & 0x3F));  // variant 10
+  b[8] = static_cast<unsigned char>(0x80 | (hash[2] & 0x3F));  // variant 10
   for (int i = 9; i < 16; ++i) b[i] = hash[static_cast<size_t>(i - 6)];
-  char out[37];
-  std::snprintf(out, sizeof(out),
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
-  return std::string(out, 36);
+  return uuid_text(b);
 }
 
 Result<std::string> format_memory_line(const pb::MemoryItem& item,

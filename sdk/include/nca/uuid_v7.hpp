@@ -12,6 +12,21 @@
 
 namespace nca {
 
+// 16 bytes as a UUID's text, 8-4-4-4-12 lowercase hex. By hand, not snprintf: ids are made on
+// every publish and every SDK call, and glibc's snprintf with 16 arguments takes its positional
+// path, which allocates.
+inline std::string uuid_text(const unsigned char (&b)[16]) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t at = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++at;  // the dashes
+    out[at++] = kHex[b[i] >> 4];
+    out[at++] = kHex[b[i] & 0x0F];
+  }
+  return out;
+}
+
 class UuidV7 {
  public:
   explicit UuidV7(uint64_t seed) : rng_(seed) {}
@@ -37,17 +52,7 @@ class UuidV7 {
       b[8 + i] = static_cast<unsigned char>((random_bits >> (56 - 8 * i)) & 0xFF);
     }
     b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3F));
-    // By hand, not snprintf: ids are made on every publish and every SDK call, and glibc's
-    // snprintf with 16 arguments takes its positional path, which allocates.
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(36, '-');
-    size_t at = 0;
-    for (int i = 0; i < 16; ++i) {
-      if (i == 4 || i == 6 || i == 8 || i == 10) ++at;  // the dashes of 8-4-4-4-12
-      out[at++] = kHex[b[i] >> 4];
-      out[at++] = kHex[b[i] & 0x0F];
-    }
-    return out;
+    return uuid_text(b);
   }
 
  private:
