@@ -175,12 +175,19 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   cluster::ShardRoutes* warm_routes = ctx.routes.get();
   auto applied_round = std::make_shared<AppliedRound>(*db);
   rc.apply = [meta, warmer, warm_routes, applied_round](uint64_t group, const raft::Entry& e) {
-    if (e.type != raft::EntryType::normal) return;
     if (group == kMetadataGroup) {
+      if (e.type != raft::EntryType::normal) return;
       caf::anon_send(meta, meta_apply_atom::value, uint64_t{e.index}, e.data);
       return;
     }
-    if (e.data.empty()) return;  // a leader's no-op
+    if (e.type != raft::EntryType::normal || e.data.empty()) {
+      // A conf change or a leader's no-op changes no record, but its index is recorded: the
+      // shard's applied index must be the one Raft applied, since a compaction (to the shard's
+      // state) and a checkpoint for a follower are taken at Raft's applied index.
+      auto s = applied_round->round.add(group, group_shard(group), e.index, "");
+      if (!s) spdlog::critical("raft group {}: {}", group, s.error().message);
+      return;
+    }
     // A follower notes whose items changed, for the index warmer.
     const bool warm = warmer && !warm_routes->serving(group_shard(group));
     stage_shard_entry(applied_round->round, group, e, warm ? &applied_round->warm : nullptr);

@@ -942,6 +942,75 @@ TEST(ReplicatedShardTest, AJoiningNodeReceivesShardsAndADecommissionedOneGivesTh
   EXPECT_EQ(refused.error().code, ErrorCode::permission_denied) << refused.error().message;
 }
 
+// Shard logs compact to the shards' state: no replica stores a copy of its shard, and a node that
+// joins after the logs moved on gets each shard's checkpoint, made by the leader when it needs one,
+// then the entries after it.
+TEST(ReplicatedShardTest, AJoiningNodeTakesCheckpointsMadeWhenItNeedsThem) {
+  Cluster c;
+  c.tweak = [](config::Settings& s) {
+    small_cluster(s);
+    s.raft.snapshot_entries = 5;
+  };
+  ASSERT_TRUE(c.start());
+  std::map<std::string, std::string> written;  // memory id -> persona
+  std::string err;
+  for (int i = 0; i < 40; ++i) {
+    const std::string persona = "q" + std::to_string(i % 12);
+    const std::string id = "c-" + std::to_string(i);
+    ASSERT_TRUE(remember_until_ok(*c.nodes[i % 3], persona, id, "fact " + std::to_string(i), &err))
+        << err;
+    written[id] = persona;
+  }
+  // Every replica compacts every shard's log, and keeps no copy of the shard for it.
+  for (auto& n : c.nodes) {
+    for (uint32_t shard = 0; shard < kShards; ++shard) {
+      const uint64_t group = actors::shard_group(shard);
+      auto& db = *n->node->context().db;
+      EXPECT_TRUE(wait_until([&] {
+        auto meta = db.get(storage::Cf::raft_state, storage::raft_snapshot_meta_key(group));
+        return meta.ok() && meta->has_value();
+      })) << "shard "
+          << shard << " was never compacted on " << n->node->context().node_id;
+      auto data = db.get(storage::Cf::raft_state, storage::raft_snapshot_data_key(group));
+      ASSERT_TRUE(data.ok());
+      EXPECT_FALSE(data->has_value()) << "a compaction stored a copy of shard " << shard << " on "
+                                      << n->node->context().node_id;
+    }
+  }
+  c.nodes.push_back(start_member("node-d", {c.seed}, "", "", "", c.tweak));
+  Member& late = *c.nodes.back();
+  ASSERT_TRUE(late.client);
+  ASSERT_TRUE(wait_until([&] { return balanced(late, 4, &err); }, std::chrono::seconds(60)))
+      << "never balanced: " << err;
+  size_t held = 0;
+  for (const auto& [id, persona] : written) {
+    if (!replicates(late, storage::shard_of(kTenant, persona, kShards))) continue;
+    ++held;
+    EXPECT_TRUE(wait_until([&] { return stored_on(late, persona, id); }))
+        << id << " never reached the joining node";
+  }
+  EXPECT_GT(held, 0u) << "the joining node replicates none of the written shards";
+  EXPECT_GE(late.node->context().counters.shard_snapshots_installed.load(), 1u)
+      << "caught up without a checkpoint: the test did not exercise it";
+
+  // A node whose logs were compacted to its state restarts from that state (its applied index
+  // is Raft's, conf changes and no-ops included) and still holds everything of its shards.
+  const std::string name = c.nodes[1]->node->context().node_id;
+  const std::string dir = c.nodes[1]->dir;
+  const std::string address = c.nodes[1]->address();
+  c.nodes[1]->dir.clear();
+  c.nodes[1].reset();
+  c.nodes[1] = start_member(name, {c.seed}, "", dir, address, c.tweak);
+  ASSERT_TRUE(c.nodes[1]->client) << name << " did not restart";
+  for (const auto& [id, persona] : written) {
+    if (!replicates(*c.nodes[1], storage::shard_of(kTenant, persona, kShards))) continue;
+    EXPECT_TRUE(wait_until([&] { return stored_on(*c.nodes[1], persona, id); }))
+        << id << " is missing on " << name << " after its restart";
+  }
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 4, &err); }, std::chrono::seconds(60)))
+      << "never balanced after the restart: " << err;
+}
+
 // A node that stays away for cluster.dead-after is replaced: its replicas are rebuilt on the
 // others from the leaders' logs, so every shard is back at three live replicas with every write.
 TEST(ReplicatedShardTest, ADeadNodesReplicasAreReplacedOnTheOthers) {
