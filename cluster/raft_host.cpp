@@ -148,85 +148,67 @@ std::optional<RaftHost::GroupView> RaftHost::view_of(uint64_t group) const {
   return v;
 }
 
-Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
+Result<raft::SnapshotMeta> RaftHost::applied_meta(uint64_t group) const {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
     return make_error(ErrorCode::not_found,
                       "raft group " + std::to_string(group) + " is not hosted on this node");
-  }
-  const raft::Raft& r = *it->second.raft;
-  if (index != r.log().applied()) {
-    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) + " applied " +
-                                               std::to_string(r.log().applied()) + ", not " +
-                                               std::to_string(index) + "; try again");
-  }
-  raft::Snapshot snap;
-  snap.meta.index = index;
-  // Conf changes take effect when applied, so the configuration now is the one as of `applied`.
-  snap.meta.conf = r.conf();
-  if (snap.meta.index <= snapshot_index(group)) {
-    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
-                                               ": nothing applied since the last snapshot");
-  }
-  auto term = r.log().term(snap.meta.index);
-  if (!term) return term.error();
-  snap.meta.term = *term;
-  snap.data = std::move(data);
-  return it->second.storage->compact(snap);
-}
-
-Status RaftHost::compact_to_state(uint64_t group) {
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
-  }
-  if (!checkpoint_) {
-    return make_error(ErrorCode::invalid_argument,
-                      "raft group " + std::to_string(group) +
-                          ": no checkpoint function, so its log cannot be compacted to its state");
   }
   const raft::Raft& r = *it->second.raft;
   raft::SnapshotMeta meta;
   meta.index = r.log().applied();
-  if (meta.index <= snapshot_index(group)) {
-    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
-                                               ": nothing applied since the last snapshot");
-  }
   auto term = r.log().term(meta.index);
   if (!term) return term.error();
   meta.term = *term;
   // Conf changes take effect when applied, so the configuration now is the one as of `applied`.
   meta.conf = r.conf();
-  return it->second.storage->compact_to_state(meta);
+  return meta;
+}
+
+Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
+  auto meta = applied_meta(group);
+  if (!meta) return meta.error();
+  if (index != meta->index) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) + " applied " +
+                                               std::to_string(meta->index) + ", not " +
+                                               std::to_string(index) + "; try again");
+  }
+  if (meta->index <= snapshot_index(group)) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
+                                               ": nothing applied since the last snapshot");
+  }
+  return groups_.at(group).storage->compact(raft::Snapshot{std::move(*meta), std::move(data)});
+}
+
+Status RaftHost::compact_to_state(uint64_t group) {
+  auto meta = applied_meta(group);
+  if (!meta) return meta.error();
+  if (!checkpoint_) {
+    return make_error(ErrorCode::invalid_argument,
+                      "raft group " + std::to_string(group) +
+                          ": no checkpoint function, so its log cannot be compacted to its state");
+  }
+  if (meta->index <= snapshot_index(group)) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
+                                               ": nothing applied since the last snapshot");
+  }
+  return groups_.at(group).storage->compact_to_state(*meta);
 }
 
 Result<raft::Snapshot> RaftHost::state_snapshot(uint64_t group) const {
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
-  }
-  const raft::Raft& r = *it->second.raft;
-  const raft::Index applied = r.log().applied();
+  auto meta = applied_meta(group);
+  if (!meta) return meta.error();
   auto checkpoint = checkpoint_(group);
   if (!checkpoint) return checkpoint.error();
-  if (checkpoint->index != applied) {
+  if (checkpoint->index != meta->index) {
     // The state and the configuration must be of the same index; the application is behind (a
     // failed write) or ahead of what Raft applied. A later attempt may find them agreeing.
     return make_error(ErrorCode::unavailable,
                       "raft group " + std::to_string(group) + ": the state holds index " +
                           std::to_string(checkpoint->index) + " but Raft applied " +
-                          std::to_string(applied) + "; no snapshot now");
+                          std::to_string(meta->index) + "; no snapshot now");
   }
-  auto term = r.log().term(applied);
-  if (!term) return term.error();
-  raft::Snapshot snap;
-  snap.meta.index = applied;
-  snap.meta.term = *term;
-  snap.meta.conf = r.conf();
-  snap.data = std::move(checkpoint->data);
-  return snap;
+  return raft::Snapshot{std::move(*meta), std::move(checkpoint->data)};
 }
 
 raft::Index RaftHost::applied_of(uint64_t group) const {

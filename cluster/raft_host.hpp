@@ -161,6 +161,8 @@ class RaftHost {
     raft::SoftState reported;
   };
 
+  // The meta of a snapshot at the group's applied index (term and configuration as of it).
+  Result<raft::SnapshotMeta> applied_meta(uint64_t group) const;
   // A snapshot of the state as it is now (the storage's source for state snapshots).
   Result<raft::Snapshot> state_snapshot(uint64_t group) const;
 

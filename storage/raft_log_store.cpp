@@ -322,10 +322,8 @@ Status RaftLogStore::load() {
       return make_error(ErrorCode::data_loss, group_name + ": data of the snapshot at index " +
                                                   std::to_string(record.meta.index) +
                                                   " is missing");
-    }
-    if (!record.state && ((**data_value).size() != record.data_size ||
-                          crc32c_extend(0, **data_value) != record.data_crc)) {
-      const std::string& data = **data_value;
+    } else if (const std::string& data = **data_value;
+               data.size() != record.data_size || crc32c_extend(0, data) != record.data_crc) {
       return make_error(ErrorCode::data_loss,
                         group_name + ": data of the snapshot at index " +
                             std::to_string(record.meta.index) + " is corrupt (" +
@@ -645,14 +643,14 @@ Result<Snapshot> RaftLogStore::snapshot() const {
 namespace {
 
 // Why `snapshot` cannot be stored, or empty.
-std::string snapshot_problem(const Snapshot& snapshot) {
-  if (snapshot.meta.index == 0) return "the snapshot is empty (index 0)";
-  if (snapshot.meta.index == kMaxIndex) return "the snapshot index is out of range";
-  if (snapshot.meta.term == 0) return "the snapshot has term 0";
-  if (snapshot.data.size() > kMaxValueBytes) {
-    return "the snapshot data is too large (" + std::to_string(snapshot.data.size()) + " bytes)";
+std::string snapshot_problem(const SnapshotMeta& meta, size_t data_size) {
+  if (meta.index == 0) return "the snapshot is empty (index 0)";
+  if (meta.index == kMaxIndex) return "the snapshot index is out of range";
+  if (meta.term == 0) return "the snapshot has term 0";
+  if (data_size > kMaxValueBytes) {
+    return "the snapshot data is too large (" + std::to_string(data_size) + " bytes)";
   }
-  std::string conf = conf_problem(snapshot.meta.conf);
+  std::string conf = conf_problem(meta.conf);
   if (!conf.empty()) return "the snapshot's membership is invalid: " + conf;
   return {};
 }
@@ -724,7 +722,7 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
   Index new_last = last_index_;
   Term term_before_entries = 0;
   if (snapshot != nullptr) {
-    std::string problem = snapshot_problem(*snapshot);
+    std::string problem = snapshot_problem(snapshot->meta, snapshot->data.size());
     if (!problem.empty()) return invalid(problem);
     if (snapshot->meta.index < snapshot_.meta.index) {
       return make_error(ErrorCode::conflict,
@@ -838,13 +836,6 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
 }
 
 Status RaftLogStore::compact(const Snapshot& snapshot) {
-  if (snapshot.data.size() > kMaxValueBytes) {
-    return make_error(
-        ErrorCode::invalid_argument,
-        "raft group " + std::to_string(group_) +
-            ": compaction refused, nothing written: the snapshot data is too large (" +
-            std::to_string(snapshot.data.size()) + " bytes)");
-  }
   return compact_impl(snapshot.meta, &snapshot.data);
 }
 
@@ -868,9 +859,7 @@ Status RaftLogStore::compact_impl(const SnapshotMeta& meta, const std::string* d
   auto refuse = [&](ErrorCode code, const std::string& why) {
     return make_error(code, group_name + ": compaction refused, nothing written: " + why);
   };
-  Snapshot checked;
-  checked.meta = meta;
-  std::string problem = snapshot_problem(checked);
+  std::string problem = snapshot_problem(meta, data != nullptr ? data->size() : 0);
   if (!problem.empty()) return refuse(ErrorCode::invalid_argument, problem);
   Index index = meta.index;
   if (index < snapshot_.meta.index) {

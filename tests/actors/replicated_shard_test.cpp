@@ -38,6 +38,12 @@ void small_cluster(config::Settings& s) {
   s.raft.tick = 20'000;  // elections within a few hundred ms
 }
 
+// A small cluster whose shard logs are compacted every 5 applied entries.
+void compacting_cluster(config::Settings& s) {
+  small_cluster(s);
+  s.raft.snapshot_entries = 5;
+}
+
 struct Cluster {
   std::vector<std::unique_ptr<Member>> nodes;
   std::function<void(config::Settings&)> tweak = small_cluster;
@@ -53,6 +59,18 @@ struct Cluster {
       if (!nodes.back()->client) return false;
     }
     return wait_until([&] { return all_led(); }, std::chrono::seconds(30));
+  }
+
+  // Stops node `i`, keeping its data directory; the returned function starts it again under its
+  // name and at its address (peers know it by both).
+  std::function<void()> stop_keeping_data(size_t i) {
+    const std::string name = nodes[i]->node->context().node_id;
+    const std::string dir = nodes[i]->dir, address = nodes[i]->address();
+    nodes[i]->dir.clear();
+    nodes[i].reset();
+    return [this, i, name, dir, address] {
+      nodes[i] = start_member(name, {seed}, "", dir, address, tweak);
+    };
   }
 
   bool all_led() {
@@ -347,10 +365,7 @@ TEST(ReplicatedShardTest, ALeaderThatLosesTheShardStopsItsPersonasAtOnce) {
 // the log moved past it gets the checkpoint, then the entries after it.
 TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoint) {
   Cluster c;
-  c.tweak = [](config::Settings& s) {
-    small_cluster(s);
-    s.raft.snapshot_entries = 5;
-  };
+  c.tweak = compacting_cluster;
   ASSERT_TRUE(c.start());
   const std::string persona = "linus";
   const uint32_t shard = storage::shard_of(kTenant, persona, kShards);
@@ -364,11 +379,7 @@ TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoin
     ++down;
   }
   ASSERT_LT(down, c.nodes.size());
-  const std::string name = c.nodes[down]->node->context().node_id;
-  const std::string dir = c.nodes[down]->dir;
-  const std::string address = c.nodes[down]->address();  // it comes back where peers know it
-  c.nodes[down]->dir.clear();
-  c.nodes[down].reset();
+  auto start_down = c.stop_keeping_data(down);
   Member* via = c.nodes[down == 0 ? 1 : 0].get();
   for (int i = 1; i <= 20; ++i) {
     ASSERT_TRUE(remember_until_ok(*via, persona, "l-" + std::to_string(i),
@@ -382,7 +393,7 @@ TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoin
         storage::Cf::raft_state, storage::raft_snapshot_meta_key(actors::shard_group(shard)));
     return snap.ok() && snap->has_value();
   })) << "the leader never compacted the shard's log";
-  c.nodes[down] = start_member(name, {c.seed}, "", dir, address, c.tweak);
+  start_down();
   ASSERT_TRUE(c.nodes[down]->client);
   for (int i = 0; i <= 20; ++i) {
     const std::string id = "l-" + std::to_string(i);
@@ -422,15 +433,13 @@ TEST(ReplicatedShardTest, EventMemoriesReachAPersonaLedByAnotherNode) {
   }
   ASSERT_LT(x, c.nodes.size());
   auto& ctx_x = c.nodes[x]->node->context();
-  const std::string name = ctx_x.node_id, dir = c.nodes[x]->dir, address = c.nodes[x]->address();
+  const std::string name = ctx_x.node_id;
   ASSERT_TRUE(wait_until([&] {
     auto v = ctx_x.db->get(storage::Cf::personas, storage::persona_prefix(shard, kTenant, persona));
     return v.ok() && v->has_value();
   })) << "the profile never reached "
       << name;
-  c.nodes[x]->dir.clear();
-  c.nodes[x].reset();
-  c.nodes[x] = start_member(name, {c.seed}, "", dir, address, c.tweak);
+  c.stop_keeping_data(x)();
   Member& node_x = *c.nodes[x];
   ASSERT_TRUE(node_x.client);
   ASSERT_TRUE(wait_until([&] { return Cluster::leader_of(node_x, shard) == preferred; },
@@ -947,10 +956,7 @@ TEST(ReplicatedShardTest, AJoiningNodeReceivesShardsAndADecommissionedOneGivesTh
 // then the entries after it.
 TEST(ReplicatedShardTest, AJoiningNodeTakesCheckpointsMadeWhenItNeedsThem) {
   Cluster c;
-  c.tweak = [](config::Settings& s) {
-    small_cluster(s);
-    s.raft.snapshot_entries = 5;
-  };
+  c.tweak = compacting_cluster;
   ASSERT_TRUE(c.start());
   std::map<std::string, std::string> written;  // memory id -> persona
   std::string err;
@@ -996,11 +1002,7 @@ TEST(ReplicatedShardTest, AJoiningNodeTakesCheckpointsMadeWhenItNeedsThem) {
   // A node whose logs were compacted to its state restarts from that state (its applied index
   // is Raft's, conf changes and no-ops included) and still holds everything of its shards.
   const std::string name = c.nodes[1]->node->context().node_id;
-  const std::string dir = c.nodes[1]->dir;
-  const std::string address = c.nodes[1]->address();
-  c.nodes[1]->dir.clear();
-  c.nodes[1].reset();
-  c.nodes[1] = start_member(name, {c.seed}, "", dir, address, c.tweak);
+  c.stop_keeping_data(1)();
   ASSERT_TRUE(c.nodes[1]->client) << name << " did not restart";
   for (const auto& [id, persona] : written) {
     if (!replicates(*c.nodes[1], storage::shard_of(kTenant, persona, kShards))) continue;
@@ -1054,17 +1056,8 @@ TEST(ReplicatedShardTest, ARestartKeepsTheShardCopiesHistoryMovedAwayAndBack) {
         << err;
     written["h" + std::to_string(i)] = persona;
   }
-  auto restart = [&](size_t i) {
-    auto& ctx = c.nodes[i]->node->context();
-    const std::string name = ctx.node_id, dir = c.nodes[i]->dir, address = c.nodes[i]->address();
-    c.nodes[i]->dir.clear();
-    c.nodes[i].reset();
-    return [&c, i, name, dir, address] {
-      c.nodes[i] = start_member(name, {c.seed}, "", dir, address, c.tweak);
-    };
-  };
   // node-c dies long enough for its replicas to go, then comes back and gets them again.
-  auto start_c = restart(2);
+  auto start_c = c.stop_keeping_data(2);
   ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 2, &err); }, std::chrono::seconds(60)))
       << "node-c's replicas were not removed: " << err;
   start_c();
@@ -1080,7 +1073,7 @@ TEST(ReplicatedShardTest, ARestartKeepsTheShardCopiesHistoryMovedAwayAndBack) {
                          std::chrono::seconds(60)))
       << "node-c did not get its replicas back: " << err;
   // A clean restart: the replay walks through the removal and the return.
-  restart(2)();
+  c.stop_keeping_data(2)();
   ASSERT_TRUE(c.nodes[2]->client);
   ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err) && has_all(); },
                          std::chrono::seconds(60)))
