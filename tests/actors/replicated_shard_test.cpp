@@ -401,8 +401,10 @@ TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoin
                            std::chrono::seconds(20)))
         << id << " never reached the restarted replica";
   }
-  EXPECT_GE(c.nodes[down]->node->context().counters.shard_snapshots_installed.load(), 1u)
-      << "caught up without the checkpoint: the test did not exercise it";
+  // The restored records become visible to reads just before the install is counted.
+  EXPECT_TRUE(wait_until([&] {
+    return c.nodes[down]->node->context().counters.shard_snapshots_installed.load() >= 1;
+  })) << "caught up without the checkpoint: the test did not exercise it";
 }
 
 // Events are still each node's own, but their memories are persona writes: a node whose router
@@ -996,8 +998,10 @@ TEST(ReplicatedShardTest, AJoiningNodeTakesCheckpointsMadeWhenItNeedsThem) {
         << id << " never reached the joining node";
   }
   EXPECT_GT(held, 0u) << "the joining node replicates none of the written shards";
-  EXPECT_GE(late.node->context().counters.shard_snapshots_installed.load(), 1u)
-      << "caught up without a checkpoint: the test did not exercise it";
+  // The restored records become visible to reads just before the install is counted.
+  EXPECT_TRUE(wait_until([&] {
+    return late.node->context().counters.shard_snapshots_installed.load() >= 1;
+  })) << "caught up without a checkpoint: the test did not exercise it";
 
   // A node whose logs were compacted to its state restarts from that state (its applied index
   // is Raft's, conf changes and no-ops included) and still holds everything of its shards.
