@@ -261,15 +261,15 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   };
   rc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
   rc.compacts = [](uint64_t group) { return group != kMetadataGroup; };  // it compacts its own
-  rc.checkpoint_of = [db, shards](uint64_t group) -> Result<cluster::RaftHost::StateCheckpoint> {
+  rc.checkpoint_of = [db, shards](uint64_t group) -> Result<cluster::RaftHost::PinnedCheckpoint> {
     if (group == kMetadataGroup) {
       return make_error(ErrorCode::not_found, "the metadata actor snapshots group 0 itself");
     }
-    // The records and the applied index read at one view, so they agree.
-    auto checkpoint = storage::checkpoint_shard(*db, group_shard(group), shards, group);
-    if (!checkpoint) return checkpoint.error();
-    return cluster::RaftHost::StateCheckpoint{std::move(checkpoint->blob),
-                                              checkpoint->applied_index};
+    // The records and the applied index read at one view, so they agree however the shard is
+    // written while the records are read (off the Raft host's thread).
+    auto pinned = storage::pin_shard(*db, group_shard(group), shards, group);
+    if (!pinned) return pinned.error();
+    return cluster::RaftHost::PinnedCheckpoint{pinned->applied_index, std::move(pinned->dump)};
   };
   auto raft = spawn_raft_host(sys, std::move(rc));
   if (!raft) {

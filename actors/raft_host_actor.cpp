@@ -13,6 +13,7 @@ namespace {
 
 using raft_tick_atom = caf::atom_constant<caf::atom("rtick")>;
 using flush_atom = caf::atom_constant<caf::atom("rflush")>;
+using checkpoint_made_atom = caf::atom_constant<caf::atom("rckpt")>;
 
 struct PendingProposal {
   raft::Term term = 0;
@@ -183,7 +184,8 @@ std::string describe(const cluster::RaftHost& host, uint64_t group) {
   auto s = host.state_of(group);
   if (!s) return "not hosted";
   return "leader=" + std::to_string(s->leader) + " role=" + raft::to_string(s->role) +
-         " term=" + std::to_string(host.term_of(group).value_or(0));
+         " term=" + std::to_string(host.term_of(group).value_or(0)) +
+         " snapshot=" + std::to_string(host.snapshot_index(group));
 }
 
 // Why a proposal or change was not taken, with the leader this node knows when it does not lead.
@@ -271,8 +273,36 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
                               RaftHostActorConfig config) {
   self->state.host = std::move(host);
   self->state.config = std::move(config);
+  // A checkpoint for a follower is read by a detached actor of its own, not on this actor's
+  // thread: a large shard would otherwise stall every group of the node (heartbeats included)
+  // for as long as it is read. The actor system waits for it on shutdown, so the database it
+  // reads outlives it.
+  self->state.host->set_checkpoint_runner(
+      [self](uint64_t group, raft::Index index, cluster::RaftHost::MakeFn make) {
+        auto host_actor = caf::actor_cast<caf::actor>(self);
+        self->system().spawn<caf::detached>(
+            [host_actor, group, index, make](caf::event_based_actor* job) {
+              auto data = make();
+              const bool ok = data.ok();
+              job->send(host_actor, checkpoint_made_atom::value, group, uint64_t{index}, ok,
+                        ok ? std::move(*data) : data.error().message);
+            });
+      });
   self->send(self, raft_tick_atom::value);
   return {
+      [=](checkpoint_made_atom, uint64_t group, uint64_t index, bool ok, std::string& data) {
+        const size_t bytes = data.size();
+        Result<std::string> made =
+            ok ? Result<std::string>(std::move(data))
+               : Result<std::string>(make_error(ErrorCode::unavailable, data));
+        if (auto s = self->state.host->checkpoint_made(group, index, std::move(made)); !s) {
+          spdlog::warn("raft group {}: the checkpoint at index {} is not used: {}", group, index,
+                       s.error().message);
+          return;
+        }
+        spdlog::info("raft group {}: made a checkpoint at index {} ({} bytes) for a follower",
+                     group, index, bytes);
+      },
       [=](frame_atom, uint64_t from, uint64_t, const std::string& bytes) {
         auto batch = transport::decode_batch(bytes);
         if (!batch) {

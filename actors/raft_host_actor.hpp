@@ -97,10 +97,11 @@ struct RaftHostActorConfig {
   std::function<void(uint64_t group, raft::NodeId leader, bool serving)> leadership;
   // Every `snapshot_entries` applied entries of a group (0: never) for which `compacts(group)` is
   // true, the actor compacts the group's log to its state (cluster::RaftHost::compact_to_state):
-  // a compaction copies nothing, and `checkpoint_of(group)` makes a snapshot's data, the state as
-  // of the applied index, only when a follower behind the log's start needs one (the apply
-  // callback runs on this actor's thread, so nothing moves meanwhile). Groups for which
-  // `compacts` is false are compacted by someone else (the metadata actor does its own).
+  // a compaction copies nothing, and `checkpoint_of(group)` pins the state as of the applied
+  // index, only when a follower behind the log's start needs one (the apply callback runs on this
+  // actor's thread, so nothing moves meanwhile); its `make` reads the snapshot's data in a
+  // detached actor, off this actor's thread, and the follower gets it once it is made. Groups for
+  // which `compacts` is false are compacted by someone else (the metadata actor does its own).
   cluster::RaftHost::CheckpointFn checkpoint_of;
   std::function<bool(uint64_t group)> compacts;
   uint64_t snapshot_entries = 0;

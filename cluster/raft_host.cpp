@@ -192,23 +192,73 @@ Status RaftHost::compact_to_state(uint64_t group) {
     return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
                                                ": nothing applied since the last snapshot");
   }
-  return groups_.at(group).storage->compact_to_state(*meta);
+  Group& g = groups_.at(group);
+  if (auto s = g.storage->compact_to_state(*meta); !s) return s;
+  // A checkpoint older than the log's new start is of no use to anyone; a large one holds memory.
+  if (g.checkpoint.stage == Checkpoint::Stage::made && g.checkpoint.meta.index < meta->index) {
+    g.checkpoint = Checkpoint{};
+  }
+  return {};
 }
 
-Result<raft::Snapshot> RaftHost::state_snapshot(uint64_t group) const {
+Result<raft::Snapshot> RaftHost::state_snapshot(uint64_t group) {
   auto meta = applied_meta(group);
   if (!meta) return meta.error();
-  auto checkpoint = checkpoint_(group);
-  if (!checkpoint) return checkpoint.error();
-  if (checkpoint->index != meta->index) {
+  const std::string name = "raft group " + std::to_string(group);
+  Checkpoint& made = groups_.at(group).checkpoint;
+  if (made.stage == Checkpoint::Stage::making) {
+    return make_error(ErrorCode::unavailable,
+                      name + ": a checkpoint at index " + std::to_string(made.meta.index) +
+                          " is being made; a follower gets it once it is done");
+  }
+  if (made.stage == Checkpoint::Stage::made) {
+    // Handed out once: Raft holds it while it sends it, and a follower that still needs one later
+    // gets a newer one. The storage refuses it if the log was compacted past it meanwhile.
+    raft::Snapshot out{std::move(made.meta), std::move(made.data)};
+    made = Checkpoint{};
+    return out;
+  }
+  auto pinned = checkpoint_(group);
+  if (!pinned) return pinned.error();
+  if (pinned->index != meta->index) {
     // The state and the configuration must be of the same index; the application is behind (a
     // failed write) or ahead of what Raft applied. A later attempt may find them agreeing.
     return make_error(ErrorCode::unavailable,
-                      "raft group " + std::to_string(group) + ": the state holds index " +
-                          std::to_string(checkpoint->index) + " but Raft applied " +
-                          std::to_string(meta->index) + "; no snapshot now");
+                      name + ": the state holds index " + std::to_string(pinned->index) +
+                          " but Raft applied " + std::to_string(meta->index) + "; no snapshot now");
   }
-  return raft::Snapshot{std::move(*meta), std::move(checkpoint->data)};
+  if (!runner_) {
+    auto data = pinned->make();
+    if (!data) return data.error();
+    return raft::Snapshot{std::move(*meta), std::move(*data)};
+  }
+  made.stage = Checkpoint::Stage::making;
+  made.meta = std::move(*meta);
+  runner_(group, made.meta.index, std::move(pinned->make));
+  return make_error(ErrorCode::unavailable, name + ": making a checkpoint at index " +
+                                                std::to_string(made.meta.index) +
+                                                " for a follower behind the log's start");
+}
+
+Status RaftHost::checkpoint_made(uint64_t group, raft::Index index, Result<std::string> data) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    return make_error(ErrorCode::not_found,
+                      "raft group " + std::to_string(group) + " is not hosted on this node");
+  }
+  Checkpoint& made = it->second.checkpoint;
+  if (made.stage != Checkpoint::Stage::making || made.meta.index != index) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
+                                               ": no checkpoint at index " + std::to_string(index) +
+                                               " was being made");
+  }
+  if (!data) {
+    made = Checkpoint{};
+    return data.error();
+  }
+  made.stage = Checkpoint::Stage::made;
+  made.data = std::move(*data);
+  return {};
 }
 
 raft::Index RaftHost::applied_of(uint64_t group) const {

@@ -54,19 +54,35 @@ class RaftHost {
   // Called with a confirmed read (read_index), after the round's entries were applied.
   using ReadFn = std::function<void(uint64_t group, uint64_t context, raft::Index index)>;
 
-  // The application's state of a group as one blob, and the applied index it holds (which must be
-  // the one the host handed to ApplyFn last, or no snapshot is made from it).
-  struct StateCheckpoint {
-    std::string data;
+  // The application's state of a group pinned at the applied index it holds (`index`, which must
+  // be the one the host handed to ApplyFn last, or no snapshot is made from it). Pinning is cheap
+  // and happens on the host's thread; `make` reads the pinned state into one blob, however the
+  // state is written meanwhile, and may run on any thread.
+  struct PinnedCheckpoint {
     raft::Index index = 0;
+    std::function<Result<std::string>()> make;
   };
-  using CheckpointFn = std::function<Result<StateCheckpoint>(uint64_t group)>;
+  using CheckpointFn = std::function<Result<PinnedCheckpoint>(uint64_t group)>;
+  // Runs a checkpoint's `make` off the host's thread (reading a large state takes long, and the
+  // host's thread serves every group of the node); the application hands the result back through
+  // checkpoint_made(), on the host's thread.
+  using MakeFn = std::function<Result<std::string>()>;
+  using CheckpointRunner = std::function<void(uint64_t group, raft::Index index, MakeFn make)>;
 
   RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr, RestoreFn restore = nullptr);
   void set_read_fn(ReadFn fn) { read_ = std::move(fn); }
   // Before any add_group(): lets compact_to_state() compact groups without a copy of their state;
   // a follower that needs a snapshot then gets one made by `fn` from the state as it is then.
   void set_checkpoint_fn(CheckpointFn fn) { checkpoint_ = std::move(fn); }
+  // With a runner, a follower that needs a snapshot of the state waits for one made off the
+  // host's thread: the first request starts it (the storage answers unavailable, and Raft asks
+  // again later); once checkpoint_made() delivered it, the next request takes it. Without one,
+  // the snapshot is made on the host's thread when it is asked for.
+  void set_checkpoint_runner(CheckpointRunner runner) { runner_ = std::move(runner); }
+  // The result of the checkpoint the runner made for `group` at `index`. Errors: not_found when
+  // the group left meanwhile, conflict when no checkpoint at `index` was being made (the result is
+  // dropped either way), and `data`'s error (the next request starts a new one).
+  Status checkpoint_made(uint64_t group, raft::Index index, Result<std::string> data);
 
   // Hosts `group` with its log in `storage`. When the storage is empty and `bootstrap_voters` is
   // not, the group's bootstrap entries (raft::bootstrap_entries) are saved first, identically on
@@ -155,19 +171,29 @@ class RaftHost {
   uint64_t dropped_messages() const { return dropped_; }
 
  private:
+  // A checkpoint made off the host's thread, from the request that started it until a request
+  // takes it.
+  struct Checkpoint {
+    enum class Stage { none, making, made };
+    Stage stage = Stage::none;
+    raft::SnapshotMeta meta;  // as of the index it was pinned at
+    std::string data;
+  };
   struct Group {
     std::unique_ptr<raft::LogStorage> storage;
     std::unique_ptr<raft::Raft> raft;
     raft::SoftState reported;
+    Checkpoint checkpoint;
   };
 
   // The meta of a snapshot at the group's applied index (term and configuration as of it).
   Result<raft::SnapshotMeta> applied_meta(uint64_t group) const;
   // A snapshot of the state as it is now (the storage's source for state snapshots).
-  Result<raft::Snapshot> state_snapshot(uint64_t group) const;
+  Result<raft::Snapshot> state_snapshot(uint64_t group);
 
   Options options_;
   CheckpointFn checkpoint_;
+  CheckpointRunner runner_;
   ApplyFn apply_;
   RoleFn role_;
   RestoreFn restore_;

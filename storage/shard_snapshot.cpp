@@ -148,17 +148,23 @@ Result<std::vector<ShardRecord>> parse_shard(std::string_view blob, uint32_t sha
   return records;
 }
 
-Result<ShardCheckpoint> checkpoint_shard(const Db& db, uint32_t shard, uint32_t shards,
-                                         uint64_t group) {
+Result<PinnedShard> pin_shard(const Db& db, uint32_t shard, uint32_t shards, uint64_t group) {
   Db::View view = db.read_view();
-  ShardCheckpoint out;
-  auto blob = dump_shard(db, shard, shards, view.get());
-  if (!blob) return blob.error();
-  out.blob = std::move(*blob);
   auto applied = applied_index(db, group, view.get());
   if (!applied) return applied.error();
+  PinnedShard out;
   out.applied_index = *applied;
+  out.dump = [&db, shard, shards, view] { return dump_shard(db, shard, shards, view.get()); };
   return out;
+}
+
+Result<ShardCheckpoint> checkpoint_shard(const Db& db, uint32_t shard, uint32_t shards,
+                                         uint64_t group) {
+  auto pinned = pin_shard(db, shard, shards, group);
+  if (!pinned) return pinned.error();
+  auto blob = pinned->dump();
+  if (!blob) return blob.error();
+  return ShardCheckpoint{std::move(*blob), pinned->applied_index};
 }
 
 Result<bool> shard_is_empty(const Db& db, uint32_t shard) {

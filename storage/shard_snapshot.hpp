@@ -12,13 +12,15 @@
 // checks the whole blob before it writes anything, then replaces the shard's records and locators
 // and records the snapshot's index as the group's applied index (storage/replicated_apply.hpp), in
 // one synced write. The blob is built in memory: a shard is expected to be tens of megabytes, not
-// gigabytes (a streamed format is the step after).
+// gigabytes (a streamed format is the step after). A Raft host reads it off its own thread
+// (pin_shard), so the node's other groups go on meanwhile.
 //
 // Thread-safety: as Db. The caller makes sure nothing writes the shard meanwhile (the Raft host's
 // thread is the only writer of replicated records).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +35,17 @@ namespace nca::storage {
 Result<std::string> dump_shard(const Db& db, uint32_t shard, uint32_t shards,
                                const rocksdb::Snapshot* at = nullptr);
 
-// An online backup of a shard (nca backup): its blob and its group's applied index, read at one
-// view of the database, so both agree however the shard is written meanwhile.
+// A shard pinned at one view of the database: its group's applied index there, read at once,
+// and `dump`, which reads the shard's blob at that view later, on any thread, however the shard
+// is written meanwhile (a Raft host pins on its own thread and dumps off it). `dump` holds the
+// view, and uses `db`, which must outlive it.
+struct PinnedShard {
+  uint64_t applied_index = 0;
+  std::function<Result<std::string>()> dump;
+};
+Result<PinnedShard> pin_shard(const Db& db, uint32_t shard, uint32_t shards, uint64_t group);
+
+// An online backup of a shard (nca backup): pin_shard's index and blob at once.
 struct ShardCheckpoint {
   std::string blob;
   uint64_t applied_index = 0;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@ using std::chrono::milliseconds;
 struct AppliedLog {
   std::mutex mu;
   std::map<uint64_t, std::vector<std::string>> by_group;  // non-empty normal entries, in order
+  std::map<uint64_t, raft::Index> index;                  // the last entry applied, of any kind
 
   std::vector<std::string> of(uint64_t group) {
     std::lock_guard<std::mutex> g(mu);
@@ -31,12 +33,44 @@ struct AppliedLog {
   }
 };
 
+// Holds the checkpoints a node reads for its followers until the test opens it (or 20 s pass).
+class CheckpointGate {
+ public:
+  // Blocks until open; true once a reader waited.
+  void pass() {
+    std::unique_lock<std::mutex> l(mu_);
+    waited_ = true;
+    cv_.notify_all();
+    cv_.wait_for(l, std::chrono::seconds(20), [this] { return open_; });
+  }
+  bool waited() {
+    std::lock_guard<std::mutex> l(mu_);
+    return waited_;
+  }
+  void open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false, waited_ = false;
+};
+
+// With it, a node compacts group 1's log to its state every 5 entries, and a follower behind the
+// log's start gets the applied entries as a checkpoint, read through `gate`.
+struct Checkpoints {
+  std::shared_ptr<CheckpointGate> gate;
+};
+
 class RaftTestNode {
  public:
   // With `data_dir`, each group's log lives in a RocksDB there (RaftLogStore), so a node made again
   // on the same directory restarts from its log; otherwise in memory.
   RaftTestNode(uint64_t id, uint64_t incarnation, const std::vector<uint64_t>& groups,
-               const std::string& data_dir = "")
+               const std::string& data_dir = "", const Checkpoints* checkpoints = nullptr)
       : db_(data_dir.empty() ? nullptr : storage::testing::open_db(data_dir)),
         sys_(cfg_),
         applied_(std::make_shared<AppliedLog>()),
@@ -71,10 +105,41 @@ class RaftTestNode {
     };
     auto applied = applied_;
     r.apply = [applied](uint64_t group, const raft::Entry& e) {
-      if (e.type != raft::EntryType::normal || e.data.empty()) return;
       std::lock_guard<std::mutex> g(applied->mu);
+      applied->index[group] = e.index;
+      if (e.type != raft::EntryType::normal || e.data.empty()) return;
       applied->by_group[group].push_back(e.data);
     };
+    if (checkpoints != nullptr) {
+      r.snapshot_entries = 5;
+      r.compacts = [](uint64_t group) { return group == 1; };
+      auto gate = checkpoints->gate;
+      r.checkpoint_of = [applied, gate](uint64_t group) {
+        std::lock_guard<std::mutex> g(applied->mu);
+        std::string blob;
+        for (const auto& e : applied->by_group[group]) blob += e + "\n";
+        return Result<cluster::RaftHost::PinnedCheckpoint>(
+            cluster::RaftHost::PinnedCheckpoint{applied->index[group], [gate, blob] {
+                                                  gate->pass();
+                                                  return Result<std::string>(blob);
+                                                }});
+      };
+      r.restore = [applied](uint64_t group, const raft::Snapshot& snap) {
+        std::lock_guard<std::mutex> g(applied->mu);
+        auto& log = applied->by_group[group];
+        log.clear();
+        std::string line;
+        for (char c : snap.data) {
+          if (c != '\n') {
+            line += c;
+          } else {
+            log.push_back(line);
+            line.clear();
+          }
+        }
+        applied->index[group] = snap.meta.index;
+      };
+    }
     auto host = spawn_raft_host(sys_, r);
     EXPECT_TRUE(host.ok()) << host.error().to_string();
     if (host) host_ = *host;
@@ -99,6 +164,7 @@ class RaftTestNode {
     return out;
   }
   bool leads(uint64_t group) { return state(group).find("role=leader") != std::string::npos; }
+  bool compacted(uint64_t group) { return state(group).find(" snapshot=0") == std::string::npos; }
   // The index the entry got, or the error text.
   std::string propose(uint64_t group, const std::string& data) {
     caf::scoped_actor self{sys_};
@@ -225,6 +291,63 @@ TEST(RaftHostActorTest, ARestartedNodeRecoversItsLogAndCatchesUp) {
   ASSERT_TRUE(wait_until([&] { return nodes[down]->applied().of(1) == want; }))
       << nodes[down]->state(1);
   for (auto& n : nodes) EXPECT_EQ(n->applied().of(1), want);
+}
+
+// A leader reads a follower's checkpoint off its Raft host's thread: while the read is held, the
+// node goes on serving its groups, the one being checkpointed included, and the late node takes
+// part in the other group; once the read ends, the late node installs the checkpoint and catches
+// up with what was written meanwhile.
+TEST(RaftHostActorTest, ALeaderServesItsGroupsWhileACheckpointIsRead) {
+  storage::testing::TempDir dir;
+  Checkpoints checkpoints{std::make_shared<CheckpointGate>()};
+  struct Release {
+    std::shared_ptr<CheckpointGate> gate;
+    ~Release() { gate->open(); }  // whatever fails, the held read ends
+  } release{checkpoints.gate};
+  const std::vector<uint64_t> groups = {1, 2};
+  std::vector<std::unique_ptr<RaftTestNode>> nodes(3);
+  auto start = [&](size_t i) {
+    nodes[i] = std::make_unique<RaftTestNode>(
+        i + 1, 1, groups, dir.sub("node" + std::to_string(i + 1)), &checkpoints);
+    for (size_t j = 0; j < 3; ++j) {
+      if (j != i && nodes[j]) nodes[j]->add_peer(i + 1, nodes[i]->port());
+      if (j != i && nodes[j]) nodes[i]->add_peer(j + 1, nodes[j]->port());
+    }
+  };
+  start(0);
+  start(1);
+  int l1 = -1, l2 = -1;
+  ASSERT_TRUE(wait_until([&] {
+    l1 = leader_of(nodes, 1);
+    l2 = leader_of(nodes, 2);
+    return l1 >= 0 && l2 >= 0;
+  }));
+  std::vector<std::string> want;
+  for (int i = 0; i < 12; ++i) {
+    want.push_back("w" + std::to_string(i));
+    ASSERT_EQ(nodes[l1]->propose(1, want.back()).rfind("index ", 0), 0u);
+  }
+  ASSERT_TRUE(wait_until([&] { return nodes[0]->compacted(1) && nodes[1]->compacted(1); }))
+      << nodes[l1]->state(1);
+
+  start(2);
+  ASSERT_TRUE(wait_until([&] { return checkpoints.gate->waited(); }))
+      << "no checkpoint was read for the late node";
+  // The read is held; both groups take writes, and the late node applies group 2's.
+  const std::string during1 = nodes[l1]->propose(1, "during");
+  ASSERT_EQ(during1.rfind("index ", 0), 0u) << during1;
+  want.push_back("during");
+  ASSERT_TRUE(wait_until([&] { return (l2 = leader_of(nodes, 2)) >= 0; }));
+  const std::string during2 = nodes[l2]->propose(2, "during");
+  ASSERT_EQ(during2.rfind("index ", 0), 0u) << during2;
+  ASSERT_TRUE(wait_until([&] {
+    auto log = nodes[2]->applied().of(2);
+    return !log.empty() && log.back() == "during";
+  })) << nodes[2]->state(2);
+  EXPECT_TRUE(nodes[2]->applied().of(1).empty()) << "group 1 reached the late node unread";
+
+  checkpoints.gate->open();
+  ASSERT_TRUE(wait_until([&] { return nodes[2]->applied().of(1) == want; })) << nodes[2]->state(1);
 }
 
 }  // namespace

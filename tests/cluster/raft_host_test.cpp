@@ -245,9 +245,12 @@ class SnapshotHosts {
             restores[n]++;
           });
       if (checkpoints) {
-        hosts[n]->set_checkpoint_fn([this, n](uint64_t) -> Result<RaftHost::StateCheckpoint> {
-          checkpoints_made[n]++;
-          return RaftHost::StateCheckpoint{state[n], applied[n]};
+        // Pinned: the state as of now, whenever it is made.
+        hosts[n]->set_checkpoint_fn([this, n](uint64_t) -> Result<RaftHost::PinnedCheckpoint> {
+          return RaftHost::PinnedCheckpoint{applied[n], [this, n, pinned = state[n]] {
+                                              checkpoints_made[n]++;
+                                              return Result<std::string>(pinned);
+                                            }};
         });
       }
       std::vector<NodeId> voters;
@@ -384,46 +387,148 @@ class StateSnapshotStorage : public WrappedStorage {
   SnapshotSource source_;
 };
 
+// Checkpoint jobs a runner was handed, run when the test says.
+struct CheckpointJobs {
+  struct Job {
+    uint64_t group;
+    raft::Index index;
+    RaftHost::MakeFn make;
+  };
+  void install(RaftHost& host) {
+    host.set_checkpoint_runner([this](uint64_t group, raft::Index index, RaftHost::MakeFn make) {
+      jobs.push_back({group, index, std::move(make)});
+    });
+  }
+  std::vector<Job> jobs;
+};
+
+std::unique_ptr<SnapshotHosts> state_snapshot_hosts(std::map<NodeId, StateSnapshotStorage*>* out,
+                                                    CheckpointJobs* jobs = nullptr) {
+  auto c = std::make_unique<SnapshotHosts>(
+      [out](NodeId n) {
+        auto storage = std::make_unique<StateSnapshotStorage>();
+        (*out)[n] = storage.get();
+        return storage;
+      },
+      true);
+  if (jobs != nullptr) {
+    for (auto& [n, host] : c->hosts) jobs->install(*host);
+  }
+  return c;
+}
+
 // Logs compacted to their state copy nothing: the state's checkpoint is made only when a late
 // member needs a snapshot, by its leader, at the leader's applied index of that moment; the late
 // member restores it and applies what follows like the others.
 TEST(RaftHostSnapshotTest, AStateSnapshotIsMadeOnlyWhenALateMemberNeedsIt) {
   std::map<NodeId, StateSnapshotStorage*> storages;
-  SnapshotHosts c(
-      [&storages](NodeId n) {
-        auto storage = std::make_unique<StateSnapshotStorage>();
-        storages[n] = storage.get();
-        return storage;
-      },
-      true);
-  const NodeId l = c.elect_and_write();
+  auto c = state_snapshot_hosts(&storages);
+  const NodeId l = c->elect_and_write();
   ASSERT_NE(l, raft::kNoNode);
   for (NodeId n = 1; n <= 3; ++n) {
-    ASSERT_EQ(c.state[n], c.state[l]) << "host " << n;
-    ASSERT_TRUE(c.hosts[n]->compact_to_state(1).ok()) << "host " << n;
-    EXPECT_EQ(c.hosts[n]->snapshot_index(1), c.applied[n]);
-    EXPECT_EQ(c.hosts[n]->compact_to_state(1).code(), ErrorCode::conflict) << "nothing new";
+    ASSERT_EQ(c->state[n], c->state[l]) << "host " << n;
+    ASSERT_TRUE(c->hosts[n]->compact_to_state(1).ok()) << "host " << n;
+    EXPECT_EQ(c->hosts[n]->snapshot_index(1), c->applied[n]);
+    EXPECT_EQ(c->hosts[n]->compact_to_state(1).code(), ErrorCode::conflict) << "nothing new";
   }
-  EXPECT_EQ(c.checkpoints_made[1] + c.checkpoints_made[2] + c.checkpoints_made[3], 0)
+  EXPECT_EQ(c->checkpoints_made[1] + c->checkpoints_made[2] + c->checkpoints_made[3], 0)
       << "a compaction copied the state";
 
   // The source refuses a checkpoint of another index than Raft applied (the state is behind).
-  c.applied[l] -= 1;
+  c->applied[l] -= 1;
   EXPECT_EQ(storages[l]->snapshot().code(), ErrorCode::unavailable);
-  c.applied[l] += 1;
+  c->applied[l] += 1;
   auto now = storages[l]->snapshot();
   ASSERT_TRUE(now.ok()) << now.error().to_string();
-  EXPECT_EQ(now->meta.index, c.applied[l]);
-  EXPECT_EQ(now->data, c.state[l]);
-  c.checkpoints_made[l] = 0;
+  EXPECT_EQ(now->meta.index, c->applied[l]);
+  EXPECT_EQ(now->data, c->state[l]);
+  c->checkpoints_made[l] = 0;
 
-  c.add_late_member(l);
-  EXPECT_GE(c.checkpoints_made[l], 1) << "the leader made no snapshot";
+  c->add_late_member(l);
+  EXPECT_GE(c->checkpoints_made[l], 1) << "the leader made no snapshot";
   for (NodeId n = 1; n <= 3; ++n) {
     if (n != l) {
-      EXPECT_EQ(c.checkpoints_made[n], 0) << "follower " << n << " made a snapshot";
+      EXPECT_EQ(c->checkpoints_made[n], 0) << "follower " << n << " made a snapshot";
     }
   }
+}
+
+// With a runner, a checkpoint is made off the host's thread: the request that needs one pins the
+// state and starts it, and is refused meanwhile; the group goes on, no second one starts, results
+// that were not asked for are refused, a failed one is dropped and the next request starts
+// another; once one is made the late member gets it (the state as pinned) and the entries after.
+TEST(RaftHostSnapshotTest, ACheckpointIsMadeOffTheHostsThread) {
+  std::map<NodeId, StateSnapshotStorage*> storages;
+  CheckpointJobs runner;
+  auto c = state_snapshot_hosts(&storages, &runner);
+  const NodeId l = c->elect_and_write();
+  ASSERT_NE(l, raft::kNoNode);
+  for (NodeId n = 1; n <= 3; ++n) ASSERT_TRUE(c->hosts[n]->compact_to_state(1).ok());
+
+  ASSERT_TRUE(
+      c->hosts[l]->propose_conf_change(1, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
+  for (int i = 0; i < 30 && runner.jobs.empty(); ++i) c->step_all();
+  ASSERT_EQ(runner.jobs.size(), 1u) << "the late member's need started no checkpoint";
+  EXPECT_EQ(runner.jobs[0].index, c->applied[l]);
+  EXPECT_EQ(c->checkpoints_made[l], 0) << "made on the host's thread";
+
+  ASSERT_TRUE(c->hosts[l]->propose(1, "meanwhile").ok());
+  for (int i = 0; i < 10; ++i) c->step_all();
+  EXPECT_NE(c->state[l].find("meanwhile;"), std::string::npos) << "the group stood still";
+  EXPECT_EQ(runner.jobs.size(), 1u) << "a second checkpoint started while one is being made";
+  EXPECT_EQ(c->restores[4], 0);
+
+  const raft::Index pinned = runner.jobs[0].index;
+  EXPECT_EQ(c->hosts[l]->checkpoint_made(1, pinned + 1, std::string("x")).code(),
+            ErrorCode::conflict);
+  EXPECT_EQ(c->hosts[l]->checkpoint_made(2, pinned, std::string("x")).code(), ErrorCode::not_found);
+  EXPECT_EQ(
+      c->hosts[l]->checkpoint_made(1, pinned, make_error(ErrorCode::data_loss, "disk")).code(),
+      ErrorCode::data_loss);
+  for (int i = 0; i < 30 && runner.jobs.size() < 2; ++i) c->step_all();
+  ASSERT_EQ(runner.jobs.size(), 2u) << "a failed checkpoint was not started again";
+  EXPECT_EQ(c->restores[4], 0);
+
+  const auto job = runner.jobs[1];
+  EXPECT_EQ(job.index, c->applied[l]);
+  ASSERT_TRUE(c->hosts[l]->checkpoint_made(job.group, job.index, job.make()).ok());
+  EXPECT_EQ(c->hosts[l]->checkpoint_made(job.group, job.index, job.make()).code(),
+            ErrorCode::conflict)
+      << "made twice";
+  ASSERT_TRUE(c->hosts[l]->propose(1, "after").ok());
+  for (int i = 0; i < 30 && c->state[4] != c->state[l]; ++i) c->step_all();
+  EXPECT_EQ(c->restores[4], 1);
+  EXPECT_EQ(c->state[4], c->state[l]);
+  EXPECT_NE(c->state[4].find("meanwhile;after;"), std::string::npos) << c->state[4];
+  EXPECT_EQ(runner.jobs.size(), 2u);
+}
+
+// A checkpoint made but not yet taken is dropped when the log is compacted past it: it could not
+// serve a follower any more, and it may be large.
+TEST(RaftHostSnapshotTest, ACheckpointOlderThanTheLogsStartIsDropped) {
+  std::map<NodeId, StateSnapshotStorage*> storages;
+  CheckpointJobs runner;
+  auto c = state_snapshot_hosts(&storages, &runner);
+  const NodeId l = c->elect_and_write();
+  ASSERT_NE(l, raft::kNoNode);
+  ASSERT_TRUE(c->hosts[l]->compact_to_state(1).ok());
+  EXPECT_EQ(storages[l]->snapshot().code(), ErrorCode::unavailable);
+  ASSERT_EQ(runner.jobs.size(), 1u);
+  const auto first = runner.jobs[0];  // a copy: the vector grows
+  ASSERT_TRUE(c->hosts[l]->checkpoint_made(first.group, first.index, first.make()).ok());
+
+  ASSERT_TRUE(c->hosts[l]->propose(1, "later").ok());
+  for (int i = 0; i < 10; ++i) c->step_all();
+  ASSERT_TRUE(c->hosts[l]->compact_to_state(1).ok());
+  EXPECT_EQ(storages[l]->snapshot().code(), ErrorCode::unavailable) << "handed out the old one";
+  ASSERT_EQ(runner.jobs.size(), 2u);
+  const auto second = runner.jobs[1];
+  EXPECT_GT(second.index, first.index);
+  ASSERT_TRUE(c->hosts[l]->checkpoint_made(second.group, second.index, second.make()).ok());
+  auto taken = storages[l]->snapshot();
+  ASSERT_TRUE(taken.ok()) << taken.error().to_string();
+  EXPECT_EQ(taken->meta.index, second.index);
+  EXPECT_NE(taken->data.find("later;"), std::string::npos);
 }
 
 TEST(RaftHostSnapshotTest, CompactingToTheStateNeedsACheckpointFunction) {
