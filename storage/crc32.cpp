@@ -1,5 +1,11 @@
 #include "storage/crc32.hpp"
 
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 #include "storage/encoding.hpp"
 
 namespace nca::storage {
@@ -44,9 +50,39 @@ uint32_t extend(const Tables& t, uint32_t crc, const void* data, size_t n) {
   return ~crc;
 }
 
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t crc32c_instruction(uint32_t crc, const void* data,
+                                                              size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint64_t c = ~crc;
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+    p += 8;
+    n -= 8;
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  while (n-- > 0) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+
+bool cpu_has_crc32c() {
+  static const bool has = __builtin_cpu_supports("sse4.2");
+  return has;
+}
+#endif
+
 }  // namespace
 
 uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n) {
+#if defined(__x86_64__)
+  if (cpu_has_crc32c()) return crc32c_instruction(crc, data, n);
+#endif
+  return extend(kCastagnoli, crc, data, n);
+}
+
+uint32_t crc32c_extend_portable(uint32_t crc, const void* data, size_t n) {
   return extend(kCastagnoli, crc, data, n);
 }
 

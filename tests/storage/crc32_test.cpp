@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <random>
 #include <string>
 
 namespace nca::storage {
@@ -25,6 +27,24 @@ TEST(Crc32Test, ExtendingPieceByPieceEqualsTheWhole) {
         << cut;
   }
   EXPECT_NE(crc32c_extend(0, data), crc32_ieee_extend(0, data.data(), data.size()));
+}
+
+// The CPU's instruction (where crc32c_extend uses it) and the tables agree on every length and
+// alignment, and when extending a running checksum.
+TEST(Crc32Test, TheInstructionAgreesWithTheTables) {
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  std::printf("seed %u\n", seed);
+  std::mt19937 rng(seed);
+  std::string data(4096 + 16, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  for (int i = 0; i < 2000; ++i) {
+    const size_t offset = rng() % 16, n = rng() % 4096;
+    const uint32_t start = (i % 2 == 0) ? 0 : static_cast<uint32_t>(rng());
+    const char* p = data.data() + offset;
+    ASSERT_EQ(crc32c_extend(start, p, n), crc32c_extend_portable(start, p, n))
+        << "offset " << offset << " length " << n << " start " << start;
+  }
+  EXPECT_EQ(crc32c_extend_portable(0, "123456789", 9), 0xE3069283u);
 }
 
 }  // namespace
