@@ -30,6 +30,10 @@ namespace nca::actors {
 
 namespace {
 
+using quota_retry_atom = caf::atom_constant<caf::atom("qretry")>;
+// How often a persona-count question waiting for the tenant's event shard asks again.
+constexpr std::chrono::microseconds kQuotaRetryEvery{25'000};
+
 using Reply = caf::result<uint32_t, std::string>;
 
 // The answer to a next_event that found nothing.
@@ -59,6 +63,13 @@ struct PersonaMemories {
   size_t one_by_one = 0;                   // waiting memories to send alone (after a failed batch)
 };
 
+// A persona-count question from a persona actor about to create its persona.
+struct QuotaAsk {
+  std::string tenant, persona;
+  caf::typed_response_promise<uint32_t, std::string> rp;
+  TimeUs give_up_us = 0;  // after this, the question is answered unavailable
+};
+
 struct RouterState {
   NodeContextPtr ctx;
   std::map<std::string, EventQueue> queues;                                   // by tenant
@@ -74,6 +85,9 @@ struct RouterState {
   uint64_t next_memory_request = 0;
   std::map<PersonaKey, PersonaMemories> memories;
   std::unique_ptr<PersonaQuota> quota;  // limits.personas-per-tenant, for tenants served here
+  // Persona-count questions waiting for the tenant's event shard to have a leader to ask.
+  std::unordered_map<uint64_t, QuotaAsk> quota_asks;
+  uint64_t next_quota_ask = 0;
   static inline const char* name = "nca.event_router";
 };
 
@@ -111,8 +125,7 @@ void tell_event_leader(RouterSelf* self, const std::string& tenant, pb::Request 
 
 // limits.personas-per-tenant is kept where every persona of a tenant is known: the router that
 // serves the tenant's events. Another node's router asks that one.
-caf::result<uint32_t, std::string> persona_quota(RouterSelf* self, const std::string& tenant,
-                                                 const std::string& persona);
+void ask_quota(RouterSelf* self, QuotaAsk ask);
 
 std::string prefix_of(const NodeContext& ctx, const std::string& tenant) {
   return storage::events_prefix(event_shard(ctx, tenant), tenant);
@@ -956,42 +969,64 @@ std::chrono::microseconds tick_interval(const NodeContext& ctx) {
   return std::chrono::microseconds(std::clamp<TimeUs>(ctx.events.lease_us / 10, 10'000, 1'000'000));
 }
 
-caf::result<uint32_t, std::string> persona_quota(RouterSelf* self, const std::string& tenant,
-                                                 const std::string& persona) {
+// Asks again shortly while the question's time allows (a failover of the tenant's event shard
+// then shows up as latency of the write that creates a persona, as for any write), or answers
+// with `why`.
+void retry_quota(RouterSelf* self, QuotaAsk ask, const Error& why) {
+  auto& st = self->state;
+  if (st.ctx->clock->now_us() + kQuotaRetryEvery.count() >= ask.give_up_us) {
+    ask.rp.deliver(uint32_t{pb::Request::kClusterAdmin}, error_response(why).SerializeAsString());
+    return;
+  }
+  const uint64_t id = ++st.next_quota_ask;
+  st.quota_asks.emplace(id, std::move(ask));
+  self->delayed_send(self, kQuotaRetryEvery, quota_retry_atom::value, id);
+}
+
+void ask_quota(RouterSelf* self, QuotaAsk ask) {
   constexpr uint32_t method = pb::Request::kClusterAdmin;
   auto& st = self->state;
   auto& ctx = *st.ctx;
-  if (serves(ctx, tenant)) {
-    auto& q = queue_for(st, tenant);
-    auto ok = st.quota->admit(tenant, persona, q.persona_count(), q.has_persona(persona),
-                              ctx.clock->now_us());
-    return ok ? reply_bytes(method, pb::Response()) : reply_error(method, ok.error());
+  if (serves(ctx, ask.tenant)) {
+    auto& q = queue_for(st, ask.tenant);
+    auto ok = st.quota->admit(ask.tenant, ask.persona, q.persona_count(),
+                              q.has_persona(ask.persona), ctx.clock->now_us());
+    ask.rp.deliver(method, (ok ? pb::Response() : error_response(ok.error())).SerializeAsString());
+    return;
   }
-  auto route = ctx.routes->route(event_shard(ctx, tenant));
+  const uint32_t shard = event_shard(ctx, ask.tenant);
+  auto route = ctx.routes->route(shard);
   if (route.kind != cluster::ShardRoutes::Kind::forward || !ctx.transport) {
-    return reply_error(method, make_error(ErrorCode::unavailable,
-                                          "no node serves tenant '" + tenant +
-                                              "' right now, so its persona count is not known; "
-                                              "retry"));
+    const std::string why = "no node serves tenant '" + ask.tenant +
+                            "' right now, so its persona count is not known; retry";
+    return retry_quota(self, std::move(ask), make_error(ErrorCode::unavailable, why));
   }
-  pb::Request ask;
-  ask.mutable_header()->set_schema_version(wire::kSchemaVersion);
-  ask.mutable_header()->set_tenant(tenant);
-  ask.mutable_cluster_admin()->mutable_persona_quota()->set_tenant(tenant);
-  ask.mutable_cluster_admin()->mutable_persona_quota()->set_persona(persona);
-  auto rp = self->make_response_promise<uint32_t, std::string>();
-  self->request(ctx.transport, std::chrono::microseconds(ctx.request_timeout_us),
-                forward_atom::value, route.leader, method, ask.SerializeAsString())
-      .then([rp](uint32_t m, std::string& bytes) mutable { rp.deliver(m, std::move(bytes)); },
-            [rp, self](caf::error& e) mutable {
-              rp.deliver(uint32_t{pb::Request::kClusterAdmin},
-                         error_response(make_error(ErrorCode::unavailable,
-                                                   "the node serving the tenant's events did not "
-                                                   "answer on its persona count (" +
-                                                       self->system().render(e) + "); retry"))
-                             .SerializeAsString());
-            });
-  return rp;
+  pb::Request question;
+  question.mutable_header()->set_schema_version(wire::kSchemaVersion);
+  question.mutable_header()->set_tenant(ask.tenant);
+  question.mutable_cluster_admin()->mutable_persona_quota()->set_tenant(ask.tenant);
+  question.mutable_cluster_admin()->mutable_persona_quota()->set_persona(ask.persona);
+  const TimeUs left = std::max<TimeUs>(ask.give_up_us - ctx.clock->now_us(), 1000);
+  const uint64_t leader = route.leader;
+  self->request(ctx.transport, std::chrono::microseconds(left), forward_atom::value, leader, method,
+                question.SerializeAsString())
+      .then(
+          [rp = ask.rp](uint32_t m, std::string& bytes) mutable {
+            rp.deliver(m, std::move(bytes));
+          },
+          [self, ask, shard, leader](caf::error& e) mutable {
+            Error why = make_error(ErrorCode::unavailable,
+                                   "the node serving the tenant's events did not answer on its "
+                                   "persona count (" +
+                                       self->system().render(e) + "); retry");
+            // Its node just died or was cut off: ask the next leader once there is one.
+            if (e == caf::sec::no_route_to_receiving_node || e == caf::sec::request_receiver_down) {
+              self->state.ctx->routes->unreachable(shard, leader);
+              return retry_quota(self, std::move(ask), why);
+            }
+            ask.rp.deliver(uint32_t{pb::Request::kClusterAdmin},
+                           error_response(why).SerializeAsString());
+          });
 }
 
 caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
@@ -1068,7 +1103,18 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
         persist(self, p->tenant(), q.put_persona(*p, self->state.ctx->clock->now_us()), {});
       },
       [=](persona_quota_atom, const std::string& tenant, const std::string& persona) {
-        return persona_quota(self, tenant, persona);
+        auto rp = self->make_response_promise<uint32_t, std::string>();
+        // Half the request's time, so the persona's own request (request_timeout) gets the answer.
+        ask_quota(self, QuotaAsk{tenant, persona, rp,
+                                 ctx->clock->now_us() + ctx->request_timeout_us / 2});
+        return rp;
+      },
+      [=](quota_retry_atom, uint64_t id) {
+        auto it = self->state.quota_asks.find(id);
+        if (it == self->state.quota_asks.end()) return;
+        QuotaAsk ask = std::move(it->second);
+        self->state.quota_asks.erase(it);
+        ask_quota(self, std::move(ask));
       },
       [=](persona_gone_atom, const std::string& tenant, const std::string& persona) -> uint64_t {
         self->state.quota->settled(tenant, persona);

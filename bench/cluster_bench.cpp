@@ -169,6 +169,7 @@ struct Results {
   Phase remember, recall, single_remember, single_recall, etcd_put, etcd_single_put;
   std::vector<double> failover_ms;
   size_t failover_errors = 0;
+  std::string failover_first_error;
   double load_start = -1, load_end = -1;
   std::string etcd_version;
 };
@@ -275,8 +276,10 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
       auto w = (*writer)->remember(persona, m);
       if (w) {
         ms = std::chrono::duration<double, std::milli>(Clock::now() - killed).count();
-      } else {
-        r->failover_errors++;
+      } else if (r->failover_errors++ == 0) {
+        r->failover_first_error = w.error().to_string();
+        progress("failover round " + std::to_string(round + 1) +
+                 ": first failed write: " + r->failover_first_error);
       }
     }
     r->failover_ms.push_back(ms);
@@ -453,6 +456,7 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   for (double ms : r.failover_ms) rounds.push_back(json_number(ms));
   j["failover_ms"] = rounds;
   j["failover_write_errors"] = r.failover_errors;
+  j["failover_first_error"] = r.failover_first_error;
   j["etcd_put_per_s"] = json_number(r.etcd_put.per_s);
   j["etcd_put_p50_us"] = json_number(r.etcd_put.latency.percentile(50));
   j["etcd_put_p99_us"] = json_number(r.etcd_put.latency.percentile(99));

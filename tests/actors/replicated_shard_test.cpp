@@ -520,6 +520,40 @@ TEST(ReplicatedShardTest, APersonaLimitHoldsAcrossShardsAndNodes) {
   EXPECT_EQ(r.ok() ? ErrorCode::ok : r.error().code, ErrorCode::resource_exhausted);
 }
 
+// A write that creates a persona first asks the node serving the tenant's events for the
+// tenant's persona count. When that node has just gone, the question waits for the event shard's
+// next leader, as a write waits for its own shard's, so the write is late instead of failed.
+TEST(ReplicatedShardTest, CreatingAPersonaWaitsOutAFailoverOfTheEventShard) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  const uint32_t events = storage::events_shard(kTenant, kShards);
+  Member* event_leader = c.by_number(Cluster::leader_of(*c.nodes[0], events));
+  ASSERT_NE(event_leader, nullptr);
+  Member* via = nullptr;
+  for (auto& n : c.nodes) {
+    if (n.get() != event_leader) via = n.get();
+  }
+  // A new persona led by a node that stays, so only the persona count has to wait.
+  std::string persona;
+  for (int i = 0; i < 1000 && persona.empty(); ++i) {
+    const std::string name = "newcomer-" + std::to_string(i);
+    const uint32_t shard = storage::shard_of(kTenant, name, kShards);
+    Member* leader = c.by_number(Cluster::leader_of(*via, shard));
+    if (shard != events && leader != nullptr && leader != event_leader) persona = name;
+  }
+  ASSERT_FALSE(persona.empty());
+  std::string err;
+  ASSERT_TRUE(remember_until_ok(*via, "settler", "s-1", "a persona before the failover", &err))
+      << err;
+  for (auto& n : c.nodes) {
+    if (n.get() == event_leader) n.reset();
+  }
+  // One call, no retries by the test.
+  auto created = via->client->remember(persona, memory(persona + "-1", "created in a failover"));
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_TRUE(wait_until([&] { return via->client->get(persona + "-1", persona).ok(); }));
+}
+
 // The SDK learns where a persona is served from the first forwarded reply (served_by) and sends
 // that persona's next requests to its leader directly; when the leader dies the route is given up
 // and the client's own node forwards again, to the new leader.
