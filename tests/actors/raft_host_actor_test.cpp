@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,30 +32,14 @@ struct AppliedLog {
   }
 };
 
-// Holds the checkpoints a node reads for its followers until the test opens it (or 20 s pass).
-class CheckpointGate {
- public:
-  // Blocks until open; true once a reader waited.
+// Holds the checkpoints a node reads for its followers until the test releases them (or 20 s
+// pass); `reading` opens once a read began.
+struct CheckpointGate {
+  storage::testing::Latch reading, release;
   void pass() {
-    std::unique_lock<std::mutex> l(mu_);
-    waited_ = true;
-    cv_.notify_all();
-    cv_.wait_for(l, std::chrono::seconds(20), [this] { return open_; });
+    reading.open();
+    (void)release.wait_for(std::chrono::seconds(20));
   }
-  bool waited() {
-    std::lock_guard<std::mutex> l(mu_);
-    return waited_;
-  }
-  void open() {
-    std::lock_guard<std::mutex> l(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false, waited_ = false;
 };
 
 // With it, a node compacts group 1's log to its state every 5 entries, and a follower behind the
@@ -302,7 +285,7 @@ TEST(RaftHostActorTest, ALeaderServesItsGroupsWhileACheckpointIsRead) {
   Checkpoints checkpoints{std::make_shared<CheckpointGate>()};
   struct Release {
     std::shared_ptr<CheckpointGate> gate;
-    ~Release() { gate->open(); }  // whatever fails, the held read ends
+    ~Release() { gate->release.open(); }  // whatever fails, the held read ends
   } release{checkpoints.gate};
   const std::vector<uint64_t> groups = {1, 2};
   std::vector<std::unique_ptr<RaftTestNode>> nodes(3);
@@ -331,7 +314,7 @@ TEST(RaftHostActorTest, ALeaderServesItsGroupsWhileACheckpointIsRead) {
       << nodes[l1]->state(1);
 
   start(2);
-  ASSERT_TRUE(wait_until([&] { return checkpoints.gate->waited(); }))
+  ASSERT_TRUE(wait_until([&] { return checkpoints.gate->reading.is_open(); }))
       << "no checkpoint was read for the late node";
   // The read is held; both groups take writes, and the late node applies group 2's.
   const std::string during1 = nodes[l1]->propose(1, "during");
@@ -346,7 +329,7 @@ TEST(RaftHostActorTest, ALeaderServesItsGroupsWhileACheckpointIsRead) {
   })) << nodes[2]->state(2);
   EXPECT_TRUE(nodes[2]->applied().of(1).empty()) << "group 1 reached the late node unread";
 
-  checkpoints.gate->open();
+  checkpoints.gate->release.open();
   ASSERT_TRUE(wait_until([&] { return nodes[2]->applied().of(1) == want; })) << nodes[2]->state(1);
 }
 

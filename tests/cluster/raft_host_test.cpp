@@ -453,16 +453,25 @@ TEST(RaftHostSnapshotTest, AStateSnapshotIsMadeOnlyWhenALateMemberNeedsIt) {
   }
 }
 
+// Hosts making state snapshots through a runner the test drives, with a leader elected (`l`).
+class CheckpointRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c = state_snapshot_hosts(&storages, &runner);
+    l = c->elect_and_write();
+    ASSERT_NE(l, raft::kNoNode);
+  }
+  std::map<NodeId, StateSnapshotStorage*> storages;
+  CheckpointJobs runner;
+  std::unique_ptr<SnapshotHosts> c;
+  NodeId l = raft::kNoNode;
+};
+
 // With a runner, a checkpoint is made off the host's thread: the request that needs one pins the
 // state and starts it, and is refused meanwhile; the group goes on, no second one starts, results
 // that were not asked for are refused, a failed one is dropped and the next request starts
 // another; once one is made the late member gets it (the state as pinned) and the entries after.
-TEST(RaftHostSnapshotTest, ACheckpointIsMadeOffTheHostsThread) {
-  std::map<NodeId, StateSnapshotStorage*> storages;
-  CheckpointJobs runner;
-  auto c = state_snapshot_hosts(&storages, &runner);
-  const NodeId l = c->elect_and_write();
-  ASSERT_NE(l, raft::kNoNode);
+TEST_F(CheckpointRunnerTest, ACheckpointIsMadeOffTheHostsThread) {
   for (NodeId n = 1; n <= 3; ++n) ASSERT_TRUE(c->hosts[n]->compact_to_state(1).ok());
 
   ASSERT_TRUE(
@@ -505,12 +514,7 @@ TEST(RaftHostSnapshotTest, ACheckpointIsMadeOffTheHostsThread) {
 
 // A checkpoint made but not yet taken is dropped when the log is compacted past it: it could not
 // serve a follower any more, and it may be large.
-TEST(RaftHostSnapshotTest, ACheckpointOlderThanTheLogsStartIsDropped) {
-  std::map<NodeId, StateSnapshotStorage*> storages;
-  CheckpointJobs runner;
-  auto c = state_snapshot_hosts(&storages, &runner);
-  const NodeId l = c->elect_and_write();
-  ASSERT_NE(l, raft::kNoNode);
+TEST_F(CheckpointRunnerTest, ACheckpointOlderThanTheLogsStartIsDropped) {
   ASSERT_TRUE(c->hosts[l]->compact_to_state(1).ok());
   EXPECT_EQ(storages[l]->snapshot().code(), ErrorCode::unavailable);
   ASSERT_EQ(runner.jobs.size(), 1u);
