@@ -218,6 +218,17 @@ Result<raft::Snapshot> RaftHost::state_snapshot(uint64_t group) {
     made = Checkpoint{};
     return out;
   }
+  if (runner_) {
+    // One at a time: each holds a whole shard in memory and reads it on a core of its own, and a
+    // node joining a cluster makes every leader it replicates from want one per shard at once.
+    for (const auto& [id, other] : groups_) {
+      if (other.checkpoint.stage == Checkpoint::Stage::making) {
+        return make_error(ErrorCode::unavailable, name +
+                                                      ": waits for the checkpoint of raft group " +
+                                                      std::to_string(id) + " to be made first");
+      }
+    }
+  }
   auto pinned = checkpoint_(group);
   if (!pinned) return pinned.error();
   if (pinned->index != meta->index) {

@@ -76,8 +76,10 @@ class RaftHost {
   void set_checkpoint_fn(CheckpointFn fn) { checkpoint_ = std::move(fn); }
   // With a runner, a follower that needs a snapshot of the state waits for one made off the
   // host's thread: the first request starts it (the storage answers unavailable, and Raft asks
-  // again later); once checkpoint_made() delivered it, the next request takes it. Without one,
-  // the snapshot is made on the host's thread when it is asked for.
+  // again later); once checkpoint_made() delivered it, the next request takes it. One is made at
+  // a time across the host's groups (each holds a whole state in memory); the others' requests
+  // are answered unavailable meanwhile. Without a runner, the snapshot is made on the host's
+  // thread when it is asked for.
   void set_checkpoint_runner(CheckpointRunner runner) { runner_ = std::move(runner); }
   // The result of the checkpoint the runner made for `group` at `index`. Errors: not_found when
   // the group left meanwhile, conflict when no checkpoint at `index` was being made (the result is

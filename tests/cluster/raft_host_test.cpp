@@ -614,6 +614,55 @@ TEST(RaftHostTest, CommittedEntriesAreAppliedBeforeTheRoundsSyncWhenAsked) {
   EXPECT_EQ(round_order(false), (std::vector<std::string>{"save b", "sync", "apply a"}));
 }
 
+// Checkpoints are made one at a time across a host's groups: a second group's request waits
+// (unavailable, no job) until the first one's checkpoint is made.
+TEST(RaftHostSnapshotTest, CheckpointsAreMadeOneAtATime) {
+  RaftHost::Options o;
+  o.node = 1;
+  std::map<uint64_t, raft::Index> applied;
+  RaftHost host(o, [&applied](uint64_t g, const raft::Entry& e) { applied[g] = e.index; });
+  host.set_checkpoint_fn([&applied](uint64_t g) -> Result<RaftHost::PinnedCheckpoint> {
+    return RaftHost::PinnedCheckpoint{
+        applied[g], [g] { return Result<std::string>("state of " + std::to_string(g)); }};
+  });
+  CheckpointJobs runner;
+  runner.install(host);
+  std::map<uint64_t, StateSnapshotStorage*> storages;
+  for (uint64_t g : {1, 2}) {
+    auto storage = std::make_unique<StateSnapshotStorage>();
+    storages[g] = storage.get();
+    ASSERT_TRUE(host.add_group(g, std::move(storage), {1}).ok());
+  }
+  for (int i = 0; i < 200 && !(host.view_of(1)->leader && host.view_of(2)->leader); ++i) {
+    host.tick();
+    ASSERT_TRUE(host.process_ready().ok());
+  }
+  for (uint64_t g : {1, 2}) {
+    ASSERT_TRUE(host.view_of(g)->leader);
+    ASSERT_TRUE(host.propose(g, "x").ok());
+  }
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(host.process_ready().ok());
+  for (uint64_t g : {1, 2}) ASSERT_TRUE(host.compact_to_state(g).ok());
+
+  EXPECT_EQ(storages[1]->snapshot().code(), ErrorCode::unavailable);
+  ASSERT_EQ(runner.jobs.size(), 1u);
+  auto second = storages[2]->snapshot();
+  ASSERT_EQ(second.code(), ErrorCode::unavailable);
+  EXPECT_NE(second.error().message.find("waits for the checkpoint of raft group 1"),
+            std::string::npos)
+      << second.error().message;
+  EXPECT_EQ(runner.jobs.size(), 1u) << "two checkpoints in the making";
+
+  const auto first = runner.jobs[0];
+  ASSERT_TRUE(host.checkpoint_made(first.group, first.index, first.make()).ok());
+  EXPECT_EQ(storages[2]->snapshot().code(), ErrorCode::unavailable);
+  ASSERT_EQ(runner.jobs.size(), 2u) << "the second group's checkpoint did not start";
+  EXPECT_EQ(runner.jobs[1].group, 2u);
+  auto taken = storages[1]->snapshot();
+  ASSERT_TRUE(taken.ok()) << taken.error().to_string();
+  EXPECT_EQ(taken->data, "state of 1");
+}
+
 TEST(RaftHostSnapshotTest, TheSnapshotIndexDoesNotReadTheSnapshot) {
   RaftHost::Options o;
   o.node = 1;
