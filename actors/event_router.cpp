@@ -80,6 +80,10 @@ struct RouterState {
   std::unordered_map<uint64_t, std::function<void(Status)>> in_flight;
   bool reload_needed = false;
   std::set<std::string> stale;  // tenants whose events another node served meanwhile
+  // The serving term (cluster::ShardRoutes::serving_term) of each shard this node served when the
+  // queues were last loaded: a request for a shard served under another term is judged only after
+  // a reload.
+  std::map<uint32_t, uint64_t> loaded_terms;
   bool reload_queued = false;
   std::deque<std::pair<TimeUs, std::string>> acked;  // (finished_at, key) for retention
   uint64_t next_memory_request = 0;
@@ -176,6 +180,13 @@ EventQueue& queue_for(RouterState& st, const std::string& tenant) {
 
 Status load(RouterState& st) {
   auto& ctx = *st.ctx;
+  // Taken before reading: a shard whose serving starts meanwhile reads as changed next time.
+  st.loaded_terms.clear();
+  if (ctx.routes) {
+    for (uint32_t shard : ctx.routes->served()) {
+      st.loaded_terms[shard] = ctx.routes->serving_term(shard);
+    }
+  }
   st.queues.clear();
   st.acked.clear();
   Status bad;
@@ -1058,6 +1069,17 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
                                              tenant + "'; retry"));
         }
         if (self->state.stale.count(tenant) != 0) reload(self);
+        if (ctx->routes) {
+          // This node started serving the shard again since the queues were loaded (a failover
+          // back to it): its memory misses what the other leaders did meanwhile. The reload the
+          // leadership change asks for may still be on its way (it is a message of its own).
+          const uint32_t shard = event_shard(*ctx, tenant);
+          auto loaded = self->state.loaded_terms.find(shard);
+          if (loaded == self->state.loaded_terms.end() ||
+              loaded->second != ctx->routes->serving_term(shard)) {
+            reload(self);
+          }
+        }
         if (self->state.reload_needed) {
           // A write failed (or this node came to serve a tenant) and the queues are rebuilt from
           // storage once the writes in flight are answered. Until then memory may hold changes

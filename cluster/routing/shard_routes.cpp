@@ -74,7 +74,14 @@ void ShardRoutes::set_serving(uint32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& e = routes_[shard];
   e.leader = self_;
+  if (!e.serving) e.serving_term = ++servings_;
   e.serving = true;
+}
+
+uint64_t ShardRoutes::serving_term(uint32_t shard) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = routes_.find(shard);
+  return it != routes_.end() && it->second.serving ? it->second.serving_term : 0;
 }
 
 void ShardRoutes::set_replicas(uint32_t shard, std::vector<uint64_t> replicas) {

@@ -56,6 +56,11 @@ class ShardRoutes {
   // not replicate the shard tries each replica in turn rather than one that is down.
   void unreachable(uint32_t shard, uint64_t node);
   bool serving(uint32_t shard) const;
+  // Which stretch of serving `shard` this is: a number that changes every time this node starts
+  // serving it again (0 while it does not). Whoever keeps state derived from the shard's records
+  // in memory compares it with the number it loaded at, and loads again when it differs: that
+  // state may miss what other leaders wrote while this node did not serve the shard.
+  uint64_t serving_term(uint32_t shard) const;
   // Shards this node serves, ascending.
   std::vector<uint32_t> served() const;
 
@@ -65,11 +70,13 @@ class ShardRoutes {
     bool serving = false;
     std::vector<uint64_t> replicas;
     uint64_t hint = 0;
+    uint64_t serving_term = 0;  // set when serving starts
   };
   const uint64_t self_;
   const uint32_t configured_;
   mutable std::mutex mu_;
   uint32_t shards_ = 0;               // guarded by mu_
+  uint64_t servings_ = 0;             // guarded by mu_: stretches of serving started, any shard
   std::map<uint32_t, Entry> routes_;  // guarded by mu_
 };
 

@@ -554,6 +554,45 @@ TEST(ReplicatedShardTest, CreatingAPersonaWaitsOutAFailoverOfTheEventShard) {
   EXPECT_TRUE(wait_until([&] { return via->client->get(persona + "-1", persona).ok(); }));
 }
 
+// A node that serves an event shard again (after a failover away and back) answers from its own
+// copy of the tenant's events, not from the queues it held before: the first request after the
+// change reloads them, without waiting for the reload message the leadership change also sends
+// (it used to arrive after such a request now and then, and an ack of an event delivered under the
+// other leader came back "not in flight"). Here the other leader's change is a record written
+// behind the router's back, and the new stretch of serving is set in the routes without that
+// message.
+TEST(ReplicatedShardTest, AnEventShardServedAgainIsAnsweredFromTheNodesCopy) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  const uint32_t shard = storage::events_shard(kTenant, kShards);
+  Member* m = c.by_number(Cluster::leader_of(*c.nodes[0], shard));
+  ASSERT_NE(m, nullptr);
+  auto& ctx = m->node->context();
+  ASSERT_TRUE(wait_until([&] { return ctx.routes->serving(shard); }));
+  std::string err;
+  ASSERT_TRUE(remember_until_ok(*m, "ada", "a-1", "ada is here", &err)) << err;
+  pb::EventInput in;
+  in.set_id("job-9");
+  in.set_topic("review");
+  in.set_payload("{}");
+  in.set_target_persona("ada");
+  auto published = until_available([&] { return m->client->publish(in); });
+  ASSERT_TRUE(published.ok()) << published.error().message;
+
+  pb::Event stored = published->events(0);
+  stored.set_topic("reviewed elsewhere");
+  auto batch = ctx.db->batch();
+  batch.put_proto(storage::Cf::events,
+                  storage::event_key(storage::events_prefix(shard, kTenant), "job-9"), stored);
+  ASSERT_TRUE(ctx.db->commit(std::move(batch)));
+  ctx.routes->set_leader(shard, 12345);  // another node led the shard meanwhile...
+  ctx.routes->set_serving(shard);        // ...and this one serves it again
+
+  auto status = m->client->event_status("job-9");
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(status->event().topic(), "reviewed elsewhere") << "answered from the old queues";
+}
+
 // The SDK learns where a persona is served from the first forwarded reply (served_by) and sends
 // that persona's next requests to its leader directly; when the leader dies the route is given up
 // and the client's own node forwards again, to the new leader.

@@ -65,6 +65,29 @@ TEST(ShardRoutesTest, ServesOnlyOnceCaughtUpAndStopsAtOnceWhenDeposed) {
   EXPECT_FALSE(routes.serving(3));
 }
 
+// Every stretch of serving a shard has a number of its own, so state loaded under one is known
+// to be stale under the next; 0 while not serving.
+TEST(ShardRoutesTest, EachStretchOfServingHasItsOwnTerm) {
+  ShardRoutes routes(7, 4);
+  routes.set_shard_count(4);
+  EXPECT_EQ(routes.serving_term(1), 0u);
+  routes.set_leader(1, 7);
+  EXPECT_EQ(routes.serving_term(1), 0u) << "leading, not yet serving";
+  routes.set_serving(1);
+  const uint64_t first = routes.serving_term(1);
+  EXPECT_NE(first, 0u);
+  routes.set_serving(1);
+  routes.set_leader(1, 7);
+  EXPECT_EQ(routes.serving_term(1), first) << "re-reports of the same stretch";
+  routes.set_serving(2);
+  EXPECT_NE(routes.serving_term(2), first);
+  routes.set_leader(1, 9);
+  EXPECT_EQ(routes.serving_term(1), 0u);
+  routes.set_serving(1);
+  EXPECT_NE(routes.serving_term(1), 0u);
+  EXPECT_NE(routes.serving_term(1), first) << "serving again is another stretch";
+}
+
 TEST(ShardRoutesTest, ANodeThatIsNoReplicaForwardsToAHintElseThePreferredReplica) {
   ShardRoutes routes(7, 4);
   routes.set_shard_count(4);
