@@ -980,6 +980,25 @@ std::chrono::microseconds tick_interval(const NodeContext& ctx) {
   return std::chrono::microseconds(std::clamp<TimeUs>(ctx.events.lease_us / 10, 10'000, 1'000'000));
 }
 
+// Whether the tenant's queue may be judged now (this node serves the tenant). A queue another
+// node changed meanwhile is reloaded first: one this node tried to change while it did not serve
+// (`stale`), and every queue when this node started serving the tenant's shard again since they
+// were loaded (a failover back to it; the reload the leadership change asks for is a message of
+// its own and may come after a request). False while a reload waits for writes in flight.
+bool queues_current(RouterSelf* self, const std::string& tenant) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  if (st.stale.count(tenant) != 0) reload(self);
+  if (ctx.routes) {
+    const uint32_t shard = event_shard(ctx, tenant);
+    auto loaded = st.loaded_terms.find(shard);
+    if (loaded == st.loaded_terms.end() || loaded->second != ctx.routes->serving_term(shard)) {
+      reload(self);
+    }
+  }
+  return !st.reload_needed;
+}
+
 // Asks again shortly while the question's time allows (a failover of the tenant's event shard
 // then shows up as latency of the write that creates a persona, as for any write), or answers
 // with `why`.
@@ -999,6 +1018,11 @@ void ask_quota(RouterSelf* self, QuotaAsk ask) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   if (serves(ctx, ask.tenant)) {
+    if (!queues_current(self, ask.tenant)) {
+      return retry_quota(
+          self, std::move(ask),
+          make_error(ErrorCode::unavailable, "the event router is reloading its queues; retry"));
+    }
     auto& q = queue_for(st, ask.tenant);
     auto ok = st.quota->admit(ask.tenant, ask.persona, q.persona_count(),
                               q.has_persona(ask.persona), ctx.clock->now_us());
@@ -1068,27 +1092,15 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
                                              "' does not serve the events of " + "tenant '" +
                                              tenant + "'; retry"));
         }
-        if (self->state.stale.count(tenant) != 0) reload(self);
-        if (ctx->routes) {
-          // This node started serving the shard again since the queues were loaded (a failover
-          // back to it): its memory misses what the other leaders did meanwhile. The reload the
-          // leadership change asks for may still be on its way (it is a message of its own).
-          const uint32_t shard = event_shard(*ctx, tenant);
-          auto loaded = self->state.loaded_terms.find(shard);
-          if (loaded == self->state.loaded_terms.end() ||
-              loaded->second != ctx->routes->serving_term(shard)) {
-            reload(self);
-          }
-        }
-        if (self->state.reload_needed) {
+        if (!queues_current(self, tenant)) {
           // A write failed (or this node came to serve a tenant) and the queues are rebuilt from
           // storage once the writes in flight are answered. Until then memory may hold changes
           // that never became durable (an ack whose write failed has already taken its event
           // out of flight), so nothing is judged against it: a retry is answered after the
           // reload, from what storage holds.
           return fail(method, make_error(ErrorCode::unavailable,
-                                         "the event router is reloading its queues from storage "
-                                         "after a failed write; retry"));
+                                         "the event router is reloading its queues from storage; "
+                                         "retry"));
         }
         switch (req->body_case()) {
           case pb::Request::kPublish:
