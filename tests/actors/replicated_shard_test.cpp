@@ -93,6 +93,11 @@ struct Cluster {
     return 0;
   }
 
+  // The node leading the tenant's event shard, as the first node reports it (null: none known).
+  Member* event_leader() {
+    return by_number(leader_of(*nodes[0], storage::events_shard(kTenant, kShards)));
+  }
+
   Member* by_number(uint64_t number) {
     for (auto& n : nodes) {
       if (n && n->node && membership::node_number(n->node->context().node_id) == number) {
@@ -520,15 +525,24 @@ TEST(ReplicatedShardTest, APersonaLimitHoldsAcrossShardsAndNodes) {
   EXPECT_EQ(r.ok() ? ErrorCode::ok : r.error().code, ErrorCode::resource_exhausted);
 }
 
+// A started cluster and the node leading the tenant's event shard.
+class EventShardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(c.start());
+    leader = c.event_leader();
+    ASSERT_NE(leader, nullptr);
+  }
+  Cluster c;
+  const uint32_t events = storage::events_shard(kTenant, kShards);
+  Member* leader = nullptr;
+};
+
 // A write that creates a persona first asks the node serving the tenant's events for the
 // tenant's persona count. When that node has just gone, the question waits for the event shard's
 // next leader, as a write waits for its own shard's, so the write is late instead of failed.
-TEST(ReplicatedShardTest, CreatingAPersonaWaitsOutAFailoverOfTheEventShard) {
-  Cluster c;
-  ASSERT_TRUE(c.start());
-  const uint32_t events = storage::events_shard(kTenant, kShards);
-  Member* event_leader = c.by_number(Cluster::leader_of(*c.nodes[0], events));
-  ASSERT_NE(event_leader, nullptr);
+TEST_F(EventShardTest, CreatingAPersonaWaitsOutAFailoverOfTheEventShard) {
+  Member* event_leader = leader;
   Member* via = nullptr;
   for (auto& n : c.nodes) {
     if (n.get() != event_leader) via = n.get();
@@ -561,12 +575,9 @@ TEST(ReplicatedShardTest, CreatingAPersonaWaitsOutAFailoverOfTheEventShard) {
 // other leader came back "not in flight"). Here the other leader's change is a record written
 // behind the router's back, and the new stretch of serving is set in the routes without that
 // message.
-TEST(ReplicatedShardTest, AnEventShardServedAgainIsAnsweredFromTheNodesCopy) {
-  Cluster c;
-  ASSERT_TRUE(c.start());
-  const uint32_t shard = storage::events_shard(kTenant, kShards);
-  Member* m = c.by_number(Cluster::leader_of(*c.nodes[0], shard));
-  ASSERT_NE(m, nullptr);
+TEST_F(EventShardTest, AnEventShardServedAgainIsAnsweredFromTheNodesCopy) {
+  const uint32_t shard = events;
+  Member* m = leader;
   auto& ctx = m->node->context();
   ASSERT_TRUE(wait_until([&] { return ctx.routes->serving(shard); }));
   std::string err;
