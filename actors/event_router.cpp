@@ -79,7 +79,6 @@ struct RouterState {
   uint64_t commit_seq = 0;
   std::unordered_map<uint64_t, std::function<void(Status)>> in_flight;
   bool reload_needed = false;
-  std::set<std::string> stale;  // tenants whose events another node served meanwhile
   // The serving term (cluster::ShardRoutes::serving_term) of each shard this node served when the
   // queues were last loaded: a request for a shard served under another term is judged only after
   // a reload.
@@ -379,8 +378,7 @@ void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
   }
   if (!serves(*st.ctx, tenant)) {
     // Another node leads the tenant's event shard: this copy of the queue is stale, and is
-    // rebuilt from storage when this node serves the shard again.
-    st.stale.insert(tenant);
+    // rebuilt from storage when this node serves the shard again (a new serving term).
     if (then) {
       then(make_error(ErrorCode::unavailable, std::string(kLeadershipMoved) +
                                                   ": this node does not serve the events of "
@@ -432,7 +430,6 @@ void reload(RouterSelf* self) {
   st.reload_needed = true;
   if (!st.in_flight.empty()) return;  // on_committed reloads once the last one is answered
   st.reload_needed = false;
-  st.stale.clear();
   if (auto s = load(st); !s) spdlog::error("event router: reload failed: {}", s.error().message);
   TimeUs now = st.ctx->clock->now_us();
   for (auto& [tenant, q] : st.queues) {
@@ -980,23 +977,22 @@ std::chrono::microseconds tick_interval(const NodeContext& ctx) {
   return std::chrono::microseconds(std::clamp<TimeUs>(ctx.events.lease_us / 10, 10'000, 1'000'000));
 }
 
-// Whether the tenant's queue may be judged now (this node serves the tenant). A queue another
-// node changed meanwhile is reloaded first: one this node tried to change while it did not serve
-// (`stale`), and every queue when this node started serving the tenant's shard again since they
-// were loaded (a failover back to it; the reload the leadership change asks for is a message of
-// its own and may come after a request). False while a reload waits for writes in flight.
+// Whether the queues of `shard` were loaded under the term this node serves it now. A node that
+// served the shard before, then did not (another leader changed its events meanwhile), and serves
+// it again has a new term: its queues must be rebuilt from its copy. Always true without routes
+// (a standalone node serves everything, always).
+bool loaded_in_this_term(const RouterState& st, uint32_t shard) {
+  if (!st.ctx->routes) return true;
+  auto loaded = st.loaded_terms.find(shard);
+  return loaded != st.loaded_terms.end() && loaded->second == st.ctx->routes->serving_term(shard);
+}
+
+// Whether the tenant's queue may be judged now (this node serves the tenant): reloads first when
+// it was loaded in an earlier term (the reload the leadership change asks for is a message of its
+// own and may come after a request). False while a reload waits for writes in flight.
 bool queues_current(RouterSelf* self, const std::string& tenant) {
-  auto& st = self->state;
-  auto& ctx = *st.ctx;
-  if (st.stale.count(tenant) != 0) reload(self);
-  if (ctx.routes) {
-    const uint32_t shard = event_shard(ctx, tenant);
-    auto loaded = st.loaded_terms.find(shard);
-    if (loaded == st.loaded_terms.end() || loaded->second != ctx.routes->serving_term(shard)) {
-      reload(self);
-    }
-  }
-  return !st.reload_needed;
+  if (!loaded_in_this_term(self->state, event_shard(*self->state.ctx, tenant))) reload(self);
+  return !self->state.reload_needed;
 }
 
 // Asks again shortly while the question's time allows (a failover of the tenant's event shard
@@ -1215,7 +1211,17 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
       [=](tick_atom) {
         auto& st = self->state;
         TimeUs t = st.ctx->clock->now_us();
+        // Leases expire only on queues of the term this node serves them in.
+        if (st.ctx->routes) {
+          for (uint32_t shard : st.ctx->routes->served()) {
+            if (!loaded_in_this_term(st, shard)) {
+              reload(self);
+              break;
+            }
+          }
+        }
         for (auto& [tenant, q] : st.queues) {
+          if (st.reload_needed) break;
           if (!serves(*st.ctx, tenant)) continue;
           auto next = q.next_lease_expiry();
           if (next && *next <= t) persist(self, tenant, q.tick(t), {});

@@ -1,6 +1,14 @@
 #include "cluster/raft_host.hpp"
 
 namespace nca::cluster {
+namespace {
+
+Error not_hosted(uint64_t group) {
+  return make_error(ErrorCode::not_found,
+                    "raft group " + std::to_string(group) + " is not hosted on this node");
+}
+
+}  // namespace
 
 RaftHost::RaftHost(Options options, ApplyFn apply, RoleFn role, RestoreFn restore)
     : options_(options),
@@ -59,8 +67,7 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
 Result<std::unique_ptr<raft::LogStorage>> RaftHost::remove_group(uint64_t group) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   std::unique_ptr<raft::LogStorage> storage = std::move(it->second.storage);
   groups_.erase(it);  // the Raft object goes first: it reads through the storage
@@ -116,8 +123,7 @@ Status RaftHost::step(const transport::DecodedBatch& batch) {
 Result<raft::Index> RaftHost::propose(uint64_t group, std::string data) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   return it->second.raft->propose(std::move(data));
 }
@@ -125,8 +131,7 @@ Result<raft::Index> RaftHost::propose(uint64_t group, std::string data) {
 Result<raft::Index> RaftHost::propose_conf_change(uint64_t group, const raft::ConfChange& change) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   return it->second.raft->propose_conf_change(change);
 }
@@ -151,8 +156,7 @@ std::optional<RaftHost::GroupView> RaftHost::view_of(uint64_t group) const {
 Result<raft::SnapshotMeta> RaftHost::applied_meta(uint64_t group) const {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   const raft::Raft& r = *it->second.raft;
   raft::SnapshotMeta meta;
@@ -165,33 +169,36 @@ Result<raft::SnapshotMeta> RaftHost::applied_meta(uint64_t group) const {
   return meta;
 }
 
-Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
+Result<raft::SnapshotMeta> RaftHost::compaction_meta(uint64_t group) const {
   auto meta = applied_meta(group);
+  if (!meta) return meta.error();
+  if (meta->index <= snapshot_index(group)) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
+                                               ": nothing applied since the last snapshot");
+  }
+  return meta;
+}
+
+Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
+  auto meta = compaction_meta(group);
   if (!meta) return meta.error();
   if (index != meta->index) {
     return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) + " applied " +
                                                std::to_string(meta->index) + ", not " +
                                                std::to_string(index) + "; try again");
   }
-  if (meta->index <= snapshot_index(group)) {
-    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
-                                               ": nothing applied since the last snapshot");
-  }
   return groups_.at(group).storage->compact(raft::Snapshot{std::move(*meta), std::move(data)});
 }
 
 Status RaftHost::compact_to_state(uint64_t group) {
-  auto meta = applied_meta(group);
-  if (!meta) return meta.error();
+  if (groups_.count(group) == 0) return not_hosted(group);
   if (!checkpoint_) {
     return make_error(ErrorCode::invalid_argument,
                       "raft group " + std::to_string(group) +
                           ": no checkpoint function, so its log cannot be compacted to its state");
   }
-  if (meta->index <= snapshot_index(group)) {
-    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
-                                               ": nothing applied since the last snapshot");
-  }
+  auto meta = compaction_meta(group);
+  if (!meta) return meta.error();
   Group& g = groups_.at(group);
   if (auto s = g.storage->compact_to_state(*meta); !s) return s;
   // A checkpoint older than the log's new start is of no use to anyone; a large one holds memory.
@@ -254,8 +261,7 @@ Result<raft::Snapshot> RaftHost::state_snapshot(uint64_t group) {
 Status RaftHost::checkpoint_made(uint64_t group, raft::Index index, Result<std::string> data) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   Checkpoint& made = it->second.checkpoint;
   if (made.stage != Checkpoint::Stage::making || made.meta.index != index) {
@@ -296,8 +302,7 @@ raft::Index RaftHost::snapshot_index(uint64_t group) const {
 Status RaftHost::transfer_leadership(uint64_t group, raft::NodeId to) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   return it->second.raft->transfer_leadership(to);
 }
@@ -305,8 +310,7 @@ Status RaftHost::transfer_leadership(uint64_t group, raft::NodeId to) {
 Status RaftHost::campaign(uint64_t group) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   it->second.raft->campaign();
   return {};
@@ -388,8 +392,7 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
 Status RaftHost::read_index(uint64_t group, uint64_t context) {
   auto it = groups_.find(group);
   if (it == groups_.end()) {
-    return make_error(ErrorCode::not_found,
-                      "raft group " + std::to_string(group) + " is not hosted on this node");
+    return not_hosted(group);
   }
   if (it->second.raft->role() != raft::Role::leader) {
     return make_error(ErrorCode::unavailable,

@@ -58,15 +58,15 @@ class RaftHost {
   // be the one the host handed to ApplyFn last, or no snapshot is made from it). Pinning is cheap
   // and happens on the host's thread; `make` reads the pinned state into one blob, however the
   // state is written meanwhile, and may run on any thread.
+  using MakeFn = std::function<Result<std::string>()>;
   struct PinnedCheckpoint {
     raft::Index index = 0;
-    std::function<Result<std::string>()> make;
+    MakeFn make;
   };
   using CheckpointFn = std::function<Result<PinnedCheckpoint>(uint64_t group)>;
   // Runs a checkpoint's `make` off the host's thread (reading a large state takes long, and the
   // host's thread serves every group of the node); the application hands the result back through
   // checkpoint_made(), on the host's thread.
-  using MakeFn = std::function<Result<std::string>()>;
   using CheckpointRunner = std::function<void(uint64_t group, raft::Index index, MakeFn make)>;
 
   RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr, RestoreFn restore = nullptr);
@@ -190,6 +190,8 @@ class RaftHost {
 
   // The meta of a snapshot at the group's applied index (term and configuration as of it).
   Result<raft::SnapshotMeta> applied_meta(uint64_t group) const;
+  // applied_meta() for a compaction: conflict when nothing was applied since the last snapshot.
+  Result<raft::SnapshotMeta> compaction_meta(uint64_t group) const;
   // A snapshot of the state as it is now (the storage's source for state snapshots).
   Result<raft::Snapshot> state_snapshot(uint64_t group);
 
