@@ -231,21 +231,25 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   }
   const auto shards = static_cast<uint32_t>(s.cluster.shards);
   NodeCounters* counters = &ctx.counters;
-  rc.restore = [meta, db, shards, counters](uint64_t group, const raft::Snapshot& snap) {
+  // Runs off the Raft host's thread for a snapshot received from a leader (RaftHost's install
+  // runner), on it for a stored one when the node starts.
+  rc.restore = [meta, db, shards, counters](uint64_t group, const raft::Snapshot& snap) -> Status {
     if (group == kMetadataGroup) {
       caf::anon_send(meta, meta_restore_atom::value, uint64_t{snap.meta.index}, snap.data);
-      return;
+      return {};
     }
     // A replica that fell behind the leader's log start takes the shard's checkpoint.
     auto restored =
         storage::restore_shard(*db, group_shard(group), shards, group, snap.meta.index, snap.data);
     if (!restored) {
-      spdlog::critical("raft group {}: {}", group, restored.error().message);
-      return;
+      return make_error(restored.error().code, "raft group " + std::to_string(group) +
+                                                   ": installing the shard's checkpoint failed: " +
+                                                   restored.error().message);
     }
     counters->shard_snapshots_installed++;
     spdlog::info("raft group {}: installed the shard's checkpoint at index {}", group,
                  snap.meta.index);
+    return {};
   };
   // A shard that moved away: its log, applied index and records go (the personas were evicted
   // when the host reported no leader). A crash in between leaves records no group refers to; a

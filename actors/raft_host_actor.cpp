@@ -14,6 +14,7 @@ namespace {
 using raft_tick_atom = caf::atom_constant<caf::atom("rtick")>;
 using flush_atom = caf::atom_constant<caf::atom("rflush")>;
 using checkpoint_made_atom = caf::atom_constant<caf::atom("rckpt")>;
+using install_done_atom = caf::atom_constant<caf::atom("rinstall")>;
 
 struct PendingProposal {
   raft::Term term = 0;
@@ -57,6 +58,8 @@ struct HeldProposal {
 struct HostState {
   bool flush_queued = false;
   std::vector<HeldProposal> held;
+  // Removals of groups that were installing a snapshot, done once the install is finished.
+  std::map<uint64_t, std::vector<caf::typed_response_promise<bool>>> removals;
   RaftHostActorConfig config;
   std::shared_ptr<cluster::RaftHost> host;
   std::shared_ptr<Proposals> proposals;
@@ -125,6 +128,21 @@ void answer_reads(Proposals& p, const cluster::RaftHost& host) {
   }
 }
 
+// A group's log or state could not be written: none of the node's groups can be trusted further.
+void stop(RaftHostSelf* self, const Error& why) {
+  auto& st = self->state;
+  spdlog::error("raft: {}; the node's groups stop", why.message);
+  for (auto& [key, p] : st.proposals->pending) p.rp.deliver(failure(why.message));
+  st.proposals->pending.clear();
+  for (auto& h : st.held) h.rp.deliver(failure(why.message));
+  st.held.clear();
+  for (auto& [group, rps] : st.removals) {
+    for (auto& rp : rps) rp.deliver(failure(why.message));
+  }
+  st.removals.clear();
+  self->quit(caf::exit_reason::unhandled_exception);
+}
+
 void flush(RaftHostSelf* self) {
   auto& st = self->state;
   ask_reads(*st.proposals, *st.host);
@@ -158,15 +176,7 @@ void flush(RaftHostSelf* self) {
   };
   auto out = st.host->process_ready(send, applied);
   applied();
-  if (!out) {
-    spdlog::error("raft: {}; the node's groups stop", out.error().message);
-    for (auto& [key, p] : st.proposals->pending) p.rp.deliver(failure(out.error().message));
-    st.proposals->pending.clear();
-    for (auto& h : st.held) h.rp.deliver(failure(out.error().message));
-    st.held.clear();
-    self->quit(caf::exit_reason::unhandled_exception);
-    return;
-  }
+  if (!out) return stop(self, out.error());
   answer_reads(*st.proposals, *st.host);
   send(std::move(*out));
 }
@@ -185,7 +195,45 @@ std::string describe(const cluster::RaftHost& host, uint64_t group) {
   if (!s) return "not hosted";
   return "leader=" + std::to_string(s->leader) + " role=" + raft::to_string(s->role) +
          " term=" + std::to_string(host.term_of(group).value_or(0)) +
-         " snapshot=" + std::to_string(host.snapshot_index(group));
+         " snapshot=" + std::to_string(host.snapshot_index(group)) +
+         (host.installing(group) ? " installing" : "");
+}
+
+// Stops hosting `group` (remove_group_atom); not hosted is success.
+caf::error remove_now(RaftHostSelf* self, uint64_t group) {
+  auto& st = self->state;
+  auto storage = st.host->remove_group(group);
+  if (!storage) return caf::none;  // not hosted: nothing to remove
+  fail_pending(*st.proposals, group,
+               "this node left group " + std::to_string(group) + "; retry on its leader");
+  st.proposals->serving.erase(group);
+  if (st.config.leadership) st.config.leadership(group, raft::kNoNode, false);
+  if (st.config.dropped) {
+    if (auto s = st.config.dropped(group, std::move(*storage)); !s) {
+      return failure(s.error().message);
+    }
+  }
+  return caf::none;
+}
+
+// Removals that waited for a group's snapshot install, once its round is finished.
+void remove_installed(RaftHostSelf* self) {
+  auto& st = self->state;
+  for (auto it = st.removals.begin(); it != st.removals.end();) {
+    if (st.host->installing(it->first)) {
+      ++it;
+      continue;
+    }
+    auto e = remove_now(self, it->first);
+    for (auto& rp : it->second) {
+      if (e) {
+        rp.deliver(e);
+      } else {
+        rp.deliver(true);
+      }
+    }
+    it = st.removals.erase(it);
+  }
 }
 
 // Why a proposal or change was not taken, with the leader this node knows when it does not lead.
@@ -243,7 +291,7 @@ void compact_due(RaftHostSelf* self) {
   auto& st = self->state;
   if (!st.config.compacts || !st.config.checkpoint_of || st.config.snapshot_entries == 0) return;
   for (uint64_t g : st.host->groups()) {
-    if (!st.config.compacts(g)) continue;
+    if (!st.config.compacts(g) || st.host->installing(g)) continue;
     const raft::Index applied = st.host->applied_of(g);
     if (applied < st.host->snapshot_index(g) + st.config.snapshot_entries) continue;
     if (auto s = st.host->compact_to_state(g); !s) {
@@ -288,8 +336,34 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
                         ok ? std::move(*data) : data.error().message);
             });
       });
+  // A snapshot from a leader is saved and installed by a detached actor too, for the same reason;
+  // it keeps the host, whose group it reads, alive until it is done.
+  self->state.host->set_install_runner(
+      [self](uint64_t group, raft::Index index, cluster::RaftHost::InstallFn install) {
+        auto host_actor = caf::actor_cast<caf::actor>(self);
+        std::shared_ptr<cluster::RaftHost> keep = self->state.host;
+        self->system().spawn<caf::detached>(
+            [host_actor, keep, group, index, install](caf::event_based_actor* job) {
+              Status s = install();
+              job->send(host_actor, install_done_atom::value, group, uint64_t{index}, s.ok(),
+                        s.ok() ? std::string() : s.error().message);
+            });
+      });
   self->send(self, raft_tick_atom::value);
   return {
+      [=](install_done_atom, uint64_t group, uint64_t index, bool ok, const std::string& why) {
+        Status result;
+        if (!ok) result = make_error(ErrorCode::data_loss, why);
+        if (auto s = self->state.host->install_done(group, index, std::move(result)); !s) {
+          if (ok) {
+            spdlog::warn("raft group {}: the install at index {} is not used: {}", group, index,
+                         s.error().message);
+            return;
+          }
+          return stop(self, s.error());
+        }
+        request_flush(self);
+      },
       [=](checkpoint_made_atom, uint64_t group, uint64_t index, bool ok, std::string& data) {
         const size_t bytes = data.size();
         Result<std::string> made =
@@ -354,17 +428,13 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
       },
       [=](remove_group_atom, uint64_t group) -> caf::result<bool> {
         auto& st = self->state;
-        auto storage = st.host->remove_group(group);
-        if (!storage) return true;  // not hosted: nothing to remove
-        fail_pending(*st.proposals, group,
-                     "this node left group " + std::to_string(group) + "; retry on its leader");
-        st.proposals->serving.erase(group);
-        if (st.config.leadership) st.config.leadership(group, raft::kNoNode, false);
-        if (st.config.dropped) {
-          if (auto s = st.config.dropped(group, std::move(*storage)); !s) {
-            return failure(s.error().message);
-          }
+        if (st.host->installing(group)) {
+          // The install reads the group's storage until it is done; the removal waits for it.
+          auto rp = self->make_response_promise<bool>();
+          st.removals[group].push_back(rp);
+          return rp;
         }
+        if (auto e = remove_now(self, group)) return e;
         retry_held(self);  // proposals held for the group now fail: it is not hosted
         return true;
       },
@@ -393,6 +463,7 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
       [=](flush_atom) {
         self->state.flush_queued = false;
         flush(self);
+        if (!self->state.removals.empty()) remove_installed(self);
         retry_held(self);
       },
       [=](raft_tick_atom) {

@@ -26,7 +26,8 @@
 //     campaigns at once.
 //   * (remove_group_atom, group) -> true once the group is no longer hosted here (this replica left
 //     it): its waiting proposals fail, `leadership` hears that this node knows no leader, and
-//     `dropped` gets the group's storage to destroy. Not hosted is success.
+//     `dropped` gets the group's storage to destroy. Not hosted is success. A group installing a
+//     snapshot is removed (and the answer sent) once the install is done.
 //   * (read_index_atom, group) -> the index a linearizable read waited for, once a quorum has
 //     confirmed this node still leads `group` and this node has applied that index: state read
 //     afterwards includes every write acknowledged before the read began. Reads asked between two
@@ -88,7 +89,10 @@ struct RaftHostActorConfig {
   // application's applied state must share the logs' write-ahead log, so that a crash cannot
   // keep an applied entry whose log write it lost.
   std::function<void()> round_applied;
-  cluster::RaftHost::RestoreFn restore;  // snapshots to install (runs on the actor's thread)
+  // Snapshots to install. One received from a leader is saved and installed by a detached actor,
+  // off the actor's thread (RaftHost::set_install_runner): the group stands still meanwhile, the
+  // others go on. A stored one is installed on the actor's thread when its group is added.
+  cluster::RaftHost::RestoreFn restore;
   // The last index the application holds for a group (cluster::RaftHost::add_group); null: 0.
   std::function<Result<raft::Index>(uint64_t group)> applied_for;
   // Told, on the actor's thread, who leads a group whenever that changes (`serving` false), and

@@ -1,5 +1,7 @@
 #include "cluster/raft_host.hpp"
 
+#include <set>
+
 namespace nca::cluster {
 namespace {
 
@@ -52,7 +54,7 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
                             std::to_string(applied) +
                             ", and the snapshot cannot be read: " + snap.error().message);
     }
-    restore_(group, *snap);
+    if (auto s = restore_(group, *snap); !s) return s;
   }
   if (checkpoint_) {
     storage->set_snapshot_source([this, group] { return state_snapshot(group); });
@@ -65,10 +67,9 @@ Status RaftHost::add_group(uint64_t group, std::unique_ptr<raft::LogStorage> sto
 }
 
 Result<std::unique_ptr<raft::LogStorage>> RaftHost::remove_group(uint64_t group) {
+  auto g = idle_group(group, "its removal");
+  if (!g) return g.error();
   auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return not_hosted(group);
-  }
   std::unique_ptr<raft::LogStorage> storage = std::move(it->second.storage);
   groups_.erase(it);  // the Raft object goes first: it reads through the storage
   storage->set_snapshot_source(nullptr);  // it refers to this host's group
@@ -83,6 +84,7 @@ std::vector<uint64_t> RaftHost::groups() const {
 
 void RaftHost::tick() {
   for (auto& [id, g] : groups_) {
+    if (g.install != Install::none) continue;  // stands still until the snapshot is in
     g.raft->tick();
     // A group whose only voter is this node needs no election timeout to pass. Its configuration
     // is known once the bootstrap entries are applied (after the first Ready), hence here.
@@ -109,7 +111,7 @@ Status RaftHost::step(const transport::DecodedBatch& batch) {
   }
   for (const auto& gm : batch.messages) {
     auto it = groups_.find(gm.group);
-    if (it == groups_.end()) {
+    if (it == groups_.end() || it->second.install != Install::none) {
       ++dropped_;
       continue;
     }
@@ -121,19 +123,65 @@ Status RaftHost::step(const transport::DecodedBatch& batch) {
 }
 
 Result<raft::Index> RaftHost::propose(uint64_t group, std::string data) {
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return not_hosted(group);
-  }
-  return it->second.raft->propose(std::move(data));
+  auto g = idle_group(group, "proposals");
+  if (!g) return g.error();
+  return (*g)->raft->propose(std::move(data));
 }
 
 Result<raft::Index> RaftHost::propose_conf_change(uint64_t group, const raft::ConfChange& change) {
+  auto g = idle_group(group, "membership changes");
+  if (!g) return g.error();
+  return (*g)->raft->propose_conf_change(change);
+}
+
+Result<RaftHost::Group*> RaftHost::idle_group(uint64_t group, const char* what) {
   auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return not_hosted(group);
+  if (it == groups_.end()) return not_hosted(group);
+  if (it->second.install != Install::none) {
+    return make_error(ErrorCode::unavailable, "raft group " + std::to_string(group) +
+                                                  " is installing a snapshot from its leader; " +
+                                                  what + " wait until it is in");
   }
-  return it->second.raft->propose_conf_change(change);
+  return &it->second;
+}
+
+bool RaftHost::installing(uint64_t group) const {
+  auto it = groups_.find(group);
+  return it != groups_.end() && it->second.install != Install::none;
+}
+
+void RaftHost::start_install(uint64_t id, Group& g, raft::Ready rd) {
+  g.install = Install::running;
+  g.held = std::make_unique<raft::Ready>(std::move(rd));
+  const raft::Ready* held = g.held.get();
+  raft::LogStorage* storage = g.storage.get();
+  const raft::Index index = held->snapshot->meta.index;
+  installer_(id, index, [this, id, held, storage]() -> Status {
+    if (auto s = storage->save(held->hard_state ? &*held->hard_state : nullptr, held->entries,
+                               &*held->snapshot);
+        !s) {
+      return make_error(s.error().code, "raft group " + std::to_string(id) +
+                                            ": saving its snapshot failed: " + s.error().message);
+    }
+    return restore_ ? restore_(id, *held->snapshot) : Status{};
+  });
+}
+
+Status RaftHost::install_done(uint64_t group, raft::Index index, Status result) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return not_hosted(group);
+  Group& g = it->second;
+  if (g.install != Install::running || g.held->snapshot->meta.index != index) {
+    return make_error(ErrorCode::conflict, "raft group " + std::to_string(group) +
+                                               ": no snapshot at index " + std::to_string(index) +
+                                               " was being installed");
+  }
+  if (!result) {
+    g.install = Install::failed;
+    return result;
+  }
+  g.install = Install::installed;
+  return {};
 }
 
 std::optional<RaftHost::GroupView> RaftHost::view_of(uint64_t group) const {
@@ -180,6 +228,7 @@ Result<raft::SnapshotMeta> RaftHost::compaction_meta(uint64_t group) const {
 }
 
 Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
+  if (auto g = idle_group(group, "compactions"); !g) return g.error();
   auto meta = compaction_meta(group);
   if (!meta) return meta.error();
   if (index != meta->index) {
@@ -191,7 +240,7 @@ Status RaftHost::compact(uint64_t group, raft::Index index, std::string data) {
 }
 
 Status RaftHost::compact_to_state(uint64_t group) {
-  if (groups_.count(group) == 0) return not_hosted(group);
+  if (auto g = idle_group(group, "compactions"); !g) return g.error();
   if (!checkpoint_) {
     return make_error(ErrorCode::invalid_argument,
                       "raft group " + std::to_string(group) +
@@ -300,19 +349,15 @@ raft::Index RaftHost::snapshot_index(uint64_t group) const {
 }
 
 Status RaftHost::transfer_leadership(uint64_t group, raft::NodeId to) {
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return not_hosted(group);
-  }
-  return it->second.raft->transfer_leadership(to);
+  auto g = idle_group(group, "leadership transfers");
+  if (!g) return g.error();
+  return (*g)->raft->transfer_leadership(to);
 }
 
 Status RaftHost::campaign(uint64_t group) {
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return not_hosted(group);
-  }
-  it->second.raft->campaign();
+  auto g = idle_group(group, "campaigns");
+  if (!g) return g.error();
+  (*g)->raft->campaign();
   return {};
 }
 
@@ -334,13 +379,28 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
   // entries applied and messages sent. So a node with many busy groups pays about one fsync per
   // round, not one per group.
   std::vector<std::pair<uint64_t, raft::Ready>> readies;
+  std::set<uint64_t> installed;  // groups whose Ready an install runner saved and restored
   for (auto& [id, g] : groups_) {
-    if (!g.raft->has_ready()) continue;
+    if (g.install == Install::installed) {
+      installed.insert(id);
+      readies.emplace_back(id, std::move(*g.held));
+      g.held.reset();
+      g.install = Install::none;
+      continue;
+    }
+    if (g.install != Install::none || !g.raft->has_ready()) continue;
     raft::Ready rd = g.raft->ready();
     // A leader's appends and heartbeats may travel while its own log is being saved (Raft thesis
     // 10.2.1): followers write in parallel, and nothing in them depends on this round's save
     // (commit indices reflect acknowledgements of earlier, saved rounds).
-    if (send_early) route_to(early, id, rd.messages);
+    if (send_early) {
+      route_to(early, id, rd.messages);
+      rd.messages.clear();
+    }
+    if (installer_ && rd.snapshot && !rd.snapshot->empty()) {
+      start_install(id, g, std::move(rd));
+      continue;
+    }
     if (rd.hard_state || rd.snapshot || !rd.entries.empty()) {
       if (auto s = g.storage->save_unsynced(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
                                             rd.snapshot ? &*rd.snapshot : nullptr);
@@ -375,8 +435,10 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
       g.reported = rd.soft_state;
       if (role_) role_(id, rd.soft_state);
     }
-    if (rd.snapshot && !rd.snapshot->empty() && restore_) restore_(id, *rd.snapshot);
-    if (!send_early) route(id, rd.messages);  // else they left before the sync
+    if (rd.snapshot && !rd.snapshot->empty() && restore_ && installed.count(id) == 0) {
+      if (auto s = restore_(id, *rd.snapshot); !s) return s.error();
+    }
+    route(id, rd.messages);  // empty when they left before the sync
     route(id, rd.persisted_messages);
     if (apply_ && !apply_early(rd)) {
       for (const auto& e : rd.committed) apply_(id, e);
@@ -390,15 +452,13 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
 }
 
 Status RaftHost::read_index(uint64_t group, uint64_t context) {
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    return not_hosted(group);
-  }
-  if (it->second.raft->role() != raft::Role::leader) {
+  auto g = idle_group(group, "reads");
+  if (!g) return g.error();
+  if ((*g)->raft->role() != raft::Role::leader) {
     return make_error(ErrorCode::unavailable,
                       "this node does not lead raft group " + std::to_string(group));
   }
-  return it->second.raft->read_index(context);
+  return (*g)->raft->read_index(context);
 }
 
 std::optional<raft::SoftState> RaftHost::state_of(uint64_t group) const {

@@ -49,8 +49,9 @@ class RaftHost {
   // Called with a snapshot the application must install instead of its state: the group's stored
   // snapshot when the group is added and it is newer than the application's applied index
   // (entries after it follow through ApplyFn), and one received from the leader (before any entry
-  // after it is applied).
-  using RestoreFn = std::function<void(uint64_t group, const raft::Snapshot& snapshot)>;
+  // after it is applied). An error means the application's state is unknown: add_group() or
+  // process_ready() returns it, and the group must not be driven further.
+  using RestoreFn = std::function<Status(uint64_t group, const raft::Snapshot& snapshot)>;
   // Called with a confirmed read (read_index), after the round's entries were applied.
   using ReadFn = std::function<void(uint64_t group, uint64_t context, raft::Index index)>;
 
@@ -68,6 +69,13 @@ class RaftHost {
   // host's thread serves every group of the node); the application hands the result back through
   // checkpoint_made(), on the host's thread.
   using CheckpointRunner = std::function<void(uint64_t group, raft::Index index, MakeFn make)>;
+  // Installs a snapshot received from the leader: saves it (with the rest of its Ready) to the
+  // group's storage, synced, and hands it to RestoreFn. May run on any thread.
+  using InstallFn = std::function<Status()>;
+  // Runs an InstallFn off the host's thread (saving and restoring a large state takes long, and
+  // the host's thread serves every group of the node); the application hands the result back
+  // through install_done(), on the host's thread.
+  using InstallRunner = std::function<void(uint64_t group, raft::Index index, InstallFn install)>;
 
   RaftHost(Options options, ApplyFn apply, RoleFn role = nullptr, RestoreFn restore = nullptr);
   void set_read_fn(ReadFn fn) { read_ = std::move(fn); }
@@ -85,6 +93,23 @@ class RaftHost {
   // the group left meanwhile, conflict when no checkpoint at `index` was being made (the result is
   // dropped either way), and `data`'s error (the next request starts a new one).
   Status checkpoint_made(uint64_t group, raft::Index index, Result<std::string> data);
+  // With a runner, a snapshot received from the leader is installed off the host's thread. The
+  // group stands still until then, and the others go on: it is not ticked (so it cannot time out
+  // its leader and campaign), messages to it are dropped and counted as a lossy network would
+  // drop them (its leader sends again), and proposals, reads, leadership changes, compactions and
+  // remove_group() are refused with unavailable. The InstallFn reads the group's Ready and storage
+  // until it returns; the host must outlive it. Without a runner, snapshots are installed on the
+  // host's thread.
+  void set_install_runner(InstallRunner runner) { installer_ = std::move(runner); }
+  // The result of the install the runner ran for `group` at `index`; the next process_ready()
+  // finishes the group's round (the messages that wait for the snapshot to be saved, and the
+  // entries after it). Errors: not_found, conflict when no install at `index` was running, and
+  // `result`'s error, after which the group stays still and the owner must stop driving the host,
+  // as after a failed process_ready().
+  Status install_done(uint64_t group, raft::Index index, Status result);
+  // A snapshot received from the leader is being installed (install_done() not yet called, or the
+  // group's round not yet finished).
+  bool installing(uint64_t group) const;
 
   // Hosts `group` with its log in `storage`. When the storage is empty and `bootstrap_voters` is
   // not, the group's bootstrap entries (raft::bootstrap_entries) are saved first, identically on
@@ -181,11 +206,16 @@ class RaftHost {
     raft::SnapshotMeta meta;  // as of the index it was pinned at
     std::string data;
   };
+  // A snapshot from the leader installed off the host's thread, from the runner's start until the
+  // round after install_done() finishes the Ready that carried it.
+  enum class Install { none, running, installed, failed };
   struct Group {
     std::unique_ptr<raft::LogStorage> storage;
     std::unique_ptr<raft::Raft> raft;
     raft::SoftState reported;
     Checkpoint checkpoint;
+    Install install = Install::none;
+    std::unique_ptr<raft::Ready> held;  // the Ready being installed; its address stays put
   };
 
   // The meta of a snapshot at the group's applied index (term and configuration as of it).
@@ -194,10 +224,16 @@ class RaftHost {
   Result<raft::SnapshotMeta> compaction_meta(uint64_t group) const;
   // A snapshot of the state as it is now (the storage's source for state snapshots).
   Result<raft::Snapshot> state_snapshot(uint64_t group);
+  // The hosted group, or not_found; unavailable while it installs a snapshot (`what` names the
+  // refused call).
+  Result<Group*> idle_group(uint64_t group, const char* what);
+  // Hands `rd`, which carries a snapshot, to the install runner; the group stands still until then.
+  void start_install(uint64_t id, Group& g, raft::Ready rd);
 
   Options options_;
   CheckpointFn checkpoint_;
   CheckpointRunner runner_;
+  InstallRunner installer_;
   ApplyFn apply_;
   RoleFn role_;
   RestoreFn restore_;

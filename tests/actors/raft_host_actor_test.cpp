@@ -43,9 +43,11 @@ struct CheckpointGate {
 };
 
 // With it, a node compacts group 1's log to its state every 5 entries, and a follower behind the
-// log's start gets the applied entries as a checkpoint, read through `gate`.
+// log's start gets the applied entries as a checkpoint, read through `gate` and installed through
+// `install`.
 struct Checkpoints {
   std::shared_ptr<CheckpointGate> gate;
+  std::shared_ptr<CheckpointGate> install;
 };
 
 class RaftTestNode {
@@ -107,7 +109,9 @@ class RaftTestNode {
                                                   return Result<std::string>(blob);
                                                 }});
       };
-      r.restore = [applied](uint64_t group, const raft::Snapshot& snap) {
+      auto install = checkpoints->install;
+      r.restore = [applied, install](uint64_t group, const raft::Snapshot& snap) -> Status {
+        install->pass();
         std::lock_guard<std::mutex> g(applied->mu);
         auto& log = applied->by_group[group];
         log.clear();
@@ -121,6 +125,7 @@ class RaftTestNode {
           }
         }
         applied->index[group] = snap.meta.index;
+        return {};
       };
     }
     auto host = spawn_raft_host(sys_, r);
@@ -276,61 +281,95 @@ TEST(RaftHostActorTest, ARestartedNodeRecoversItsLogAndCatchesUp) {
   for (auto& n : nodes) EXPECT_EQ(n->applied().of(1), want);
 }
 
-// A leader reads a follower's checkpoint off its Raft host's thread: while the read is held, the
-// node goes on serving its groups, the one being checkpointed included, and the late node takes
-// part in the other group; once the read ends, the late node installs the checkpoint and catches
-// up with what was written meanwhile.
-TEST(RaftHostActorTest, ALeaderServesItsGroupsWhileACheckpointIsRead) {
-  storage::testing::TempDir dir;
-  Checkpoints checkpoints{std::make_shared<CheckpointGate>()};
-  struct Release {
-    std::shared_ptr<CheckpointGate> gate;
-    ~Release() { gate->release.open(); }  // whatever fails, the held read ends
-  } release{checkpoints.gate};
-  const std::vector<uint64_t> groups = {1, 2};
-  std::vector<std::unique_ptr<RaftTestNode>> nodes(3);
-  auto start = [&](size_t i) {
-    nodes[i] = std::make_unique<RaftTestNode>(
-        i + 1, 1, groups, dir.sub("node" + std::to_string(i + 1)), &checkpoints);
+// Groups 1 and 2 on nodes 1 and 2, group 1 compacted after 12 writes (`want`), then node 3
+// starts and needs a checkpoint of group 1. Checkpoints are read through `checkpoints.gate` and
+// installed through `checkpoints.install`; a test holds one of them and opens the other. Whatever
+// fails, the gates open when the test ends.
+class LateNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    start(0);
+    start(1);
+    ASSERT_TRUE(wait_until([&] {
+      l1 = leader_of(nodes, 1);
+      l2 = leader_of(nodes, 2);
+      return l1 >= 0 && l2 >= 0;
+    }));
+    for (int i = 0; i < 12; ++i) {
+      want.push_back("w" + std::to_string(i));
+      ASSERT_EQ(nodes[l1]->propose(1, want.back()).rfind("index ", 0), 0u);
+    }
+    ASSERT_TRUE(wait_until([&] { return nodes[0]->compacted(1) && nodes[1]->compacted(1); }))
+        << nodes[l1]->state(1);
+  }
+  void TearDown() override {
+    checkpoints.gate->release.open();
+    checkpoints.install->release.open();
+  }
+  void start(size_t i) {
+    nodes[i] =
+        std::make_unique<RaftTestNode>(i + 1, 1, std::vector<uint64_t>{1, 2},
+                                       dir.sub("node" + std::to_string(i + 1)), &checkpoints);
     for (size_t j = 0; j < 3; ++j) {
       if (j != i && nodes[j]) nodes[j]->add_peer(i + 1, nodes[i]->port());
       if (j != i && nodes[j]) nodes[i]->add_peer(j + 1, nodes[j]->port());
     }
-  };
-  start(0);
-  start(1);
-  int l1 = -1, l2 = -1;
-  ASSERT_TRUE(wait_until([&] {
-    l1 = leader_of(nodes, 1);
-    l2 = leader_of(nodes, 2);
-    return l1 >= 0 && l2 >= 0;
-  }));
-  std::vector<std::string> want;
-  for (int i = 0; i < 12; ++i) {
-    want.push_back("w" + std::to_string(i));
-    ASSERT_EQ(nodes[l1]->propose(1, want.back()).rfind("index ", 0), 0u);
   }
-  ASSERT_TRUE(wait_until([&] { return nodes[0]->compacted(1) && nodes[1]->compacted(1); }))
-      << nodes[l1]->state(1);
+  // While a gate is held, group 2 takes a write and the late node applies it: its Raft host's
+  // thread is free.
+  void group_two_goes_on() {
+    ASSERT_TRUE(wait_until([&] { return (l2 = leader_of(nodes, 2)) >= 0; }));
+    const std::string during2 = nodes[l2]->propose(2, "during");
+    ASSERT_EQ(during2.rfind("index ", 0), 0u) << during2;
+    ASSERT_TRUE(wait_until([&] {
+      auto log = nodes[2]->applied().of(2);
+      return !log.empty() && log.back() == "during";
+    })) << nodes[2]->state(2);
+    EXPECT_TRUE(nodes[2]->applied().of(1).empty()) << "group 1 reached the late node";
+  }
 
+  storage::testing::TempDir dir;  // outlives the nodes
+  Checkpoints checkpoints{std::make_shared<CheckpointGate>(), std::make_shared<CheckpointGate>()};
+  std::vector<std::unique_ptr<RaftTestNode>> nodes{3};
+  int l1 = -1, l2 = -1;
+  std::vector<std::string> want;
+};
+
+// A leader reads a follower's checkpoint off its Raft host's thread: while the read is held, the
+// node goes on serving its groups, the one being checkpointed included, and the late node takes
+// part in the other group; once the read ends, the late node installs the checkpoint and catches
+// up with what was written meanwhile.
+TEST_F(LateNodeTest, ALeaderServesItsGroupsWhileACheckpointIsRead) {
+  checkpoints.install->release.open();
   start(2);
   ASSERT_TRUE(wait_until([&] { return checkpoints.gate->reading.is_open(); }))
       << "no checkpoint was read for the late node";
-  // The read is held; both groups take writes, and the late node applies group 2's.
   const std::string during1 = nodes[l1]->propose(1, "during");
   ASSERT_EQ(during1.rfind("index ", 0), 0u) << during1;
   want.push_back("during");
-  ASSERT_TRUE(wait_until([&] { return (l2 = leader_of(nodes, 2)) >= 0; }));
-  const std::string during2 = nodes[l2]->propose(2, "during");
-  ASSERT_EQ(during2.rfind("index ", 0), 0u) << during2;
-  ASSERT_TRUE(wait_until([&] {
-    auto log = nodes[2]->applied().of(2);
-    return !log.empty() && log.back() == "during";
-  })) << nodes[2]->state(2);
-  EXPECT_TRUE(nodes[2]->applied().of(1).empty()) << "group 1 reached the late node unread";
+  group_two_goes_on();
 
   checkpoints.gate->release.open();
   ASSERT_TRUE(wait_until([&] { return nodes[2]->applied().of(1) == want; })) << nodes[2]->state(1);
+}
+
+// A follower installs a leader's checkpoint off its Raft host's thread: while the install is
+// held, the group shows it is installing and the late node goes on taking part in its other
+// group; once the install ends, the late node catches up with what was written meanwhile.
+TEST_F(LateNodeTest, AFollowerServesItsGroupsWhileACheckpointIsInstalled) {
+  checkpoints.gate->release.open();
+  start(2);
+  ASSERT_TRUE(wait_until([&] { return checkpoints.install->reading.is_open(); }))
+      << "the late node installed no checkpoint";
+  EXPECT_NE(nodes[2]->state(1).find(" installing"), std::string::npos) << nodes[2]->state(1);
+  const std::string during1 = nodes[l1]->propose(1, "during");
+  ASSERT_EQ(during1.rfind("index ", 0), 0u) << during1;
+  want.push_back("during");
+  group_two_goes_on();
+
+  checkpoints.install->release.open();
+  ASSERT_TRUE(wait_until([&] { return nodes[2]->applied().of(1) == want; })) << nodes[2]->state(1);
+  EXPECT_EQ(nodes[2]->state(1).find(" installing"), std::string::npos) << nodes[2]->state(1);
 }
 
 }  // namespace

@@ -234,15 +234,21 @@ class SnapshotHosts {
       o.seed = 7;
       hosts[n] = std::make_unique<RaftHost>(
           o,
-          [this, n](uint64_t, const raft::Entry& e) {
-            if (!e.data.empty() && e.type == raft::EntryType::normal) state[n] += e.data + ";";
+          [this, n](uint64_t group, const raft::Entry& e) {
+            const bool data = !e.data.empty() && e.type == raft::EntryType::normal;
+            if (group != 1) {
+              if (data) other[n] += e.data + ";";
+              return;
+            }
+            if (data) state[n] += e.data + ";";
             applied[n] = e.index;
           },
           nullptr,
-          [this, n](uint64_t, const raft::Snapshot& s) {
+          [this, n](uint64_t, const raft::Snapshot& s) -> Status {
             state[n] = s.data;
             applied[n] = s.meta.index;
             restores[n]++;
+            return {};
           });
       if (checkpoints) {
         // Pinned: the state as of now, whenever it is made.
@@ -310,7 +316,8 @@ class SnapshotHosts {
   }
 
   std::map<NodeId, std::unique_ptr<RaftHost>> hosts;
-  std::map<NodeId, std::string> state;
+  std::map<NodeId, std::string> state;    // of group 1
+  std::map<NodeId, std::string> other;    // the entries of other groups a test adds
   std::map<NodeId, raft::Index> applied;  // the last index each host's application holds
   std::map<NodeId, int> restores, checkpoints_made;
 };
@@ -533,6 +540,88 @@ TEST_F(CheckpointRunnerTest, ACheckpointOlderThanTheLogsStartIsDropped) {
   ASSERT_TRUE(taken.ok()) << taken.error().to_string();
   EXPECT_EQ(taken->meta.index, second.index);
   EXPECT_NE(taken->data.find("later;"), std::string::npos);
+}
+
+// Hosts whose logs are compacted to their state, with a leader elected (`l`) and the late host 4
+// installing the leader's snapshot through a runner the test drives (`job`); host 4 alone also
+// hosts group 2, which it leads.
+class InstallRunnerTest : public ::testing::Test {
+ protected:
+  struct Job {
+    uint64_t group;
+    raft::Index index;
+    RaftHost::InstallFn install;
+  };
+  void SetUp() override {
+    c = state_snapshot_hosts(&storages);
+    c->hosts[4]->set_install_runner(
+        [this](uint64_t group, raft::Index index, RaftHost::InstallFn install) {
+          jobs.push_back({group, index, std::move(install)});
+        });
+    ASSERT_TRUE(c->hosts[4]->add_group(2, std::make_unique<raft::MemoryStorage>(), {4}).ok());
+    l = c->elect_and_write();
+    ASSERT_NE(l, raft::kNoNode);
+    for (NodeId n = 1; n <= 3; ++n) ASSERT_TRUE(c->hosts[n]->compact_to_state(1).ok());
+    ASSERT_TRUE(
+        c->hosts[l]->propose_conf_change(1, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
+    for (int i = 0; i < 30 && jobs.empty(); ++i) c->step_all();
+    ASSERT_EQ(jobs.size(), 1u) << "host 4 started no install";
+    job = jobs[0];
+    EXPECT_EQ(job.group, 1u);
+    EXPECT_TRUE(c->hosts[4]->installing(1));
+  }
+  std::map<NodeId, StateSnapshotStorage*> storages;
+  std::unique_ptr<SnapshotHosts> c;
+  NodeId l = raft::kNoNode;
+  std::vector<Job> jobs;
+  Job job;
+};
+
+// Until the install is done the group stands still (nothing restored or applied, messages to it
+// dropped, calls refused, no second install) while the host's other group goes on; then the group
+// finishes its round and catches up with what was written meanwhile.
+TEST_F(InstallRunnerTest, AFollowerInstallsASnapshotOffTheHostsThread) {
+  RaftHost& late = *c->hosts[4];
+  ASSERT_TRUE(c->hosts[l]->propose(1, "meanwhile").ok());
+  ASSERT_TRUE(late.propose(2, "other").ok());
+  const uint64_t dropped = late.dropped_messages();
+  for (int i = 0; i < 10; ++i) c->step_all();
+  EXPECT_NE(c->other[4].find("other;"), std::string::npos) << "host 4's other group stood still";
+  EXPECT_GT(late.dropped_messages(), dropped) << "messages to the installing group were stepped";
+  EXPECT_EQ(c->restores[4], 0);
+  EXPECT_TRUE(c->state[4].empty());
+  EXPECT_EQ(jobs.size(), 1u) << "a second install started";
+  EXPECT_EQ(late.campaign(1).code(), ErrorCode::unavailable);
+  EXPECT_EQ(late.propose(1, "x").code(), ErrorCode::unavailable);
+  EXPECT_EQ(late.compact_to_state(1).code(), ErrorCode::unavailable);
+  EXPECT_EQ(late.remove_group(1).error().code, ErrorCode::unavailable);
+
+  EXPECT_EQ(late.install_done(1, job.index + 1, {}).code(), ErrorCode::conflict);
+  EXPECT_EQ(late.install_done(3, job.index, {}).code(), ErrorCode::not_found);
+  ASSERT_TRUE(job.install().ok());
+  EXPECT_EQ(c->restores[4], 1);
+  ASSERT_TRUE(late.install_done(1, job.index, {}).ok());
+  EXPECT_EQ(late.install_done(1, job.index, {}).code(), ErrorCode::conflict) << "done twice";
+  ASSERT_TRUE(c->hosts[l]->propose(1, "after").ok());
+  for (int i = 0; i < 30 && c->state[4] != c->state[l]; ++i) c->step_all();
+  EXPECT_EQ(c->state[4], c->state[l]);
+  EXPECT_NE(c->state[4].find("e19;meanwhile;after;"), std::string::npos) << c->state[4];
+  EXPECT_FALSE(late.installing(1));
+  EXPECT_EQ(c->restores[4], 1);
+  EXPECT_EQ(jobs.size(), 1u);
+}
+
+// A failed install is handed back as the error, and the group stays still: its state is unknown.
+TEST_F(InstallRunnerTest, AFailedInstallLeavesTheGroupStill) {
+  RaftHost& late = *c->hosts[4];
+  EXPECT_EQ(late.install_done(1, job.index, make_error(ErrorCode::data_loss, "disk")).code(),
+            ErrorCode::data_loss);
+  EXPECT_TRUE(late.installing(1));
+  ASSERT_TRUE(c->hosts[l]->propose(1, "after").ok());
+  for (int i = 0; i < 10; ++i) c->step_all();
+  EXPECT_TRUE(c->state[4].empty());
+  EXPECT_EQ(c->restores[4], 0);
+  EXPECT_EQ(late.install_done(1, job.index, {}).code(), ErrorCode::conflict);
 }
 
 TEST(RaftHostSnapshotTest, CompactingToTheStateNeedsACheckpointFunction) {
