@@ -10,6 +10,7 @@
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -58,6 +59,7 @@ struct Outcome {
   uint64_t verified = 0, lost = 0, corrupt = 0;
   double verify_s = 0;
   std::vector<std::string> lost_ids;
+  std::vector<std::string> error_examples;  // the first few distinct errors, "code: message"
 };
 
 void caller(size_t c, const SoakOptions& o, const std::vector<std::string>& addresses,
@@ -69,6 +71,12 @@ void caller(size_t c, const SoakOptions& o, const std::vector<std::string>& addr
   auto error = [&](const Error& e) {
     std::lock_guard<std::mutex> lock(out.mu);
     out.errors[to_string(e.code)]++;
+    const std::string example = e.to_string();
+    if (out.error_examples.size() < 5 &&
+        std::find(out.error_examples.begin(), out.error_examples.end(), example) ==
+            out.error_examples.end()) {
+      out.error_examples.push_back(example);
+    }
   };
   while (!stop.load()) {  // bounded by the soak's deadline
     if (!client) {
@@ -256,6 +264,7 @@ nlohmann::ordered_json to_json(const SoakOptions& o, const Outcome& r) {
   j["gets"] = r.gets.load();
   j["get_mismatches"] = r.get_mismatches.load();
   j["errors"] = r.errors;
+  j["error_examples"] = r.error_examples;
   j["verified"] = r.verified;
   j["lost"] = r.lost;
   j["corrupt"] = r.corrupt;
@@ -280,6 +289,7 @@ void print_table(const SoakOptions& o, const Outcome& r) {
        "0", r.corrupt + r.get_mismatches.load() == 0 ? "yes" : "NO"},
   };
   print_rows(rows);
+  for (const auto& e : r.error_examples) std::printf("error seen: %s\n", e.c_str());
 }
 
 int run(const std::vector<std::string>& args) {
