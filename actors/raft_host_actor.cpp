@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <exception>
 #include <map>
 #include <set>
+#include <string>
 
 #include "actors/peer_transport.hpp"
 #include "cluster/transport/raft_codec.hpp"
@@ -344,7 +346,12 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
         std::shared_ptr<cluster::RaftHost> keep = self->state.host;
         self->system().spawn<caf::detached>(
             [host_actor, keep, group, index, install](caf::event_based_actor* job) {
-              Status s = install();
+              Status s;
+              try {
+                s = install();
+              } catch (const std::exception& e) {  // bad_alloc for a large one: still an answer
+                s = make_error(ErrorCode::internal, std::string("the install threw: ") + e.what());
+              }
               job->send(host_actor, install_done_atom::value, group, uint64_t{index}, s.ok(),
                         s.ok() ? std::string() : s.error().message);
             });
@@ -418,6 +425,13 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
       [=](add_group_atom, uint64_t group,
           const std::vector<uint64_t>& voters) -> caf::result<bool> {
         auto& st = self->state;
+        if (auto waiting = st.removals.find(group); waiting != st.removals.end()) {
+          // Placed here again while its removal waited for an install: it stays.
+          for (auto& rp : waiting->second) {
+            rp.deliver(failure("group " + std::to_string(group) + " was added again"));
+          }
+          st.removals.erase(waiting);
+        }
         if (st.host->hosts(group)) return true;
         std::vector<raft::NodeId> boot(voters.begin(), voters.end());
         if (auto s = add_and_start(*st.host, st.config, group, boot); !s) {

@@ -151,8 +151,23 @@ bool RaftHost::installing(uint64_t group) const {
 }
 
 void RaftHost::start_install(uint64_t id, Group& g, raft::Ready rd) {
-  g.install = Install::running;
+  // The role is reported now, not when the install is done: a leader deposed by the Ready must
+  // stop serving at once.
+  if (rd.soft_state != g.reported) {
+    g.reported = rd.soft_state;
+    if (role_) role_(id, rd.soft_state);
+  }
   g.held = std::make_unique<raft::Ready>(std::move(rd));
+  g.install = Install::queued;
+  // One at a time: each holds a whole state in memory and writes it to the same disk.
+  for (const auto& [other, og] : groups_) {
+    if (og.install == Install::running) return;
+  }
+  run_install(id, g);
+}
+
+void RaftHost::run_install(uint64_t id, Group& g) {
+  g.install = Install::running;
   const raft::Ready* held = g.held.get();
   raft::LogStorage* storage = g.storage.get();
   const raft::Index index = held->snapshot->meta.index;
@@ -181,6 +196,12 @@ Status RaftHost::install_done(uint64_t group, raft::Index index, Status result) 
     return result;
   }
   g.install = Install::installed;
+  for (auto& [next, ng] : groups_) {
+    if (ng.install == Install::queued) {
+      run_install(next, ng);
+      break;
+    }
+  }
   return {};
 }
 

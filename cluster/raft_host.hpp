@@ -14,7 +14,10 @@
 // values; a failed save is returned and the group must not be driven further (the node restarts it
 // from storage).
 //
-// Pure: no threads, no clock, no I/O beyond the LogStorages it owns. Not thread-safe.
+// Pure: no threads, no clock, no I/O beyond the LogStorages it owns. Not thread-safe. The one
+// exception is set_install_runner(): the runner's InstallFn writes a group's LogStorage on another
+// thread while the host's thread may read it, so with a runner the storages must be thread-safe
+// (storage::RaftLogStore is).
 #pragma once
 
 #include <cstdint>
@@ -97,15 +100,17 @@ class RaftHost {
   // group stands still until then, and the others go on: it is not ticked (so it cannot time out
   // its leader and campaign), messages to it are dropped and counted as a lossy network would
   // drop them (its leader sends again), and proposals, reads, leadership changes, compactions and
-  // remove_group() are refused with unavailable. The InstallFn reads the group's Ready and storage
-  // until it returns; the host must outlive it. Without a runner, snapshots are installed on the
-  // host's thread.
+  // remove_group() are refused with unavailable. One install runs at a time across the host's
+  // groups (each holds a whole state in memory); another group's waits, standing still likewise.
+  // The role change a snapshot's Ready carries is reported at once. The InstallFn reads the
+  // group's Ready and storage until it returns; the host must outlive it. Without a runner,
+  // snapshots are installed on the host's thread.
   void set_install_runner(InstallRunner runner) { installer_ = std::move(runner); }
-  // The result of the install the runner ran for `group` at `index`; the next process_ready()
-  // finishes the group's round (the messages that wait for the snapshot to be saved, and the
-  // entries after it). Errors: not_found, conflict when no install at `index` was running, and
-  // `result`'s error, after which the group stays still and the owner must stop driving the host,
-  // as after a failed process_ready().
+  // The result of the install the runner ran for `group` at `index` (the next group's install, if
+  // one waits, goes to the runner then); the next process_ready() finishes the group's round (the
+  // messages that wait for the snapshot to be saved, and the entries after it). Errors: not_found,
+  // conflict when no install at `index` was running, and `result`'s error, after which the group
+  // stays still and the owner must stop driving the host, as after a failed process_ready().
   Status install_done(uint64_t group, raft::Index index, Status result);
   // A snapshot received from the leader is being installed (install_done() not yet called, or the
   // group's round not yet finished).
@@ -120,7 +125,7 @@ class RaftHost {
                    const std::vector<raft::NodeId>& bootstrap_voters, raft::Index applied = 0);
   // Stops hosting `group` and hands its storage back (the caller destroys it: the replica left the
   // group). Messages for it are dropped from then on, as for any group not hosted. not_found for a
-  // group not hosted.
+  // group not hosted; unavailable while it installs a snapshot (set_install_runner).
   Result<std::unique_ptr<raft::LogStorage>> remove_group(uint64_t group);
   bool hosts(uint64_t group) const { return groups_.count(group) != 0; }
   std::vector<uint64_t> groups() const;  // ascending
@@ -208,7 +213,7 @@ class RaftHost {
   };
   // A snapshot from the leader installed off the host's thread, from the runner's start until the
   // round after install_done() finishes the Ready that carried it.
-  enum class Install { none, running, installed, failed };
+  enum class Install { none, queued, running, installed, failed };
   struct Group {
     std::unique_ptr<raft::LogStorage> storage;
     std::unique_ptr<raft::Raft> raft;
@@ -227,8 +232,10 @@ class RaftHost {
   // The hosted group, or not_found; unavailable while it installs a snapshot (`what` names the
   // refused call).
   Result<Group*> idle_group(uint64_t group, const char* what);
-  // Hands `rd`, which carries a snapshot, to the install runner; the group stands still until then.
+  // Holds `rd`, which carries a snapshot, for the install runner (queued while another group's
+  // install runs); the group stands still until the install is done.
   void start_install(uint64_t id, Group& g, raft::Ready rd);
+  void run_install(uint64_t id, Group& g);
 
   Options options_;
   CheckpointFn checkpoint_;

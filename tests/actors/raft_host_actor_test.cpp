@@ -152,6 +152,25 @@ class RaftTestNode {
     return out;
   }
   bool leads(uint64_t group) { return state(group).find("role=leader") != std::string::npos; }
+  // "removed", or the error text (a timeout included).
+  std::string remove_group(uint64_t group, std::chrono::milliseconds timeout) {
+    caf::scoped_actor self{sys_};
+    std::string out;
+    self->request(host_, timeout, remove_group_atom::value, group)
+        .receive([&](bool) { out = "removed"; },
+                 [&](caf::error& e) { out = "error: " + sys_.render(e); });
+    return out;
+  }
+  // "hosted", or the error text.
+  std::string add_group(uint64_t group) {
+    caf::scoped_actor self{sys_};
+    std::string out;
+    self->request(host_, std::chrono::seconds(5), add_group_atom::value, group,
+                  std::vector<uint64_t>{1, 2, 3})
+        .receive([&](bool) { out = "hosted"; },
+                 [&](caf::error& e) { out = "error: " + sys_.render(e); });
+    return out;
+  }
   bool compacted(uint64_t group) { return state(group).find(" snapshot=0") == std::string::npos; }
   // The index the entry got, or the error text.
   std::string propose(uint64_t group, const std::string& data) {
@@ -315,6 +334,24 @@ class LateNodeTest : public ::testing::Test {
       if (j != i && nodes[j]) nodes[i]->add_peer(j + 1, nodes[j]->port());
     }
   }
+  // Starts the late node with `other` open; once its checkpoint reaches `held`, group 1 takes a
+  // write and group 2 goes on (group_two_goes_on).
+  void start_late_node_holding(CheckpointGate& held, CheckpointGate& other) {
+    other.release.open();
+    start(2);
+    ASSERT_TRUE(wait_until([&] { return held.reading.is_open(); }))
+        << "the late node's checkpoint did not reach the held step";
+    const std::string during1 = nodes[l1]->propose(1, "during");
+    ASSERT_EQ(during1.rfind("index ", 0), 0u) << during1;
+    want.push_back("during");
+    group_two_goes_on();
+  }
+  // Releases `held`: the late node catches up with group 1, what was written meanwhile included.
+  void release_and_catch_up(CheckpointGate& held) {
+    held.release.open();
+    ASSERT_TRUE(wait_until([&] { return nodes[2]->applied().of(1) == want; }))
+        << nodes[2]->state(1);
+  }
   // While a gate is held, group 2 takes a write and the late node applies it: its Raft host's
   // thread is free.
   void group_two_goes_on() {
@@ -340,36 +377,39 @@ class LateNodeTest : public ::testing::Test {
 // part in the other group; once the read ends, the late node installs the checkpoint and catches
 // up with what was written meanwhile.
 TEST_F(LateNodeTest, ALeaderServesItsGroupsWhileACheckpointIsRead) {
-  checkpoints.install->release.open();
-  start(2);
-  ASSERT_TRUE(wait_until([&] { return checkpoints.gate->reading.is_open(); }))
-      << "no checkpoint was read for the late node";
-  const std::string during1 = nodes[l1]->propose(1, "during");
-  ASSERT_EQ(during1.rfind("index ", 0), 0u) << during1;
-  want.push_back("during");
-  group_two_goes_on();
-
-  checkpoints.gate->release.open();
-  ASSERT_TRUE(wait_until([&] { return nodes[2]->applied().of(1) == want; })) << nodes[2]->state(1);
+  start_late_node_holding(*checkpoints.gate, *checkpoints.install);
+  release_and_catch_up(*checkpoints.gate);
 }
 
 // A follower installs a leader's checkpoint off its Raft host's thread: while the install is
 // held, the group shows it is installing and the late node goes on taking part in its other
 // group; once the install ends, the late node catches up with what was written meanwhile.
 TEST_F(LateNodeTest, AFollowerServesItsGroupsWhileACheckpointIsInstalled) {
-  checkpoints.gate->release.open();
-  start(2);
-  ASSERT_TRUE(wait_until([&] { return checkpoints.install->reading.is_open(); }))
-      << "the late node installed no checkpoint";
+  start_late_node_holding(*checkpoints.install, *checkpoints.gate);
   EXPECT_NE(nodes[2]->state(1).find(" installing"), std::string::npos) << nodes[2]->state(1);
-  const std::string during1 = nodes[l1]->propose(1, "during");
-  ASSERT_EQ(during1.rfind("index ", 0), 0u) << during1;
-  want.push_back("during");
-  group_two_goes_on();
-
-  checkpoints.install->release.open();
-  ASSERT_TRUE(wait_until([&] { return nodes[2]->applied().of(1) == want; })) << nodes[2]->state(1);
+  release_and_catch_up(*checkpoints.install);
   EXPECT_EQ(nodes[2]->state(1).find(" installing"), std::string::npos) << nodes[2]->state(1);
+}
+
+// A group installing a snapshot is removed only once the install is done (the install writes its
+// storage until then).
+TEST_F(LateNodeTest, ARemovalWaitsForTheInstall) {
+  start_late_node_holding(*checkpoints.install, *checkpoints.gate);
+  const std::string early = nodes[2]->remove_group(1, milliseconds(300));
+  EXPECT_EQ(early.rfind("error", 0), 0u) << "answered while the install is held: " << early;
+  EXPECT_NE(nodes[2]->state(1).find(" installing"), std::string::npos) << nodes[2]->state(1);
+  checkpoints.install->release.open();
+  ASSERT_TRUE(wait_until([&] { return nodes[2]->state(1) == "not hosted"; })) << nodes[2]->state(1);
+}
+
+// A group placed on the node again while its removal waits for an install stays, and catches up.
+TEST_F(LateNodeTest, AnAddCancelsARemovalThatWaitsForTheInstall) {
+  start_late_node_holding(*checkpoints.install, *checkpoints.gate);
+  const std::string early = nodes[2]->remove_group(1, milliseconds(300));
+  EXPECT_EQ(early.rfind("error", 0), 0u) << "answered while the install is held: " << early;
+  EXPECT_EQ(nodes[2]->add_group(1), "hosted");
+  release_and_catch_up(*checkpoints.install);
+  EXPECT_NE(nodes[2]->state(1), "not hosted");
 }
 
 }  // namespace

@@ -235,29 +235,28 @@ class SnapshotHosts {
       hosts[n] = std::make_unique<RaftHost>(
           o,
           [this, n](uint64_t group, const raft::Entry& e) {
-            const bool data = !e.data.empty() && e.type == raft::EntryType::normal;
-            if (group != 1) {
-              if (data) other[n] += e.data + ";";
-              return;
+            if (!e.data.empty() && e.type == raft::EntryType::normal) {
+              text_of(n, group) += e.data + ";";
             }
-            if (data) state[n] += e.data + ";";
-            applied[n] = e.index;
+            index_of(n, group) = e.index;
           },
           nullptr,
-          [this, n](uint64_t, const raft::Snapshot& s) -> Status {
-            state[n] = s.data;
-            applied[n] = s.meta.index;
+          [this, n](uint64_t group, const raft::Snapshot& s) -> Status {
+            text_of(n, group) = s.data;
+            index_of(n, group) = s.meta.index;
             restores[n]++;
             return {};
           });
       if (checkpoints) {
         // Pinned: the state as of now, whenever it is made.
-        hosts[n]->set_checkpoint_fn([this, n](uint64_t) -> Result<RaftHost::PinnedCheckpoint> {
-          return RaftHost::PinnedCheckpoint{applied[n], [this, n, pinned = state[n]] {
-                                              checkpoints_made[n]++;
-                                              return Result<std::string>(pinned);
-                                            }};
-        });
+        hosts[n]->set_checkpoint_fn(
+            [this, n](uint64_t group) -> Result<RaftHost::PinnedCheckpoint> {
+              return RaftHost::PinnedCheckpoint{index_of(n, group),
+                                                [this, n, pinned = text_of(n, group)] {
+                                                  checkpoints_made[n]++;
+                                                  return Result<std::string>(pinned);
+                                                }};
+            });
       }
       std::vector<NodeId> voters;
       if (n <= 3) voters = {1, 2, 3};
@@ -315,10 +314,19 @@ class SnapshotHosts {
     EXPECT_EQ(restores[1] + restores[2] + restores[3], 0);
   }
 
+  // A host's state of a group: group 1's in `state` and `applied`, other groups' in `other`.
+  std::string& text_of(NodeId n, uint64_t group) {
+    return group == 1 ? state[n] : other[{n, group}].first;
+  }
+  raft::Index& index_of(NodeId n, uint64_t group) {
+    return group == 1 ? applied[n] : other[{n, group}].second;
+  }
+
   std::map<NodeId, std::unique_ptr<RaftHost>> hosts;
   std::map<NodeId, std::string> state;    // of group 1
-  std::map<NodeId, std::string> other;    // the entries of other groups a test adds
   std::map<NodeId, raft::Index> applied;  // the last index each host's application holds
+  // The entries applied and the last index of the other groups a test adds, by (host, group).
+  std::map<std::pair<NodeId, uint64_t>, std::pair<std::string, raft::Index>> other;
   std::map<NodeId, int> restores, checkpoints_made;
 };
 
@@ -586,7 +594,8 @@ TEST_F(InstallRunnerTest, AFollowerInstallsASnapshotOffTheHostsThread) {
   ASSERT_TRUE(late.propose(2, "other").ok());
   const uint64_t dropped = late.dropped_messages();
   for (int i = 0; i < 10; ++i) c->step_all();
-  EXPECT_NE(c->other[4].find("other;"), std::string::npos) << "host 4's other group stood still";
+  EXPECT_NE(c->text_of(4, 2).find("other;"), std::string::npos)
+      << "host 4's other group stood still";
   EXPECT_GT(late.dropped_messages(), dropped) << "messages to the installing group were stepped";
   EXPECT_EQ(c->restores[4], 0);
   EXPECT_TRUE(c->state[4].empty());
@@ -609,6 +618,48 @@ TEST_F(InstallRunnerTest, AFollowerInstallsASnapshotOffTheHostsThread) {
   EXPECT_FALSE(late.installing(1));
   EXPECT_EQ(c->restores[4], 1);
   EXPECT_EQ(jobs.size(), 1u);
+}
+
+// One install at a time: a second group's snapshot waits, its group standing still too, until the
+// first install is done; then it goes to the runner, and both groups catch up.
+TEST_F(InstallRunnerTest, InstallsRunOneAtATime) {
+  for (NodeId n = 1; n <= 4; ++n) {
+    std::vector<NodeId> voters;
+    if (n <= 3) voters = {1, 2, 3};
+    ASSERT_TRUE(c->hosts[n]->add_group(3, std::make_unique<StateSnapshotStorage>(), voters).ok());
+  }
+  NodeId l3 = raft::kNoNode;
+  for (int i = 0; i < 500 && l3 == raft::kNoNode; ++i) {
+    c->step_all();
+    for (NodeId n = 1; n <= 3; ++n) {
+      if (c->hosts[n]->view_of(3)->leader) l3 = n;
+    }
+  }
+  ASSERT_NE(l3, raft::kNoNode);
+  ASSERT_TRUE(c->hosts[l3]->propose(3, "g3").ok());
+  for (int i = 0; i < 10; ++i) c->step_all();
+  for (NodeId n = 1; n <= 3; ++n) ASSERT_TRUE(c->hosts[n]->compact_to_state(3).ok()) << n;
+  ASSERT_TRUE(
+      c->hosts[l3]->propose_conf_change(3, {raft::ConfChangeType::add_learner, NodeId{4}}).ok());
+  for (int i = 0; i < 30 && !c->hosts[4]->installing(3); ++i) c->step_all();
+  ASSERT_TRUE(c->hosts[4]->installing(3)) << "group 3's snapshot did not reach host 4";
+  EXPECT_EQ(jobs.size(), 1u) << "a second install ran beside the first";
+
+  ASSERT_TRUE(job.install().ok());
+  ASSERT_TRUE(c->hosts[4]->install_done(1, job.index, {}).ok());
+  ASSERT_EQ(jobs.size(), 2u) << "the waiting install did not start";
+  const Job second = jobs[1];  // a copy: the vector may grow
+  EXPECT_EQ(second.group, 3u);
+  ASSERT_TRUE(second.install().ok());
+  ASSERT_TRUE(c->hosts[4]->install_done(3, second.index, {}).ok());
+  for (int i = 0; i < 30 && (c->text_of(4, 3) != c->text_of(l3, 3) || c->state[4] != c->state[l]);
+       ++i) {
+    c->step_all();
+  }
+  EXPECT_EQ(c->text_of(4, 3), c->text_of(l3, 3));
+  EXPECT_NE(c->text_of(4, 3).find("g3;"), std::string::npos);
+  EXPECT_EQ(c->state[4], c->state[l]);
+  EXPECT_EQ(jobs.size(), 2u);
 }
 
 // A failed install is handed back as the error, and the group stays still: its state is unknown.
