@@ -251,6 +251,33 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
                  snap.meta.index);
     return {};
   };
+  // A checkpoint from a leader: the shard's records replace this replica's in the same write as
+  // the log's snapshot record (RaftLogStore::save_as_state), so the blob is written once and not
+  // kept. The metadata group's state lives in the metadata actor: its snapshot is stored whole.
+  auto restore = rc.restore;
+  rc.adopt = [db, shards, counters, restore](
+                 uint64_t group, raft::LogStorage& storage, const raft::HardState* hard_state,
+                 const std::vector<raft::Entry>& entries, const raft::Snapshot& snap) -> Status {
+    auto* store = dynamic_cast<storage::RaftLogStore*>(&storage);
+    if (group == kMetadataGroup || store == nullptr) {
+      if (auto s = storage.save(hard_state, entries, &snap); !s) return s;
+      return restore(group, snap);
+    }
+    auto batch = storage::restore_shard_batch(*db, group_shard(group), shards, group,
+                                              snap.meta.index, snap.data);
+    if (!batch) {
+      return make_error(batch.error().code,
+                        "raft group " + std::to_string(group) +
+                            ": installing the shard's checkpoint failed: " + batch.error().message);
+    }
+    if (auto s = store->save_as_state(hard_state, entries, snap.meta, std::move(*batch)); !s) {
+      return s;
+    }
+    counters->shard_snapshots_installed++;
+    spdlog::info("raft group {}: installed the shard's checkpoint at index {} ({} bytes)", group,
+                 snap.meta.index, snap.data.size());
+    return {};
+  };
   // A shard that moved away: its log, applied index and records go (the personas were evicted
   // when the host reported no leader). A crash in between leaves records no group refers to; a
   // later replica of the shard replaces them from the leader's checkpoint or log.

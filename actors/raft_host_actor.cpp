@@ -529,6 +529,7 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       config.restore);
   proposals->host = host.get();
   if (config.checkpoint_of) host->set_checkpoint_fn(config.checkpoint_of);
+  if (config.adopt) host->set_adopt_fn(config.adopt);
   host->set_read_fn([proposals](uint64_t group, uint64_t context, raft::Index index) {
     auto it = proposals->reads_asked.find(context);
     if (it == proposals->reads_asked.end() || it->second.first != group) return;

@@ -93,6 +93,9 @@ struct RaftHostActorConfig {
   // off the actor's thread (RaftHost::set_install_runner): the group stands still meanwhile, the
   // others go on. A stored one is installed on the actor's thread when its group is added.
   cluster::RaftHost::RestoreFn restore;
+  // How the detached actor installs a snapshot from a leader (RaftHost::set_adopt_fn); null:
+  // it saves the snapshot to the group's storage, then calls `restore`.
+  cluster::RaftHost::AdoptFn adopt;
   // The last index the application holds for a group (cluster::RaftHost::add_group); null: 0.
   std::function<Result<raft::Index>(uint64_t group)> applied_for;
   // Told, on the actor's thread, who leads a group whenever that changes (`serving` false), and

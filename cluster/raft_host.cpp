@@ -172,9 +172,9 @@ void RaftHost::run_install(uint64_t id, Group& g) {
   raft::LogStorage* storage = g.storage.get();
   const raft::Index index = held->snapshot->meta.index;
   installer_(id, index, [this, id, held, storage]() -> Status {
-    if (auto s = storage->save(held->hard_state ? &*held->hard_state : nullptr, held->entries,
-                               &*held->snapshot);
-        !s) {
+    const raft::HardState* hard_state = held->hard_state ? &*held->hard_state : nullptr;
+    if (adopt_) return adopt_(id, *storage, hard_state, held->entries, *held->snapshot);
+    if (auto s = storage->save(hard_state, held->entries, &*held->snapshot); !s) {
       return make_error(s.error().code, "raft group " + std::to_string(id) +
                                             ": saving its snapshot failed: " + s.error().message);
     }

@@ -75,6 +75,15 @@ class RaftHost {
   // Installs a snapshot received from the leader: saves it (with the rest of its Ready) to the
   // group's storage, synced, and hands it to RestoreFn. May run on any thread.
   using InstallFn = std::function<Status()>;
+  // Installs a snapshot received from the leader in one write with the rest of its Ready (the hard
+  // state, the entries after the snapshot): the application writes its state from the snapshot's
+  // data and has `storage` record the snapshot as that state (compact_to_state's kind), so the
+  // data is written once, not stored, and no crash can keep one without the other. An InstallFn
+  // calls it instead of saving the snapshot and calling RestoreFn; for a group whose state it
+  // keeps elsewhere it may do just that.
+  using AdoptFn = std::function<Status(
+      uint64_t group, raft::LogStorage& storage, const raft::HardState* hard_state,
+      const std::vector<raft::Entry>& entries, const raft::Snapshot& snapshot)>;
   // Runs an InstallFn off the host's thread (saving and restoring a large state takes long, and
   // the host's thread serves every group of the node); the application hands the result back
   // through install_done(), on the host's thread.
@@ -106,6 +115,8 @@ class RaftHost {
   // group's Ready and storage until it returns; the host must outlive it. Without a runner,
   // snapshots are installed on the host's thread.
   void set_install_runner(InstallRunner runner) { installer_ = std::move(runner); }
+  // With an install runner: installs go through `fn` (see AdoptFn).
+  void set_adopt_fn(AdoptFn fn) { adopt_ = std::move(fn); }
   // The result of the install the runner ran for `group` at `index` (the next group's install, if
   // one waits, goes to the runner then); the next process_ready() finishes the group's round (the
   // messages that wait for the snapshot to be saved, and the entries after it). Errors: not_found,
@@ -241,6 +252,7 @@ class RaftHost {
   CheckpointFn checkpoint_;
   CheckpointRunner runner_;
   InstallRunner installer_;
+  AdoptFn adopt_;
   ApplyFn apply_;
   RoleFn role_;
   RestoreFn restore_;

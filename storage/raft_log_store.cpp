@@ -691,12 +691,19 @@ void delete_log_range(Batch& batch, uint64_t group, Index lo, Index hi) {
 
 Status RaftLogStore::save(const HardState* hard_state, const std::vector<Entry>& entries,
                           const Snapshot* snapshot) {
-  return save_impl(hard_state, entries, snapshot, false);
+  return save_impl(hard_state, entries, snapshot, false, nullptr);
 }
 
 Status RaftLogStore::save_unsynced(const HardState* hard_state, const std::vector<Entry>& entries,
                                    const Snapshot* snapshot) {
-  return save_impl(hard_state, entries, snapshot, true);
+  return save_impl(hard_state, entries, snapshot, true, nullptr);
+}
+
+Status RaftLogStore::save_as_state(const HardState* hard_state, const std::vector<Entry>& entries,
+                                   const SnapshotMeta& meta, Batch state) {
+  // The data is not stored: the state's own records are the snapshot from here on.
+  Snapshot snapshot{meta, std::string()};
+  return save_impl(hard_state, entries, &snapshot, false, &state);
 }
 
 Status RaftLogStore::sync() {
@@ -709,7 +716,7 @@ Status RaftLogStore::sync() {
 }
 
 Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<Entry>& entries,
-                               const Snapshot* snapshot, bool defer_sync) {
+                               const Snapshot* snapshot, bool defer_sync, Batch* state) {
   std::lock_guard<std::mutex> write_lock(write_mutex_);
   const std::string group_name = "raft group " + std::to_string(group_);
   auto invalid = [&](const std::string& why) {
@@ -789,8 +796,10 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
                    " would be beyond the last log index " + std::to_string(new_last));
   }
 
-  Batch batch = db_->batch();
-  if (snapshot != nullptr) put_snapshot(batch, group_, snapshot->meta, &snapshot->data);
+  Batch batch = state != nullptr ? std::move(*state) : db_->batch();
+  if (snapshot != nullptr) {
+    put_snapshot(batch, group_, snapshot->meta, state != nullptr ? nullptr : &snapshot->data);
+  }
   // Old keys outside the new log go; those inside it are either kept or overwritten below.
   if (first_index_ <= last_index_) {
     delete_log_range(batch, group_, first_index_, std::min(last_index_ + 1, new_first));
@@ -824,7 +833,7 @@ Status RaftLogStore::save_impl(const HardState* hard_state, const std::vector<En
     snapshot_.meta = snapshot->meta;
     snapshot_.data_size = snapshot->data.size();
     snapshot_.data_crc = crc32c_extend(0, snapshot->data);
-    snapshot_.state = false;
+    snapshot_.state = state != nullptr;
     cache_.clear();
     cache_bytes_ = 0;
   }

@@ -100,6 +100,14 @@ class RaftLogStore final : public raft::LogStorage {
   Status save_unsynced(const raft::HardState* hard_state, const std::vector<raft::Entry>& entries,
                        const raft::Snapshot* snapshot) override;
   Status sync() override;
+  // save() of a snapshot received from the leader whose data the application has turned into
+  // `state`, the records that replace its own: they are written with the snapshot's meta (as a
+  // state snapshot, compact_to_state's kind: no data is stored, and snapshot() asks the source),
+  // `hard_state` and `entries`, in one synced commit. So the state and the log never disagree
+  // after a crash, and the data is written once instead of twice. The checks and errors of save();
+  // on an error nothing is written, `state` included.
+  Status save_as_state(const raft::HardState* hard_state, const std::vector<raft::Entry>& entries,
+                       const raft::SnapshotMeta& meta, Batch state);
   Status compact(const raft::Snapshot& snapshot) override;
   // A state snapshot (log_storage.hpp): the meta record alone, synced, with the entries it covers
   // deleted and any stored data with them. snapshot() then calls the source (no lock held).
@@ -127,8 +135,10 @@ class RaftLogStore final : public raft::LogStorage {
   Status load();
   // compact() and compact_to_state(): `data` null for a state snapshot.
   Status compact_impl(const raft::SnapshotMeta& meta, const std::string* data);
+  // `state`, when given, is the application's records for a snapshot saved as a state snapshot
+  // (save_as_state): the commit starts from it.
   Status save_impl(const raft::HardState* hard_state, const std::vector<raft::Entry>& entries,
-                   const raft::Snapshot* snapshot, bool defer_sync);
+                   const raft::Snapshot* snapshot, bool defer_sync, Batch* state);
   // The helpers below read state that only writers change; callers hold write_mutex_ or mutex_.
   Result<raft::Term> term_locked(raft::Index index) const;
   Result<raft::Entry> read_entry(raft::Index index) const;

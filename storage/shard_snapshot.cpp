@@ -179,8 +179,8 @@ Result<bool> shard_is_empty(const Db& db, uint32_t shard) {
   return empty;
 }
 
-Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
-                     std::string_view blob) {
+Result<Batch> restore_shard_batch(Db& db, uint32_t shard, uint32_t shards, uint64_t group,
+                                  uint64_t index, std::string_view blob) {
   const std::string what =
       "snapshot of shard " + std::to_string(shard) + " at index " + std::to_string(index);
   auto records = parse_shard(blob, shard, what);
@@ -189,7 +189,14 @@ Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, ui
   if (auto s = clear_shard(db, shard, shards, batch); !s) return s.error();
   for (const auto& r : *records) batch.put(r.cf, r.key, r.value);
   batch.put(Cf::raft_state, raft_applied_key(group), applied_index_value(index));
-  return db.commit(std::move(batch));
+  return batch;
+}
+
+Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
+                     std::string_view blob) {
+  auto batch = restore_shard_batch(db, shard, shards, group, index, blob);
+  if (!batch) return batch.error();
+  return db.commit(std::move(*batch));
 }
 
 }  // namespace nca::storage

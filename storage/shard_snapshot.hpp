@@ -70,6 +70,11 @@ Result<bool> shard_is_empty(const Db& db, uint32_t shard);
 // invalid_argument (nothing written) for a blob that is damaged or holds a key outside the shard.
 Status restore_shard(Db& db, uint32_t shard, uint32_t shards, uint64_t group, uint64_t index,
                      std::string_view blob);
+// restore_shard()'s write, not yet committed: for a caller that commits it with more (a Raft
+// replica's log, storage::RaftLogStore::save_as_state). The shard's current records are read now;
+// nothing else may write the shard before the batch commits.
+Result<Batch> restore_shard_batch(Db& db, uint32_t shard, uint32_t shards, uint64_t group,
+                                  uint64_t index, std::string_view blob);
 
 // Deletes the shard's records and its personas' locators, in one write: this node no longer
 // replicates the shard (it left the shard's group).

@@ -410,6 +410,23 @@ TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoin
   EXPECT_TRUE(wait_until([&] {
     return c.nodes[down]->node->context().counters.shard_snapshots_installed.load() >= 1;
   })) << "caught up without the checkpoint: the test did not exercise it";
+  // The checkpoint was written once, as the shard's records, with the log's snapshot record: no
+  // copy of the blob is kept, and a restart finds state and log agreeing (nothing to install).
+  auto blob = c.nodes[down]->node->context().db->get(
+      storage::Cf::raft_state, storage::raft_snapshot_data_key(actors::shard_group(shard)));
+  ASSERT_TRUE(blob.ok());
+  EXPECT_FALSE(blob->has_value()) << "the replica kept the checkpoint's blob";
+  auto restart = c.stop_keeping_data(down);
+  restart();
+  ASSERT_TRUE(c.nodes[down]->client);
+  for (int i = 0; i <= 20; ++i) {
+    const std::string id = "l-" + std::to_string(i);
+    EXPECT_TRUE(wait_until([&] { return stored_on(*c.nodes[down], persona, id); },
+                           std::chrono::seconds(20)))
+        << id << " is missing after the replica's restart";
+  }
+  EXPECT_EQ(c.nodes[down]->node->context().counters.shard_snapshots_installed.load(), 0u)
+      << "the restarted replica installed a checkpoint again";
 }
 
 // Events are still each node's own, but their memories are persona writes: a node whose router

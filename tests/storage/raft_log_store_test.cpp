@@ -448,6 +448,47 @@ TEST(RaftLogStore, StateSnapshotsStoreNoDataAndAskTheirSource) {
   EXPECT_EQ(*read, installed);
 }
 
+// A snapshot from the leader saved as the application's state (save_as_state): the application's
+// records, the snapshot's meta (a state snapshot: no data stored, an earlier copy deleted), the
+// hard state and the entries after it land in one write; a refused one writes none of them.
+TEST(RaftLogStore, ASnapshotSavedAsTheStateIsWrittenWithTheStateInOneWrite) {
+  Harness h;
+  RaftLogStore& s = h.store();
+  ASSERT_TRUE(s.save(nullptr, run(1, 10, 1), nullptr).ok());
+  ASSERT_TRUE(s.compact(make_snapshot(3, 1, "a copy")).ok());
+  auto state_of = [&](const std::string& value) {
+    Batch b = h.db().batch();
+    b.put(Cf::items, "state-key", value);
+    return b;
+  };
+  const raft::SnapshotMeta older = make_snapshot(2, 1, "").meta;
+  EXPECT_EQ(s.save_as_state(nullptr, {}, older, state_of("refused")).code(), ErrorCode::conflict);
+  auto refused = h.db().get(Cf::items, "state-key");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->has_value()) << "a refused save wrote the state";
+
+  const raft::SnapshotMeta meta = make_snapshot(20, 3, "").meta;
+  const HardState hs{3, 1, 21};
+  ASSERT_TRUE(s.save_as_state(&hs, run(21, 22, 3), meta, state_of("at 20")).ok());
+  EXPECT_EQ(s.first_index(), 21u);
+  EXPECT_EQ(s.last_index(), 22u);
+  EXPECT_EQ(*s.snapshot_meta(), meta);
+  EXPECT_EQ(s.snapshot().code(), ErrorCode::unavailable) << "a state snapshot without a source";
+  Observed before = observe(s);
+
+  ASSERT_TRUE(h.reopen().ok());
+  EXPECT_EQ(observe(h.store()), before);
+  EXPECT_EQ(*h.store().snapshot_meta(), meta);
+  EXPECT_EQ(h.store().initial_state()->hard_state, hs);
+  auto state = h.db().get(Cf::items, "state-key");
+  ASSERT_TRUE(state.ok());
+  ASSERT_TRUE(state->has_value());
+  EXPECT_EQ(**state, "at 20");
+  auto data = h.db().get(Cf::raft_state, raft_snapshot_data_key(kGroup));
+  ASSERT_TRUE(data.ok());
+  EXPECT_FALSE(data->has_value()) << "snapshot data is stored beside the state";
+}
+
 TEST(RaftLogStore, ReopenRecoversIdenticalState) {
   for (size_t cache_entries : {size_t{4096}, size_t{3}}) {
     SCOPED_TRACE("cache_entries " + std::to_string(cache_entries));
