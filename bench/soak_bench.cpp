@@ -328,7 +328,10 @@ int run(const std::vector<std::string>& args) {
     keep_node_logs(dir.path(), "soak");
     return 1;
   }
-  if (out.lost + out.corrupt + out.get_mismatches.load() > 0) keep_node_logs(dir.path(), "soak");
+  // The logs of a run with errors too: they say why a request failed.
+  if (out.lost + out.corrupt + out.get_mismatches.load() > 0 || !out.errors.empty()) {
+    keep_node_logs(dir.path(), "soak");
+  }
   int code = print_result(
       o.json, [&] { return to_json(o, out).dump(); }, [&] { print_table(o, out); });
   return out.lost + out.corrupt + out.get_mismatches.load() == 0 ? code : 1;

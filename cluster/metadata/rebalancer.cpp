@@ -119,12 +119,31 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
     if (!candidates.empty())
       return make(Move::add_replica, *a, pick(load.replicas, candidates, true));
   }
-  // 2. Replicas on nodes that are not live, once the shard can spare them.
+  // 2. Replicas on nodes that are not live, once the shard can spare them. A dead node's replica
+  // goes only once the shard has its full size on live nodes without it: with no live node to
+  // take its place (three nodes, three replicas), removing it would shrink the group to two
+  // voters, which lose their quorum on the next death where three would not, and the node's
+  // return would copy the shard again instead of catching up from the log. A draining or departed
+  // node's replica goes as soon as the shard has as many live ones as the cluster allows.
+  // A shard that loses a draining or departed replica shrinks anyway (the operator asked for it):
+  // its dead replicas go first, as soon as it has as many live ones as the cluster allows, so the
+  // group never ends with a majority of dead voters.
+  const int full = static_cast<int>(replication_factor);
+  auto is_dead = [&](uint64_t r) {
+    const auto* m = map.member(r);
+    return m != nullptr && m->dead() && !m->draining();
+  };
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (!movable(a) || live_replicas(*a) < want || !can_commit(*a)) continue;
-    for (uint64_t r : a->replicas()) {
-      if (!live.count(r)) return make(Move::remove_replica, *a, r);
+    if (!movable(a) || !can_commit(*a)) continue;
+    bool shrinking = false;
+    for (uint64_t r : a->replicas()) shrinking = shrinking || (!live.count(r) && !is_dead(r));
+    for (bool dead_ones : {true, false}) {
+      for (uint64_t r : a->replicas()) {
+        if (live.count(r) || is_dead(r) != dead_ones) continue;
+        const int needed = dead_ones && !shrinking ? full : want;
+        if (live_replicas(*a) >= needed) return make(Move::remove_replica, *a, r);
+      }
     }
   }
   // 3. Over-replicated shards.
@@ -164,16 +183,19 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // 5. Leader balance: the first shard whose preferred leader leads at least two more shards than
   // one of its other live replicas hands the hint to the least-leading of them. Every such move
   // lowers the sum of squared leader counts, so the rule stops.
+  // A hint on a node that is not live (a dead replica rule 2 keeps) moves to a live replica. A
+  // group without a live majority cannot elect the new preferred leader: its hint waits.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (!movable(a) || !live.count(a->leader_hint())) continue;
+    if (!movable(a) || !can_commit(*a)) continue;
     std::vector<uint64_t> candidates;
     for (uint64_t r : a->replicas()) {
       if (r != a->leader_hint() && live.count(r)) candidates.push_back(r);
     }
     if (candidates.empty()) continue;
     const uint64_t to = pick(load.leaders, candidates, true);
-    if (load.leaders.at(a->leader_hint()) - load.leaders.at(to) > 1) {
+    if (!live.count(a->leader_hint()) ||
+        load.leaders.at(a->leader_hint()) - load.leaders.at(to) > 1) {
       return make(Move::move_leader, *a, to);
     }
   }

@@ -398,14 +398,18 @@ TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoin
         storage::Cf::raft_state, storage::raft_snapshot_meta_key(actors::shard_group(shard)));
     return snap.ok() && snap->has_value();
   })) << "the leader never compacted the shard's log";
+  // Every memory reaches the replica (`when` says after what).
+  auto all_stored = [&](const std::string& when) {
+    for (int i = 0; i <= 20; ++i) {
+      const std::string id = "l-" + std::to_string(i);
+      EXPECT_TRUE(wait_until([&] { return stored_on(*c.nodes[down], persona, id); },
+                             std::chrono::seconds(20)))
+          << id << " is missing on the replica " << when;
+    }
+  };
   start_down();
   ASSERT_TRUE(c.nodes[down]->client);
-  for (int i = 0; i <= 20; ++i) {
-    const std::string id = "l-" + std::to_string(i);
-    EXPECT_TRUE(wait_until([&] { return stored_on(*c.nodes[down], persona, id); },
-                           std::chrono::seconds(20)))
-        << id << " never reached the restarted replica";
-  }
+  all_stored("after its first restart");
   // The restored records become visible to reads just before the install is counted.
   EXPECT_TRUE(wait_until([&] {
     return c.nodes[down]->node->context().counters.shard_snapshots_installed.load() >= 1;
@@ -419,12 +423,7 @@ TEST(ReplicatedShardTest, AReplicaBehindTheCompactedLogCatchesUpFromTheCheckpoin
   auto restart = c.stop_keeping_data(down);
   restart();
   ASSERT_TRUE(c.nodes[down]->client);
-  for (int i = 0; i <= 20; ++i) {
-    const std::string id = "l-" + std::to_string(i);
-    EXPECT_TRUE(wait_until([&] { return stored_on(*c.nodes[down], persona, id); },
-                           std::chrono::seconds(20)))
-        << id << " is missing after the replica's restart";
-  }
+  all_stored("after its restart on the installed checkpoint");
   EXPECT_EQ(c.nodes[down]->node->context().counters.shard_snapshots_installed.load(), 0u)
       << "the restarted replica installed a checkpoint again";
 }
@@ -1153,34 +1152,40 @@ TEST(ReplicatedShardTest, ADeadNodesReplicasAreReplacedOnTheOthers) {
 TEST(ReplicatedShardTest, ARestartKeepsTheShardCopiesHistoryMovedAwayAndBack) {
   Cluster c;
   ASSERT_TRUE(c.start());
+  // Four nodes, so a dead node's replicas have somewhere to go.
+  c.nodes.push_back(start_member("node-d", {c.seed}, "", "", "", c.tweak));
   std::string err;
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 4, &err); }, std::chrono::seconds(60)))
+      << err;
   std::map<std::string, std::string> written;
   for (int i = 0; i < 8; ++i) {
     const std::string persona = "p" + std::to_string(i);
-    ASSERT_TRUE(remember_until_ok(*c.nodes[i % 3], persona, "h" + std::to_string(i), "fact", &err))
+    ASSERT_TRUE(remember_until_ok(*c.nodes[i % 4], persona, "h" + std::to_string(i), "fact", &err))
         << err;
     written["h" + std::to_string(i)] = persona;
   }
-  // node-c dies long enough for its replicas to go, then comes back and gets them again.
+  // node-c dies long enough for its replicas to go, then comes back and gets some again.
   auto start_c = c.stop_keeping_data(2);
-  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 2, &err); }, std::chrono::seconds(60)))
-      << "node-c's replicas were not removed: " << err;
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err); }, std::chrono::seconds(60)))
+      << "node-c's replicas were not replaced: " << err;
   start_c();
   ASSERT_TRUE(c.nodes[2]->client);
-  // The map says so, and node-c holds every write again (read from its RocksDB).
+  // The map says so, and node-c holds every write of the shards it replicates again (read from
+  // its RocksDB).
   auto has_all = [&] {
     for (const auto& [id, persona] : written) {
+      if (!replicates(*c.nodes[2], storage::shard_of(kTenant, persona, kShards))) continue;
       if (!stored_on(*c.nodes[2], persona, id)) return false;
     }
     return true;
   };
-  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err) && has_all(); },
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 4, &err) && has_all(); },
                          std::chrono::seconds(60)))
-      << "node-c did not get its replicas back: " << err;
+      << "node-c did not get replicas back: " << err;
   // A clean restart: the replay walks through the removal and the return.
   c.stop_keeping_data(2)();
   ASSERT_TRUE(c.nodes[2]->client);
-  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 3, &err) && has_all(); },
+  ASSERT_TRUE(wait_until([&] { return balanced(*c.nodes[0], 4, &err) && has_all(); },
                          std::chrono::seconds(60)))
       << err;
   EXPECT_EQ(c.nodes[2]->node->context().counters.shard_copies_dropped.load(), 0u)
