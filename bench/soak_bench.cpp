@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -71,12 +72,24 @@ void caller(size_t c, const SoakOptions& o, const std::vector<std::string>& addr
   auto error = [&](const Error& e) {
     std::lock_guard<std::mutex> lock(out.mu);
     out.errors[to_string(e.code)]++;
+    if (out.error_examples.size() >= 5) return;
     const std::string example = e.to_string();
-    if (out.error_examples.size() < 5 &&
-        std::find(out.error_examples.begin(), out.error_examples.end(), example) ==
-            out.error_examples.end()) {
-      out.error_examples.push_back(example);
+    for (const auto& seen : out.error_examples) {
+      if (seen.size() >= example.size() &&
+          seen.compare(seen.size() - example.size(), example.size(), example) == 0) {
+        return;
+      }
     }
+    // Stamped with the wall clock (UTC), to find the moment in the nodes' logs.
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "%02d:%02d:%02d.%03d ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms.count() % 1000));
+    out.error_examples.push_back(stamp + example);
   };
   while (!stop.load()) {  // bounded by the soak's deadline
     if (!client) {
