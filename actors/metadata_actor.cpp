@@ -311,6 +311,11 @@ void prefer_leaders(MetadataSelf* self,
         !raft::is_voter(v->second.conf, preferred)) {
       continue;
     }
+    // A dead replica keeps its vote while no live node can replace it (the rebalancer's rule 2),
+    // and may still be the preferred leader until the rebalancer moves the hint: a hand-over to
+    // it would hold the shard's proposals for an election timeout and fail.
+    const auto* member = st.map->member(preferred);
+    if (member == nullptr || member->dead()) continue;
     auto match = v->second.match.find(preferred);
     if (match == v->second.match.end() || match->second < v->second.last_index) continue;
     auto last = st.handed_over.find(s);

@@ -250,6 +250,20 @@ TEST(RebalancerTest, ADeadReplicaNoLiveNodeCanReplaceKeepsItsVote) {
   p.expect_balanced();
 }
 
+// A shard that loses a draining replica while another is dead sheds the dead one first: the other
+// order would leave it with one live voter of two, unable to commit anything again.
+TEST(RebalancerTest, AShrinkingShardShedsItsDeadReplicasFirst) {
+  Planner p(4, 3, 3);
+  p.flag(3, /*dead=*/true);
+  p.flag(2, /*dead=*/false);  // drain
+  ASSERT_GE(p.settle(), 0);
+  for (uint32_t s = 0; s < 4; ++s) {
+    const auto& a = *p.map().shard(s);
+    ASSERT_EQ(a.replicas_size(), 1) << "shard " << s;
+    EXPECT_EQ(a.replicas(0), 1u) << "shard " << s;
+  }
+}
+
 // A draining node still votes: its replicas move away even when another replica is dead.
 TEST(RebalancerTest, ADrainingReplicaCountsForTheMajorityOfItsRemoval) {
   Planner p(4, 3, 4);
