@@ -183,11 +183,13 @@ std::optional<Move> next_move(const ClusterMap& map, uint32_t replication_factor
   // 5. Leader balance: the first shard whose preferred leader leads at least two more shards than
   // one of its other live replicas hands the hint to the least-leading of them. Every such move
   // lowers the sum of squared leader counts, so the rule stops.
-  // A hint on a node that is not live (a dead replica rule 2 keeps) moves to a live replica. A
-  // group without a live majority cannot elect the new preferred leader: its hint waits.
+  // A hint on a draining node moves to a live replica (a group without a live majority cannot
+  // elect it: its hint waits). A hint on a dead replica that rule 2 keeps stays: the shard's
+  // leaders do not hand over to it meanwhile (actors/metadata_actor.cpp), and it leads again when
+  // it returns, one hand-over instead of a move away and another back.
   for (uint32_t s = 0; s < map.shard_count(); ++s) {
     const auto* a = map.shard(s);
-    if (!movable(a) || !can_commit(*a)) continue;
+    if (!movable(a) || !can_commit(*a) || is_dead(a->leader_hint())) continue;
     std::vector<uint64_t> candidates;
     for (uint64_t r : a->replicas()) {
       if (r != a->leader_hint() && live.count(r)) candidates.push_back(r);

@@ -17,8 +17,8 @@
 //   4. replicas per live node differing by more than one: the busiest node's replica of some shard
 //      the idlest node lacks is added to the idlest node (rule 3 then removes the surplus);
 //   5. preferred leaders per live node differing by more than one: the leader hint of one shard
-//      moves from the node leading most to its replica leading fewest; a hint on a node that is
-//      not live moves to the live replica leading fewest.
+//      moves from the node leading most to its replica leading fewest; a hint on a draining node
+//      moves to the live replica leading fewest, one on a dead replica that rule 2 keeps stays.
 // Only settled shards move (pb::ShardAssignment::settled_epoch: the shard's group matches its
 // last change), so a shard never has two changes under way. Each move carries the shard's next
 // epoch. Ties break by lowest shard, then lowest node id, so
