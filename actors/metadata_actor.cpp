@@ -11,6 +11,7 @@
 #include "actors/peer_transport.hpp"
 #include "actors/raft_host_actor.hpp"
 #include "cluster/metadata/cluster_map.hpp"
+#include "cluster/metadata/leader_preference.hpp"
 #include "cluster/metadata/membership_planner.hpp"
 #include "cluster/metadata/rebalancer.hpp"
 #include "cluster/metadata/shard_reconciler.hpp"
@@ -286,18 +287,10 @@ size_t unsettled_shards(const metadata::ClusterMap& map) {
   return n;
 }
 
-// The shard's preferred leader: its leader hint when that is a replica, else its first replica.
-uint64_t preferred_leader(const pb::ShardAssignment& a) {
-  if (std::find(a.replicas().begin(), a.replicas().end(), a.leader_hint()) != a.replicas().end()) {
-    return a.leader_hint();
-  }
-  return a.replicas(0);
-}
-
-// Leadership goes to each shard's preferred leader (initial placement and the rebalancer spread
-// them so leaders per node differ by at most one): a leader that is not the preferred one hands
-// over once that voter has caught up, at most every few seconds per shard (a transfer that did not
-// happen is abandoned by Raft after an election timeout).
+// Leadership goes to each shard's preferred leader (cluster/metadata/leader_preference.hpp): a
+// leader that is not the preferred one hands over once that voter has caught up, at most every
+// few seconds per shard (a transfer that did not happen is abandoned by Raft after an election
+// timeout).
 void prefer_leaders(MetadataSelf* self,
                     const std::map<uint64_t, cluster::RaftHost::GroupView>& views) {
   auto& st = self->state;
@@ -305,19 +298,10 @@ void prefer_leaders(MetadataSelf* self,
   for (uint32_t s = 0; s < st.map->shard_count(); ++s) {
     const pb::ShardAssignment* a = st.map->shard(s);
     if (a == nullptr || a->replicas().empty()) continue;
-    const uint64_t preferred = preferred_leader(*a);
     auto v = views.find(shard_group(s));
-    if (preferred == st.config.node || v == views.end() || !v->second.leader ||
-        !raft::is_voter(v->second.conf, preferred)) {
-      continue;
-    }
-    // A dead replica keeps its vote while no live node can replace it (the rebalancer's rule 2),
-    // and may still be the preferred leader until the rebalancer moves the hint: a hand-over to
-    // it would hold the shard's proposals for an election timeout and fail.
-    const auto* member = st.map->member(preferred);
-    if (member == nullptr || member->dead()) continue;
-    auto match = v->second.match.find(preferred);
-    if (match == v->second.match.end() || match->second < v->second.last_index) continue;
+    if (v == views.end()) continue;
+    const uint64_t preferred = hand_over_target(*st.map, *a, v->second, st.config.node);
+    if (preferred == 0) continue;
     auto last = st.handed_over.find(s);
     if (last != st.handed_over.end() && now - last->second < std::chrono::seconds(3)) continue;
     st.handed_over[s] = now;
