@@ -231,52 +231,44 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   }
   const auto shards = static_cast<uint32_t>(s.cluster.shards);
   NodeCounters* counters = &ctx.counters;
-  // Runs off the Raft host's thread for a snapshot received from a leader (RaftHost's install
-  // runner), on it for a stored one when the node starts.
-  rc.restore = [meta, db, shards, counters](uint64_t group, const raft::Snapshot& snap) -> Status {
-    if (group == kMetadataGroup) {
-      caf::anon_send(meta, meta_restore_atom::value, uint64_t{snap.meta.index}, snap.data);
-      return {};
-    }
-    // A replica that fell behind the leader's log start takes the shard's checkpoint.
-    auto restored =
-        storage::restore_shard(*db, group_shard(group), shards, group, snap.meta.index, snap.data);
-    if (!restored) {
-      return make_error(restored.error().code, "raft group " + std::to_string(group) +
-                                                   ": installing the shard's checkpoint failed: " +
-                                                   restored.error().message);
-    }
-    counters->shard_snapshots_installed++;
-    spdlog::info("raft group {}: installed the shard's checkpoint at index {}", group,
-                 snap.meta.index);
-    return {};
-  };
-  // A checkpoint from a leader: the shard's records replace this replica's in the same write as
-  // the log's snapshot record (RaftLogStore::save_as_state), so the blob is written once and not
-  // kept. The metadata group's state lives in the metadata actor: its snapshot is stored whole.
-  auto restore = rc.restore;
-  rc.adopt = [db, shards, counters, restore](
-                 uint64_t group, raft::LogStorage& storage, const raft::HardState* hard_state,
-                 const std::vector<raft::Entry>& entries, const raft::Snapshot& snap) -> Status {
-    auto* store = dynamic_cast<storage::RaftLogStore*>(&storage);
-    if (group == kMetadataGroup || store == nullptr) {
-      if (auto s = storage.save(hard_state, entries, &snap); !s) return s;
-      return restore(group, snap);
-    }
-    auto batch = storage::restore_shard_batch(*db, group_shard(group), shards, group,
-                                              snap.meta.index, snap.data);
-    if (!batch) {
-      return make_error(batch.error().code,
+  // A shard's checkpoint installed (counted and logged), or why not.
+  auto installed = [counters](uint64_t group, const raft::Snapshot& snap, Status s) -> Status {
+    if (!s) {
+      return make_error(s.error().code,
                         "raft group " + std::to_string(group) +
-                            ": installing the shard's checkpoint failed: " + batch.error().message);
-    }
-    if (auto s = store->save_as_state(hard_state, entries, snap.meta, std::move(*batch)); !s) {
-      return s;
+                            ": installing the shard's checkpoint failed: " + s.error().message);
     }
     counters->shard_snapshots_installed++;
     spdlog::info("raft group {}: installed the shard's checkpoint at index {} ({} bytes)", group,
                  snap.meta.index, snap.data.size());
     return {};
+  };
+  // A snapshot stored in the group's log: one the node finds there when it starts, or one from a
+  // leader that the metadata group stores whole (its state lives in the metadata actor).
+  rc.restore = [meta, db, shards, installed](uint64_t group, const raft::Snapshot& snap) -> Status {
+    if (group == kMetadataGroup) {
+      caf::anon_send(meta, meta_restore_atom::value, uint64_t{snap.meta.index}, snap.data);
+      return {};
+    }
+    return installed(
+        group, snap,
+        storage::restore_shard(*db, group_shard(group), shards, group, snap.meta.index, snap.data));
+  };
+  // A shard's checkpoint from a leader (off the Raft host's thread): the shard's records replace
+  // this replica's in the same write as the log's snapshot record (RaftLogStore::save_as_state),
+  // so the blob is written once and not kept.
+  rc.adopt = [db, shards, installed](uint64_t group, raft::LogStorage& storage,
+                                     const raft::HardState* hard_state,
+                                     const std::vector<raft::Entry>& entries,
+                                     const raft::Snapshot& snap) -> Result<bool> {
+    auto* store = dynamic_cast<storage::RaftLogStore*>(&storage);
+    if (group == kMetadataGroup || store == nullptr) return false;
+    auto batch = storage::restore_shard_batch(*db, group_shard(group), shards, group,
+                                              snap.meta.index, snap.data);
+    Status s = batch ? store->save_as_state(hard_state, entries, snap.meta, std::move(*batch))
+                     : Status(batch.error());
+    if (auto done = installed(group, snap, std::move(s)); !done) return done.error();
+    return true;
   };
   // A shard that moved away: its log, applied index and records go (the personas were evicted
   // when the host reported no leader). A crash in between leaves records no group refers to; a

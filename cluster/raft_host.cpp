@@ -173,7 +173,11 @@ void RaftHost::run_install(uint64_t id, Group& g) {
   const raft::Index index = held->snapshot->meta.index;
   installer_(id, index, [this, id, held, storage]() -> Status {
     const raft::HardState* hard_state = held->hard_state ? &*held->hard_state : nullptr;
-    if (adopt_) return adopt_(id, *storage, hard_state, held->entries, *held->snapshot);
+    if (adopt_) {
+      auto adopted = adopt_(id, *storage, hard_state, held->entries, *held->snapshot);
+      if (!adopted) return adopted.error();
+      if (*adopted) return {};
+    }
     if (auto s = storage->save(hard_state, held->entries, &*held->snapshot); !s) {
       return make_error(s.error().code, "raft group " + std::to_string(id) +
                                             ": saving its snapshot failed: " + s.error().message);

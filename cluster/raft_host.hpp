@@ -79,9 +79,9 @@ class RaftHost {
   // state, the entries after the snapshot): the application writes its state from the snapshot's
   // data and has `storage` record the snapshot as that state (compact_to_state's kind), so the
   // data is written once, not stored, and no crash can keep one without the other. An InstallFn
-  // calls it instead of saving the snapshot and calling RestoreFn; for a group whose state it
-  // keeps elsewhere it may do just that.
-  using AdoptFn = std::function<Status(
+  // calls it first: true when it installed the snapshot; false declines (a group whose state the
+  // application keeps elsewhere), and the snapshot is saved and handed to RestoreFn as without it.
+  using AdoptFn = std::function<Result<bool>(
       uint64_t group, raft::LogStorage& storage, const raft::HardState* hard_state,
       const std::vector<raft::Entry>& entries, const raft::Snapshot& snapshot)>;
   // Runs an InstallFn off the host's thread (saving and restoring a large state takes long, and
