@@ -229,7 +229,7 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
   if (auto s = start_nodes(o.nodes, dir, o.shards, &addresses, &nodes); !s) return s;
   progress("cluster: " + std::to_string(o.nodes) + " nodes starting");
   std::unique_ptr<Client> admin;
-  if (!await(
+  if (auto s = await_nodes(
           [&] {
             if (!admin) {
               auto c = Client::connect(addresses);
@@ -237,10 +237,9 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
             }
             return admin && !shard_leaders(*admin, o.shards, o.nodes).empty();
           },
-          std::chrono::seconds(60))) {
-    return make_error(
-        ErrorCode::unavailable,
-        "the cluster did not place and lead its shards within 60 s (logs in " + dir + ")");
+          std::chrono::seconds(60), nodes, "the cluster did not place and lead its shards");
+      !s) {
+    return s;
   }
   progress("cluster: remember and recall");
   if (auto s = measure_nca(o, addresses, cpu_of(pids_of(nodes)), &r->remember, &r->recall); !s)
@@ -306,7 +305,9 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
 }
 
 Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
-  Process node;
+  std::vector<std::unique_ptr<Process>> nodes;
+  nodes.push_back(std::make_unique<Process>());
+  Process& node = *nodes.back();
   const std::string address = loopback(testing::unused_loopback_port());
   if (auto s = node.start({self_dir() + "/nca-node", "--node.id", "single", "--node.data-dir",
                            dir + "/single", "--node.listen", address, "--http.listen",
@@ -315,8 +316,10 @@ Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Result
       !s) {
     return s;
   }
-  if (!await([&] { return Client::connect({address}).ok(); }, std::chrono::seconds(30))) {
-    return make_error(ErrorCode::unavailable, "the single node did not answer within 30 s");
+  if (auto s = await_nodes([&] { return Client::connect({address}).ok(); },
+                           std::chrono::seconds(30), nodes, "the single node did not answer");
+      !s) {
+    return s;
   }
   progress("single node: remember and recall");
   return measure_nca(o, {address}, cpu_of({node.pid()}), &r->single_remember, &r->single_recall);

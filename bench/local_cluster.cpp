@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -51,9 +52,17 @@ void Process::kill() {
   waitpid(pid_, &status, 0);
   pid_ = 0;
 }
+std::string Process::ended() {
+  if (pid_ <= 0) return {};
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return {};
+  pid_ = 0;
+  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+  return "exit status " + std::to_string(WEXITSTATUS(status));
+}
+
 std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
-// Polls `cond` every 50 ms until `limit`.
 std::vector<std::string> node_argv(size_t i, const std::string& dir,
                                    const std::vector<std::string>& addresses, uint32_t shards,
                                    const std::vector<std::string>& extra) {
@@ -113,6 +122,44 @@ bool await(const std::function<bool()>& cond, std::chrono::seconds limit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return cond();
+}
+
+namespace {
+
+// The last non-empty line of a log file, or empty.
+std::string last_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {  // bounded by the file
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+}  // namespace
+
+Status await_nodes(const std::function<bool()>& cond, std::chrono::seconds limit,
+                   const std::vector<std::unique_ptr<Process>>& nodes, const std::string& what) {
+  std::string dead;
+  const bool met = await(
+      [&] {
+        for (const auto& n : nodes) {
+          if (!n->running()) continue;
+          if (std::string how = n->ended(); !how.empty()) {
+            dead = std::filesystem::path(n->log()).stem().string() + " ended (" + how +
+                   "): " + last_line(n->log());
+            return true;
+          }
+        }
+        return cond();
+      },
+      limit);
+  if (!dead.empty()) return make_error(ErrorCode::unavailable, dead);
+  if (met) return {};
+  std::string logs =
+      nodes.empty() ? std::string() : std::filesystem::path(nodes[0]->log()).parent_path().string();
+  return make_error(ErrorCode::unavailable, what + " within " + std::to_string(limit.count()) +
+                                                " s (logs in " + logs + ")");
 }
 
 std::vector<uint64_t> shard_leaders(Client& via, uint32_t shards, size_t nodes) {

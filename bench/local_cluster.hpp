@@ -33,6 +33,11 @@ class Process {
   void kill();
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }  // 0 when not running
+  const std::string& log() const { return log_; }
+
+  // How the process ended ("exit status 1", "signal 11") once it has ended by itself; empty
+  // while it runs or after kill(). Reaps it: a process that ended is no longer running().
+  std::string ended();
 
  private:
   pid_t pid_ = 0;
@@ -61,6 +66,13 @@ void keep_node_logs(const std::string& dir, const std::string& name);
 
 // Polls `cond` every 50 ms until `limit`.
 bool await(const std::function<bool()>& cond, std::chrono::seconds limit);
+
+// await() for a cluster's nodes: gives up as soon as one of `nodes` has ended by itself (a node
+// that refused its configuration is otherwise waited for until the limit, silently). The error
+// names the node, how it ended and the last line of its log; or, at the limit, `what` and where
+// the logs are.
+Status await_nodes(const std::function<bool()>& cond, std::chrono::seconds limit,
+                   const std::vector<std::unique_ptr<Process>>& nodes, const std::string& what);
 
 // Each shard's leader as `via` sees it; empty unless every shard has one. With `nodes` > 0, also
 // empty until the rebalancer has settled: every shard settled, replicas and leaderships spread

@@ -152,8 +152,10 @@ Status soak(const SoakOptions& o, const std::string& dir, Outcome& out) {
   const std::vector<std::string> extra = {"--memory.stm-capacity", "100000000"};
   if (auto s = start_nodes(o.nodes, dir, o.shards, &addresses, &nodes, extra); !s) return s;
   progress("soak: " + std::to_string(o.nodes) + " nodes starting");
-  if (!await([&] { return cluster_led(addresses, o.shards); }, std::chrono::seconds(60))) {
-    return make_error(ErrorCode::unavailable, "the cluster did not lead its shards within 60 s");
+  if (auto s = await_nodes([&] { return cluster_led(addresses, o.shards); },
+                           std::chrono::seconds(60), nodes, "the cluster did not lead its shards");
+      !s) {
+    return s;
   }
   progress("soak: load for " + std::to_string(o.minutes) + " min, a SIGKILL every " +
            std::to_string(o.kill_every_s) + " s");

@@ -184,7 +184,9 @@ std::vector<Def> rows() {
           "How often a node refreshes the saved vector indices of the personas it replicates "
           "but does not lead, so a failover reads a current index instead of rebuilding it; "
           "0: never (a new leader rebuilds or catches up the index when it first serves a "
-          "persona)."),
+          "persona).")
+          .durations(0)
+          .note("0 = never"),
       key("cluster.fault-injection", boolean, at(&S::cluster, &ClusterSettings::fault_injection),
           "Accept fault-injection commands (nca cluster partition): for tests of a cluster's "
           "failure handling only; never on a cluster that serves users."),

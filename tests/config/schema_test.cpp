@@ -322,6 +322,21 @@ TEST(Schema, SetRejectsWrongTypesAndRangesNamingKeyValueAndSource) {
   }
 }
 
+// A key whose help gives 0 a meaning ("0: never") must accept 0: cluster.follower-index-refresh
+// documented "0: never" while its range refused it.
+TEST(Schema, EveryNumberWhoseHelpGivesZeroAMeaningAcceptsZero) {
+  size_t checked = 0;
+  for (const KeySpec& k : schema()) {
+    if (k.help.find("0:") == std::string::npos) continue;
+    if (k.type != "int" && k.type != "double" && k.type != "duration" && k.type != "size") continue;
+    Settings s = defaults();
+    Status st = set(s, k.key, "0", Source::environment);
+    EXPECT_TRUE(st.ok()) << k.key << ": " << (st.ok() ? "" : st.error().message);
+    ++checked;
+  }
+  EXPECT_GE(checked, 7u);  // the keys of this kind when the test was written
+}
+
 TEST(Schema, SetRejectsUnknownKeysWithASuggestion) {
   Settings s = defaults();
   Status st = set(s, "memory.stm_ttl", "3h", Source::file);
