@@ -14,6 +14,11 @@ namespace nca::actors {
 namespace {
 
 constexpr size_t kVectorFetchChunk = 1024;
+// A periodic save waits until the changes since the last one reach this share of the tier (1/4),
+// so its cost per write stays constant as the tier grows (the index warmer's rule, too).
+constexpr size_t kSaveFraction = 4;
+
+using index_save_tick_atom = caf::atom_constant<caf::atom("isavetick")>;
 
 std::string hex(const std::string& s) {
   static const char* digits = "0123456789abcdef";
@@ -33,10 +38,42 @@ struct TierManagerState {
   std::string path;
   ConsolidationCursor cursor;
   std::shared_ptr<std::atomic<uint64_t>> applied;
+  // Changes applied since the index file was last written, and the tier's size then: a periodic
+  // save (index.save-interval) runs once the changes reach a quarter of that size.
+  size_t changes_since_save = 0;
+  size_t size_at_save = 0;
 };
 
 void load_tier(TierManagerState& st, std::vector<ItemMeta> items) {
-  load_tier_from_storage(*st.ctx, st.ref, *st.tier, st.path, std::move(items));
+  const bool empty = items.empty();
+  auto report = load_tier_from_storage(*st.ctx, st.ref, *st.tier, st.path, std::move(items));
+  st.size_at_save = st.tier->size();
+  // A rebuilt index, or a saved one that lacked items, is saved at the first periodic check: a
+  // crash before the persona stops would otherwise rebuild it again.
+  if (!empty && (!report.used_saved_index || !report.need_vectors.empty())) {
+    st.changes_since_save = std::max<size_t>(1, st.size_at_save);
+  }
+}
+
+// Writes the tier's index file (atomically: runtime/vector_index); an empty tier with no file
+// writes nothing. A failure is logged: the index is rebuilt from RocksDB on the next activation.
+bool save_index(TierManagerState& s) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(s.path).parent_path(), ec);
+  if (s.tier->size() == 0 && !std::filesystem::exists(s.path)) return true;
+  auto r = s.tier->save(s.path);
+  if (!r) {
+    spdlog::warn("persona '{}' tier {}: index not saved ({}); it will be rebuilt on start",
+                 s.ref.persona, tier_name(s.tier->tier()), r.error().message);
+    return false;
+  }
+  s.changes_since_save = 0;
+  s.size_at_save = s.tier->size();
+  return true;
+}
+
+bool save_due(const TierManagerState& s) {
+  return s.changes_since_save >= std::max<size_t>(1, s.size_at_save / kSaveFraction);
 }
 
 TierSearchResultPtr run_search(TierManagerState& st, const TierSearch& q) {
@@ -133,6 +170,10 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
   st.path = index_path(*ctx, st.ref, init->tier);
   st.applied = init->applied;
   load_tier(st, std::move(init->items));
+  const auto save_interval = std::chrono::microseconds(ctx->settings.index.save_interval);
+  if (save_interval.count() > 0) {
+    self->delayed_send(self, save_interval, index_save_tick_atom::value);
+  }
   if (auto persona = caf::actor_cast<caf::actor>(init->persona)) {
     self->send(persona, index_atom::value, static_cast<int32_t>(init->tier),
                IndexPtr(st.tier->shared_index()));
@@ -152,6 +193,7 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
         auto& s = self->state;
         for (const auto& e : *effects) {
           if (e.tier != s.tier->tier()) continue;
+          ++s.changes_since_save;
           if (e.remove) {
             s.tier->remove(e.meta.id);
             s.cursor.erase(e.meta.id);
@@ -162,24 +204,19 @@ caf::behavior tier_manager(caf::stateful_actor<TierManagerState>* self, NodeCont
         }
         if (s.applied) s.applied->fetch_add(1, std::memory_order_release);
       },
+      [=](index_save_tick_atom) {
+        auto& s = self->state;
+        if (save_due(s)) save_index(s);
+        self->delayed_send(self, std::chrono::microseconds(s.ctx->settings.index.save_interval),
+                           index_save_tick_atom::value);
+      },
       [=](drop_atom) {
         // The persona was deleted: its saved index must not come back with a new persona.
         std::error_code ec;
         std::filesystem::remove(self->state.path, ec);
         self->quit();
       },
-      [=](save_atom) -> bool {
-        auto& s = self->state;
-        std::error_code ec;
-        std::filesystem::create_directories(std::filesystem::path(s.path).parent_path(), ec);
-        if (s.tier->size() == 0 && !std::filesystem::exists(s.path)) return true;
-        auto r = s.tier->save(s.path);
-        if (!r) {
-          spdlog::warn("persona '{}' tier {}: index not saved ({}); it will be rebuilt on start",
-                       s.ref.persona, tier_name(s.tier->tier()), r.error().message);
-        }
-        return r.ok();
-      },
+      [=](save_atom) -> bool { return save_index(self->state); },
       [=](tstats_atom) -> TierStatsPtr {
         auto& s = self->state;
         auto stats = std::make_shared<pb::TierStats>();

@@ -9,6 +9,8 @@
 //   (apply_atom, TierEffectsPtr)                          changes already durable in RocksDB
 //   (save_atom) -> bool                                   saves the index file with its applied seq
 //   (tstats_atom) -> TierStatsPtr
+// It also saves the index by itself every index.save-interval once a quarter of the tier changed
+// since its last save (or it was rebuilt at start), so a crash does not cost a rebuild.
 #pragma once
 
 #include <caf/all.hpp>

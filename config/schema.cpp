@@ -400,6 +400,13 @@ std::vector<Def> rows() {
           "The same for short-term memory, which takes a write per event and overshoots "
           "memory.stm-capacity between lymphatic ticks.")
           .ints(0, 1000000),
+      key("index.save-interval", duration, at(&S::index, &IndexSettings::save_interval),
+          "How often an active persona's tier saves its vector index when it changed by a "
+          "quarter since its last save, so a restart after a crash (or a node that takes its "
+          "shards' leadership back) reads a recent index instead of rebuilding it; 0: only when "
+          "the persona stops.")
+          .durations(0)
+          .note("0 = only when the persona stops"),
       // actors
       key("actors.idle-timeout", duration, at(&S::actors, &ActorsSettings::idle_timeout),
           "An idle persona actor is passivated (its state stays on disk) after this long."),

@@ -131,6 +131,7 @@ struct IndexSettings {
   int64_t initial_capacity = 1024;
   int64_t exact_below = 1024;
   int64_t stm_exact_below = 8192;
+  TimeUs save_interval = 10 * kUsPerSecond;
 };
 
 struct ActorsSettings {

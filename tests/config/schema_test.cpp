@@ -97,6 +97,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"index.initial-capacity", "1024"},
       {"index.exact-below", "1024"},  // docs/architecture.md, "Small tiers are searched exactly"
       {"index.stm-exact-below", "8192"},
+      {"index.save-interval", "10s"},
       {"actors.idle-timeout", "1m"},
       {"actors.request-timeout", "10s"},
       {"embedder.kind", "hashing"},

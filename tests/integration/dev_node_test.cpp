@@ -2,6 +2,9 @@
 // stopped with SIGTERM (indices saved) and killed with SIGKILL (nothing acknowledged lost).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -111,6 +114,66 @@ TEST_F(DevNodeTest, KillDashNineLosesNothingAcknowledged) {
     EXPECT_TRUE((*client)->get(id).ok()) << "acknowledged memory " << id << " lost";
   }
   std::cout << acked.size() << " acknowledged memories survived " << kSeeds << " SIGKILLs\n";
+}
+
+// The STM index files under the dev node's data directory.
+size_t stm_index_files(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir + "/data/index", ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename() == "stm.hnsw") ++n;
+  }
+  return n;
+}
+
+uint64_t index_rebuilds(Client& client) {
+  auto st = client.stats();
+  if (!st.ok()) return ~uint64_t{0};
+  auto it = st->counters().find("index_rebuilds");
+  return it == st->counters().end() ? ~uint64_t{0} : it->second;
+}
+
+// An active persona saves its index while it runs (index.save-interval), not only when it stops:
+// after a SIGKILL its next activation reads the saved index instead of rebuilding it from RocksDB.
+// The same run with the periodic save off rebuilds it, so the counter this test reads does count.
+TEST_F(DevNodeTest, AfterASigkillAnActivePersonaReadsTheIndexItSavedWhileRunning) {
+  for (const std::string interval : {"200ms", "0s"}) {
+    SCOPED_TRACE("index.save-interval " + interval);
+    std::filesystem::remove_all(dir_ + "/data");
+    DevNodeFixture::start_node({"--memory.dim", "64", "--index.save-interval", interval});
+    auto client = Client::connect({addr_});
+    ASSERT_TRUE(client.ok()) << client.error().message;
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE(
+          (*client)->remember("ada", "fact " + std::to_string(i) + " about the garden").ok());
+    }
+    auto before = (*client)->recall("ada", "fact 7 about the garden", 3);
+    ASSERT_TRUE(before.ok());
+    ASSERT_EQ(before->hits_size(), 3);
+    if (interval != "0s") {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (stm_index_files(dir_) == 0 && std::chrono::steady_clock::now() < until) {
+        usleep(50'000);  // ok-sleep: polling interval while the file is awaited
+      }
+      ASSERT_EQ(stm_index_files(dir_), 1u) << "the running persona never saved its index";
+    } else {
+      EXPECT_EQ(stm_index_files(dir_), 0u);
+    }
+    client->reset();
+    ASSERT_TRUE(node_->signal_and_wait(SIGKILL, std::chrono::seconds(10)).has_value());
+
+    DevNodeFixture::start_node({"--memory.dim", "64", "--index.save-interval", interval});
+    client = Client::connect({addr_});
+    ASSERT_TRUE(client.ok()) << client.error().message;
+    auto after = (*client)->recall("ada", "fact 7 about the garden", 3);
+    ASSERT_TRUE(after.ok());
+    ASSERT_EQ(after->hits_size(), 3);
+    EXPECT_EQ(after->hits(0).item().id(), before->hits(0).item().id());
+    EXPECT_EQ(index_rebuilds(**client), interval != "0s" ? 0u : 1u);
+    client->reset();
+    node_.reset();
+  }
 }
 
 }  // namespace
