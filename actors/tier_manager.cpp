@@ -240,6 +240,7 @@ Tier::LoadReport load_tier_from_storage(NodeContext& ctx, const PersonaRef& ref,
   auto report = tier.load(path, std::move(items));
   if (!report.used_saved_index && n > 0 && activation) {
     ctx.counters.index_rebuilds++;
+    // nca-bench soak counts these lines (bench/soak_bench.cpp): keep the words.
     spdlog::info("persona '{}' tier {}: rebuilding the vector index of {} items from RocksDB ({})",
                  ref.persona, tname, n, report.reason);
   }

@@ -115,6 +115,20 @@ void keep_node_logs(const std::string& dir, const std::string& name) {
   progress("the nodes' logs are in " + keep);
 }
 
+uint64_t count_log_lines(const std::string& dir, const std::string& needle) {
+  uint64_t n = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    if (f.path().extension() != ".log") continue;
+    std::ifstream in(f.path());
+    std::string line;
+    while (std::getline(in, line)) {  // bounded by the file
+      if (line.find(needle) != std::string::npos) ++n;
+    }
+  }
+  return n;
+}
+
 bool await(const std::function<bool()>& cond, std::chrono::seconds limit) {
   const auto until = Clock::now() + limit;
   while (Clock::now() < until) {  // bounded by the deadline

@@ -32,7 +32,9 @@ TEST(SoakBench, LosesNoAcknowledgedWriteAcrossKills) {
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;
   std::cout << "[ soak     ] seed " << j["seed"] << ", " << j["kills"] << " kills, "
-            << j["remembers_acknowledged"] << " writes acknowledged" << std::endl;
+            << j["remembers_acknowledged"] << " writes acknowledged, " << j["index_rebuilds"]
+            << " index rebuilds" << std::endl;
+  EXPECT_TRUE(j["index_rebuilds"].is_number_unsigned()) << r.out;
   EXPECT_GE(j["kills"].get<int>(), 2);
   EXPECT_GT(j["remembers_acknowledged"].get<int>(), 0);
   EXPECT_EQ(j["verified"], j["remembers_acknowledged"]);
