@@ -305,6 +305,8 @@ void prefer_leaders(MetadataSelf* self,
     auto last = st.handed_over.find(s);
     if (last != st.handed_over.end() && now - last->second < std::chrono::seconds(3)) continue;
     st.handed_over[s] = now;
+    spdlog::info("shard {}: handing the leadership to node {}, its preferred replica", s,
+                 preferred);
     self->send(st.raft, transfer_atom::value, shard_group(s), preferred);
   }
 }

@@ -216,12 +216,22 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
                                                         bool serving) {
       if (group == kMetadataGroup) return;
       auto shard = group_shard(group);
+      // Leadership changes are logged where they happen, once each (the node's replicas of a
+      // shard's group report every soft-state change): whoever reads the logs after a request
+      // failed with "no leader" finds who led the shard and when.
       if (serving) {
+        if (!routes->serving(shard)) spdlog::info("shard {}: this node leads it and serves", shard);
         routes->set_serving(shard);
         // The shard may hold tenants' events: the router rebuilds their queues from this node's
         // copy, which now includes everything committed before.
         if (node_ctx->router) caf::anon_send(node_ctx->router, reload_atom::value);
         return;
+      }
+      const uint64_t before = routes->known_leader(shard);
+      if (before != leader || (routes->serving(shard) && leader != self)) {
+        spdlog::info("shard {}: {}", shard,
+                     leader == 0 ? std::string("no leader known (an election may be running)")
+                                 : "node " + std::to_string(leader) + " leads it");
       }
       routes->set_leader(shard, leader);
       // Fencing: a node that no longer leads the shard drops its personas at once; their

@@ -104,6 +104,12 @@ void ShardRoutes::unreachable(uint32_t shard, uint64_t node) {
   e.hint = *it;
 }
 
+uint64_t ShardRoutes::known_leader(uint32_t shard) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = routes_.find(shard);
+  return it == routes_.end() ? 0 : it->second.leader;
+}
+
 bool ShardRoutes::serving(uint32_t shard) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = routes_.find(shard);

@@ -56,6 +56,8 @@ class ShardRoutes {
   // not replicate the shard tries each replica in turn rather than one that is down.
   void unreachable(uint32_t shard, uint64_t node);
   bool serving(uint32_t shard) const;
+  // The leader set_leader() last recorded (0: none known), without route()'s guesses.
+  uint64_t known_leader(uint32_t shard) const;
   // Which stretch of serving `shard` this is: a number that changes every time this node starts
   // serving it again (0 while it does not). Whoever keeps state derived from the shard's records
   // in memory compares it with the number it loaded at, and loads again when it differs: that

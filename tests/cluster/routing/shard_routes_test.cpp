@@ -40,6 +40,19 @@ TEST(ShardRoutesTest, ForwardsToAnotherLeader) {
   EXPECT_FALSE(routes.serving(2));
 }
 
+TEST(ShardRoutesTest, KnownLeaderIsWhatRaftSaidNotAGuess) {
+  ShardRoutes routes(7, 4);
+  routes.set_shard_count(4);
+  routes.set_replicas(1, {3, 9});
+  EXPECT_EQ(routes.route(1).leader, 3u) << "a non-replica guesses the preferred replica";
+  EXPECT_EQ(routes.known_leader(1), 0u);
+  routes.set_leader(1, 9);
+  EXPECT_EQ(routes.known_leader(1), 9u);
+  routes.set_leader(1, 0);
+  EXPECT_EQ(routes.known_leader(1), 0u);
+  EXPECT_EQ(routes.known_leader(3), 0u);
+}
+
 TEST(ShardRoutesTest, ServesOnlyOnceCaughtUpAndStopsAtOnceWhenDeposed) {
   ShardRoutes routes(7, 4);
   routes.set_shard_count(4);
