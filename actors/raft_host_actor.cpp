@@ -476,7 +476,18 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
       [=](raft_state_atom, uint64_t group) { return describe(*self->state.host, group); },
       [=](flush_atom) {
         self->state.flush_queued = false;
+        // A round stalls every group of the node, heartbeats included: a slow one is logged
+        // (storage logs its own slow writes and fsyncs, so the two lines together say where).
+        const auto start = std::chrono::steady_clock::now();
         flush(self);
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+        if (took >= std::chrono::seconds(1)) {
+          spdlog::warn(
+              "raft: a round of this node's groups took {} ms; their heartbeats and "
+              "acknowledgements waited for it",
+              took.count());
+        }
         if (!self->state.removals.empty()) remove_installed(self);
         retry_held(self);
       },

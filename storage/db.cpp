@@ -16,6 +16,7 @@
 #include "storage/merged_batch.hpp"
 #include "storage/rocksdb_slice.hpp"
 #include "storage/rocksdb_status.hpp"
+#include "storage/slow_io.hpp"
 
 namespace nca::storage {
 namespace {
@@ -62,6 +63,8 @@ rocksdb::DBOptions database_options(const Db::Options& options) {
   out.stats_dump_period_sec = 0;
   // Parallel table loading spawns threads per family on every open; two cores gain nothing from it.
   out.max_file_opening_threads = 1;
+  // A write stall holds back the Raft host and the group committer; the log says so.
+  out.listeners.push_back(std::make_shared<StallLogger>(options.path));
   return out;
 }
 
@@ -177,6 +180,7 @@ rocksdb::WriteBatch merged(std::vector<Batch*>::const_iterator first,
 Status Db::write_group(std::vector<Batch*>& batches, bool sync) {
   // A group is one RocksDB write (one WAL record, one write(2)) rather than one per batch, in
   // chunks of at most kMergeLimit bytes; one fsync at the end makes every chunk durable.
+  SlowOpTimer slow(sync ? "a synced group commit" : "a group commit", options_.path);
   auto first = batches.cbegin();
   while (first != batches.cend()) {
     auto last = first;
@@ -345,6 +349,7 @@ Status Db::sync_wal() {
   // that starts after reading `latest` covers every write up to it.
   const uint64_t latest = db_->GetLatestSequenceNumber();
   if (latest <= synced_sequence_.load(std::memory_order_acquire)) return {};
+  SlowOpTimer slow("an fsync of the write-ahead log", options_.path);
   auto s = db_->SyncWAL();
   if (!s.ok())
     return error_from_rocksdb(s, "syncing the write-ahead log at '" + options_.path + "' failed");
@@ -364,6 +369,7 @@ Status Db::write_direct(Batch batch) {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = false;
+  SlowOpTimer slow("a write", options_.path);
   auto s = db_->Write(write_options, &batch.rep());
   if (!s.ok()) return error_from_rocksdb(s, "write to RocksDB at '" + options_.path + "' failed");
   return {};
