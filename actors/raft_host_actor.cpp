@@ -482,7 +482,7 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
         flush(self);
         const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - start);
-        if (took >= std::chrono::seconds(1)) {
+        if (took >= std::chrono::seconds(1)) {  // nca-bench soak counts these lines
           spdlog::warn(
               "raft: a round of this node's groups took {} ms; their heartbeats and "
               "acknowledgements waited for it",

@@ -43,6 +43,7 @@ struct SoakOptions {
   size_t personas = 32;
   uint32_t shards = 16;
   uint64_t seed = 0;
+  bool keep_logs = false;
   bool json = false;
 };
 
@@ -64,6 +65,9 @@ struct Outcome {
   // Persona tiers the nodes rebuilt from RocksDB at an activation (their logs' lines): a node that
   // comes back and leads again pays these while its callers wait.
   uint64_t index_rebuilds = 0;
+  // Stalls the nodes logged: Raft rounds, storage writes or fsyncs of a second or more, and
+  // RocksDB write stalls (storage/slow_io.hpp).
+  uint64_t slow_rounds = 0, slow_storage_ops = 0, write_stalls = 0;
 };
 
 void caller(size_t c, const SoakOptions& o, const std::vector<std::string>& addresses,
@@ -289,6 +293,9 @@ nlohmann::ordered_json to_json(const SoakOptions& o, const Outcome& r) {
   j["lost_examples"] = r.lost_ids;
   j["verify_s"] = json_number(r.verify_s, 2);
   j["index_rebuilds"] = r.index_rebuilds;
+  j["slow_raft_rounds"] = r.slow_rounds;
+  j["slow_storage_ops"] = r.slow_storage_ops;
+  j["write_stalls"] = r.write_stalls;
   return j;
 }
 
@@ -304,6 +311,10 @@ void print_table(const SoakOptions& o, const Outcome& r) {
       {"errors while nodes died", std::to_string(errors), "", "", ""},
       {"acknowledged and read back", std::to_string(r.verified), "", "", ""},
       {"index rebuilds (nodes' logs)", std::to_string(r.index_rebuilds), "", "", ""},
+      {"slow Raft rounds / storage ops / write stalls (logs)",
+       std::to_string(r.slow_rounds) + " / " + std::to_string(r.slow_storage_ops) + " / " +
+           std::to_string(r.write_stalls),
+       "", "", ""},
       {"lost", std::to_string(r.lost), "", "0", r.lost == 0 ? "yes" : "NO"},
       {"corrupt (read back differently)", std::to_string(r.corrupt + r.get_mismatches.load()), "",
        "0", r.corrupt + r.get_mismatches.load() == 0 ? "yes" : "NO"},
@@ -325,6 +336,8 @@ int run(const std::vector<std::string>& args) {
        "personas written")                                                                      //
       ("shards", po::value<uint32_t>(&o.shards)->default_value(o.shards), "cluster.shards")     //
       ("seed", po::value<uint64_t>(&o.seed)->default_value(0), "random seed (0: a fresh one)")  //
+      ("keep-logs", po::bool_switch(&o.keep_logs),
+       "keep the nodes' logs (otherwise kept only when a request failed)")  //
       ("json", po::bool_switch(&o.json), "print one JSON object instead of a table");
   int exit_code = 0;
   auto vm = parse_subcommand_args("soak", desc, args, &exit_code);
@@ -349,8 +362,12 @@ int run(const std::vector<std::string>& args) {
     return 1;
   }
   out.index_rebuilds = count_log_lines(dir.path(), "rebuilding the vector index");
+  out.slow_rounds = count_log_lines(dir.path(), "raft: a round of this node's groups took");
+  out.slow_storage_ops = count_log_lines(dir.path(), "ms (the disk or the machine is overloaded");
+  out.write_stalls = count_log_lines(dir.path(), "(were normal)");
   // The logs of a run with errors too: they say why a request failed.
-  if (out.lost + out.corrupt + out.get_mismatches.load() > 0 || !out.errors.empty()) {
+  if (o.keep_logs || out.lost + out.corrupt + out.get_mismatches.load() > 0 ||
+      !out.errors.empty()) {
     keep_node_logs(dir.path(), "soak");
   }
   int code = print_result(

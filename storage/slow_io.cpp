@@ -43,6 +43,7 @@ SlowOpTimer::~SlowOpTimer() {
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start_);
   if (took < threshold_ || !sink_) return;
+  // nca-bench soak counts these lines and the stall lines below (bench/soak_bench.cpp).
   sink_(1, std::string("storage: ") + what_ + " at '" + path_ + "' took " +
                std::to_string(took.count()) +
                " ms (the disk or the machine is overloaded; this node's Raft groups and "
