@@ -1,5 +1,6 @@
 #include "cluster/raft_host.hpp"
 
+#include <chrono>
 #include <set>
 
 namespace nca::cluster {
@@ -388,6 +389,12 @@ Status RaftHost::campaign(uint64_t group) {
 
 Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::process_ready(
     const SendFn& send_early, const std::function<void()>& applied_early) {
+  using Steady = std::chrono::steady_clock;
+  auto us_since = [](Steady::time_point t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - t).count();
+  };
+  RoundProfile profile;
+  auto phase = Steady::now();
   std::map<raft::NodeId, std::vector<transport::GroupMessage>> out;
   std::map<raft::NodeId, std::vector<transport::GroupMessage>> early;
   auto route_to = [&](auto& into, uint64_t group, std::vector<raft::Message>& messages) {
@@ -415,6 +422,9 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     }
     if (g.install != Install::none || !g.raft->has_ready()) continue;
     raft::Ready rd = g.raft->ready();
+    profile.entries_saved += rd.entries.size();
+    profile.entries_applied += rd.committed.size();
+    profile.messages += rd.messages.size() + rd.persisted_messages.size();
     // A leader's appends and heartbeats may travel while its own log is being saved (Raft thesis
     // 10.2.1): followers write in parallel, and nothing in them depends on this round's save
     // (commit indices reflect acknowledgements of earlier, saved rounds).
@@ -437,6 +447,9 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     readies.emplace_back(id, std::move(rd));
   }
   if (send_early && !early.empty()) send_early(std::move(early));
+  profile.groups = readies.size();
+  profile.ready_and_save_us = us_since(phase);
+  phase = Steady::now();
   // Which groups apply before the sync (see the header): those without a snapshot to install.
   auto apply_early = [&](const raft::Ready& rd) {
     return applied_early && !(rd.snapshot && !rd.snapshot->empty());
@@ -448,12 +461,16 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     }
     applied_early();
   }
+  profile.apply_us = us_since(phase);
+  phase = Steady::now();
   for (auto& [id, rd] : readies) {
     if (auto s = groups_.at(id).storage->sync(); !s) {
       return make_error(s.error().code, "raft group " + std::to_string(id) +
                                             ": syncing its log failed: " + s.error().message);
     }
   }
+  profile.sync_us = us_since(phase);
+  phase = Steady::now();
   for (auto& [id, rd] : readies) {
     Group& g = groups_.at(id);
     if (rd.soft_state != g.reported) {
@@ -473,6 +490,8 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     }
     g.raft->advance(rd);
   }
+  profile.finish_us = us_since(phase);
+  last_round_ = profile;
   return out;
 }
 

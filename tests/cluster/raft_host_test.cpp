@@ -127,6 +127,24 @@ TEST(RaftHostTest, ManyGroupsReplicateThroughOneBatchPerPeer) {
   EXPECT_GT(c.max_batch_groups(), 1u);
 }
 
+// The last round's profile counts what the round moved, for the slow-round warning.
+TEST(RaftHostTest, TheLastRoundsProfileCountsWhatItMoved) {
+  Cluster c(2);
+  ASSERT_TRUE(c.await_leaders(2));
+  const NodeId leader = *c.leader(1);
+  ASSERT_TRUE(c.host(leader).propose(1, "a").ok());
+  ASSERT_TRUE(c.host(leader).propose(1, "b").ok());
+  ASSERT_TRUE(c.host(leader).process_ready().ok());
+  const auto& p = c.host(leader).last_round();
+  EXPECT_GE(p.groups, 1u);
+  EXPECT_EQ(p.entries_saved, 2u);
+  EXPECT_GE(p.messages, 2u) << "the appends to two followers";
+  EXPECT_GE(p.ready_and_save_us, 0);
+  EXPECT_GE(p.sync_us, 0);
+  ASSERT_TRUE(c.host(leader).process_ready().ok());
+  EXPECT_EQ(c.host(leader).last_round().entries_saved, 0u) << "a round's profile is its own";
+}
+
 // With a send_early callback, a leader's appends leave before its round's sync, and a follower's
 // acknowledgements only after its own: the order that keeps a leader from counting an ack before
 // its own entries are durable.
