@@ -13,6 +13,7 @@
 #include "cluster/metadata/cluster_map.hpp"
 #include "cluster/metadata/leader_preference.hpp"
 #include "cluster/metadata/membership_planner.hpp"
+#include "cluster/metadata/node_uptime.hpp"
 #include "cluster/metadata/rebalancer.hpp"
 #include "cluster/metadata/shard_reconciler.hpp"
 #include "proto/neuroca.pb.h"
@@ -33,6 +34,7 @@ struct MetadataState {
   bool compacting = false;            // a compaction asked and not answered yet
   std::set<uint32_t> shards_asked;    // shards whose group this node asked the Raft host to host
   std::map<uint32_t, std::chrono::steady_clock::time_point> handed_over;  // last transfer asked
+  metadata::NodeUptime uptime;     // peers' uninterrupted time up, from the transport's status
   std::set<uint32_t> reconciling;  // shards with a membership change or report under way
   std::set<uint32_t> dropping;     // shards whose group this node is leaving
   // Shards whose drop failed: asked again until it succeeds, unless the map places them here
@@ -300,7 +302,9 @@ void prefer_leaders(MetadataSelf* self,
     if (a == nullptr || a->replicas().empty()) continue;
     auto v = views.find(shard_group(s));
     if (v == views.end()) continue;
-    const uint64_t preferred = hand_over_target(*st.map, *a, v->second, st.config.node);
+    const uint64_t preferred = hand_over_target(
+        *st.map, *a, v->second, st.config.node,
+        [&](uint64_t node) { return st.uptime.up_for(node, st.config.leader_return_delay, now); });
     if (preferred == 0) continue;
     auto last = st.handed_over.find(s);
     if (last != st.handed_over.end() && now - last->second < std::chrono::seconds(3)) continue;
@@ -337,7 +341,9 @@ void on_tick(MetadataSelf* self) {
                       auto& st = self->state;
                       st.tick_in_flight = false;
                       pb::ClusterStatusReply status;
-                      if (!status.ParseFromString(bytes) || st.step_in_flight) return;
+                      if (!status.ParseFromString(bytes)) return;
+                      st.uptime.observe(sightings_of(status), std::chrono::steady_clock::now());
+                      if (st.step_in_flight) return;
                       metadata::MetadataGroupView group;
                       group.leader = st.view.leader;
                       group.conf = st.view.conf;

@@ -74,6 +74,9 @@ struct MetadataActorConfig {
   bool place_shards = true;
   // How many shards may have a rebalancing change under way at once (cluster.rebalance-moves).
   size_t rebalance_concurrency = 4;
+  // How long a preferred replica must have been up before leaderships are handed back to it
+  // (cluster.leader-return-delay; cluster/metadata/node_uptime.hpp).
+  std::chrono::microseconds leader_return_delay{std::chrono::seconds(3)};
   // The metadata log's commit index this node had persisted when it started. Entries up to it are
   // a replay of history: they rebuild the map, but shards are hosted and dropped only on the map as
   // it stands after them. (Acting on a historical map dropped shard copies the node holds as a

@@ -128,6 +128,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
   mc.snapshot_entries = static_cast<uint64_t>(s.raft.snapshot_entries);
   mc.place_shards = !s.cluster.seeds.empty();
   mc.rebalance_concurrency = static_cast<size_t>(s.cluster.rebalance_moves);
+  mc.leader_return_delay = std::chrono::microseconds(s.cluster.leader_return_delay);
   auto replay = storage::RaftLogStore::persisted_commit(ctx.db.get(), kMetadataGroup);
   if (!replay) return replay.error();
   mc.replay_until = *replay;

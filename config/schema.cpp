@@ -187,6 +187,14 @@ std::vector<Def> rows() {
           "persona).")
           .durations(0)
           .note("0 = never"),
+      key("cluster.leader-return-delay", duration,
+          at(&S::cluster, &ClusterSettings::leader_return_delay),
+          "How long a shard's preferred replica must have been up, unsuspected, before the "
+          "shard's leader hands it the leadership back (after a restart the node is still "
+          "recovering, and leaderships handed to it at once were lost again to elections); 0: "
+          "as soon as its log has caught up.")
+          .durations(0)
+          .note("0 = at once"),
       key("cluster.fault-injection", boolean, at(&S::cluster, &ClusterSettings::fault_injection),
           "Accept fault-injection commands (nca cluster partition): for tests of a cluster's "
           "failure handling only; never on a cluster that serves users."),

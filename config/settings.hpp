@@ -41,6 +41,7 @@ struct ClusterSettings {
   std::string read_consistency = "linearizable";
   bool fault_injection = false;
   TimeUs follower_index_refresh = 10 * kUsPerSecond;
+  TimeUs leader_return_delay = 3 * kUsPerSecond;
   std::string join_secret;
   std::string advertise;  // empty: node.listen, or tls.listen with tls.enabled
 };

@@ -14,7 +14,8 @@ uint64_t preferred_leader(const pb::ShardAssignment& a) {
 }
 
 uint64_t hand_over_target(const ClusterMap& map, const pb::ShardAssignment& a,
-                          const cluster::RaftHost::GroupView& view, uint64_t self) {
+                          const cluster::RaftHost::GroupView& view, uint64_t self,
+                          const std::function<bool(uint64_t node)>& settled) {
   const uint64_t preferred = preferred_leader(a);
   if (preferred == 0 || preferred == self || !view.leader ||
       !raft::is_voter(view.conf, preferred)) {
@@ -22,6 +23,7 @@ uint64_t hand_over_target(const ClusterMap& map, const pb::ShardAssignment& a,
   }
   const auto* member = map.member(preferred);
   if (member == nullptr || member->dead()) return 0;
+  if (settled && !settled(preferred)) return 0;
   auto match = view.match.find(preferred);
   if (match == view.match.end() || match->second < view.last_index) return 0;
   return preferred;

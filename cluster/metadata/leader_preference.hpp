@@ -7,12 +7,15 @@
 // hand its leadership to now, or 0: the preferred leader, when this node leads the group and is
 // not it, and the preferred leader is a voter of the group, not dead in the map (a dead replica
 // the rebalancer keeps may stay preferred; a hand-over to it would hold the group's proposals for
-// an election timeout and fail), and its log has caught up with this leader's.
+// an election timeout and fail), `settled` says it has been up long enough (a node that has just
+// restarted is still recovering: cluster/metadata/node_uptime.hpp), and its log has caught up
+// with this leader's.
 //
 // Pure: functions of values. Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "cluster/metadata/cluster_map.hpp"
 #include "cluster/raft_host.hpp"
@@ -23,6 +26,7 @@ namespace nca::metadata {
 uint64_t preferred_leader(const pb::ShardAssignment& a);
 
 uint64_t hand_over_target(const ClusterMap& map, const pb::ShardAssignment& a,
-                          const cluster::RaftHost::GroupView& view, uint64_t self);
+                          const cluster::RaftHost::GroupView& view, uint64_t self,
+                          const std::function<bool(uint64_t node)>& settled);
 
 }  // namespace nca::metadata

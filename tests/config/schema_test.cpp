@@ -36,6 +36,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"cluster.read-consistency", "linearizable"},
       {"cluster.fault-injection", "false"},
       {"cluster.follower-index-refresh", "10s"},
+      {"cluster.leader-return-delay", "3s"},
       {"cluster.join-secret", ""},
       {"cluster.advertise", ""},
       {"raft.tick", "100ms"},
