@@ -486,10 +486,12 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
           const auto& p = self->state.host->last_round();
           spdlog::warn(
               "raft: a round of this node's groups took {} ms; their heartbeats and "
-              "acknowledgements waited for it (Readies and unsynced saves {} ms, applying {} ms, "
-              "fsync {} ms, the rest {} ms; {} groups, {} entries saved, {} applied, {} messages)",
-              took.count(), p.ready_and_save_us / 1000, p.apply_us / 1000, p.sync_us / 1000,
-              p.finish_us / 1000, p.groups, p.entries_saved, p.entries_applied, p.messages);
+              "acknowledgements waited for it (Readies and unsynced saves {} ms, sending early "
+              "messages {} ms, applying {} ms, fsync {} ms, the rest {} ms; {} groups, {} entries "
+              "saved, {} applied, {} messages carrying {} entries)",
+              took.count(), p.ready_and_save_us / 1000, p.send_early_us / 1000, p.apply_us / 1000,
+              p.sync_us / 1000, p.finish_us / 1000, p.groups, p.entries_saved, p.entries_applied,
+              p.messages, p.message_entries);
         }
         if (!self->state.removals.empty()) remove_installed(self);
         retry_held(self);

@@ -425,6 +425,7 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     profile.entries_saved += rd.entries.size();
     profile.entries_applied += rd.committed.size();
     profile.messages += rd.messages.size() + rd.persisted_messages.size();
+    for (const auto& m : rd.messages) profile.message_entries += m.entries.size();
     // A leader's appends and heartbeats may travel while its own log is being saved (Raft thesis
     // 10.2.1): followers write in parallel, and nothing in them depends on this round's save
     // (commit indices reflect acknowledgements of earlier, saved rounds).
@@ -446,9 +447,11 @@ Result<std::map<raft::NodeId, std::vector<transport::GroupMessage>>> RaftHost::p
     }
     readies.emplace_back(id, std::move(rd));
   }
-  if (send_early && !early.empty()) send_early(std::move(early));
   profile.groups = readies.size();
   profile.ready_and_save_us = us_since(phase);
+  phase = Steady::now();
+  if (send_early && !early.empty()) send_early(std::move(early));
+  profile.send_early_us = us_since(phase);
   phase = Steady::now();
   // Which groups apply before the sync (see the header): those without a snapshot to install.
   auto apply_early = [&](const raft::Ready& rd) {

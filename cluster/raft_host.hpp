@@ -214,11 +214,13 @@ class RaftHost {
   uint64_t dropped_messages() const { return dropped_; }
 
   // Where the last process_ready() spent its time (a steady clock; diagnostics only, nothing
-  // depends on it): building the groups' Readies and saving their logs unsynced, applying
-  // committed entries, the fsync, and the rest (installs, reads, advancing), with what it moved.
+  // depends on it): building the groups' Readies and saving their logs unsynced, handing the
+  // messages that leave before the sync to SendFn (encoding them), applying committed entries,
+  // the fsync, and the rest (installs, reads, advancing), with what it moved.
   struct RoundProfile {
-    int64_t ready_and_save_us = 0, apply_us = 0, sync_us = 0, finish_us = 0;
+    int64_t ready_and_save_us = 0, send_early_us = 0, apply_us = 0, sync_us = 0, finish_us = 0;
     size_t groups = 0, entries_saved = 0, entries_applied = 0, messages = 0;
+    size_t message_entries = 0;  // entries the messages carry (appends)
   };
   const RoundProfile& last_round() const { return last_round_; }
 

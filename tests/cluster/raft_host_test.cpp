@@ -139,6 +139,7 @@ TEST(RaftHostTest, TheLastRoundsProfileCountsWhatItMoved) {
   EXPECT_GE(p.groups, 1u);
   EXPECT_EQ(p.entries_saved, 2u);
   EXPECT_GE(p.messages, 2u) << "the appends to two followers";
+  EXPECT_EQ(p.message_entries, 4u) << "two entries to each of two followers";
   EXPECT_GE(p.ready_and_save_us, 0);
   EXPECT_GE(p.sync_us, 0);
   ASSERT_TRUE(c.host(leader).process_ready().ok());
