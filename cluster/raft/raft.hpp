@@ -54,7 +54,10 @@ struct RaftConfig {
   int heartbeat_tick = 1;  // must be < election_tick
   bool pre_vote = true;
   bool check_quorum = true;
-  uint64_t max_message_bytes = 1 << 20;     // entry data per append message
+  uint64_t max_message_bytes = 1 << 20;  // entry data per append message
+  // Entry data per append while the leader probes a follower's log (at least one entry): a probe
+  // is sent again at every heartbeat response until the follower answers it.
+  uint64_t max_probe_bytes = 64 << 10;
   size_t max_inflight = 256;                // unacknowledged appends per follower
   uint64_t max_committed_bytes = 64 << 20;  // committed entry data per Ready
   // The last index the application's state machine already holds (0 on a fresh start; after a

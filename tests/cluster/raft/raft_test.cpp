@@ -471,6 +471,43 @@ TEST(RaftFlowControlTest, AFollowerGetsAtMostMaxInflightUnacknowledgedAppends) {
   EXPECT_EQ(c.applied_data(2).size(), 5u);
 }
 
+// A probe goes again at every heartbeat response until the follower answers it; it must not carry
+// the follower's whole backlog each time.
+TEST(RaftFlowControlTest, ProbesSentAgainAtHeartbeatsCarryLittle) {
+  RaftConfig base;
+  base.max_probe_bytes = 10;
+  TestCluster c(3, 3, base);
+  c.elect(1);
+  c.isolate(3);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.node(1).propose("12345").ok());
+  c.stabilize();
+  c.heal();
+  c.sent.clear();
+  // Node 3's rejection of the leader's optimistic append gets through (the leader probes), but
+  // its acceptances are lost: the leader keeps probing at every heartbeat response.
+  c.filter = [](const Message& m) {
+    return !(m.type == MessageType::append_resp && m.from == 3 && !m.reject);
+  };
+  for (int i = 0; i < 5; ++i) {
+    c.tick(1);
+    c.stabilize();
+  }
+  size_t probes = 0;
+  for (const Message& m : c.sent) {
+    if (m.type != MessageType::append || m.to != 3 || m.entries.empty()) continue;
+    ++probes;
+    EXPECT_LE(m.entries.size(), 2u) << "a probe carried " << m.entries.size() << " entries";
+  }
+  EXPECT_GE(probes, 3u) << "the probe is sent again at heartbeat responses";
+  c.filter = nullptr;
+  for (int i = 0; i < 5; ++i) {
+    c.tick(1);
+    c.stabilize();
+  }
+  EXPECT_EQ(c.node(3).log().last_index(), c.node(1).log().last_index());
+  EXPECT_EQ(c.applied_data(3).size(), 30u);
+}
+
 TEST(RaftFlowControlTest, AppendsAreSplitAtMaxMessageBytes) {
   RaftConfig base;
   base.max_message_bytes = 10;
