@@ -115,15 +115,18 @@ void keep_node_logs(const std::string& dir, const std::string& name) {
   progress("the nodes' logs are in " + keep);
 }
 
-uint64_t count_log_lines(const std::string& dir, const std::string& needle) {
-  uint64_t n = 0;
+std::vector<uint64_t> count_log_lines(const std::string& dir,
+                                      const std::vector<std::string>& needles) {
+  std::vector<uint64_t> n(needles.size(), 0);
   std::error_code ec;
   for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
     if (f.path().extension() != ".log") continue;
     std::ifstream in(f.path());
     std::string line;
     while (std::getline(in, line)) {  // bounded by the file
-      if (line.find(needle) != std::string::npos) ++n;
+      for (size_t i = 0; i < needles.size(); ++i) {
+        if (line.find(needles[i]) != std::string::npos) ++n[i];
+      }
     }
   }
   return n;

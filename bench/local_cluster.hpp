@@ -64,9 +64,11 @@ Status start_nodes(size_t n, const std::string& dir, uint32_t shards,
 // directory goes with it, and whoever looks at a failure needs them.
 void keep_node_logs(const std::string& dir, const std::string& name);
 
-// Lines of the nodes' logs (dir/*.log, every incarnation's: they are appended) that contain
-// `needle`: what the benchmarks count of events the nodes only log.
-uint64_t count_log_lines(const std::string& dir, const std::string& needle);
+// For each of `needles`, the lines of the nodes' logs (dir/*.log, every incarnation's: they are
+// appended) that contain it, in one pass over the logs: what the benchmarks count of events the
+// nodes only log.
+std::vector<uint64_t> count_log_lines(const std::string& dir,
+                                      const std::vector<std::string>& needles);
 
 // Polls `cond` every 50 ms until `limit`.
 bool await(const std::function<bool()>& cond, std::chrono::seconds limit);

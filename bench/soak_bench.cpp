@@ -361,10 +361,13 @@ int run(const std::vector<std::string>& args) {
     keep_node_logs(dir.path(), "soak");
     return 1;
   }
-  out.index_rebuilds = count_log_lines(dir.path(), "rebuilding the vector index");
-  out.slow_rounds = count_log_lines(dir.path(), "raft: a round of this node's groups took");
-  out.slow_storage_ops = count_log_lines(dir.path(), "ms (the disk or the machine is overloaded");
-  out.write_stalls = count_log_lines(dir.path(), "(were normal)");
+  const auto counts = count_log_lines(
+      dir.path(), {"rebuilding the vector index", "raft: a round of this node's groups took",
+                   "ms (the disk or the machine is overloaded", "(were normal)"});
+  out.index_rebuilds = counts[0];
+  out.slow_rounds = counts[1];
+  out.slow_storage_ops = counts[2];
+  out.write_stalls = counts[3];
   // The logs of a run with errors too: they say why a request failed.
   if (o.keep_logs || out.lost + out.corrupt + out.get_mismatches.load() > 0 ||
       !out.errors.empty()) {
