@@ -47,7 +47,7 @@ rocksdb::ColumnFamilyOptions family_options(std::optional<Cf> cf,
   return out;
 }
 
-rocksdb::DBOptions database_options(const Db::Options& options) {
+rocksdb::DBOptions database_options(const Db::Options& options, std::shared_ptr<IoCounters> io) {
   rocksdb::DBOptions out;
   out.create_if_missing = options.create_if_missing;
   out.create_missing_column_families = true;
@@ -64,7 +64,7 @@ rocksdb::DBOptions database_options(const Db::Options& options) {
   // Parallel table loading spawns threads per family on every open; two cores gain nothing from it.
   out.max_file_opening_threads = 1;
   // A write stall holds back the Raft host and the group committer; the log says so.
-  out.listeners.push_back(std::make_shared<StallLogger>(options.path));
+  out.listeners.push_back(std::make_shared<StallLogger>(options.path, std::move(io)));
   return out;
 }
 
@@ -84,7 +84,8 @@ Result<std::unique_ptr<Db>> Db::open(const Options& options) {
     }
   }
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  rocksdb::DBOptions db_options = database_options(options);
+  auto io = std::make_shared<IoCounters>();
+  rocksdb::DBOptions db_options = database_options(options, io);
 
   // Open the families that exist, then create the missing ones in one call: creating them one by
   // one (create_missing_column_families) rewrites and fsyncs the OPTIONS file once per family.
@@ -116,6 +117,7 @@ Result<std::unique_ptr<Db>> Db::open(const Options& options) {
   }
   std::unique_ptr<Db> db(new Db());
   db->options_ = options;
+  db->io_ = std::move(io);
   db->db_.reset(raw);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> missing;
@@ -180,7 +182,8 @@ rocksdb::WriteBatch merged(std::vector<Batch*>::const_iterator first,
 Status Db::write_group(std::vector<Batch*>& batches, bool sync) {
   // A group is one RocksDB write (one WAL record, one write(2)) rather than one per batch, in
   // chunks of at most kMergeLimit bytes; one fsync at the end makes every chunk durable.
-  SlowOpTimer slow(sync ? "a synced group commit" : "a group commit", options_.path);
+  SlowOpTimer slow(sync ? "a synced group commit" : "a group commit", options_.path, io_.get(),
+                   sync);
   auto first = batches.cbegin();
   while (first != batches.cend()) {
     auto last = first;
@@ -349,7 +352,7 @@ Status Db::sync_wal() {
   // that starts after reading `latest` covers every write up to it.
   const uint64_t latest = db_->GetLatestSequenceNumber();
   if (latest <= synced_sequence_.load(std::memory_order_acquire)) return {};
-  SlowOpTimer slow("an fsync of the write-ahead log", options_.path);
+  SlowOpTimer slow("an fsync of the write-ahead log", options_.path, io_.get(), true);
   auto s = db_->SyncWAL();
   if (!s.ok())
     return error_from_rocksdb(s, "syncing the write-ahead log at '" + options_.path + "' failed");
@@ -369,7 +372,7 @@ Status Db::write_direct(Batch batch) {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = false;
-  SlowOpTimer slow("a write", options_.path);
+  SlowOpTimer slow("a write", options_.path, io_.get());
   auto s = db_->Write(write_options, &batch.rep());
   if (!s.ok()) return error_from_rocksdb(s, "write to RocksDB at '" + options_.path + "' failed");
   return {};

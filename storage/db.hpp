@@ -32,6 +32,7 @@ class Snapshot;
 }
 #include "storage/column_family.hpp"
 #include "storage/group_committer.hpp"
+#include "storage/slow_io.hpp"
 
 namespace rocksdb {
 class DB;
@@ -103,6 +104,8 @@ class Db {
 
   uint64_t sync_count() const;
   uint64_t commit_count() const;
+  // Durations of synced writes and WAL fsyncs, slow operations, write stalls (storage/slow_io.hpp).
+  const IoCounters& io() const { return *io_; }
   std::string path() const;
   rocksdb::DB* raw();
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const;
@@ -120,6 +123,8 @@ class Db {
   std::vector<rocksdb::ColumnFamilyHandle*> other_handles_;
   std::unique_ptr<GroupCommitter> committer_;
   std::atomic<uint64_t> wal_syncs_{0};  // sync_wal() calls that synced
+  // Shared with the StallLogger RocksDB holds.
+  std::shared_ptr<IoCounters> io_ = std::make_shared<IoCounters>();
   // The last sequence number a completed sync_wal() covered: every write published at or below
   // it had reached the WAL file before that sync began.
   std::atomic<uint64_t> synced_sequence_{0};

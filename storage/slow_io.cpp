@@ -31,18 +31,23 @@ IoLogSink spdlog_io_sink() {
   };
 }
 
-SlowOpTimer::SlowOpTimer(const char* what, const std::string& path,
-                         std::chrono::milliseconds threshold, IoLogSink sink)
+SlowOpTimer::SlowOpTimer(const char* what, const std::string& path, IoCounters* counters,
+                         bool durable, std::chrono::milliseconds threshold, IoLogSink sink)
     : what_(what),
       path_(path),
+      counters_(counters),
+      durable_(durable),
       threshold_(threshold),
       sink_(std::move(sink)),
       start_(std::chrono::steady_clock::now()) {}
 
 SlowOpTimer::~SlowOpTimer() {
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start_);
-  if (took < threshold_ || !sink_) return;
+  const auto elapsed = std::chrono::steady_clock::now() - start_;
+  if (counters_ != nullptr && durable_) counters_->durable_writes.record(elapsed);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
+  if (took < threshold_) return;
+  if (counters_ != nullptr) counters_->slow_operations.fetch_add(1, std::memory_order_relaxed);
+  if (!sink_) return;
   // nca-bench soak counts these lines and the stall lines below (bench/soak_bench.cpp).
   sink_(1, std::string("storage: ") + what_ + " at '" + path_ + "' took " +
                std::to_string(took.count()) +
@@ -50,12 +55,15 @@ SlowOpTimer::~SlowOpTimer() {
                "heartbeats waited for it)");
 }
 
-StallLogger::StallLogger(std::string path, IoLogSink sink)
-    : path_(std::move(path)), sink_(std::move(sink)) {}
+StallLogger::StallLogger(std::string path, std::shared_ptr<IoCounters> counters, IoLogSink sink)
+    : path_(std::move(path)), counters_(std::move(counters)), sink_(std::move(sink)) {}
 
 void StallLogger::OnStallConditionsChanged(const rocksdb::WriteStallInfo& info) {
-  if (!sink_) return;
   const bool normal = info.condition.cur == rocksdb::WriteStallCondition::kNormal;
+  if (!normal && counters_ != nullptr) {
+    counters_->write_stalls.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!sink_) return;
   std::string line = "storage: writes to column family '" + info.cf_name + "' at '" + path_ +
                      "' are " + condition_name(info.condition.cur) + " (were " +
                      condition_name(info.condition.prev) + ")";
