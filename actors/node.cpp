@@ -305,6 +305,7 @@ Status start_metadata_group(caf::actor_system& sys, const config::Settings& s,
     if (!pinned) return pinned.error();
     return cluster::RaftHost::PinnedCheckpoint{pinned->applied_index, std::move(pinned->dump)};
   };
+  rc.counters = &ctx.raft_counters;
   auto raft = spawn_raft_host(sys, std::move(rc));
   if (!raft) {
     return make_error(raft.error().code,

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/raft_host_counters.hpp"
 #include "cluster/routing/shard_routes.hpp"
 #include "config/settings.hpp"
 #include "runtime/authenticator.hpp"
@@ -78,6 +79,7 @@ struct NodeContext {
   caf::actor api;        // the node's front door (actors/api_actor.hpp)
   EventPolicy events;
   NodeCounters counters;
+  RaftHostCounters raft_counters;  // the node's Raft host (actors/raft_host_actor.hpp)
   // Checks client credentials (thread-safe: the HTTP gateway shares it). Null only in tests that
   // build a context by hand: then every client is an admin of every tenant.
   std::shared_ptr<Authenticator> auth;

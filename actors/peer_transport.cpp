@@ -353,6 +353,12 @@ pb::ClusterStatusReply status_of(const TransportState& st) {
   reply.set_node(st.config.node_id);
   reply.set_incarnation(st.config.incarnation);
   reply.set_advertise(st.config.advertise);
+  auto* traffic = reply.mutable_traffic();
+  traffic->set_frames_sent(st.sent);
+  traffic->set_frames_received(st.received);
+  traffic->set_frames_dropped(st.dropped);
+  traffic->set_frames_refused(st.refused);
+  traffic->set_dials_failed(st.dials_failed);
   for (const auto& [id, l] : st.links) {
     auto* p = reply.add_peers();
     p->set_node(id);

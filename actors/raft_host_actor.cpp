@@ -47,7 +47,9 @@ struct Proposals {
   };
   std::vector<Answer> answers;
   std::vector<uint64_t> now_serving;
-  cluster::RaftHost* host = nullptr;  // set once the host exists; outlived by it
+  cluster::RaftHost* host = nullptr;             // set once the host exists; outlived by it
+  RaftHostCounters* counters = nullptr;          // RaftHostActorConfig::counters (may be null)
+  std::map<uint64_t, raft::NodeId> last_leader;  // per group, the last non-zero leader seen
 };
 
 // A proposal a leader could not take yet (it is handing the leadership over).
@@ -78,6 +80,7 @@ void fail_pending(Proposals& p, uint64_t group, const std::string& why) {
        it != p.pending.end() && it->first.first == group;) {
     it->second.rp.deliver(failure(why));
     it = p.pending.erase(it);
+    if (p.counters != nullptr) p.counters->proposals_failed.fetch_add(1, std::memory_order_relaxed);
   }
   auto fail = [&](std::vector<caf::response_promise>& rps) {
     for (auto& rp : rps) rp.deliver(failure(why));
@@ -179,6 +182,9 @@ void flush(RaftHostSelf* self) {
   auto out = st.host->process_ready(send, applied);
   applied();
   if (!out) return stop(self, out.error());
+  if (st.config.counters != nullptr && st.host->last_round().groups > 0) {
+    st.config.counters->rounds.fetch_add(1, std::memory_order_relaxed);
+  }
   answer_reads(*st.proposals, *st.host);
   send(std::move(*out));
 }
@@ -483,6 +489,9 @@ caf::behavior raft_host_actor(RaftHostSelf* self, std::shared_ptr<cluster::RaftH
         const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - start);
         if (took >= std::chrono::seconds(1)) {  // nca-bench soak counts these lines
+          if (auto* c = self->state.config.counters) {
+            c->slow_rounds.fetch_add(1, std::memory_order_relaxed);
+          }
           const auto& p = self->state.host->last_round();
           spdlog::warn(
               "raft: a round of this node's groups took {} ms; their heartbeats and "
@@ -536,6 +545,13 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       },
       [proposals, leadership](uint64_t group, const raft::SoftState& s) {
         proposals->serving.erase(group);
+        if (s.leader != raft::kNoNode) {
+          auto& last = proposals->last_leader[group];
+          if (last != s.leader && proposals->counters != nullptr) {
+            proposals->counters->leader_changes.fetch_add(1, std::memory_order_relaxed);
+          }
+          last = s.leader;
+        }
         if (leadership) leadership(group, s.leader, false);
         if (s.role == raft::Role::leader) return;
         fail_pending(*proposals, group,
@@ -544,6 +560,7 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       },
       config.restore);
   proposals->host = host.get();
+  proposals->counters = config.counters;
   if (config.checkpoint_of) host->set_checkpoint_fn(config.checkpoint_of);
   if (config.adopt) host->set_adopt_fn(config.adopt);
   host->set_read_fn([proposals](uint64_t group, uint64_t context, raft::Index index) {

@@ -55,6 +55,7 @@
 #include <memory>
 #include <vector>
 
+#include "actors/raft_host_counters.hpp"
 #include "cluster/raft/log_storage.hpp"
 #include "cluster/raft_host.hpp"
 
@@ -115,6 +116,9 @@ struct RaftHostActorConfig {
   // A group this node left (remove_group_atom), with its storage: the application destroys the log
   // and whatever state it keeps for the group. An error is the remove's answer.
   std::function<Status(uint64_t group, std::unique_ptr<raft::LogStorage> storage)> dropped;
+  // Rounds, slow rounds, leader changes and failed proposals are counted here (null: not
+  // counted); must outlive the actor.
+  RaftHostCounters* counters = nullptr;
 };
 
 // The actor, or the error that kept a group from starting (its storage, or a bad config).

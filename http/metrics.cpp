@@ -52,6 +52,12 @@ void append_labels(std::string& out, const Labels& labels) {
 
 }  // namespace
 
+MetricFamily single(std::string name, MetricType type, std::string help, double value) {
+  MetricFamily f{std::move(name), type, std::move(help), {}};
+  f.add({}, value);
+  return f;
+}
+
 MetricFamily& MetricFamily::add(Labels labels, double value) {
   samples.push_back(MetricSample{"", std::move(labels), value});
   return *this;

@@ -36,6 +36,9 @@ struct MetricFamily {
   MetricFamily& add(Labels labels, double value);
 };
 
+// A family of one sample without labels.
+MetricFamily single(std::string name, MetricType type, std::string help, double value);
+
 // The exposition text of `families`, in order. Families without samples are left out (a HELP/TYPE
 // without samples is legal, but carries nothing).
 std::string render_text(const std::vector<MetricFamily>& families);

@@ -2,6 +2,9 @@
 
 #include <rocksdb/db.h>
 
+#include <iterator>
+
+#include "http/cluster_metrics.hpp"
 #include "proto/wire.hpp"
 #include "storage/column_family.hpp"
 
@@ -73,6 +76,18 @@ void collect_rocksdb(actors::Node& node, NodeFigures& out) {
 }
 
 void collect_counters(actors::Node& node, NodeFigures& out) {
+  const auto& r = node.context().raft_counters;
+  out.raft_counters = {
+      {"rounds", r.rounds.load()},
+      {"slow_rounds", r.slow_rounds.load()},
+      {"leader_changes", r.leader_changes.load()},
+      {"proposals_failed", r.proposals_failed.load()},
+  };
+  if (const auto* db = node.context().db.get()) {
+    out.durable_writes = db->io().durable_writes.snapshot();
+    out.slow_storage_operations = db->io().slow_operations.load();
+    out.write_stalls = db->io().write_stalls.load();
+  }
   const auto& c = node.context().counters;
   out.node_counters = {
       {"live_item_actors", c.live_item_actors.load()},
@@ -92,22 +107,42 @@ void collect_counters(actors::Node& node, NodeFigures& out) {
       {"refused_size", c.refused_size.load()},
       {"refused_count", c.refused_count.load()},
       {"refused_memory", c.refused_memory.load()},
+      {"personas_evicted", c.personas_evicted.load()},
+      {"shard_snapshots_installed", c.shard_snapshots_installed.load()},
+      {"shard_copies_dropped", c.shard_copies_dropped.load()},
+      {"requests_forwarded", c.requests_forwarded.load()},
+      {"indices_warmed", c.indices_warmed.load()},
   };
 }
 
+uint64_t value_of(const std::map<std::string, uint64_t>& m, const std::string& name) {
+  auto it = m.find(name);
+  return it == m.end() ? 0 : it->second;
+}
+
+// A histogram family from a LatencyHistogram snapshot (cumulative buckets, as the format wants).
+MetricFamily histogram(std::string name, std::string help,
+                       const storage::LatencyHistogram::Snapshot& s) {
+  MetricFamily f{std::move(name), MetricType::histogram, std::move(help), {}};
+  if (s.buckets.size() != s.bounds.size() + 1) return f;  // no figures: no samples, left out
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < s.buckets.size(); ++i) {
+    cumulative += s.buckets[i];
+    f.samples.push_back({"_bucket",
+                         {{"le", i < s.bounds.size() ? format_value(s.bounds[i]) : "+Inf"}},
+                         static_cast<double>(cumulative)});
+  }
+  f.samples.push_back({"_sum", {}, s.sum_seconds});
+  f.samples.push_back({"_count", {}, static_cast<double>(s.count)});
+  return f;
+}
+
 uint64_t counter(const NodeFigures& f, const std::string& name) {
-  auto it = f.node_counters.find(name);
-  return it == f.node_counters.end() ? 0 : it->second;
+  return value_of(f.node_counters, name);
 }
 
 MetricFamily family(std::string name, MetricType type, std::string help) {
   return MetricFamily{std::move(name), type, std::move(help), {}};
-}
-
-MetricFamily single(std::string name, MetricType type, std::string help, double value) {
-  auto f = family(std::move(name), type, std::move(help));
-  f.add({}, value);
-  return f;
 }
 
 }  // namespace
@@ -141,6 +176,15 @@ NodeFigures collect_node_figures(actors::Node& node, NodeCalls& calls, SteadyTim
     out.events = **events;
   } else if (!events) {
     out.errors.push_back("event stats: " + events.error().message);
+  }
+  pb::Request cluster;
+  cluster.mutable_header()->set_schema_version(wire::kSchemaVersion);
+  cluster.mutable_cluster_status();
+  auto status = calls.call(cluster, deadline, NodeCalls::Caller::node);
+  if (status.status().code() == pb::OK) {
+    out.cluster = status.cluster_status();
+  } else {
+    out.errors.push_back("cluster status: " + status.status().message());
   }
   collect_rocksdb(node, out);
   return out;
@@ -281,6 +325,16 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
       {"index_rebuilds", "nca_index_rebuilds_total", "Vector indices rebuilt from storage."},
       {"corrupt_records", "nca_corrupt_records_total",
        "Corrupt records found (each is skipped and reported)."},
+      {"personas_evicted", "nca_personas_fenced_total",
+       "Persona actors stopped because this node lost their shard's leadership."},
+      {"shard_snapshots_installed", "nca_shard_snapshots_installed_total",
+       "Shard checkpoints this node installed (it was behind its leader's compacted log)."},
+      {"shard_copies_dropped", "nca_shard_copies_dropped_total",
+       "Shard replicas this node left, their records deleted."},
+      {"requests_forwarded", "nca_requests_forwarded_total",
+       "Client requests this node forwarded to a shard's leader."},
+      {"indices_warmed", "nca_follower_indices_warmed_total",
+       "Persona indices a follower refreshed from replicated writes."},
   };
   for (const auto& c : kCounters) {
     out.push_back(
@@ -313,6 +367,35 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
                          get("storage_syncs")));
     out.push_back(single("nca_storage_commits_total", MetricType::counter,
                          "Write batches committed to RocksDB.", get("storage_commits")));
+  }
+  out.push_back(histogram("nca_storage_durable_write_duration_seconds",
+                          "Time of each synced write or WAL fsync (group commits and Raft log "
+                          "syncs; a synced group commit includes its write).",
+                          f.durable_writes));
+  out.push_back(single("nca_storage_slow_operations_total", MetricType::counter,
+                       "Storage writes, group commits and fsyncs that took a second or more "
+                       "(each is logged).",
+                       static_cast<double>(f.slow_storage_operations)));
+  out.push_back(single("nca_rocksdb_write_stalls_total", MetricType::counter,
+                       "Times a column family's writes became delayed or stopped by RocksDB "
+                       "(each is logged).",
+                       static_cast<double>(f.write_stalls)));
+  out.push_back(single("nca_raft_rounds_total", MetricType::counter,
+                       "Rounds of the Raft host (one save and fsync for every group with news).",
+                       static_cast<double>(value_of(f.raft_counters, "rounds"))));
+  out.push_back(single("nca_raft_slow_rounds_total", MetricType::counter,
+                       "Raft rounds of a second or more: heartbeats waited (each is logged).",
+                       static_cast<double>(value_of(f.raft_counters, "slow_rounds"))));
+  out.push_back(single("nca_raft_leader_changes_seen_total", MetricType::counter,
+                       "Times a hosted group's leader became another node than the last known.",
+                       static_cast<double>(value_of(f.raft_counters, "leader_changes"))));
+  out.push_back(single("nca_raft_proposals_failed_total", MetricType::counter,
+                       "Writes accepted by this node as a leader that failed before committing "
+                       "(leadership lost; clients retry them).",
+                       static_cast<double>(value_of(f.raft_counters, "proposals_failed"))));
+  if (f.cluster) {
+    auto cluster = cluster_families(*f.cluster);
+    std::move(cluster.begin(), cluster.end(), std::back_inserter(out));
   }
 
   out.push_back(single("nca_rocksdb_size_bytes", MetricType::gauge,

@@ -2,11 +2,12 @@
 //
 // collect_node_figures() gathers what the node knows (node stats through the api actor, stats of
 // every active persona, the event router's counts, the node's counters, RocksDB properties, CAF's
-// running actors) into a plain NodeFigures, each part bounded by the scrape's deadline; a part that
-// fails is left out and named in `errors` (the scrape still answers). node_families() turns figures
-// into metric families; it is pure, so tests can check the text with promtool on any figures.
-// Memories per tier, index sizes, tubules and consolidation counters are sums over the personas
-// active on this node (a persona is activated by its first request after the node starts).
+// running actors, storage and Raft counters, the cluster status) into a plain NodeFigures, each
+// part bounded by the scrape's deadline; a part that fails is left out and named in `errors` (the
+// scrape still answers). node_families() turns figures into metric families; it is pure, so tests
+// can check the text with promtool on any figures. Memories per tier, index sizes, tubules and
+// consolidation counters are sums over the personas active on this node (a persona is activated by
+// its first request after the node starts).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "http/metrics.hpp"
 #include "http/node_calls.hpp"
 #include "proto/neuroca.pb.h"
+#include "storage/latency_histogram.hpp"
 
 namespace nca::http {
 
@@ -51,6 +53,12 @@ struct NodeFigures {
   uint64_t running_flushes = 0;
   bool compaction_pending = false;
   std::vector<ColumnFamilyFigures> column_families;
+  // The node's storage events (storage/slow_io.hpp) and Raft host (actors/raft_host_counters.hpp).
+  storage::LatencyHistogram::Snapshot durable_writes;
+  uint64_t slow_storage_operations = 0;
+  uint64_t write_stalls = 0;
+  std::map<std::string, uint64_t> raft_counters;  // RaftHostCounters by name
+  std::optional<pb::ClusterStatusReply> cluster;  // what `nca cluster status` shows
   uint64_t http_in_flight = 0;
   std::vector<std::string> errors;  // parts of the scrape that failed
 };

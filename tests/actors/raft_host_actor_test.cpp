@@ -81,6 +81,7 @@ class RaftTestNode {
     r.transport = transport_;
     r.groups = groups;
     r.bootstrap_voters = {1, 2, 3};
+    r.counters = &counters_;
     storage::Db* db = db_.get();
     r.storage_for = [db](uint64_t group) -> std::unique_ptr<raft::LogStorage> {
       if (db == nullptr) return std::make_unique<raft::MemoryStorage>();
@@ -139,6 +140,7 @@ class RaftTestNode {
   }
 
   uint16_t port() const { return port_; }
+  const RaftHostCounters& counters() const { return counters_; }
   AppliedLog& applied() { return *applied_; }
   void add_peer(uint64_t peer, uint16_t port) {
     caf::anon_send(transport_, add_peer_atom::value, peer, std::string("127.0.0.1"), port);
@@ -184,6 +186,7 @@ class RaftTestNode {
 
  private:
   std::unique_ptr<storage::Db> db_;  // outlives the actor system that writes to it
+  RaftHostCounters counters_;        // likewise
   nca::testing::TransportCafConfig cfg_;
   caf::actor_system sys_;
   SystemClock clock_;
@@ -218,6 +221,19 @@ TEST(RaftHostActorTest, GroupsReplicateOverLoopbackAndFailOver) {
     leader = leader_of(nodes, 1);
     return leader >= 0 && leader_of(nodes, 2) >= 0;
   })) << nodes[0]->state(1);
+  // Every node has heard of a leader for each group: at least two leader changes seen (the first
+  // leader of a group counts), and it has run rounds.
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& n : nodes) {
+      if (n->counters().leader_changes.load() < 2) return false;
+    }
+    return true;
+  }));
+  std::vector<uint64_t> changes_before;
+  for (auto& n : nodes) {
+    EXPECT_GT(n->counters().rounds.load(), 0u);
+    changes_before.push_back(n->counters().leader_changes.load());
+  }
   for (int i = 0; i < 5; ++i) {
     const std::string reply = nodes[leader]->propose(1, "write " + std::to_string(i));
     ASSERT_EQ(reply.rfind("index ", 0), 0u) << reply;
@@ -258,6 +274,11 @@ TEST(RaftHostActorTest, GroupsReplicateOverLoopbackAndFailOver) {
     }));
     auto log = n->applied().of(1);
     EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 5), want);
+  }
+  // The survivors saw group 1's leader change.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i]) continue;
+    EXPECT_GT(nodes[i]->counters().leader_changes.load(), changes_before[i]) << "node " << i + 1;
   }
 }
 

@@ -52,6 +52,8 @@ TEST_F(HttpOpsTest, HealthAndReady) {
 }
 
 TEST_F(HttpOpsTest, MetricsPassPromtoolAndCountWhatHappened) {
+  // Joined first, so the cluster's figures below are those of a founded cluster.
+  ASSERT_TRUE(testing::wait_until([&] { return call("GET", "/ready").status == 200; }));
   ASSERT_EQ(call("POST", "/v1/personas/ada/memories", R"({"content": "Ada likes tea"})").status,
             201);
   ASSERT_EQ(call("POST", "/v1/personas/ada/memories", R"({"content": "Ada likes green"})").status,
@@ -99,6 +101,17 @@ TEST_F(HttpOpsTest, MetricsPassPromtoolAndCountWhatHappened) {
   EXPECT_TRUE(has(R"(nca_rocksdb_live_sst_bytes\{cf="items"\} [1-9])"));
   EXPECT_TRUE(has(R"(nca_rocksdb_compactions_total\{cf="items"\} [1-9])")) << text;
   EXPECT_TRUE(has(R"(nca_metrics_scrape_errors 0)"));
+  // Storage and Raft: the writes above were synced; the node's own cluster elected its leaders.
+  EXPECT_TRUE(has(R"(nca_storage_durable_write_duration_seconds_count [1-9])")) << text;
+  EXPECT_TRUE(has(R"(nca_storage_durable_write_duration_seconds_bucket\{le="\+Inf"\} [1-9])"));
+  EXPECT_TRUE(has(R"(nca_storage_slow_operations_total 0)"));
+  EXPECT_TRUE(has(R"(nca_raft_rounds_total [1-9])"));
+  EXPECT_TRUE(has(R"(nca_raft_leader_changes_seen_total [1-9])")) << text;
+  EXPECT_TRUE(has(R"(nca_cluster_members\{state="alive"\} 1\n)"));
+  EXPECT_TRUE(has(R"(nca_cluster_metadata_has_leader 1)"));
+  EXPECT_TRUE(has(R"(nca_shards_hosted [0-9])"));
+  EXPECT_TRUE(has(R"(nca_shards_without_leader 0)"));
+  EXPECT_TRUE(has(R"(nca_shards_catching_up 0)"));
   EXPECT_TRUE(has(R"(nca_node_info\{node_id=")" + node_->context().node_id + R"(",)"));
 }
 

@@ -101,6 +101,17 @@ NodeFigures synthetic_figures() {
   f.column_families.push_back(cf);
   f.db_size_bytes = 1 << 20;
   f.errors.push_back("event stats: late");
+  storage::LatencyHistogram fsyncs;
+  fsyncs.record(std::chrono::microseconds(300));
+  fsyncs.record(std::chrono::milliseconds(20));
+  f.durable_writes = fsyncs.snapshot();
+  f.slow_storage_operations = 1;
+  f.raft_counters = {{"rounds", 12}, {"leader_changes", 3}};
+  pb::ClusterStatusReply cluster;
+  cluster.set_node(1);
+  cluster.set_metadata_leader(1);
+  cluster.add_members()->set_node(1);
+  f.cluster = cluster;
   return f;
 }
 
@@ -121,6 +132,17 @@ TEST(NodeMetrics, FamiliesSumPersonasAndPassPromtool) {
   EXPECT_NE(text.find("nca_node_info{node_id=\"node-\\\"odd\\\"\",version=\"0.1.0\"} 1"),
             std::string::npos);
   EXPECT_NE(text.find("nca_metrics_scrape_errors 1"), std::string::npos);
+  EXPECT_NE(text.find("nca_storage_durable_write_duration_seconds_bucket{le=\"0.0005\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nca_storage_durable_write_duration_seconds_bucket{le=\"+Inf\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("nca_storage_durable_write_duration_seconds_count 2\n"), std::string::npos);
+  EXPECT_NE(text.find("nca_storage_slow_operations_total 1\n"), std::string::npos);
+  EXPECT_NE(text.find("nca_raft_rounds_total 12\n"), std::string::npos);
+  EXPECT_NE(text.find("nca_raft_leader_changes_seen_total 3\n"), std::string::npos);
+  EXPECT_NE(text.find("nca_raft_slow_rounds_total 0\n"), std::string::npos);
+  EXPECT_NE(text.find("nca_cluster_members{state=\"alive\"} 1\n"), std::string::npos);
   auto check = testing::promtool_check(text);
   ASSERT_NE(check.exit_code, -1) << "promtool is missing (Debian package prometheus)";
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;

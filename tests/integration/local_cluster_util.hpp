@@ -68,8 +68,7 @@ class LocalCluster {
   }
   // The last `lines` lines of node i's log, for a failure message.
   std::string log_tail(int i, int lines = 40) {
-    auto r = testing::run_shell("tail -n " + std::to_string(lines) + " " + dir_ + "/node-" +
-                                std::to_string(i) + "/log 2>&1");
+    auto r = testing::run_shell("tail -n " + std::to_string(lines) + " " + log_path(i) + " 2>&1");
     return r.out;
   }
   // `nca --addr <node i> <args>`, its exit code and output.
@@ -78,6 +77,7 @@ class LocalCluster {
                               std::to_string(base_ + i) + " " + args + " 2>&1");
   }
   std::string address(int i) const { return "127.0.0.1:" + std::to_string(base_ + i); }
+  std::string log_path(int i) const { return dir_ + "/node-" + std::to_string(i) + "/log"; }
   int pid(int i) {
     std::ifstream in(dir_ + "/node-" + std::to_string(i) + "/pid");
     int p = 0;
