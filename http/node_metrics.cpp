@@ -137,6 +137,20 @@ MetricFamily histogram(std::string name, std::string help,
   return f;
 }
 
+// One request of the node to itself (`body` fills it in), or nullopt with `what` and the reason
+// added to `errors`.
+template <class Body>
+std::optional<pb::Response> ask(NodeCalls& calls, SteadyTime deadline, Body body, const char* what,
+                                std::vector<std::string>& errors) {
+  pb::Request request;
+  request.mutable_header()->set_schema_version(wire::kSchemaVersion);
+  body(request);
+  auto response = calls.call(request, deadline, NodeCalls::Caller::node);
+  if (response.status().code() == pb::OK) return response;
+  errors.push_back(std::string(what) + ": " + response.status().message());
+  return std::nullopt;
+}
+
 uint64_t counter(const NodeFigures& f, const std::string& name) {
   return value_of(f.node_counters, name);
 }
@@ -156,14 +170,9 @@ NodeFigures collect_node_figures(actors::Node& node, NodeCalls& calls, SteadyTim
   out.running_actors = node.system().registry().running();
   collect_counters(node, out);
 
-  pb::Request stats;
-  stats.mutable_header()->set_schema_version(wire::kSchemaVersion);
-  stats.mutable_stats();
-  auto resp = calls.call(stats, deadline, NodeCalls::Caller::node);
-  if (resp.status().code() == pb::OK) {
-    out.node_stats = resp.stats();
-  } else {
-    out.errors.push_back("node stats: " + resp.status().message());
+  if (auto r = ask(
+          calls, deadline, [](pb::Request& q) { q.mutable_stats(); }, "node stats", out.errors)) {
+    out.node_stats = r->stats();
   }
   auto personas = calls.persona_stats(deadline);
   if (personas) {
@@ -177,14 +186,10 @@ NodeFigures collect_node_figures(actors::Node& node, NodeCalls& calls, SteadyTim
   } else if (!events) {
     out.errors.push_back("event stats: " + events.error().message);
   }
-  pb::Request cluster;
-  cluster.mutable_header()->set_schema_version(wire::kSchemaVersion);
-  cluster.mutable_cluster_status();
-  auto status = calls.call(cluster, deadline, NodeCalls::Caller::node);
-  if (status.status().code() == pb::OK) {
-    out.cluster = status.cluster_status();
-  } else {
-    out.errors.push_back("cluster status: " + status.status().message());
+  if (auto r = ask(
+          calls, deadline, [](pb::Request& q) { q.mutable_cluster_status(); }, "cluster status",
+          out.errors)) {
+    out.cluster = r->cluster_status();
   }
   collect_rocksdb(node, out);
   return out;

@@ -56,6 +56,12 @@ pb::ClusterStatusReply three_nodes() {
 
 std::string text_of(const pb::ClusterStatusReply& s) { return render_text(cluster_families(s)); }
 
+void expect_promtool_accepts(const std::string& text) {
+  auto check = testing::promtool_check(text);
+  ASSERT_NE(check.exit_code, -1) << "promtool is missing (Debian package prometheus)";
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+}
+
 TEST(ClusterMetrics, SayWhatTheClusterStatusSays) {
   const std::string text = text_of(three_nodes());
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
@@ -82,9 +88,7 @@ TEST(ClusterMetrics, SayWhatTheClusterStatusSays) {
   EXPECT_TRUE(has("nca_shard_apply_lag_entries{shard=\"1\"} 40"));
   EXPECT_TRUE(has("nca_shard_apply_lag_entries{shard=\"0\"} 0"));
   EXPECT_EQ(text.find("shard=\"3\""), std::string::npos) << "shard 3 is not hosted here";
-  auto check = testing::promtool_check(text);
-  ASSERT_NE(check.exit_code, -1) << "promtool is missing (Debian package prometheus)";
-  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+  expect_promtool_accepts(text);
 }
 
 TEST(ClusterMetrics, ANodeThatHasNotJoinedReportsZerosNotNothing) {
@@ -97,9 +101,7 @@ TEST(ClusterMetrics, ANodeThatHasNotJoinedReportsZerosNotNothing) {
   EXPECT_TRUE(has("nca_shards_hosted 0"));
   EXPECT_TRUE(has("nca_shards_without_leader 0"));
   EXPECT_TRUE(has("nca_peer_frames_sent_total 0"));
-  auto check = testing::promtool_check(text);
-  ASSERT_NE(check.exit_code, -1) << "promtool is missing (Debian package prometheus)";
-  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+  expect_promtool_accepts(text);
 }
 
 }  // namespace

@@ -12,6 +12,12 @@
 namespace nca::storage {
 namespace {
 
+Result<std::unique_ptr<Db>> open_db(const testing::TempDir& dir) {
+  Db::Options o;
+  o.path = dir.path();
+  return Db::open(o);
+}
+
 struct Captured {
   std::vector<std::pair<int, std::string>> lines;
   IoLogSink sink() {
@@ -89,9 +95,7 @@ TEST(StallLogger, WarnsOfAStallAndTellsItsEnd) {
 
 TEST(IoCounters, ADbTimesItsSyncedWritesAndFsyncsOnly) {
   testing::TempDir dir;
-  Db::Options o;
-  o.path = dir.path();
-  auto db = Db::open(o);
+  auto db = open_db(dir);
   ASSERT_TRUE(db.ok()) << db.error().message;
   const uint64_t at_open = (*db)->io().durable_writes.snapshot().count;
   auto unsynced = (*db)->batch();
@@ -112,9 +116,7 @@ TEST(IoCounters, ADbTimesItsSyncedWritesAndFsyncsOnly) {
 
 TEST(StallLogger, EveryDbListensForStalls) {
   testing::TempDir dir;
-  Db::Options o;
-  o.path = dir.path();
-  auto db = Db::open(o);
+  auto db = open_db(dir);
   ASSERT_TRUE(db.ok()) << db.error().message;
   size_t found = 0;
   for (const auto& l : (*db)->raw()->GetDBOptions().listeners) {
