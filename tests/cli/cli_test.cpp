@@ -534,11 +534,14 @@ TEST(CliRequests, ClusterStatusShowsPeersAndRefusesUnknownActions) {
   shard->set_epoch(3);
   shard->set_hosted(true);
   shard->set_lag(7);
+  status->mutable_traffic()->set_frames_sent(1234);
+  status->mutable_traffic()->set_frames_refused(2);
   node.set_reply(pb::Request::kClusterStatus, reply);
   RunResult shown = run_nca({addr(node), "cluster", "status"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   for (const char* text : {"node-a", "10.0.0.1:7420", "77", "10.0.0.2:7420", "suspected", "MEMBER",
-                           "10.0.0.3:7420", "learner", "metadata leader", "SHARD", "42,91"}) {
+                           "10.0.0.3:7420", "learner", "metadata leader", "SHARD", "42,91",
+                           "sent 1234, received 0, dropped 0, refused 2; dials failed 0"}) {
     EXPECT_NE(shown.out.find(text), std::string::npos) << text << "\n" << shown.out;
   }
   RunResult json = run_nca({addr(node), "--json", "cluster", "status"});

@@ -591,7 +591,12 @@ void print_cluster(const pb::Request& request, const pb::Response& response, Out
        {"metadata leader",
         status.metadata_leader() == 0 ? "none known" : std::to_string(status.metadata_leader())},
        {"members", std::to_string(status.members_size())},
-       {"peers", std::to_string(status.peers_size())}});
+       {"peers", std::to_string(status.peers_size())},
+       {"frames", "sent " + std::to_string(status.traffic().frames_sent()) + ", received " +
+                      std::to_string(status.traffic().frames_received()) + ", dropped " +
+                      std::to_string(status.traffic().frames_dropped()) + ", refused " +
+                      std::to_string(status.traffic().frames_refused()) + "; dials failed " +
+                      std::to_string(status.traffic().dials_failed())}});
   std::vector<std::vector<std::string>> members;
   for (const pb::ClusterMemberStatus& m : status.members()) {
     members.push_back({std::to_string(m.node()), m.address(),
