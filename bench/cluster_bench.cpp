@@ -47,6 +47,7 @@
 #include "runtime/httplib.hpp"
 #include "storage/keys.hpp"
 #include "tests/support/loopback_port.hpp"
+#include "tests/support/metrics_scrape.hpp"
 
 namespace nca::bench {
 namespace cluster_bench {
@@ -110,7 +111,41 @@ struct Phase {
   Latencies latency;
   size_t errors = 0;
   std::string first_error;
+  // From the nodes' /metrics before and after the phase, summed over the nodes (NAN when a node
+  // did not answer a scrape): what each call cost in synced writes or fsyncs, Raft rounds and
+  // frames between nodes, and the leader changes seen during the phase.
+  double durable_writes_per_call = NAN;
+  double raft_rounds_per_call = NAN;
+  double peer_frames_per_call = NAN;
+  double leader_changes = NAN;
 };
+
+// The counters of the nodes whose logs are `logs` (each logged its HTTP port) that a phase reports,
+// summed over the nodes, in the order of Phase's fields; empty when a node does not answer.
+std::vector<double> node_counters(const std::vector<std::string>& logs) {
+  static const char* kKeys[] = {"nca_storage_durable_write_duration_seconds_count",
+                                "nca_raft_rounds_total", "nca_peer_frames_sent_total",
+                                "nca_raft_leader_changes_seen_total"};
+  std::vector<double> sums(std::size(kKeys), 0);
+  for (const auto& log : logs) {
+    auto port = testing::logged_http_port(log);
+    if (!port) return {};
+    auto scrape = testing::scrape_metrics(*port);
+    if (scrape.empty()) return {};
+    for (size_t k = 0; k < sums.size(); ++k) sums[k] += testing::sample(scrape, kKeys[k], 0);
+  }
+  return sums;
+}
+
+void set_counters(const std::vector<double>& before, const std::vector<double>& after, size_t calls,
+                  Phase* p) {
+  if (before.size() != 4 || after.size() != 4 || calls == 0) return;
+  const double n = static_cast<double>(calls);
+  p->durable_writes_per_call = (after[0] - before[0]) / n;
+  p->raft_rounds_per_call = (after[1] - before[1]) / n;
+  p->peer_frames_per_call = (after[2] - before[2]) / n;
+  p->leader_changes = after[3] - before[3];
+}
 
 // The CPU seconds the servers `pids` have used so far.
 std::function<double()> cpu_of(const std::vector<pid_t>& pids) {
@@ -184,7 +219,8 @@ std::string content_of(size_t i, size_t bytes) {
 // remember then recall against `addresses`, the callers sharing --sdk-clients SDK clients round
 // robin (one per caller by default).
 Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>& addresses,
-                   const std::function<double()>& cpu, Phase* remember, Phase* recall) {
+                   const std::vector<std::string>& logs, const std::function<double()>& cpu,
+                   Phase* remember, Phase* recall) {
   std::vector<std::unique_ptr<Client>> clients;
   for (size_t c = 0; c < o.sdk_clients; ++c) {
     std::vector<std::string> mine;
@@ -196,6 +232,7 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
     if (!client) return client.error();
     clients.push_back(std::move(*client));
   }
+  const auto before = node_counters(logs);
   *remember = run_phase(
       o.clients, o.writes,
       [&](size_t c, size_t i) {
@@ -207,6 +244,7 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
         return r ? std::string() : r.error().message;
       },
       cpu);
+  set_counters(before, node_counters(logs), o.writes, remember);
   *recall = run_phase(
       o.clients, o.recalls,
       [&](size_t c, size_t i) {
@@ -242,7 +280,10 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
     return s;
   }
   progress("cluster: remember and recall");
-  if (auto s = measure_nca(o, addresses, cpu_of(pids_of(nodes)), &r->remember, &r->recall); !s)
+  std::vector<std::string> logs;
+  for (const auto& n : nodes) logs.push_back(n->log());
+  if (auto s = measure_nca(o, addresses, logs, cpu_of(pids_of(nodes)), &r->remember, &r->recall);
+      !s)
     return s;
 
   for (size_t round = 0; round < o.failovers; ++round) {
@@ -322,7 +363,8 @@ Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Result
     return s;
   }
   progress("single node: remember and recall");
-  return measure_nca(o, {address}, cpu_of({node.pid()}), &r->single_remember, &r->single_recall);
+  return measure_nca(o, {address}, {node.log()}, cpu_of({node.pid()}), &r->single_remember,
+                     &r->single_recall);
 }
 
 std::string base64(const std::string& in) {
@@ -434,6 +476,14 @@ void cpu_json(const std::string& name, const Phase& p, nlohmann::ordered_json* j
   (*j)[name + "_server_cpu_us"] = json_number(p.server_cpu_us);
 }
 
+// What the nodes counted per call of a phase (Phase's /metrics figures).
+void node_counters_json(const std::string& name, const Phase& p, nlohmann::ordered_json* j) {
+  (*j)[name + "_durable_writes_per_call"] = json_number(p.durable_writes_per_call);
+  (*j)[name + "_raft_rounds_per_call"] = json_number(p.raft_rounds_per_call);
+  (*j)[name + "_peer_frames_per_call"] = json_number(p.peer_frames_per_call);
+  (*j)[name + "_leader_changes"] = json_number(p.leader_changes);
+}
+
 nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   nlohmann::ordered_json j;
   j["benchmark"] = "cluster";
@@ -448,6 +498,8 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["remember_errors"] = r.remember.errors;
   cpu_json("remember", r.remember, &j);
   cpu_json("single_node_remember", r.single_remember, &j);
+  node_counters_json("remember", r.remember, &j);
+  node_counters_json("single_node_remember", r.single_remember, &j);
   j["recall_p50_us"] = json_number(r.recall.latency.percentile(50));
   j["recall_p99_us"] = json_number(r.recall.latency.percentile(99));
   j["single_node_remember_per_s"] = json_number(r.single_remember.per_s);
@@ -503,6 +555,13 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
        "single node " + table_number(r.single_remember.cpu_us, 0), "", ""},
       {"remember_server_cpu_us (nodes)", table_number(r.remember.server_cpu_us, 0),
        "single node " + table_number(r.single_remember.server_cpu_us, 0), "", ""},
+      {"durable writes per remember (all nodes)",
+       table_number(r.remember.durable_writes_per_call, 2),
+       "single node " + table_number(r.single_remember.durable_writes_per_call, 2), "", ""},
+      {"Raft rounds / frames per remember (all nodes)",
+       table_number(r.remember.raft_rounds_per_call, 2) + " / " +
+           table_number(r.remember.peer_frames_per_call, 2),
+       "", "", ""},
       {"etcd_put_cpu_us (all processes)", table_number(r.etcd_put.cpu_us, 0),
        "one member " + table_number(r.etcd_single_put.cpu_us, 0), "", ""},
       {"etcd_put_server_cpu_us (members)", table_number(r.etcd_put.server_cpu_us, 0),

@@ -3,55 +3,18 @@
 // each node sees its two peers alive, and the Raft host and the transport have counted their work.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
-#include <optional>
-#include <regex>
-#include <sstream>
 #include <string>
 
-#include "runtime/httplib.hpp"
 #include "tests/integration/local_cluster_util.hpp"
+#include "tests/support/metrics_scrape.hpp"
 
 namespace nca::testing {
 namespace {
 
-// The HTTP port node i logged ("nca-node http on 127.0.0.1:P"), once it has.
-std::optional<int> http_port(const LocalCluster& c, int i) {
-  std::ifstream in(c.log_path(i));
-  std::string line;
-  static const std::regex kLine(R"(nca-node http on 127\.0\.0\.1:(\d+))");
-  std::smatch m;
-  while (std::getline(in, line)) {
-    if (std::regex_search(line, m, kLine)) return std::stoi(m[1]);
-  }
-  return std::nullopt;
-}
-
-// The unlabelled samples and those with one label of node i's /metrics, by their text before the
-// value ("nca_shards_led", "nca_cluster_peers{state=\"alive\"}"); empty when it does not answer.
 std::map<std::string, double> scrape(const LocalCluster& c, int i) {
-  auto port = http_port(c, i);
-  if (!port) return {};
-  httplib::Client client("127.0.0.1", *port);
-  client.set_connection_timeout(2);
-  client.set_read_timeout(5);
-  auto r = client.Get("/metrics");
-  if (!r || r->status != 200) return {};
-  std::map<std::string, double> out;
-  std::istringstream lines(r->body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    auto space = line.rfind(' ');
-    if (space == std::string::npos) continue;
-    out[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
-  }
-  return out;
-}
-
-double at(const std::map<std::string, double>& m, const std::string& key) {
-  auto it = m.find(key);
-  return it == m.end() ? -1 : it->second;
+  auto port = logged_http_port(c.log_path(i));
+  return port ? scrape_metrics(*port) : std::map<std::string, double>{};
 }
 
 TEST(ClusterMetrics, ThreeNodesLeadEveryShardOnceAndSeeEachOther) {
@@ -65,14 +28,14 @@ TEST(ClusterMetrics, ThreeNodesLeadEveryShardOnceAndSeeEachOther) {
     for (int i = 1; i <= 3; ++i) {
       figures[i] = scrape(c, i);
       const auto& f = figures[i];
-      if (at(f, "nca_cluster_peers{state=\"alive\"}") != 2 ||
-          at(f, "nca_cluster_members{state=\"alive\"}") != 3 ||
-          at(f, "nca_cluster_metadata_has_leader") != 1 ||
-          at(f, "nca_shards_hosted") != kFaultTestShards ||
-          at(f, "nca_shards_without_leader") != 0 || at(f, "nca_shards_catching_up") != 0) {
+      if (sample(f, "nca_cluster_peers{state=\"alive\"}") != 2 ||
+          sample(f, "nca_cluster_members{state=\"alive\"}") != 3 ||
+          sample(f, "nca_cluster_metadata_has_leader") != 1 ||
+          sample(f, "nca_shards_hosted") != kFaultTestShards ||
+          sample(f, "nca_shards_without_leader") != 0 || sample(f, "nca_shards_catching_up") != 0) {
         return false;
       }
-      led += at(f, "nca_shards_led");
+      led += sample(f, "nca_shards_led");
     }
     return led == kFaultTestShards;
   };
@@ -84,20 +47,20 @@ TEST(ClusterMetrics, ThreeNodesLeadEveryShardOnceAndSeeEachOther) {
          {"nca_cluster_peers{state=\"alive\"}", "nca_cluster_members{state=\"alive\"}",
           "nca_shards_hosted", "nca_shards_led", "nca_shards_without_leader",
           "nca_shards_catching_up"}) {
-      seen += std::string(" ") + k + "=" + std::to_string(at(f, k));
+      seen += std::string(" ") + k + "=" + std::to_string(sample(f, k));
     }
     seen += "\n";
   }
   ASSERT_TRUE(ok) << seen << c.log_tail(1);
   for (int i = 1; i <= 3; ++i) {
     const auto& f = figures[i];
-    EXPECT_GT(at(f, "nca_raft_rounds_total"), 0) << "node " << i;
-    EXPECT_GT(at(f, "nca_raft_leader_changes_seen_total"), 0) << "node " << i;
-    EXPECT_GT(at(f, "nca_peer_frames_sent_total"), 0) << "node " << i;
-    EXPECT_GT(at(f, "nca_peer_frames_received_total"), 0) << "node " << i;
-    EXPECT_EQ(at(f, "nca_peer_frames_refused_total"), 0) << "node " << i;
+    EXPECT_GT(sample(f, "nca_raft_rounds_total"), 0) << "node " << i;
+    EXPECT_GT(sample(f, "nca_raft_leader_changes_seen_total"), 0) << "node " << i;
+    EXPECT_GT(sample(f, "nca_peer_frames_sent_total"), 0) << "node " << i;
+    EXPECT_GT(sample(f, "nca_peer_frames_received_total"), 0) << "node " << i;
+    EXPECT_EQ(sample(f, "nca_peer_frames_refused_total"), 0) << "node " << i;
     // Raft's log syncs are durable writes too.
-    EXPECT_GT(at(f, "nca_storage_durable_write_duration_seconds_count"), 0) << "node " << i;
+    EXPECT_GT(sample(f, "nca_storage_durable_write_duration_seconds_count"), 0) << "node " << i;
   }
 }
 
