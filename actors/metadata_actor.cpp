@@ -497,8 +497,10 @@ caf::behavior metadata_actor(MetadataSelf* self, MetadataActorConfig config) {
                             add_shards(self->state, views.get(), status);
                             rp.deliver(status.SerializeAsString());
                           },
-                          [self, rp, status](caf::error&) mutable {
+                          [self, rp, status](caf::error& e) mutable {
                             add_shards(self->state, nullptr, status);
+                            status.set_shards_unavailable("this node's Raft host did not answer: " +
+                                                          caf::to_string(e));
                             rp.deliver(status.SerializeAsString());
                           });
                 },

@@ -49,7 +49,7 @@ struct Proposals {
   std::vector<uint64_t> now_serving;
   cluster::RaftHost* host = nullptr;             // set once the host exists; outlived by it
   RaftHostCounters* counters = nullptr;          // RaftHostActorConfig::counters (may be null)
-  std::map<uint64_t, raft::NodeId> last_leader;  // per group, the last non-zero leader seen
+  std::map<uint64_t, raft::NodeId> last_leader;  // per group, the last leader seen (0: none)
 };
 
 // A proposal a leader could not take yet (it is handing the leadership over).
@@ -175,6 +175,8 @@ void flush(RaftHostSelf* self) {
         a.rp.deliver(a.index);
       } else {
         a.rp.deliver(failure("leadership changed before the entry committed; retry"));
+        if (auto* c = st.config.counters)
+          c->proposals_failed.fetch_add(1, std::memory_order_relaxed);
       }
     }
     p.answers.clear();
@@ -545,13 +547,12 @@ Result<caf::actor> spawn_raft_host(caf::actor_system& sys, RaftHostActorConfig c
       },
       [proposals, leadership](uint64_t group, const raft::SoftState& s) {
         proposals->serving.erase(group);
-        if (s.leader != raft::kNoNode) {
-          auto& last = proposals->last_leader[group];
-          if (last != s.leader && proposals->counters != nullptr) {
-            proposals->counters->leader_changes.fetch_add(1, std::memory_order_relaxed);
-          }
-          last = s.leader;
+        // As etcd: "no leader" is remembered too, so a re-election of the same node counts.
+        auto& last = proposals->last_leader[group];
+        if (s.leader != raft::kNoNode && s.leader != last && proposals->counters != nullptr) {
+          proposals->counters->leader_changes.fetch_add(1, std::memory_order_relaxed);
         }
+        last = s.leader;
         if (leadership) leadership(group, s.leader, false);
         if (s.role == raft::Role::leader) return;
         fail_pending(*proposals, group,

@@ -12,14 +12,18 @@
 namespace nca::actors {
 
 struct RaftHostCounters {
-  std::atomic<uint64_t> rounds{0};  // flushes that handled at least one group's Ready
+  // Flushes that handled at least one group's Ready (a save and an fsync when it carried entries or
+  // a new term or vote; heartbeats and acknowledgements alone write nothing).
+  std::atomic<uint64_t> rounds{0};
   // Rounds of a second or more; each is also logged with where its time went.
   std::atomic<uint64_t> slow_rounds{0};
-  // A group's leader became a node other than the one this node last knew (as etcd's
-  // leader_changes_seen_total): an election that the same node wins again is not counted.
+  // A group came to have a leader other than the last one this node knew, "none" included (as
+  // etcd's leader_changes_seen_total): the first leader counts, and so does the same node winning
+  // again after an interval without a leader.
   std::atomic<uint64_t> leader_changes{0};
-  // Proposals accepted by this node as leader that failed before they committed (it lost the
-  // leadership); the SDK retries them with the same request id.
+  // Proposals (writes and configuration changes, of any group) that this node accepted as the
+  // group's leader and that failed before they committed here: it lost the leadership, or the
+  // entry committed in another term. Clients retry writes with the same request id.
   std::atomic<uint64_t> proposals_failed{0};
 };
 

@@ -49,20 +49,26 @@ std::vector<MetricFamily> cluster_families(const pb::ClusterStatusReply& status)
 
   const auto& t = status.traffic();
   out.push_back(single("nca_peer_frames_sent_total", MetricType::counter,
-                       "Frames (Raft batches, membership messages, heartbeats) sent to peers.",
+                       "Messages sent to peers: Raft batches, membership messages, heartbeats and "
+                       "forwarded client requests.",
                        static_cast<double>(t.frames_sent())));
   out.push_back(single("nca_peer_frames_received_total", MetricType::counter,
-                       "Frames accepted from peers.", static_cast<double>(t.frames_received())));
+                       "Messages accepted from peers (as sent, above).",
+                       static_cast<double>(t.frames_received())));
   out.push_back(single("nca_peer_frames_dropped_total", MetricType::counter,
                        "Frames dropped: no link, a partition rule, or a stale incarnation.",
                        static_cast<double>(t.frames_dropped())));
   out.push_back(single("nca_peer_frames_refused_total", MetricType::counter,
-                       "Frames refused from a sender that had not authenticated as its node.",
+                       "Handshakes refused (a wrong join secret) and messages from a sender that "
+                       "had not authenticated as the node it named.",
                        static_cast<double>(t.frames_refused())));
   out.push_back(single("nca_peer_dials_failed_total", MetricType::counter,
                        "Connects or handshakes of this node that linked nothing.",
                        static_cast<double>(t.dials_failed())));
 
+  // Without this node's view of its shards, zeros would read as "all is well": leave them out
+  // (the scrape reports the reason as an error, http/node_metrics.cpp).
+  if (!status.shards_unavailable().empty()) return out;
   double hosted = 0, led = 0, leaderless = 0, catching_up = 0;
   auto replication_lag = gauge("nca_shard_replication_lag_entries",
                                "On the shard's leader: how many entries the furthest replica is "

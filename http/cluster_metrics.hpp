@@ -8,7 +8,8 @@
 // led here, without a known leader (etcd's has_leader, per shard), catching up (as /ready counts
 // them), and per shard the replication lag on its leader and the apply lag on every replica. Every
 // series that can be zero is written even when it is (alerts compare against 0, and an absent
-// series is not 0 to Prometheus).
+// series is not 0 to Prometheus), except the shard figures when the status says this node's view
+// of its shards is unavailable: then they are left out rather than reported as zeros.
 //
 // Thread-safety: a pure function of its argument.
 #pragma once

@@ -115,6 +115,8 @@ void collect_counters(actors::Node& node, NodeFigures& out) {
   };
 }
 
+constexpr std::chrono::seconds kClusterStatusTimeout{2};
+
 uint64_t value_of(const std::map<std::string, uint64_t>& m, const std::string& name) {
   auto it = m.find(name);
   return it == m.end() ? 0 : it->second;
@@ -133,7 +135,9 @@ MetricFamily histogram(std::string name, std::string help,
                          static_cast<double>(cumulative)});
   }
   f.samples.push_back({"_sum", {}, s.sum_seconds});
-  f.samples.push_back({"_count", {}, static_cast<double>(s.count)});
+  // The +Inf bucket's total, not s.count: read while others record, the two may differ by a
+  // record, and the format wants them equal.
+  f.samples.push_back({"_count", {}, static_cast<double>(cumulative)});
   return f;
 }
 
@@ -186,10 +190,17 @@ NodeFigures collect_node_figures(actors::Node& node, NodeCalls& calls, SteadyTim
   } else if (!events) {
     out.errors.push_back("event stats: " + events.error().message);
   }
+  // The status waits on the Raft host, which a slow round or a disk stall holds up: a short bound
+  // of its own keeps the rest of the scrape (the slow-round and disk figures among it) in time.
+  const SteadyTime cluster_deadline =
+      std::min(deadline, std::chrono::steady_clock::now() + kClusterStatusTimeout);
   if (auto r = ask(
-          calls, deadline, [](pb::Request& q) { q.mutable_cluster_status(); }, "cluster status",
-          out.errors)) {
+          calls, cluster_deadline, [](pb::Request& q) { q.mutable_cluster_status(); },
+          "cluster status", out.errors)) {
     out.cluster = r->cluster_status();
+    if (!out.cluster->shards_unavailable().empty()) {
+      out.errors.push_back("cluster status: " + out.cluster->shards_unavailable());
+    }
   }
   collect_rocksdb(node, out);
   return out;
@@ -386,7 +397,8 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
                        "(each is logged).",
                        static_cast<double>(f.write_stalls)));
   out.push_back(single("nca_raft_rounds_total", MetricType::counter,
-                       "Rounds of the Raft host (one save and fsync for every group with news).",
+                       "Rounds of the Raft host that handled some group's news (one save and one "
+                       "fsync for all of them when they carry entries).",
                        static_cast<double>(value_of(f.raft_counters, "rounds"))));
   out.push_back(single("nca_raft_slow_rounds_total", MetricType::counter,
                        "Raft rounds of a second or more: heartbeats waited (each is logged).",
@@ -395,8 +407,8 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
                        "Times a hosted group's leader became another node than the last known.",
                        static_cast<double>(value_of(f.raft_counters, "leader_changes"))));
   out.push_back(single("nca_raft_proposals_failed_total", MetricType::counter,
-                       "Writes accepted by this node as a leader that failed before committing "
-                       "(leadership lost; clients retry them).",
+                       "Proposals (writes, configuration changes) this node accepted as a group's "
+                       "leader that failed before committing (leadership lost; clients retry).",
                        static_cast<double>(value_of(f.raft_counters, "proposals_failed"))));
   if (f.cluster) {
     auto cluster = cluster_families(*f.cluster);

@@ -582,6 +582,14 @@ TEST(CliRequests, ClusterStatusShowsPeersAndRefusesUnknownActions) {
   RunResult heal = run_nca({addr(node), "cluster", "heal", "91"});
   ASSERT_EQ(heal.exit_code, 0) << heal.err;
   EXPECT_FALSE(node.requests()[5].request.cluster_admin().partition().drop());
+
+  // A node that does not report its traffic (an older one) gets no made-up zeros.
+  pb::Response older = reply;
+  older.mutable_cluster_status()->clear_traffic();
+  node.set_reply(pb::Request::kClusterStatus, older);
+  RunResult quiet = run_nca({addr(node), "cluster", "status"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.out.find("frames"), std::string::npos) << quiet.out;
 }
 
 TEST(CliOutput, RecallTableShowsScorePartsAndVia) {

@@ -91,6 +91,19 @@ TEST(ClusterMetrics, SayWhatTheClusterStatusSays) {
   expect_promtool_accepts(text);
 }
 
+TEST(ClusterMetrics, WithoutItsShardViewANodeReportsNoShardFiguresRatherThanZeros) {
+  auto s = three_nodes();
+  s.set_shards_unavailable("this node's Raft host did not answer: timeout");
+  const std::string text = text_of(s);
+  for (const char* name : {"nca_shards_hosted", "nca_shards_led", "nca_shards_without_leader",
+                           "nca_shards_catching_up", "nca_shard_replication_lag_entries",
+                           "nca_shard_apply_lag_entries"}) {
+    EXPECT_EQ(text.find(name), std::string::npos) << name << "\n" << text;
+  }
+  EXPECT_NE(text.find("nca_cluster_peers_linked 1\n"), std::string::npos) << text;
+  expect_promtool_accepts(text);
+}
+
 TEST(ClusterMetrics, ANodeThatHasNotJoinedReportsZerosNotNothing) {
   pb::ClusterStatusReply alone;
   alone.set_node(5);

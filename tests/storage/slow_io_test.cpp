@@ -111,7 +111,6 @@ TEST(IoCounters, ADbTimesItsSyncedWritesAndFsyncsOnly) {
   ASSERT_TRUE((*db)->write_direct(std::move(more)).ok());
   ASSERT_TRUE((*db)->sync_wal().ok());
   EXPECT_EQ((*db)->io().durable_writes.snapshot().count, at_open + 2);
-  EXPECT_EQ((*db)->io().slow_operations.load(), 0u);
 }
 
 TEST(StallLogger, EveryDbListensForStalls) {

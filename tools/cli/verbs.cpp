@@ -583,20 +583,27 @@ void print_cluster(const pb::Request& request, const pb::Response& response, Out
     for (uint64_t r : s.replicas()) ++replicas_of[r];
     if (s.leader() != 0) ++leads_of[s.leader()];
   }
-  out.fields(
-      {{"node", status.node_name()},
-       {"number", std::to_string(status.node())},
-       {"incarnation", std::to_string(status.incarnation())},
-       {"advertise", status.advertise()},
-       {"metadata leader",
-        status.metadata_leader() == 0 ? "none known" : std::to_string(status.metadata_leader())},
-       {"members", std::to_string(status.members_size())},
-       {"peers", std::to_string(status.peers_size())},
-       {"frames", "sent " + std::to_string(status.traffic().frames_sent()) + ", received " +
-                      std::to_string(status.traffic().frames_received()) + ", dropped " +
-                      std::to_string(status.traffic().frames_dropped()) + ", refused " +
-                      std::to_string(status.traffic().frames_refused()) + "; dials failed " +
-                      std::to_string(status.traffic().dials_failed())}});
+  Fields fields = {
+      {"node", status.node_name()},
+      {"number", std::to_string(status.node())},
+      {"incarnation", std::to_string(status.incarnation())},
+      {"advertise", status.advertise()},
+      {"metadata leader",
+       status.metadata_leader() == 0 ? "none known" : std::to_string(status.metadata_leader())},
+      {"members", std::to_string(status.members_size())},
+      {"peers", std::to_string(status.peers_size())}};
+  if (status.has_traffic()) {  // nodes of before session 26 do not count
+    const pb::PeerTraffic& t = status.traffic();
+    fields.push_back({"frames", "sent " + std::to_string(t.frames_sent()) + ", received " +
+                                    std::to_string(t.frames_received()) + ", dropped " +
+                                    std::to_string(t.frames_dropped()) + ", refused " +
+                                    std::to_string(t.frames_refused()) + "; dials failed " +
+                                    std::to_string(t.dials_failed())});
+  }
+  if (!status.shards_unavailable().empty()) {
+    fields.push_back({"shards", "unavailable: " + status.shards_unavailable()});
+  }
+  out.fields(fields);
   std::vector<std::vector<std::string>> members;
   for (const pb::ClusterMemberStatus& m : status.members()) {
     members.push_back({std::to_string(m.node()), m.address(),
