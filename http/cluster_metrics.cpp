@@ -1,6 +1,7 @@
 #include "http/cluster_metrics.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -48,23 +49,29 @@ std::vector<MetricFamily> cluster_families(const pb::ClusterStatusReply& status)
                        "Peers with a link up (a handshake succeeded).", linked));
 
   const auto& t = status.traffic();
-  out.push_back(single("nca_peer_frames_sent_total", MetricType::counter,
-                       "Messages sent to peers: Raft batches, membership messages, heartbeats and "
-                       "forwarded client requests.",
-                       static_cast<double>(t.frames_sent())));
-  out.push_back(single("nca_peer_frames_received_total", MetricType::counter,
-                       "Messages accepted from peers (as sent, above).",
-                       static_cast<double>(t.frames_received())));
-  out.push_back(single("nca_peer_frames_dropped_total", MetricType::counter,
-                       "Frames dropped: no link, a partition rule, or a stale incarnation.",
-                       static_cast<double>(t.frames_dropped())));
-  out.push_back(single("nca_peer_frames_refused_total", MetricType::counter,
-                       "Handshakes refused (a wrong join secret) and messages from a sender that "
-                       "had not authenticated as the node it named.",
-                       static_cast<double>(t.frames_refused())));
-  out.push_back(single("nca_peer_dials_failed_total", MetricType::counter,
-                       "Connects or handshakes of this node that linked nothing.",
-                       static_cast<double>(t.dials_failed())));
+  const struct {
+    const char* name;
+    const char* help;
+    uint64_t value;
+  } kTraffic[] = {
+      {"nca_peer_frames_sent_total",
+       "Messages sent to peers: Raft batches, membership messages, heartbeats and forwarded "
+       "client requests.",
+       t.frames_sent()},
+      {"nca_peer_frames_received_total", "Messages accepted from peers (as sent, above).",
+       t.frames_received()},
+      {"nca_peer_frames_dropped_total",
+       "Messages dropped: no link, a partition rule, or a stale incarnation.", t.frames_dropped()},
+      {"nca_peer_frames_refused_total",
+       "Handshakes refused (a wrong join secret) and messages from a sender that had not "
+       "authenticated as the node it named.",
+       t.frames_refused()},
+      {"nca_peer_dials_failed_total", "Connects or handshakes of this node that linked nothing.",
+       t.dials_failed()},
+  };
+  for (const auto& c : kTraffic) {
+    out.push_back(single(c.name, MetricType::counter, c.help, static_cast<double>(c.value)));
+  }
 
   // Without this node's view of its shards, zeros would read as "all is well": leave them out
   // (the scrape reports the reason as an error, http/node_metrics.cpp).
