@@ -34,6 +34,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -120,31 +121,36 @@ struct Phase {
   double leader_changes = NAN;
 };
 
-// The counters of the nodes whose logs are `logs` (each logged its HTTP port) that a phase reports,
-// summed over the nodes, in the order of Phase's fields; empty when a node does not answer.
-std::vector<double> node_counters(const std::vector<std::string>& logs) {
-  static const char* kKeys[] = {"nca_storage_durable_write_duration_seconds_count",
-                                "nca_raft_rounds_total", "nca_peer_frames_sent_total",
-                                "nca_raft_leader_changes_seen_total"};
-  std::vector<double> sums(std::size(kKeys), 0);
+// What the nodes whose logs are `logs` (each logged its HTTP port) have counted, summed over the
+// nodes: the figures a phase reports per call.
+struct NodeTotals {
+  double durable_writes = 0, raft_rounds = 0, peer_frames = 0, leader_changes = 0;
+};
+
+// nullopt when a node does not answer its scrape.
+std::optional<NodeTotals> node_totals(const std::vector<std::string>& logs) {
+  NodeTotals t;
   for (const auto& log : logs) {
     auto port = testing::logged_http_port(log);
-    if (!port) return {};
-    auto scrape = testing::scrape_metrics(*port);
-    if (scrape.empty()) return {};
-    for (size_t k = 0; k < sums.size(); ++k) sums[k] += testing::sample(scrape, kKeys[k], 0);
+    if (!port) return std::nullopt;
+    auto m = testing::scrape_metrics(*port);
+    if (m.empty()) return std::nullopt;
+    t.durable_writes += testing::sample(m, "nca_storage_durable_write_duration_seconds_count", 0);
+    t.raft_rounds += testing::sample(m, "nca_raft_rounds_total", 0);
+    t.peer_frames += testing::sample(m, "nca_peer_frames_sent_total", 0);
+    t.leader_changes += testing::sample(m, "nca_raft_leader_changes_seen_total", 0);
   }
-  return sums;
+  return t;
 }
 
-void set_counters(const std::vector<double>& before, const std::vector<double>& after, size_t calls,
-                  Phase* p) {
-  if (before.size() != 4 || after.size() != 4 || calls == 0) return;
+void set_counters(const std::optional<NodeTotals>& before, const std::optional<NodeTotals>& after,
+                  size_t calls, Phase* p) {
+  if (!before || !after || calls == 0) return;
   const double n = static_cast<double>(calls);
-  p->durable_writes_per_call = (after[0] - before[0]) / n;
-  p->raft_rounds_per_call = (after[1] - before[1]) / n;
-  p->peer_frames_per_call = (after[2] - before[2]) / n;
-  p->leader_changes = after[3] - before[3];
+  p->durable_writes_per_call = (after->durable_writes - before->durable_writes) / n;
+  p->raft_rounds_per_call = (after->raft_rounds - before->raft_rounds) / n;
+  p->peer_frames_per_call = (after->peer_frames - before->peer_frames) / n;
+  p->leader_changes = after->leader_changes - before->leader_changes;
 }
 
 // The CPU seconds the servers `pids` have used so far.
@@ -232,7 +238,7 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
     if (!client) return client.error();
     clients.push_back(std::move(*client));
   }
-  const auto before = node_counters(logs);
+  const auto before = node_totals(logs);
   *remember = run_phase(
       o.clients, o.writes,
       [&](size_t c, size_t i) {
@@ -244,7 +250,7 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
         return r ? std::string() : r.error().message;
       },
       cpu);
-  set_counters(before, node_counters(logs), o.writes, remember);
+  set_counters(before, node_totals(logs), o.writes, remember);
   *recall = run_phase(
       o.clients, o.recalls,
       [&](size_t c, size_t i) {

@@ -58,6 +58,19 @@ MetricFamily single(std::string name, MetricType type, std::string help, double 
   return f;
 }
 
+void add_histogram(MetricFamily& family, const Labels& base, const std::vector<double>& bounds,
+                   const std::vector<uint64_t>& buckets, double sum) {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    cumulative += buckets[i];
+    Labels l = base;
+    l.emplace_back("le", i < bounds.size() ? format_value(bounds[i]) : "+Inf");
+    family.samples.push_back({"_bucket", std::move(l), static_cast<double>(cumulative)});
+  }
+  family.samples.push_back({"_sum", base, sum});
+  family.samples.push_back({"_count", base, static_cast<double>(cumulative)});
+}
+
 MetricFamily& MetricFamily::add(Labels labels, double value) {
   samples.push_back(MetricSample{"", std::move(labels), value});
   return *this;
@@ -132,7 +145,6 @@ void MetricsRegistry::record_request(const std::string& route, const std::string
   if (h.buckets.empty()) h.buckets.assign(bounds.size() + 1, 0);
   h.buckets[bucket]++;
   h.sum += seconds;
-  h.count++;
 }
 
 std::vector<MetricFamily> MetricsRegistry::snapshot() const {
@@ -152,16 +164,8 @@ std::vector<MetricFamily> MetricsRegistry::snapshot() const {
                  static_cast<double>(n));
   }
   for (const auto& [key, h] : latency_) {
-    Labels base{{"route", key.first}, {"method", key.second}};
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= bounds.size(); ++i) {
-      cumulative += h.buckets[i];
-      Labels l = base;
-      l.emplace_back("le", i < bounds.size() ? format_value(bounds[i]) : "+Inf");
-      latency.samples.push_back({"_bucket", std::move(l), static_cast<double>(cumulative)});
-    }
-    latency.samples.push_back({"_sum", base, h.sum});
-    latency.samples.push_back({"_count", base, static_cast<double>(h.count)});
+    add_histogram(latency, {{"route", key.first}, {"method", key.second}}, bounds, h.buckets,
+                  h.sum);
   }
   return {std::move(requests), std::move(latency)};
 }

@@ -39,6 +39,12 @@ struct MetricFamily {
 // A family of one sample without labels.
 MetricFamily single(std::string name, MetricType type, std::string help, double value);
 
+// Appends one histogram series to `family`: a cumulative _bucket per bound of `bounds` (ascending,
+// seconds) and +Inf, from the non-cumulative `buckets` (bounds.size() + 1 counts), then _sum and
+// _count, each with `base` labels. _count is the +Inf bucket's total, so the two always agree.
+void add_histogram(MetricFamily& family, const Labels& base, const std::vector<double>& bounds,
+                   const std::vector<uint64_t>& buckets, double sum);
+
 // The exposition text of `families`, in order. Families without samples are left out (a HELP/TYPE
 // without samples is legal, but carries nothing).
 std::string render_text(const std::vector<MetricFamily>& families);
@@ -68,8 +74,7 @@ class MetricsRegistry {
  private:
   struct Histogram {
     std::vector<uint64_t> buckets;  // non-cumulative counts per bucket, last = above every bound
-    double sum = 0;
-    uint64_t count = 0;
+    double sum = 0;                 // the count is the buckets' total
   };
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;

@@ -127,17 +127,8 @@ MetricFamily histogram(std::string name, std::string help,
                        const storage::LatencyHistogram::Snapshot& s) {
   MetricFamily f{std::move(name), MetricType::histogram, std::move(help), {}};
   if (s.buckets.size() != s.bounds.size() + 1) return f;  // no figures: no samples, left out
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < s.buckets.size(); ++i) {
-    cumulative += s.buckets[i];
-    f.samples.push_back({"_bucket",
-                         {{"le", i < s.bounds.size() ? format_value(s.bounds[i]) : "+Inf"}},
-                         static_cast<double>(cumulative)});
-  }
-  f.samples.push_back({"_sum", {}, s.sum_seconds});
-  // The +Inf bucket's total, not s.count: read while others record, the two may differ by a
-  // record, and the format wants them equal.
-  f.samples.push_back({"_count", {}, static_cast<double>(cumulative)});
+  // _count from the buckets, not s.count: read while others record, the two may differ by one.
+  add_histogram(f, {}, s.bounds, s.buckets, s.sum_seconds);
   return f;
 }
 
