@@ -114,17 +114,19 @@ struct Phase {
   std::string first_error;
   // From the nodes' /metrics before and after the phase, summed over the nodes (NAN when a node
   // did not answer a scrape): what each call cost in synced writes or fsyncs, Raft rounds and
-  // frames between nodes, and the leader changes seen during the phase.
+  // frames between nodes, requests a node forwarded to another (the SDK sent them to a node that
+  // does not lead the persona's shard), and the leader changes seen during the phase.
   double durable_writes_per_call = NAN;
   double raft_rounds_per_call = NAN;
   double peer_frames_per_call = NAN;
+  double forwarded_per_call = NAN;
   double leader_changes = NAN;
 };
 
 // What the nodes whose logs are `logs` (each logged its HTTP port) have counted, summed over the
 // nodes: the figures a phase reports per call.
 struct NodeTotals {
-  double durable_writes = 0, raft_rounds = 0, peer_frames = 0, leader_changes = 0;
+  double durable_writes = 0, raft_rounds = 0, peer_frames = 0, forwarded = 0, leader_changes = 0;
 };
 
 // nullopt when a node does not answer its scrape.
@@ -138,6 +140,7 @@ std::optional<NodeTotals> node_totals(const std::vector<std::string>& logs) {
     t.durable_writes += testing::sample(m, "nca_storage_durable_write_duration_seconds_count", 0);
     t.raft_rounds += testing::sample(m, "nca_raft_rounds_total", 0);
     t.peer_frames += testing::sample(m, "nca_peer_frames_sent_total", 0);
+    t.forwarded += testing::sample(m, "nca_requests_forwarded_total", 0);
     t.leader_changes += testing::sample(m, "nca_raft_leader_changes_seen_total", 0);
   }
   return t;
@@ -150,6 +153,7 @@ void set_counters(const std::optional<NodeTotals>& before, const std::optional<N
   p->durable_writes_per_call = (after->durable_writes - before->durable_writes) / n;
   p->raft_rounds_per_call = (after->raft_rounds - before->raft_rounds) / n;
   p->peer_frames_per_call = (after->peer_frames - before->peer_frames) / n;
+  p->forwarded_per_call = (after->forwarded - before->forwarded) / n;
   p->leader_changes = after->leader_changes - before->leader_changes;
 }
 
@@ -487,6 +491,7 @@ void node_counters_json(const std::string& name, const Phase& p, nlohmann::order
   (*j)[name + "_durable_writes_per_call"] = json_number(p.durable_writes_per_call);
   (*j)[name + "_raft_rounds_per_call"] = json_number(p.raft_rounds_per_call);
   (*j)[name + "_peer_frames_per_call"] = json_number(p.peer_frames_per_call);
+  (*j)[name + "_forwarded_per_call"] = json_number(p.forwarded_per_call);
   (*j)[name + "_leader_changes"] = json_number(p.leader_changes);
 }
 
@@ -564,9 +569,10 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
       {"durable writes per remember (all nodes)",
        table_number(r.remember.durable_writes_per_call, 2),
        "single node " + table_number(r.single_remember.durable_writes_per_call, 2), "", ""},
-      {"Raft rounds / frames per remember (all nodes)",
+      {"Raft rounds / frames / forwarded requests per remember (all nodes)",
        table_number(r.remember.raft_rounds_per_call, 2) + " / " +
-           table_number(r.remember.peer_frames_per_call, 2),
+           table_number(r.remember.peer_frames_per_call, 2) + " / " +
+           table_number(r.remember.forwarded_per_call, 2),
        "", "", ""},
       {"etcd_put_cpu_us (all processes)", table_number(r.etcd_put.cpu_us, 0),
        "one member " + table_number(r.etcd_single_put.cpu_us, 0), "", ""},

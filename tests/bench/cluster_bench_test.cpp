@@ -57,6 +57,11 @@ TEST(ClusterBench, PrintsEveryKeyWithPositiveValues) {
   // peers.
   ASSERT_TRUE(j["remember_leader_changes"].is_number()) << j["remember_leader_changes"];
   EXPECT_EQ(j["single_node_remember_peer_frames_per_call"], 0);
+  // A standalone node has no one to forward to; in the cluster the SDK learns where each persona
+  // is served, so at most a share of the calls is forwarded.
+  EXPECT_EQ(j["single_node_remember_forwarded_per_call"], 0);
+  ASSERT_TRUE(j["remember_forwarded_per_call"].is_number()) << j["remember_forwarded_per_call"];
+  EXPECT_LT(j["remember_forwarded_per_call"].get<double>(), 1.0);
   EXPECT_EQ(j["remember_errors"], 0);
   EXPECT_EQ(j["etcd_put_errors"], 0);
   EXPECT_EQ(j["etcd_single_put_errors"], 0);
