@@ -335,17 +335,32 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
     return;
   }
   ctx.counters.requests_forwarded++;
+  // The reply names the node that served it (served_by, added by its transport); a persona's also
+  // names the shard, so the client sends the shard's other personas there too.
+  std::string route;
+  if (p.target == Target::persona && !p.persona.empty()) {
+    pb::Response shard;
+    shard.set_route_shard(p.shard);
+    shard.set_shard_count(ctx.routes->shard_count());
+    shard.set_route_tenant(p.req->header().tenant());
+    route = shard.SerializeAsString();
+  }
+  auto on_forwarded = [on_reply, route](uint32_t m, std::string& bytes) mutable {
+    bytes += route;  // serialized fields concatenate: the parsed reply has both
+    on_reply(m, bytes);
+  };
   self->request(ctx.transport, timeout, forward_atom::value, dest->leader, method,
                 p.req->SerializeAsString())
-      .then(std::move(on_reply), [self, p, method, leader = dest->leader](caf::error& e) mutable {
-        Error why = make_error(ErrorCode::unavailable,
-                               "the shard's leader did not answer: " + self->system().render(e));
-        if (e == caf::sec::no_route_to_receiving_node) {
-          self->state.ctx->routes->unreachable(p.shard, leader);
-          return park(self, std::move(p), why);
-        }
-        deliver(p.rp, method, error_response(why));
-      });
+      .then(std::move(on_forwarded),
+            [self, p, method, leader = dest->leader](caf::error& e) mutable {
+              Error why = make_error(ErrorCode::unavailable, "the shard's leader did not answer: " +
+                                                                 self->system().render(e));
+              if (e == caf::sec::no_route_to_receiving_node) {
+                self->state.ctx->routes->unreachable(p.shard, leader);
+                return park(self, std::move(p), why);
+              }
+              deliver(p.rp, method, error_response(why));
+            });
 }
 
 void park(ApiSelf* self, Parked p, const Error& why) {

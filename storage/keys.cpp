@@ -14,23 +14,6 @@ void append_u64_be(std::string& out, uint64_t v) {
 
 }  // namespace
 
-uint64_t fnv1a64(std::string_view data) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : data) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-uint32_t shard_of(std::string_view tenant, std::string_view persona, uint32_t shards) {
-  if (shards == 0) return 0;
-  std::string joined;
-  joined.reserve(tenant.size() + 1 + persona.size());
-  joined.append(tenant).append("/").append(persona);
-  return static_cast<uint32_t>(fnv1a64(joined) % shards);
-}
-
 std::string shard_prefix(uint32_t shard) {
   std::string out(2, '\0');
   out[0] = static_cast<char>((shard >> 8) & 0xff);

@@ -21,16 +21,13 @@
 #include <string_view>
 
 #include "nca/result.hpp"
+#include "nca/shard_of.hpp"
 
 namespace nca::storage {
 
-// 64-bit FNV-1a: the fixed hash behind shard placement (never std::hash, which may differ per
-// build).
-uint64_t fnv1a64(std::string_view data);
-
-// fnv1a64(tenant + "/" + persona) % shards. Returns 0 when shards is 0 (config validation rejects
-// that).
-uint32_t shard_of(std::string_view tenant, std::string_view persona, uint32_t shards);
+// Shard placement (nca/shard_of.hpp, shared with the SDK).
+using nca::fnv1a64;
+using nca::shard_of;
 
 std::string shard_prefix(uint32_t shard);
 std::string persona_prefix(uint32_t shard, std::string_view tenant, std::string_view persona);

@@ -181,7 +181,9 @@ class Client::Impl {
                       Result<pb::Response> reply = decode_reply(method, std::move(raw));
                       if (key.empty()) return done(std::move(reply));
                       if (reply.ok() && !reply->served_by().empty()) {
-                        transport_.learn_route(key, reply->served_by());
+                        transport_.learn_route(
+                            key, reply->served_by(),
+                            {reply->route_shard(), reply->shard_count(), reply->route_tenant()});
                       } else if (!reply.ok() && (reply.code() == ErrorCode::unavailable ||
                                                  reply.code() == ErrorCode::deadline_exceeded)) {
                         // The node may be cut off or no longer lead: a retry goes through the

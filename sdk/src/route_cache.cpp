@@ -1,12 +1,40 @@
 #include "sdk/src/route_cache.hpp"
 
+#include <iterator>
+#include <string_view>
+
+#include "nca/shard_of.hpp"
+
 namespace nca::sdk {
 namespace {
 
+constexpr char kPersonaTag[] = "p\x1f";
+
 std::string persona_key(const pb::Request& r, const std::string& persona) {
   if (persona.empty()) return {};
-  return "p\x1f" + r.header().tenant() + "\x1f" + persona;
+  return kPersonaTag + r.header().tenant() + "\x1f" + persona;
 }
+
+// The shard of a persona key among `shards`, with `default_tenant` for a key that names none;
+// nullopt for any other key, or when the tenant is unknown.
+std::optional<uint32_t> shard_of_persona(const std::string& key, uint32_t shards,
+                                         const std::string& default_tenant) {
+  const std::string_view tag(kPersonaTag);
+  if (shards == 0 || key.compare(0, tag.size(), tag) != 0) return std::nullopt;
+  const size_t split = key.find('\x1f', tag.size());
+  if (split == std::string::npos) return std::nullopt;
+  std::string_view k(key);
+  std::string_view tenant = k.substr(tag.size(), split - tag.size());
+  if (tenant.empty()) tenant = default_tenant;
+  if (tenant.empty()) return std::nullopt;
+  return nca::shard_of(tenant, k.substr(split + 1), shards);
+}
+
+bool names_no_tenant(const std::string& key) {
+  return key.compare(0, 3, std::string(kPersonaTag) + "\x1f") == 0;
+}
+
+std::string shard_route_key(uint32_t shard) { return "s\x1f" + std::to_string(shard); }
 
 }  // namespace
 
@@ -74,36 +102,73 @@ std::string route_key(const pb::Request& r) {
   }
 }
 
-std::optional<Endpoint> RouteCache::find(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = routes_.find(key);
-  if (it == routes_.end()) return std::nullopt;
-  return it->second;
+std::string RouteCache::shard_key_locked(const std::string& key) const {
+  auto shard = shard_of_persona(key, shards_, default_tenant_);
+  return shard ? shard_route_key(*shard) : std::string();
 }
 
-void RouteCache::learn(const std::string& key, const std::string& address) {
+void RouteCache::put_locked(const std::string& key, Endpoint endpoint) {
+  if (routes_.size() >= capacity_ && routes_.count(key) == 0) routes_.clear();
+  routes_[key] = std::move(endpoint);
+}
+
+std::optional<Endpoint> RouteCache::find(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A persona's own entry (learned from a reply that named no shard) is the more specific one.
+  for (const std::string& k : {key, shard_key_locked(key)}) {
+    if (k.empty()) continue;
+    auto it = routes_.find(k);
+    if (it != routes_.end()) return it->second;
+  }
+  return std::nullopt;
+}
+
+void RouteCache::learn(const std::string& key, const std::string& address, ShardHint shard) {
   if (key.empty()) return;
   auto endpoint = parse_address(address);
   if (!endpoint.ok()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  if (routes_.size() >= capacity_ && routes_.count(key) == 0) routes_.clear();
-  routes_[key] = std::move(*endpoint);
+  auto computed = shard_of_persona(key, shard.count, shard.tenant);
+  if (computed && *computed == shard.shard) {
+    // A request that named no tenant was placed under this one (the node's default, or the
+    // caller's credentials'): so are the client's others.
+    if (names_no_tenant(key)) default_tenant_ = shard.tenant;
+    if (shard.count != shards_) {
+      // A new placement (or the first one heard): routes learned under another count are void.
+      for (auto it = routes_.begin(); it != routes_.end();) {
+        it = it->first.compare(0, 2, "s\x1f") == 0 ? routes_.erase(it) : std::next(it);
+      }
+      shards_ = shard.count;
+    }
+    routes_.erase(key);  // the shard's route answers for the persona from now on
+    put_locked(shard_route_key(shard.shard), std::move(*endpoint));
+    return;
+  }
+  put_locked(key, std::move(*endpoint));
 }
 
 void RouteCache::forget(const std::string& key, const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = routes_.find(key);
-  if (it != routes_.end() && it->second.to_string() == address) routes_.erase(it);
+  for (const std::string& k : {shard_key_locked(key), key}) {
+    auto it = k.empty() ? routes_.end() : routes_.find(k);
+    if (it != routes_.end() && it->second.to_string() == address) routes_.erase(it);
+  }
 }
 
 void RouteCache::forget(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (std::string shard = shard_key_locked(key); !shard.empty()) routes_.erase(shard);
   routes_.erase(key);
 }
 
 size_t RouteCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return routes_.size();
+}
+
+uint32_t RouteCache::shard_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return shards_;
 }
 
 }  // namespace nca::sdk

@@ -555,7 +555,8 @@ void Transport::send(uint32_t method, std::string bytes, SteadyTime deadline, st
            std::move(done));
 }
 
-void Transport::learn_route(const std::string& route_key, const std::string& address) {
+void Transport::learn_route(const std::string& route_key, const std::string& address,
+                            ShardHint shard) {
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     auto it = shared_->unreachable.find(address);
@@ -564,7 +565,7 @@ void Transport::learn_route(const std::string& route_key, const std::string& add
       shared_->unreachable.erase(it);
     }
   }
-  shared_->routes.learn(route_key, address);
+  shared_->routes.learn(route_key, address, shard);
 }
 
 void Transport::forget_route(const std::string& route_key) { shared_->routes.forget(route_key); }

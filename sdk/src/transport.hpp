@@ -27,6 +27,7 @@
 
 #include "nca/result.hpp"
 #include "sdk/src/address.hpp"
+#include "sdk/src/route_cache.hpp"
 
 namespace nca::sdk {
 
@@ -61,8 +62,9 @@ class Transport {
   void send(uint32_t method, std::string bytes, SteadyTime deadline, std::string route_key,
             std::function<void(Result<RawReply>)> done);
 
-  // A reply to a send with `route_key` was served by the node at `address` (served_by).
-  void learn_route(const std::string& route_key, const std::string& address);
+  // A reply to a send with `route_key` was served by the node at `address` (served_by), for the
+  // shard `shard` names (RouteCache).
+  void learn_route(const std::string& route_key, const std::string& address, ShardHint shard = {});
   // Sends with `route_key` go through the client's own connection again.
   void forget_route(const std::string& route_key);
   size_t routes_known() const;

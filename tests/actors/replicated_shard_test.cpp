@@ -620,9 +620,10 @@ TEST_F(EventShardTest, AnEventShardServedAgainIsAnsweredFromTheNodesCopy) {
   EXPECT_EQ(status->event().topic(), "reviewed elsewhere") << "answered from the old queues";
 }
 
-// The SDK learns where a persona is served from the first forwarded reply (served_by) and sends
-// that persona's next requests to its leader directly; when the leader dies the route is given up
-// and the client's own node forwards again, to the new leader.
+// The SDK learns where a persona is served from the first forwarded reply (served_by, and the
+// persona's shard) and sends that persona's next requests, and those of every other persona of the
+// shard, to its leader directly; when the leader dies the route is given up and the client's own
+// node forwards again, to the new leader.
 TEST(ReplicatedShardTest, TheSdkSendsAPersonasRequestsToItsLeaderOnceItKnowsIt) {
   Cluster c;
   ASSERT_TRUE(c.start());
@@ -657,6 +658,18 @@ TEST(ReplicatedShardTest, TheSdkSendsAPersonasRequestsToItsLeaderOnceItKnowsIt) 
   EXPECT_EQ(hits->hits_size(), 11);
   EXPECT_EQ(counters.requests_forwarded.load(), learned)
       << "requests after the first still went through the client's own node";
+  // The reply named the shard too: another persona of it goes to the leader from its first request.
+  std::string sibling;
+  for (int i = 0; i < 10'000 && sibling.empty(); ++i) {
+    std::string p = "sibling-" + std::to_string(i);
+    if (storage::shard_of(kTenant, p, kShards) == shard) sibling = p;
+  }
+  ASSERT_FALSE(sibling.empty());
+  auto first_of_sibling = until_available(
+      [&] { return (*client)->remember(sibling, memory("s-1", "a fact of the same shard")); });
+  ASSERT_TRUE(first_of_sibling.ok()) << first_of_sibling.error().message;
+  EXPECT_EQ(counters.requests_forwarded.load(), learned)
+      << "a persona of a shard the client knows went through the client's own node";
   // The leader dies: the cached route fails, the request goes through `via` again and the reply
   // names the new leader.
   for (auto& n : c.nodes) {

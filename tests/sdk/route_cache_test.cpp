@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "nca/shard_of.hpp"
+
 namespace nca::sdk {
 namespace {
 
@@ -76,6 +78,102 @@ TEST(RouteCache, LearnsForgetsWhatFailedAndStaysBounded) {
   cache.learn("c", "127.0.0.1:3");
   cache.learn("", "127.0.0.1:4");
   EXPECT_EQ(cache.size(), 1u) << "no key, no route";
+}
+
+std::string persona_route(const std::string& tenant, const std::string& persona) {
+  pb::Request r = with_tenant(tenant);
+  r.mutable_remember()->set_persona_id(persona);
+  return route_key(r);
+}
+
+// Another persona of `tenant` that lives on `shard` of `shards` (nca/shard_of.hpp), or on another
+// shard when `same` is false.
+std::string persona_on(const std::string& tenant, uint32_t shard, uint32_t shards, bool same) {
+  for (int i = 0; i < 10'000; ++i) {
+    std::string p = "p" + std::to_string(i);
+    if ((nca::shard_of(tenant, p, shards) == shard) == same) return p;
+  }
+  ADD_FAILURE() << "no persona found";
+  return "";
+}
+
+TEST(RouteCache, OneForwardedReplyTeachesTheRouteOfItsWholeShard) {
+  RouteCache cache;
+  const uint32_t shards = 8;
+  const uint32_t ada_shard = nca::shard_of("acme", "ada", shards);
+  const std::string ada = persona_route("acme", "ada");
+  const std::string sibling = persona_route("acme", persona_on("acme", ada_shard, shards, true));
+  const std::string stranger = persona_route("acme", persona_on("acme", ada_shard, shards, false));
+
+  cache.learn(ada, "127.0.0.1:7001", {ada_shard, shards, "acme"});
+  EXPECT_EQ(cache.shard_count(), shards);
+  ASSERT_TRUE(cache.find(ada));
+  EXPECT_EQ(cache.find(ada)->to_string(), "127.0.0.1:7001");
+  ASSERT_TRUE(cache.find(sibling)) << "a persona of the same shard, never asked for";
+  EXPECT_EQ(cache.find(sibling)->to_string(), "127.0.0.1:7001");
+  EXPECT_FALSE(cache.find(stranger)) << "another shard is still unknown";
+  EXPECT_EQ(cache.size(), 1u) << "one entry for the shard, none per persona";
+
+  // The shard moves: a reply for the sibling corrects the route of ada too.
+  cache.learn(sibling, "127.0.0.1:7002", {ada_shard, shards, "acme"});
+  EXPECT_EQ(cache.find(ada)->to_string(), "127.0.0.1:7002");
+  // Its node fails: the shard's route is given up, for every persona on it.
+  cache.forget(ada, "127.0.0.1:7002");
+  EXPECT_FALSE(cache.find(sibling));
+  cache.learn(ada, "127.0.0.1:7003", {ada_shard, shards, "acme"});
+  cache.forget(sibling);
+  EXPECT_FALSE(cache.find(ada));
+}
+
+TEST(RouteCache, AShardThatIsNotTheComputedOneIsLearnedForItsPersonaAlone) {
+  RouteCache cache;
+  const uint32_t shards = 8;
+  const uint32_t ada_shard = nca::shard_of("acme", "ada", shards);
+  const std::string ada = persona_route("acme", "ada");
+  const std::string sibling = persona_route("acme", persona_on("acme", ada_shard, shards, true));
+  cache.learn(ada, "127.0.0.1:7001", {(ada_shard + 1) % shards, shards, "acme"});
+  EXPECT_EQ(cache.shard_count(), 0u);
+  ASSERT_TRUE(cache.find(ada));
+  EXPECT_FALSE(cache.find(sibling));
+  // Event routes (per tenant) never become shard routes.
+  pb::Request publish = with_tenant("acme");
+  publish.mutable_publish();
+  cache.learn(route_key(publish), "127.0.0.1:7004", {0, shards, "acme"});
+  EXPECT_EQ(cache.find(route_key(publish))->to_string(), "127.0.0.1:7004");
+  EXPECT_EQ(cache.shard_count(), 0u);
+  // A reply without a shard keeps the per-persona behaviour, also once the count is known.
+  cache.learn(ada, "127.0.0.1:7005", {ada_shard, shards, "acme"});
+  EXPECT_EQ(cache.shard_count(), shards);
+  const std::string stranger = persona_route("acme", persona_on("acme", ada_shard, shards, false));
+  cache.learn(stranger, "127.0.0.1:7006");
+  EXPECT_EQ(cache.find(stranger)->to_string(), "127.0.0.1:7006");
+  // A new shard count voids the shard routes learned under the old one.
+  const uint32_t ada_in_16 = nca::shard_of("acme", "ada", 16);
+  cache.learn(ada, "127.0.0.1:7007", {ada_in_16, 16, "acme"});
+  EXPECT_EQ(cache.shard_count(), 16u);
+  EXPECT_EQ(cache.find(ada)->to_string(), "127.0.0.1:7007");
+}
+
+// A client that names no tenant gets the node's default (or its credentials'): the reply says
+// which, and the client's other personas are placed under it too.
+TEST(RouteCache, RequestsWithoutATenantUseTheOneTheNodePlacedThemUnder) {
+  RouteCache cache;
+  const uint32_t shards = 8;
+  const uint32_t ada_shard = nca::shard_of("default", "ada", shards);
+  const std::string ada = persona_route("", "ada");
+  const std::string sibling = persona_route("", persona_on("default", ada_shard, shards, true));
+  cache.learn(ada, "127.0.0.1:7001", {ada_shard, shards, ""});
+  EXPECT_FALSE(cache.find(sibling)) << "no tenant said: nothing to compute a shard from";
+  cache.learn(ada, "127.0.0.1:7001", {ada_shard, shards, "default"});
+  ASSERT_TRUE(cache.find(sibling));
+  EXPECT_EQ(cache.find(sibling)->to_string(), "127.0.0.1:7001");
+  // A persona named under a tenant is placed under that tenant, whatever the default.
+  const std::string named =
+      persona_route("default", persona_on("default", ada_shard, shards, true));
+  EXPECT_EQ(cache.find(named)->to_string(), "127.0.0.1:7001");
+  const std::string elsewhere =
+      persona_route("globex", persona_on("globex", ada_shard, shards, false));
+  EXPECT_FALSE(cache.find(elsewhere)) << "a persona of another tenant, on another shard";
 }
 
 }  // namespace
