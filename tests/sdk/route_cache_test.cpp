@@ -97,14 +97,19 @@ std::string persona_on(const std::string& tenant, uint32_t shard, uint32_t shard
   return "";
 }
 
-TEST(RouteCache, OneForwardedReplyTeachesTheRouteOfItsWholeShard) {
+// Routes of acme's personas in a cluster of 8 shards: ada, a sibling on ada's shard and a stranger
+// on another.
+class ShardRoutes : public ::testing::Test {
+ protected:
   RouteCache cache;
   const uint32_t shards = 8;
   const uint32_t ada_shard = nca::shard_of("acme", "ada", shards);
   const std::string ada = persona_route("acme", "ada");
   const std::string sibling = persona_route("acme", persona_on("acme", ada_shard, shards, true));
   const std::string stranger = persona_route("acme", persona_on("acme", ada_shard, shards, false));
+};
 
+TEST_F(ShardRoutes, OneForwardedReplyTeachesTheRouteOfItsWholeShard) {
   cache.learn(ada, "127.0.0.1:7001", {ada_shard, shards, "acme"});
   EXPECT_EQ(cache.shard_count(), shards);
   ASSERT_TRUE(cache.find(ada));
@@ -125,12 +130,7 @@ TEST(RouteCache, OneForwardedReplyTeachesTheRouteOfItsWholeShard) {
   EXPECT_FALSE(cache.find(ada));
 }
 
-TEST(RouteCache, AShardThatIsNotTheComputedOneIsLearnedForItsPersonaAlone) {
-  RouteCache cache;
-  const uint32_t shards = 8;
-  const uint32_t ada_shard = nca::shard_of("acme", "ada", shards);
-  const std::string ada = persona_route("acme", "ada");
-  const std::string sibling = persona_route("acme", persona_on("acme", ada_shard, shards, true));
+TEST_F(ShardRoutes, AShardThatIsNotTheComputedOneIsLearnedForItsPersonaAlone) {
   cache.learn(ada, "127.0.0.1:7001", {(ada_shard + 1) % shards, shards, "acme"});
   EXPECT_EQ(cache.shard_count(), 0u);
   ASSERT_TRUE(cache.find(ada));
@@ -144,7 +144,6 @@ TEST(RouteCache, AShardThatIsNotTheComputedOneIsLearnedForItsPersonaAlone) {
   // A reply without a shard keeps the per-persona behaviour, also once the count is known.
   cache.learn(ada, "127.0.0.1:7005", {ada_shard, shards, "acme"});
   EXPECT_EQ(cache.shard_count(), shards);
-  const std::string stranger = persona_route("acme", persona_on("acme", ada_shard, shards, false));
   cache.learn(stranger, "127.0.0.1:7006");
   EXPECT_EQ(cache.find(stranger)->to_string(), "127.0.0.1:7006");
   // A new shard count voids the shard routes learned under the old one.
@@ -156,23 +155,19 @@ TEST(RouteCache, AShardThatIsNotTheComputedOneIsLearnedForItsPersonaAlone) {
 
 // A client that names no tenant gets the node's default (or its credentials'): the reply says
 // which, and the client's other personas are placed under it too.
-TEST(RouteCache, RequestsWithoutATenantUseTheOneTheNodePlacedThemUnder) {
-  RouteCache cache;
-  const uint32_t shards = 8;
-  const uint32_t ada_shard = nca::shard_of("default", "ada", shards);
-  const std::string ada = persona_route("", "ada");
-  const std::string sibling = persona_route("", persona_on("default", ada_shard, shards, true));
-  cache.learn(ada, "127.0.0.1:7001", {ada_shard, shards, ""});
-  EXPECT_FALSE(cache.find(sibling)) << "no tenant said: nothing to compute a shard from";
-  cache.learn(ada, "127.0.0.1:7001", {ada_shard, shards, "default"});
-  ASSERT_TRUE(cache.find(sibling));
-  EXPECT_EQ(cache.find(sibling)->to_string(), "127.0.0.1:7001");
+TEST_F(ShardRoutes, RequestsWithoutATenantUseTheOneTheNodePlacedThemUnder) {
+  const uint32_t shard = nca::shard_of("default", "ada", shards);
+  const std::string untenanted = persona_route("", "ada");
+  const std::string other = persona_route("", persona_on("default", shard, shards, true));
+  cache.learn(untenanted, "127.0.0.1:7001", {shard, shards, ""});
+  EXPECT_FALSE(cache.find(other)) << "no tenant said: nothing to compute a shard from";
+  cache.learn(untenanted, "127.0.0.1:7001", {shard, shards, "default"});
+  ASSERT_TRUE(cache.find(other));
+  EXPECT_EQ(cache.find(other)->to_string(), "127.0.0.1:7001");
   // A persona named under a tenant is placed under that tenant, whatever the default.
-  const std::string named =
-      persona_route("default", persona_on("default", ada_shard, shards, true));
+  const std::string named = persona_route("default", persona_on("default", shard, shards, true));
   EXPECT_EQ(cache.find(named)->to_string(), "127.0.0.1:7001");
-  const std::string elsewhere =
-      persona_route("globex", persona_on("globex", ada_shard, shards, false));
+  const std::string elsewhere = persona_route("globex", persona_on("globex", shard, shards, false));
   EXPECT_FALSE(cache.find(elsewhere)) << "a persona of another tenant, on another shard";
 }
 
