@@ -336,7 +336,9 @@ void dispatch(ApiSelf* self, NodeContext& ctx, Parked p) {
   }
   ctx.counters.requests_forwarded++;
   // The reply names the node that served it (served_by, added by its transport); a persona's also
-  // names the shard, so the client sends the shard's other personas there too.
+  // names the shard, so the client sends the shard's other personas there too. Appended unparsed:
+  // the leader never sets these fields itself (a forwarded request is not forwarded again), so
+  // nothing in the reply can override them.
   std::string route;
   if (p.target == Target::persona && !p.persona.empty()) {
     pb::Response shard;

@@ -146,11 +146,25 @@ TEST_F(ShardRoutes, AShardThatIsNotTheComputedOneIsLearnedForItsPersonaAlone) {
   EXPECT_EQ(cache.shard_count(), shards);
   cache.learn(stranger, "127.0.0.1:7006");
   EXPECT_EQ(cache.find(stranger)->to_string(), "127.0.0.1:7006");
-  // A new shard count voids the shard routes learned under the old one.
+  // ...and a persona's own entry wins over its shard's route.
+  cache.learn(sibling, "127.0.0.1:7009");
+  EXPECT_EQ(cache.find(sibling)->to_string(), "127.0.0.1:7009");
+  EXPECT_EQ(cache.find(ada)->to_string(), "127.0.0.1:7005");
+  // A new shard count voids the shard routes learned under the old one: a persona that shared
+  // ada's shard of 8 but not of 16 is unknown again.
   const uint32_t ada_in_16 = nca::shard_of("acme", "ada", 16);
+  std::string moved;
+  for (int i = 0; i < 10'000 && moved.empty(); ++i) {
+    std::string p = "m" + std::to_string(i);
+    if (nca::shard_of("acme", p, shards) == ada_shard && nca::shard_of("acme", p, 16) != ada_in_16)
+      moved = p;
+  }
+  ASSERT_FALSE(moved.empty());
+  EXPECT_EQ(cache.find(persona_route("acme", moved))->to_string(), "127.0.0.1:7005");
   cache.learn(ada, "127.0.0.1:7007", {ada_in_16, 16, "acme"});
   EXPECT_EQ(cache.shard_count(), 16u);
   EXPECT_EQ(cache.find(ada)->to_string(), "127.0.0.1:7007");
+  EXPECT_FALSE(cache.find(persona_route("acme", moved)));
 }
 
 // A client that names no tenant gets the node's default (or its credentials'): the reply says
