@@ -670,11 +670,17 @@ Result<pb::Request> build_stats(const po::variables_map& values) {
 
 void print_stats(const pb::Request&, const pb::Response& response, Output& out) {
   const pb::StatsReply& stats = response.stats();
-  out.fields({{"node", stats.node_id()},
-              {"personas", std::to_string(stats.personas())},
-              {"active personas", std::to_string(stats.active_personas())},
-              {"items", std::to_string(stats.items())},
-              {"live item actors", std::to_string(stats.live_item_actors())}});
+  if (stats.persona_size() > 0) {
+    // A persona's figures come from the node that serves it, which does not count the node's
+    // totals into them: zeros there would read as an empty node (`nca stats` shows the totals).
+    out.fields({{"served by node", stats.node_id()}});
+  } else {
+    out.fields({{"node", stats.node_id()},
+                {"personas", std::to_string(stats.personas())},
+                {"active personas", std::to_string(stats.active_personas())},
+                {"items", std::to_string(stats.items())},
+                {"live item actors", std::to_string(stats.live_item_actors())}});
+  }
   std::vector<std::vector<std::string>> rows;
   for (const pb::PersonaStats& persona : stats.persona()) {
     for (const pb::TierStats& tier : persona.tiers()) {
