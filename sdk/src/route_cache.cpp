@@ -1,6 +1,5 @@
 #include "sdk/src/route_cache.hpp"
 
-#include <iterator>
 #include <string_view>
 
 #include "nca/shard_of.hpp"
@@ -33,8 +32,6 @@ std::optional<uint32_t> shard_of_persona(const std::string& key, uint32_t shards
 bool names_no_tenant(const std::string& key) {
   return key.compare(0, 3, std::string(kPersonaTag) + "\x1f") == 0;
 }
-
-std::string shard_route_key(uint32_t shard) { return "s\x1f" + std::to_string(shard); }
 
 }  // namespace
 
@@ -102,23 +99,16 @@ std::string route_key(const pb::Request& r) {
   }
 }
 
-std::string RouteCache::shard_key_locked(const std::string& key) const {
-  auto shard = shard_of_persona(key, shards_, default_tenant_);
-  return shard ? shard_route_key(*shard) : std::string();
-}
-
-void RouteCache::put_locked(const std::string& key, Endpoint endpoint) {
-  if (routes_.size() >= capacity_ && routes_.count(key) == 0) routes_.clear();
-  routes_[key] = std::move(endpoint);
+std::optional<uint32_t> RouteCache::shard_locked(const std::string& key) const {
+  return shard_of_persona(key, shards_, default_tenant_);
 }
 
 std::optional<Endpoint> RouteCache::find(const std::string& key) const {
   std::lock_guard<std::mutex> lock(mu_);
   // A persona's own entry (learned from a reply that named no shard) is the more specific one.
-  for (const std::string& k : {key, shard_key_locked(key)}) {
-    if (k.empty()) continue;
-    auto it = routes_.find(k);
-    if (it != routes_.end()) return it->second;
+  if (auto it = routes_.find(key); it != routes_.end()) return it->second;
+  if (auto shard = shard_locked(key)) {
+    if (auto it = shard_routes_.find(*shard); it != shard_routes_.end()) return it->second;
   }
   return std::nullopt;
 }
@@ -134,36 +124,37 @@ void RouteCache::learn(const std::string& key, const std::string& address, Shard
     // caller's credentials'): so are the client's others.
     if (names_no_tenant(key)) default_tenant_ = shard.tenant;
     if (shard.count != shards_) {
-      // A new placement (or the first one heard): routes learned under another count are void.
-      for (auto it = routes_.begin(); it != routes_.end();) {
-        it = it->first.compare(0, 2, "s\x1f") == 0 ? routes_.erase(it) : std::next(it);
-      }
+      shard_routes_.clear();  // a new placement (or the first one heard): the old routes are void
       shards_ = shard.count;
     }
     routes_.erase(key);  // the shard's route answers for the persona from now on
-    put_locked(shard_route_key(shard.shard), std::move(*endpoint));
+    shard_routes_[shard.shard] = std::move(*endpoint);
     return;
   }
-  put_locked(key, std::move(*endpoint));
+  if (routes_.size() >= capacity_ && routes_.count(key) == 0) routes_.clear();
+  routes_[key] = std::move(*endpoint);
 }
 
 void RouteCache::forget(const std::string& key, const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const std::string& k : {shard_key_locked(key), key}) {
-    auto it = k.empty() ? routes_.end() : routes_.find(k);
-    if (it != routes_.end() && it->second.to_string() == address) routes_.erase(it);
+  if (auto it = routes_.find(key); it != routes_.end() && it->second.to_string() == address) {
+    routes_.erase(it);
+  }
+  if (auto shard = shard_locked(key)) {
+    auto it = shard_routes_.find(*shard);
+    if (it != shard_routes_.end() && it->second.to_string() == address) shard_routes_.erase(it);
   }
 }
 
 void RouteCache::forget(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (std::string shard = shard_key_locked(key); !shard.empty()) routes_.erase(shard);
+  if (auto shard = shard_locked(key)) shard_routes_.erase(*shard);
   routes_.erase(key);
 }
 
 size_t RouteCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return routes_.size();
+  return routes_.size() + shard_routes_.size();
 }
 
 uint32_t RouteCache::shard_count() const {

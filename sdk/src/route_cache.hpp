@@ -59,16 +59,15 @@ class RouteCache {
   uint32_t shard_count() const;
 
  private:
-  // The key of `key`'s shard route once the count is known and `key` is a persona's whose tenant
-  // is known; "" otherwise.
-  std::string shard_key_locked(const std::string& key) const;
-  void put_locked(const std::string& key, Endpoint endpoint);
+  // `key`'s shard once the count is known and `key` is a persona's whose tenant is known.
+  std::optional<uint32_t> shard_locked(const std::string& key) const;
 
   const size_t capacity_;
-  mutable std::mutex mu_;
-  uint32_t shards_ = 0;         // guarded by mu_
-  std::string default_tenant_;  // guarded by mu_: where requests without a tenant are placed
-  std::unordered_map<std::string, Endpoint> routes_;
+  mutable std::mutex mu_;  // guards everything below
+  uint32_t shards_ = 0;
+  std::string default_tenant_;                        // where requests without a tenant are placed
+  std::unordered_map<std::string, Endpoint> routes_;  // by route key
+  std::unordered_map<uint32_t, Endpoint> shard_routes_;  // by shard, under shards_
 };
 
 }  // namespace nca::sdk

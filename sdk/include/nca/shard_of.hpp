@@ -7,15 +7,13 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <string_view>
 
 namespace nca {
 
 // 64-bit FNV-1a: the fixed hash behind shard placement (never std::hash, which may differ per
-// build).
-inline uint64_t fnv1a64(std::string_view data) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
+// build). `hash` continues a hash of earlier bytes, so pieces hash as their concatenation.
+inline uint64_t fnv1a64(std::string_view data, uint64_t hash = 0xcbf29ce484222325ULL) {
   for (unsigned char c : data) {
     hash ^= c;
     hash *= 0x100000001b3ULL;
@@ -23,14 +21,11 @@ inline uint64_t fnv1a64(std::string_view data) {
   return hash;
 }
 
-// fnv1a64(tenant + "/" + persona) % shards. Returns 0 when shards is 0 (config validation rejects
-// that).
+// fnv1a64(tenant + "/" + persona) % shards, hashed in pieces (every request computes it, so it
+// allocates nothing). Returns 0 when shards is 0 (config validation rejects that).
 inline uint32_t shard_of(std::string_view tenant, std::string_view persona, uint32_t shards) {
   if (shards == 0) return 0;
-  std::string joined;
-  joined.reserve(tenant.size() + 1 + persona.size());
-  joined.append(tenant).append("/").append(persona);
-  return static_cast<uint32_t>(fnv1a64(joined) % shards);
+  return static_cast<uint32_t>(fnv1a64(persona, fnv1a64("/", fnv1a64(tenant))) % shards);
 }
 
 }  // namespace nca
