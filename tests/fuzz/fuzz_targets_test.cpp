@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "cluster/raft/conf_change.hpp"
+#include "cluster/transport/raft_codec.hpp"
 #include "proto/cluster.pb.h"
 #include "proto/neuroca.pb.h"
 #include "runtime/jwt.hpp"
@@ -91,6 +93,37 @@ std::vector<std::string> generated_seeds(const std::string& target) {
     command.mutable_join()->set_node(7);
     out.push_back(with_variant(10, command.SerializeAsString()));
     out.push_back(with_variant(9, storage::persona_prefix(3, "acme", "ada")));
+    // A peer's Raft frame: a leader's append with entries (one a membership change), a heartbeat,
+    // a vote request and a snapshot, as node 1 sends them to node 2.
+    std::vector<transport::GroupMessage> frame(4);
+    raft::Message& append = frame[0].message;
+    append.type = raft::MessageType::append;
+    append.from = 1;
+    append.to = 2;
+    append.term = 2;
+    append.index = 3;
+    append.log_term = 1;
+    append.commit = 4;
+    append.entries.push_back(raft::Entry{2, 4, raft::EntryType::normal, "x"});
+    append.entries.push_back(
+        raft::Entry{2, 5, raft::EntryType::conf_change,
+                    raft::encode_conf_change({raft::ConfChangeType::add_learner, 4})});
+    frame[1].message = append;
+    frame[1].message.type = raft::MessageType::heartbeat;
+    frame[1].message.entries.clear();
+    frame[2].message = frame[1].message;
+    frame[2].message.type = raft::MessageType::vote;
+    frame[2].message.term = 3;
+    frame[3].message = frame[1].message;
+    frame[3].message.type = raft::MessageType::snapshot;
+    auto snap = std::make_shared<raft::Snapshot>();
+    snap->meta.index = 9;
+    snap->meta.term = 2;
+    snap->meta.conf.voters = {1, 2, 3};
+    snap->data = "state";
+    frame[3].message.snapshot = snap;
+    for (auto& gm : frame) gm.group = 7;
+    out.push_back(with_variant(8, transport::encode_batch({1, 1, 2}, frame)));
   }
   return out;
 }

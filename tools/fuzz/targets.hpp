@@ -6,8 +6,9 @@
 //   http     — an HTTP request: route matching of a path, then the JSON body mapped to a request
 //              for every API route;
 //   config   — an INI config file: parsing, every key set through the schema, validation;
-//   records  — bytes read back from RocksDB or a peer: stored records of every kind, Raft frames,
-//              and key prefixes.
+//   records  — bytes read back from RocksDB or a peer: stored records of every kind, Raft frames
+//              (decoded, then stepped into a Raft member whose Readies are saved), and key
+//              prefixes.
 // A target returns normally for every input; a crash, sanitizer report or hang is the bug. The
 // libFuzzer entry points (tools/fuzz/*_fuzzer.cpp, `make fuzz`) and the CI regression test
 // (tests/fuzz) call the same functions. Thread-safe: no state between calls.
