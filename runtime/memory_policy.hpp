@@ -1,7 +1,7 @@
 // runtime/memory_policy.hpp: the knobs the memory domain reads, decoupled from the config layer.
 //
-// Domain classes take a MemoryPolicy by const reference (tests build one directly; the node derives it from
-// config::Settings with policy_from). A plain value; copy freely.
+// Domain classes take a MemoryPolicy by const reference (tests build one directly; the node derives
+// it from config::Settings with policy_from). A plain value; copy freely.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +27,8 @@ struct MemoryPolicy {
   TimeUs archive_retention_us = 30 * kUsPerDay;
   size_t max_content_bytes = 64 * 1024;
   size_t max_batch = 1000;
-  size_t max_items = 0;  // stored (not archived) memories per persona; 0: unlimited
+  // Stored (not archived) memories per persona (limits.memories-per-persona); 0: unlimited.
+  size_t max_items = 10000000;
   double default_importance = 0.5;
   size_t max_tags = 64;
   size_t max_metadata = 64;
@@ -52,7 +53,7 @@ struct MemoryPolicy {
   TubuleParams tubules;
   size_t session_window = 2;
   double rrf_k = 60;
-  double vector_weight = 1.0;
+  double vector_weight = 0.3;  // recall.vector-weight: suits the offline hashing embedder
   double lexical_weight = 1.0;
   std::string recall_mode = "hybrid";
   bool recall_spread = true;

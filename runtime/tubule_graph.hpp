@@ -31,7 +31,7 @@ struct TubuleParams {
   double consolidate_at = 0.7;  // at or above: no decay
   double prune_below = 0.05;
   size_t max_per_item = 50;
-  double spread_min = 0.3;  // tubules weaker than this carry no activation
+  double spread_min = 0.2;  // tubules weaker than this carry no activation
   double spread_factor = 0.5;
 };
 
