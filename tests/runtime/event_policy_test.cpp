@@ -3,23 +3,16 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <vector>
 
 #include "config/schema.hpp"
+#include "tests/support/policy_key_cases.hpp"
 
 namespace nca {
 namespace {
 
-struct Case {
-  const char* key;
-  const char* value;
-  std::function<double(const EventPolicy&)> read;
-  double want;
-};
-
 TEST(EventPolicy, EveryEventsKeyReachesThePolicy) {
-  const std::vector<Case> cases = {
+  const std::vector<nca::testing::PolicyKeyCase<EventPolicy>> cases = {
       {"events.lease", "45s", [](const EventPolicy& p) { return double(p.lease_us); }, 45e6},
       {"events.max-attempts", "3", [](const EventPolicy& p) { return double(p.max_attempts); }, 3},
       {"events.default-capacity", "9",
@@ -32,15 +25,7 @@ TEST(EventPolicy, EveryEventsKeyReachesThePolicy) {
       {"events.max-payload-bytes", "4096",
        [](const EventPolicy& p) { return double(p.max_payload_bytes); }, 4096},
   };
-  const EventPolicy defaults = event_policy_from(config::defaults());
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.key);
-    ASSERT_NE(c.read(defaults), c.want) << "pick a value other than the default";
-    config::Settings s = config::defaults();
-    Status set = config::set(s, c.key, c.value);
-    ASSERT_TRUE(set.ok()) << set.error().message;
-    EXPECT_DOUBLE_EQ(c.read(event_policy_from(s)), c.want);
-  }
+  nca::testing::expect_keys_reach_policy(cases, &event_policy_from);
 }
 
 TEST(EventPolicy, TheConfigDefaultsAreThePolicyDefaults) {
