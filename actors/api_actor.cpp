@@ -21,6 +21,7 @@
 #include "runtime/memory_guard.hpp"
 #include "runtime/persona_profile.hpp"
 #include "runtime/principal.hpp"
+#include "runtime/protobuf_log.hpp"
 #include "runtime/rate_limiter.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
@@ -683,9 +684,13 @@ ApiResult handle(ApiSelf* self, NodeContext& ctx, uint32_t method, const std::st
                    " bytes; limits.request-bytes allows " +
                    std::to_string(ctx.settings.limits.request_bytes));
   }
+  (void)take_protobuf_error();  // a line left by an earlier parse on this thread is not ours
   if (!req->ParseFromString(bytes)) {
+    // libprotobuf names the cause only in its log (runtime/protobuf_log.hpp): e.g. which string
+    // field holds invalid UTF-8, the one mistake a well-formed client can make.
+    const std::string why = take_protobuf_error();
     return invalid("malformed request: " + std::to_string(bytes.size()) +
-                   " bytes do not parse as nca.pb.Request");
+                   " bytes do not parse as nca.pb.Request" + (why.empty() ? "" : ": " + why));
   }
   if (req->body_case() == pb::Request::BODY_NOT_SET) return invalid("the request has no body");
   if (method != static_cast<uint32_t>(req->body_case())) {

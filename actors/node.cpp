@@ -20,6 +20,7 @@
 #include "cluster/membership/node_number.hpp"
 #include "cluster/metadata/membership_planner.hpp"
 #include "cluster/routing/shard_entry.hpp"
+#include "runtime/protobuf_log.hpp"
 #include "runtime/tls_credentials.hpp"
 #include "storage/keys.hpp"
 #include "storage/raft_log_store.hpp"
@@ -364,6 +365,7 @@ Result<std::pair<std::string, uint16_t>> parse_host_port(const std::string& text
 }
 
 Result<std::unique_ptr<Node>> Node::start(const config::Settings& settings, const Clock* clock) {
+  install_protobuf_log_handler();
   std::unique_ptr<Node> node(new Node());
   auto listen = parse_host_port(settings.node.listen, "node.listen");
   if (!listen) return listen.error();

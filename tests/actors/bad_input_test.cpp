@@ -18,9 +18,8 @@ class BadInputTest : public NodeFixture {
     caf::scoped_actor self{node_->system()};
     pb::Response resp;
     self->request(node_->api(), std::chrono::seconds(5), wire::envelope_atom::value, method, bytes)
-        .receive(
-            [&](uint32_t, const std::string& out) { EXPECT_TRUE(resp.ParseFromString(out)); },
-            [&](caf::error& e) { ADD_FAILURE() << "transport error: " << caf::to_string(e); });
+        .receive([&](uint32_t, const std::string& out) { EXPECT_TRUE(resp.ParseFromString(out)); },
+                 [&](caf::error& e) { ADD_FAILURE() << "transport error: " << caf::to_string(e); });
     return resp;
   }
 
@@ -56,10 +55,12 @@ TEST_F(BadInputTest, WrongDimensionNanAndInf) {
   EXPECT_EQ(r.code(), ErrorCode::invalid_argument);
   EXPECT_NE(r.error().message.find("64"), std::string::npos) << r.error().message;
   auto nan = memory("x");
-  for (int i = 0; i < 64; ++i) nan.add_embedding(i == 5 ? std::numeric_limits<float>::quiet_NaN() : 1);
+  for (int i = 0; i < 64; ++i)
+    nan.add_embedding(i == 5 ? std::numeric_limits<float>::quiet_NaN() : 1);
   EXPECT_EQ(client_->remember("ada", nan).code(), ErrorCode::invalid_argument);
   auto inf = memory("x");
-  for (int i = 0; i < 64; ++i) inf.add_embedding(i == 5 ? std::numeric_limits<float>::infinity() : 1);
+  for (int i = 0; i < 64; ++i)
+    inf.add_embedding(i == 5 ? std::numeric_limits<float>::infinity() : 1);
   EXPECT_EQ(client_->remember("ada", inf).code(), ErrorCode::invalid_argument);
   pb::RecallRequest q;
   q.set_persona_id("ada");
@@ -93,6 +94,16 @@ TEST_F(BadInputTest, MalformedBytesFromAClient) {
   auto garbage = raw_call(pb::Request::kRemember, std::string("\xff\xfe\x01garbage", 10));
   EXPECT_EQ(garbage.status().code(), pb::INVALID_ARGUMENT);
   EXPECT_NE(garbage.status().message().find("malformed request"), std::string::npos);
+
+  // A well-formed envelope whose text is not UTF-8: the error names the field, as libprotobuf's
+  // log does (the node keeps that line out of stderr).
+  pb::Request latin1;
+  latin1.mutable_remember()->set_persona_id("ada");
+  latin1.mutable_remember()->mutable_memory()->set_content(std::string("caf\xe9", 4));
+  auto not_utf8 = raw_call(pb::Request::kRemember, latin1.SerializeAsString());
+  EXPECT_EQ(not_utf8.status().code(), pb::INVALID_ARGUMENT);
+  EXPECT_NE(not_utf8.status().message().find("content' contains invalid UTF-8"), std::string::npos)
+      << not_utf8.status().message();
 
   pb::Request req;
   req.mutable_remember()->set_persona_id("ada");
