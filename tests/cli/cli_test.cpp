@@ -237,6 +237,16 @@ TEST(CliRequests, RememberSendsEveryFlag) {
   EXPECT_EQ(memory.created_at_us(), 1718008200LL * 1'000'000);
 }
 
+TEST(CliRequests, TextThatIsNotUtf8LeavesNoLibprotobufLineOnStderr) {
+  FakeNode node;
+  RunResult result = run_nca({addr(node), "remember", "--persona", "ada", "caf\xe9"});
+  EXPECT_EQ(result.err.find("libprotobuf"), std::string::npos) << result.err;
+  // It was sent as typed: the node, not the CLI, refuses it and names the field.
+  auto seen = node.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_FALSE(seen[0].parsed);
+}
+
 TEST(CliRequests, RememberReadsStdinAndLeavesImportanceUnsetByDefault) {
   FakeNode node;
   RunResult result =

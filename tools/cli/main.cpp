@@ -2,6 +2,7 @@
 // options together with the global ones, build the request (verbs.cpp), connect, call, print a
 // table or JSON. Errors go to stderr as "nca: <code>: <message>" with a distinct exit code per kind
 // (exit_codes.hpp). Verbs that stream (import, export) run themselves once connected.
+#include <google/protobuf/stubs/logging.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -291,10 +292,21 @@ int run(int argc, char** argv) {
   return verb->outcome != nullptr ? verb->outcome(*response) : kExitOk;
 }
 
+// libprotobuf logs to stderr when it serializes text that is not UTF-8 (a Latin-1 terminal, say).
+// The node refuses such a request with an error that names the field, which the CLI prints; the
+// library's own line before it would only say the same thing less clearly.
+void quiet_protobuf(google::protobuf::LogLevel level, const char* file, int line,
+                    const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    std::cerr << "nca: libprotobuf " << file << ":" << line << ": " << message << "\n";
+  }
+}
+
 }  // namespace
 }  // namespace nca::cli
 
 int main(int argc, char** argv) {
+  google::protobuf::SetLogHandler(&nca::cli::quiet_protobuf);
   try {
     return nca::cli::run(argc, argv);
   } catch (const std::exception& e) {
