@@ -108,7 +108,8 @@ struct EventsOptions {
   size_t threads = 0;
   bool inproc = true;
   bool sdk = true;
-  size_t raw_writes = 0;  // 0: as many as --events
+  bool sdk_coalesce = true;  // ClientOptions::coalesce_event_calls
+  size_t raw_writes = 0;     // 0: as many as --events
   size_t raw_value_bytes = 256;
   double timeout_s = 900;
   bool json = false;
@@ -166,6 +167,9 @@ std::optional<EventsOptions> parse_options(const std::vector<std::string>& args,
       "each persona's capacity (events in flight)")(
       "wait-ms", po::value<uint32_t>(&o.wait_ms)->default_value(o.wait_ms),
       "next_event long-poll wait of a worker")(
+      "sdk-coalesce", po::value<bool>(&o.sdk_coalesce)->default_value(o.sdk_coalesce),
+      "SDK path: the client merges concurrent publishes and acks (ClientOptions::"
+      "coalesce_event_calls); 0 sends every call alone")(
       "threads", po::value<size_t>(&o.threads)->default_value(o.threads),
       "scheduler threads of the node under test (0: one per core)")(
       "paths", po::value<std::string>(&paths)->default_value(paths),
@@ -747,6 +751,7 @@ Status run_node_phases(const EventsOptions& o, Results* r) {
   if (s && o.sdk) {
     ClientOptions copt;
     copt.request_timeout = std::chrono::milliseconds(o.wait_ms) + kCallMargin;
+    copt.coalesce_event_calls = o.sdk_coalesce;
     auto connected = Client::connect({"127.0.0.1:" + std::to_string(node->port())}, copt);
     if (!connected) {
       s = connected.error();
@@ -825,6 +830,7 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   j["capacity"] = o.capacity;
   j["wait_ms"] = o.wait_ms;
   j["threads"] = o.threads;
+  j["sdk_coalesce"] = o.sdk_coalesce;
   j["headline_path"] = r.sdk.ran ? "sdk" : (r.inproc.ran ? "inproc" : "none");
   j["events_per_s"] = json_number(h.events_per_s);
   j["deliver_p50_us"] = json_number(h.deliver_p50_us);

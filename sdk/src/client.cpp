@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "proto/wire.hpp"
 #include "sdk/src/address.hpp"
+#include "sdk/src/call_coalescer.hpp"
 #include "sdk/src/callback_executor.hpp"
 #include "sdk/src/request_id.hpp"
 #include "sdk/src/route_cache.hpp"
@@ -24,6 +29,21 @@ int64_t system_now_us() {
       .count();
 }
 
+// The error a reply's status stands for, if it is not OK.
+std::optional<Error> status_error(const pb::Response& response, const std::string& from) {
+  int code = response.status().code();
+  if (code == pb::OK) return std::nullopt;
+  if (code < 0 || code > static_cast<int>(ErrorCode::permission_denied)) {
+    return make_error(ErrorCode::internal, "node " + from + " returned unknown status code " +
+                                               std::to_string(code) + ": " +
+                                               response.status().message());
+  }
+  auto error_code = static_cast<ErrorCode>(code);
+  std::string message = response.status().message();
+  if (message.empty()) message = std::string("node returned ") + to_string(error_code);
+  return make_error(error_code, std::move(message));
+}
+
 // Checks one reply against the request it answers; `method` is the request's body field number.
 Result<pb::Response> decode_reply(uint32_t method, Result<RawReply> raw) {
   if (!raw.ok()) return raw.error();
@@ -39,18 +59,7 @@ Result<pb::Response> decode_reply(uint32_t method, Result<RawReply> raw) {
                                                std::to_string(raw->bytes.size()) +
                                                " bytes that are not an nca.pb.Response");
   }
-  int code = response.status().code();
-  if (code != pb::OK) {
-    if (code < 0 || code > static_cast<int>(ErrorCode::permission_denied)) {
-      return make_error(ErrorCode::internal, "node " + from + " returned unknown status code " +
-                                                 std::to_string(code) + ": " +
-                                                 response.status().message());
-    }
-    auto error_code = static_cast<ErrorCode>(code);
-    std::string message = response.status().message();
-    if (message.empty()) message = std::string("node returned ") + to_string(error_code);
-    return make_error(error_code, std::move(message));
-  }
+  if (auto error = status_error(response, from)) return *error;
   if (static_cast<uint32_t>(response.body_case()) != method) {
     return make_error(ErrorCode::internal, "malformed reply from " + from + ": body " +
                                                std::to_string(response.body_case()) +
@@ -145,8 +154,8 @@ class Client::Impl {
                       "the request has no body: set one verb's message"));
       return;
     }
-    auto method = static_cast<uint32_t>(request.body_case());
     pb::RequestHeader* header = request.mutable_header();
+    const bool caller_chose = !header->request_id().empty() || header->deadline_us() != 0;
     if (header->schema_version() == 0) header->set_schema_version(wire::kSchemaVersion);
     if (header->request_id().empty()) header->set_request_id(ids_.next());
     if (header->tenant().empty()) header->set_tenant(options_.tenant);
@@ -170,28 +179,15 @@ class Client::Impl {
         return;
       }
     }
-    std::string bytes;
-    if (!request.SerializeToString(&bytes)) {
-      done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
-      return;
-    }
     std::string key = options_.route_requests ? sdk::route_key(request) : std::string();
-    transport_.send(method, std::move(bytes), deadline, key,
-                    [this, method, key, done = std::move(done)](Result<RawReply> raw) {
-                      Result<pb::Response> reply = decode_reply(method, std::move(raw));
-                      if (key.empty()) return done(std::move(reply));
-                      if (reply.ok() && !reply->served_by().empty()) {
-                        transport_.learn_route(
-                            key, reply->served_by(),
-                            {reply->route_shard(), reply->shard_count(), reply->route_tenant()});
-                      } else if (!reply.ok() && (reply.code() == ErrorCode::unavailable ||
-                                                 reply.code() == ErrorCode::deadline_exceeded)) {
-                        // The node may be cut off or no longer lead: a retry goes through the
-                        // client's own node, which finds the leader (and names it again).
-                        transport_.forget_route(key);
-                      }
-                      done(std::move(reply));
-                    });
+    if (options_.coalesce_event_calls) {
+      std::string lane =
+          sdk::coalesce_lane(request, key, caller_chose, options_.coalesce_max_items);
+      if (!lane.empty()) {
+        return join_lane(lane, key, Call{std::move(request), deadline, std::move(done)});
+      }
+    }
+    send_alone(request, deadline, std::move(key), std::move(done));
   }
 
   // Callbacks go through the executor so user code never runs on a CAF thread.
@@ -205,11 +201,182 @@ class Client::Impl {
   std::string address() const { return transport_.address(); }
 
  private:
+  // One call waiting in a lane (start, coalesce_lane).
+  struct Call {
+    pb::Request request;  // header complete
+    SteadyTime deadline;
+    Completion done;
+  };
+  // The calls of one lane not sent yet, and its merged requests in flight.
+  struct Lane {
+    std::deque<Call> queued;
+    size_t in_flight = 0;
+    bool scheduled = false;  // a send_when_ready of this lane has not taken its calls yet
+  };
+
+  // Sends one request as it is.
+  void send_alone(const pb::Request& request, SteadyTime deadline, std::string key,
+                  Completion done) {
+    auto method = static_cast<uint32_t>(request.body_case());
+    std::string bytes;
+    if (!request.SerializeToString(&bytes)) {
+      done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
+      return;
+    }
+    transport_.send(method, std::move(bytes), deadline, key,
+                    [this, method, key, done = std::move(done)](Result<RawReply> raw) {
+                      done(on_reply(method, key, std::move(raw)));
+                    });
+  }
+
+  // Decodes a reply and keeps the route cache up to date with it.
+  Result<pb::Response> on_reply(uint32_t method, const std::string& key, Result<RawReply> raw) {
+    Result<pb::Response> reply = decode_reply(method, std::move(raw));
+    if (key.empty()) return reply;
+    if (reply.ok() && !reply->served_by().empty()) {
+      transport_.learn_route(key, reply->served_by(),
+                             {reply->route_shard(), reply->shard_count(), reply->route_tenant()});
+    } else if (!reply.ok() && (reply.code() == ErrorCode::unavailable ||
+                               reply.code() == ErrorCode::deadline_exceeded)) {
+      // The node may be cut off or no longer lead: a retry goes through the client's own node,
+      // which finds the leader (and names it again).
+      transport_.forget_route(key);
+    }
+    return reply;
+  }
+
+  void join_lane(const std::string& lane, const std::string& key, Call call) {
+    bool schedule = false;
+    {
+      std::lock_guard<std::mutex> lock(lanes_mu_);
+      Lane& l = lanes_[lane];
+      l.queued.push_back(std::move(call));
+      schedule = claim(l);
+    }
+    if (schedule) schedule_lane(lane, key);
+  }
+
+  // Whether the lane may send now; it then has a send scheduled. Under lanes_mu_.
+  bool claim(Lane& l) const {
+    if (l.scheduled || l.queued.empty()) return false;
+    if (options_.coalesce_in_flight > 0 && l.in_flight >= options_.coalesce_in_flight) return false;
+    l.scheduled = true;
+    return true;
+  }
+
+  // What the lane sends is decided when the transport's actor gets to it: every call queued by
+  // then goes in it (up to coalesce_max_items).
+  void schedule_lane(const std::string& lane, const std::string& key) {
+    transport_.send_when_ready([this, lane, key] { return take_lane(lane, key); });
+  }
+
+  std::optional<sdk::PreparedSend> take_lane(const std::string& lane, const std::string& key) {
+    auto calls = std::make_shared<std::vector<Call>>();
+    bool again = false;
+    {
+      std::lock_guard<std::mutex> lock(lanes_mu_);
+      Lane& l = lanes_[lane];
+      l.scheduled = false;
+      size_t items = 0;
+      while (!l.queued.empty()) {
+        size_t n = sdk::coalesce_items(l.queued.front().request);
+        if (!calls->empty() && items + n > options_.coalesce_max_items) break;
+        items += n;
+        calls->push_back(std::move(l.queued.front()));
+        l.queued.pop_front();
+      }
+      if (calls->empty()) return std::nullopt;
+      l.in_flight++;
+      again = claim(l);
+    }
+    if (again) schedule_lane(lane, key);
+    if (calls->size() == 1) {
+      Call& call = calls->front();
+      auto method = static_cast<uint32_t>(call.request.body_case());
+      sdk::PreparedSend send{method, std::string(), call.deadline, key, nullptr};
+      if (!call.request.SerializeToString(&send.bytes)) {
+        finish_lane(lane, key);
+        call.done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
+        return std::nullopt;
+      }
+      send.done = [this, lane, key, method, calls](Result<RawReply> raw) {
+        finish_lane(lane, key);
+        calls->front().done(on_reply(method, key, std::move(raw)));
+      };
+      return send;
+    }
+    std::vector<const pb::Request*> members;
+    members.reserve(calls->size());
+    SteadyTime deadline = calls->front().deadline;
+    int64_t deadline_us = calls->front().request.header().deadline_us();
+    for (const Call& c : *calls) {
+      members.push_back(&c.request);
+      deadline = std::min(deadline, c.deadline);
+      deadline_us = std::min(deadline_us, c.request.header().deadline_us());
+    }
+    pb::Request merged = sdk::merge_requests(members);
+    merged.mutable_header()->set_request_id(ids_.next());
+    merged.mutable_header()->set_deadline_us(deadline_us);
+    auto method = static_cast<uint32_t>(merged.body_case());
+    sdk::PreparedSend send{method, std::string(), deadline, key, nullptr};
+    if (!merged.SerializeToString(&send.bytes)) {
+      // Not one of them serializes alone either, but each says so for itself.
+      finish_lane(lane, key);
+      for (Call& c : *calls) send_alone(c.request, c.deadline, key, std::move(c.done));
+      return std::nullopt;
+    }
+    send.done = [this, lane, key, method, calls](Result<RawReply> raw) {
+      finish_lane(lane, key);
+      const std::string from = raw.ok() ? raw->address : std::string();
+      Result<pb::Response> reply = on_reply(method, key, std::move(raw));
+      if (!reply.ok()) {
+        if (sdk::retry_alone(reply.error())) {
+          for (Call& c : *calls) send_alone(c.request, c.deadline, key, std::move(c.done));
+        } else {
+          for (Call& c : *calls) c.done(reply.error());
+        }
+        return;
+      }
+      std::vector<const pb::Request*> members;
+      for (const Call& c : *calls) members.push_back(&c.request);
+      Result<std::vector<pb::Response>> parts = sdk::split_reply(members, std::move(*reply));
+      for (size_t i = 0; i < calls->size(); ++i) {
+        Completion& done = (*calls)[i].done;
+        if (!parts.ok()) {
+          done(parts.error());
+        } else if (auto error = status_error((*parts)[i], from)) {
+          done(*error);  // a refused ack, alone, is its call's error
+        } else {
+          done(std::move((*parts)[i]));
+        }
+      }
+    };
+    return send;
+  }
+
+  // A merged request of the lane completed: the calls that waited for room may go.
+  void finish_lane(const std::string& lane, const std::string& key) {
+    bool schedule = false;
+    {
+      std::lock_guard<std::mutex> lock(lanes_mu_);
+      auto it = lanes_.find(lane);
+      if (it == lanes_.end()) return;
+      Lane& l = it->second;
+      if (l.in_flight > 0) l.in_flight--;
+      schedule = claim(l);
+      if (!schedule && !l.scheduled && l.in_flight == 0 && l.queued.empty()) lanes_.erase(it);
+    }
+    if (schedule) schedule_lane(lane, key);
+  }
+
   const ClientOptions options_;
   sdk::RequestIdGenerator ids_;
   // Destroyed after the transport, so the callbacks of calls the transport fails at close still
   // run.
   sdk::CallbackExecutor callbacks_;
+  // Before the transport: a closing transport fails the calls still waiting in lanes through them.
+  std::mutex lanes_mu_;
+  std::unordered_map<std::string, Lane> lanes_;  // by coalesce_lane
   sdk::Transport transport_;
 };
 
@@ -221,6 +388,11 @@ Result<std::unique_ptr<Client>> Client::connect(const std::vector<std::string>& 
   if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0) {
     return make_error(ErrorCode::invalid_argument,
                       "connect_timeout and request_timeout must be positive");
+  }
+  if (options.coalesce_max_items == 0) {
+    return make_error(ErrorCode::invalid_argument,
+                      "coalesce_max_items must be at least 1 (set coalesce_event_calls to false "
+                      "to send every call alone)");
   }
   std::vector<sdk::Endpoint> endpoints;
   for (const std::string& text : addresses) {

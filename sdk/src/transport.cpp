@@ -178,6 +178,8 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
  public:
   using Done = std::function<void(Result<RawReply>)>;
 
+  using Prepare = std::function<std::optional<PreparedSend>()>;
+
   SendOp(std::shared_ptr<Transport::Shared> shared, uint64_t id, uint32_t method, std::string bytes,
          SteadyTime deadline, bool connect_only, std::string route_key, Done done)
       : shared_(std::move(shared)),
@@ -189,11 +191,16 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
         route_key_(std::move(route_key)),
         done_(std::move(done)) {}
 
+  // A send whose envelope `prepare` makes when the op starts (Transport::send_when_ready).
+  SendOp(std::shared_ptr<Transport::Shared> shared, uint64_t id, Prepare prepare)
+      : shared_(std::move(shared)), id_(id), connect_only_(false), prepare_(std::move(prepare)) {}
+
   uint64_t id() const { return id_; }
 
   void start(caf::event_based_actor* self, OpHost* host) {
     self_ = self;
     host_ = host;
+    if (!take_prepared()) return host_->done(id_);
     if (connect_only_) {
       connect_round();
     } else {
@@ -210,6 +217,7 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
 
   // The runner terminated (client closing): fail the call unless it already completed.
   void abandon() {
+    if (!take_prepared()) return;
     complete(make_error(ErrorCode::unavailable, "the client was closed before the call completed"));
   }
 
@@ -219,6 +227,24 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
   }
   // The index of a send to the route's node rather than to one of the client's addresses.
   static constexpr size_t kRouted = static_cast<size_t>(-1);
+
+  // Runs a late send's prepare (once); false when it has nothing to send.
+  bool take_prepared() {
+    if (!prepare_) return !completed_;
+    Prepare prepare = std::move(prepare_);
+    prepare_ = nullptr;
+    std::optional<PreparedSend> send = prepare();
+    if (!send) {
+      completed_ = true;
+      return false;
+    }
+    method_ = send->method;
+    bytes_ = std::move(send->bytes);
+    deadline_ = send->deadline;
+    route_key_ = std::move(send->route_key);
+    done_ = std::move(send->done);
+    return true;
+  }
 
   std::string address(size_t index) const {
     return index == kRouted ? route_->to_string() : shared_->endpoints[index].to_string();
@@ -409,13 +435,14 @@ class SendOp : public std::enable_shared_from_this<SendOp> {
 
   std::shared_ptr<Transport::Shared> shared_;
   const uint64_t id_;
-  const uint32_t method_;
-  const std::string bytes_;
-  const SteadyTime deadline_;
+  uint32_t method_ = 0;
+  std::string bytes_;
+  SteadyTime deadline_;
   const bool connect_only_;
-  const std::string route_key_;
+  std::string route_key_;
   std::optional<Endpoint> route_;  // where this send goes first, from the route cache
   Done done_;
+  Prepare prepare_;  // a late send's envelope, not made yet
   std::atomic<bool> completed_{false};
 
   caf::event_based_actor* self_ = nullptr;
@@ -490,28 +517,40 @@ class OpRunner final : public caf::event_based_actor, public OpHost {
   std::set<caf::actor_addr> watched_;
 };
 
-void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method, std::string bytes,
-              SteadyTime deadline, bool connect_only, std::string route_key, SendOp::Done done) {
+// Hands an op (made under the lock by `make`, given its id) to the runner; `refuse` runs instead,
+// on this thread, when the transport is closed.
+template <class Make, class Refuse>
+void start_op(const std::shared_ptr<Transport::Shared>& shared, Make make, Refuse refuse) {
   ReleaseThreadLogger release_logger;
   caf::actor runner;
   {
     std::unique_lock<std::mutex> lock(shared->mu);
     if (shared->closed) {
       lock.unlock();
-      done(make_error(ErrorCode::unavailable, "the client is closed"));
+      refuse();
       return;
     }
     uint64_t id = ++shared->last_op_id;
     // Registered under the lock that ~Transport takes, so the runner abandons every op it must
     // fail, started or not.
-    shared->pending.push_back(std::make_shared<SendOp>(shared, id, method, std::move(bytes),
-                                                       deadline, connect_only, std::move(route_key),
-                                                       std::move(done)));
+    shared->pending.push_back(make(id));
     // The runner takes the whole list per message: only the op that found it empty needs to send
     // one (the others join a list whose message is queued, or about to be).
     if (shared->pending.size() == 1) runner = shared->runner;
   }
   if (runner) caf::anon_send(runner, run_ops_atom::value);
+}
+
+void start_op(const std::shared_ptr<Transport::Shared>& shared, uint32_t method, std::string bytes,
+              SteadyTime deadline, bool connect_only, std::string route_key, SendOp::Done done) {
+  // Exactly one of the two lambdas runs.
+  start_op(
+      shared,
+      [&](uint64_t id) {
+        return std::make_shared<SendOp>(shared, id, method, std::move(bytes), deadline,
+                                        connect_only, std::move(route_key), std::move(done));
+      },
+      [&] { done(make_error(ErrorCode::unavailable, "the client is closed")); });
 }
 
 }  // namespace
@@ -553,6 +592,17 @@ void Transport::send(uint32_t method, std::string bytes, SteadyTime deadline, st
                      std::function<void(Result<RawReply>)> done) {
   start_op(shared_, method, std::move(bytes), deadline, false, std::move(route_key),
            std::move(done));
+}
+
+void Transport::send_when_ready(std::function<std::optional<PreparedSend>()> prepare) {
+  start_op(
+      shared_,
+      [&](uint64_t id) { return std::make_shared<SendOp>(shared_, id, std::move(prepare)); },
+      [&] {
+        if (std::optional<PreparedSend> send = prepare()) {
+          send->done(make_error(ErrorCode::unavailable, "the client is closed"));
+        }
+      });
 }
 
 void Transport::learn_route(const std::string& route_key, const std::string& address,

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,15 @@ struct RawReply {
   std::string address;
 };
 
+// One envelope to send, decided late (Transport::send_when_ready).
+struct PreparedSend {
+  uint32_t method = 0;
+  std::string bytes;
+  SteadyTime deadline;
+  std::string route_key;
+  std::function<void(Result<RawReply>)> done;
+};
+
 class Transport {
  public:
   // `endpoints` must not be empty.
@@ -61,6 +71,13 @@ class Transport {
   // internal error.
   void send(uint32_t method, std::string bytes, SteadyTime deadline, std::string route_key,
             std::function<void(Result<RawReply>)> done);
+
+  // As send, but what is sent is decided only when the transport's actor gets to it, so calls made
+  // meanwhile can still join it (Client::Impl's coalescing). `prepare` runs exactly once: when the
+  // send starts, or when it is failed before (client closing; then on the thread that fails it),
+  // and its `done` then gets unavailable. nullopt: nothing to send after all. May be called from a
+  // `done` that a closing transport runs; it then fails at once.
+  void send_when_ready(std::function<std::optional<PreparedSend>()> prepare);
 
   // A reply to a send with `route_key` was served by the node at `address` (served_by), for the
   // shard `shard` names (RouteCache).

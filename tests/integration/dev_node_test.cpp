@@ -116,6 +116,66 @@ TEST_F(DevNodeTest, KillDashNineLosesNothingAcknowledged) {
   std::cout << acked.size() << " acknowledged memories survived " << kSeeds << " SIGKILLs\n";
 }
 
+// One client, many concurrent publishes and acks: the SDK merges them (ClientOptions::
+// coalesce_event_calls), and each call must still get exactly its own events, its own outcome and
+// its own error from the real node, a malformed event included.
+TEST_F(DevNodeTest, ConcurrentEventCallsOfOneClientEachGetTheirOwnReply) {
+  start_node();
+  auto client = Client::connect({addr_});
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  pb::Persona worker;
+  worker.set_id("worker");
+  (*worker.mutable_skills())["triage"] = 0.9;
+  worker.set_capacity(200);
+  ASSERT_TRUE((*client)->create_persona(worker).ok());
+
+  constexpr int kCalls = 120;
+  constexpr int kBad = 37;  // its payload is not JSON
+  std::vector<Client::Future<pb::PublishReply>> published;
+  for (int i = 0; i < kCalls; ++i) {
+    pb::EventInput e;
+    e.set_topic("support.ticket_created");
+    e.add_required_skills("triage");
+    e.set_payload(i == kBad ? "{not json" : "{\"n\":" + std::to_string(i) + "}");
+    published.push_back((*client)->publish_async(e));
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < kCalls; ++i) {
+    SCOPED_TRACE(i);
+    auto r = published[static_cast<size_t>(i)].get();
+    if (i == kBad) {
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.code(), ErrorCode::invalid_argument);
+      EXPECT_NE(r.error().message.find("event 0: payload is not valid JSON"), std::string::npos)
+          << "named as it would be alone: " << r.error().message;
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    ASSERT_EQ(r->events_size(), 1);
+    EXPECT_EQ(r->events(0).payload(), "{\"n\":" + std::to_string(i) + "}");
+    ids.insert(r->events(0).id());
+  }
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kCalls - 1)) << "every event has an id of its own";
+
+  auto next = (*client)->next_events("worker", std::chrono::milliseconds(2000), kCalls);
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  ASSERT_EQ(next->events_size(), kCalls - 1);
+  // First an ack naming a delivery that never was, then the real ones: all may share a request.
+  auto stale = (*client)->ack_async(next->events(0).id(), next->events(0).attempts() + 1);
+  std::vector<Client::Future<pb::EventReply>> acks;
+  for (const auto& e : next->events()) acks.push_back((*client)->ack_async(e.id(), e.attempts()));
+  for (size_t i = 0; i < acks.size(); ++i) {
+    auto r = acks[i].get();
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().to_string();
+    EXPECT_EQ(r->event().id(), next->events(static_cast<int>(i)).id());
+    EXPECT_EQ(r->event().state(), pb::EVENT_ACKED);
+  }
+  auto refused = stale.get();
+  ASSERT_FALSE(refused.ok()) << "an ack of a delivery that is not current is refused alone";
+  EXPECT_EQ(refused.error().message.rfind("acks[", 0), std::string::npos)
+      << "no index of a batch the caller never sent: " << refused.error().message;
+}
+
 // The STM index files under the dev node's data directory.
 size_t stm_index_files(const std::string& dir) {
   size_t n = 0;

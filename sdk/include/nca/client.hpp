@@ -64,6 +64,19 @@ struct ClientOptions {
   // proxy or load balancer in between). A node that cannot be reached is skipped for 30 s either
   // way.
   bool route_requests = true;
+  // Concurrent publishes of this client travel as one publish, and concurrent acks (ack and
+  // ack_batch) as one ack_batch, as a Kafka producer batches records: a call that finds others of
+  // its kind waiting to be sent joins them. Each call still gets its own reply, its own events or
+  // outcomes, and its own error: a merged request the node refuses whole (a malformed event, a
+  // full tenant) is sent again call by call. Only calls whose header leaves the request id and the
+  // deadline to the SDK, and publishes of events without a client id, are merged. Off: every call
+  // is a request of its own.
+  bool coalesce_event_calls = true;
+  // The most events or acks in one merged request; keep it within the node's events.max-batch.
+  size_t coalesce_max_items = 100;
+  // Merged requests of one kind in flight at once; calls beyond that wait and leave together when
+  // one completes. 0: no limit (calls then merge only while the client's actor is busy).
+  size_t coalesce_in_flight = 0;
 };
 
 class Client {
