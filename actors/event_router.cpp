@@ -33,6 +33,11 @@ namespace {
 using quota_retry_atom = caf::atom_constant<caf::atom("qretry")>;
 // How often a persona-count question waiting for the tenant's event shard asks again.
 constexpr std::chrono::microseconds kQuotaRetryEvery{25'000};
+// Long polls end in slots of this length: one timer per slot with polls ending in it, not one per
+// poll (a worker polling thousands of times a second would otherwise cost as many timer
+// registrations, and as many late timer messages for polls answered early). A poll's wait may
+// thus end up to one slot late.
+constexpr TimeUs kWaitSlotUs = 10'000;
 
 using Reply = caf::result<uint32_t, std::string>;
 
@@ -75,6 +80,10 @@ struct RouterState {
   std::map<std::string, EventQueue> queues;                                   // by tenant
   std::map<std::pair<std::string, std::string>, std::deque<Waiter>> waiters;  // (tenant, persona)
   uint64_t next_waiter = 0;
+  // When each long poll's wait ends (a poll answered before stays here until then), and the wait
+  // slots a timer is armed for (arm_wait_timer).
+  std::multimap<TimeUs, std::tuple<std::string, std::string, uint64_t>> wait_ends;
+  std::set<TimeUs> wait_timers;
   // Commits in flight: what to do once each is durable (or failed), by sequence number.
   uint64_t commit_seq = 0;
   std::unordered_map<uint64_t, std::function<void(Status)>> in_flight;
@@ -583,6 +592,40 @@ Reply do_publish(RouterSelf* self, const pb::Request& req) {
   return rp;
 }
 
+// Makes sure a timer fires by the end of the slot holding `end` (a time of the node's clock, read
+// as `now`): one is armed for that slot unless one fires earlier, and each firing arms the next.
+void arm_wait_timer(RouterSelf* self, TimeUs end, TimeUs now) {
+  auto& st = self->state;
+  const TimeUs slot = (end / kWaitSlotUs + 1) * kWaitSlotUs;
+  if (!st.wait_timers.empty() && *st.wait_timers.begin() <= slot) return;
+  st.wait_timers.insert(slot);
+  self->delayed_send(self, std::chrono::microseconds(std::max<TimeUs>(slot - now, 0)),
+                     wait_timeout_atom::value, slot);
+}
+
+// The timer of `slot` fired: every poll whose wait ended by then and is still waiting gets no
+// event.
+void end_waits(RouterSelf* self, TimeUs slot) {
+  auto& st = self->state;
+  st.wait_timers.erase(slot);
+  // Bounded by the polls that ended by `slot`.
+  while (!st.wait_ends.empty() && st.wait_ends.begin()->first <= slot) {
+    auto [tenant, persona, id] = std::move(st.wait_ends.begin()->second);
+    st.wait_ends.erase(st.wait_ends.begin());
+    auto it = st.waiters.find({tenant, persona});
+    if (it == st.waiters.end()) continue;
+    auto& dq = it->second;
+    auto w = std::find_if(dq.begin(), dq.end(), [&](const Waiter& x) { return x.id == id; });
+    if (w == dq.end()) continue;                          // answered already
+    deliver(w->rp, pb::Request::kNextEvent, no_event());  // nothing arrived in the wait
+    dq.erase(w);
+    if (dq.empty()) st.waiters.erase(it);
+  }
+  if (!st.wait_ends.empty()) {
+    arm_wait_timer(self, st.wait_ends.begin()->first, st.ctx->clock->now_us());
+  }
+}
+
 Reply do_next(RouterSelf* self, const pb::Request& req) {
   auto& st = self->state;
   constexpr uint32_t method = pb::Request::kNextEvent;
@@ -657,8 +700,9 @@ Reply do_next(RouterSelf* self, const pb::Request& req) {
   }
   uint64_t id = ++st.next_waiter;
   st.waiters[{tenant, r.persona_id()}].push_back(Waiter{id, r.max_events(), rp});
-  self->delayed_send(self, std::chrono::microseconds(wait), wait_timeout_atom::value, tenant,
-                     r.persona_id(), id);
+  const TimeUs now = st.ctx->clock->now_us();
+  st.wait_ends.emplace(now + wait, std::make_tuple(tenant, r.persona_id(), id));
+  arm_wait_timer(self, now + wait, now);
   return rp;
 }
 
@@ -1180,16 +1224,7 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
         self->state.reload_queued = false;
         reload(self);
       },
-      [=](wait_timeout_atom, const std::string& tenant, const std::string& persona, uint64_t id) {
-        auto it = self->state.waiters.find({tenant, persona});
-        if (it == self->state.waiters.end()) return;
-        auto& dq = it->second;
-        auto w = std::find_if(dq.begin(), dq.end(), [&](const Waiter& x) { return x.id == id; });
-        if (w == dq.end()) return;
-        deliver(w->rp, pb::Request::kNextEvent, no_event());  // nothing arrived in the wait
-        dq.erase(w);
-        if (dq.empty()) self->state.waiters.erase(it);
-      },
+      [=](wait_timeout_atom, TimeUs slot) { end_waits(self, slot); },
       [=](estats_atom) -> EventStatsPtr {
         auto out = std::make_shared<EventStats>();
         std::map<std::tuple<std::string, int, int>, uint64_t> counts;

@@ -4,12 +4,17 @@
 
 #include <caf/send.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "storage/column_family.hpp"
 #include "tests/actors/node_test_util.hpp"
+#include "tests/support/test_seed.hpp"
 
 namespace nca::testing {
 namespace {
@@ -201,6 +206,55 @@ TEST_F(EventRouterTest, LongPollWakesOnPublishAndTimesOutEmpty) {
   ASSERT_TRUE(got->next_event().has_event());
   EXPECT_EQ(got->next_event().event().id(), e->id());
   EXPECT_EQ(next("nobody").code(), ErrorCode::not_found);
+}
+
+// Polls end in shared timer slots (kWaitSlotUs), not one timer each: every poll still ends empty
+// no earlier than its own wait, whatever the order the waits were asked in, and a poll answered
+// early by a publish is not answered again when its slot's timer fires.
+TEST_F(EventRouterTest, ManyLongPollsEachEndAfterTheirOwnWait) {
+  const uint64_t seed = test_seed("long poll waits");
+  std::mt19937_64 rng(seed);
+  ASSERT_TRUE(create("ada"));
+  ASSERT_TRUE(create("bob"));
+  pb::Request early;
+  early.mutable_next_event()->set_persona_id("bob");
+  early.mutable_next_event()->set_wait_ms(400);
+  auto answered = client_->call_async(early);
+  std::vector<uint32_t> waits;
+  for (uint32_t w = 20; w <= 400; w += 20) waits.push_back(w);
+  std::shuffle(waits.begin(), waits.end(), rng);
+  struct Poll {
+    uint32_t wait_ms;
+    std::chrono::steady_clock::time_point sent;
+    Client::Future<pb::Response> reply;
+  };
+  std::vector<Poll> polls;
+  for (uint32_t w : waits) {
+    pb::Request req;
+    req.mutable_next_event()->set_persona_id("ada");
+    req.mutable_next_event()->set_wait_ms(w);
+    polls.push_back(Poll{w, std::chrono::steady_clock::now(), client_->call_async(req)});
+  }
+  pb::Request to_bob;
+  auto* e = to_bob.mutable_publish()->add_events();
+  e->set_topic("a.b");
+  e->set_target_persona("bob");
+  ASSERT_TRUE(rpc(to_bob));
+  auto got = answered.get();
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_TRUE(got->next_event().has_event()) << "bob's poll is answered by the publish";
+  for (auto& p : polls) {
+    SCOPED_TRACE("wait " + std::to_string(p.wait_ms) + " ms, seed " + std::to_string(seed));
+    auto r = p.reply.get();
+    auto took = std::chrono::steady_clock::now() - p.sent;
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_FALSE(r->next_event().has_event());
+    EXPECT_GE(took, std::chrono::milliseconds(p.wait_ms)) << "ended before its wait";
+  }
+  // The slot timers of the answered poll and of the others have fired by now; the router still
+  // serves bob (one reply per poll: a second one would have been a CAF error above, not silence).
+  auto again = next("bob", 0);
+  ASSERT_TRUE(again) << again.error().message;
 }
 
 // A router that reloads its queues (its node starts serving the tenant's event shard and learns
