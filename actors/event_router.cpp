@@ -6,8 +6,10 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/api_actor.hpp"
 #include "actors/messages.hpp"
@@ -233,6 +235,7 @@ void wake(RouterSelf* self, const std::string& tenant, const std::set<std::strin
 // long polls served only after the write is durable.
 void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
              std::function<void(Status)> then);
+pb::Response next_event_response(uint32_t max_events, std::vector<pb::Event>& events);
 
 // The STM memory of one assignment (its id is derived from the event, so storing it again is
 // harmless).
@@ -377,6 +380,44 @@ void expire_memory_requests(RouterSelf* self, TimeUs now) {
   }
 }
 
+// Polls parked for the personas that just got events take them in the same write as the change
+// that readied them (a publish, an ack that freed room, a lease that ran out): one record and one
+// commit per event rather than the assignment's and then the delivery's. Returns what answers each
+// poll once that write is durable (or failed).
+std::vector<std::function<void(Status)>> take_for_parked_polls(RouterSelf* self,
+                                                               const std::string& tenant,
+                                                               EventChanges* ch) {
+  auto& st = self->state;
+  std::vector<std::function<void(Status)>> answers;
+  if (ch->ready.empty()) return answers;
+  auto& q = queue_for(st, tenant);
+  const TimeUs now = st.ctx->clock->now_us();
+  const std::set<std::string> ready = ch->ready;
+  for (const auto& p : ready) {
+    auto it = st.waiters.find({tenant, p});
+    if (it == st.waiters.end()) continue;
+    // Bounded by the number of waiters of this persona.
+    while (!it->second.empty() && q.has_ready(p)) {
+      Waiter w = std::move(it->second.front());
+      it->second.pop_front();
+      auto events = std::make_shared<std::vector<pb::Event>>();
+      const uint32_t n = std::max<uint32_t>(1, w.max_events);
+      while (events->size() < n) {  // bounded by n
+        auto e = q.next(p, now, ch);
+        if (!e) break;
+        events->push_back(std::move(*e));
+      }
+      st.ctx->counters.events_delivered += events->size();
+      answers.push_back([rp = w.rp, events, max_events = w.max_events](Status s) mutable {
+        if (!s) return deliver(rp, pb::Request::kNextEvent, error_response(s.error()));
+        deliver(rp, pb::Request::kNextEvent, next_event_response(max_events, *events));
+      });
+    }
+    if (it->second.empty()) st.waiters.erase(it);
+  }
+  return answers;
+}
+
 void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
              std::function<void(Status)> then) {
   auto& st = self->state;
@@ -396,20 +437,27 @@ void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
     }
     return;
   }
+  auto polls = take_for_parked_polls(self, tenant, &ch);
   auto batch = st.ctx->db->batch();
   const std::string prefix = prefix_of(*st.ctx, tenant);
   TimeUs now = st.ctx->clock->now_us();
-  for (const auto& w : ch.writes) {
-    std::string key = storage::event_key(prefix, w.id);
-    batch.put(storage::Cf::events, key, w.record);
-    if (w.state == pb::EVENT_ACKED) st.acked.emplace_back(now, key);
-    if (w.state == pb::EVENT_DEAD) st.ctx->counters.events_dead_lettered++;
+  // An event changed twice here (assigned, then handed to a parked poll) is stored once, in its
+  // latest state.
+  std::unordered_set<std::string_view> stored;
+  for (auto w = ch.writes.rbegin(); w != ch.writes.rend(); ++w) {
+    if (w->state == pb::EVENT_DEAD) st.ctx->counters.events_dead_lettered++;
+    if (!stored.insert(w->id).second) continue;
+    std::string key = storage::event_key(prefix, w->id);
+    batch.put(storage::Cf::events, key, w->record);
+    if (w->state == pb::EVENT_ACKED) st.acked.emplace_back(now, key);
   }
+  st.ctx->counters.event_writes++;
   uint64_t seq = ++st.commit_seq;
   auto assigned = std::make_shared<std::vector<pb::Event>>(std::move(ch.assigned));
-  st.in_flight[seq] = [self, assigned, then](Status s) {
+  st.in_flight[seq] = [self, assigned, then, polls = std::move(polls)](Status s) {
     if (s) remember_events(self, *assigned);
     if (then) then(s);
+    for (const auto& poll : polls) poll(s);
   };
   write_batch(self, event_shard(*st.ctx, tenant), std::move(batch), seq);
   // Deliveries to waiting polls commit after this batch, so they are durable only after it is.

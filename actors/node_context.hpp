@@ -37,6 +37,9 @@ struct NodeCounters {
   std::atomic<uint64_t> corrupt_records{0};
   std::atomic<uint64_t> events_published{0};
   std::atomic<uint64_t> events_delivered{0};
+  // Durable writes of event state by the router: a publish, delivery, ack... (several changes, and
+  // a delivery to a poll parked for the change that readied it, share one).
+  std::atomic<uint64_t> event_writes{0};
   std::atomic<uint64_t> events_acked{0};
   std::atomic<uint64_t> events_dead_lettered{0};
   std::atomic<uint64_t> event_memory_errors{0};

@@ -128,6 +128,8 @@ struct PathResult {
   double cpu_us_per_event = NAN;
   size_t deliveries = 0;
   size_t redeliveries = 0;
+  // next_event calls per event delivered: how many events a worker's poll finds, inverted.
+  double polls_per_event = NAN;
 };
 
 struct Results {
@@ -479,6 +481,7 @@ class Phase : public std::enable_shared_from_this<Phase> {
   size_t acked() const { return acked_count_.load(); }
   size_t deliveries() const { return deliveries_.load(); }
   size_t redeliveries() const { return redeliveries_.load(); }
+  size_t polls() const { return polls_.load(); }
   int64_t start_us() const { return start_us_.load(); }
   int64_t end_us() const { return end_us_.load(); }
   template <class F>
@@ -536,6 +539,7 @@ class Phase : public std::enable_shared_from_this<Phase> {
     // --worker-batch 1 keeps the single-event form (reply in `event`, a plain ack).
     if (o_.worker_batch > 1)
       next.mutable_next_event()->set_max_events(static_cast<uint32_t>(o_.worker_batch));
+    polls_++;
     issue(next, std::chrono::milliseconds(wait),
           [this, w, persona](Result<pb::Response> r) { on_events(w, persona, std::move(r)); });
   }
@@ -668,6 +672,7 @@ class Phase : public std::enable_shared_from_this<Phase> {
   std::atomic<size_t> acked_count_{0};
   std::atomic<size_t> deliveries_{0};
   std::atomic<size_t> redeliveries_{0};
+  std::atomic<size_t> polls_{0};
   std::atomic<int64_t> start_us_{0};
   std::atomic<int64_t> end_us_{0};
   std::mutex mu_;
@@ -723,6 +728,10 @@ Status run_phase(const std::string& name, const EventsOptions& o, AsyncCaller& c
   out->publish_p99_us = publish.percentile(99);
   out->deliveries = phase->deliveries();
   out->redeliveries = phase->redeliveries();
+  if (phase->deliveries() > 0) {
+    out->polls_per_event =
+        static_cast<double>(phase->polls()) / static_cast<double>(phase->deliveries());
+  }
   out->storage_syncs_per_event =
       static_cast<double>(syncs_after - syncs_before) / static_cast<double>(o.events);
   out->cpu_us_per_event = (cpu_after - cpu_before) * 1e6 / static_cast<double>(o.events);
@@ -812,6 +821,7 @@ void path_json(const std::string& prefix, const PathResult& p, nlohmann::ordered
   (*j)["storage_syncs_per_event_" + prefix] = json_number(p.storage_syncs_per_event, 3);
   (*j)["cpu_us_per_event_" + prefix] = json_number(p.cpu_us_per_event);
   (*j)["redeliveries_" + prefix] = p.redeliveries;
+  (*j)["polls_per_event_" + prefix] = json_number(p.polls_per_event, 3);
   (*j)["seconds_" + prefix] = json_number(p.seconds, 3);
 }
 
@@ -876,6 +886,8 @@ void print_table(const EventsOptions& o, const Results& r) {
        "p99 " + table_number(r.inproc.ack_p99_us), "", ""},
       {"storage_syncs_per_event", table_number(r.sdk.storage_syncs_per_event, 3),
        "in-process " + table_number(r.inproc.storage_syncs_per_event, 3), "", ""},
+      {"polls_per_event", table_number(r.sdk.polls_per_event, 3),
+       "in-process " + table_number(r.inproc.polls_per_event, 3), "", ""},
       {"cpu_us_per_event", table_number(r.sdk.cpu_us_per_event),
        "in-process " + table_number(r.inproc.cpu_us_per_event) + ", raw write " +
            table_number(r.raw_cpu_us_per_write),

@@ -98,6 +98,7 @@ void collect_counters(actors::Node& node, NodeFigures& out) {
       {"corrupt_records", c.corrupt_records.load()},
       {"events_published", c.events_published.load()},
       {"events_delivered", c.events_delivered.load()},
+      {"event_writes", c.event_writes.load()},
       {"events_acked", c.events_acked.load()},
       {"events_dead_lettered", c.events_dead_lettered.load()},
       {"event_memory_errors", c.event_memory_errors.load()},
@@ -321,6 +322,8 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
   const CounterMetric kCounters[] = {
       {"events_published", "nca_events_published_total", "Events published to this node."},
       {"events_delivered", "nca_events_delivered_total", "Event deliveries to workers."},
+      {"event_writes", "nca_event_writes_total",
+       "Durable writes of event state (changes that happen together share one)."},
       {"events_acked", "nca_events_acked_total", "Events acknowledged by workers."},
       {"events_dead_lettered", "nca_events_dead_lettered_total",
        "Events moved to the dead-letter list."},

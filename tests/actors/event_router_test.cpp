@@ -208,6 +208,46 @@ TEST_F(EventRouterTest, LongPollWakesOnPublishAndTimesOutEmpty) {
   EXPECT_EQ(next("nobody").code(), ErrorCode::not_found);
 }
 
+// A poll parked for its persona takes the event in the publish's own write: one durable write
+// where a poll that comes after the publish costs two (the assignment's, then the delivery's).
+TEST_F(EventRouterTest, APollParkedBeforeThePublishTakesTheEventInThePublishsWrite) {
+  ASSERT_TRUE(create("ada"));
+  auto writes = [&] { return node_->context().counters.event_writes.load(); };
+  // Requests reach the router in the order the client sends them, so the poll is parked once the
+  // status request after it is answered.
+  auto parked_poll = [&] {
+    pb::Request poll;
+    poll.mutable_next_event()->set_persona_id("ada");
+    poll.mutable_next_event()->set_wait_ms(10000);
+    auto pending = client_->call_async(poll);
+    EXPECT_EQ(status("no-such-event").code(), ErrorCode::not_found);
+    return pending;
+  };
+
+  auto pending = parked_poll();
+  uint64_t before = writes();
+  auto e = publish("a.b");
+  ASSERT_TRUE(e);
+  auto got = pending.get();
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_TRUE(got->next_event().has_event());
+  EXPECT_EQ(got->next_event().event().id(), e->id());
+  EXPECT_EQ(got->next_event().event().state(), pb::EVENT_DELIVERED);
+  EXPECT_EQ(writes() - before, 1u) << "published, assigned and delivered in one write";
+  auto stored = status(e->id());
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state(), pb::EVENT_DELIVERED);
+  ASSERT_TRUE(ack(*stored));
+
+  before = writes();
+  auto later = publish("a.b");
+  ASSERT_TRUE(later);
+  auto taken = next("ada", 0);
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(taken->has_event());
+  EXPECT_EQ(writes() - before, 2u) << "no poll was parked: the delivery is a write of its own";
+}
+
 // Polls end in shared timer slots (kWaitSlotUs), not one timer each: every poll still ends empty
 // no earlier than its own wait, whatever the order the waits were asked in, and a poll answered
 // early by a publish is not answered again when its slot's timer fires.
