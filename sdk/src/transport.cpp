@@ -29,13 +29,17 @@ using Micros = std::chrono::microseconds;
 
 // Settings measured on this project's machines (docs: DESIGN.md, appendix): the sharing scheduler
 // wakes for sparse request/response traffic in tens of microseconds where work stealing sleeps ~1
-// ms; two workers are plenty because each call only hands bytes to the middleman; heartbeats let
+// ms; one worker is enough because each call only hands bytes to the middleman; heartbeats let
 // the middleman notice a node that vanished without closing its socket.
 class ClientSystemConfig : public caf::actor_system_config {
  public:
   ClientSystemConfig() {
     set("scheduler.policy", caf::atom("sharing"));
-    set("scheduler.max-threads", size_t{2});
+    // Every call runs in one actor (OpRunner), which one thread at a time can run anyway; a second
+    // worker only hands it back and forth. In 10 alternating pairs of nca-bench events (SDK path),
+    // one worker made 9,640 events/s on average against 8,740 with two, and varied less
+    // (docs/benchmarks.md, session 29).
+    set("scheduler.max-threads", size_t{1});
     set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
     load<caf::io::middleman>();
   }
