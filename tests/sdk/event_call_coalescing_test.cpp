@@ -52,13 +52,31 @@ std::vector<FakeNode::Seen> of_method(const FakeNode& node, uint32_t method) {
   return out;
 }
 
-TEST(EventCallCoalescing, PublishesMadeWhileOneIsInFlightTravelAsOne) {
-  FakeNode node;
-  auto client = connect_or_die({node.address()}, one_in_flight());
-  ASSERT_NE(client, nullptr);
-  node.set_silent(kPublish);
-  auto first = client->publish_async(input(R"({"n":0})"));
-  ASSERT_TRUE(node.wait_for_requests(1, milliseconds(5000)));
+// A client allowed one merged request in flight per kind, and a node that holds the first call of
+// a kind until release_silent(): calls made meanwhile wait, and are merged, whatever the timing.
+class EventCallCoalescing : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client_ = connect_or_die({node_.address()}, one_in_flight());
+    ASSERT_NE(client_, nullptr);
+  }
+
+  // The first publish, held by the node; the test fails unless it reached the node.
+  Client::Future<pb::PublishReply> held_publish() {
+    node_.set_silent(kPublish);
+    auto first = client_->publish_async(input("{}"));
+    EXPECT_TRUE(node_.wait_for_requests(1, milliseconds(5000)));
+    return first;
+  }
+
+  FakeNode node_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(EventCallCoalescing, PublishesMadeWhileOneIsInFlightTravelAsOne) {
+  FakeNode& node = node_;
+  Client* client = client_.get();
+  auto first = held_publish();
 
   auto one = client->publish_async(input(R"({"n":1})"));
   auto two =
@@ -95,10 +113,9 @@ TEST(EventCallCoalescing, PublishesMadeWhileOneIsInFlightTravelAsOne) {
   EXPECT_GT(merged.header().deadline_us(), 0);
 }
 
-TEST(EventCallCoalescing, AcksAndAckBatchesShareOneAckBatchAndKeepTheirOwnOutcomes) {
-  FakeNode node;
-  auto client = connect_or_die({node.address()}, one_in_flight());
-  ASSERT_NE(client, nullptr);
+TEST_F(EventCallCoalescing, AcksAndAckBatchesShareOneAckBatchAndKeepTheirOwnOutcomes) {
+  FakeNode& node = node_;
+  Client* client = client_.get();
   node.set_silent(kAck);
   auto first = client->ack_async("e0", 1);
   ASSERT_TRUE(node.wait_for_requests(1, milliseconds(5000)));
@@ -148,15 +165,11 @@ TEST(EventCallCoalescing, AcksAndAckBatchesShareOneAckBatchAndKeepTheirOwnOutcom
   EXPECT_EQ(of_method(node, kAck).size(), 1u);
 }
 
-TEST(EventCallCoalescing, AMergedPublishRefusedWholeIsSentAgainCallByCall) {
-  FakeNode node;
-  auto client = connect_or_die({node.address()}, one_in_flight());
-  ASSERT_NE(client, nullptr);
-  node.set_silent(kPublish);
-  auto first = client->publish_async(input("{}"));
-  ASSERT_TRUE(node.wait_for_requests(1, milliseconds(5000)));
+TEST_F(EventCallCoalescing, AMergedPublishRefusedWholeIsSentAgainCallByCall) {
+  FakeNode& node = node_;
+  auto first = held_publish();
   std::vector<Client::Future<pb::PublishReply>> calls;
-  for (int i = 0; i < 3; ++i) calls.push_back(client->publish_async(input("{}")));
+  for (int i = 0; i < 3; ++i) calls.push_back(client_->publish_async(input("{}")));
   pb::Response refused;
   refused.mutable_status()->set_code(pb::INVALID_ARGUMENT);
   refused.mutable_status()->set_message("event 1: payload is not JSON");
@@ -179,15 +192,11 @@ TEST(EventCallCoalescing, AMergedPublishRefusedWholeIsSentAgainCallByCall) {
   }
 }
 
-TEST(EventCallCoalescing, AnUnavailableMergedRequestFailsEveryCallInIt) {
-  FakeNode node;
-  auto client = connect_or_die({node.address()}, one_in_flight());
-  ASSERT_NE(client, nullptr);
-  node.set_silent(kPublish);
-  auto first = client->publish_async(input("{}"));
-  ASSERT_TRUE(node.wait_for_requests(1, milliseconds(5000)));
-  auto a = client->publish_async(input("{}"));
-  auto b = client->publish_async(input("{}"));
+TEST_F(EventCallCoalescing, AnUnavailableMergedRequestFailsEveryCallInIt) {
+  FakeNode& node = node_;
+  auto first = held_publish();
+  auto a = client_->publish_async(input("{}"));
+  auto b = client_->publish_async(input("{}"));
   node.set_status(kPublish, pb::UNAVAILABLE, "no leader for tenant 'acme'");
   node.release_silent();
   ASSERT_TRUE(first.get().ok());
@@ -200,21 +209,17 @@ TEST(EventCallCoalescing, AnUnavailableMergedRequestFailsEveryCallInIt) {
   EXPECT_EQ(of_method(node, kPublish).size(), 2u) << "not sent again: the node refused them all";
 }
 
-TEST(EventCallCoalescing, CallsThatMustGoAloneAreNeverMerged) {
-  FakeNode node;
-  auto client = connect_or_die({node.address()}, one_in_flight());
-  ASSERT_NE(client, nullptr);
-  node.set_silent(kPublish);
-  auto first = client->publish_async(input("{}"));
-  ASSERT_TRUE(node.wait_for_requests(1, milliseconds(5000)));
+TEST_F(EventCallCoalescing, CallsThatMustGoAloneAreNeverMerged) {
+  FakeNode& node = node_;
+  auto first = held_publish();
   // A client id, and a caller's own request id: neither waits for the held publish.
   pb::EventInput with_id = input("{}");
   with_id.set_id("client-chosen");
-  auto by_id = client->publish_async(with_id);
+  auto by_id = client_->publish_async(with_id);
   pb::Request own;
   own.mutable_header()->set_request_id("caller-rid");
   *own.mutable_publish()->add_events() = input("{}");
-  auto by_rid = client->call_async(own);
+  auto by_rid = client_->call_async(own);
   ASSERT_TRUE(node.wait_for_requests(3, milliseconds(5000)))
       << "both went out while the first publish was still held";
   node.release_silent();
@@ -228,7 +233,7 @@ TEST(EventCallCoalescing, CallsThatMustGoAloneAreNeverMerged) {
             true);
 }
 
-TEST(EventCallCoalescing, OffSendsEveryCallAlone) {
+TEST(EventCallCoalescingOff, OffSendsEveryCallAlone) {
   FakeNode node;
   ClientOptions options = one_in_flight();
   options.coalesce_event_calls = false;
@@ -243,15 +248,10 @@ TEST(EventCallCoalescing, OffSendsEveryCallAlone) {
   EXPECT_EQ(of_method(node, kPublish).size(), 4u);
 }
 
-TEST(EventCallCoalescing, ClosingTheClientFailsCallsStillWaitingToBeMerged) {
-  FakeNode node;
-  auto client = connect_or_die({node.address()}, one_in_flight());
-  ASSERT_NE(client, nullptr);
-  node.set_silent(kPublish);
-  auto first = client->publish_async(input("{}"));
-  ASSERT_TRUE(node.wait_for_requests(1, milliseconds(5000)));
-  auto waiting = client->publish_async(input("{}"));
-  client.reset();
+TEST_F(EventCallCoalescing, ClosingTheClientFailsCallsStillWaitingToBeMerged) {
+  auto first = held_publish();
+  auto waiting = client_->publish_async(input("{}"));
+  client_.reset();
   auto r0 = first.get();
   auto r1 = waiting.get();
   ASSERT_FALSE(r0.ok());
@@ -259,7 +259,7 @@ TEST(EventCallCoalescing, ClosingTheClientFailsCallsStillWaitingToBeMerged) {
   EXPECT_EQ(r1.code(), ErrorCode::unavailable) << r1.error().to_string();
 }
 
-TEST(EventCallCoalescing, ZeroMaxItemsIsRefusedAtConnect) {
+TEST(EventCallCoalescingOff, ZeroMaxItemsIsRefusedAtConnect) {
   FakeNode node;
   ClientOptions options = fast_options();
   options.coalesce_max_items = 0;
