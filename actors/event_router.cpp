@@ -321,11 +321,9 @@ void flush_memories(RouterSelf* self, const PersonaKey& who) {
   }
   auto req = std::make_shared<pb::Request>();
   req->mutable_header()->set_tenant(who.first);
-  // A request id names one request: these memories, sent by this run of the node. The replies of
-  // writes are stored with them (runtime/request_ledger.hpp), so a batch sent again after a restart
-  // (the event still in flight) must not reuse an id whose reply covered other memories.
-  req->mutable_header()->set_request_id("event-memory:" + std::to_string(ctx.incarnation) + ":" +
-                                        pm.waiting.front().id() + ":" + std::to_string(n));
+  // No request id: an event memory's id is its event's, so storing it again (a batch retried after
+  // a timeout, a restart or a failover) answers created=false by itself, and the persona need not
+  // store a reply for each batch in its request ledger (a record, and later its delete, per event).
   auto* r = req->mutable_remember_batch();
   r->set_persona_id(who.second);
   for (size_t i = 0; i < n; ++i) r->add_memories()->Swap(&pm.waiting[i]);

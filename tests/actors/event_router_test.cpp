@@ -234,6 +234,36 @@ TEST_F(EventRouterTest, LongPollWakesOnPublishAndTimesOutEmpty) {
   EXPECT_EQ(next("nobody").code(), ErrorCode::not_found);
 }
 
+// An event's memory is stored under an id derived from the event, so a retried batch is idempotent
+// without the persona's request ledger: the router's memory batches leave no reply records.
+TEST_F(EventRouterTest, EventMemoriesLeaveNoRequestLedgerRecords) {
+  ASSERT_TRUE(create("ada"));
+  auto ledger_records = [&] {
+    size_t n = 0;
+    auto s = node_->context().db->scan(storage::Cf::meta, "",
+                                       [&](std::string_view key, std::string_view) {
+                                         if (key.find("\x01req") != std::string_view::npos) ++n;
+                                         return true;
+                                       });
+    EXPECT_TRUE(s) << s.error().message;
+    return n;
+  };
+  const size_t before = ledger_records();
+  std::vector<pb::Event> events;
+  for (int i = 0; i < 3; ++i) {
+    auto e = publish("support.ticket_created", "t-" + std::to_string(i));
+    ASSERT_TRUE(e) << e.error().message;
+    events.push_back(*e);
+  }
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& e : events) {
+      if (!client_->get(e.memory_id(), "ada").ok()) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(ledger_records(), before);
+}
+
 // Polls end in shared timer slots (kWaitSlotUs), not one timer each: every poll still ends empty
 // no earlier than its own wait, whatever the order the waits were asked in, and a poll answered
 // early by a publish is not answered again when its slot's timer fires.
