@@ -234,13 +234,15 @@ Result<Plan> make_plan(PersonaSelf* self, PendingWrite& w) {
   }
 }
 
-void apply_effects(PersonaSelf* self, const Plan& plan, uint32_t method) {
+// Takes the plan's tier and item effects (their vectors and records move to the tier managers and
+// item actors); the rest of the plan stays as it was.
+void apply_effects(PersonaSelf* self, Plan& plan, uint32_t method) {
   auto& st = self->state;
   std::array<std::shared_ptr<std::vector<TierEffect>>, 3> per_tier;
-  for (const auto& e : plan.tier_effects) {
+  for (auto& e : plan.tier_effects) {
     auto& v = per_tier[slot(e.tier)];
     if (!v) v = std::make_shared<std::vector<TierEffect>>();
-    v->push_back(e);
+    v->push_back(std::move(e));
   }
   for (size_t i = 0; i < 3; ++i) {
     if (per_tier[i]) {
@@ -252,9 +254,12 @@ void apply_effects(PersonaSelf* self, const Plan& plan, uint32_t method) {
   // Item actors: refresh live ones; a client write that addresses one item activates it.
   bool activates = method == pb::Request::kUpdate || method == pb::Request::kTouch ||
                    method == pb::Request::kRestore;
-  for (const auto& e : plan.item_effects) {
-    auto rec = e.record ? std::make_shared<const pb::MemoryItem>(*e.record) : ItemRecordPtr{};
+  for (auto& e : plan.item_effects) {
     auto it = st.items.find(e.id);
+    // Most effects concern items without a live actor (every new memory): no copy for them.
+    if (it == st.items.end() && !(activates && e.record)) continue;
+    auto rec =
+        e.record ? std::make_shared<const pb::MemoryItem>(std::move(*e.record)) : ItemRecordPtr{};
     if (it != st.items.end()) {
       self->send(it->second, refresh_atom::value, rec);
       if (!rec) st.items.erase(it);  // it answers "gone" until its idle timeout ends it
