@@ -86,6 +86,12 @@ struct RouterState {
   // slots a timer is armed for (arm_wait_timer).
   std::multimap<TimeUs, std::tuple<std::string, std::string, uint64_t>> wait_ends;
   std::set<TimeUs> wait_timers;
+  bool memory_flush_armed = false;  // a memory_flush_atom is on its way
+  // Events acked shortly before the last stop (load()): their memories may still have been
+  // waiting, so they are stored again (same ids: no duplicates).
+  std::vector<pb::Event> recently_acked;
+  bool draining = false;  // the node is stopping: memories go at once
+  std::vector<caf::typed_response_promise<bool>> drains;
   // Commits in flight: what to do once each is durable (or failed), by sequence number.
   uint64_t commit_seq = 0;
   std::unordered_map<uint64_t, std::function<void(Status)>> in_flight;
@@ -199,6 +205,11 @@ Status load(RouterState& st) {
   }
   st.queues.clear();
   st.acked.clear();
+  st.recently_acked.clear();
+  // An acked event's memory may have waited up to events.memory-delay, and then been written: those
+  // acked within this long of the last ack before the stop are remembered again.
+  const TimeUs window = ctx.events.memory_delay_us + 2 * kUsPerSecond;
+  TimeUs last_ack = 0;
   Status bad;
   auto s = ctx.db->scan(storage::Cf::personas, "", [&](std::string_view key, std::string_view v) {
     auto p = storage::decode_record<pb::Persona>(v, "persona " + storage::printable_key(key));
@@ -220,13 +231,34 @@ Status load(RouterState& st) {
     }
     if (e->state() == pb::EVENT_ACKED) {
       st.acked.emplace_back(e->finished_at_us(), std::string(key));
+      last_ack = std::max(last_ack, e->finished_at_us());
+      if (!e->persona_id().empty() && e->finished_at_us() + window >= last_ack) {
+        st.recently_acked.push_back(std::move(*e));
+      }
       return true;
     }
     queue_for(st, e->tenant()).load_event(std::move(*e));
     return true;
   });
   std::sort(st.acked.begin(), st.acked.end());
+  auto old =
+      std::remove_if(st.recently_acked.begin(), st.recently_acked.end(),
+                     [&](const pb::Event& e) { return e.finished_at_us() + window < last_ack; });
+  st.recently_acked.erase(old, st.recently_acked.end());
   return s;
+}
+
+void remember_events(RouterSelf* self, const std::vector<pb::Event>& events);
+
+// After a load: the memories of in-flight events and of events acked just before the stop are
+// stored again (same ids: no duplicates), in case the stop came between a change and its memory.
+void remember_after_load(RouterSelf* self, const std::string& tenant, EventQueue& q) {
+  auto& st = self->state;
+  std::vector<pb::Event> events = q.in_flight_events();
+  for (auto& e : st.recently_acked) {
+    if (e.tenant() == tenant) events.push_back(std::move(e));
+  }
+  remember_events(self, events);
 }
 
 void wake(RouterSelf* self, const std::string& tenant, const std::set<std::string>& personas);
@@ -269,6 +301,34 @@ void memory_failed(RouterState& st, const std::string& what, const std::string& 
 
 void flush_memories(RouterSelf* self, const PersonaKey& who);
 
+// Whether a persona's waiting memories go now rather than at the next memory flush: with no delay
+// configured, while the node stops, or when they fill a batch.
+bool memories_due(const RouterState& st, const PersonaMemories& pm) {
+  return st.ctx->events.memory_delay_us <= 0 || st.draining ||
+         pm.waiting.size() >= std::max<size_t>(1, st.ctx->policy.max_batch);
+}
+
+// Memories wait up to events.memory-delay, so that those of a persona's assignments made meanwhile
+// share one persona write (its message, plan, commit, index update and reply) instead of one each.
+void arm_memory_flush(RouterSelf* self) {
+  auto& st = self->state;
+  if (st.memory_flush_armed) return;
+  st.memory_flush_armed = true;
+  self->delayed_send(self, std::chrono::microseconds(st.ctx->events.memory_delay_us),
+                     memory_flush_atom::value);
+}
+
+// Answers the node's drain once no memory waits or is being written.
+void check_drained(RouterSelf* self) {
+  auto& st = self->state;
+  if (st.drains.empty()) return;
+  for (const auto& entry : st.memories) {
+    if (entry.second.request != 0 || !entry.second.waiting.empty()) return;
+  }
+  for (auto& rp : st.drains) rp.deliver(true);
+  st.drains.clear();
+}
+
 // The persona's request ended (answered, failed or given up on): the next one may go.
 void memories_done(RouterSelf* self, const PersonaKey& who, uint64_t id, const std::string& error) {
   auto& st = self->state;
@@ -290,7 +350,12 @@ void memories_done(RouterSelf* self, const PersonaKey& who, uint64_t id, const s
   } else if (!error.empty()) {
     memory_failed(st, pm.what, error);
   }
-  flush_memories(self, who);
+  if (pm.one_by_one > 0 || memories_due(st, pm)) {
+    flush_memories(self, who);
+  } else {
+    arm_memory_flush(self);
+  }
+  check_drained(self);
 }
 
 // Sends the memories waiting for `who` as one remember_batch, unless one is in flight already:
@@ -357,14 +422,17 @@ void flush_memories(RouterSelf* self, const PersonaKey& who) {
 void remember_events(RouterSelf* self, const std::vector<pb::Event>& events) {
   auto& st = self->state;
   if (st.ctx->directory == nullptr || events.empty()) return;
-  std::vector<PersonaKey> touched;
+  std::vector<PersonaKey> due;
   for (const auto& e : events) {
     PersonaKey who{e.tenant(), e.persona_id()};
     auto& pm = st.memories[who];
-    if (pm.waiting.empty() && pm.request == 0) touched.push_back(who);
     pm.waiting.push_back(event_memory(e));
+    if (pm.request == 0 && memories_due(st, pm) && (due.empty() || due.back() != who)) {
+      due.push_back(who);
+    }
   }
-  for (const auto& who : touched) flush_memories(self, who);
+  for (const auto& who : due) flush_memories(self, who);
+  if (!st.memories.empty()) arm_memory_flush(self);
 }
 
 // Gives up on memory requests past their deadline (see flush_memories).
@@ -489,9 +557,10 @@ void reload(RouterSelf* self) {
   TimeUs now = st.ctx->clock->now_us();
   for (auto& [tenant, q] : st.queues) {
     if (!serves(*st.ctx, tenant)) continue;
-    remember_events(self, q.in_flight_events());
+    remember_after_load(self, tenant, q);
     persist(self, tenant, q.tick(now), {});
   }
+  st.recently_acked.clear();
   // Long polls parked before the reload: the rebuilt queues may hold events for them (a node that
   // starts serving a shard learns its events from its own copy), which no publish will announce.
   std::map<std::string, std::set<std::string>> parked;
@@ -1161,11 +1230,10 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
   TimeUs now = ctx->clock->now_us();
   for (auto& [tenant, q] : self->state.queues) {
     if (!serves(*ctx, tenant)) continue;  // a cluster node reloads once it serves the shard
-    // Memories of in-flight events are stored again (same ids: no duplicates) in case a crash came
-    // between an assignment and its memory.
-    remember_events(self, q.in_flight_events());
+    remember_after_load(self, tenant, q);
     persist(self, tenant, q.tick(now), {});
   }
+  self->state.recently_acked.clear();
   self->delayed_send(self, tick_interval(*ctx), tick_atom::value);
   return {
       [=](handle_atom, RequestPtr req) -> Reply {
@@ -1271,6 +1339,29 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
         reload(self);
       },
       [=](wait_timeout_atom, TimeUs slot) { end_waits(self, slot); },
+      [=](memory_flush_atom) {
+        auto& st = self->state;
+        st.memory_flush_armed = false;
+        std::vector<PersonaKey> idle;
+        for (const auto& entry : st.memories) {
+          if (entry.second.request == 0) idle.push_back(entry.first);
+        }
+        for (const auto& who : idle) flush_memories(self, who);
+        // Personas with a write in flight send what waits when it ends (memories_done).
+      },
+      [=](drain_memories_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        st.draining = true;
+        std::vector<PersonaKey> idle;
+        for (const auto& entry : st.memories) {
+          if (entry.second.request == 0) idle.push_back(entry.first);
+        }
+        for (const auto& who : idle) flush_memories(self, who);
+        auto rp = self->make_response_promise<bool>();
+        st.drains.push_back(rp);
+        check_drained(self);
+        return rp;
+      },
       [=](estats_atom) -> EventStatsPtr {
         auto out = std::make_shared<EventStats>();
         std::map<std::tuple<std::string, int, int>, uint64_t> counts;

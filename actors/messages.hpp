@@ -36,6 +36,10 @@ using persona_gone_atom = caf::atom_constant<caf::atom("pgone")>;
 // To the event router: (tenant, persona) may the persona come into being? -> (method, Response).
 using persona_quota_atom = caf::atom_constant<caf::atom("pquota")>;
 using wait_timeout_atom = caf::atom_constant<caf::atom("waitto")>;
+// To the event router: the memories of assignments have waited events.memory-delay.
+using memory_flush_atom = caf::atom_constant<caf::atom("memflush")>;
+// To the event router, as the node stops: write every waiting memory -> (bool) once all are.
+using drain_memories_atom = caf::atom_constant<caf::atom("memdrain")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using index_atom = caf::atom_constant<caf::atom("index")>;
 using estats_atom = caf::atom_constant<caf::atom("estats")>;

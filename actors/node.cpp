@@ -516,6 +516,20 @@ Status Node::stop() {
                     caf::unpublish_atom::value, caf::actor_cast<caf::actor_addr>(api_), port_)
           .receive([]() {}, [](caf::error&) {});
     }
+    if (ctx_ && ctx_->router && directory_) {
+      // Memories of assignments wait up to events.memory-delay to share a persona write: they are
+      // written before the personas stop.
+      caf::scoped_actor self{*sys_};
+      self->request(ctx_->router, std::chrono::microseconds(ctx_->request_timeout_us),
+                    drain_memories_atom::value)
+          .receive([](bool) {},
+                   [](caf::error& e) {
+                     spdlog::warn(
+                         "event memories not all written before the stop ({}); those of "
+                         "in-flight and just-acked events are written at the next start",
+                         caf::to_string(e));
+                   });
+    }
     if (ctx_) {
       // The metadata actor and the Raft host before the transport they send through.
       for (caf::actor* a : {&ctx_->router, &ctx_->warmer, &ctx_->archiver, &ctx_->metadata,

@@ -460,6 +460,12 @@ std::vector<Def> rows() {
       key("events.max-payload-bytes", integer, at(&S::events, &EventsSettings::max_payload_bytes),
           "Largest event payload (JSON text).")
           .ints(16, 64 * 1024 * 1024),
+      key("events.memory-delay", duration, at(&S::events, &EventsSettings::memory_delay),
+          "How long the memories of a persona's assignments wait to be written together (one "
+          "persona write for all that arrive meanwhile); 0: each batch goes as soon as the "
+          "previous one is written.")
+          .durations(0, 10 * kUsPerSecond)
+          .note("0 = at once"),
       // auth
       key("auth.enabled", boolean, at(&S::auth, &AuthSettings::enabled),
           "Require credentials (API key or JWT) on the HTTP API and SDK connections."),

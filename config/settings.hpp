@@ -159,6 +159,7 @@ struct EventsSettings {
   TimeUs retention = 7 * kUsPerDay;
   int64_t max_batch = 1000;
   int64_t max_payload_bytes = 256 * 1024;
+  TimeUs memory_delay = 50'000;  // 50 ms
 };
 
 struct AuthSettings {

@@ -12,6 +12,7 @@ EventPolicy event_policy_from(const config::Settings& s) {
   p.retention_us = s.events.retention;
   p.max_batch = static_cast<size_t>(s.events.max_batch);
   p.max_payload_bytes = static_cast<size_t>(s.events.max_payload_bytes);
+  p.memory_delay_us = s.events.memory_delay;
   return p;
 }
 

@@ -22,6 +22,7 @@ struct EventPolicy {
   TimeUs retention_us = 7 * kUsPerDay;     // acked events stay readable by id this long
   size_t max_batch = 1000;                 // events in one publish
   size_t max_payload_bytes = 256 * 1024;
+  TimeUs memory_delay_us = 50'000;  // assignment memories wait this long to share a persona write
 };
 
 EventPolicy event_policy_from(const config::Settings& s);

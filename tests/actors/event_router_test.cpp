@@ -465,6 +465,71 @@ TEST_F(EventRouterTest, NackDeadLetterAndRequeue) {
   EXPECT_EQ(back->requeue().events(0).attempts(), 0u);
 }
 
+// Memories of assignments wait events.memory-delay to share one persona write.
+class EventMemoryDelayTest : public EventRouterTest {
+ protected:
+  void customize(config::Settings& s) override {
+    EventRouterTest::customize(s);
+    s.events.memory_delay = delay_us_;
+  }
+
+  // The event's memory as stored, once it is (within 20 s).
+  pb::MemoryItem stored_memory(const pb::Event& e) {
+    pb::MemoryItem item;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto got = client_->get(e.memory_id(), e.persona_id());
+          if (got) item = got->item();
+          return got.ok();
+        },
+        std::chrono::seconds(20)))
+        << "no memory " << e.memory_id();
+    return item;
+  }
+
+  TimeUs delay_us_ = 3 * kUsPerSecond;
+};
+
+// Five assignments made by five publishes, one after the other within the delay, become one
+// persona write: their memories were planned together (one stored_at). Without the delay the
+// first would go alone while the others waited for it.
+TEST_F(EventMemoryDelayTest, MemoriesOfAssignmentsWithinTheDelayShareOneWrite) {
+  ASSERT_TRUE(create("ada", {}, 10));
+  std::vector<pb::Event> events;
+  for (int i = 0; i < 5; ++i) {
+    auto e = publish("support.ticket_created", "t-" + std::to_string(i));
+    ASSERT_TRUE(e) << e.error().message;
+    events.push_back(*e);
+  }
+  const int64_t first = stored_memory(events.front()).stored_at_us();
+  for (const auto& e : events) EXPECT_EQ(stored_memory(e).stored_at_us(), first) << e.id();
+}
+
+class EventMemoryDrainTest : public EventMemoryDelayTest {
+ protected:
+  void customize(config::Settings& s) override {
+    delay_us_ = 10 * kUsPerSecond;
+    EventMemoryDelayTest::customize(s);
+  }
+};
+
+// A node that stops writes the memories still waiting before its personas stop: the memory of an
+// event acked just before is there at once after the restart (the delay is 10 s, so it was not
+// written by the timer, nor yet by the restart's own pass over recently acked events).
+TEST_F(EventMemoryDrainTest, AStoppingNodeWritesTheMemoriesStillWaiting) {
+  ASSERT_TRUE(create("ada"));
+  auto e = publish("support.ticket_created", "t-1");
+  ASSERT_TRUE(e) << e.error().message;
+  auto got = next("ada");
+  ASSERT_TRUE(got && got->has_event());
+  ASSERT_TRUE(ack(got->event()));
+  EXPECT_EQ(client_->get(e->memory_id(), "ada").code(), ErrorCode::not_found)
+      << "the memory waits for its delay";
+  restart();
+  auto after = client_->get(e->memory_id(), "ada");
+  EXPECT_TRUE(after) << "not written before the stop: " << after.error().message;
+}
+
 class EventLeaseTest : public EventRouterTest {
  protected:
   void customize(config::Settings& s) override {

@@ -116,6 +116,7 @@ const std::map<std::string, std::string>& expected_defaults() {
       {"events.retention", "7d"},
       {"events.max-batch", "1000"},
       {"events.max-payload-bytes", "262144"},
+      {"events.memory-delay", "50ms"},
       {"auth.enabled", "false"},
       {"auth.api-keys-file", ""},
       {"auth.jwt-secret", ""},

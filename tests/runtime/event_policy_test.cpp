@@ -24,6 +24,8 @@ TEST(EventPolicy, EveryEventsKeyReachesThePolicy) {
       {"events.max-batch", "250", [](const EventPolicy& p) { return double(p.max_batch); }, 250},
       {"events.max-payload-bytes", "4096",
        [](const EventPolicy& p) { return double(p.max_payload_bytes); }, 4096},
+      {"events.memory-delay", "7ms", [](const EventPolicy& p) { return double(p.memory_delay_us); },
+       7e3},
   };
   nca::testing::expect_keys_reach_policy(cases, &event_policy_from);
 }
@@ -38,6 +40,7 @@ TEST(EventPolicy, TheConfigDefaultsAreThePolicyDefaults) {
   EXPECT_EQ(from_config.max_wait_us, plain.max_wait_us);
   EXPECT_EQ(from_config.retention_us, plain.retention_us);
   EXPECT_EQ(from_config.max_batch, plain.max_batch);
+  EXPECT_EQ(from_config.memory_delay_us, plain.memory_delay_us);
   EXPECT_EQ(from_config.max_payload_bytes, plain.max_payload_bytes);
 }
 
