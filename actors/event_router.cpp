@@ -902,6 +902,9 @@ bool ack_with_result(RouterSelf* self, const std::string& tenant, const pb::AckR
   (*m->mutable_metadata())["topic"] = e->topic();
   m->set_session_id(e->thread_id().empty() ? "event-" + e->id() : e->thread_id());
   auto ack = std::make_shared<pb::AckRequest>(r);
+  // The event's own memory goes first if it still waits (events.memory-delay), so the result
+  // follows it in the persona's session.
+  flush_memories(self, PersonaKey{tenant, e->persona_id()});
   auto timeout = std::chrono::microseconds(st.ctx->request_timeout_us);
   auto sent = persona ? self->request(persona, timeout, handle_atom::value, RequestPtr(mem))
                       : self->request(st.ctx->api, timeout, local_request_atom::value,
