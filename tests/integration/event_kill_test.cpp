@@ -3,6 +3,7 @@
 // only events delivered but never acked are delivered again, and leases resume where they were.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -117,7 +118,21 @@ bool step(Client& c, Model& m, std::mt19937& rng, const std::string& id_prefix, 
   return true;
 }
 
+// Every acked event is a memory of the persona that handled it, also when the kill came while the
+// memory waited (events.memory-delay) or was being written: the restart stores the memories of
+// the events acked just before the kill again. Written after the restart, so waited for (bounded).
+void expect_memory(Client& c, const pb::Event& e, std::chrono::steady_clock::time_point deadline) {
+  Result<pb::ItemReply> got = c.get(e.memory_id(), e.persona_id());
+  while (!got && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // ok-sleep: polling interval
+    got = c.get(e.memory_id(), e.persona_id());
+  }
+  EXPECT_TRUE(got) << "acked event " << e.id() << " has no memory " << e.memory_id() << ": "
+                   << got.error().message;
+}
+
 void check_after_restart(Client& c, Model& m) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (const auto& id : m.published) {
     pb::Request req;
     req.mutable_event_status()->set_event_id(id);
@@ -126,6 +141,7 @@ void check_after_restart(Client& c, Model& m) {
     const auto& e = r->event_status().event();
     if (m.acked.count(id)) {
       EXPECT_EQ(e.state(), pb::EVENT_ACKED) << id;
+      expect_memory(c, e, deadline);
     }
     auto d = m.delivered.find(id);
     if (d != m.delivered.end() && !m.uncertain_ack.count(id)) {
