@@ -68,6 +68,7 @@ struct PersonaMemories {
   std::string what;                        // its memory ids, for a warning
   std::shared_ptr<pb::Request> in_flight;  // its body, to retry its memories one by one
   size_t one_by_one = 0;                   // waiting memories to send alone (after a failed batch)
+  uint32_t ticks_waited = 0;               // memory flush ticks the oldest waiting one has seen
 };
 
 // A persona-count question from a persona actor about to create its persona.
@@ -310,12 +311,15 @@ bool memories_due(const RouterState& st, const PersonaMemories& pm) {
 
 // Memories wait up to events.memory-delay, so that those of a persona's assignments made meanwhile
 // share one persona write (its message, plan, commit, index update and reply) instead of one each.
+// One timer, every tenth of the delay while memories wait, sends those of the personas whose
+// oldest has waited the delay (ten ticks; counted, not clocked, so an injected clock that stands
+// still cannot hold them): the writes spread over the delay instead of all going at once.
 void arm_memory_flush(RouterSelf* self) {
   auto& st = self->state;
   if (st.memory_flush_armed) return;
   st.memory_flush_armed = true;
-  self->delayed_send(self, std::chrono::microseconds(st.ctx->events.memory_delay_us),
-                     memory_flush_atom::value);
+  const TimeUs every = std::max<TimeUs>(st.ctx->events.memory_delay_us / 10, 1000);
+  self->delayed_send(self, std::chrono::microseconds(every), memory_flush_atom::value);
 }
 
 // Answers the node's drain once no memory waits or is being written.
@@ -426,6 +430,7 @@ void remember_events(RouterSelf* self, const std::vector<pb::Event>& events) {
   for (const auto& e : events) {
     PersonaKey who{e.tenant(), e.persona_id()};
     auto& pm = st.memories[who];
+    if (pm.waiting.empty()) pm.ticks_waited = 0;
     pm.waiting.push_back(event_memory(e));
     if (pm.request == 0 && memories_due(st, pm) && (due.empty() || due.back() != who)) {
       due.push_back(who);
@@ -1345,12 +1350,15 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
       [=](memory_flush_atom) {
         auto& st = self->state;
         st.memory_flush_armed = false;
-        std::vector<PersonaKey> idle;
-        for (const auto& entry : st.memories) {
-          if (entry.second.request == 0) idle.push_back(entry.first);
+        std::vector<PersonaKey> due;
+        for (auto& entry : st.memories) {
+          PersonaMemories& pm = entry.second;
+          if (pm.waiting.empty()) continue;
+          if (++pm.ticks_waited >= 10 && pm.request == 0) due.push_back(entry.first);
         }
-        for (const auto& who : idle) flush_memories(self, who);
+        for (const auto& who : due) flush_memories(self, who);
         // Personas with a write in flight send what waits when it ends (memories_done).
+        if (!st.memories.empty()) arm_memory_flush(self);
       },
       [=](drain_memories_atom) -> caf::result<bool> {
         auto& st = self->state;
