@@ -451,6 +451,31 @@ void expire_memory_requests(RouterSelf* self, TimeUs now) {
   }
 }
 
+// Takes up to max(1, max_events) of `persona`'s assigned events as delivered (their changes go into
+// `ch`).
+std::shared_ptr<std::vector<pb::Event>> take_next(RouterState& st, EventQueue& q,
+                                                  const std::string& persona, uint32_t max_events,
+                                                  TimeUs now, EventChanges* ch) {
+  auto events = std::make_shared<std::vector<pb::Event>>();
+  const uint32_t n = std::max<uint32_t>(1, max_events);
+  while (events->size() < n) {  // bounded by n
+    auto e = q.next(persona, now, ch);
+    if (!e) break;
+    events->push_back(std::move(*e));
+  }
+  st.ctx->counters.events_delivered += events->size();
+  return events;
+}
+
+// Answers a next_event with `events` once their delivery is durable (or with the write's error).
+std::function<void(Status)> poll_answer(caf::response_promise rp, uint32_t max_events,
+                                        std::shared_ptr<std::vector<pb::Event>> events) {
+  return [rp, max_events, events](Status s) mutable {
+    if (!s) return deliver(rp, pb::Request::kNextEvent, error_response(s.error()));
+    deliver(rp, pb::Request::kNextEvent, next_event_response(max_events, *events));
+  };
+}
+
 // Polls parked for the personas that just got events take them in the same write as the change
 // that readied them (a publish, an ack that freed room, a lease that ran out): one record and one
 // commit per event rather than the assignment's and then the delivery's. Returns what answers each
@@ -471,18 +496,8 @@ std::vector<std::function<void(Status)>> take_for_parked_polls(RouterSelf* self,
     while (!it->second.empty() && q.has_ready(p)) {
       Waiter w = std::move(it->second.front());
       it->second.pop_front();
-      auto events = std::make_shared<std::vector<pb::Event>>();
-      const uint32_t n = std::max<uint32_t>(1, w.max_events);
-      while (events->size() < n) {  // bounded by n
-        auto e = q.next(p, now, ch);
-        if (!e) break;
-        events->push_back(std::move(*e));
-      }
-      st.ctx->counters.events_delivered += events->size();
-      answers.push_back([rp = w.rp, events, max_events = w.max_events](Status s) mutable {
-        if (!s) return deliver(rp, pb::Request::kNextEvent, error_response(s.error()));
-        deliver(rp, pb::Request::kNextEvent, next_event_response(max_events, *events));
-      });
+      answers.push_back(
+          poll_answer(w.rp, w.max_events, take_next(st, q, p, w.max_events, now, ch)));
     }
     if (it->second.empty()) st.waiters.erase(it);
   }
@@ -531,8 +546,6 @@ void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
     for (const auto& poll : polls) poll(s);
   };
   write_batch(self, event_shard(*st.ctx, tenant), std::move(batch), seq);
-  // Deliveries to waiting polls commit after this batch, so they are durable only after it is.
-  wake(self, tenant, ch.ready);
 }
 
 void on_committed(RouterSelf* self, uint64_t seq, bool ok, const std::string& msg) {
@@ -608,41 +621,27 @@ pb::Response next_event_response(uint32_t max_events, std::vector<pb::Event>& ev
 // durable (one write for all of them).
 void deliver_next(RouterSelf* self, const std::string& tenant, const std::string& persona,
                   uint32_t max_events, caf::response_promise rp) {
-  auto& q = queue_for(self->state, tenant);
+  auto& st = self->state;
   EventChanges ch;
-  auto events = std::make_shared<std::vector<pb::Event>>();
-  const TimeUs now = self->state.ctx->clock->now_us();
-  const uint32_t n = std::max<uint32_t>(1, max_events);
-  while (events->size() < n) {  // bounded by n
-    auto e = q.next(persona, now, &ch);
-    if (!e) break;
-    events->push_back(std::move(*e));
-  }
+  auto events =
+      take_next(st, queue_for(st, tenant), persona, max_events, st.ctx->clock->now_us(), &ch);
   if (events->empty()) {
     deliver(rp, pb::Request::kNextEvent, next_event_response(max_events, *events));
     return;
   }
-  self->state.ctx->counters.events_delivered += events->size();
-  persist(self, tenant, std::move(ch), [rp, events, max_events](Status s) mutable {
-    if (!s) return deliver(rp, pb::Request::kNextEvent, error_response(s.error()));
-    deliver(rp, pb::Request::kNextEvent, next_event_response(max_events, *events));
-  });
+  persist(self, tenant, std::move(ch), poll_answer(rp, max_events, events));
 }
 
+// Polls parked for `personas` take what their inboxes hold, all in one write.
 void wake(RouterSelf* self, const std::string& tenant, const std::set<std::string>& personas) {
-  auto& st = self->state;
-  for (const auto& p : personas) {
-    auto it = st.waiters.find({tenant, p});
-    if (it == st.waiters.end()) continue;
-    auto& q = queue_for(st, tenant);
-    // Bounded by the number of waiters of this persona.
-    while (!it->second.empty() && q.has_ready(p)) {
-      Waiter w = std::move(it->second.front());
-      it->second.pop_front();
-      deliver_next(self, tenant, p, w.max_events, w.rp);
-    }
-    if (it->second.empty()) st.waiters.erase(it);
-  }
+  EventChanges ch;
+  ch.ready = personas;
+  auto polls = take_for_parked_polls(self, tenant, &ch);
+  if (polls.empty()) return;
+  ch.ready.clear();
+  persist(self, tenant, std::move(ch), [polls = std::move(polls)](Status s) {
+    for (const auto& poll : polls) poll(s);
+  });
 }
 
 Reply fail(uint32_t method, const Error& e) { return reply_error(method, e); }
