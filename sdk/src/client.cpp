@@ -290,21 +290,8 @@ class Client::Impl {
       again = claim(l);
     }
     if (again) schedule_lane(lane, key);
-    if (calls->size() == 1) {
-      Call& call = calls->front();
-      auto method = static_cast<uint32_t>(call.request.body_case());
-      sdk::PreparedSend send{method, std::string(), call.deadline, key, nullptr};
-      if (!call.request.SerializeToString(&send.bytes)) {
-        finish_lane(lane, key);
-        call.done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
-        return std::nullopt;
-      }
-      send.done = [this, lane, key, method, calls](Result<RawReply> raw) {
-        finish_lane(lane, key);
-        calls->front().done(on_reply(method, key, std::move(raw)));
-      };
-      return send;
-    }
+    // One call goes as it is; several as one request carrying all of theirs.
+    const bool alone = calls->size() == 1;
     std::vector<const pb::Request*> members;
     members.reserve(calls->size());
     SteadyTime deadline = calls->front().deadline;
@@ -314,21 +301,27 @@ class Client::Impl {
       deadline = std::min(deadline, c.deadline);
       deadline_us = std::min(deadline_us, c.request.header().deadline_us());
     }
-    pb::Request merged = sdk::merge_requests(members);
-    merged.mutable_header()->set_request_id(ids_.next());
-    merged.mutable_header()->set_deadline_us(deadline_us);
-    auto method = static_cast<uint32_t>(merged.body_case());
+    pb::Request merged;
+    if (!alone) {
+      merged = sdk::merge_requests(members);
+      merged.mutable_header()->set_request_id(ids_.next());
+      merged.mutable_header()->set_deadline_us(deadline_us);
+    }
+    const pb::Request& request = alone ? calls->front().request : merged;
+    auto method = static_cast<uint32_t>(request.body_case());
     sdk::PreparedSend send{method, std::string(), deadline, key, nullptr};
-    if (!merged.SerializeToString(&send.bytes)) {
-      // Not one of them serializes alone either, but each says so for itself.
+    if (!request.SerializeToString(&send.bytes)) {
       finish_lane(lane, key);
-      for (Call& c : *calls) send_alone(c.request, c.deadline, key, std::move(c.done));
+      for (Call& c : *calls) {
+        c.done(make_error(ErrorCode::invalid_argument, "the request cannot be serialized"));
+      }
       return std::nullopt;
     }
-    send.done = [this, lane, key, method, calls](Result<RawReply> raw) {
+    send.done = [this, lane, key, method, calls, alone](Result<RawReply> raw) {
       finish_lane(lane, key);
       const std::string from = raw.ok() ? raw->address : std::string();
       Result<pb::Response> reply = on_reply(method, key, std::move(raw));
+      if (alone) return calls->front().done(std::move(reply));
       if (!reply.ok()) {
         if (sdk::retry_alone(reply.error())) {
           for (Call& c : *calls) send_alone(c.request, c.deadline, key, std::move(c.done));
