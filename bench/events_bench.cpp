@@ -27,8 +27,11 @@
 // callback thread. So the benchmark's own threads do not compete with the node for the two cores
 // by the hundred, and each loop still waits for its call before the next, as an agent would.
 //
-// Publishers: 16 by default. Each waits for its publish call before the next, so P publishers cap
-// the rate at P x publish-batch / (publish latency).
+// Publishers: as many as workers by default (at most 256), the concurrency the raw baseline's
+// writers get. Each waits for its publish call before the next, so P publishers cap the rate at
+// P x publish-batch / (publish latency): with 16 (the default until session 30) the SDK path was
+// bound by that round trip with a quarter of the two cores idle, and its client had fewer
+// concurrent publishes to merge into one request.
 //
 // Workers: one per persona by default (each long-polls its own persona, as an agent process
 // would). More workers than personas share personas round-robin; fewer workers than personas poll
@@ -97,8 +100,8 @@ constexpr const char* kStampKey = "bench_published_us";
 struct EventsOptions {
   size_t personas = 100;
   size_t events = 100000;
-  size_t workers = 0;      // 0: one per persona
-  size_t publishers = 16;  // fewer make the publish round trip the limit, not the node
+  size_t workers = 0;     // 0: one per persona
+  size_t publishers = 0;  // 0: as many as workers (at most 256)
   size_t publish_batch = 1;
   size_t worker_batch = 0;  // 0: the personas' capacity
   size_t drivers = 2;       // in-process: actors issuing the calls
@@ -154,10 +157,10 @@ std::optional<EventsOptions> parse_options(const std::vector<std::string>& args,
       "worker threads doing next_event -> ack (0: one per persona); also the raw RocksDB "
       "baseline's writer threads")(
       "publishers", po::value<size_t>(&o.publishers)->default_value(o.publishers),
-      "publisher threads (each waits for its publish call: too few make the round trip the "
-      "limit)")("publish-batch",
-                po::value<size_t>(&o.publish_batch)->default_value(o.publish_batch),
-                "events per publish call")(
+      "publisher loops, each waiting for its publish call (0: as many as workers, at most "
+      "256; too few make the round trip the limit)")(
+      "publish-batch", po::value<size_t>(&o.publish_batch)->default_value(o.publish_batch),
+      "events per publish call")(
       "worker-batch", po::value<size_t>(&o.worker_batch)->default_value(o.worker_batch),
       "events a worker takes per next_event and acks per call (0: --capacity, all a persona "
       "may hold; 1: the single-event calls)")(
@@ -203,7 +206,8 @@ std::optional<EventsOptions> parse_options(const std::vector<std::string>& args,
   if (o.events < 1 || o.events > 100000000) return bad("--events must be in 1..100000000");
   if (o.workers > 4096) return bad("--workers must be in 0..4096");
   if (o.workers == 0) o.workers = std::min<size_t>(o.personas, 4096);
-  if (o.publishers < 1 || o.publishers > 256) return bad("--publishers must be in 1..256");
+  if (o.publishers > 256) return bad("--publishers must be in 0..256");
+  if (o.publishers == 0) o.publishers = std::min<size_t>(o.workers, 256);
   if (o.publish_batch < 1 || o.publish_batch > 100000) {
     return bad("--publish-batch must be in 1..100000");
   }

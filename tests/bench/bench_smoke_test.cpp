@@ -78,6 +78,10 @@ TEST(BenchSmoke, EventsPrintsEveryKeyAndAcksEveryEventOnce) {
   }
   EXPECT_EQ(j["events"], 300);
   EXPECT_EQ(j["headline_path"], "sdk");
+  // Without --publishers, as many publishers as workers (one per persona): the raw baseline's
+  // concurrency.
+  EXPECT_EQ(j["workers"], 4);
+  EXPECT_EQ(j["publishers"], 4);
   for (const char* key :
        {"events_per_s", "deliver_p50_us", "deliver_p99_us", "raw_rocksdb_sync_writes_per_s",
         "events_inproc_per_s", "deliver_inproc_p50_us", "events_sdk_per_s", "cpu_us_per_event",
