@@ -23,9 +23,11 @@
 //
 // Workers and publishers are loops of asynchronous calls, not threads: in-process, the calls leave
 // from --drivers actors in the node's own actor system (an agent inside the node's process would
-// be an actor); through the SDK, they are the client's asynchronous calls, completed on its
-// callback thread. So the benchmark's own threads do not compete with the node for the two cores
-// by the hundred, and each loop still waits for its call before the next, as an agent would.
+// be an actor); through the SDK, they are the client's asynchronous calls, whose callbacks run
+// on the client's own actor (ClientOptions::inline_callbacks: they only record and start the next
+// call; --sdk-inline-callbacks 0 hands them to the client's callback thread instead). So the
+// benchmark's own threads do not compete with the node for the two cores by the hundred, and each
+// loop still waits for its call before the next, as an agent would.
 //
 // Publishers: as many as workers by default (at most 256), the concurrency the raw baseline's
 // writers get. Each waits for its publish call before the next, so P publishers cap the rate at
@@ -111,8 +113,9 @@ struct EventsOptions {
   size_t threads = 0;
   bool inproc = true;
   bool sdk = true;
-  bool sdk_coalesce = true;  // ClientOptions::coalesce_event_calls
-  size_t raw_writes = 0;     // 0: as many as --events
+  bool sdk_coalesce = true;          // ClientOptions::coalesce_event_calls
+  bool sdk_inline_callbacks = true;  // ClientOptions::inline_callbacks
+  size_t raw_writes = 0;             // 0: as many as --events
   size_t raw_value_bytes = 256;
   double timeout_s = 900;
   bool json = false;
@@ -175,6 +178,10 @@ std::optional<EventsOptions> parse_options(const std::vector<std::string>& args,
       "sdk-coalesce", po::value<bool>(&o.sdk_coalesce)->default_value(o.sdk_coalesce),
       "SDK path: the client merges concurrent publishes and acks (ClientOptions::"
       "coalesce_event_calls); 0 sends every call alone")(
+      "sdk-inline-callbacks",
+      po::value<bool>(&o.sdk_inline_callbacks)->default_value(o.sdk_inline_callbacks),
+      "SDK path: the loops' callbacks run on the client's actor (ClientOptions::"
+      "inline_callbacks); 0 runs them on the client's callback thread")(
       "threads", po::value<size_t>(&o.threads)->default_value(o.threads),
       "scheduler threads of the node under test (0: one per core)")(
       "paths", po::value<std::string>(&paths)->default_value(paths),
@@ -254,8 +261,8 @@ int64_t now_us() {
 
 // Issues requests without blocking a thread: `done` gets the whole Response (status OK) or the
 // error, on whatever thread the path delivers replies on (one of the node's scheduler threads
-// in-process, the SDK's callback thread over the SDK). Thread-safe. Every request is answered
-// (a reply or an error); the phase's deadline bounds the wait for those that never are.
+// in-process, the SDK client's actor or callback thread over the SDK). Thread-safe. Every request
+// is answered (a reply or an error); the phase's deadline bounds the wait for those that never are.
 class AsyncCaller {
  public:
   using Done = std::function<void(Result<pb::Response>)>;
@@ -765,6 +772,7 @@ Status run_node_phases(const EventsOptions& o, Results* r) {
     ClientOptions copt;
     copt.request_timeout = std::chrono::milliseconds(o.wait_ms) + kCallMargin;
     copt.coalesce_event_calls = o.sdk_coalesce;
+    copt.inline_callbacks = o.sdk_inline_callbacks;
     auto connected = Client::connect({"127.0.0.1:" + std::to_string(node->port())}, copt);
     if (!connected) {
       s = connected.error();
@@ -845,6 +853,7 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   j["wait_ms"] = o.wait_ms;
   j["threads"] = o.threads;
   j["sdk_coalesce"] = o.sdk_coalesce;
+  j["sdk_inline_callbacks"] = o.sdk_inline_callbacks;
   j["headline_path"] = r.sdk.ran ? "sdk" : (r.inproc.ran ? "inproc" : "none");
   j["events_per_s"] = json_number(h.events_per_s);
   j["deliver_p50_us"] = json_number(h.deliver_p50_us);

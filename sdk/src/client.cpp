@@ -5,6 +5,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "proto/wire.hpp"
@@ -121,6 +122,26 @@ uint32_t wait_ms(std::chrono::milliseconds wait) {
   return static_cast<uint32_t>(std::min<int64_t>(wait.count(), UINT32_MAX));
 }
 
+// How many inline callbacks (ClientOptions::inline_callbacks) run on this thread, nested: a call
+// that would wait for a reply fails inside one instead of waiting for the thread it blocks.
+thread_local int inline_callback_depth = 0;
+
+struct InlineCallbackScope {
+  InlineCallbackScope() { ++inline_callback_depth; }
+  ~InlineCallbackScope() { --inline_callback_depth; }
+  InlineCallbackScope(const InlineCallbackScope&) = delete;
+  InlineCallbackScope& operator=(const InlineCallbackScope&) = delete;
+};
+
+bool inside_inline_callback() { return inline_callback_depth > 0; }
+
+Error inline_wait_error() {
+  return make_error(ErrorCode::invalid_argument,
+                    "a synchronous or future-returning call inside an inline callback "
+                    "(ClientOptions::inline_callbacks) would wait for the thread it blocks; use "
+                    "call_async with a callback there");
+}
+
 template <class T>
 std::future<Result<T>> ready_future(Result<T> value) {
   std::promise<Result<T>> promise;
@@ -192,6 +213,12 @@ class Client::Impl {
 
   // Callbacks go through the executor so user code never runs on a CAF thread.
   Completion on_callback_thread(std::function<void(Result<pb::Response>)> callback) {
+    if (options_.inline_callbacks) {
+      return [callback = std::move(callback)](Result<pb::Response> result) {
+        InlineCallbackScope scope;
+        callback(std::move(result));
+      };
+    }
     return [this, callback = std::move(callback)](Result<pb::Response> result) {
       auto shared_result = std::make_shared<Result<pb::Response>>(std::move(result));
       callbacks_.post([callback, shared_result] { callback(std::move(*shared_result)); });
@@ -405,13 +432,17 @@ Result<std::unique_ptr<Client>> Client::connect(const std::vector<std::string>& 
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Client::~Client() = default;
+Client::~Client() {
+  // Closing waits for the client's actor to end, and an inline callback runs on that actor.
+  if (inside_inline_callback() && impl_) std::thread([impl = std::move(impl_)] {}).detach();
+}
 
 Result<pb::Response> Client::call(pb::Request request) {
   return call_async(std::move(request)).get();
 }
 
 Client::Future<pb::Response> Client::call_async(pb::Request request) {
+  if (inside_inline_callback()) return ready_future<pb::Response>(inline_wait_error());
   auto promise = std::make_shared<std::promise<Result<pb::Response>>>();
   Future<pb::Response> future = promise->get_future();
   impl_->start(std::move(request),
@@ -425,6 +456,7 @@ void Client::call_async(pb::Request request, std::function<void(Result<pb::Respo
 
 template <class Reply>
 Client::Future<Reply> Client::unary_async(pb::Request request, Reply* (pb::Response::*body)()) {
+  if (inside_inline_callback()) return ready_future<Reply>(inline_wait_error());
   auto promise = std::make_shared<std::promise<Result<Reply>>>();
   Future<Reply> future = promise->get_future();
   impl_->start(std::move(request), [promise, body](Result<pb::Response> response) {
@@ -545,6 +577,11 @@ Client::Future<pb::ItemReply> Client::touch_async(const std::string& id) {
 
 Status Client::remove(const std::string& id) { return remove_async(id).get(); }
 std::future<Status> Client::remove_async(const std::string& id) {
+  if (inside_inline_callback()) {
+    std::promise<Status> refused;
+    refused.set_value(Status(inline_wait_error()));
+    return refused.get_future();
+  }
   // A reply body is not needed, only success: a promise of Status rather than unary_async.
   auto promise = std::make_shared<std::promise<Status>>();
   std::future<Status> future = promise->get_future();

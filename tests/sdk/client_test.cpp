@@ -572,6 +572,93 @@ TEST(ClientAsync, CallbackMayMakeSyncCalls) {
   EXPECT_TRUE(future.get());
 }
 
+ClientOptions inline_options() {
+  ClientOptions options = fast_options();
+  options.inline_callbacks = true;
+  return options;
+}
+
+// An inline callback runs where the client's replies are handled: a call in it that waits for a
+// reply would wait for itself, so it fails at once, and says what to do instead; an async call
+// with a callback works there.
+TEST(ClientInlineCallbacks, WaitingCallsFailInsideAndCallbackCallsWork) {
+  FakeNode node;
+  auto client = connect_or_die({node.address()}, inline_options());
+  ASSERT_NE(client, nullptr);
+  struct Seen {
+    ErrorCode sync_code = ErrorCode::ok;
+    std::string sync_message;
+    ErrorCode future_code = ErrorCode::ok;
+    ErrorCode remove_code = ErrorCode::ok;
+    bool first_ok = false;
+    std::thread::id first_thread;
+  };
+  std::promise<Seen> seen_promise;
+  std::promise<std::pair<bool, std::thread::id>> nested;
+  pb::Request ping;
+  ping.mutable_ping();
+  client->call_async(ping, [&](Result<pb::Response> result) {
+    Seen seen;
+    seen.first_ok = result.ok();
+    seen.first_thread = std::this_thread::get_id();
+    auto stats = client->stats();  // synchronous: must not wait here
+    seen.sync_code = stats.code();
+    seen.sync_message = stats.ok() ? "" : stats.error().message;
+    auto future = client->ping_async();  // a future can only be waited for elsewhere
+    seen.future_code = future.wait_for(std::chrono::seconds(0)) == std::future_status::ready
+                           ? future.get().code()
+                           : ErrorCode::ok;
+    auto removed = client->remove_async("m-1");
+    seen.remove_code = removed.wait_for(std::chrono::seconds(0)) == std::future_status::ready
+                           ? removed.get().code()
+                           : ErrorCode::ok;
+    client->call_async(ping, [&](Result<pb::Response> again) {
+      nested.set_value({again.ok(), std::this_thread::get_id()});
+    });
+    seen_promise.set_value(seen);
+  });
+  auto seen_future = seen_promise.get_future();
+  ASSERT_EQ(seen_future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  Seen seen = seen_future.get();
+  EXPECT_TRUE(seen.first_ok);
+  EXPECT_EQ(seen.sync_code, ErrorCode::invalid_argument);
+  EXPECT_NE(seen.sync_message.find("inline callback"), std::string::npos) << seen.sync_message;
+  EXPECT_EQ(seen.future_code, ErrorCode::invalid_argument);
+  EXPECT_EQ(seen.remove_code, ErrorCode::invalid_argument);
+  auto nested_future = nested.get_future();
+  ASSERT_EQ(nested_future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto [nested_ok, nested_thread] = nested_future.get();
+  EXPECT_TRUE(nested_ok);
+  // Both callbacks ran on the client's one actor thread, not on the test's.
+  EXPECT_EQ(nested_thread, seen.first_thread);
+  EXPECT_NE(seen.first_thread, std::this_thread::get_id());
+  // Outside a callback the same calls work as always.
+  EXPECT_TRUE(client->stats().ok());
+  EXPECT_TRUE(client->remove_async("m-1").get().ok());
+}
+
+// Destroying the client inside its own inline callback would wait for the actor the callback runs
+// on; it is finished on a thread of its own instead, and the calls still in flight fail.
+TEST(ClientInlineCallbacks, DestroyingTheClientInsideOneDoesNotHang) {
+  FakeNode node;
+  node.set_silent(pb::Request::kStats);
+  auto client = connect_or_die({node.address()}, inline_options());
+  ASSERT_NE(client, nullptr);
+  auto held = client->stats_async();
+  ASSERT_TRUE(node.wait_for_requests(1, milliseconds(5000)));
+  std::promise<void> destroyed;
+  pb::Request ping;
+  ping.mutable_ping();
+  client->call_async(ping, [&](Result<pb::Response>) {
+    client.reset();
+    destroyed.set_value();
+  });
+  auto f = destroyed.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(held.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(held.get().code(), ErrorCode::unavailable);
+}
+
 TEST(ClientAsync, DestroyingTheClientFailsCallsInFlight) {
   FakeNode node;
   node.set_silent(pb::Request::kPing);

@@ -18,7 +18,9 @@
 //
 // Thread-safety. All methods may be called concurrently from any number of threads. Async callbacks
 // run on one SDK thread, one at a time, in completion order; they may call the client (including
-// sync calls) but should not block for long. Futures are fulfilled from SDK threads.
+// sync calls) but should not block for long. With ClientOptions::inline_callbacks they run on the
+// client's own actor instead and must not block at all (see there). Futures are fulfilled from SDK
+// threads.
 //
 // Ownership and lifetime. Destroying the client closes its connections; async calls still in flight
 // complete (futures and callbacks) with unavailable. Do not destroy it while another thread is
@@ -77,6 +79,16 @@ struct ClientOptions {
   // Merged requests of one kind in flight at once; calls beyond that wait and leave together when
   // one completes. 0: no limit (calls then merge only while the client's actor is busy).
   size_t coalesce_in_flight = 0;
+  // Callbacks of call_async(request, callback) run on the client's own actor, right where the
+  // reply was decoded, instead of on the client's callback thread: two thread hand-offs fewer per
+  // call, and a callback that starts the next call sends it from the thread that sends anyway. For
+  // event loops whose callbacks only record a result and start other async calls, as an agent's
+  // worker or the benchmark does. Such a callback must return quickly and must not wait: while one
+  // runs, no other reply of this client is handled. Inside one, a synchronous call or a call that
+  // returns a future fails at once with invalid_argument (waiting there could never end), and
+  // destroying the client there is finished by a thread of its own. A call refused before it is
+  // sent (a closed client) runs its callback on the calling thread.
+  bool inline_callbacks = false;
 };
 
 class Client {
