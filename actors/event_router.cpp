@@ -395,6 +395,8 @@ void flush_memories(RouterSelf* self, const PersonaKey& who) {
   // store a reply for each batch in its request ledger (a record, and later its delete, per event).
   auto* r = req->mutable_remember_batch();
   r->set_persona_id(who.second);
+  // The router reads only the reply's status: the stored items need not be sent back and parsed.
+  r->set_ids_only(true);
   for (size_t i = 0; i < n; ++i) r->add_memories()->Swap(&pm.waiting[i]);
   pm.waiting.erase(pm.waiting.begin(), pm.waiting.begin() + static_cast<std::ptrdiff_t>(n));
   pm.what = n == 1 ? "'" + r->memories(0).id() + "'"

@@ -195,11 +195,17 @@ Result<Plan> make_plan(PersonaSelf* self, PendingWrite& w) {
   const std::string& rid = req.header().request_id();
   switch (req.body_case()) {
     case pb::Request::kRemember:
-      return writer.plan_remember({req.remember().memory()}, std::move(w.vecs), false, rid);
+      return writer.plan_remember({&req.remember().memory()}, std::move(w.vecs),
+                                  PersonaWriter::RememberReply::single, rid);
     case pb::Request::kRememberBatch: {
-      std::vector<pb::MemoryInput> inputs(req.remember_batch().memories().begin(),
-                                          req.remember_batch().memories().end());
-      return writer.plan_remember(inputs, std::move(w.vecs), true, rid);
+      std::vector<const pb::MemoryInput*> inputs;
+      inputs.reserve(static_cast<size_t>(req.remember_batch().memories_size()));
+      for (const auto& in : req.remember_batch().memories()) inputs.push_back(&in);
+      return writer.plan_remember(inputs, std::move(w.vecs),
+                                  req.remember_batch().ids_only()
+                                      ? PersonaWriter::RememberReply::batch_ids_only
+                                      : PersonaWriter::RememberReply::batch,
+                                  rid);
     }
     case pb::Request::kUpdate:
       return writer.plan_update(req.update(), w.vecs.empty() ? std::vector<float>{} : w.vecs[0],

@@ -335,6 +335,16 @@ pb::MemoryItem PersonaWriter::present(pb::MemoryItem item) const {
 Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& inputs,
                                           std::vector<std::vector<float>> vectors, bool batch_reply,
                                           const std::string& request_id) {
+  std::vector<const pb::MemoryInput*> pointers;
+  pointers.reserve(inputs.size());
+  for (const auto& in : inputs) pointers.push_back(&in);
+  return plan_remember(pointers, std::move(vectors),
+                       batch_reply ? RememberReply::batch : RememberReply::single, request_id);
+}
+
+Result<Plan> PersonaWriter::plan_remember(const std::vector<const pb::MemoryInput*>& inputs,
+                                          std::vector<std::vector<float>> vectors,
+                                          RememberReply form, const std::string& request_id) {
   if (inputs.size() != vectors.size()) {
     return make_error(ErrorCode::internal, "remember: inputs and embeddings differ in number");
   }
@@ -347,8 +357,12 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
     counters_ = saved_counters;
     return e;
   };
+  const bool ids_only = form == RememberReply::batch_ids_only;
+  plan.tier_effects.reserve(inputs.size());
+  plan.index_effects.reserve(inputs.size());
+  plan.item_effects.reserve(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const pb::MemoryInput& in = inputs[i];
+    const pb::MemoryInput& in = *inputs[i];
     std::string where = inputs.size() > 1 ? "memories[" + std::to_string(i) + "]: " : "";
     auto* reply = replies.add_results();
     std::string id = in.id();
@@ -368,7 +382,11 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
         auto existing = read_item(id);
         if (existing) {
           // The same client id again: idempotent, the stored item is the answer.
-          *reply->mutable_item() = present(*existing);
+          if (ids_only) {
+            reply->mutable_item()->set_id(id);
+          } else {
+            *reply->mutable_item() = present(*existing);
+          }
           reply->set_created(false);
           continue;
         }
@@ -431,8 +449,13 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
     eff.vec = std::move(vectors[i]);
     plan.tier_effects.push_back(std::move(eff));
     plan.index_effects.push_back(index_effect_of(item, true));
-    plan.item_effects.push_back(ItemEffect{id, item});
-    *reply->mutable_item() = std::move(item);
+    if (ids_only) {
+      reply->mutable_item()->set_id(id);
+      plan.item_effects.push_back(ItemEffect{id, std::move(item)});
+    } else {
+      plan.item_effects.push_back(ItemEffect{id, item});
+      *reply->mutable_item() = std::move(item);
+    }
     reply->set_created(true);
   }
   if (!plan.tier_effects.empty()) {
@@ -451,7 +474,7 @@ Result<Plan> PersonaWriter::plan_remember(const std::vector<pb::MemoryInput>& in
       plan.profile = std::move(p);
     }
   }
-  if (batch_reply) {
+  if (form != RememberReply::single) {
     *plan.response.mutable_remember_batch() = std::move(replies);
   } else {
     *plan.response.mutable_remember() = std::move(*replies.mutable_results(0));

@@ -118,7 +118,15 @@ class PersonaWriter {
   const pb::Persona& profile() const { return profile_; }
   size_t corrupt_items() const { return corrupt_items_; }
 
-  // `vectors[i]` is the normalised embedding of inputs[i]. Inputs are validated.
+  // How plan_remember answers: one RememberReply, a RememberBatchReply with the stored items, or
+  // one with only their ids (RememberBatchRequest.ids_only).
+  enum class RememberReply { single, batch, batch_ids_only };
+  // `vectors[i]` is the normalised embedding of *inputs[i]. Inputs are validated; they are read,
+  // not kept.
+  Result<Plan> plan_remember(const std::vector<const pb::MemoryInput*>& inputs,
+                             std::vector<std::vector<float>> vectors, RememberReply form,
+                             const std::string& request_id);
+  // Same, for inputs held by value.
   Result<Plan> plan_remember(const std::vector<pb::MemoryInput>& inputs,
                              std::vector<std::vector<float>> vectors, bool batch_reply,
                              const std::string& request_id);

@@ -1,5 +1,5 @@
-// The persona writer plans every change against committed storage; these tests commit its plans to a
-// real Db and check records, history, archive, locators and the effects for the in-memory tiers.
+// The persona writer plans every change against committed storage; these tests commit its plans to
+// a real Db and check records, history, archive, locators and the effects for the in-memory tiers.
 #include "runtime/persona_writer.hpp"
 #include "tests/runtime/persona_writer_fixture.hpp"
 
@@ -56,10 +56,54 @@ TEST_F(PersonaWriterTest, ClientIdIsIdempotentAndUniquePerTenant) {
   ASSERT_FALSE(clash.ok());
   EXPECT_EQ(clash.code(), ErrorCode::already_exists);
   EXPECT_NE(clash.error().message.find("ada"), std::string::npos);
-  auto dup = writer_->plan_remember({input("a", "z"), input("b", "z")}, {{1, 0, 0, 0}, {1, 0, 0, 0}},
-                                    true, "r4");
+  auto dup = writer_->plan_remember({input("a", "z"), input("b", "z")},
+                                    {{1, 0, 0, 0}, {1, 0, 0, 0}}, true, "r4");
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.code(), ErrorCode::invalid_argument);
+}
+
+// RememberBatchRequest.ids_only: the reply names what was stored and nothing more, while the
+// records, the effects (the item actors' copy of the record included) and an idempotent repeat
+// are what a full reply's batch would have.
+TEST_F(PersonaWriterTest, IdsOnlyReplyCarriesIdsButStoresEverything) {
+  pb::MemoryInput a = input("Ada likes tea", "event-memory-1");
+  pb::MemoryInput b = input("Ada asked for a refund");
+  auto plan = commit(writer_->plan_remember({&a, &b}, {{1, 0, 0, 0}, {0, 1, 0, 0}},
+                                            PersonaWriter::RememberReply::batch_ids_only, ""));
+  const auto& results = plan.response.remember_batch().results();
+  ASSERT_EQ(results.size(), 2);
+  EXPECT_EQ(results[0].item().id(), "event-memory-1");
+  EXPECT_FALSE(results[1].item().id().empty());
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.created());
+    EXPECT_EQ(r.item().content(), "") << "an ids_only reply carries no content";
+    EXPECT_EQ(r.item().version(), 0u);
+  }
+  ASSERT_EQ(plan.item_effects.size(), 2u);
+  ASSERT_TRUE(plan.item_effects[1].record.has_value());
+  EXPECT_EQ(plan.item_effects[1].record->content(), "Ada asked for a refund");
+  EXPECT_EQ(plan.tier_effects.size(), 2u);
+  auto stored = writer_->read_item(results[1].item().id());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->content(), "Ada asked for a refund");
+  EXPECT_EQ(stored->version(), 1u);
+  ASSERT_TRUE(writer_->history(results[0].item().id()).ok());
+
+  auto again = writer_->plan_remember({&a}, {{1, 0, 0, 0}},
+                                      PersonaWriter::RememberReply::batch_ids_only, "");
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->response.remember_batch().results_size(), 1);
+  EXPECT_FALSE(again->response.remember_batch().results(0).created());
+  EXPECT_EQ(again->response.remember_batch().results(0).item().id(), "event-memory-1");
+  EXPECT_EQ(again->response.remember_batch().results(0).item().content(), "");
+  EXPECT_TRUE(again->batch.empty()) << "an idempotent repeat writes nothing";
+
+  // Without ids_only the same call answers with the stored items.
+  pb::MemoryInput c = input("Ada prefers email");
+  auto full =
+      commit(writer_->plan_remember({&c}, {{0, 0, 1, 0}}, PersonaWriter::RememberReply::batch, ""));
+  ASSERT_EQ(full.response.remember_batch().results_size(), 1);
+  EXPECT_EQ(full.response.remember_batch().results(0).item().content(), "Ada prefers email");
 }
 
 TEST_F(PersonaWriterTest, UpdateChecksVersionAndRecordsHistory) {
