@@ -211,7 +211,9 @@ class Client::Impl {
     send_alone(request, deadline, std::move(key), std::move(done));
   }
 
-  // Callbacks go through the executor so user code never runs on a CAF thread.
+  // Callbacks go through the executor so user code never runs on a CAF thread, unless the user
+  // asked for inline callbacks (ClientOptions::inline_callbacks): then they run where the reply
+  // was decoded, on the client's actor.
   Completion on_callback_thread(std::function<void(Result<pb::Response>)> callback) {
     if (options_.inline_callbacks) {
       return [callback = std::move(callback)](Result<pb::Response> result) {
