@@ -250,6 +250,8 @@ Status load(RouterState& st) {
 }
 
 void remember_events(RouterSelf* self, const std::vector<pb::Event>& events);
+using PersonaMemory = std::pair<PersonaKey, pb::MemoryInput>;
+void remember(RouterSelf* self, std::vector<PersonaMemory> memories);
 
 // After a load: the memories of in-flight events and of events acked just before the stop are
 // stored again (same ids: no duplicates), in case the stop came between a change and its memory.
@@ -426,14 +428,23 @@ void flush_memories(RouterSelf* self, const PersonaKey& who) {
 // Queues the memories of `events` (assignments made durable together) for their personas, in
 // assignment order.
 void remember_events(RouterSelf* self, const std::vector<pb::Event>& events) {
-  auto& st = self->state;
-  if (st.ctx->directory == nullptr || events.empty()) return;
-  std::vector<PersonaKey> due;
+  std::vector<PersonaMemory> memories;
+  memories.reserve(events.size());
   for (const auto& e : events) {
-    PersonaKey who{e.tenant(), e.persona_id()};
+    memories.emplace_back(PersonaKey{e.tenant(), e.persona_id()}, event_memory(e));
+  }
+  remember(self, std::move(memories));
+}
+
+// Queues `memories` for their personas, in order.
+void remember(RouterSelf* self, std::vector<PersonaMemory> memories) {
+  auto& st = self->state;
+  if (st.ctx->directory == nullptr || memories.empty()) return;
+  std::vector<PersonaKey> due;
+  for (auto& [who, memory] : memories) {
     auto& pm = st.memories[who];
     if (pm.waiting.empty()) pm.ticks_waited = 0;
-    pm.waiting.push_back(event_memory(e));
+    pm.waiting.push_back(std::move(memory));
     if (pm.request == 0 && memories_due(st, pm) && (due.empty() || due.back() != who)) {
       due.push_back(who);
     }
@@ -541,9 +552,20 @@ void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
   }
   st.ctx->counters.event_writes++;
   uint64_t seq = ++st.commit_seq;
-  auto assigned = std::make_shared<std::vector<pb::Event>>(std::move(ch.assigned));
-  st.in_flight[seq] = [self, assigned, then, polls = std::move(polls)](Status s) {
-    if (s) remember_events(self, *assigned);
+  // The memories are made now, from the events as assigned (the queue may change them before the
+  // write is durable), and queued once it is.
+  auto memories = std::make_shared<std::vector<PersonaMemory>>();
+  if (st.ctx->directory != nullptr) {
+    const EventQueue& q = queue_for(st, tenant);
+    memories->reserve(ch.assigned.size());
+    for (const auto& id : ch.assigned) {
+      if (const pb::Event* e = q.find(id)) {
+        memories->emplace_back(PersonaKey{e->tenant(), e->persona_id()}, event_memory(*e));
+      }
+    }
+  }
+  st.in_flight[seq] = [self, memories, then, polls = std::move(polls)](Status s) {
+    if (s) remember(self, std::move(*memories));
     if (then) then(s);
     for (const auto& poll : polls) poll(s);
   };

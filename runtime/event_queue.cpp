@@ -217,7 +217,7 @@ void EventQueue::assign(pb::Event& e, const std::string& persona, TimeUs now,
   slot.inbox.insert(key_of(e));
   leases_.insert({e.lease_expires_at_us(), e.id()});
   record(e, changes);
-  changes->assigned.push_back(e);
+  changes->assigned.push_back(e.id());
   changes->ready.insert(persona);
 }
 

@@ -47,9 +47,11 @@ struct EventWrite {
 };
 
 struct EventChanges {
-  std::vector<EventWrite> writes;   // records to store (their latest state), in change order
-  std::vector<pb::Event> assigned;  // newly assigned: each becomes a memory of its persona
-  std::set<std::string> ready;      // personas whose inbox gained an event
+  std::vector<EventWrite> writes;  // records to store (their latest state), in change order
+  // Ids of newly assigned events: each becomes a memory of its persona. Ids, not copies: the
+  // caller reads the events (find) before it hands the queue another change.
+  std::vector<std::string> assigned;
+  std::set<std::string> ready;  // personas whose inbox gained an event
   bool empty() const { return writes.empty(); }
   void merge(EventChanges&& other);
 };

@@ -104,7 +104,8 @@ TEST_F(EventQueueTest, PausedPersonasGetNothingUntilResumed) {
   a.set_status(pb::PERSONA_ACTIVE);
   auto ch = q.put_persona(a, 1);
   ASSERT_EQ(ch.assigned.size(), 1u);
-  EXPECT_EQ(ch.assigned[0].persona_id(), "ada");
+  EXPECT_EQ(ch.assigned[0], "e1");
+  EXPECT_EQ(q.find("e1")->persona_id(), "ada");
 }
 
 TEST_F(EventQueueTest, CriticalOverflowsCapacityOthersWait) {
@@ -149,8 +150,9 @@ TEST_F(EventQueueTest, ExpiredDeliveryIsReassignedAwayFromTheSilentPersona) {
   EXPECT_TRUE(q.tick(60 * kSec).empty());  // not yet
   auto ch = q.tick(61 * kSec + 1);
   ASSERT_EQ(ch.assigned.size(), 1u);
-  EXPECT_EQ(ch.assigned[0].persona_id(), "bob");
-  EXPECT_EQ(ch.assigned[0].assignments(), 2u);
+  EXPECT_EQ(ch.assigned[0], "e1");
+  EXPECT_EQ(q.find("e1")->persona_id(), "bob");
+  EXPECT_EQ(q.find("e1")->assignments(), 2u);
   // ada's late ack names a superseded delivery.
   EventChanges late;
   auto r = q.ack("e1", 1, "", 62 * kSec, &late);
