@@ -253,23 +253,30 @@ void remember_events(RouterSelf* self, const std::vector<pb::Event>& events);
 using PersonaMemory = std::pair<PersonaKey, pb::MemoryInput>;
 void remember(RouterSelf* self, std::vector<PersonaMemory> memories);
 
-// After a load: the memories of in-flight events and of events acked just before the stop are
-// stored again (same ids: no duplicates), in case the stop came between a change and its memory.
-void remember_after_load(RouterSelf* self, const std::string& tenant, EventQueue& q) {
-  auto& st = self->state;
-  std::vector<pb::Event> events = q.in_flight_events();
-  for (auto& e : st.recently_acked) {
-    if (e.tenant() == tenant) events.push_back(std::move(e));
-  }
-  remember_events(self, events);
-}
-
 void wake(RouterSelf* self, const std::string& tenant, const std::set<std::string>& personas);
 
 // Writes `ch` durably, then runs `then`. Memories of new assignments are created and waiting
 // long polls served only after the write is durable.
 void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
              std::function<void(Status)> then);
+
+// After a load, for each tenant this node serves: the memories of in-flight events and of events
+// acked just before the stop are stored again (same ids: no duplicates), in case the stop came
+// between a change and its memory; then the leases tick.
+void resume_after_load(RouterSelf* self) {
+  auto& st = self->state;
+  TimeUs now = st.ctx->clock->now_us();
+  for (auto& [tenant, q] : st.queues) {
+    if (!serves(*st.ctx, tenant)) continue;  // a cluster node reloads once it serves the shard
+    std::vector<pb::Event> events = q.in_flight_events();
+    for (auto& e : st.recently_acked) {
+      if (e.tenant() == tenant) events.push_back(std::move(e));
+    }
+    remember_events(self, events);
+    persist(self, tenant, q.tick(now), {});
+  }
+  st.recently_acked.clear();
+}
 pb::Response next_event_response(uint32_t max_events, std::vector<pb::Event>& events);
 
 // The STM memory of one assignment (its id is derived from the event, so storing it again is
@@ -489,19 +496,20 @@ std::function<void(Status)> poll_answer(caf::response_promise rp, uint32_t max_e
   };
 }
 
-// Polls parked for the personas that just got events take them in the same write as the change
-// that readied them (a publish, an ack that freed room, a lease that ran out): one record and one
-// commit per event rather than the assignment's and then the delivery's. Returns what answers each
+// Polls parked for the personas in `ready` (those that just got events) take them in the same
+// write as the change that readied them (a publish, an ack that freed room, a lease that ran out):
+// one record and one commit per event rather than the assignment's and then the delivery's. The
+// deliveries go into `ch` (never into its `ready`, which `ready` may be). Returns what answers each
 // poll once that write is durable (or failed).
 std::vector<std::function<void(Status)>> take_for_parked_polls(RouterSelf* self,
                                                                const std::string& tenant,
+                                                               const std::set<std::string>& ready,
                                                                EventChanges* ch) {
   auto& st = self->state;
   std::vector<std::function<void(Status)>> answers;
-  if (ch->ready.empty()) return answers;
+  if (ready.empty()) return answers;
   auto& q = queue_for(st, tenant);
   const TimeUs now = st.ctx->clock->now_us();
-  const std::set<std::string> ready = ch->ready;
   for (const auto& p : ready) {
     auto it = st.waiters.find({tenant, p});
     if (it == st.waiters.end()) continue;
@@ -536,7 +544,7 @@ void persist(RouterSelf* self, const std::string& tenant, EventChanges ch,
     }
     return;
   }
-  auto polls = take_for_parked_polls(self, tenant, &ch);
+  auto polls = take_for_parked_polls(self, tenant, ch.ready, &ch);
   auto batch = st.ctx->db->batch();
   const std::string prefix = prefix_of(*st.ctx, tenant);
   TimeUs now = st.ctx->clock->now_us();
@@ -596,13 +604,7 @@ void reload(RouterSelf* self) {
   if (!st.in_flight.empty()) return;  // on_committed reloads once the last one is answered
   st.reload_needed = false;
   if (auto s = load(st); !s) spdlog::error("event router: reload failed: {}", s.error().message);
-  TimeUs now = st.ctx->clock->now_us();
-  for (auto& [tenant, q] : st.queues) {
-    if (!serves(*st.ctx, tenant)) continue;
-    remember_after_load(self, tenant, q);
-    persist(self, tenant, q.tick(now), {});
-  }
-  st.recently_acked.clear();
+  resume_after_load(self);
   // Long polls parked before the reload: the rebuilt queues may hold events for them (a node that
   // starts serving a shard learns its events from its own copy), which no publish will announce.
   std::map<std::string, std::set<std::string>> parked;
@@ -659,10 +661,8 @@ void deliver_next(RouterSelf* self, const std::string& tenant, const std::string
 // Polls parked for `personas` take what their inboxes hold, all in one write.
 void wake(RouterSelf* self, const std::string& tenant, const std::set<std::string>& personas) {
   EventChanges ch;
-  ch.ready = personas;
-  auto polls = take_for_parked_polls(self, tenant, &ch);
+  auto polls = take_for_parked_polls(self, tenant, personas, &ch);
   if (polls.empty()) return;
-  ch.ready.clear();
   persist(self, tenant, std::move(ch), [polls = std::move(polls)](Status s) {
     for (const auto& poll : polls) poll(s);
   });
@@ -1258,13 +1258,7 @@ caf::behavior event_router(RouterSelf* self, NodeContextPtr ctx) {
   if (auto s = load(self->state); !s) {
     spdlog::error("event router: loading events failed: {}", s.error().message);
   }
-  TimeUs now = ctx->clock->now_us();
-  for (auto& [tenant, q] : self->state.queues) {
-    if (!serves(*ctx, tenant)) continue;  // a cluster node reloads once it serves the shard
-    remember_after_load(self, tenant, q);
-    persist(self, tenant, q.tick(now), {});
-  }
-  self->state.recently_acked.clear();
+  resume_after_load(self);
   self->delayed_send(self, tick_interval(*ctx), tick_atom::value);
   return {
       [=](handle_atom, RequestPtr req) -> Reply {
