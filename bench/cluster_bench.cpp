@@ -45,6 +45,7 @@
 #include "bench/subcommands.hpp"
 #include "cluster/membership/node_number.hpp"
 #include "nca/client.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "runtime/httplib.hpp"
 #include "storage/keys.hpp"
 #include "tests/support/loopback_port.hpp"
@@ -498,6 +499,7 @@ void node_counters_json(const std::string& name, const Phase& p, nlohmann::order
 nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   nlohmann::ordered_json j;
   j["benchmark"] = "cluster";
+  j["allocator"] = alloc::name();  // see runtime/allocator
   j["nodes"] = o.nodes;
   j["clients"] = o.clients;
   j["sdk_clients"] = o.sdk_clients;

@@ -71,6 +71,7 @@
 #include "config/schema.hpp"
 #include "nca/client.hpp"
 #include "proto/wire.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "storage/db.hpp"
 
 namespace nca::bench::events_bench {
@@ -854,6 +855,7 @@ nlohmann::ordered_json to_json(const EventsOptions& o, const Results& r) {
   const PathResult& h = headline(r);
   nlohmann::ordered_json j;
   j["benchmark"] = "events";
+  j["allocator"] = alloc::name();  // see runtime/allocator
   j["personas"] = o.personas;
   j["events"] = o.events;
   j["workers"] = o.workers;

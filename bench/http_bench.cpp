@@ -41,6 +41,7 @@
 #include "config/schema.hpp"
 #include "http/http_gateway.hpp"
 #include "nca/client.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "runtime/httplib.hpp"
 
 namespace nca::bench {
@@ -505,6 +506,7 @@ nlohmann::ordered_json to_json(const HttpBenchOptions& o, const Results& r) {
   const size_t h = headline_index(o);
   nlohmann::ordered_json j;
   j["benchmark"] = "http";
+  j["allocator"] = alloc::name();  // see runtime/allocator
   j["n"] = o.n;
   j["dim"] = o.dim;
   j["k"] = kK;

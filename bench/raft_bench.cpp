@@ -61,6 +61,7 @@
 #include "bench/raw_rocksdb.hpp"
 #include "bench/subcommands.hpp"
 #include "cluster/raft/raft.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "storage/db.hpp"
 #include "storage/raft_log_store.hpp"
 
@@ -673,6 +674,7 @@ nlohmann::ordered_json to_json(const RaftBenchOptions& o, const Results& r) {
   const PhaseResult& h = r.phases[r.headline];
   nlohmann::ordered_json j;
   j["benchmark"] = "raft";
+  j["allocator"] = alloc::name();  // see runtime/allocator
   j["nodes"] = kNodeCount;
   j["value_bytes"] = o.value_bytes;
   j["seconds"] = o.seconds;

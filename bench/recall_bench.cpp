@@ -36,6 +36,7 @@
 #include "config/schema.hpp"
 #include "nca/client.hpp"
 #include "proto/wire.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "storage/column_family.hpp"
 
 namespace nca::bench {
@@ -586,6 +587,7 @@ Targets check_targets(const Results& r) {
 nlohmann::ordered_json to_json(const RecallOptions& o, const Results& r, const Targets& t) {
   nlohmann::ordered_json j;
   j["benchmark"] = "recall";
+  j["allocator"] = alloc::name();  // see runtime/allocator
   j["n"] = o.n;
   j["dim"] = o.dim;
   j["queries"] = o.queries;

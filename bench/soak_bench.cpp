@@ -27,6 +27,7 @@
 #include "bench/local_cluster.hpp"
 #include "bench/subcommands.hpp"
 #include "nca/client.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "tests/support/loopback_port.hpp"
 
 namespace nca::bench {
@@ -273,6 +274,7 @@ Status soak(const SoakOptions& o, const std::string& dir, Outcome& out) {
 nlohmann::ordered_json to_json(const SoakOptions& o, const Outcome& r) {
   nlohmann::ordered_json j;
   j["benchmark"] = "soak";
+  j["allocator"] = alloc::name();  // see runtime/allocator
   j["minutes"] = o.minutes;
   j["nodes"] = o.nodes;
   j["callers"] = o.callers;
