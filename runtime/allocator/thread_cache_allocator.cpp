@@ -35,15 +35,25 @@ inline int class_of(size_t n) {
   if (n <= 1024) return n == 0 ? 1 : static_cast<int>((n + 15) >> 4);
   const int b = 63 - __builtin_clzll(n - 1);  // 2^b < n <= 2^(b+1), b in 10..14
   const size_t base = size_t{1} << b;
-  const size_t step = base >> 2;
-  const int sub = static_cast<int>((n - base + step - 1) / step);  // 1..4
+  const int sub = static_cast<int>((n - base + (base >> 2) - 1) >> (b - 2));  // 1..4
   return kSmallClasses + 1 + (b - 10) * 4 + sub - 1;
 }
 
-constexpr uint32_t batch_of_class(int c) {
+constexpr uint32_t compute_batch(int c) {
   const size_t n = kBatchBytes / size_of_class(c);
   return static_cast<uint32_t>(n < 2 ? 2 : (n > 64 ? 64 : n));
 }
+
+// Looked up on every free that fills a cache: a table rather than a division.
+struct BatchTable {
+  uint32_t of[kClasses] = {};
+  constexpr BatchTable() {
+    for (int c = 1; c < kClasses; ++c) of[c] = compute_batch(c);
+  }
+};
+constexpr BatchTable kBatch;
+
+inline uint32_t batch_of_class(int c) { return kBatch.of[c]; }
 
 struct Node {
   Node* next;
