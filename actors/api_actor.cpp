@@ -17,6 +17,7 @@
 #include "config/values.hpp"
 #include "proto/cluster.pb.h"
 #include "proto/wire.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/memory_guard.hpp"
 #include "runtime/persona_profile.hpp"
@@ -823,7 +824,14 @@ caf::behavior api_actor(ApiSelf* self, NodeContextPtr ctx) {
   self->state.ctx = ctx;
   self->state.limiter = std::make_unique<RateLimiter>(ctx->settings.limits.rate_per_tenant,
                                                       ctx->settings.limits.burst_per_tenant);
-  self->state.memory = std::make_unique<MemoryGuard>(ctx->settings.limits.memory_high, ctx->clock);
+  // Blocks the allocator keeps for reuse are resident but free: counting them would refuse writes
+  // for good after one spike, since they are never given back to the kernel (runtime/allocator).
+  self->state.memory =
+      std::make_unique<MemoryGuard>(ctx->settings.limits.memory_high, ctx->clock, [] {
+        const uint64_t resident = MemoryGuard::resident_bytes();
+        const uint64_t idle = alloc::stats().free_bytes;
+        return resident > idle ? resident - idle : 0;
+      });
   // Told to stop with requests still parked: their clients resend them elsewhere.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, p] : self->state.parked) p.rp.deliver(stopping_error());

@@ -326,8 +326,9 @@ Stats stats() noexcept {
   Globals& g = globals();
   for (int c = 1; c < kClasses; ++c) {
     std::lock_guard<std::mutex> lock(g.central[c].mu);
-    s.central_free_blocks +=
-        g.central[c].batch_count * batch_of_class(c) + g.central[c].loose_count;
+    const uint64_t blocks = g.central[c].batch_count * batch_of_class(c) + g.central[c].loose_count;
+    s.central_free_blocks += blocks;
+    s.free_bytes += blocks * size_of_class(c);
   }
   s.regions = __atomic_load_n(&g.regions, __ATOMIC_RELAXED);
   return s;

@@ -19,7 +19,7 @@
 // Contract: allocate() returns 16-byte aligned memory of at least the requested size or throws
 // std::bad_alloc; deallocate() accepts any pointer from allocate() (on any thread) or from malloc.
 // Freed memory is kept for reuse by the process and never returned to the kernel: the resident
-// size stays at its peak, which the memory guard (runtime/memory_guard) then counts.
+// size stays at its peak. The node's memory guard subtracts stats().free_bytes from it.
 // Thread-safe. A thread's cache goes to the central lists when the thread exits; fork() is safe
 // (the central locks are taken around it).
 //
@@ -51,6 +51,7 @@ size_t class_size_for(size_t n) noexcept;
 struct Stats {
   uint64_t regions = 0;              // 2 MiB regions carved so far
   uint64_t central_free_blocks = 0;  // blocks waiting in the central lists
+  uint64_t free_bytes = 0;           // their bytes: resident, but free for reuse
 };
 Stats stats() noexcept;
 // Blocks waiting in the central list of the class that serves requests of `n` bytes.

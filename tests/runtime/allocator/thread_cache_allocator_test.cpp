@@ -124,6 +124,9 @@ TEST(ThreadCacheAllocator, AnExitingThreadReturnsItsCacheToTheCentralList) {
   t.join();
   EXPECT_GT(held, 0u) << "the live thread keeps freed blocks in its cache";
   EXPECT_EQ(central_free_blocks(kSize), before) << "and hands them all back when it exits";
+  const Stats all = stats();
+  EXPECT_GE(all.central_free_blocks, before);
+  EXPECT_GE(all.free_bytes, before * class_size_for(kSize));
 }
 
 // One thread allocates, another frees: the pattern of CAF mailboxes and the group committer. The
