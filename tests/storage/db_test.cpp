@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/table_properties.h>
 
 #include "proto/neuroca.pb.h"
 #include "storage/keys.hpp"
@@ -73,6 +75,32 @@ TEST(Db, PutGetDeleteInEveryColumnFamily) {
   auto missing = db->get(Cf::meta, "never written");
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
+}
+
+// Embeddings do not compress; everything else does (RocksDB's default, Snappy).
+TEST(Db, TheVectorsFamilyIsStoredUncompressed) {
+  TempDir dir;
+  auto db = open_db(dir.sub("db"));
+  ASSERT_TRUE(db);
+  Batch b = db->batch();
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    b.put(Cf::vectors, key, std::string(1536, static_cast<char>('a' + i % 26)));
+    b.put(Cf::items, key, std::string(1536, static_cast<char>('a' + i % 26)));
+  }
+  ASSERT_TRUE(db->commit(std::move(b)).ok());
+  ASSERT_TRUE(db->flush().ok());
+  auto compression_of = [&](Cf cf) {
+    rocksdb::TablePropertiesCollection tables;
+    EXPECT_TRUE(db->raw()->GetPropertiesOfAllTables(db->handle(cf), &tables).ok());
+    std::set<std::string> names;
+    for (const auto& [file, props] : tables) names.insert(props->compression_name);
+    return names;
+  };
+  EXPECT_EQ(compression_of(Cf::vectors), std::set<std::string>{"NoCompression"});
+  const auto items = compression_of(Cf::items);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_NE(*items.begin(), "NoCompression");
 }
 
 TEST(Db, BinaryKeysAndValuesRoundTrip) {
