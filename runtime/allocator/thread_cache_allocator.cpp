@@ -202,9 +202,13 @@ void give_loose_to_central(int c, Node* head, Node* last, size_t count) {
 struct ThreadCache {
   Node* head[kClasses];
   uint32_t count[kClasses];
-  bool registered;  // the exit flush is armed
-  bool exiting;     // the exit flush ran: frees go to the central lists
+  // kFresh until the thread first allocates or frees here, which arms the flush at its exit;
+  // kExiting once that flush ran: from then on frees go straight to the central lists.
+  uint8_t state;
 };
+constexpr uint8_t kFresh = 0;
+constexpr uint8_t kArmed = 1;
+constexpr uint8_t kExiting = 2;
 
 thread_local ThreadCache cache;
 
@@ -230,7 +234,7 @@ void flush_thread_cache() {
     cache.head[c] = nullptr;
     cache.count[c] = 0;
   }
-  cache.exiting = true;
+  cache.state = kExiting;
 }
 
 struct ExitFlush {
@@ -238,15 +242,18 @@ struct ExitFlush {
 };
 thread_local ExitFlush exit_flush;
 
+// Arms the exit flush: constructing the thread_local registers its destructor for this thread.
+void arm_exit_flush() {
+  cache.state = kArmed;
+  (void)&exit_flush;
+}
+
 void* allocate_slow(int c) {
-  if (!cache.registered) {
-    cache.registered = true;
-    (void)&exit_flush;  // constructs it, which registers its destructor for this thread's exit
-  }
+  if (cache.state == kFresh) arm_exit_flush();
   Taken t = take_from_central(c);
   if (t.head == nullptr) throw std::bad_alloc();
   Node* n = t.head;
-  if (cache.exiting) {
+  if (cache.state == kExiting) {
     // A thread past its exit flush keeps nothing: the rest goes back.
     if (n->next != nullptr) {
       Node* last = n->next;
@@ -291,10 +298,14 @@ void deallocate(void* p) noexcept {
     return;
   }
   auto* n = static_cast<Node*>(p);
-  if (__builtin_expect(cache.exiting, 0)) {
-    n->next = nullptr;
-    give_loose_to_central(c, n, n, 1);
-    return;
+  if (__builtin_expect(cache.state != kArmed, 0)) {
+    if (cache.state == kExiting) {
+      n->next = nullptr;
+      give_loose_to_central(c, n, n, 1);
+      return;
+    }
+    // A thread that only frees (a consumer) must hand its cache back at exit too.
+    arm_exit_flush();
   }
   n->next = cache.head[c];
   cache.head[c] = n;
