@@ -11,7 +11,7 @@ namespace nca::alloc {
 namespace {
 
 // Nothing here may allocate with operator new (it would call back into this file): the tables live
-// in mmap'ed memory, and the only library calls are mmap, pthread_atfork and std::mutex.
+// in mmap'ed memory, and the only library calls are mmap, madvise, pthread_atfork and std::mutex.
 
 constexpr size_t kRegionShift = 21;
 constexpr size_t kRegionSize = size_t{1} << kRegionShift;
@@ -87,7 +87,8 @@ Globals& globals() {
         mmap(nullptr, sizeof(Globals), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void* map = mmap(nullptr, kMapEntries, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED || map == MAP_FAILED) std::abort();  // before main: nothing can run
+    // The first allocation runs before main: there is no caller to report to.
+    if (mem == MAP_FAILED || map == MAP_FAILED) std::abort();
     auto* made = new (mem) Globals;
     made->region_class = static_cast<uint8_t*>(map);
     // A child forked while another thread held a central lock would wait for it forever.
@@ -126,6 +127,9 @@ char* new_region(int c) {
     munmap(reinterpret_cast<void*>(aligned), kRegionSize);
     return nullptr;
   }
+  // A region is exactly a huge page's size and alignment: with transparent huge pages set to
+  // "always" the kernel would back each class's first region with 2 MiB at its first byte.
+  madvise(reinterpret_cast<void*>(aligned), kRegionSize, MADV_NOHUGEPAGE);
   __atomic_store_n(&globals().region_class[aligned >> kRegionShift], static_cast<uint8_t>(c),
                    __ATOMIC_RELAXED);
   __atomic_fetch_add(&globals().regions, 1, __ATOMIC_RELAXED);
