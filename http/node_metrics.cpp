@@ -6,6 +6,7 @@
 
 #include "http/cluster_metrics.hpp"
 #include "proto/wire.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "storage/column_family.hpp"
 
 namespace nca::http {
@@ -164,6 +165,10 @@ NodeFigures collect_node_figures(actors::Node& node, NodeCalls& calls, SteadyTim
   out.version = NCA_VERSION_STRING;
   out.incarnation = ctx.incarnation;
   out.running_actors = node.system().registry().running();
+  out.allocator = alloc::name();
+  const alloc::Stats heap = alloc::stats();
+  out.allocator_free_bytes = heap.free_bytes;
+  out.allocator_mapped_bytes = heap.regions * alloc::kRegionBytes;
   collect_counters(node, out);
 
   if (auto r = ask(
@@ -225,6 +230,19 @@ std::vector<MetricFamily> node_families(const NodeFigures& f) {
   out.push_back(single("nca_caf_running_actors", MetricType::gauge,
                        "Actors running in the node's actor system (all kinds).",
                        static_cast<double>(f.running_actors)));
+  auto allocator = family("nca_allocator_info", MetricType::gauge,
+                          "The allocator serving the node's C++ objects: thread-cache (the "
+                          "project's) or system (NEUROCA_ALLOCATOR=system); value is always 1.");
+  allocator.add({{"allocator", f.allocator}}, 1);
+  out.push_back(std::move(allocator));
+  out.push_back(single("nca_allocator_free_bytes", MetricType::gauge,
+                       "Bytes of freed objects the allocator keeps for reuse: resident, never "
+                       "returned to the kernel, and not counted by the memory guard.",
+                       static_cast<double>(f.allocator_free_bytes)));
+  out.push_back(single("nca_allocator_mapped_bytes", MetricType::gauge,
+                       "Address space the allocator has mapped for small objects (2 MiB regions; "
+                       "only the pages it touched are resident).",
+                       static_cast<double>(f.allocator_mapped_bytes)));
 
   if (f.personas) {
     std::map<std::string, pb::TierStats> tiers;

@@ -60,6 +60,10 @@ struct NodeFigures {
   std::map<std::string, uint64_t> raft_counters;  // RaftHostCounters by name
   std::optional<pb::ClusterStatusReply> cluster;  // what `nca cluster status` shows
   uint64_t http_in_flight = 0;
+  // The process's allocator (runtime/allocator): its name, and what it holds.
+  std::string allocator;
+  uint64_t allocator_free_bytes = 0;
+  uint64_t allocator_mapped_bytes = 0;
   std::vector<std::string> errors;  // parts of the scrape that failed
 };
 

@@ -15,6 +15,7 @@ namespace {
 
 constexpr size_t kRegionShift = 21;
 constexpr size_t kRegionSize = size_t{1} << kRegionShift;
+static_assert(kRegionSize == kRegionBytes);
 // User-space addresses on x86-64 and AArch64 (4-level tables) fit in 47 bits; a pointer above that
 // is not one of ours (mmap gives higher addresses only when asked for them).
 constexpr size_t kAddressBits = 47;

@@ -37,6 +37,8 @@ namespace nca::alloc {
 
 // Requests above this go to malloc.
 constexpr size_t kMaxSmall = 32768;
+// Small objects are carved from regions of this size, each serving one size class.
+constexpr size_t kRegionBytes = size_t{2} << 20;
 
 void* allocate(size_t n);
 void deallocate(void* p) noexcept;

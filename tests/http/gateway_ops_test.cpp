@@ -11,6 +11,7 @@
 #include "actors/api_actor.hpp"
 #include "http/logging.hpp"
 #include "proto/wire.hpp"
+#include "runtime/allocator/thread_cache_allocator.hpp"
 #include "storage/column_family.hpp"
 #include "tests/http/gateway_fixture.hpp"
 #include "tests/http/promtool.hpp"
@@ -113,6 +114,12 @@ TEST_F(HttpOpsTest, MetricsPassPromtoolAndCountWhatHappened) {
   EXPECT_TRUE(has(R"(nca_shards_without_leader 0)"));
   EXPECT_TRUE(has(R"(nca_shards_catching_up 0)"));
   EXPECT_TRUE(has(R"(nca_node_info\{node_id=")" + node_->context().node_id + R"(",)"));
+  // The tests, like nca-node, run on the project's allocator unless NEUROCA_ALLOCATOR=system.
+  EXPECT_TRUE(has(R"(nca_allocator_info\{allocator=")" + std::string(alloc::name()) + R"("\} 1)"))
+      << text;
+  EXPECT_TRUE(has(alloc::serves_operator_new() ? R"(nca_allocator_mapped_bytes [1-9])"
+                                               : R"(nca_allocator_mapped_bytes \d)"));
+  EXPECT_TRUE(has(R"(nca_allocator_free_bytes \d)"));
 }
 
 class SmallBodyTest : public GatewayFixture {

@@ -66,6 +66,9 @@ NodeFigures synthetic_figures() {
   f.node_id = "node-\"odd\"";
   f.version = "0.1.0";
   f.incarnation = 3;
+  f.allocator = "thread-cache";
+  f.allocator_free_bytes = 4096;
+  f.allocator_mapped_bytes = 2 << 20;
   pb::StatsReply stats;
   stats.set_personas(2);
   stats.set_items(10);
@@ -132,6 +135,9 @@ TEST(NodeMetrics, FamiliesSumPersonasAndPassPromtool) {
   EXPECT_NE(text.find("nca_node_info{node_id=\"node-\\\"odd\\\"\",version=\"0.1.0\"} 1"),
             std::string::npos);
   EXPECT_NE(text.find("nca_metrics_scrape_errors 1"), std::string::npos);
+  EXPECT_NE(text.find("nca_allocator_info{allocator=\"thread-cache\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("nca_allocator_free_bytes 4096\n"), std::string::npos);
+  EXPECT_NE(text.find("nca_allocator_mapped_bytes 2097152\n"), std::string::npos);
   EXPECT_NE(text.find("nca_storage_durable_write_duration_seconds_bucket{le=\"0.0005\"} 1\n"),
             std::string::npos)
       << text;
