@@ -13,7 +13,6 @@
 #include <rocksdb/utilities/checkpoint.h>
 
 #include "storage/keys.hpp"
-#include "storage/memtable_order.hpp"
 #include "storage/merged_batch.hpp"
 #include "storage/rocksdb_slice.hpp"
 #include "storage/rocksdb_status.hpp"
@@ -142,7 +141,6 @@ Result<std::unique_ptr<Db>> Db::open(const Options& options) {
     } else {
       db->other_handles_.push_back(h);
     }
-    db->all_handles_.push_back(h);
   }
   if (!s.ok()) {
     // ~Db releases the handles and closes.
@@ -204,9 +202,7 @@ Status Db::write_group(std::vector<Batch*>& batches, bool sync) {
       s = db_->Write(write_options, &(*first)->rep());
     } else {
       rocksdb::WriteBatch group = merged(first, last);
-      // Merged from many writers, its keys jump around: sorted, the memtable inserts them cheaply.
-      std::optional<rocksdb::WriteBatch> sorted = sorted_for_memtable(group, all_handles_);
-      s = db_->Write(write_options, sorted ? &*sorted : &group);
+      s = db_->Write(write_options, &group);
     }
     if (!s.ok()) return error_from_rocksdb(s, "write to RocksDB at '" + options_.path + "' failed");
     first = last;

@@ -109,8 +109,6 @@ class Db {
   std::string path() const;
   rocksdb::DB* raw();
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const;
-  // Every open family's handle (storage/memtable_order.hpp maps record family ids with them).
-  const std::vector<rocksdb::ColumnFamilyHandle*>& all_handles() const { return all_handles_; }
   uint64_t approximate_size() const;
 
  private:
@@ -123,7 +121,6 @@ class Db {
   CfHandles handles_{};
   // Handles of the default family and of families this build does not know (kept open, never used).
   std::vector<rocksdb::ColumnFamilyHandle*> other_handles_;
-  std::vector<rocksdb::ColumnFamilyHandle*> all_handles_;
   std::unique_ptr<GroupCommitter> committer_;
   std::atomic<uint64_t> wal_syncs_{0};  // sync_wal() calls that synced
   // Shared with the StallLogger RocksDB holds.

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "storage/keys.hpp"
-#include "storage/memtable_order.hpp"
 #include "storage/raft_log_store.hpp"
 #include "storage/rocksdb_status.hpp"
 
@@ -139,9 +138,7 @@ Status ApplyRound::write() {
   applied_.clear();
   rocksdb::WriteOptions options;
   options.sync = false;
-  // A round merges many entries: sorted, the memtable inserts its keys cheaply.
-  std::optional<rocksdb::WriteBatch> sorted = sorted_for_memtable(batch, db_.all_handles());
-  auto s = db_.raw()->Write(options, sorted ? &*sorted : &batch);
+  auto s = db_.raw()->Write(options, &batch);
   if (!s.ok()) return error_from_rocksdb(s, "applying a round of raft entries failed");
   return {};
 }
