@@ -194,13 +194,25 @@ void give_batch_to_central(int c, Node* head) {
   cl.batch_count++;
 }
 
-// `head`..`last` hold `count` blocks of class c.
-void give_loose_to_central(int c, Node* head, Node* last, size_t count) {
+// The list at `head` holds `count` (fewer than a batch, or any count at a thread's exit) blocks of
+// class c.
+void give_loose_to_central(int c, Node* head, size_t count) {
+  Node* last = head;
+  while (last->next != nullptr) last = last->next;  // bounded by count, walked outside the lock
   Central& cl = globals().central[c];
   std::lock_guard<std::mutex> lock(cl.mu);
   last->next = cl.loose;
   cl.loose = head;
   cl.loose_count += count;
+}
+
+// Ends the list at `first` after `batch` blocks; returns the rest.
+Node* cut_batch(Node* first, uint32_t batch) {
+  Node* last = first;
+  for (uint32_t i = 1; i < batch; ++i) last = last->next;  // bounded by one batch
+  Node* rest = last->next;
+  last->next = nullptr;
+  return rest;
 }
 
 // Zero-initialized (no constructor to run): usable from a thread's first allocation on.
@@ -224,18 +236,11 @@ void flush_thread_cache() {
     const uint32_t batch = batch_of_class(c);
     while (cache.count[c] >= batch) {  // bounded by the cache's count
       Node* first = cache.head[c];
-      Node* last = first;
-      for (uint32_t i = 1; i < batch; ++i) last = last->next;
-      cache.head[c] = last->next;
+      cache.head[c] = cut_batch(first, batch);
       cache.count[c] -= batch;
-      last->next = nullptr;
       give_batch_to_central(c, first);
     }
-    Node* head = cache.head[c];
-    if (head == nullptr) continue;
-    Node* last = head;
-    while (last->next != nullptr) last = last->next;  // fewer than one batch
-    give_loose_to_central(c, head, last, cache.count[c]);
+    if (cache.head[c] != nullptr) give_loose_to_central(c, cache.head[c], cache.count[c]);
     cache.head[c] = nullptr;
     cache.count[c] = 0;
   }
@@ -260,11 +265,7 @@ void* allocate_slow(int c) {
   Node* n = t.head;
   if (cache.state == kExiting) {
     // A thread past its exit flush keeps nothing: the rest goes back.
-    if (n->next != nullptr) {
-      Node* last = n->next;
-      while (last->next != nullptr) last = last->next;  // bounded by one batch
-      give_loose_to_central(c, n->next, last, t.count - 1);
-    }
+    if (n->next != nullptr) give_loose_to_central(c, n->next, t.count - 1);
     return n;
   }
   cache.head[c] = n->next;
@@ -306,7 +307,7 @@ void deallocate(void* p) noexcept {
   if (__builtin_expect(cache.state != kArmed, 0)) {
     if (cache.state == kExiting) {
       n->next = nullptr;
-      give_loose_to_central(c, n, n, 1);
+      give_loose_to_central(c, n, 1);
       return;
     }
     // A thread that only frees (a consumer) must hand its cache back at exit too.
@@ -319,11 +320,8 @@ void deallocate(void* p) noexcept {
   // Two batches held: one goes to the central list. The block just freed stays (it is the one
   // most likely in this core's cache); the batch is the blocks after it.
   Node* first = n->next;
-  Node* last = first;
-  for (uint32_t i = 1; i < batch; ++i) last = last->next;  // bounded by one batch
-  n->next = last->next;
+  n->next = cut_batch(first, batch);
   cache.count[c] -= batch;
-  last->next = nullptr;
   give_batch_to_central(c, first);
 }
 
