@@ -71,6 +71,25 @@ double process_cpu_seconds(long pid) {
   return (utime + stime) / static_cast<double>(ticks);
 }
 
+double process_context_switches(long pid) {
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(tasks, ec);
+  if (ec) return NAN;
+  double sum = 0;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return NAN;
+    std::ifstream status(it->path() / "status");
+    std::string line;
+    while (std::getline(status, line)) {
+      // "voluntary_ctxt_switches:\t12" and "nonvoluntary_ctxt_switches:\t3"
+      if (line.find("ctxt_switches:") == std::string::npos) continue;
+      sum += std::strtod(line.c_str() + line.find(':') + 1, nullptr);
+    }
+  }
+  return sum;
+}
+
 TempDir::TempDir(const std::string& prefix) {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl =

@@ -61,6 +61,12 @@ double self_cpu_seconds();
 // a phase: on this 2-core machine the CPU a write costs, not the throughput of one run (which
 // moves by 20% with the VM), is what decides how a cluster compares with one node.
 double process_cpu_seconds(long pid);
+// Context switches (voluntary and involuntary) the threads process `pid` has now have made, summed
+// from /proc/<pid>/task/*/status; NaN when the process cannot be read. A thread that exited took
+// its count with it, so over a phase this counts the long-lived threads (a node's scheduler
+// workers, multiplexer, timer, Raft and RocksDB threads), which are the ones that hand work on:
+// the number per call says how often a call's work crossed from one thread to a sleeping one.
+double process_context_switches(long pid);
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 // path() is empty if it could not be created.

@@ -110,6 +110,10 @@ struct Phase {
   double per_s = NAN;
   double cpu_us = NAN;         // CPU per call of every process of the phase, servers and callers
   double server_cpu_us = NAN;  // of that, the servers' (the rest is the callers' and clients')
+  // Context switches of the servers' threads per call (bench_util.hpp): how often a call's work
+  // was handed to a thread that had to be woken, which is what a node's CPU per call follows on
+  // this machine (docs/benchmarks.md, session 32).
+  double server_switches_per_call = NAN;
   Latencies latency;
   size_t errors = 0;
   std::string first_error;
@@ -158,11 +162,19 @@ void set_counters(const std::optional<NodeTotals>& before, const std::optional<N
   p->leader_changes = after->leader_changes - before->leader_changes;
 }
 
-// The CPU seconds the servers `pids` have used so far.
-std::function<double()> cpu_of(const std::vector<pid_t>& pids) {
+// What the servers of a phase have used so far, summed over their processes.
+struct ServerUse {
+  double cpu_seconds = 0;
+  double switches = 0;
+};
+
+std::function<ServerUse()> use_of(const std::vector<pid_t>& pids) {
   return [pids] {
-    double sum = 0;
-    for (pid_t p : pids) sum += process_cpu_seconds(p);
+    ServerUse sum;
+    for (pid_t p : pids) {
+      sum.cpu_seconds += process_cpu_seconds(p);
+      sum.switches += process_context_switches(p);
+    }
     return sum;
   };
 }
@@ -174,13 +186,13 @@ std::vector<pid_t> pids_of(const std::vector<std::unique_ptr<Process>>& processe
 }
 
 // Runs `calls` calls of `call(caller, i)` over `callers` threads; each returns the error text or
-// "". `server_cpu` (the CPU seconds of the phase's servers so far) and this process's CPU (the
-// callers and their clients) give Phase::cpu_us.
+// "". `servers` (what the phase's servers have used so far) and this process's CPU (the callers
+// and their clients) give Phase::cpu_us and the servers' figures.
 Phase run_phase(size_t callers, size_t calls,
                 const std::function<std::string(size_t caller, size_t i)>& call,
-                const std::function<double()>& server_cpu) {
+                const std::function<ServerUse()>& servers) {
   Phase out;
-  const double server_before = server_cpu();
+  const ServerUse servers_before = servers();
   const double self_before = self_cpu_seconds();
   std::mutex mu;
   std::atomic<size_t> next{0};
@@ -202,8 +214,11 @@ Phase run_phase(size_t callers, size_t calls,
   }
   for (auto& t : threads) t.join();
   out.per_s = static_cast<double>(calls) / total.elapsed_s();
-  const double server = server_cpu() - server_before;
+  const ServerUse servers_after = servers();
+  const double server = servers_after.cpu_seconds - servers_before.cpu_seconds;
   out.server_cpu_us = server * 1e6 / static_cast<double>(calls);
+  out.server_switches_per_call =
+      (servers_after.switches - servers_before.switches) / static_cast<double>(calls);
   out.cpu_us = (server + self_cpu_seconds() - self_before) * 1e6 / static_cast<double>(calls);
   for (auto& l : lat) {
     for (double v : l.samples()) out.latency.add(v);
@@ -230,7 +245,7 @@ std::string content_of(size_t i, size_t bytes) {
 // remember then recall against `addresses`, the callers sharing --sdk-clients SDK clients round
 // robin (one per caller by default).
 Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>& addresses,
-                   const std::vector<std::string>& logs, const std::function<double()>& cpu,
+                   const std::vector<std::string>& logs, const std::function<ServerUse()>& servers,
                    Phase* remember, Phase* recall) {
   std::vector<std::unique_ptr<Client>> clients;
   for (size_t c = 0; c < o.sdk_clients; ++c) {
@@ -254,7 +269,7 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
             clients[c % o.sdk_clients]->remember("persona-" + std::to_string(i % o.personas), m);
         return r ? std::string() : r.error().message;
       },
-      cpu);
+      servers);
   set_counters(before, node_totals(logs), o.writes, remember);
   *recall = run_phase(
       o.clients, o.recalls,
@@ -263,7 +278,7 @@ Status measure_nca(const ClusterBenchOptions& o, const std::vector<std::string>&
                                                     "memory " + std::to_string(i), 5);
         return r ? std::string() : r.error().message;
       },
-      cpu);
+      servers);
   return {};
 }
 
@@ -293,7 +308,7 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
   progress("cluster: remember and recall");
   std::vector<std::string> logs;
   for (const auto& n : nodes) logs.push_back(n->log());
-  if (auto s = measure_nca(o, addresses, logs, cpu_of(pids_of(nodes)), &r->remember, &r->recall);
+  if (auto s = measure_nca(o, addresses, logs, use_of(pids_of(nodes)), &r->remember, &r->recall);
       !s)
     return s;
 
@@ -374,7 +389,7 @@ Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Result
     return s;
   }
   progress("single node: remember and recall");
-  return measure_nca(o, {address}, {node.log()}, cpu_of({node.pid()}), &r->single_remember,
+  return measure_nca(o, {address}, {node.log()}, use_of({node.pid()}), &r->single_remember,
                      &r->single_recall);
 }
 
@@ -463,7 +478,7 @@ Status bench_etcd_members(const ClusterBenchOptions& o, const std::string& dir, 
         if (res->status != 200) return "HTTP " + std::to_string(res->status) + ": " + res->body;
         return std::string();
       },
-      cpu_of(pids_of(members)));
+      use_of(pids_of(members)));
   return {};
 }
 
@@ -481,10 +496,11 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-// <name>_cpu_us and <name>_server_cpu_us of a phase.
+// <name>_cpu_us, <name>_server_cpu_us and <name>_server_switches_per_call of a phase.
 void cpu_json(const std::string& name, const Phase& p, nlohmann::ordered_json* j) {
   (*j)[name + "_cpu_us"] = json_number(p.cpu_us);
   (*j)[name + "_server_cpu_us"] = json_number(p.server_cpu_us);
+  (*j)[name + "_server_switches_per_call"] = json_number(p.server_switches_per_call);
 }
 
 // What the nodes counted per call of a phase (Phase's /metrics figures).
@@ -568,6 +584,9 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
        "single node " + table_number(r.single_remember.cpu_us, 0), "", ""},
       {"remember_server_cpu_us (nodes)", table_number(r.remember.server_cpu_us, 0),
        "single node " + table_number(r.single_remember.server_cpu_us, 0), "", ""},
+      {"context switches per remember (nodes' threads)",
+       table_number(r.remember.server_switches_per_call, 1),
+       "single node " + table_number(r.single_remember.server_switches_per_call, 1), "", ""},
       {"durable writes per remember (all nodes)",
        table_number(r.remember.durable_writes_per_call, 2),
        "single node " + table_number(r.single_remember.durable_writes_per_call, 2), "", ""},
@@ -580,6 +599,9 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
        "one member " + table_number(r.etcd_single_put.cpu_us, 0), "", ""},
       {"etcd_put_server_cpu_us (members)", table_number(r.etcd_put.server_cpu_us, 0),
        "one member " + table_number(r.etcd_single_put.server_cpu_us, 0), "", ""},
+      {"context switches per etcd put (members' threads)",
+       table_number(r.etcd_put.server_switches_per_call, 1),
+       "one member " + table_number(r.etcd_single_put.server_switches_per_call, 1), "", ""},
       {"errors (remember / etcd / failover)",
        std::to_string(r.remember.errors) + " / " +
            std::to_string(r.etcd_put.errors + r.etcd_single_put.errors) + " / " +
