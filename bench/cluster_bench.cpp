@@ -6,7 +6,9 @@
 // that knows all three nodes, or its own keep-alive HTTP connection to one etcd member):
 //   1. remember: --writes memories of --value-bytes over --personas personas (per-call latency);
 //   2. recall: --recalls recalls of those personas;
-//   3. the same two phases on a standalone node (no replication): what replication costs;
+//   3. the same two phases on a standalone node (no replication): what replication costs; then
+//      on a one-node cluster (every shard a Raft group of one replica): what Raft itself costs,
+//      the counterpart of etcd's one member below;
 //   4. failover, --failovers rounds: SIGKILL the leader of one persona's shard while a caller
 //      writes to that persona; the time from the kill to the first acknowledged write sent after
 //      it; the killed node is started again on its data and the cluster settles before the next
@@ -228,6 +230,7 @@ Phase run_phase(size_t callers, size_t calls,
 
 struct Results {
   Phase remember, recall, single_remember, single_recall, etcd_put, etcd_single_put;
+  Phase one_replica_remember, one_replica_recall;
   std::vector<double> failover_ms;
   size_t failover_errors = 0;
   std::string failover_first_error;
@@ -371,26 +374,54 @@ Status bench_cluster(const ClusterBenchOptions& o, const std::string& dir, Resul
   return {};
 }
 
-Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
+// One node measured alone: standalone (no seeds, `name` "single"), or a cluster of one (its own
+// address as seed: every shard a Raft group whose only replica it is, `name` "one-replica").
+Status bench_one_node(const ClusterBenchOptions& o, const std::string& dir, const std::string& name,
+                      bool replicated, Phase* remember, Phase* recall) {
   std::vector<std::unique_ptr<Process>> nodes;
   nodes.push_back(std::make_unique<Process>());
   Process& node = *nodes.back();
   const std::string address = loopback(testing::unused_loopback_port());
-  if (auto s = node.start({self_dir() + "/nca-node", "--node.id", "single", "--node.data-dir",
-                           dir + "/single", "--node.listen", address, "--http.listen",
-                           "127.0.0.1:0", "--cluster.shards", std::to_string(o.shards)},
-                          dir + "/single.log");
+  std::vector<std::string> argv = {self_dir() + "/nca-node",
+                                   "--node.id",
+                                   name,
+                                   "--node.data-dir",
+                                   dir + "/" + name,
+                                   "--node.listen",
+                                   address,
+                                   "--http.listen",
+                                   "127.0.0.1:0",
+                                   "--cluster.shards",
+                                   std::to_string(o.shards)};
+  if (replicated) {
+    for (std::string a : {"--cluster.seeds", address.c_str(), "--cluster.voters", "1",
+                          "--cluster.replication-factor", "1"}) {
+      argv.push_back(std::move(a));
+    }
+  }
+  if (auto s = node.start(argv, dir + "/" + name + ".log"); !s) return s;
+  std::unique_ptr<Client> admin;
+  if (auto s = await_nodes(
+          [&] {
+            if (!admin) {
+              auto c = Client::connect({address});
+              if (c) admin = std::move(*c);
+            }
+            return admin && (!replicated || !shard_leaders(*admin, o.shards, 1).empty());
+          },
+          std::chrono::seconds(30), nodes, "the " + name + " node did not answer");
       !s) {
     return s;
   }
-  if (auto s = await_nodes([&] { return Client::connect({address}).ok(); },
-                           std::chrono::seconds(30), nodes, "the single node did not answer");
-      !s) {
+  progress(name + " node: remember and recall");
+  return measure_nca(o, {address}, {node.log()}, use_of({node.pid()}), remember, recall);
+}
+
+Status bench_single(const ClusterBenchOptions& o, const std::string& dir, Results* r) {
+  if (auto s = bench_one_node(o, dir, "single", false, &r->single_remember, &r->single_recall); !s)
     return s;
-  }
-  progress("single node: remember and recall");
-  return measure_nca(o, {address}, {node.log()}, use_of({node.pid()}), &r->single_remember,
-                     &r->single_recall);
+  return bench_one_node(o, dir, "one-replica", true, &r->one_replica_remember,
+                        &r->one_replica_recall);
 }
 
 std::string base64(const std::string& in) {
@@ -489,6 +520,11 @@ Status bench_etcd(const ClusterBenchOptions& o, const std::string& dir, Results*
   return bench_etcd_members(o, dir, 1, "single", &r->etcd_single_put, nullptr);
 }
 
+// Failed remembers of the three neuroca setups (cluster, standalone node, one-node cluster).
+size_t nca_remember_errors(const Results& r) {
+  return r.remember.errors + r.single_remember.errors + r.one_replica_remember.errors;
+}
+
 double median(std::vector<double> v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
   if (v.empty()) return NAN;
@@ -525,16 +561,23 @@ nlohmann::ordered_json to_json(const ClusterBenchOptions& o, const Results& r) {
   j["remember_p50_us"] = json_number(r.remember.latency.percentile(50));
   j["remember_p99_us"] = json_number(r.remember.latency.percentile(99));
   j["remember_errors"] = r.remember.errors;
+  j["single_node_remember_errors"] = r.single_remember.errors;
+  j["one_replica_remember_errors"] = r.one_replica_remember.errors;
   cpu_json("remember", r.remember, &j);
   cpu_json("single_node_remember", r.single_remember, &j);
   node_counters_json("remember", r.remember, &j);
   node_counters_json("single_node_remember", r.single_remember, &j);
+  cpu_json("one_replica_remember", r.one_replica_remember, &j);
+  node_counters_json("one_replica_remember", r.one_replica_remember, &j);
   j["recall_p50_us"] = json_number(r.recall.latency.percentile(50));
   j["recall_p99_us"] = json_number(r.recall.latency.percentile(99));
   j["single_node_remember_per_s"] = json_number(r.single_remember.per_s);
   j["single_node_remember_p99_us"] = json_number(r.single_remember.latency.percentile(99));
   j["single_node_recall_p50_us"] = json_number(r.single_recall.latency.percentile(50));
   j["single_node_recall_p99_us"] = json_number(r.single_recall.latency.percentile(99));
+  j["one_replica_remember_per_s"] = json_number(r.one_replica_remember.per_s);
+  j["one_replica_remember_p99_us"] = json_number(r.one_replica_remember.latency.percentile(99));
+  j["one_replica_recall_p99_us"] = json_number(r.one_replica_recall.latency.percentile(99));
   j["failover_ms_median"] = json_number(median(r.failover_ms));
   nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
   for (double ms : r.failover_ms) rounds.push_back(json_number(ms));
@@ -563,11 +606,16 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
   const double p99 = r.remember.latency.percentile(99);
   const double etcd_p99 = r.etcd_put.latency.percentile(99);
   const double failover = median(r.failover_ms);
+  const size_t nca_errors = nca_remember_errors(r);
   auto met = [](bool ok) { return std::string(ok ? "yes" : "NO"); };
   print_rows({
       {"remember_per_s", table_number(r.remember.per_s, 0),
        "single node " + table_number(r.single_remember.per_s, 0), ">= 0.5x",
        met(r.remember.per_s >= kThroughputRatio * r.single_remember.per_s)},
+      {"remember_per_s on a one-node cluster (Raft, one replica)",
+       table_number(r.one_replica_remember.per_s, 0),
+       "three nodes " + table_number(r.remember.per_s / r.one_replica_remember.per_s, 2) + "x", "",
+       ""},
       {"remember_p50_us", table_number(r.remember.latency.percentile(50), 0),
        "single node " + table_number(r.single_remember.latency.percentile(50), 0), "", ""},
       {"remember_p99_us", table_number(p99, 0), "etcd put " + table_number(etcd_p99, 0), "<= 2x",
@@ -602,11 +650,11 @@ void print_table(const ClusterBenchOptions& o, const Results& r) {
       {"context switches per etcd put (members' threads)",
        table_number(r.etcd_put.server_switches_per_call, 1),
        "one member " + table_number(r.etcd_single_put.server_switches_per_call, 1), "", ""},
-      {"errors (remember / etcd / failover)",
-       std::to_string(r.remember.errors) + " / " +
+      {"errors (remember, all three setups / etcd / failover)",
+       std::to_string(nca_errors) + " / " +
            std::to_string(r.etcd_put.errors + r.etcd_single_put.errors) + " / " +
            std::to_string(r.failover_errors),
-       "", "0", met(r.remember.errors + r.etcd_put.errors + r.etcd_single_put.errors == 0)},
+       "", "0", met(nca_errors + r.etcd_put.errors + r.etcd_single_put.errors == 0)},
   });
   if (!r.remember.first_error.empty())
     std::cout << "first remember error: " << r.remember.first_error << "\n";
@@ -635,7 +683,7 @@ int run(const std::vector<std::string>& args) {
     }
   }
   r.load_end = load_average_1m();
-  if (r.remember.errors + r.recall.errors + r.failover_errors + r.etcd_put.errors +
+  if (nca_remember_errors(r) + r.recall.errors + r.failover_errors + r.etcd_put.errors +
           r.etcd_single_put.errors >
       0) {
     keep_node_logs(dir.path(), "cluster");
