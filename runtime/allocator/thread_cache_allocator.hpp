@@ -21,13 +21,17 @@
 // Freed memory is kept for reuse by the process and never returned to the kernel: the resident
 // size stays at its peak. The node's memory guard subtracts stats().free_bytes from it.
 // Thread-safe. A thread's cache goes to the central lists when the thread exits; fork() is safe
-// (the central locks are taken around it).
+// (the central locks are taken around it). One caveat is glibc's: a thread's first allocation
+// registers its exit flush (a thread_local destructor, under glibc's loader lock), so a child
+// forked by a thread that never allocated here can block in its first allocation if another
+// thread was registering at the fork. In the executables the forking thread has allocated (operator
+// new is this allocator).
 //
-// The executables (nca-node, nca-bench, nca, the tests, the examples) route operator new and
-// delete here (operator_new.cpp) unless NEUROCA_ALLOCATOR=system is set when they start, and then
-// use malloc (so an operator's LD_PRELOADed jemalloc or tcmalloc takes over). The SDK library does
-// not: a user's process keeps its own allocator. Sanitizer builds link only this file, so its own
-// tests still run under AddressSanitizer.
+// The executables (nca-node, nca-bench, nca-raft-sim and the test binaries; not the CLI) route
+// operator new and delete here (operator_new.cpp) unless NEUROCA_ALLOCATOR=system is set when they
+// start, and then use malloc (so an operator's LD_PRELOADed jemalloc or tcmalloc takes over). The
+// SDK library does not: a user's process keeps its own allocator. Sanitizer builds link only this
+// file, so its own tests still run under AddressSanitizer.
 #pragma once
 
 #include <cstddef>
