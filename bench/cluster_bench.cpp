@@ -394,10 +394,8 @@ Status bench_one_node(const ClusterBenchOptions& o, const std::string& dir, cons
                                    "--cluster.shards",
                                    std::to_string(o.shards)};
   if (replicated) {
-    for (std::string a : {"--cluster.seeds", address.c_str(), "--cluster.voters", "1",
-                          "--cluster.replication-factor", "1"}) {
-      argv.push_back(std::move(a));
-    }
+    argv.insert(argv.end(), {"--cluster.seeds", address, "--cluster.voters", "1",
+                             "--cluster.replication-factor", "1"});
   }
   if (auto s = node.start(argv, dir + "/" + name + ".log"); !s) return s;
   std::unique_ptr<Client> admin;
